@@ -1,0 +1,1 @@
+"""Tenant Auth Status domain: models, use cases and their storage adapters (no azure.functions here)."""

@@ -1,0 +1,115 @@
+"""Settings from the environment (or local.settings.json Values, which the host puts there)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+# azure-data-tables does not accept the UseDevelopmentStorage=true shorthand: this is what it means.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+AZURITE_CONNECTION_STRING = (
+    "DefaultEndpointsProtocol=http;"
+    f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+    "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
+    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+)
+
+DEFAULTS: dict[str, str] = {
+    "ENTRA_AUTHORITY_HOST": "https://login.microsoftonline.com",
+    "GRAPH_ENDPOINT": "https://graph.microsoft.com",
+    "VERIFY_SCHEDULE": "0 0 */6 * * *",
+    "VERIFY_CONCURRENCY": "16",
+    "REQUIRED_APPLICATION_ROLES": "User.Read.All",
+    "CONSENT_SCOPES": "https://graph.microsoft.com/.default",
+    "LOCAL_SECRETS_FILE": ".local/dev-secrets.json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """Either a connection string, or service URIs reached with an Entra ID credential."""
+
+    connection_string: str | None = None
+    table_service_uri: str | None = None
+    queue_service_uri: str | None = None
+    credential: str | None = None  # "managedidentity" or None (DefaultAzureCredential)
+    client_id: str | None = None
+
+    @property
+    def is_local_emulator(self) -> bool:
+        if self.connection_string is not None:
+            return f"AccountName={AZURITE_ACCOUNT}" in self.connection_string
+        host = urlsplit(self.table_service_uri or "").hostname or ""
+        return host in {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    storage: StorageSettings
+    key_vault_url: str | None
+    entra_authority_host: str
+    graph_endpoint: str
+    verify_schedule: str
+    verify_concurrency: int
+    required_application_roles: tuple[str, ...]
+    consent_scopes: tuple[str, ...]
+    local_secrets_file: str
+
+
+def _storage(env: Mapping[str, str]) -> StorageSettings:
+    raw = (env.get("AzureWebJobsStorage") or "").strip()
+    if raw:
+        if raw.replace(" ", "").lower().rstrip(";") == "usedevelopmentstorage=true":
+            raw = AZURITE_CONNECTION_STRING
+        return StorageSettings(connection_string=raw)
+    table_uri = (env.get("AzureWebJobsStorage__tableServiceUri") or "").strip()
+    if not table_uri:
+        raise ConfigurationError(
+            "Storage is not configured: set AzureWebJobsStorage to a connection string, or "
+            "AzureWebJobsStorage__tableServiceUri (with __queueServiceUri) for identity-based access."
+        )
+    return StorageSettings(
+        table_service_uri=table_uri,
+        queue_service_uri=(env.get("AzureWebJobsStorage__queueServiceUri") or "").strip() or None,
+        credential=(env.get("AzureWebJobsStorage__credential") or "").strip().lower() or None,
+        client_id=(env.get("AzureWebJobsStorage__clientId") or "").strip() or None,
+    )
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or "").strip()
+    return value or DEFAULTS[name]
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.replace(" ", ",").split(",") if part.strip())
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    concurrency_raw = _get(env, "VERIFY_CONCURRENCY")
+    try:
+        concurrency = int(concurrency_raw)
+    except ValueError:
+        raise ConfigurationError(f"VERIFY_CONCURRENCY must be a whole number, not {concurrency_raw!r}.") from None
+    if not 1 <= concurrency <= 256:
+        raise ConfigurationError("VERIFY_CONCURRENCY must be between 1 and 256.")
+    key_vault_url = (env.get("KEY_VAULT_URL") or "").strip() or None
+    if key_vault_url and urlsplit(key_vault_url).scheme != "https":
+        raise ConfigurationError("KEY_VAULT_URL must be an https URL, e.g. https://<vault>.vault.azure.net/.")
+    return Settings(
+        storage=_storage(env),
+        key_vault_url=key_vault_url,
+        entra_authority_host=_get(env, "ENTRA_AUTHORITY_HOST").rstrip("/"),
+        graph_endpoint=_get(env, "GRAPH_ENDPOINT").rstrip("/"),
+        verify_schedule=_get(env, "VERIFY_SCHEDULE"),
+        verify_concurrency=concurrency,
+        required_application_roles=_csv(_get(env, "REQUIRED_APPLICATION_ROLES")),
+        consent_scopes=_csv(_get(env, "CONSENT_SCOPES")),
+        local_secrets_file=_get(env, "LOCAL_SECRETS_FILE"),
+    )

@@ -1,0 +1,39 @@
+"""The ports the use cases depend on; adapters in tables.py / secrets.py implement them, tests pass fakes."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from .models import SecretName, Status, Tenant, TenantFilter, TenantPage, VerificationResult
+
+
+class TenantStore(Protocol):
+    def get(self, customer_id: str) -> Tenant | None: ...
+
+    def add(self, tenant: Tenant) -> Tenant:
+        """Insert a new tenant; raises errors.Conflict when the customerId exists."""
+
+    def update(self, tenant: Tenant) -> Tenant:
+        """Replace a tenant read before (its etag must still match); raises errors.Conflict otherwise."""
+
+    def delete(self, customer_id: str) -> bool:
+        """Remove the tenant and its history; False when there was nothing to remove."""
+
+    def list(self, flt: TenantFilter, *, top: int, continuation_token: str | None) -> TenantPage:
+        """One page in customerId order; raises errors.InputError for a token that is not ours."""
+
+    def count_by_status(self) -> dict[Status, int]:
+        """Counts over every tenant (not a page)."""
+
+    def add_result(self, result: VerificationResult) -> None: ...
+
+    def latest_results(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+        """Newest first."""
+
+
+class SecretStore(Protocol):
+    def set(self, customer_id: str, name: SecretName, value: str) -> None: ...
+
+    def get(self, customer_id: str, name: SecretName) -> str | None: ...
+
+    def delete(self, customer_id: str, name: SecretName) -> None:
+        """Idempotent: deleting a secret that does not exist is not an error."""

@@ -1,0 +1,80 @@
+"""Start a real Azurite (from node_modules) on free ports, with its data in a temporary folder."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.config import AZURITE_ACCOUNT, AZURITE_KEY
+
+REPO = Path(__file__).resolve().parents[2]
+AZURITE_BIN = REPO / "node_modules" / ".bin" / "azurite"
+_LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
+
+
+@dataclass
+class Azurite:
+    process: subprocess.Popen
+    location: str
+    blob_port: int
+    queue_port: int
+    table_port: int
+
+    @property
+    def connection_string(self) -> str:
+        base = "http://127.0.0.1"
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={base}:{self.blob_port}/{AZURITE_ACCOUNT};"
+            f"QueueEndpoint={base}:{self.queue_port}/{AZURITE_ACCOUNT};"
+            f"TableEndpoint={base}:{self.table_port}/{AZURITE_ACCOUNT};"
+        )
+
+    @property
+    def table_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.table_port}/{AZURITE_ACCOUNT}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.location, ignore_errors=True)
+
+
+def start_azurite(*, timeout: float = 60.0) -> Azurite:
+    if not AZURITE_BIN.exists():
+        raise RuntimeError(f"{AZURITE_BIN} is missing: run `make test` (it runs `npm ci`).")
+    location = tempfile.mkdtemp(prefix="azurite-")
+    # Port 0: Azurite binds free ports and prints which; reading them avoids any race for a port.
+    process = subprocess.Popen(
+        [str(AZURITE_BIN), "--location", location, "--skipApiVersionCheck", "--disableTelemetry", "--loose",
+         "--blobPort", "0", "--queuePort", "0", "--tablePort", "0", "--inMemoryPersistence"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=location,
+    )
+    ports: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while len(ports) < 3:
+        line = process.stdout.readline()
+        if not line:
+            process.kill()
+            raise RuntimeError(f"Azurite exited before listening (code {process.wait()}).")
+        match = _LISTENING.search(line)
+        if match:
+            ports[match.group(1)] = int(match.group(2))
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("Azurite did not start within the time-out.")
+    # Keep draining its output so a full pipe can never block it.
+    import threading
+
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    return Azurite(process, location, ports["Blob"], ports["Queue"], ports["Table"])
