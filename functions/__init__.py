@@ -1,0 +1,1 @@
+"""One Blueprint per concern; each handler parses the request, calls shared/, builds the response."""

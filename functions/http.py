@@ -1,0 +1,61 @@
+"""Response helpers shared by the HTTP blueprints: JSON bodies and the contract's error shape."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import azure.functions as func
+
+from shared.errors import Conflict, ConfigurationError, DependencyUnavailable, InputError, NotFound
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        mimetype=JSON,
+        charset="utf-8",
+        headers={**NO_STORE, **(headers or {})},
+    )
+
+
+def error_response(code: str, message: str, *, status: int) -> func.HttpResponse:
+    return json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def handles_errors(handler: Callable[[func.HttpRequest], func.HttpResponse]):
+    """Turn domain exceptions into the contract's error JSON; anything unexpected is a 500 without detail."""
+
+    @functools.wraps(handler)
+    def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except InputError as err:
+            return error_response(err.code, err.message, status=err.status)
+        except NotFound as err:
+            return error_response("notFound", err.message, status=404)
+        except Conflict as err:
+            return error_response(err.code, err.message, status=409)
+        except DependencyUnavailable as err:
+            log.warning("dependency unavailable: %s", err.code)
+            return error_response(err.code, err.message, status=503)
+        except ConfigurationError as err:
+            log.error("configuration error: %s", err)
+            return error_response("serviceMisconfigured", str(err), status=503)
+        except Exception as err:  # never a stack trace to the client; the log keeps the type for operators
+            log.exception("unhandled %s in %s", type(err).__name__, handler.__name__)
+            return error_response("internalError", "The server failed to handle the request.", status=500)
+
+    return wrapper
+
+
+def body_of(req: func.HttpRequest) -> bytes:
+    return req.get_body() or b""

@@ -1,0 +1,110 @@
+"""Use cases for tenant records: create or update, read, delete. Secrets go to the SecretStore only."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import UTC, datetime
+
+from .errors import Conflict, InputError, NotFound
+from .models import AuthMethod, SecretName, Status, Tenant
+from .ports import SecretStore, TenantStore
+from .validation import TenantInput
+
+log = logging.getLogger(__name__)
+
+
+def get_tenant(store: TenantStore, customer_id: str) -> Tenant:
+    tenant = store.get(customer_id)
+    if tenant is None:
+        raise NotFound(f"No customer with customerId {customer_id}.")
+    return tenant
+
+
+def _require(condition: bool, field: str, method: AuthMethod) -> None:
+    if not condition:
+        raise InputError("missingField", f"{field} is required for authenticationMethod {method.value}.")
+
+
+def put_tenant(
+    store: TenantStore,
+    secrets: SecretStore,
+    customer_id: str,
+    data: TenantInput,
+    *,
+    now: datetime | None = None,
+) -> tuple[Tenant, bool]:
+    """Create or replace a customer; returns (tenant, created). Validates fully before writing anything."""
+    now = now or datetime.now(UTC)
+    existing = store.get(customer_id)
+    configured = set(existing.secrets_configured) if existing else set()
+    application_id = data.application_id or (existing.application_id if existing else None)
+
+    method = data.authentication_method
+    if method is AuthMethod.PASSWORD:
+        _require(data.password is not None or SecretName.PASSWORD in configured, "password", method)
+    elif method is AuthMethod.APPLICATION:
+        _require(application_id is not None, "applicationId", method)
+        _require(
+            data.application_secret is not None or SecretName.APPLICATION_SECRET in configured,
+            "applicationSecret",
+            method,
+        )
+
+    # Secrets first: if Key Vault refuses, the stored record is left exactly as it was.
+    new_secrets = {SecretName.PASSWORD: data.password, SecretName.APPLICATION_SECRET: data.application_secret}
+    for name, value in new_secrets.items():
+        if value is not None:
+            secrets.set(customer_id, name, value)
+            configured.add(name)
+
+    tenant = Tenant(
+        customer_id=customer_id,
+        tenant_id=data.tenant_id,
+        authentication_method=method,
+        m365_email=data.m365_email,
+        application_id=application_id,
+        secrets_configured=frozenset(configured),
+        created_at=existing.created_at if existing else now,
+        updated_at=now,
+    )
+    if existing is None:
+        try:
+            return store.add(tenant), True
+        except Conflict:
+            # Another request created it between our read and write: the caller may retry as an update.
+            raise Conflict("modifiedConcurrently", "The customer was created by another request; retry.") from None
+
+    if _verification_inputs_unchanged(existing, tenant, data):
+        # The last verification still describes this configuration: keep it.
+        tenant = dataclasses.replace(
+            tenant,
+            last_verification_status=existing.last_verification_status,
+            when_last_verified=existing.when_last_verified,
+            last_verification_reason=existing.last_verification_reason,
+            last_verification_message=existing.last_verification_message,
+            aadsts_code=existing.aadsts_code,
+            hint=existing.hint,
+        )
+    else:
+        log.info("customer %s changed how it is reached; its status is back to %s", customer_id, Status.NOT_VERIFIED)
+    tenant = dataclasses.replace(tenant, etag=existing.etag)
+    return store.update(tenant), False
+
+
+def _verification_inputs_unchanged(existing: Tenant, new: Tenant, data: TenantInput) -> bool:
+    return (
+        existing.tenant_id == new.tenant_id
+        and existing.authentication_method == new.authentication_method
+        and existing.m365_email == new.m365_email
+        and existing.application_id == new.application_id
+        and data.password is None
+        and data.application_secret is None
+    )
+
+
+def delete_tenant(store: TenantStore, secrets: SecretStore, customer_id: str) -> None:
+    """Secrets go first, so a failure part-way leaves a record that a retried DELETE finishes."""
+    get_tenant(store, customer_id)
+    for name in SecretName:
+        secrets.delete(customer_id, name)
+    store.delete(customer_id)

@@ -1,0 +1,215 @@
+"""Parsing and validation of what clients send; every failure is an InputError with a contract code."""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError
+from .models import AuthMethod, Status
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_PAGE_SIZE = 1000
+
+_CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+
+# Fields of the tenant view a portal may send back unchanged on PUT; they are read-only and ignored.
+_READ_ONLY_VIEW_FIELDS = frozenset({
+    "customerId", "whenLastVerified", "lastVerificationStatus", "lastVerificationReason",
+    "lastVerificationMessage", "aadstsCode", "hint", "secretsConfigured", "history",
+})
+_TENANT_FIELDS = frozenset({
+    "tenantId", "authenticationMethod", "m365Email", "password", "applicationId", "applicationSecret",
+})
+# Longest secret values we accept: Entra passwords are at most 256 characters; client secrets are ~40.
+_MAX_PASSWORD = 256
+_MAX_APPLICATION_SECRET = 1024
+
+
+def customer_id(raw: str | None) -> str:
+    if raw is None or not _CUSTOMER_ID.fullmatch(raw):
+        raise InputError(
+            "invalidCustomerId",
+            "customerId must be 1 to 64 characters of letters, digits, '.', '_' or '-'.",
+        )
+    return raw
+
+
+def is_guid(value: str) -> bool:
+    try:
+        return len(value) == 36 and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def is_domain(value: str) -> bool:
+    if not 3 <= len(value) <= 253:
+        return False
+    labels = value.lower().split(".")
+    return (
+        len(labels) >= 2
+        and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+        and labels[-1].isalpha()
+        and len(labels[-1]) >= 2
+    )
+
+
+def is_email(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return (
+        bool(at)
+        and len(value) <= 254
+        and bool(_EMAIL_LOCAL.fullmatch(local))
+        and not local.startswith(".")
+        and not local.endswith(".")
+        and ".." not in local
+        and is_domain(domain)
+    )
+
+
+def json_object(body: bytes, *, required: bool = True) -> dict[str, Any]:
+    """Decode a request body that must be one JSON object of at most 64 KiB."""
+    if len(body) > MAX_BODY_BYTES:
+        raise InputError("payloadTooLarge", "The request body is larger than 64 KiB.", status=413)
+    if not body.strip():
+        if required:
+            raise InputError("invalidJson", "The request body is empty; a JSON object is expected.")
+        return {}
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InputError("invalidJson", "The request body is not valid UTF-8 JSON.") from None
+    if not isinstance(value, dict):
+        raise InputError("invalidBody", "The request body must be a JSON object.")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInput:
+    """A validated PUT body. The secret fields are write-only and never echoed."""
+
+    tenant_id: str
+    authentication_method: AuthMethod
+    m365_email: str | None
+    password: str | None = None
+    application_id: str | None = None
+    application_secret: str | None = None
+
+    def __repr__(self) -> str:  # keep secrets out of any log or traceback that prints this
+        return (
+            f"TenantInput(tenant_id={self.tenant_id!r}, authentication_method={self.authentication_method!r}, "
+            f"m365_email={self.m365_email!r}, application_id={self.application_id!r}, "
+            f"password={'<set>' if self.password else None}, "
+            f"application_secret={'<set>' if self.application_secret else None})"
+        )
+
+
+def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InputError("missingField", f"{name} is required.")
+        return None
+    if not isinstance(value, str):
+        raise InputError("invalidField", f"{name} must be a string.")
+    return value
+
+
+def _secret(body: Mapping[str, Any], name: str, *, limit: int) -> str | None:
+    value = _string(body, name, required=False)
+    if value is None:
+        return None
+    if not value or len(value) > limit or "\x00" in value:
+        raise InputError("invalidField", f"{name} must be 1 to {limit} characters.")
+    return value
+
+
+def tenant_input(body: Mapping[str, Any]) -> TenantInput:
+    unknown = sorted(set(body) - _TENANT_FIELDS - _READ_ONLY_VIEW_FIELDS)
+    if unknown:
+        raise InputError("unknownField", f"Unknown field: {unknown[0][:64]}.")
+
+    raw_method = _string(body, "authenticationMethod", required=True)
+    try:
+        method = AuthMethod(raw_method)
+    except ValueError:
+        raise InputError(
+            "invalidAuthenticationMethod",
+            "authenticationMethod must be one of: " + ", ".join(m.value for m in AuthMethod) + ".",
+        ) from None
+
+    tenant_id = (_string(body, "tenantId", required=True) or "").strip()
+    if not (is_guid(tenant_id.lower()) or is_domain(tenant_id)):
+        raise InputError("invalidTenantId", "tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com.")
+
+    email = _string(body, "m365Email", required=method is AuthMethod.PASSWORD)
+    if email is not None:
+        email = email.strip()
+        if not is_email(email):
+            raise InputError("invalidEmail", "m365Email must be an email address such as admin@contoso.com.")
+
+    password = _secret(body, "password", limit=_MAX_PASSWORD)
+    application_id = _string(body, "applicationId", required=False)
+    if application_id is not None and not is_guid(application_id.strip().lower()):
+        raise InputError("invalidField", "applicationId must be a GUID.")
+    application_secret = _secret(body, "applicationSecret", limit=_MAX_APPLICATION_SECRET)
+
+    # A secret sent for another method would be stored for nothing: refuse it instead.
+    if password is not None and method is not AuthMethod.PASSWORD:
+        raise InputError("invalidField", "password is accepted only with authenticationMethod password.")
+    if method is not AuthMethod.APPLICATION and (application_id is not None or application_secret is not None):
+        raise InputError(
+            "invalidField",
+            "applicationId and applicationSecret are accepted only with authenticationMethod application.",
+        )
+    return TenantInput(
+        tenant_id=tenant_id.lower(),
+        authentication_method=method,
+        m365_email=email,
+        password=password,
+        application_id=application_id.strip().lower() if application_id else None,
+        application_secret=application_secret,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    status: Status | None
+    method: AuthMethod | None
+    top: int
+    continuation_token: str | None
+
+
+def list_query(params: Mapping[str, str]) -> ListQuery:
+    """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
+    status = method = None
+    if (raw := params.get("status")) is not None:
+        try:
+            status = Status(raw)
+        except ValueError:
+            raise InputError(
+                "invalidQueryParameter",
+                "status must be one of: " + ", ".join(s.value for s in Status) + ".",
+            ) from None
+    if (raw := params.get("method")) is not None:
+        try:
+            method = AuthMethod(raw)
+        except ValueError:
+            raise InputError(
+                "invalidQueryParameter",
+                "method must be one of: " + ", ".join(m.value for m in AuthMethod) + ".",
+            ) from None
+    top = MAX_PAGE_SIZE
+    if (raw := params.get("top")) is not None:
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+            raise InputError("invalidQueryParameter", f"top must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+        top = int(raw)
+    token = params.get("continuationToken")
+    if token is not None and not token:
+        raise InputError("invalidContinuationToken", "continuationToken is empty.")
+    return ListQuery(status=status, method=method, top=top, continuation_token=token)

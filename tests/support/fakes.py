@@ -1,0 +1,88 @@
+"""In-memory fakes of the ports, for unit tests of use cases and handlers (never of the adapters)."""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import itertools
+
+from shared.errors import Conflict, InputError
+from shared.models import SecretName, Status, Tenant, TenantFilter, TenantPage, VerificationResult
+
+
+class InMemoryTenantStore:
+    def __init__(self) -> None:
+        self.tenants: dict[str, Tenant] = {}
+        self.history: dict[str, list[VerificationResult]] = {}
+        self._etags = itertools.count(1)
+
+    def _stamp(self, tenant: Tenant) -> Tenant:
+        tenant = dataclasses.replace(tenant, etag=f"W/{next(self._etags)}")
+        self.tenants[tenant.customer_id] = tenant
+        return tenant
+
+    def get(self, customer_id: str) -> Tenant | None:
+        return self.tenants.get(customer_id)
+
+    def add(self, tenant: Tenant) -> Tenant:
+        if tenant.customer_id in self.tenants:
+            raise Conflict("alreadyExists", "exists")
+        return self._stamp(tenant)
+
+    def update(self, tenant: Tenant) -> Tenant:
+        current = self.tenants.get(tenant.customer_id)
+        if current is None or current.etag != tenant.etag:
+            raise Conflict("modifiedConcurrently", "changed")
+        return self._stamp(tenant)
+
+    def delete(self, customer_id: str) -> bool:
+        self.history.pop(customer_id, None)
+        return self.tenants.pop(customer_id, None) is not None
+
+    def list(self, flt: TenantFilter, *, top: int, continuation_token: str | None) -> TenantPage:
+        after = ""
+        if continuation_token is not None:
+            try:
+                after = base64.urlsafe_b64decode(continuation_token.encode()).decode()
+            except ValueError:
+                raise InputError("invalidContinuationToken", "bad token") from None
+        rows = [
+            t for key, t in sorted(self.tenants.items())
+            if key > after
+            and (flt.status is None or t.last_verification_status == flt.status)
+            and (flt.method is None or t.authentication_method == flt.method)
+        ]
+        page, more = rows[:top], len(rows) > top
+        token = base64.urlsafe_b64encode(page[-1].customer_id.encode()).decode() if more else None
+        return TenantPage(page, token)
+
+    def count_by_status(self) -> dict[Status, int]:
+        counts = {s: 0 for s in Status}
+        for t in self.tenants.values():
+            counts[t.last_verification_status] += 1
+        return counts
+
+    def add_result(self, result: VerificationResult) -> None:
+        self.history.setdefault(result.customer_id, []).append(result)
+
+    def latest_results(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+        rows = sorted(self.history.get(customer_id, []), key=lambda r: r.verified_at, reverse=True)
+        return rows[:limit]
+
+
+class InMemorySecretStore:
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, SecretName], str] = {}
+        self.fail_with: Exception | None = None
+
+    def set(self, customer_id: str, name: SecretName, value: str) -> None:
+        if self.fail_with:
+            raise self.fail_with
+        self.values[(customer_id, name)] = value
+
+    def get(self, customer_id: str, name: SecretName) -> str | None:
+        return self.values.get((customer_id, name))
+
+    def delete(self, customer_id: str, name: SecretName) -> None:
+        if self.fail_with:
+            raise self.fail_with
+        self.values.pop((customer_id, name), None)

@@ -1,0 +1,47 @@
+"""Every function's route, methods and auth level, read from what the app registers."""
+import azure.functions as func
+
+import function_app
+
+EXPECTED = {
+    ("api/health", "GET"): func.AuthLevel.ANONYMOUS,
+    ("api/tenants/{customerId}", "PUT"): func.AuthLevel.FUNCTION,
+    ("api/tenants/{customerId}", "GET"): func.AuthLevel.FUNCTION,
+    ("api/tenants/{customerId}", "DELETE"): func.AuthLevel.FUNCTION,
+    ("api/status", "GET"): func.AuthLevel.FUNCTION,
+    ("api/status/{customerId}", "GET"): func.AuthLevel.FUNCTION,
+}
+
+
+def registered_routes():
+    routes = {}
+    for function in function_app.app.get_functions():
+        trigger = function.get_trigger()
+        if trigger.get_binding_name() != "httpTrigger":
+            continue
+        for method in trigger.methods:
+            key = (trigger.route, method.value)
+            assert key not in routes, f"{key} registered twice"
+            routes[key] = trigger.auth_level
+    return routes
+
+
+def test_routes_methods_and_auth_levels_are_the_contracts():
+    routes = registered_routes()
+    for key, level in EXPECTED.items():
+        assert routes.get(key) == level, key
+    # Everything under /api/ but health requires a function key; the callback is the only other anonymous route.
+    for (route, _method), level in routes.items():
+        if route.startswith("api/") and route != "api/health":
+            assert level == func.AuthLevel.FUNCTION, route
+        elif route != "api/health":
+            assert route == "authenticate/OAuth2Callback" and level == func.AuthLevel.ANONYMOUS
+
+
+def test_host_json_makes_routes_literal():
+    import json
+    from pathlib import Path
+
+    host = json.loads((Path(function_app.__file__).parent / "host.json").read_text())
+    assert host["extensions"]["http"]["routePrefix"] == ""
+    assert host["extensionBundle"]["version"].startswith("[4.")

@@ -1,0 +1,152 @@
+"""Handlers called directly with func.HttpRequest, over in-memory fakes of the ports."""
+import json
+
+import azure.functions as func
+import pytest
+
+from functions import health, status, tenants
+from shared import bootstrap
+from shared.errors import DependencyUnavailable
+from shared.models import SecretName, Status
+from tests.support.fakes import InMemorySecretStore, InMemoryTenantStore
+
+GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+@pytest.fixture
+def stores():
+    store, secrets = InMemoryTenantStore(), InMemorySecretStore()
+    bootstrap.use(bootstrap.Services(settings=None, tenants=store, secrets=secrets))
+    yield store, secrets
+    bootstrap.use(None)
+
+
+def request(method, url, *, route_params=None, body=b"", params=None):
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    return func.HttpRequest(method, url, body=body, route_params=route_params or {}, params=params or {},
+                            headers={"content-type": "application/json"})
+
+
+def put(customer_id, body):
+    return tenants.tenants_put(request("PUT", f"/api/tenants/{customer_id}",
+                                       route_params={"customerId": customer_id}, body=body))
+
+
+def read(response):
+    return json.loads(response.get_body()) if response.get_body() else None
+
+
+def test_health_is_ok():
+    response = health.health(request("GET", "/api/health"))
+    assert (response.status_code, read(response)) == (200, {"status": "ok"})
+
+
+def test_put_creates_then_updates_and_never_echoes_the_password(stores):
+    store, secrets = stores
+    body = {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin@contoso.com",
+            "password": "Pa55-word-X"}
+    created = put("contoso", body)
+    assert created.status_code == 201
+    view = read(created)
+    assert view == {
+        "customerId": "contoso", "tenantId": GUID, "m365Email": "admin@contoso.com",
+        "authenticationMethod": "password", "whenLastVerified": None, "lastVerificationStatus": "notVerified",
+        "lastVerificationReason": None, "lastVerificationMessage": None, "aadstsCode": None, "hint": None,
+        "secretsConfigured": ["password"],
+    }
+    assert b"Pa55-word-X" not in created.get_body()
+    assert secrets.values[("contoso", SecretName.PASSWORD)] == "Pa55-word-X"
+    updated = put("contoso", {**body, "password": None})
+    assert updated.status_code == 200
+    assert secrets.values[("contoso", SecretName.PASSWORD)] == "Pa55-word-X"
+    assert created.mimetype == "application/json"
+
+
+def test_application_method_requires_id_and_secret_on_create(stores):
+    response = put("fabrikam", {"tenantId": "fabrikam.com", "authenticationMethod": "application",
+                                "applicationId": GUID})
+    assert response.status_code == 400
+    assert read(response)["error"]["code"] == "missingField"
+    assert stores[0].tenants == {}
+
+
+def test_changing_the_method_resets_status_but_keeps_history(stores):
+    store, _ = stores
+    put("c1", {"tenantId": GUID, "authenticationMethod": "token"})
+    from datetime import UTC, datetime
+    import dataclasses
+
+    from shared.models import AuthMethod, VerificationResult
+
+    store.tenants["c1"] = dataclasses.replace(store.tenants["c1"], last_verification_status=Status.FAILED)
+    store.add_result(VerificationResult("c1", Status.FAILED, datetime.now(UTC), AuthMethod.TOKEN))
+    unchanged = put("c1", {"tenantId": GUID, "authenticationMethod": "token"})
+    assert read(unchanged)["lastVerificationStatus"] == "failed"
+    changed = put("c1", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",
+                         "password": "x-Y-z-1234"})
+    assert read(changed)["lastVerificationStatus"] == "notVerified"
+    detail = read(status.status_get(request("GET", "/api/status/c1", route_params={"customerId": "c1"})))
+    assert [h["status"] for h in detail["history"]] == ["failed"]
+
+
+def test_get_and_delete_answer_404_for_unknown_customers(stores):
+    for handler, method in ((tenants.tenants_get, "GET"), (tenants.tenants_delete, "DELETE")):
+        response = handler(request(method, "/api/tenants/nobody", route_params={"customerId": "nobody"}))
+        assert response.status_code == 404
+        assert read(response)["error"]["code"] == "notFound"
+
+
+def test_delete_removes_the_record_and_every_secret(stores):
+    store, secrets = stores
+    put("gone", {"tenantId": GUID, "authenticationMethod": "application", "applicationId": GUID,
+                 "applicationSecret": "app-secret-value"})
+    response = tenants.tenants_delete(request("DELETE", "/api/tenants/gone", route_params={"customerId": "gone"}))
+    assert response.status_code == 204
+    assert store.tenants == {} and secrets.values == {}
+
+
+def test_key_vault_outage_is_a_503_and_stores_nothing(stores):
+    store, secrets = stores
+    secrets.fail_with = DependencyUnavailable("secretStoreUnavailable", "Key Vault could not be reached.")
+    response = put("c2", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",
+                          "password": "x-Y-z-1234"})
+    assert response.status_code == 503
+    assert read(response)["error"]["code"] == "secretStoreUnavailable"
+    assert store.tenants == {}
+
+
+def test_unexpected_failure_is_a_500_without_detail(stores, monkeypatch):
+    store, _ = stores
+    monkeypatch.setattr(store, "get", lambda _cid: (_ for _ in ()).throw(RuntimeError("boom at /secret/path")))
+    response = tenants.tenants_get(request("GET", "/api/tenants/x", route_params={"customerId": "x"}))
+    assert response.status_code == 500
+    assert b"boom" not in response.get_body() and b"Traceback" not in response.get_body()
+
+
+def test_status_list_pages_and_counts_every_tenant(stores):
+    for i in range(5):
+        put(f"cust-{i}", {"tenantId": GUID, "authenticationMethod": "token"})
+    seen, token = [], None
+    while True:
+        params = {"top": "2", **({"continuationToken": token} if token else {})}
+        body = read(status.status_list(request("GET", "/api/status", params=params)))
+        assert body["summary"] == {"total": 5, "byStatus": {"notVerified": 5, "succeeded": 0, "failed": 0}}
+        assert body["generatedAt"].endswith("Z")
+        seen += [t["customerId"] for t in body["tenants"]]
+        token = body["continuationToken"]
+        if token is None:
+            break
+    assert seen == [f"cust-{i}" for i in range(5)]
+
+
+def test_status_list_refuses_unknown_filter_values(stores):
+    response = status.status_list(request("GET", "/api/status", params={"status": "ok"}))
+    assert response.status_code == 400
+    assert read(response)["error"]["code"] == "invalidQueryParameter"
+
+
+def test_invalid_customer_id_in_route_is_400(stores):
+    response = tenants.tenants_get(request("GET", "/api/tenants/x", route_params={"customerId": "a' or 'x' eq 'x"}))
+    assert response.status_code == 400
+    assert read(response)["error"]["code"] == "invalidCustomerId"
