@@ -1,0 +1,62 @@
+"""openapi.yaml and the registered functions describe the same routes, so neither can drift."""
+from pathlib import Path
+
+import yaml
+
+import function_app
+
+SPEC = yaml.safe_load((Path(function_app.__file__).parent / "openapi.yaml").read_text())
+HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+def registered_operations():
+    operations = set()
+    for function in function_app.app.get_functions():
+        trigger = function.get_trigger()
+        if trigger.get_binding_name() == "httpTrigger":
+            operations |= {("/" + trigger.route, m.value.lower()) for m in trigger.methods}
+    return operations
+
+
+def documented_operations():
+    return {(path, method) for path, item in SPEC["paths"].items() for method in item if method in HTTP_METHODS}
+
+
+def test_spec_is_openapi_3_1():
+    assert SPEC["openapi"].startswith("3.1")
+
+
+def test_documented_paths_and_methods_are_exactly_the_registered_ones():
+    assert documented_operations() == registered_operations()
+
+
+def test_every_operation_documents_its_errors_and_security():
+    for path, item in SPEC["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            codes = set(operation["responses"])
+            assert any(code.startswith("2") for code in codes), (path, method)
+            if path == "/api/health":
+                assert operation["security"] == []
+            else:
+                assert "400" in codes and "security" not in operation, (path, method)
+
+
+def test_every_reference_resolves():
+    def refs(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "$ref":
+                    yield value
+                else:
+                    yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    for ref in refs(SPEC):
+        target = SPEC
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        assert target, ref
