@@ -1,0 +1,395 @@
+"""A Key Vault secrets simulator: real HTTPS on 127.0.0.1, so the real SecretClient code paths run.
+
+It speaks the REST calls SecretClient makes for set / get / delete (and the delete poller's
+get-deleted), recover (and its poller's get) and purge, with the service's soft-delete rules:
+a deleted name answers 409 `Conflict` to a set until it is recovered (purge protection is on unless
+told otherwise). Names are case-insensitive, as in the service. Every request must carry
+`Authorization: Bearer <token>`; without it the answer is Key Vault's 401 challenge, so the client's
+challenge policy runs. Deletion and recovery can be told to take a number of polls (counted, never
+timed). Every request is recorded, and the vault can be told to fail (an HTTP status, or a dropped
+connection).
+"""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.tls import TestCA
+
+DEFAULT_TOKEN = "kv-sim-access-token"
+DEFAULT_TENANT = "72f988bf-0000-4000-8000-00000000cafe"
+RESOURCE = "https://vault.azure.net"
+RETENTION_DAYS = 90
+_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    method: str
+    target: str  # path and query, as received
+    authorized: bool
+    status: int | None  # None when the connection was dropped
+    head: str  # request line and headers as received (never the body)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path
+
+
+@dataclass
+class StoredSecret:
+    name: str  # the case it was first created with, as the service keeps it
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    state: str = "active"  # active | deleting | deleted | recovering
+    pending_polls: int = 0
+    deleted_at: int | None = None
+
+    @property
+    def latest(self) -> dict[str, Any]:
+        return self.versions[-1]
+
+
+class _Reply(Exception):
+    def __init__(
+        self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def _error(status: int, code: str, message: str) -> _Reply:
+    return _Reply(status, {"error": {"code": code, "message": message}})
+
+
+def _not_found(name: str) -> _Reply:
+    return _error(
+        404, "SecretNotFound",
+        f"A secret with (name/id) {name} was not found in this key vault. If you recently deleted this "
+        "secret you may be able to recover it using the correct recovery command.",
+    )
+
+
+def _deleted_not_found(name: str) -> _Reply:
+    return _error(404, "SecretNotFound", f"Deleted Secret not found: {name}")
+
+
+class KeyVaultSimulator:
+    def __init__(
+        self,
+        ca: TestCA,
+        *,
+        token: str = DEFAULT_TOKEN,
+        tenant_id: str = DEFAULT_TENANT,
+        deletion_polls: int = 0,
+        recovery_polls: int = 0,
+        purge_protection: bool = True,
+    ) -> None:
+        self.token = token
+        self.tenant_id = tenant_id
+        self.deletion_polls = deletion_polls
+        self.recovery_polls = recovery_polls
+        self.purge_protection = purge_protection
+        self._ca = ca
+        self._lock = threading.Lock()
+        self._secrets: dict[str, StoredSecret] = {}
+        self._seen: list[SeenRequest] = []
+        self._failure: tuple[str, int] | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> KeyVaultSimulator:
+        self._server = _Server(self, self._ca.server_context("127.0.0.1", "localhost"))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="keyvault-sim",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join(timeout=10)
+            self._server = None
+
+    def __enter__(self) -> KeyVaultSimulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the simulator first"
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- what tests see and steer -----------------------------------------------------------------
+    @property
+    def requests(self) -> list[SeenRequest]:
+        with self._lock:
+            return list(self._seen)
+
+    def fail(self, *, status: int = 503, drop: bool = False) -> None:
+        """Answer every request with `status` (or drop its connection) until heal()."""
+        with self._lock:
+            self._failure = ("drop", 0) if drop else ("status", status)
+
+    def heal(self) -> None:
+        with self._lock:
+            self._failure = None
+
+    def secret(self, name: str) -> StoredSecret | None:
+        with self._lock:
+            return self._secrets.get(name.lower())
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(s.name for s in self._secrets.values())
+
+    # -- the service ------------------------------------------------------------------------------
+    def _handle(self, method: str, target: str, headers: Any, body: bytes) -> _Reply:
+        with self._lock:
+            if self._failure is not None:
+                kind, status = self._failure
+                if kind == "drop":
+                    raise ConnectionAbortedError("told to drop the connection")
+                raise _error(status, "ServiceUnavailable", "The service is temporarily unavailable.")
+            if headers.get("Authorization") != f"Bearer {self.token}":
+                challenge = (
+                    f'Bearer authorization="https://login.microsoftonline.com/{self.tenant_id}", '
+                    f'resource="{RESOURCE}"'
+                )
+                message = "AKV10000: Request is missing a Bearer or PoP token."
+                body = {"error": {"code": "Unauthorized", "message": message}}
+                raise _Reply(401, body, {"WWW-Authenticate": challenge})
+            url = urlsplit(target)
+            if not parse_qs(url.query).get("api-version"):
+                raise _error(400, "BadParameter", "The 'api-version' query parameter is missing.")
+            parts = [unquote(p) for p in url.path.strip("/").split("/")]
+            if len(parts) >= 2 and parts[1] and not _NAME.fullmatch(parts[1]):
+                raise _error(400, "BadParameter", f"The request URI contains an invalid name: {parts[1]}")
+            route = (method, parts[0], len(parts))
+            if route == ("PUT", "secrets", 2):
+                return self._set(parts[1], body)
+            if method == "GET" and parts[0] == "secrets" and len(parts) in (2, 3):
+                return self._get(parts[1], parts[2] if len(parts) == 3 else "")
+            if route == ("DELETE", "secrets", 2):
+                return self._delete(parts[1])
+            if route == ("GET", "deletedsecrets", 2):
+                return self._get_deleted(parts[1])
+            if route == ("DELETE", "deletedsecrets", 2):
+                return self._purge(parts[1])
+            if route == ("POST", "deletedsecrets", 3) and parts[2] == "recover":
+                return self._recover(parts[1])
+            raise _error(404, "NotFound", f"The simulator does not serve {method} {url.path}.")
+
+    def _base(self) -> str:
+        return self.url
+
+    def _bundle(self, secret: StoredSecret, version: dict[str, Any], *, with_value: bool) -> dict[str, Any]:
+        bundle: dict[str, Any] = {
+            "id": f"{self._base()}/secrets/{secret.name}/{version['version']}",
+            "attributes": {
+                "enabled": True,
+                "created": version["created"],
+                "updated": version["created"],
+                "recoveryLevel": "Recoverable" if self.purge_protection else "Recoverable+Purgeable",
+                "recoverableDays": RETENTION_DAYS,
+            },
+            "tags": dict(version["tags"]),
+        }
+        if version["contentType"] is not None:
+            bundle["contentType"] = version["contentType"]
+        if with_value:
+            bundle["value"] = version["value"]
+        return bundle
+
+    def _deleted_bundle(self, secret: StoredSecret) -> dict[str, Any]:
+        bundle = self._bundle(secret, secret.latest, with_value=False)
+        assert secret.deleted_at is not None
+        bundle.update(
+            recoveryId=f"{self._base()}/deletedsecrets/{secret.name}",
+            deletedDate=secret.deleted_at,
+            scheduledPurgeDate=secret.deleted_at + RETENTION_DAYS * 86400,
+        )
+        return bundle
+
+    def _set(self, name: str, body: bytes) -> _Reply:
+        try:
+            params = json.loads(body or b"null")
+        except ValueError:
+            params = None
+        if not isinstance(params, dict) or not isinstance(params.get("value"), str):
+            raise _error(400, "BadParameter", "The request body must be JSON with a string 'value'.")
+        secret = self._secrets.get(name.lower())
+        if secret is not None and secret.state == "deleting":
+            raise _error(409, "Conflict", "Secret is currently being deleted.")
+        if secret is not None and secret.state == "recovering":
+            raise _error(409, "Conflict", "Secret is currently being recovered.")
+        if secret is not None and secret.state == "deleted":
+            raise _error(
+                409, "Conflict",
+                f"Secret {secret.name} is currently in a deleted but recoverable state, and its name "
+                "cannot be reused; in this state, the secret can only be recovered or purged.",
+            )
+        if secret is None:
+            secret = self._secrets[name.lower()] = StoredSecret(name=name)
+        version = {
+            "version": uuid.uuid4().hex,
+            "value": params["value"],
+            "contentType": params.get("contentType"),
+            "tags": params.get("tags") or {},
+            "created": int(time.time()),
+        }
+        secret.versions.append(version)
+        return _Reply(200, self._bundle(secret, version, with_value=True))
+
+    def _get(self, name: str, version_id: str) -> _Reply:
+        secret = self._secrets.get(name.lower())
+        if secret is not None and secret.state == "recovering":
+            if secret.pending_polls > 0:
+                secret.pending_polls -= 1
+                raise _not_found(name)
+            secret.state = "active"
+        if secret is None or secret.state != "active":
+            raise _not_found(name)
+        if not version_id:
+            return _Reply(200, self._bundle(secret, secret.latest, with_value=True))
+        for version in secret.versions:
+            if version["version"] == version_id:
+                return _Reply(200, self._bundle(secret, version, with_value=True))
+        raise _not_found(name)
+
+    def _delete(self, name: str) -> _Reply:
+        secret = self._secrets.get(name.lower())
+        if secret is None or secret.state != "active":
+            raise _not_found(name)
+        secret.deleted_at = int(time.time())
+        secret.state, secret.pending_polls = (
+            ("deleting", self.deletion_polls) if self.deletion_polls else ("deleted", 0)
+        )
+        return _Reply(200, self._deleted_bundle(secret))
+
+    def _get_deleted(self, name: str) -> _Reply:
+        secret = self._secrets.get(name.lower())
+        if secret is not None and secret.state == "deleting":
+            if secret.pending_polls > 0:
+                secret.pending_polls -= 1
+                raise _deleted_not_found(name)
+            secret.state = "deleted"
+        if secret is None or secret.state != "deleted":
+            raise _deleted_not_found(name)
+        return _Reply(200, self._deleted_bundle(secret))
+
+    def _recover(self, name: str) -> _Reply:
+        secret = self._secrets.get(name.lower())
+        if secret is not None and secret.state == "deleting":
+            raise _error(409, "Conflict", "Secret is currently being deleted.")
+        if secret is None or secret.state != "deleted":
+            raise _deleted_not_found(name)
+        secret.deleted_at = None
+        secret.state, secret.pending_polls = (
+            ("recovering", self.recovery_polls) if self.recovery_polls else ("active", 0)
+        )
+        return _Reply(200, self._bundle(secret, secret.latest, with_value=False))
+
+    def _purge(self, name: str) -> _Reply:
+        secret = self._secrets.get(name.lower())
+        if secret is not None and secret.state == "deleting":
+            raise _error(409, "Conflict", "Secret is currently being deleted.")
+        if secret is None or secret.state != "deleted":
+            raise _deleted_not_found(name)
+        if self.purge_protection:
+            raise _error(
+                403, "Forbidden",
+                'Operation "purge" is not allowed because purge protection is enabled for this vault. '
+                "Key Vault will purge it after the retention period has passed.",
+            )
+        del self._secrets[name.lower()]
+        return _Reply(204)
+
+    def _record(self, seen: SeenRequest) -> None:
+        with self._lock:
+            self._seen.append(seen)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, sim: KeyVaultSimulator, context: ssl.SSLContext) -> None:
+        self.sim = sim
+        self.tls = context
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def finish_request(self, request: socket.socket, client_address: Any) -> None:
+        # Headers and body go out as separate writes: without NODELAY, Nagle + delayed ACK add 40 ms to each.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # The TLS handshake runs here, in the connection's own thread, so a slow client cannot stall accept().
+        try:
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up mid-request is not the simulator's failure
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_PUT = do_DELETE = do_POST = do_PATCH = do_GET
+
+    def _serve(self) -> None:
+        sim = self.server.sim
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        head = self.requestline + "\r\n" + str(self.headers)
+        authorized = self.headers.get("Authorization") == f"Bearer {sim.token}"
+        try:
+            reply = sim._handle(self.command, self.path, self.headers, body)
+        except _Reply as answer:
+            reply = answer
+        except ConnectionAbortedError:
+            sim._record(SeenRequest(self.command, self.path, authorized, None, head))
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        sim._record(SeenRequest(self.command, self.path, authorized, reply.status, head))
+        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if reply.body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass

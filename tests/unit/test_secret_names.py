@@ -1,0 +1,84 @@
+"""Vault names for customer secrets: valid for Key Vault, stable, collision-free under its case folding."""
+from __future__ import annotations
+
+import base64
+import random
+import re
+import string
+
+import pytest
+
+from shared.errors import InputError
+from shared.models import SecretName
+from shared.secrets import secret_name
+
+VAULT_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
+ID_ALPHABET = string.ascii_letters + string.digits + "._-"
+
+
+def decode(name: str) -> tuple[str, str]:
+    """Invert the scheme from the *case-folded* name, as the vault sees it: proves no two inputs share one."""
+    prefix, encoded, kind = name.lower().split("-", 2)
+    assert prefix == "tenant"
+    padded = encoded.upper() + "=" * (-len(encoded) % 8)
+    return base64.b32decode(padded).decode("utf-8"), kind
+
+
+def test_name_is_the_documented_scheme() -> None:
+    # A literal: changing the scheme would orphan every secret already stored under the old names.
+    assert secret_name("Contoso", SecretName.PASSWORD) == "tenant-inxw45dponxq-password"
+    assert secret_name("Contoso", SecretName.REFRESH_TOKEN) == "tenant-inxw45dponxq-refresh-token"
+    assert secret_name("Contoso", SecretName.APPLICATION_SECRET) == "tenant-inxw45dponxq-app-secret"
+
+
+@pytest.mark.parametrize("kind", list(SecretName))
+@pytest.mark.parametrize("customer_id", ["a" * 64, "Z" * 64, "." * 64, "-_." * 21 + "x", "9" * 64])
+def test_longest_ids_fit_the_vault_limit(customer_id: str, kind: SecretName) -> None:
+    name = secret_name(customer_id, kind)
+    assert VAULT_NAME.fullmatch(name), name
+    assert len(name) <= 127
+
+
+def test_every_kind_has_its_own_token() -> None:
+    kinds = {decode(secret_name("c", kind))[1] for kind in SecretName}
+    assert len(kinds) == len(SecretName)
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("Contoso", "contoso"),
+        ("CONTOSO", "contoso"),
+        ("a.b", "a_b"),
+        ("a.b", "a-b"),
+        ("a_b", "a-b"),
+        ("ab", "ab."),
+        ("a", "A"),
+    ],
+)
+def test_ids_the_vault_would_confuse_get_different_names(first: str, second: str) -> None:
+    for kind in SecretName:
+        assert secret_name(first, kind).lower() != secret_name(second, kind).lower()
+
+
+def test_names_decode_back_to_their_customer_and_kind() -> None:
+    rng = random.Random(20240601)
+    ids = {"Contoso", "contoso", "a.b", "a_b", "a-b", "x" * 64}
+    ids |= {"".join(rng.choice(ID_ALPHABET) for _ in range(rng.randint(1, 64))) for _ in range(500)}
+    # Case variants of the same letters, the case the vault folds away.
+    ids |= {cid.swapcase() for cid in list(ids)}
+    tokens = {kind: decode(secret_name("c", kind))[1] for kind in SecretName}
+    folded = set()
+    for cid in ids:
+        for kind in SecretName:
+            name = secret_name(cid, kind)
+            assert decode(name) == (cid, tokens[kind])
+            folded.add(name.lower())
+    assert len(folded) == len(ids) * len(SecretName)
+
+
+@pytest.mark.parametrize("customer_id", ["", "x" * 65, "a b", "a/b", "ü", "a\nb", "a+b"])
+def test_ids_outside_the_contract_are_refused(customer_id: str) -> None:
+    with pytest.raises(InputError) as caught:
+        secret_name(customer_id, SecretName.PASSWORD)
+    assert caught.value.code == "invalidCustomerId"
