@@ -1,0 +1,72 @@
+"""Builds the Table Storage client from StorageSettings: a connection string, or a URI plus Entra ID.
+
+azure.identity is imported only when the identity form is used: the Functions host imports the app
+on every cold start, and local runs on a connection string never need it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from azure.data.tables import TableServiceClient
+
+from .config import StorageSettings
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+CredentialFactory = Callable[[StorageSettings], "TokenCredential"]
+
+
+def default_credential(storage: StorageSettings) -> TokenCredential:
+    """DefaultAzureCredential, pinned to a user-assigned identity when the settings name one."""
+    from azure.identity import DefaultAzureCredential
+
+    if storage.credential == "managedidentity" and storage.client_id:
+        return DefaultAzureCredential(managed_identity_client_id=storage.client_id)
+    return DefaultAzureCredential()
+
+
+def table_service_from_settings(
+    storage: StorageSettings,
+    *,
+    credential_factory: CredentialFactory = default_credential,
+    retry_total: int | None = None,
+    connection_timeout: float | None = None,
+    read_timeout: float | None = None,
+) -> TableServiceClient:
+    """A TableServiceClient; no network call happens here.
+
+    The retry and time-out options go to azure-core's pipeline (None keeps the SDK's defaults); tests
+    pass `retry_total=0` so an unreachable endpoint fails at once.
+    """
+    options: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("retry_total", retry_total),
+            ("connection_timeout", connection_timeout),
+            ("read_timeout", read_timeout),
+        )
+        if value is not None
+    }
+    if storage.connection_string:
+        try:
+            return TableServiceClient.from_connection_string(storage.connection_string, **options)
+        except ValueError:
+            # Not chained: the SDK's message may quote the string, and with it the account key.
+            raise ConfigurationError(
+                "AzureWebJobsStorage is not a usable storage connection string."
+            ) from None
+    if storage.table_service_uri:
+        if not storage.table_service_uri.lower().startswith("https://"):
+            raise ConfigurationError(
+                "AzureWebJobsStorage__tableServiceUri must be an https URL "
+                "when an Entra ID credential is used."
+            )
+        return TableServiceClient(
+            endpoint=storage.table_service_uri, credential=credential_factory(storage), **options
+        )
+    raise ConfigurationError(
+        "Storage is not configured: set AzureWebJobsStorage or AzureWebJobsStorage__tableServiceUri."
+    )
