@@ -1,0 +1,472 @@
+"""TableTenantStore against a real Azurite; each test gets tables of its own."""
+from __future__ import annotations
+
+import base64
+import json
+import random
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from azure.core.paging import ItemPaged
+from azure.data.tables import TableServiceClient
+
+from shared.config import StorageSettings
+from shared.errors import Conflict, DependencyUnavailable, InputError
+from shared.models import AuthMethod, Reason, SecretName, Status, Tenant, TenantFilter, VerificationResult
+from shared.storage_clients import table_service_from_settings
+from shared.tables import TENANT_PARTITION, TableTenantStore, _first_non_empty_page, _tenant_to_entity
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def service(azurite) -> TableServiceClient:
+    storage = StorageSettings(connection_string=azurite.connection_string)
+    return table_service_from_settings(storage, retry_total=0)
+
+
+@pytest.fixture
+def store(service) -> TableTenantStore:
+    suffix = uuid.uuid4().hex[:16]
+    return TableTenantStore(service, tenants_table=f"Tenants{suffix}", history_table=f"History{suffix}")
+
+
+def _tenant(customer_id: str, **fields) -> Tenant:
+    fields.setdefault("tenant_id", "contoso.onmicrosoft.com")
+    fields.setdefault("authentication_method", AuthMethod.PASSWORD)
+    return Tenant(customer_id=customer_id, **fields)
+
+
+def _result(customer_id: str, at: datetime, **fields) -> VerificationResult:
+    fields.setdefault("status", Status.SUCCEEDED)
+    fields.setdefault("method", AuthMethod.PASSWORD)
+    return VerificationResult(customer_id=customer_id, verified_at=at, **fields)
+
+
+def _raw(service: TableServiceClient, table: str, partition: str) -> list[dict]:
+    client = service.get_table_client(table)
+    return list(client.query_entities("PartitionKey eq @pk", parameters={"pk": partition}))
+
+
+def _all_pages(store: TableTenantStore, flt: TenantFilter, *, top: int) -> Iterator[list[Tenant]]:
+    token = None
+    for _ in range(100):  # bounded: a token that never ends fails the test instead of hanging it
+        page = store.list(flt, top=top, continuation_token=token)
+        assert len(page.tenants) <= top
+        yield page.tenants
+        token = page.continuation_token
+        if token is None:
+            return
+    pytest.fail("paging did not end")
+
+
+def _ids(tenants: list[Tenant]) -> list[str]:
+    return [tenant.customer_id for tenant in tenants]
+
+
+# --- tenants -------------------------------------------------------------------------------------
+
+
+def test_every_field_round_trips(store, service):
+    tenant = _tenant(
+        "Contoso.EU_01-x",
+        tenant_id="8f0c5e4e-7c2a-4e0b-9a6f-0d2b1e3c4a5b",
+        authentication_method=AuthMethod.APPLICATION,
+        m365_email="admin@contoso.onmicrosoft.com",
+        application_id="11111111-2222-3333-4444-555555555555",
+        secrets_configured=frozenset({SecretName.REFRESH_TOKEN, SecretName.APPLICATION_SECRET}),
+        last_verification_status=Status.FAILED,
+        # Given in another zone: the store keeps the instant, in UTC.
+        when_last_verified=T0.astimezone(timezone(timedelta(hours=2))),
+        last_verification_reason=Reason.CLIENT_SECRET_EXPIRED,
+        last_verification_message="AADSTS7000222: The provided client secret keys are expired.",
+        aadsts_code=7000222,
+        hint="Create a new client secret and store it.",
+        created_at=T0 - timedelta(days=3),
+        updated_at=T0 + timedelta(seconds=1),
+    )
+    added = store.add(tenant)
+    assert added.etag
+
+    got = store.get("Contoso.EU_01-x")
+    assert got == tenant
+    assert got.etag == added.etag
+    for value in (got.when_last_verified, got.created_at, got.updated_at):
+        assert type(value) is datetime and value.tzinfo is UTC
+    assert got.when_last_verified.microsecond == 123456
+
+    (row,) = _raw(service, store._tenants_name, TENANT_PARTITION)
+    assert row["RowKey"] == "Contoso.EU_01-x"
+    assert row["secretsConfigured"] == '["applicationSecret", "refreshToken"]'
+    assert row["lastVerificationStatus"] == "failed"
+    assert row["authenticationMethod"] == "application"
+    assert set(row) == {
+        "PartitionKey", "RowKey", "customerId", "tenantId", "m365Email", "authenticationMethod",
+        "applicationId", "lastVerificationStatus", "whenLastVerified", "lastVerificationReason",
+        "lastVerificationMessage", "aadstsCode", "hint", "secretsConfigured", "createdAt", "updatedAt",
+    }
+
+
+def test_unset_fields_round_trip_as_none(store, service):
+    tenant = _tenant("minimal")
+    store.add(tenant)
+    got = store.get("minimal")
+    assert got == tenant
+    assert got.m365_email is None and got.when_last_verified is None and got.aadsts_code is None
+    assert got.secrets_configured == frozenset()
+    assert got.last_verification_status is Status.NOT_VERIFIED
+    (row,) = _raw(service, store._tenants_name, TENANT_PARTITION)
+    assert "m365Email" not in row and "lastVerificationReason" not in row
+
+
+def test_get_of_an_unknown_customer_is_none(store):
+    store.add(_tenant("known"))
+    assert store.get("unknown") is None
+    assert store.get("KNOWN") is None  # customerId is case-sensitive
+
+
+def test_adding_the_same_customer_twice_conflicts_and_keeps_the_first(store):
+    store.add(_tenant("dup", tenant_id="first.example"))
+    with pytest.raises(Conflict) as err:
+        store.add(_tenant("dup", tenant_id="second.example"))
+    assert err.value.code == "alreadyExists"
+    assert store.get("dup").tenant_id == "first.example"
+
+
+def test_update_replaces_every_column_and_returns_the_new_etag(store):
+    added = store.add(_tenant("upd", m365_email="old@example.com", hint="old hint", aadsts_code=50126))
+    changed = Tenant(
+        customer_id="upd",
+        tenant_id="new.example",
+        authentication_method=AuthMethod.TOKEN,
+        secrets_configured=frozenset({SecretName.REFRESH_TOKEN}),
+        etag=added.etag,
+    )
+    updated = store.update(changed)
+    assert updated.etag and updated.etag != added.etag
+    got = store.get("upd")
+    assert got == changed  # REPLACE: columns now None are gone, not merged from before
+    assert got.m365_email is None and got.hint is None and got.aadsts_code is None
+    assert got.etag == updated.etag
+
+
+def test_update_with_a_stale_etag_conflicts(store):
+    added = store.add(_tenant("race"))
+    store.update(_tenant("race", tenant_id="winner.example", etag=added.etag))
+    with pytest.raises(Conflict) as err:
+        store.update(_tenant("race", tenant_id="loser.example", etag=added.etag))
+    assert err.value.code == "modifiedConcurrently"
+    assert store.get("race").tenant_id == "winner.example"
+
+
+def test_update_of_a_deleted_tenant_conflicts(store):
+    added = store.add(_tenant("gone"))
+    assert store.delete("gone")
+    with pytest.raises(Conflict) as err:
+        store.update(_tenant("gone", etag=added.etag))
+    assert err.value.code == "modifiedConcurrently"
+    assert store.get("gone") is None  # the failed update did not recreate it
+
+
+def test_delete_removes_the_tenant_and_all_its_history_in_batches(store, service):
+    store.add(_tenant("doomed"))
+    store.add(_tenant("kept"))
+    for n in range(230):  # more than two transactions of 100
+        store.add_result(_result("doomed", T0 + timedelta(seconds=n)))
+    store.add_result(_result("kept", T0))
+    assert len(_raw(service, store._history_name, "doomed")) == 230
+
+    assert store.delete("doomed") is True
+    assert store.get("doomed") is None
+    assert _raw(service, store._history_name, "doomed") == []
+    assert store.latest_results("doomed", limit=20) == []
+    # Nothing else went with it.
+    assert store.get("kept") is not None
+    assert len(store.latest_results("kept", limit=20)) == 1
+
+    assert store.delete("doomed") is False
+
+
+def test_delete_of_an_unknown_customer_is_false_and_sweeps_orphaned_history(store, service):
+    store.add_result(_result("orphan", T0))
+    assert store.delete("orphan") is False
+    assert _raw(service, store._history_name, "orphan") == []
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+MIX = {
+    "p-ok": (AuthMethod.PASSWORD, Status.SUCCEEDED),
+    "p-bad": (AuthMethod.PASSWORD, Status.FAILED),
+    "p-new": (AuthMethod.PASSWORD, Status.NOT_VERIFIED),
+    "t-ok": (AuthMethod.TOKEN, Status.SUCCEEDED),
+    "t-bad": (AuthMethod.TOKEN, Status.FAILED),
+    "t-bad2": (AuthMethod.TOKEN, Status.FAILED),
+    "a-ok": (AuthMethod.APPLICATION, Status.SUCCEEDED),
+}
+
+
+@pytest.fixture
+def mixed(store) -> TableTenantStore:
+    for customer_id, (method, status) in MIX.items():
+        store.add(_tenant(customer_id, authentication_method=method, last_verification_status=status))
+    return store
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        TenantFilter(),
+        TenantFilter(status=Status.FAILED),
+        TenantFilter(status=Status.NOT_VERIFIED),
+        TenantFilter(method=AuthMethod.TOKEN),
+        TenantFilter(method=AuthMethod.APPLICATION),
+        TenantFilter(status=Status.FAILED, method=AuthMethod.TOKEN),
+        TenantFilter(status=Status.FAILED, method=AuthMethod.APPLICATION),  # matches nothing
+    ],
+)
+def test_list_filters_by_status_and_method(mixed, flt):
+    expected = sorted(
+        customer_id
+        for customer_id, (method, status) in MIX.items()
+        if flt.status in (None, status) and flt.method in (None, method)
+    )
+    page = mixed.list(flt, top=1000, continuation_token=None)
+    assert _ids(page.tenants) == expected
+    assert page.continuation_token is None
+    assert all(tenant.etag for tenant in page.tenants)
+
+
+@pytest.mark.parametrize("top", [1, 2, 3])
+def test_paging_returns_every_tenant_once_in_customer_id_order(store, top):
+    ids = ["b", "A", "a", "Z", "_x", "-y", ".z", "0", "a.b", "aa", "zz-9"]
+    for customer_id in random.sample(ids, len(ids)):
+        store.add(_tenant(customer_id))
+    pages = list(_all_pages(store, TenantFilter(), top=top))
+    collected = [customer_id for page in pages for customer_id in _ids(page)]
+    assert collected == sorted(ids)  # ordinal order, each exactly once
+    assert len(pages) >= len(ids) // top
+
+
+def test_paging_a_filtered_list(mixed):
+    pages = list(_all_pages(mixed, TenantFilter(status=Status.SUCCEEDED), top=2))
+    assert [customer_id for page in pages for customer_id in _ids(page)] == ["a-ok", "p-ok", "t-ok"]
+
+
+def test_an_empty_table_lists_one_empty_last_page(store):
+    page = store.list(TenantFilter(), top=10, continuation_token=None)
+    assert page.tenants == [] and page.continuation_token is None
+
+
+def test_pages_that_end_exactly_at_the_last_tenant(store):
+    for customer_id in ("c1", "c2", "c3", "c4"):
+        store.add(_tenant(customer_id))
+    pages = list(_all_pages(store, TenantFilter(), top=2))
+    assert [_ids(page) for page in pages if page] == [["c1", "c2"], ["c3", "c4"]]
+    assert all(pages[:-1])  # only the last page may be empty
+
+
+def test_empty_pages_that_carry_a_token_are_followed_a_bounded_number_of_times():
+    # Azure (not Azurite) may answer a filtered query with empty pages plus a token; simulate that.
+    def pages(script: list[tuple[list[str], str | None]]):
+        def get_next(token):
+            return script[0 if token is None else int(token)]
+
+        def extract_data(response):
+            entities, token = response
+            return token, iter(entities)
+
+        return ItemPaged(get_next, extract_data).by_page()
+
+    script = [([], "1"), ([], "2"), (["c9"], "3"), (["never"], None)]
+    assert _first_non_empty_page(pages(script)) == (["c9"], "3")
+    assert _first_non_empty_page(pages([([], None)])) == ([], None)
+    endless = [([], str(n + 1)) for n in range(50)]
+    entities, token = _first_non_empty_page(pages(endless))
+    assert entities == [] and token is not None and int(token) < 50  # handed back, not looped forever
+
+
+def _a_token(store: TableTenantStore, flt: TenantFilter | None = None) -> str:
+    token = store.list(flt or TenantFilter(), top=1, continuation_token=None).continuation_token
+    assert token is not None
+    return token
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def _garbled(valid: str) -> list[str]:
+    body = json.loads(base64.urlsafe_b64decode(valid[3:] + "=" * (-len(valid[3:]) % 4)))
+    return [
+        "",
+        "garbage",
+        "v1.",
+        "v1.!!!",
+        "v2." + valid[3:],
+        valid[3:],  # no version marker
+        valid + "=",
+        valid[:-1],
+        valid + "A",
+        valid.replace("v1.", "v1.\u00e9", 1),
+        "v1." + _b64("not json"),
+        "v1." + _b64("[1,2]"),
+        "v1." + _b64(json.dumps({**body, "extra": 1}, separators=(",", ":"), sort_keys=True)),
+        "v1." + _b64(json.dumps({**body, "pk": 7}, separators=(",", ":"), sort_keys=True)),
+        "v1." + _b64(json.dumps({**body, "pk": ""}, separators=(",", ":"), sort_keys=True)),
+        "v1." + _b64(json.dumps(body, sort_keys=True)),  # same content, not compact: not one we issued
+        "v1." + "A" * 5000,
+        base64.urlsafe_b64encode(b"\xff\xfe\x00").decode(),
+    ]
+
+
+def test_garbled_continuation_tokens_are_input_errors(mixed):
+    valid = _a_token(mixed)
+    assert mixed.list(TenantFilter(), top=1, continuation_token=valid).tenants  # the real one works
+    for token in _garbled(valid):
+        with pytest.raises(InputError) as err:
+            mixed.list(TenantFilter(), top=1, continuation_token=token)
+        assert (err.value.code, err.value.status) == ("invalidContinuationToken", 400), token
+
+
+def test_a_token_is_only_good_for_the_filter_it_was_issued_for(mixed):
+    token = _a_token(mixed, TenantFilter(status=Status.FAILED))
+    assert mixed.list(TenantFilter(status=Status.FAILED), top=1, continuation_token=token).tenants
+    others = (TenantFilter(), TenantFilter(status=Status.SUCCEEDED), TenantFilter(method=AuthMethod.TOKEN))
+    for other in others:
+        with pytest.raises(InputError) as err:
+            mixed.list(other, top=1, continuation_token=token)
+        assert err.value.code == "invalidContinuationToken"
+
+
+def test_a_forged_but_well_formed_token_never_becomes_a_server_error(mixed):
+    body = {"m": None, "pk": "dGVuYW50", "s": None}
+    for rk in ("zzz", "a' or 'x' eq 'x", "%00", "", "\u00e9"):
+        token = "v1." + _b64(json.dumps({**body, "rk": rk}, separators=(",", ":"), sort_keys=True))
+        try:
+            page = mixed.list(TenantFilter(), top=2, continuation_token=token)
+        except InputError as err:
+            assert err.code == "invalidContinuationToken"
+        else:
+            assert set(_ids(page.tenants)) <= set(MIX)
+
+
+# --- injection-shaped input ----------------------------------------------------------------------
+
+
+def test_quote_characters_in_keys_match_nothing_else(store):
+    store.add(_tenant("a"))
+    store.add(_tenant("x"))
+    store.add_result(_result("a", T0))
+    store.add_result(_result("x", T0))
+    for hostile in ("a' or 'x' eq 'x", "a' or PartitionKey ne '", "x' or RowKey ne '"):
+        assert store.get(hostile) is None
+        assert store.latest_results(hostile, limit=10) == []
+        assert store.delete(hostile) is False
+    # ...and nothing was deleted by those deletes.
+    assert store.get("a") is not None and store.get("x") is not None
+    assert len(store.latest_results("a", limit=10)) == 1
+
+
+# --- counts --------------------------------------------------------------------------------------
+
+
+def test_count_by_status_lists_every_status_even_at_zero(store):
+    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 0}
+    store.add(_tenant("one", last_verification_status=Status.FAILED))
+    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+
+
+def test_count_by_status_counts_beyond_one_page(store, service):
+    # 1,000 is the most the service returns per request; written in transactions to keep the test fast.
+    statuses = [Status.SUCCEEDED] * 700 + [Status.FAILED] * 250 + [Status.NOT_VERIFIED] * 57
+    client = service.get_table_client(store._tenants_name)
+    store.count_by_status()  # creates the tables
+    operations = [
+        ("create", _tenant_to_entity(_tenant(f"c{n:05d}", last_verification_status=status)))
+        for n, status in enumerate(statuses)
+    ]
+    for start in range(0, len(operations), 100):
+        client.submit_transaction(operations[start:start + 100])
+    assert store.count_by_status() == {Status.SUCCEEDED: 700, Status.FAILED: 250, Status.NOT_VERIFIED: 57}
+
+
+# --- history -------------------------------------------------------------------------------------
+
+
+def test_history_is_newest_first_and_limited(store):
+    offsets = list(range(12))
+    random.shuffle(offsets)  # written out of order: the RowKey, not insertion order, sorts them
+    for n in offsets:
+        store.add_result(_result("cust", T0 + timedelta(minutes=n), message=f"run {n}"))
+    store.add_result(_result("other", T0 + timedelta(days=1)))
+
+    latest = store.latest_results("cust", limit=5)
+    assert [result.message for result in latest] == [f"run {n}" for n in (11, 10, 9, 8, 7)]
+    assert [result.verified_at for result in latest] == [T0 + timedelta(minutes=n) for n in (11, 10, 9, 8, 7)]
+    assert len(store.latest_results("cust", limit=1000)) == 12
+
+
+def test_history_rows_keep_every_field(store):
+    failed = _result(
+        "cust",
+        T0,
+        status=Status.FAILED,
+        method=AuthMethod.TOKEN,
+        reason=Reason.TOKEN_EXPIRED,
+        message="AADSTS700082: The refresh token has expired due to inactivity.",
+        aadsts_code=700082,
+        hint="Ask the customer's admin to grant consent again.",
+    )
+    bare = _result("cust", T0 - timedelta(hours=1))
+    store.add_result(bare)
+    store.add_result(failed)
+    got = store.latest_results("cust", limit=20)
+    assert got == [failed, bare]
+    assert type(got[0].verified_at) is datetime and got[0].verified_at.tzinfo is UTC
+
+
+def test_results_of_the_same_instant_are_all_kept(store):
+    for _ in range(3):
+        store.add_result(_result("same", T0))
+    assert len(store.latest_results("same", limit=20)) == 3
+
+
+# --- storage unreachable -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_store(azurite) -> TableTenantStore:
+    with socket.socket() as probe:  # a port that was free a moment ago and that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection_string = azurite.connection_string.replace(f":{azurite.table_port}/", f":{port}/")
+    assert f":{port}/" in connection_string
+    service = table_service_from_settings(
+        StorageSettings(connection_string=connection_string), retry_total=0, connection_timeout=5
+    )
+    return TableTenantStore(service, tenants_table="Unreachable1", history_table="Unreachable2")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda store: store.get("a"),
+        lambda store: store.add(_tenant("a")),
+        lambda store: store.list(TenantFilter(), top=10, continuation_token=None),
+        lambda store: store.count_by_status(),
+        lambda store: store.delete("a"),
+        lambda store: store.add_result(_result("a", T0)),
+        lambda store: store.latest_results("a", limit=5),
+    ],
+)
+def test_an_unreachable_endpoint_is_dependency_unavailable(unreachable_store, call):
+    with pytest.raises(DependencyUnavailable) as err:
+        call(unreachable_store)
+    assert err.value.code == "storageUnavailable"
+    assert err.value.message.endswith(".")
