@@ -56,7 +56,7 @@ def start_azurite(*, timeout: float = 60.0) -> Azurite:
     # Port 0: Azurite binds free ports and prints which; reading them avoids any race for a port.
     process = subprocess.Popen(
         [str(AZURITE_BIN), "--location", location, "--skipApiVersionCheck", "--disableTelemetry", "--loose",
-         "--blobPort", "0", "--queuePort", "0", "--tablePort", "0", "--inMemoryPersistence"],
+         "--blobPort", "0", "--queuePort", "0", "--tablePort", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=location,
     )
     ports: dict[str, int] = {}

@@ -2,6 +2,7 @@
 import azure.functions as func
 
 import function_app
+from tests.support.registry import http_operations
 
 EXPECTED = {
     ("api/health", "GET"): func.AuthLevel.ANONYMOUS,
@@ -13,21 +14,8 @@ EXPECTED = {
 }
 
 
-def registered_routes():
-    routes = {}
-    for function in function_app.app.get_functions():
-        trigger = function.get_trigger()
-        if trigger.get_binding_name() != "httpTrigger":
-            continue
-        for method in trigger.methods:
-            key = (trigger.route, method.value)
-            assert key not in routes, f"{key} registered twice"
-            routes[key] = trigger.auth_level
-    return routes
-
-
 def test_routes_methods_and_auth_levels_are_the_contracts():
-    routes = registered_routes()
+    routes = http_operations()
     for key, level in EXPECTED.items():
         assert routes.get(key) == level, key
     # Everything under /api/ but health requires a function key; the callback is the only other anonymous route.

@@ -4,18 +4,14 @@ from pathlib import Path
 import yaml
 
 import function_app
+from tests.support.registry import http_operations
 
 SPEC = yaml.safe_load((Path(function_app.__file__).parent / "openapi.yaml").read_text())
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 
 
 def registered_operations():
-    operations = set()
-    for function in function_app.app.get_functions():
-        trigger = function.get_trigger()
-        if trigger.get_binding_name() == "httpTrigger":
-            operations |= {("/" + trigger.route, m.value.lower()) for m in trigger.methods}
-    return operations
+    return {("/" + route, method.lower()) for route, method in http_operations()}
 
 
 def documented_operations():
