@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings, StorageSettings, load_settings
+from .config import Settings, load_settings
 from .errors import ConfigurationError
 from .ports import SecretStore, TenantStore
 
@@ -53,23 +52,22 @@ def _local_secrets_path(settings: Settings) -> Path:
     return path if path.is_absolute() else APP_ROOT / path
 
 
-def _credential(storage: StorageSettings | None = None):
-    from azure.identity import DefaultAzureCredential  # heavy: imported on first use, not at cold start
-
-    client_id = storage.client_id if storage and storage.credential == "managedidentity" else None
-    client_id = client_id or os.environ.get("AZURE_CLIENT_ID") or None
-    return DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()
-
-
 def build(settings: Settings) -> Services:
     check_secret_store(settings)
     from .secrets import KeyVaultSecretStore, LocalFileSecretStore
-    from .tables import TableTenantStore, table_service_from_settings
+    from .storage_clients import default_credential, table_service_from_settings
+    from .tables import TableTenantStore
 
-    tenants = TableTenantStore(table_service_from_settings(settings.storage))
+    credential = None
+    if settings.key_vault_url or not settings.storage.connection_string:
+        # One credential for storage and Key Vault, so they share its token cache.
+        credential = default_credential(settings.storage)
+    tenants = TableTenantStore(
+        table_service_from_settings(settings.storage, credential_factory=lambda _storage: credential)
+    )
     secrets: SecretStore
     if settings.key_vault_url:
-        secrets = KeyVaultSecretStore(settings.key_vault_url, credential=_credential(settings.storage))
+        secrets = KeyVaultSecretStore(settings.key_vault_url, credential=credential)
     else:
         secrets = LocalFileSecretStore(_local_secrets_path(settings))
     return Services(settings=settings, tenants=tenants, secrets=secrets)

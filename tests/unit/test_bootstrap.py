@@ -34,3 +34,32 @@ def test_with_key_vault_start_up_is_quiet(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger="shared.bootstrap"):
         bootstrap.startup_check()
     assert caplog.records == []
+
+
+def test_build_next_to_azurite_uses_tables_and_the_local_store(tmp_path):
+    from shared.config import load_settings
+    from shared.secrets import LocalFileSecretStore
+    from shared.tables import TableTenantStore
+
+    settings = load_settings({"AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                              "LOCAL_SECRETS_FILE": str(tmp_path / "s.json")})
+    services = bootstrap.build(settings)
+    assert isinstance(services.tenants, TableTenantStore)
+    assert isinstance(services.secrets, LocalFileSecretStore)
+
+
+def test_build_in_azure_uses_one_identity_for_tables_and_key_vault():
+    from azure.identity import DefaultAzureCredential
+
+    from shared.config import load_settings
+    from shared.secrets import KeyVaultSecretStore
+
+    settings = load_settings({**AZURE_STORAGE, "AzureWebJobsStorage__credential": "managedidentity",
+                              "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-0000000000aa",
+                              "KEY_VAULT_URL": "https://kv.vault.azure.net/"})
+    services = bootstrap.build(settings)
+    assert isinstance(services.secrets, KeyVaultSecretStore)
+    vault_credential = services.secrets._client._client._config.credential
+    table_credential = services.tenants._service.credential
+    assert isinstance(vault_credential, DefaultAzureCredential)
+    assert vault_credential is table_credential
