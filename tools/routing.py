@@ -208,7 +208,8 @@ def _parse_parameter(inner: str, template: str) -> Parameter:
             raise RouteTemplateError(f"Route '{template}': cannot read '{{{inner}}}'.")
     if stars and (optional or default is not None):
         raise RouteTemplateError(f"Route '{template}': a catch-all parameter cannot be optional.")
-    return Parameter(name=name, checks=tuple(checks), optional=optional, default=default, catch_all=bool(stars))
+    return Parameter(name=name, checks=tuple(checks), optional=optional, default=default,
+                     catch_all=bool(stars))
 
 
 def _constraint_args_end(text: str, open_at: int) -> int:

@@ -107,7 +107,8 @@ def test_unknown_path_is_none_and_a_route_without_methods_takes_any():
     ("{v:int}", ["0", "-12", "2147483647"], ["2147483648", "1.5", "x"]),
     ("{v:long}", ["9223372036854775807"], ["9223372036854775808"]),
     ("{v:bool}", ["true", "False"], ["yes", "1"]),
-    ("{v:guid}", ["8f14e45f-ceea-467f-a0f6-7a4e3c1f2b9a", "{8f14e45f-ceea-467f-a0f6-7a4e3c1f2b9a}"], ["8f14e45f", "x"]),
+    ("{v:guid}", ["8f14e45f-ceea-467f-a0f6-7a4e3c1f2b9a", "{8f14e45f-ceea-467f-a0f6-7a4e3c1f2b9a}"],
+     ["8f14e45f", "x"]),
     ("{v:alpha}", ["abcXYZ"], ["abc1"]),
     ("{v:minlength(3)}", ["abc"], ["ab"]),
     ("{v:maxlength(3)}", ["abc"], ["abcd"]),
@@ -129,7 +130,8 @@ def test_inline_constraints(template, good, bad):
 
 
 def test_optional_default_and_catch_all_parameters():
-    routes = [("api/opt/{v?}", None, "opt"), ("api/def/{v=first}", None, "def"), ("api/all/{**rest}", None, "all")]
+    routes = [("api/opt/{v?}", None, "opt"), ("api/def/{v=first}", None, "def"),
+              ("api/all/{**rest}", None, "all")]
     assert target("GET", "/api/opt", routes) == ("opt", {})
     assert target("GET", "/api/opt/x", routes) == ("opt", {"v": "x"})
     assert target("GET", "/api/def", routes) == ("def", {"v": "first"})
@@ -140,7 +142,8 @@ def test_optional_default_and_catch_all_parameters():
 
 def test_complex_segments_split_right_to_left_like_aspnet():
     routes = [("api/files/{name}.{ext}", None, "file")]
-    assert target("GET", "/api/files/report.final.pdf", routes) == ("file", {"name": "report.final", "ext": "pdf"})
+    expected = ("file", {"name": "report.final", "ext": "pdf"})
+    assert target("GET", "/api/files/report.final.pdf", routes) == expected
     assert target("GET", "/api/files/noextension", routes) is None
 
 

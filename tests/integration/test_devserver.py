@@ -1,0 +1,398 @@
+"""The local host (`python -m tools.devserver`) as a subprocess, serving tests/support/sample_function_app.py.
+
+HTTP goes over real sockets; queue triggers poll a real Azurite. Every wait polls with a deadline.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = "tests.support.sample_function_app"
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float, what: str) -> T:
+    """Poll until `probe` returns something truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class DevServer:
+    process: subprocess.Popen
+    events_dir: Path
+    out_lines: list[str] = field(default_factory=list)
+    err_lines: list[str] = field(default_factory=list)
+    base_url: str = ""
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.out_lines)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.err_lines)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def events(self, function: str) -> list[dict[str, Any]]:
+        path = self.events_dir / f"{function}.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+def _drain(stream: Any, sink: list[str]) -> None:
+    for line in stream:
+        sink.append(line)
+
+
+def launch(tmp: Path, *, env: dict[str, str], settings: dict[str, str] | None = None,
+           args: list[str] | None = None) -> DevServer:
+    """Start the devserver on a free port (--port 0) and wait for its 'Listening on' line."""
+    events = tmp / "events"
+    events.mkdir(exist_ok=True)
+    settings_path = tmp / "local.settings.json"
+    if settings is not None:
+        settings_path.write_text(json.dumps({"IsEncrypted": False, "Values": settings}))
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SAMPLE_")}
+    full_env.update({"SAMPLE_EVENTS_DIR": str(events), "PYTHONUNBUFFERED": "1", **env})
+    command = [sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", "0",
+               "--app", SAMPLE, "--settings", str(settings_path),
+               "--startup-check", f"{SAMPLE}:startup_check", *(args or [])]
+    process = subprocess.Popen(command, cwd=REPO, env=full_env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    server = DevServer(process, events)
+    threading.Thread(target=_drain, args=(process.stdout, server.out_lines), daemon=True).start()
+    threading.Thread(target=_drain, args=(process.stderr, server.err_lines), daemon=True).start()
+    return server
+
+
+def wait_listening(server: DevServer, timeout: float = 60) -> DevServer:
+    def listening() -> str | None:
+        if server.process.poll() is not None:
+            pytest.fail(f"devserver exited with {server.process.returncode}:\n{server.stderr[-3000:]}")
+        found = re.search(r"Listening on (http://\S+)", server.stdout)
+        return found.group(1) if found else None
+
+    server.base_url = eventually(listening, timeout=timeout, what="the devserver to listen")
+    return server
+
+
+@pytest.fixture(scope="module")
+def queues(azurite) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:10]
+    return {"SAMPLE_QUEUE": f"consume-{suffix}", "SAMPLE_FAIL_QUEUE": f"fails-{suffix}"}
+
+
+@pytest.fixture(scope="module")
+def server(azurite, queues, tmp_path_factory) -> DevServer:
+    tmp = tmp_path_factory.mktemp("devserver")
+    running = wait_listening(launch(
+        tmp,
+        env={"SAMPLE_STORAGE": azurite.connection_string, "SAMPLE_PRESET": "from-env", **queues},
+        settings={
+            "SAMPLE_TICK_SCHEDULE": "* * * * * *",  # every second, resolved from this file
+            "SAMPLE_PRESET": "from-file",
+            "SAMPLE_FROM_FILE": "from-file",
+        },
+        args=["--queue-retry-seconds", "0", "--max-body-mb", "1"],
+    ))
+    yield running
+    running.stop()
+
+
+def queue(azurite, name: str, *, base64_text: bool = True) -> QueueClient:
+    policies = ({"message_encode_policy": TextBase64EncodePolicy(),
+                 "message_decode_policy": TextBase64DecodePolicy()} if base64_text else {})
+    return QueueClient.from_connection_string(azurite.connection_string, name, **policies)
+
+
+def exists(client: QueueClient) -> bool:
+    try:
+        client.get_queue_properties()
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+def peek_all(client: QueueClient) -> list[Any]:
+    try:
+        return list(client.peek_messages(max_messages=32))
+    except ResourceNotFoundError:  # not created yet
+        return []
+
+
+# --- start-up ----------------------------------------------------------------------------------------
+
+def test_banner_lists_each_function_with_its_route_or_trigger(server, queues):
+    port = server.base_url.rsplit(":", 1)[1]
+    out = server.stdout
+    assert f"echo: [GET,POST,PUT] http://127.0.0.1:{port}/api/echo/{{name}}" in out
+    assert f"verify_all: [POST] http://127.0.0.1:{port}/api/status/verify" in out
+    assert "tick: timerTrigger (%SAMPLE_TICK_SCHEDULE% = * * * * * *)" in out
+    assert f"consume: queueTrigger ({queues['SAMPLE_QUEUE']})" in out
+    assert "Not loaded" not in out
+
+
+def test_local_settings_fill_unset_variables_without_overriding_the_environment(server):
+    preset = requests.get(server.url("/api/settings/SAMPLE_PRESET"), timeout=10).json()
+    from_file = requests.get(server.url("/api/settings/SAMPLE_FROM_FILE"), timeout=10).json()
+    assert preset["value"] == "from-env"
+    assert from_file["value"] == "from-file"
+
+
+def test_configuration_error_from_the_startup_check_exits_with_status_2(tmp_path):
+    message = "KEY_VAULT_URL must be set outside local development."
+    failing = launch(tmp_path, env={"SAMPLE_STARTUP_ERROR": message})
+    try:
+        status = failing.process.wait(timeout=60)
+    finally:
+        failing.stop()
+    eventually(lambda: "KEY_VAULT_URL must be set" in failing.stderr, timeout=5, what="the message on stderr")
+    assert status == 2
+    assert "Listening on" not in failing.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_stop_cleanly(tmp_path, sig):
+    running = wait_listening(launch(tmp_path, env={}, settings={"SAMPLE_TICK_SCHEDULE": "* * * * * *"}))
+    assert requests.get(running.url("/api/settings/SAMPLE_TICK_SCHEDULE"), timeout=10).status_code == 200
+    assert running.stop(sig) == 0
+    eventually(lambda: "Stopped." in running.stdout, timeout=5, what="'Stopped.'")
+
+
+# --- HTTP --------------------------------------------------------------------------------------------
+
+def test_request_reaches_the_function_with_method_url_headers_query_route_and_body(server):
+    response = requests.post(
+        server.url("/api/echo/Alice?x=1&x=2&empty=&status=201"),
+        data=b"hello body", headers={"X-Sample-One": "v1", "Content-Type": "text/plain"}, timeout=10,
+    )
+    assert response.status_code == 201
+    assert response.headers["X-Echo"] == "Alice"
+    assert response.headers["Content-Type"] == "application/json"
+    echoed = response.json()
+    assert echoed["method"] == "POST"
+    assert echoed["url"] == server.url("/api/echo/Alice?x=1&x=2&empty=&status=201")
+    assert echoed["params"] == {"x": "1,2", "empty": "", "status": "201"}
+    assert echoed["routeParams"] == {"name": "Alice"}
+    assert echoed["headers"] == {"x-sample-one": "v1"}
+    assert echoed["body"] == "hello body"
+
+
+def test_chunked_request_body_is_read_in_full(server):
+    chunks = (part.encode() for part in ["first,", "second,", "third"])
+    response = requests.put(server.url("/api/echo/chunks"), data=chunks, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["body"] == "first,second,third"
+
+
+def test_literal_route_wins_over_parameter_route(server):
+    assert requests.post(server.url("/api/status/verify"), timeout=10).json() == {"handler": "verify_all"}
+    one = requests.get(server.url("/api/status/verify"), timeout=10).json()
+    assert one == {"handler": "status_one", "customerId": "verify"}
+    verify_one = requests.post(server.url("/API/STATUS/c-1/verify"), timeout=10).json()
+    assert verify_one == {"handler": "verify_one", "customerId": "c-1"}
+
+
+def test_route_constraints_and_catch_all(server):
+    assert requests.get(server.url("/api/items/12"), timeout=10).json() == {"id": 12}
+    assert requests.get(server.url("/api/items/twelve"), timeout=10).status_code == 404
+    assert requests.get(server.url("/api/files/a/b/c.txt"), timeout=10).json() == {"path": "a/b/c.txt"}
+
+
+def test_response_mimetype_charset_and_headers_are_passed_through(server):
+    response = requests.get(server.url("/api/page"), timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.content == "<p>caf\u00e9</p>".encode()
+
+
+def test_no_content_response_keeps_the_connection_usable(server):
+    with requests.Session() as session:
+        deleted = session.delete(server.url("/api/things/7"), timeout=10)
+        assert deleted.status_code == 204
+        assert deleted.content == b""
+        assert session.get(server.url("/api/items/3"), timeout=10).json() == {"id": 3}
+
+
+def test_unknown_route_is_a_json_404(server):
+    response = requests.get(server.url("/api/nothing/here"), timeout=10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == "notFound" and error["message"]
+
+
+def test_known_route_with_wrong_method_is_a_json_405_with_allow(server):
+    response = requests.patch(server.url("/api/echo/x"), timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST, PUT"
+    assert response.json()["error"]["code"] == "methodNotAllowed"
+    other = requests.delete(server.url("/api/status/c-1"), timeout=10)
+    assert other.status_code == 405 and other.headers["Allow"] == "GET"
+
+
+def test_context_parameter_and_async_functions(server):
+    context = requests.get(server.url("/api/context"), timeout=10).json()
+    assert context["functionName"] == "with_context"
+    assert len(context["invocationId"]) == 36
+    assert requests.get(server.url("/api/async/v1"), timeout=10).json() == {"value": "v1", "async": True}
+
+
+def test_raising_function_answers_500_json_without_trace_and_logs_the_trace(server):
+    response = requests.get(server.url("/api/boom"), timeout=10)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internalError"
+    assert "Traceback" not in response.text and "7f3a" not in response.text
+    eventually(lambda: "RuntimeError: sample failure with internal detail 7f3a" in server.stderr,
+               timeout=5, what="the trace on stderr")
+
+
+def test_body_over_the_limit_is_refused_with_413_before_it_is_read(server):
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /api/echo/big HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                     b"Content-Length: 2097152\r\n\r\n")  # the test server's cap is 1 MiB; no body follows
+        reply = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after the 413
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert json.loads(body)["error"]["code"] == "payloadTooLarge"
+
+
+def test_body_over_the_limit_with_expect_100_continue_is_refused_without_continue(server):
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"PUT /api/echo/big HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: 2097152\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after the 413
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 413")
+    assert b"100 Continue" not in reply
+
+
+def test_each_request_is_one_stdout_line_without_query_string_headers_or_body(server):
+    response = requests.get(
+        server.url("/authenticate/OAuth2Callback?code=SECRET-CODE-123&state=abc"),
+        headers={"x-functions-key": "KEY-SECRET-9"}, timeout=10,
+    )
+    assert response.status_code == 200 and response.text == "code received: True"
+    requests.post(server.url("/api/echo/logged"), data=b"BODY-SECRET-5", timeout=10)
+    eventually(lambda: re.search(r"^GET /authenticate/OAuth2Callback 200 \d+\.\d ms$", server.stdout, re.M),
+               timeout=5, what="the callback's access line")
+    eventually(lambda: re.search(r"^POST /api/echo/logged 200 \d+\.\d ms$", server.stdout, re.M),
+               timeout=5, what="the echo's access line")
+    logs = server.stdout + server.stderr
+    for secret in ("SECRET-CODE-123", "KEY-SECRET-9", "BODY-SECRET-5", "state=abc"):
+        assert secret not in logs
+
+
+# --- timers ------------------------------------------------------------------------------------------
+
+def test_timer_fires_on_an_every_second_schedule_from_a_setting(server):
+    ticks = eventually(lambda: server.events("tick") if len(server.events("tick")) >= 2 else None,
+                       timeout=15, what="two ticks")
+    assert all(t["type"] == "TimerRequest" and t["pastDue"] is False for t in ticks)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t["next"]) for t in ticks)
+
+
+def test_run_on_startup_runs_a_timer_once_at_start(server):
+    runs = eventually(lambda: server.events("yearly_on_startup"), timeout=10, what="the start-up run")
+    assert runs == [{"pastDue": False}]
+
+
+def test_failing_timer_is_logged_and_keeps_its_schedule(server):
+    eventually(lambda: len(server.events("tick_fails")) >= 2, timeout=15, what="a second run after a failure")
+    assert "RuntimeError: timer failure: the schedule must go on" in server.stderr
+
+
+# --- queues ------------------------------------------------------------------------------------------
+
+def test_queue_message_is_consumed_deleted_and_its_output_binding_sent(server, azurite, queues):
+    name = queues["SAMPLE_QUEUE"]
+    inbox = queue(azurite, name)
+    eventually(lambda: exists(inbox), timeout=30, what="the devserver to create the queue")
+    text = f"hello queue {uuid.uuid4().hex[:6]}"
+    sent = inbox.send_message(text)
+
+    def consumed() -> dict[str, Any] | None:
+        return next((e for e in server.events("consume") if e["body"] == text), None)
+
+    event = eventually(consumed, timeout=30, what="the queue function to run")
+    assert event["id"] == sent.id
+    assert event["dequeueCount"] == 1
+    assert event["inserted"] and event["expires"] and event["popReceipt"]
+    eventually(lambda: inbox.get_queue_properties().approximate_message_count == 0, timeout=10,
+               what="the message to be deleted")
+    outbox = queue(azurite, f"{name}-out")
+    forwarded = eventually(lambda: [m.content for m in peek_all(outbox)], timeout=10,
+                           what="the output message")
+    assert text.upper() in forwarded  # decoded from base64, as the host encodes output messages
+
+
+def test_message_that_is_not_base64_goes_to_poison_without_running_the_function(server, azurite, queues):
+    name = queues["SAMPLE_QUEUE"]
+    raw = queue(azurite, name, base64_text=False)
+    eventually(lambda: exists(raw), timeout=30, what="the devserver to create the queue")
+    raw.send_message("plain text, not base64!")
+    poison = queue(azurite, f"{name}-poison", base64_text=False)
+    eventually(lambda: "plain text, not base64!" in [m.content for m in peek_all(poison)], timeout=30,
+               what="the message in the poison queue")
+    assert all(e["body"] != "plain text, not base64!" for e in server.events("consume"))
+
+
+def test_failing_queue_message_moves_to_poison_after_five_dequeues(server, azurite, queues):
+    name = queues["SAMPLE_FAIL_QUEUE"]
+    inbox = queue(azurite, name)
+    eventually(lambda: exists(inbox), timeout=30, what="the devserver to create the queue")
+    sent = inbox.send_message("doomed")
+    poison = queue(azurite, f"{name}-poison")
+    landed = eventually(lambda: [m for m in peek_all(poison) if m.content == "doomed"], timeout=60,
+                        what="the message in the poison queue")
+    assert len(landed) == 1
+    attempts = [e["dequeueCount"] for e in server.events("always_fails") if e["id"] == sent.id]
+    assert attempts == [1, 2, 3, 4, 5]
+    eventually(lambda: inbox.get_queue_properties().approximate_message_count == 0, timeout=10,
+               what="the original to be deleted")

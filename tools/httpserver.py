@@ -1,0 +1,263 @@
+"""The HTTP side of the local host: one thread per connection, HTTP/1.1, every HTTP-triggered function.
+
+Like `func start`, function keys are not checked. Bodies are read in full (Content-Length or chunked)
+up to a cap, as the host's request size limit does. Each request is logged as one line on stdout —
+method, path without its query string, status, duration — never headers, bodies or query values,
+which may carry secrets (the OAuth callback's `code`, function keys).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import azure.functions as func
+from azure.functions import _abc as azf_abc  # the base of every HttpResponse the app may build
+
+from tools.invocation import HTTP_OUT, FunctionSpec, Outcome, invoke
+from tools.routing import Matched, MethodNotAllowed, Route, RouteTable
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default maxRequestBodySize (100 MiB)
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+Deliver = Callable[[FunctionSpec, Outcome], None]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _BadRequest(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def error_reply(status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
+    return Reply(status, [("Content-Type", "application/json; charset=utf-8"), *headers], body)
+
+
+def reply_from(value: Any) -> Reply:
+    """Turn an HTTP output value into a response, as the Python worker's HttpResponseConverter does."""
+    if isinstance(value, azf_abc.HttpResponse):
+        headers = [(k, v) for k, v in value.headers.items() if k.lower() not in _HOP_BY_HOP]
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            mimetype = value.mimetype
+            text = mimetype.startswith("text/")
+            content_type = f"{mimetype}; charset={value.charset}" if text else mimetype
+            headers.append(("Content-Type", content_type))
+        return Reply(int(value.status_code), headers, value.get_body() or b"")
+    if isinstance(value, str):
+        return Reply(200, [("Content-Type", "text/plain; charset=utf-8")], value.encode("utf-8"))
+    if value is None:
+        return Reply(204, [], b"")
+    raise TypeError(f"an HTTP function must return func.HttpResponse or str, not {type(value).__name__}")
+
+
+def _join(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    # ASP.NET hands repeated headers and query keys to the worker joined by commas.
+    joined: dict[str, str] = {}
+    for key, value in pairs:
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    return joined
+
+
+def _printable(path: str, limit: int = 300) -> str:
+    text = "".join(c if c.isprintable() and c != " " else f"%{ord(c):02X}" for c in path)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class FunctionsHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not hold up Ctrl-C
+
+    def __init__(self, address: tuple[str, int], *, table: RouteTable[FunctionSpec], deliver: Deliver,
+                 max_body: int = MAX_BODY_BYTES) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.table = table
+        self.deliver = deliver
+        self.max_body = max_body
+        self._print_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def access_log(self, line: str) -> None:
+        with self._print_lock:
+            print(line, file=sys.stdout, flush=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tools.devserver"
+    sys_version = ""
+    timeout = 120  # seconds an idle keep-alive connection (or a stalled body) may hold a thread
+    server: FunctionsHTTPServer
+
+    # http.server logs the request line, query string included: this host logs its own line instead.
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("HTTP protocol message from %s (details withheld: may quote the query).",
+                     self.client_address[0])
+
+    def handle_expect_100(self) -> bool:
+        # Refuse a too-large body before the client sends it.
+        length = self.headers.get("Content-Length")
+        if length and length.strip().isdigit() and int(length) > self.server.max_body:
+            self.close_connection = True
+            self._finish(self._too_large(), time.perf_counter())
+            return False
+        return super().handle_expect_100()
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        try:
+            reply = self._serve()
+        except Exception:  # a defect of this host, not of the app: still a JSON 500 without a trace
+            logger.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
+            reply = error_reply(500, "internalError", "The local host failed to handle the request.")
+        self._finish(reply, started)
+
+    def _serve(self) -> Reply:
+        try:
+            body = self._read_body()
+        except _BodyTooLarge:
+            self.close_connection = True  # the rest of the body is never read
+            return self._too_large()
+        except _BadRequest as exc:
+            self.close_connection = True
+            return error_reply(400, "badRequest", str(exc))
+        target = urlsplit(self.path)
+        resolved = self.server.table.resolve(self.command, target.path)
+        if resolved is None:
+            return error_reply(404, "notFound", f"No function answers {target.path or '/'}.")
+        if isinstance(resolved, MethodNotAllowed):
+            return error_reply(405, "methodNotAllowed",
+                               f"{self.command} is not allowed here; use {', '.join(resolved.allowed)}.",
+                               [("Allow", ", ".join(resolved.allowed))])
+        return self._invoke(resolved, target.path, target.query, body)
+
+    def _invoke(self, matched: Matched[FunctionSpec], path: str, query: str, body: bytes) -> Reply:
+        spec = matched.route.target
+        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+        request = func.HttpRequest(
+            method=self.command,
+            url=f"http://{host}{path}" + (f"?{query}" if query else ""),
+            headers=_join(self.headers.items()),
+            params=_join(parse_qsl(query, keep_blank_values=True)),
+            route_params=dict(matched.values),
+            body=body,
+        )
+        try:
+            outcome = invoke(spec, request)
+            http_out = next((b for b in spec.outputs if b["type"] == HTTP_OUT), None)
+            reply = reply_from(outcome.value_for(http_out) if http_out else None)
+            self.server.deliver(spec, outcome)
+            return reply
+        except Exception:
+            # The trace goes to the operator's console; the client learns only that it failed.
+            logger.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
+            return error_reply(500, "internalError",
+                               f"The function '{spec.name}' failed; see the host's log.")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return b""
+        if not raw.strip().isdigit():
+            raise _BadRequest("The Content-Length header is not a number.")
+        length = int(raw)
+        if length > self.server.max_body:
+            raise _BodyTooLarge
+        data = self.rfile.read(length)
+        if len(data) != length:
+            raise _BadRequest("The request body ended before its Content-Length.")
+        return data
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(line, 16)
+            except ValueError:
+                raise _BadRequest("The chunked request body is malformed.") from None
+            if size == 0:
+                while self.rfile.readline(8192).strip():  # trailers, ignored
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > self.server.max_body:
+                raise _BodyTooLarge
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.read(2) != b"\r\n":
+                raise _BadRequest("The chunked request body is malformed.")
+            chunks.append(chunk)
+
+    def _too_large(self) -> Reply:
+        limit = self.server.max_body // (1024 * 1024)
+        return error_reply(413, "payloadTooLarge", f"The request body is larger than {limit} MiB.")
+
+    def _finish(self, reply: Reply, started: float) -> None:
+        try:
+            bodiless = reply.status in (204, 304) or reply.status < 200
+            self.send_response(reply.status, _reason(reply.status))
+            for key, value in reply.headers:
+                self.send_header(key, value)
+            if not bodiless:
+                self.send_header("Content-Length", str(len(reply.body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and not bodiless:
+                self.wfile.write(reply.body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.server.access_log(f"{self.command} {self._log_path()} {reply.status} {elapsed_ms:.1f} ms")
+
+    def _log_path(self) -> str:
+        return _printable(urlsplit(self.path).path or "/")
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+for _method in METHODS:
+    setattr(_Handler, f"do_{_method}", _Handler._dispatch)
+
+
+def describe_routes(routes: Iterable[Route[FunctionSpec]], base_url: str) -> Mapping[str, str]:
+    """`name -> [METHODS] url` lines for the start-up banner, as `func start` prints them."""
+    lines = {}
+    for route in routes:
+        methods = ",".join(sorted(route.methods)) if route.methods else "ANY"
+        lines[route.target.name] = f"[{methods}] {base_url}/{route.template.lstrip('/')}"
+    return lines
