@@ -9,6 +9,9 @@ It stands in for `func start` where Azure Functions Core Tools cannot be install
   4. serves every HTTP function, runs every timer on its schedule and polls every trigger queue,
      until Ctrl-C or SIGTERM.
 Exit status: 0 after a clean stop, 1 when the app cannot be loaded, 2 for a configuration error.
+
+Queue messages are base64 text, as the Functions host expects by default (host.json
+`extensions.queues.messageEncoding`); see tools/queues.py.
 """
 from __future__ import annotations
 
@@ -240,10 +243,12 @@ def serve(args: argparse.Namespace) -> int:
     for thread in threads:
         thread.start()
 
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGINT too: a shell that starts us in the background leaves it ignored, and Ctrl-C must still work.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         server.serve_forever(poll_interval=0.25)
     except KeyboardInterrupt:

@@ -59,6 +59,8 @@ def reply_from(value: Any) -> Reply:
     """Turn an HTTP output value into a response, as the Python worker's HttpResponseConverter does."""
     if isinstance(value, azf_abc.HttpResponse):
         headers = [(k, v) for k, v in value.headers.items() if k.lower() not in _HOP_BY_HOP]
+        for key, val in headers:
+            _check_header(key, val)
         if not any(k.lower() == "content-type" for k, _ in headers):
             mimetype = value.mimetype
             text = mimetype.startswith("text/")
@@ -70,6 +72,16 @@ def reply_from(value: Any) -> Reply:
     if value is None:
         return Reply(204, [], b"")
     raise TypeError(f"an HTTP function must return func.HttpResponse or str, not {type(value).__name__}")
+
+
+def _check_header(key: str, value: str) -> None:
+    # A header the wire cannot carry (or one that would split the response) is the function's defect.
+    if any(c in f"{key}{value}" for c in "\r\n") or not key.isascii():
+        raise ValueError(f"the response header {key!r} holds a line break or a non-ASCII name")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"the response header {key!r} holds characters outside Latin-1") from None
 
 
 def _join(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -25,7 +25,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.functions import _abc as azf_abc  # the base of func.QueueMessage
 from azure.functions.queue import QueueMessage as FunctionQueueMessage  # carries dequeue_count and times
-from azure.storage.queue import QueueClient
+from azure.storage.queue import LinearRetry, QueueClient
 from azure.storage.queue import QueueMessage as StorageMessage
 
 from tools.hostconfig import HostConfigError, QueueOptions, resolve_settings
@@ -46,6 +46,12 @@ def _azurite_connection_string() -> str:
     return AZURITE_CONNECTION_STRING
 
 
+def _client_options() -> dict[str, Any]:
+    # The poll loop retries by itself; the SDK's default (3 retries from 15 s) would stall it for a minute
+    # whenever Azurite is not up yet.
+    return {"retry_policy": LinearRetry(backoff=1, retry_total=1, random_jitter_range=0), "connection_timeout": 5}
+
+
 def queue_client(connection: str, queue_name: str, environ: Mapping[str, str] | None = None) -> QueueClient:
     """A client for `queue_name` through the connection a binding names, resolved as the host does:
     the setting itself (or `AzureWebJobs<name>`) as a connection string, else `<name>__queueServiceUri`
@@ -56,7 +62,7 @@ def queue_client(connection: str, queue_name: str, environ: Mapping[str, str] | 
     if value:
         if value.replace(" ", "").lower().rstrip(";") == "usedevelopmentstorage=true":
             value = _azurite_connection_string()
-        return QueueClient.from_connection_string(value, queue_name)
+        return QueueClient.from_connection_string(value, queue_name, **_client_options())
     service_uri = (environ.get(f"{name}__queueServiceUri") or environ.get(f"{name}__serviceUri") or "")
     service_uri = service_uri.strip()
     if not service_uri:
@@ -71,7 +77,7 @@ def queue_client(connection: str, queue_name: str, environ: Mapping[str, str] | 
         credential: Any = ManagedIdentityCredential(client_id=client_id)
     else:
         credential = DefaultAzureCredential(managed_identity_client_id=client_id)
-    return QueueClient(service_uri, queue_name, credential=credential)
+    return QueueClient(service_uri, queue_name, credential=credential, **_client_options())
 
 
 def decode_body(text: str, encoding: str) -> bytes:
@@ -181,10 +187,14 @@ class QueuePoller:
                     logger.info("Queue '%s' is reachable again.", self.queue_name)
                     reported_outage = False
             except AzureError as exc:
+                created = created and not isinstance(exc, ResourceNotFoundError)  # deleted under us
                 if not reported_outage:
                     logger.warning("Cannot reach queue '%s' for function '%s': %s. Retrying.",
                                    self.queue_name, self.spec.name, type(exc).__name__)
                     reported_outage = True
+                batch = []
+            except Exception:  # a defect here must not end the polling for good
+                logger.exception("Polling queue '%s' failed; retrying.", self.queue_name)
                 batch = []
             if not batch:
                 # Back off while idle, as the host does, but never past its max polling interval.
