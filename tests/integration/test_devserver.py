@@ -4,6 +4,7 @@ HTTP goes over real sockets; queue triggers poll a real Azurite. Every wait poll
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -23,6 +24,8 @@ import pytest
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from tools.queues import decode_body, encode_body, queue_client
 
 pytestmark = pytest.mark.integration
 
@@ -189,6 +192,18 @@ def test_configuration_error_from_the_startup_check_exits_with_status_2(tmp_path
     eventually(lambda: "KEY_VAULT_URL must be set" in failing.stderr, timeout=5, what="the message on stderr")
     assert status == 2
     assert "Listening on" not in failing.stdout
+
+
+def test_function_that_cannot_load_is_reported_and_the_others_still_run(tmp_path):
+    # NCRONTAB needs six fields (seconds first); a five-field cron is refused, as the host does.
+    running = wait_listening(launch(tmp_path, env={"SAMPLE_TICK_SCHEDULE": "*/5 * * * *"}))
+    try:
+        assert "tick: The schedule '*/5 * * * *' has 5 fields; NCRONTAB needs 6" in running.stdout
+        missing = "consume: The app setting 'SAMPLE_QUEUE' (used as '%SAMPLE_QUEUE%') is not set"
+        assert missing in running.stdout
+        assert requests.get(running.url("/api/items/1"), timeout=10).json() == {"id": 1}
+    finally:
+        running.stop()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -396,3 +411,23 @@ def test_failing_queue_message_moves_to_poison_after_five_dequeues(server, azuri
     assert attempts == [1, 2, 3, 4, 5]
     eventually(lambda: inbox.get_queue_properties().approximate_message_count == 0, timeout=10,
                what="the original to be deleted")
+
+
+# --- host pieces, in process -------------------------------------------------------------------------
+
+def test_development_storage_shorthand_points_queues_at_local_azurite():
+    settings = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    client = queue_client("AzureWebJobsStorage", "jobs", settings)
+    assert client.url == "http://127.0.0.1:10001/devstoreaccount1/jobs"
+    named = queue_client("Jobs", "jobs", {"AzureWebJobsJobs": "UseDevelopmentStorage=true"})
+    assert named.account_name == "devstoreaccount1"
+
+
+def test_message_bodies_are_base64_both_ways_unless_host_json_says_none():
+    assert decode_body(base64.b64encode(b"\x00\xffbin").decode(), "base64") == b"\x00\xffbin"
+    assert decode_body("aGVs\nbG8=", "base64") == b"hello"  # whitespace ignored, as .NET does
+    with pytest.raises(ValueError):
+        decode_body("hello!", "base64")
+    assert decode_body("hello!", "none") == b"hello!"
+    assert encode_body("h\u00e9", "base64") == base64.b64encode("h\u00e9".encode()).decode()
+    assert encode_body(b"raw", "none") == "raw"
