@@ -244,6 +244,9 @@ def serve(args: argparse.Namespace) -> int:
         thread.start()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Later signals (a script's trap often repeats the first) must not break the bounded shutdown.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     # SIGINT too: a shell that starts us in the background leaves it ignored, and Ctrl-C must still work.

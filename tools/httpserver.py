@@ -119,9 +119,11 @@ class FunctionsHTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tools.devserver"
-    sys_version = ""
     timeout = 120  # seconds an idle keep-alive connection (or a stalled body) may hold a thread
     server: FunctionsHTTPServer
+
+    def version_string(self) -> str:
+        return self.server_version
 
     # http.server logs the request line, query string included: this host logs its own line instead.
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
