@@ -49,7 +49,8 @@ def _azurite_connection_string() -> str:
 def _client_options() -> dict[str, Any]:
     # The poll loop retries by itself; the SDK's default (3 retries from 15 s) would stall it for a minute
     # whenever Azurite is not up yet.
-    return {"retry_policy": LinearRetry(backoff=1, retry_total=1, random_jitter_range=0), "connection_timeout": 5}
+    retry = LinearRetry(backoff=1, retry_total=1, random_jitter_range=0)
+    return {"retry_policy": retry, "connection_timeout": 5}
 
 
 def queue_client(connection: str, queue_name: str, environ: Mapping[str, str] | None = None) -> QueueClient:

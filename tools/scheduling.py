@@ -35,7 +35,8 @@ class CronSchedule:
     expression: str
 
     def next_after(self, moment: datetime) -> datetime:
-        nxt = croniter(self.expression, moment, second_at_beginning=True).get_next(datetime)
+        # NCRONTAB needs both day-of-month and day-of-week to match (Vixie cron takes either): day_or=False.
+        nxt = croniter(self.expression, moment, second_at_beginning=True, day_or=False).get_next(datetime)
         return nxt if nxt.tzinfo else nxt.replace(tzinfo=UTC)
 
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from tools.queues import decode_body, encode_body, queue_client
+from tools.scheduling import parse_schedule
 
 pytestmark = pytest.mark.integration
 
@@ -431,3 +433,11 @@ def test_message_bodies_are_base64_both_ways_unless_host_json_says_none():
     assert decode_body("hello!", "none") == b"hello!"
     assert encode_body("h\u00e9", "base64") == base64.b64encode("h\u00e9".encode()).decode()
     assert encode_body(b"raw", "none") == "raw"
+
+
+def test_ncrontab_has_seconds_first_and_needs_day_and_weekday_to_match():
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    assert parse_schedule("30 15 10 * * *").next_after(start) == datetime(2024, 1, 1, 10, 15, 30, tzinfo=UTC)
+    # "Friday the 13th": NCrontab ANDs the two day fields, unlike Vixie cron's OR.
+    assert parse_schedule("0 0 0 13 * 5").next_after(start) == datetime(2024, 9, 13, tzinfo=UTC)
+    assert parse_schedule("00:00:30").next_after(start) == datetime(2024, 1, 1, 0, 0, 30, tzinfo=UTC)
