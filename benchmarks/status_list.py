@@ -1,0 +1,95 @@
+"""Cost of GET /api/status over many tenants, against a real Azurite it starts.
+
+Run: .venv/bin/python benchmarks/status_list.py [--tenants 5000] [--top 1000]
+Prints the time to walk every page, and the ratio of one page's cost to its parts:
+the page query alone and the summary count (which reads every tenant's status column).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from azure.data.tables import TableServiceClient  # noqa: E402
+
+from shared.models import Status, TenantFilter  # noqa: E402
+from shared.status import list_status  # noqa: E402
+from shared.tables import TableTenantStore, _tenant_to_entity  # noqa: E402
+from shared.models import AuthMethod, Tenant  # noqa: E402
+from shared.validation import ListQuery  # noqa: E402
+from tests.support.azurite import start_azurite  # noqa: E402
+
+
+def seed(service: TableServiceClient, table: str, count: int) -> None:
+    client = service.create_table_if_not_exists(table)
+    statuses = list(Status)
+    methods = list(AuthMethod)
+    now = datetime.now(UTC)
+    batch = []
+    for i in range(count):
+        tenant = Tenant(customer_id=f"cust-{i:06d}", tenant_id=str(uuid.uuid4()), authentication_method=methods[i % 3],
+                        m365_email=f"admin{i}@example.com", last_verification_status=statuses[i % 3],
+                        created_at=now, updated_at=now)
+        batch.append(("create", _tenant_to_entity(tenant)))
+        if len(batch) == 100:  # Azurite's limit per transaction
+            client.submit_transaction(batch)
+            batch = []
+    if batch:
+        client.submit_transaction(batch)
+
+
+def timed(fn, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tenants", type=int, default=5000)
+    parser.add_argument("--top", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    azurite = start_azurite()
+    try:
+        service = TableServiceClient.from_connection_string(azurite.connection_string)
+        start = time.perf_counter()
+        seed(service, "Tenants", args.tenants)
+        print(f"seeded {args.tenants} tenants in {time.perf_counter() - start:.1f} s")
+        store = TableTenantStore(service)
+
+        def walk() -> int:
+            token, pages = None, 0
+            while True:
+                body = list_status(store, ListQuery(None, None, args.top, token))
+                pages += 1
+                token = body["continuationToken"]
+                if token is None:
+                    return pages
+
+        page_only = timed(lambda: store.list(TenantFilter(), top=args.top, continuation_token=None), args.runs)
+        summary = timed(store.count_by_status, args.runs)
+        one_page = timed(lambda: list_status(store, ListQuery(None, None, args.top, None)), args.runs)
+        pages = walk()
+        full = timed(walk, 1)
+        print(f"page of {args.top} alone        {page_only * 1000:8.1f} ms")
+        print(f"summary over {args.tenants}      {summary * 1000:8.1f} ms")
+        print(f"GET /api/status one page   {one_page * 1000:8.1f} ms")
+        print(f"walk all {pages} pages          {full * 1000:8.1f} ms  ({args.tenants / full:,.0f} tenants/s)")
+        print(f"ratio one page / page alone: {one_page / page_only:.2f}")
+        print(f"ratio summary / page alone:  {summary / page_only:.2f}")
+    finally:
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    main()
