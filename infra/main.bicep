@@ -154,7 +154,7 @@ module functionApp 'modules/functionapp.bicep' = {
     storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
     keyVaultUri: keyVault.outputs.uri
-    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     entraAuthorityHost: entraAuthorityHost

@@ -37,8 +37,8 @@ param deploymentContainerName string
 @description('Key Vault URI (https://<vault>.vault.azure.net/).')
 param keyVaultUri string
 
-@description('Application Insights connection string (an ingestion address, not a credential: local auth is disabled).')
-param applicationInsightsConnectionString string
+@description('Name of the Application Insights component the app sends telemetry to.')
+param applicationInsightsName string
 
 @description('Most instances the app scales out to.')
 @minValue(40)
@@ -72,6 +72,10 @@ param requiredApplicationRoles string
 
 @description('CONSENT_SCOPES: delegated scopes asked at consent.')
 param consentScopes string
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions (and wants zone-redundant storage); this template must deploy to any Flex region. The app keeps no state in memory and the timer catches up after an outage.
@@ -144,7 +148,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         }
         {
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-          value: applicationInsightsConnectionString
+          // An ingestion address, not a credential: the component accepts only Entra ID tokens.
+          value: applicationInsights.properties.ConnectionString
         }
         {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'

@@ -30,7 +30,7 @@ param logAnalyticsWorkspaceId string
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_189: public network access is the parameter publicNetworkAccess: the Flex app has no virtual network here, so it reaches the vault publicly, with an Entra ID token and RBAC only.
-  // checkov:skip=CKV_AZURE_109: the firewall denies by default when publicNetworkAccess is Disabled; while Enabled it must allow, because Flex Consumption outbound addresses are not fixed and App Service is not a trusted service.
+  // checkov:skip=CKV_AZURE_109: the firewall denies by default when publicNetworkAccess is Disabled; while Enabled it must allow, because Flex Consumption outbound addresses are not fixed and the trusted-services bypass does not cover an app's own calls.
   name: name
   location: location
   tags: tags

@@ -120,6 +120,17 @@ def test_settings_reach_storage_key_vault_and_telemetry_through_the_identity(app
     assert resolve_default(app, settings["VERIFY_SCHEDULE"]), "the timer's schedule must have a value"
 
 
+# Flex Consumption takes the runtime from functionAppConfig and has no content share: these app
+# settings are rejected or ignored there.
+NOT_ON_FLEX = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE",
+               "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "WEBSITE_CONTENTSHARE", "WEBSITE_NODE_DEFAULT_VERSION"}
+
+
+def test_no_app_setting_that_flex_consumption_rejects(app) -> None:
+    present = NOT_ON_FLEX & set(app_settings(app))
+    assert not present, f"not supported on Flex Consumption: {sorted(present)}"
+
+
 # --- storage -----------------------------------------------------------------------------------
 
 def test_storage_accepts_no_shared_key_and_no_anonymous_read(bicep) -> None:
