@@ -1,9 +1,10 @@
 """The Functions entry point: one FunctionApp and its blueprints. No I/O here: the host imports it on every cold start."""
 import azure.functions as func
 
-from functions import health, status, tenants
+from functions import health, settings, status, tenants
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health.bp)
 app.register_functions(tenants.bp)
 app.register_functions(status.bp)
+app.register_functions(settings.bp)

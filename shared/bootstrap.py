@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .config import Settings, load_settings
 from .errors import ConfigurationError
-from .ports import SecretStore, TenantStore
+from .ports import SecretStore, SettingsStore, TenantStore
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ class Services:
     settings: Settings | None
     tenants: TenantStore
     secrets: SecretStore
+    settings_store: SettingsStore
 
 
 _lock = threading.Lock()
@@ -56,21 +57,22 @@ def build(settings: Settings) -> Services:
     check_secret_store(settings)
     from .secrets import KeyVaultSecretStore, LocalFileSecretStore
     from .storage_clients import default_credential, table_service_from_settings
-    from .tables import TableTenantStore
+    from .tables import TableSettingsStore, TableTenantStore
 
     credential = None
     if settings.key_vault_url or not settings.storage.connection_string:
         # One credential for storage and Key Vault, so they share its token cache.
         credential = default_credential(settings.storage)
-    tenants = TableTenantStore(
-        table_service_from_settings(settings.storage, credential_factory=lambda _storage: credential)
-    )
+    tables = table_service_from_settings(settings.storage, credential_factory=lambda _storage: credential)
+    tenants = TableTenantStore(tables)
     secrets: SecretStore
     if settings.key_vault_url:
         secrets = KeyVaultSecretStore(settings.key_vault_url, credential=credential)
     else:
         secrets = LocalFileSecretStore(_local_secrets_path(settings))
-    return Services(settings=settings, tenants=tenants, secrets=secrets)
+    return Services(
+        settings=settings, tenants=tenants, secrets=secrets, settings_store=TableSettingsStore(tables)
+    )
 
 
 def services() -> Services:

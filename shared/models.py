@@ -49,6 +49,12 @@ class SecretName(enum.StrEnum):
     APPLICATION_SECRET = "applicationSecret"
 
 
+class ProviderSecret(enum.StrEnum):
+    """Secrets of the service provider itself (not of a customer)."""
+
+    CLIENT_SECRET = "clientSecret"
+
+
 # The secret each method needs before it can be verified.
 REQUIRED_SECRET: dict[AuthMethod, SecretName] = {
     AuthMethod.PASSWORD: SecretName.PASSWORD,
@@ -88,6 +94,17 @@ class Tenant:
     aadsts_code: int | None = None
     hint: str | None = None
     created_at: datetime | None = None
+    updated_at: datetime | None = None
+    etag: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """The provider's own app registration, used for consent. The client secret lives in the SecretStore."""
+
+    client_id: str | None = None
+    redirect_url: str | None = None
+    client_secret_configured: bool = False
     updated_at: datetime | None = None
     etag: str | None = field(default=None, compare=False)
 

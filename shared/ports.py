@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .models import SecretName, Status, Tenant, TenantFilter, TenantPage, VerificationResult
+from .models import (
+    ProviderSecret,
+    ProviderSettings,
+    SecretName,
+    Status,
+    Tenant,
+    TenantFilter,
+    TenantPage,
+    VerificationResult,
+)
 
 
 class TenantStore(Protocol):
@@ -30,10 +39,19 @@ class TenantStore(Protocol):
         """Newest first."""
 
 
+class SettingsStore(Protocol):
+    def get(self) -> ProviderSettings | None: ...
+
+    def save(self, settings: ProviderSettings) -> ProviderSettings:
+        """Insert, or replace the record read before (etag must match); raises errors.Conflict otherwise."""
+
+
 class SecretStore(Protocol):
-    def set(self, customer_id: str, name: SecretName, value: str) -> None: ...
+    """customer_id None addresses the provider's own secrets (ProviderSecret)."""
 
-    def get(self, customer_id: str, name: SecretName) -> str | None: ...
+    def set(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> None: ...
 
-    def delete(self, customer_id: str, name: SecretName) -> None:
+    def get(self, customer_id: str | None, name: SecretName | ProviderSecret) -> str | None: ...
+
+    def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
         """Idempotent: deleting a secret that does not exist is not an error."""

@@ -31,7 +31,7 @@ from azure.core.exceptions import (
 from azure.keyvault.secrets import SecretClient
 
 from .errors import DependencyUnavailable, InputError
-from .models import SecretName
+from .models import ProviderSecret, SecretName
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +47,21 @@ _KIND_TOKEN: dict[SecretName, str] = {
 }
 
 
-def secret_name(customer_id: str, name: SecretName) -> str:
-    """The vault name of one customer's secret: `tenant-<base32 of the customerId>-<kind>`.
+_PROVIDER_KIND_TOKEN: dict[ProviderSecret, str] = {ProviderSecret.CLIENT_SECRET: "client-secret"}
+
+
+def secret_name(customer_id: str | None, name: SecretName | ProviderSecret) -> str:
+    """The vault name of a secret: `provider-<kind>` for the provider's own (customer_id None), else
+    `tenant-<base32 of the customerId>-<kind>`; the two prefixes can never meet.
+
+    The vault name of one customer's secret: `tenant-<base32 of the customerId>-<kind>`.
 
     Key Vault names are case-insensitive and allow only `0-9a-zA-Z-`, while customer ids are case-sensitive
     and may hold `._`. Lower-case base32 (no padding) is injective, fits that alphabet and never contains `-`,
     so distinct (customerId, kind) pairs can never share a name; a 64-character id gives 124 characters.
     """
+    if customer_id is None:
+        return f"provider-{_PROVIDER_KIND_TOKEN[ProviderSecret(name)]}"
     if not _CUSTOMER_ID.fullmatch(customer_id):
         raise InputError(
             "invalidCustomerId", "A customer id is 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'."
@@ -108,7 +116,7 @@ class KeyVaultSecretStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def get(self, customer_id: str, name: SecretName) -> str | None:
+    def get(self, customer_id: str | None, name: SecretName | ProviderSecret) -> str | None:
         key = secret_name(customer_id, name)
         with self._mapped("read", customer_id, name):
             try:
@@ -116,9 +124,10 @@ class KeyVaultSecretStore:
             except ResourceNotFoundError:
                 return None
 
-    def set(self, customer_id: str, name: SecretName, value: str) -> None:
+    def set(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> None:
         key = secret_name(customer_id, name)
-        tags = {"customerId": customer_id, "kind": SecretName(name).value}
+        owner = {"owner": "provider"} if customer_id is None else {"customerId": customer_id}
+        tags = {"kind": str(name), **owner}
         deadline = time.monotonic() + self._max_wait
         with self._mapped("store", customer_id, name):
             while True:
@@ -136,7 +145,7 @@ class KeyVaultSecretStore:
                             f"'{customer_id}' within {self._max_wait:g} seconds; try again later.",
                         ) from None
 
-    def delete(self, customer_id: str, name: SecretName) -> None:
+    def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
         key = secret_name(customer_id, name)
         deadline = time.monotonic() + self._max_wait
         with self._mapped("delete", customer_id, name):
@@ -181,9 +190,10 @@ class KeyVaultSecretStore:
         return True
 
     @contextmanager
-    def _mapped(self, action: str, customer_id: str, name: SecretName) -> Iterator[None]:
+    def _mapped(self, action: str, customer_id: str | None, name: SecretName | ProviderSecret) -> Iterator[None]:
         """Turn SDK failures into DependencyUnavailable with a sentence that holds no secret value."""
-        what = f"{action} the {SecretName(name).value} secret of customer '{customer_id}'"
+        owner = "the provider" if customer_id is None else f"customer '{customer_id}'"
+        what = f"{action} the {name} secret of {owner}"
         try:
             yield
         except ClientAuthenticationError as exc:
@@ -204,6 +214,20 @@ class KeyVaultSecretStore:
         except AzureError as exc:
             logger.warning("Key Vault failed to %s: %s.", what, type(exc).__name__)
             raise DependencyUnavailable(UNAVAILABLE, f"Key Vault failed to {what}.") from exc
+        except ValueError as exc:
+            # The SDK raises ValueError before sending the token when the vault's 401 challenge does not verify
+            # (its resource does not cover KEY_VAULT_URL's host, e.g. a URL that is not the vault's own name).
+            # Its text advises turning verification off, so it is not passed on.
+            logger.warning(
+                "Key Vault at %s was not trusted to %s: the client refused its authentication challenge (%s). "
+                "KEY_VAULT_URL must be the vault's own URL, https://<name>.vault.azure.net/.",
+                self._vault_url, what, type(exc).__name__,
+            )
+            raise DependencyUnavailable(
+                UNAVAILABLE,
+                f"The app did not trust the Key Vault's authentication challenge while trying to {what}; "
+                "KEY_VAULT_URL must be the vault's own URL.",
+            ) from exc
 
 
 class LocalFileSecretStore:
@@ -219,19 +243,19 @@ class LocalFileSecretStore:
     def __repr__(self) -> str:
         return f"LocalFileSecretStore({str(self._path)!r})"
 
-    def get(self, customer_id: str, name: SecretName) -> str | None:
+    def get(self, customer_id: str | None, name: SecretName | ProviderSecret) -> str | None:
         key = secret_name(customer_id, name)
         with self._lock:
             return self._read().get(key)
 
-    def set(self, customer_id: str, name: SecretName, value: str) -> None:
+    def set(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> None:
         key = secret_name(customer_id, name)
         with self._lock:
             secrets = self._read()
             secrets[key] = value
             self._write(secrets)
 
-    def delete(self, customer_id: str, name: SecretName) -> None:
+    def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
         key = secret_name(customer_id, name)
         with self._lock:
             secrets = self._read()

@@ -1,7 +1,8 @@
-"""TenantStore on Azure Table Storage (azure-data-tables).
+"""TenantStore and SettingsStore on Azure Table Storage (azure-data-tables).
 
 Tenants table: PartitionKey "tenant", RowKey = customerId, one camelCase column per tenant field.
 VerificationHistory table: PartitionKey = customerId, RowKey = inverted timestamp, so newest sorts first.
+Settings table: one entity (PartitionKey "provider", RowKey "consent") with the provider's consent settings.
 Every filter goes through the SDK's `parameters` (it quotes and escapes values); none is built from input.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 from .errors import Conflict, DependencyUnavailable, InputError
 from .models import (
     AuthMethod,
+    ProviderSettings,
     Reason,
     SecretName,
     Status,
@@ -44,7 +46,9 @@ from .models import (
 )
 from .storage_clients import table_service_from_settings
 
-__all__ = ["MAX_PAGE_SIZE", "TENANT_PARTITION", "TableTenantStore", "table_service_from_settings"]
+__all__ = [
+    "MAX_PAGE_SIZE", "TENANT_PARTITION", "TableSettingsStore", "TableTenantStore", "table_service_from_settings",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -213,15 +217,7 @@ class TableTenantStore:
     # --- internals ---------------------------------------------------------------------------------
 
     def _table(self, name: str) -> TableClient:
-        key = (self._service.url, name)
-        if key not in _ready_tables:
-            with _ready_lock:
-                if key not in _ready_tables:
-                    try:
-                        self._service.create_table(name)
-                    except ResourceExistsError:
-                        pass
-                    _ready_tables.add(key)
+        _ensure_table(self._service, name)
         return self._clients[name]
 
     def _delete_history(self, customer_id: str) -> None:
@@ -240,6 +236,70 @@ class TableTenantStore:
                 batch = []
         if batch:
             _delete_batch(history, batch)
+
+
+class TableSettingsStore:
+    """Implements ports.SettingsStore: one entity holding the provider's consent settings (no secret)."""
+
+    _PARTITION, _ROW = "provider", "consent"
+
+    def __init__(self, service: TableServiceClient, *, table: str = "Settings") -> None:
+        self._service = service
+        self._name = table
+        self._client = service.get_table_client(table)
+
+    def get(self) -> ProviderSettings | None:
+        with _storage_call("read the settings"):
+            _ensure_table(self._service, self._name)
+            try:
+                entity = self._client.get_entity(self._PARTITION, self._ROW)
+            except ResourceNotFoundError:
+                return None
+        return ProviderSettings(
+            client_id=entity.get("clientId"),
+            redirect_url=entity.get("redirectUrl"),
+            client_secret_configured=bool(entity.get("clientSecretConfigured", False)),
+            updated_at=_plain_datetime(entity.get("updatedAt")),
+            etag=entity.metadata["etag"],
+        )
+
+    def save(self, settings: ProviderSettings) -> ProviderSettings:
+        entity = _without_none({
+            "PartitionKey": self._PARTITION,
+            "RowKey": self._ROW,
+            "clientId": settings.client_id,
+            "redirectUrl": settings.redirect_url,
+            "clientSecretConfigured": settings.client_secret_configured,
+            "updatedAt": _utc(settings.updated_at),
+        })
+        with _storage_call("save the settings"):
+            _ensure_table(self._service, self._name)
+            try:
+                if settings.etag is None:
+                    metadata = self._client.create_entity(entity)
+                else:
+                    metadata = self._client.update_entity(
+                        entity, mode=UpdateMode.REPLACE, etag=settings.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                raise Conflict(
+                    "modifiedConcurrently", "The settings were changed by another request; read them again and retry."
+                ) from None
+        return replace(settings, etag=metadata["etag"])
+
+
+def _ensure_table(service: TableServiceClient, name: str) -> None:
+    """Create a table on first use, once per process per (account, table); an existing table is fine."""
+    key = (service.url, name)
+    if key not in _ready_tables:
+        with _ready_lock:
+            if key not in _ready_tables:
+                try:
+                    service.create_table(name)
+                except ResourceExistsError:
+                    pass
+                _ready_tables.add(key)
 
 
 def _delete_batch(table: TableClient, batch: list[tuple[str, dict[str, str]]]) -> None:

@@ -213,3 +213,56 @@ def list_query(params: Mapping[str, str]) -> ListQuery:
     if token is not None and not token:
         raise InputError("invalidContinuationToken", "continuationToken is empty.")
     return ListQuery(status=status, method=method, top=top, continuation_token=token)
+
+
+CALLBACK_PATH = "/authenticate/OAuth2Callback"
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
+_SETTINGS_FIELDS = frozenset({"clientId", "redirectUrl", "clientSecret"})
+_READ_ONLY_SETTINGS_FIELDS = frozenset({"clientSecretConfigured", "updatedAt"})
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsInput:
+    client_id: str
+    redirect_url: str
+    client_secret: str | None
+
+    def __repr__(self) -> str:
+        return (f"SettingsInput(client_id={self.client_id!r}, redirect_url={self.redirect_url!r}, "
+                f"client_secret={'<set>' if self.client_secret else None})")
+
+
+def redirect_url(value: str) -> str:
+    """An absolute https URL (http only for localhost) whose path is exactly the consent callback's."""
+    problem = InputError(
+        "invalidRedirectUrl",
+        f"redirectUrl must be an absolute https URL whose path is exactly {CALLBACK_PATH} "
+        "(plain http only for localhost or 127.0.0.1).",
+    )
+    if len(value) > 2048 or any(ch.isspace() for ch in value):
+        raise problem
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        raise problem from None
+    host = parts.hostname or ""
+    secure = parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK_HOSTS)
+    if (not secure or not host or parts.username is not None or parts.path != CALLBACK_PATH
+            or parts.query or parts.fragment or (port is not None and not 0 < port < 65536)):
+        raise problem
+    return value
+
+
+def settings_input(body: Mapping[str, Any]) -> SettingsInput:
+    unknown = sorted(set(body) - _SETTINGS_FIELDS - _READ_ONLY_SETTINGS_FIELDS)
+    if unknown:
+        raise InputError("unknownField", f"Unknown field: {unknown[0][:64]}.")
+    client_id = (_string(body, "clientId", required=True) or "").strip().lower()
+    if not is_guid(client_id):
+        raise InputError("invalidClientId", "clientId must be the GUID of the app registration (Application ID).")
+    url = redirect_url((_string(body, "redirectUrl", required=True) or "").strip())
+    secret = _secret(body, "clientSecret", limit=_MAX_APPLICATION_SECRET)
+    return SettingsInput(client_id=client_id, redirect_url=url, client_secret=secret)

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 
 from shared.errors import Conflict, InputError
-from shared.models import SecretName, Status, Tenant, TenantFilter, TenantPage, VerificationResult
+from shared.models import ProviderSettings, Status, Tenant, TenantFilter, TenantPage, VerificationResult
 
 
 class InMemoryTenantStore:
@@ -69,20 +69,36 @@ class InMemoryTenantStore:
         return rows[:limit]
 
 
+class InMemorySettingsStore:
+    def __init__(self) -> None:
+        self.settings: ProviderSettings | None = None
+        self._etags = itertools.count(1)
+
+    def get(self) -> ProviderSettings | None:
+        return self.settings
+
+    def save(self, settings: ProviderSettings) -> ProviderSettings:
+        current_etag = self.settings.etag if self.settings else None
+        if settings.etag != current_etag:
+            raise Conflict("modifiedConcurrently", "changed")
+        self.settings = dataclasses.replace(settings, etag=f"W/{next(self._etags)}")
+        return self.settings
+
+
 class InMemorySecretStore:
     def __init__(self) -> None:
-        self.values: dict[tuple[str, SecretName], str] = {}
+        self.values: dict[tuple[str | None, str], str] = {}
         self.fail_with: Exception | None = None
 
-    def set(self, customer_id: str, name: SecretName, value: str) -> None:
+    def set(self, customer_id: str | None, name: str, value: str) -> None:
         if self.fail_with:
             raise self.fail_with
         self.values[(customer_id, name)] = value
 
-    def get(self, customer_id: str, name: SecretName) -> str | None:
+    def get(self, customer_id: str | None, name: str) -> str | None:
         return self.values.get((customer_id, name))
 
-    def delete(self, customer_id: str, name: SecretName) -> None:
+    def delete(self, customer_id: str | None, name: str) -> None:
         if self.fail_with:
             raise self.fail_with
         self.values.pop((customer_id, name), None)

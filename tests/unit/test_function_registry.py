@@ -11,6 +11,8 @@ EXPECTED = {
     ("api/tenants/{customerId}", "DELETE"): func.AuthLevel.FUNCTION,
     ("api/status", "GET"): func.AuthLevel.FUNCTION,
     ("api/status/{customerId}", "GET"): func.AuthLevel.FUNCTION,
+    ("api/settings", "GET"): func.AuthLevel.FUNCTION,
+    ("api/settings", "PUT"): func.AuthLevel.FUNCTION,
 }
 
 

@@ -8,7 +8,7 @@ from functions import health, status, tenants
 from shared import bootstrap
 from shared.errors import DependencyUnavailable
 from shared.models import SecretName, Status
-from tests.support.fakes import InMemorySecretStore, InMemoryTenantStore
+from tests.support.fakes import InMemorySecretStore, InMemorySettingsStore, InMemoryTenantStore
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
@@ -16,7 +16,8 @@ GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 @pytest.fixture
 def stores():
     store, secrets = InMemoryTenantStore(), InMemorySecretStore()
-    bootstrap.use(bootstrap.Services(settings=None, tenants=store, secrets=secrets))
+    bootstrap.use(bootstrap.Services(settings=None, tenants=store, secrets=secrets,
+                                     settings_store=InMemorySettingsStore()))
     yield store, secrets
     bootstrap.use(None)
 
