@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import InputError
 from .models import AuthMethod, Status
@@ -185,25 +185,24 @@ class ListQuery:
     continuation_token: str | None
 
 
+E = TypeVar("E", Status, AuthMethod)
+
+
+def _enum_param(params: Mapping[str, str], name: str, kind: type[E]) -> E | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise InputError("invalidQueryParameter", f"{name} must be one of: {allowed}.") from None
+
+
 def list_query(params: Mapping[str, str]) -> ListQuery:
     """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
-    status = method = None
-    if (raw := params.get("status")) is not None:
-        try:
-            status = Status(raw)
-        except ValueError:
-            raise InputError(
-                "invalidQueryParameter",
-                "status must be one of: " + ", ".join(s.value for s in Status) + ".",
-            ) from None
-    if (raw := params.get("method")) is not None:
-        try:
-            method = AuthMethod(raw)
-        except ValueError:
-            raise InputError(
-                "invalidQueryParameter",
-                "method must be one of: " + ", ".join(m.value for m in AuthMethod) + ".",
-            ) from None
+    status = _enum_param(params, "status", Status)
+    method = _enum_param(params, "method", AuthMethod)
     top = MAX_PAGE_SIZE
     if (raw := params.get("top")) is not None:
         if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
