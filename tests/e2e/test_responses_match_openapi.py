@@ -1,0 +1,64 @@
+"""Every operation, in success and in error, answers what openapi.yaml describes (status, type and shape)."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from azure.data.tables import TableServiceClient
+
+from shared.models import AuthMethod, Reason, Status, VerificationResult
+from shared.tables import TableTenantStore
+from tests.support.openapi_check import check_response, spec
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_documented_operation_answers_as_documented(app):
+    cid = f"spec-{uuid.uuid4().hex[:8]}"
+    tenant = "/api/tenants/{customerId}"
+    status_one = "/api/status/{customerId}"
+    password_body = {"tenantId": "contoso.com", "authenticationMethod": "password", "m365Email": "a@contoso.com",
+                     "password": "Spec-Pass-1"}
+    exercised: set[tuple[str, str]] = set()
+
+    def call(method, template, *, status, json_body=None, data=None, params=None, customer=cid):
+        path = template.replace("{customerId}", customer)
+        response = requests.request(method, app.url(path), json=json_body, data=data, params=params, timeout=30)
+        assert response.status_code == status, (method, path, response.status_code, response.text)
+        check_response(template, method, response.status_code, response.content, response.headers.get("Content-Type"))
+        exercised.add((template, method.lower()))
+        return response
+
+    call("GET", "/api/health", status=200)
+    call("PUT", tenant, status=201, json_body=password_body)
+    call("PUT", tenant, status=200, json_body={**password_body, "password": None})
+    call("PUT", tenant, status=400, json_body={"tenantId": "x"})
+    call("PUT", tenant, status=413, data=b"{" + b" " * 70000 + b"}")
+    call("GET", tenant, status=200)
+    call("GET", tenant, status=404, customer="nobody-" + cid)
+    call("GET", tenant, status=400, customer="bad%20id")
+
+    # One recorded result, so the history entries' shape is checked too.
+    store = TableTenantStore(TableServiceClient.from_connection_string(app.connection_string))
+    now = datetime.now(UTC)
+    store.add_result(VerificationResult(cid, Status.FAILED, now - timedelta(hours=1), AuthMethod.PASSWORD,
+                                        reason=Reason.MFA_REQUIRED, message="AADSTS50076: MFA required.",
+                                        aadsts_code=50076, hint="Switch this customer to token."))
+    detail = call("GET", status_one, status=200).json()
+    assert detail["history"][0]["reason"] == "mfaRequired"
+    call("GET", status_one, status=404, customer="nobody-" + cid)
+    call("GET", "/api/status", status=200, params={"top": "1"})
+    call("GET", "/api/status", status=400, params={"status": "bogus"})
+
+    call("GET", "/api/settings", status=200)
+    call("PUT", "/api/settings", status=200,
+         json_body={"clientId": str(uuid.uuid4()), "redirectUrl": "http://localhost:7071/authenticate/OAuth2Callback"})
+    call("PUT", "/api/settings", status=400, json_body={"clientId": "x"})
+
+    call("DELETE", tenant, status=204)
+    call("DELETE", tenant, status=404)
+
+    documented = {(p, m) for p, item in spec()["paths"].items() for m in item if m in {"get", "put", "post", "delete"}}
+    assert documented <= exercised, f"not exercised: {sorted(documented - exercised)}"
