@@ -215,12 +215,12 @@ class KeyVaultSecretStore:
             logger.warning("Key Vault failed to %s: %s.", what, type(exc).__name__)
             raise DependencyUnavailable(UNAVAILABLE, f"Key Vault failed to {what}.") from exc
         except ValueError as exc:
-            # The SDK raises ValueError before sending the token when the vault's 401 challenge does not verify
-            # (its resource does not cover KEY_VAULT_URL's host, e.g. a URL that is not the vault's own name).
+            # The SDK raises ValueError, before any token is sent, when the vault's 401 challenge does not
+            # verify (its resource does not cover KEY_VAULT_URL's host: not the vault's own name).
             # Its text advises turning verification off, so it is not passed on.
             logger.warning(
-                "Key Vault at %s was not trusted to %s: the client refused its authentication challenge (%s). "
-                "KEY_VAULT_URL must be the vault's own URL, https://<name>.vault.azure.net/.",
+                "Key Vault at %s was not trusted to %s: the client refused its authentication challenge "
+                "(%s). KEY_VAULT_URL must be the vault's own URL, https://<name>.vault.azure.net/.",
                 self._vault_url, what, type(exc).__name__,
             )
             raise DependencyUnavailable(

@@ -1,4 +1,9 @@
-"""Start a real Azurite (from node_modules) on free ports, with its data in a temporary folder."""
+"""Start a real Azurite (from node_modules) on free ports, with its data in a temporary folder.
+
+By default it serves plain HTTP with shared-key auth. Given a certificate and key it serves HTTPS; with
+`oauth=True` as well it also accepts Entra ID bearer tokens (`--oauth basic`: Azurite decodes the JWT and
+checks its lifetime, issuer and audience, not its signature). Shared-key access keeps working either way.
+"""
 from __future__ import annotations
 
 import re
@@ -13,7 +18,9 @@ from shared.config import AZURITE_ACCOUNT, AZURITE_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO / "node_modules" / ".bin" / "azurite"
-_LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
+_LISTENING = re.compile(
+    r"Azurite (Blob|Queue|Table) service is successfully listening at (https?)://127\.0\.0\.1:(\d+)"
+)
 
 
 @dataclass
@@ -23,12 +30,13 @@ class Azurite:
     blob_port: int
     queue_port: int
     table_port: int
+    scheme: str = "http"  # "https" when started with a certificate
 
     @property
     def connection_string(self) -> str:
-        base = "http://127.0.0.1"
+        base = f"{self.scheme}://127.0.0.1"
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"DefaultEndpointsProtocol={self.scheme};AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
             f"BlobEndpoint={base}:{self.blob_port}/{AZURITE_ACCOUNT};"
             f"QueueEndpoint={base}:{self.queue_port}/{AZURITE_ACCOUNT};"
             f"TableEndpoint={base}:{self.table_port}/{AZURITE_ACCOUNT};"
@@ -36,7 +44,11 @@ class Azurite:
 
     @property
     def table_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.table_port}/{AZURITE_ACCOUNT}"
+        return f"{self.scheme}://127.0.0.1:{self.table_port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def queue_endpoint(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.queue_port}/{AZURITE_ACCOUNT}"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -49,27 +61,48 @@ class Azurite:
         shutil.rmtree(self.location, ignore_errors=True)
 
 
-def start_azurite(*, timeout: float = 60.0) -> Azurite:
+def start_azurite(
+    *,
+    timeout: float = 60.0,
+    cert_path: str | Path | None = None,
+    key_path: str | Path | None = None,
+    oauth: bool = False,
+) -> Azurite:
+    """Start Azurite; `cert_path` + `key_path` (PEM) serve HTTPS; `oauth` accepts bearer tokens as well."""
     if not AZURITE_BIN.exists():
         raise RuntimeError(f"{AZURITE_BIN} is missing: run `make test` (it runs `npm ci`).")
+    if (cert_path is None) != (key_path is None):
+        raise ValueError("HTTPS needs both cert_path and key_path.")
+    if oauth and cert_path is None:
+        raise ValueError("Azurite accepts OAuth only over HTTPS: pass cert_path and key_path.")
+    scheme = "http" if cert_path is None else "https"
+    options = [] if cert_path is None else ["--cert", str(cert_path), "--key", str(key_path)]
+    if oauth:
+        options += ["--oauth", "basic"]
     location = tempfile.mkdtemp(prefix="azurite-")
     # Port 0: Azurite binds free ports and prints which; reading them avoids any race for a port.
     process = subprocess.Popen(
         [str(AZURITE_BIN), "--location", location, "--skipApiVersionCheck", "--disableTelemetry", "--loose",
-         "--blobPort", "0", "--queuePort", "0", "--tablePort", "0"],
+         "--blobPort", "0", "--queuePort", "0", "--tablePort", "0", *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=location,
     )
     ports: dict[str, int] = {}
+    output: list[str] = []
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
     while len(ports) < 3:
         line = process.stdout.readline()
         if not line:
             process.kill()
-            raise RuntimeError(f"Azurite exited before listening (code {process.wait()}).")
+            said = "".join(output[-20:])
+            raise RuntimeError(f"Azurite exited before listening (code {process.wait()}):\n{said}")
+        output.append(line)
         match = _LISTENING.search(line)
         if match:
-            ports[match.group(1)] = int(match.group(2))
+            if match.group(2) != scheme:
+                process.kill()
+                raise RuntimeError(f"Azurite listens with {match.group(2)}, not {scheme}.")
+            ports[match.group(1)] = int(match.group(3))
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("Azurite did not start within the time-out.")
@@ -77,4 +110,4 @@ def start_azurite(*, timeout: float = 60.0) -> Azurite:
     import threading
 
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
-    return Azurite(process, location, ports["Blob"], ports["Queue"], ports["Table"])
+    return Azurite(process, location, ports["Blob"], ports["Queue"], ports["Table"], scheme)

@@ -94,8 +94,14 @@ class KeyVaultSimulator:
         deletion_polls: int = 0,
         recovery_polls: int = 0,
         purge_protection: bool = True,
+        challenge_resource: str = RESOURCE,
+        hostnames: tuple[str, ...] = ("127.0.0.1", "localhost"),
     ) -> None:
+        """`challenge_resource` is the `resource` its 401 challenge names; `hostnames` are the names its TLS
+        certificate holds (add a vault's DNS name when clients reach the simulator through a proxy)."""
         self.token = token
+        self.challenge_resource = challenge_resource
+        self.hostnames = tuple(hostnames)
         self.tenant_id = tenant_id
         self.deletion_polls = deletion_polls
         self.recovery_polls = recovery_polls
@@ -110,7 +116,7 @@ class KeyVaultSimulator:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> KeyVaultSimulator:
-        self._server = _Server(self, self._ca.server_context("127.0.0.1", "localhost"))
+        self._server = _Server(self, self._ca.server_context(*self.hostnames))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="keyvault-sim",
             daemon=True,
@@ -171,7 +177,7 @@ class KeyVaultSimulator:
             if headers.get("Authorization") != f"Bearer {self.token}":
                 challenge = (
                     f'Bearer authorization="https://login.microsoftonline.com/{self.tenant_id}", '
-                    f'resource="{RESOURCE}"'
+                    f'resource="{self.challenge_resource}"'
                 )
                 message = "AKV10000: Request is missing a Bearer or PoP token."
                 body = {"error": {"code": "Unauthorized", "message": message}}
