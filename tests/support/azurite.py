@@ -6,10 +6,12 @@ checks its lifetime, issuer and audience, not its signature). Shared-key access 
 """
 from __future__ import annotations
 
+import queue
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,13 +88,26 @@ def start_azurite(
          "--blobPort", "0", "--queuePort", "0", "--tablePort", "0", *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=location,
     )
+    # A reader thread drains its output for its whole life (a full pipe would block it) and hands lines
+    # over through a queue, so waiting for the ports has a real deadline even if Azurite prints nothing.
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def drain() -> None:
+        for text in process.stdout:
+            lines.put(text)
+        lines.put(None)
+
+    threading.Thread(target=drain, daemon=True).start()
     ports: dict[str, int] = {}
     output: list[str] = []
     deadline = time.monotonic() + timeout
-    assert process.stdout is not None
     while len(ports) < 3:
-        line = process.stdout.readline()
-        if not line:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            process.kill()
+            raise RuntimeError("Azurite did not start within the time-out:\n" + "".join(output[-20:])) from None
+        if line is None:
             process.kill()
             said = "".join(output[-20:])
             raise RuntimeError(f"Azurite exited before listening (code {process.wait()}):\n{said}")
@@ -103,11 +118,6 @@ def start_azurite(
                 process.kill()
                 raise RuntimeError(f"Azurite listens with {match.group(2)}, not {scheme}.")
             ports[match.group(1)] = int(match.group(3))
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("Azurite did not start within the time-out.")
-    # Keep draining its output so a full pipe can never block it.
-    import threading
-
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    # After start-up nobody reads the queue; stop collecting so it cannot grow without bound.
+    threading.Thread(target=lambda: [None for _ in iter(lines.get, None)], daemon=True).start()
     return Azurite(process, location, ports["Blob"], ports["Queue"], ports["Table"], scheme)
