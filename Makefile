@@ -31,6 +31,7 @@ run: $(VENV)/.installed node_modules/.installed local.settings.json
 	PORT=$(PORT) PY=$(PY) bash tools/run-local.sh
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 clean:

@@ -1,4 +1,7 @@
-"""The Functions entry point: one FunctionApp and its blueprints. No I/O here: the host imports it on every cold start."""
+"""The Functions entry point: one FunctionApp and its blueprints.
+
+No I/O here: the host imports this module on every cold start.
+"""
 import azure.functions as func
 
 from functions import health, settings, status, tenants

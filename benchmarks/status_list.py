@@ -18,10 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from azure.data.tables import TableServiceClient  # noqa: E402
 
-from shared.models import Status, TenantFilter  # noqa: E402
+from shared.models import AuthMethod, Status, Tenant, TenantFilter  # noqa: E402  # noqa: E402
 from shared.status import list_status  # noqa: E402
 from shared.tables import TableTenantStore, _tenant_to_entity  # noqa: E402
-from shared.models import AuthMethod, Tenant  # noqa: E402
 from shared.validation import ListQuery  # noqa: E402
 from tests.support.azurite import start_azurite  # noqa: E402
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.errors import Conflict, ConfigurationError, DependencyUnavailable, InputError, NotFound
+from shared.errors import ConfigurationError, Conflict, DependencyUnavailable, InputError, NotFound
 
 log = logging.getLogger(__name__)
 

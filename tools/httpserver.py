@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _invoke(self, matched: Matched[FunctionSpec], path: str, query: str, body: bytes) -> Reply:
         spec = matched.route.target
-        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         request = func.HttpRequest(
             method=self.command,
             url=f"http://{host}{path}" + (f"?{query}" if query else ""),

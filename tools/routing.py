@@ -131,7 +131,7 @@ def _constraint(name: str, raw_args: str | None) -> Check:
             # ASP.NET uses IsMatch (a search, not a full match), ignoring case.
             pattern = re.compile(args[0], re.IGNORECASE)
         except re.error as exc:
-            raise RouteTemplateError(f"The route constraint regex({args[0]}) is not a valid pattern: {exc}.")
+            raise RouteTemplateError(f"The route constraint regex({args[0]}) is not a valid pattern: {exc}.") from None
         return lambda v: pattern.search(v) is not None
     raise RouteTemplateError(f"The route constraint '{name}' is not known.")
 
@@ -270,7 +270,7 @@ def _segment(raw: str, template: str) -> Segment:
         return Segment(parameter=parts[0])
     if any(isinstance(p, Parameter) and p.catch_all for p in parts):
         raise RouteTemplateError(f"Route '{template}': a catch-all parameter must be a whole segment.")
-    for left, right in zip(parts, parts[1:]):
+    for left, right in zip(parts, parts[1:], strict=False):
         if isinstance(left, Parameter) and isinstance(right, Parameter):
             raise RouteTemplateError(f"Route '{template}': two parameters need a literal between them.")
     # Greedy groups give ASP.NET's right-to-left result ('a.b.txt' on '{name}.{ext}': ext='txt').

@@ -47,7 +47,7 @@ def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | Non
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
-    for attempt in range(3):
+    for _attempt in range(3):
         port = free_port()
         log = log_path.open("ab")
         process = subprocess.Popen(

@@ -28,7 +28,7 @@ def test_secret_values_appear_in_no_table_response_or_log(app):
         {"tenantId": "fabrikam.com", "authenticationMethod": "password", "m365Email": "b@fabrikam.com",
          "password": secrets["second password"]},
     ]
-    for customer_id, body in zip(ids, bodies):
+    for customer_id, body in zip(ids, bodies, strict=True):
         responses.append(requests.put(app.url(f"/api/tenants/{customer_id}"), json=body, timeout=30))
         # A rejected update that carries the secret must not echo it either.
         responses.append(requests.put(app.url(f"/api/tenants/{customer_id}"), timeout=30,
@@ -41,7 +41,8 @@ def test_secret_values_appear_in_no_table_response_or_log(app):
     service = TableServiceClient.from_connection_string(app.connection_string)
     table_text = ""
     for table in service.list_tables():
-        table_text += "".join(json.dumps(dict(e), default=str) for e in service.get_table_client(table.name).list_entities())
+        entities = service.get_table_client(table.name).list_entities()
+        table_text += "".join(json.dumps(dict(e), default=str) for e in entities)
     assert ids[0] in table_text, "the search must see the stored tenants"
 
     stored = app.secrets_file.read_text()

@@ -132,7 +132,7 @@ class _Visitor(ast.NodeVisitor):
             return
         if not isinstance(value, ast.Dict):
             raise ValueError(f"{self.filename}: DEFAULTS must be a dict literal for the drift test to read it")
-        for key, val in zip(value.keys, value.values):
+        for key, val in zip(value.keys, value.values, strict=True):
             name = _literal(key)
             if name is None:
                 raise ValueError(f"{self.filename}:{value.lineno}: every DEFAULTS key must be a string literal")

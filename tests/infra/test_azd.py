@@ -66,8 +66,8 @@ def test_parameters_file_holds_azd_variables_only(bicep) -> None:
         if match["default"] is not None and allowed:
             assert match["default"] in allowed[0], f"{name}: default {match['default']!r} not in {allowed[0]}"
     required = {n for n, p in main_params.items() if "default" not in p or p["default"] is None}
-    assert required <= set(document["parameters"]), \
-        f"main.bicep parameters without a default that azd is not given: {sorted(required - set(document['parameters']))}"
+    missing = sorted(required - set(document["parameters"]))
+    assert not missing, f"main.bicep parameters without a default that azd is not given: {missing}"
     assert document["parameters"]["environmentName"]["value"] == "${AZURE_ENV_NAME}"
     assert document["parameters"]["location"]["value"] == "${AZURE_LOCATION}"
 

@@ -5,7 +5,6 @@ import logging
 import time
 import traceback
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from azure.core.credentials import AccessToken

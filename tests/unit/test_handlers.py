@@ -75,8 +75,8 @@ def test_application_method_requires_id_and_secret_on_create(stores):
 def test_changing_the_method_resets_status_but_keeps_history(stores):
     store, _ = stores
     put("c1", {"tenantId": GUID, "authenticationMethod": "token"})
-    from datetime import UTC, datetime
     import dataclasses
+    from datetime import UTC, datetime
 
     from shared.models import AuthMethod, VerificationResult
 

@@ -27,7 +27,9 @@ def test_tenant_id_is_a_guid_or_a_domain(value):
     assert data.tenant_id == value.lower()
 
 
-@pytest.mark.parametrize("value", ["contoso", "-a.com", "a..com", "a.c0m1", "72f988bf86f141af91ab2d7cd011db47x", " ", "a.b/"])
+@pytest.mark.parametrize(
+    "value", ["contoso", "-a.com", "a..com", "a.c0m1", "72f988bf86f141af91ab2d7cd011db47x", " ", "a.b/"]
+)
 def test_tenant_id_that_is_neither_is_refused(value):
     with pytest.raises(InputError) as err:
         validation.tenant_input({"tenantId": value, "authenticationMethod": "token"})
