@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import sys
 import threading
@@ -33,6 +34,9 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 Deliver = Callable[[FunctionSpec, Outcome], None]
+
+
+_METHOD_TOKEN = re.compile(r"[A-Z][A-Z-]{0,31}")  # what this host accepts as an extension method name
 
 
 class _BodyTooLarge(Exception):
@@ -141,6 +145,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._finish(self._too_large(), time.perf_counter())
             return False
         return super().handle_expect_100()
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method it has no do_X for with an HTML 501; any other method token
+        # (e.g. QUERY, PROPFIND) is routed like the rest, so it gets the same JSON 404/405 the host gives.
+        if name.startswith("do_") and _METHOD_TOKEN.fullmatch(name[3:]):
+            return self._dispatch
+        raise AttributeError(name)
 
     def _dispatch(self) -> None:
         started = time.perf_counter()

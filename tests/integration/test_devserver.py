@@ -289,6 +289,15 @@ def test_known_route_with_wrong_method_is_a_json_405_with_allow(server):
     assert other.status_code == 405 and other.headers["Allow"] == "GET"
 
 
+def test_a_method_http_server_does_not_know_is_routed_too(server):
+    # Without routing, http.server answers such methods with an HTML 501.
+    unusual = requests.request("QUERY", server.url("/api/echo/x"), timeout=10)
+    assert unusual.status_code == 405
+    assert unusual.json()["error"]["code"] == "methodNotAllowed"
+    unknown = requests.request("PROPFIND", server.url("/api/nothing"), timeout=10)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "notFound")
+
+
 def test_context_parameter_and_async_functions(server):
     context = requests.get(server.url("/api/context"), timeout=10).json()
     assert context["functionName"] == "with_context"
