@@ -9,7 +9,6 @@ import base64
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
@@ -30,7 +29,8 @@ from azure.core.exceptions import (
 )
 from azure.keyvault.secrets import SecretClient
 
-from .errors import DependencyUnavailable, InputError
+from . import validation
+from .errors import DependencyUnavailable
 from .models import ProviderSecret, SecretName
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE = "secretStoreUnavailable"
 CONTENT_TYPE = "text/plain"
 
-_CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Fixed per kind; never derived from the enum value, so renaming a SecretName cannot orphan stored secrets.
 _KIND_TOKEN: dict[SecretName, str] = {
     SecretName.PASSWORD: "password",
@@ -62,10 +61,7 @@ def secret_name(customer_id: str | None, name: SecretName | ProviderSecret) -> s
     """
     if customer_id is None:
         return f"provider-{_PROVIDER_KIND_TOKEN[ProviderSecret(name)]}"
-    if not _CUSTOMER_ID.fullmatch(customer_id):
-        raise InputError(
-            "invalidCustomerId", "A customer id is 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'."
-        )
+    validation.customer_id(customer_id)  # the contract's rule; raises InputError("invalidCustomerId")
     encoded = base64.b32encode(customer_id.encode("utf-8")).decode("ascii").rstrip("=").lower()
     return f"tenant-{encoded}-{_KIND_TOKEN[SecretName(name)]}"
 

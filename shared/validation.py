@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .errors import InputError
 from .models import AuthMethod, Status
@@ -240,8 +241,6 @@ def redirect_url(value: str) -> str:
     )
     if len(value) > 2048 or any(ch.isspace() for ch in value):
         raise problem
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value)
         port = parts.port  # raises ValueError for a port that is not a number

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.processes import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -73,8 +75,4 @@ def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | Non
 def app(azurite, tmp_path_factory) -> RunningApp:
     running = start_app(tmp_path_factory.mktemp("app"), azurite.connection_string)
     yield running
-    running.process.terminate()
-    try:
-        running.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        running.process.kill()
+    stop_process(running.process)

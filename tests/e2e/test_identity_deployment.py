@@ -54,6 +54,8 @@ from tests.support.managed_identity_sim import (
     ManagedIdentitySimulator,
     storage_token,
 )
+from tests.support.processes import stop_process
+from tests.support.serving import ServedInThread
 from tests.support.tls import TestCA
 
 pytestmark = pytest.mark.e2e
@@ -97,10 +99,11 @@ def every_entity_as_text(service: TableServiceClient) -> tuple[list[str], str]:
     return names, text
 
 
-class VaultTunnel:
+class VaultTunnel(ServedInThread):
     """HTTPS_PROXY for the app: tunnels `CONNECT <vault_host>:443` to the simulator and refuses the rest."""
 
     IDLE_SECONDS = 120.0  # a tunnel with no traffic for this long is closed
+    thread_name = "vault-tunnel"
 
     def __init__(self, vault_host: str, target_port: int) -> None:
         self.vault_host = vault_host.lower()
@@ -108,6 +111,8 @@ class VaultTunnel:
         self._lock = threading.Lock()
         self.connects: list[str] = []
         self.refused: list[str] = []
+
+    def _make_server(self) -> socketserver.BaseServer:
         tunnel = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -121,24 +126,11 @@ class VaultTunnel:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass
 
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="vault-tunnel",
-            daemon=True,
-        )
+        return Server(("127.0.0.1", 0), Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> VaultTunnel:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        return f"http://127.0.0.1:{self.port}"
 
     def _handle(self, client: socket.socket) -> None:
         client.settimeout(30)
@@ -198,13 +190,7 @@ class Host:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 def hermetic_env(tmp: Path, settings: Mapping[str, str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.config import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.support.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO / "node_modules" / ".bin" / "azurite"
@@ -53,13 +54,7 @@ class Azurite:
         return f"{self.scheme}://127.0.0.1:{self.queue_port}/{AZURITE_ACCOUNT}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         shutil.rmtree(self.location, ignore_errors=True)
 
 

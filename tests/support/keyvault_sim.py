@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.serving import ServedInThread
 from tests.support.tls import TestCA
 
 DEFAULT_TOKEN = "kv-sim-access-token"
@@ -84,7 +85,9 @@ def _deleted_not_found(name: str) -> _Reply:
     return _error(404, "SecretNotFound", f"Deleted Secret not found: {name}")
 
 
-class KeyVaultSimulator:
+class KeyVaultSimulator(ServedInThread):
+    thread_name = "keyvault-sim"
+
     def __init__(
         self,
         ca: TestCA,
@@ -111,37 +114,14 @@ class KeyVaultSimulator:
         self._secrets: dict[str, StoredSecret] = {}
         self._seen: list[SeenRequest] = []
         self._failure: tuple[str, int] | None = None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle --------------------------------------------------------------------------------
-    def start(self) -> KeyVaultSimulator:
-        self._server = _Server(self, self._ca.server_context(*self.hostnames))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="keyvault-sim",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            assert self._thread is not None
-            self._thread.join(timeout=10)
-            self._server = None
-
-    def __enter__(self) -> KeyVaultSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    # -- lifecycle (start/stop/with from ServedInThread) -----------------------------------------
+    def _make_server(self) -> _Server:
+        return _Server(self, self._ca.server_context(*self.hostnames))
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the simulator first"
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        return f"https://127.0.0.1:{self.port}"
 
     # -- what tests see and steer -----------------------------------------------------------------
     @property

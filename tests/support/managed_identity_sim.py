@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.serving import ServedInThread
+
 API_VERSION = "2019-08-01"
 STORAGE_RESOURCE = "https://storage.azure.com"
 VAULT_RESOURCE = "https://vault.azure.net"
@@ -94,7 +96,9 @@ def _normalise(resource: str) -> str:
     return resource.rstrip("/")
 
 
-class ManagedIdentitySimulator:
+class ManagedIdentitySimulator(ServedInThread):
+    thread_name = "msi-sim"
+
     """The App Service managed identity endpoint.
 
     `tokens` maps a resource (compared without a trailing slash) to the token to issue, or to a function
@@ -118,37 +122,15 @@ class ManagedIdentitySimulator:
         self._lock = threading.Lock()
         self._seen: list[TokenRequest] = []
         self._issued: list[str] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle --------------------------------------------------------------------------------
-    def start(self) -> ManagedIdentitySimulator:
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="msi-sim", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            assert self._thread is not None
-            self._thread.join(timeout=10)
-            self._server = None
-
-    def __enter__(self) -> ManagedIdentitySimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    # -- lifecycle (start/stop/with from ServedInThread) -----------------------------------------
+    def _make_server(self) -> _Server:
+        return _Server(self)
 
     @property
     def endpoint(self) -> str:
         """The value for IDENTITY_ENDPOINT."""
-        assert self._server is not None, "start() the simulator first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}{TOKEN_PATH}"
+        return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
 
     def environment(self) -> dict[str, str]:
         """IDENTITY_ENDPOINT and IDENTITY_HEADER, as the platform sets them for the app."""

@@ -1,0 +1,15 @@
+"""Stopping the subprocesses tests start (Azurite, the local host)."""
+from __future__ import annotations
+
+import subprocess
+
+
+def stop_process(process: subprocess.Popen, *, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
