@@ -32,6 +32,7 @@ run: $(VENV)/.installed node_modules/.installed local.settings.json
 
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 clean:

@@ -20,10 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from azure.data.tables import TableServiceClient  # noqa: E402
 
-from shared.models import AuthMethod, Status, Tenant, TenantFilter  # noqa: E402  # noqa: E402
-from shared.status import list_status  # noqa: E402
-from shared.tables import TableTenantStore, _tenant_to_entity  # noqa: E402
-from shared.validation import ListQuery  # noqa: E402
+from shared.adapters.table_entities import tenant_to_entity  # noqa: E402
+from shared.adapters.table_tenants import TableTenantStore  # noqa: E402
+from shared.domain.inputs import StatusQuery  # noqa: E402
+from shared.domain.models import AuthMethod, Status, Tenant, TenantFilter  # noqa: E402
+from shared.usecases.status import list_status  # noqa: E402
 from tests.support.azurite import start_azurite  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def seed(service: TableServiceClient, table: str, count: int) -> None:
         tenant = Tenant(customer_id=f"cust-{i:06d}", tenant_id=str(uuid.uuid4()), authentication_method=methods[i % 3],
                         m365_email=f"admin{i}@example.com", last_verification_status=statuses[i % 3],
                         created_at=now, updated_at=now)
-        batch.append(("create", _tenant_to_entity(tenant)))
+        batch.append(("create", tenant_to_entity(tenant)))
         if len(batch) == 100:  # Azurite's limit per transaction
             client.submit_transaction(batch)
             batch = []
@@ -71,15 +72,15 @@ def main() -> None:
         def walk() -> int:
             token, pages = None, 0
             while True:
-                body = list_status(store, ListQuery(None, None, args.top, token))
+                page = list_status(store, StatusQuery(None, None, args.top, token))
                 pages += 1
-                token = body["continuationToken"]
+                token = page.continuation_token
                 if token is None:
                     return pages
 
-        page_only = timed(lambda: store.list(TenantFilter(), top=args.top, continuation_token=None), args.runs)
+        page_only = timed(lambda: store.list(TenantFilter(), top=args.top, after=None), args.runs)
         summary = timed(store.count_by_status, args.runs)
-        one_page = timed(lambda: list_status(store, ListQuery(None, None, args.top, None)), args.runs)
+        one_page = timed(lambda: list_status(store, StatusQuery(None, None, args.top, None)), args.runs)
         pages = walk()
         full = timed(walk, 1)
         print(f"page of {args.top} alone        {page_only * 1000:8.1f} ms")

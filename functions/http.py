@@ -9,9 +9,10 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.errors import ConfigurationError, Conflict, DependencyUnavailable, InputError, NotFound
+from shared.domain.errors import ConfigurationError, Conflict, DependencyUnavailable, InputError, NotFound
+from shared.views import error_view
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -28,7 +29,7 @@ def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | Non
 
 
 def error_response(code: str, message: str, *, status: int) -> func.HttpResponse:
-    return json_response({"error": {"code": code, "message": message}}, status=status)
+    return json_response(error_view(code, message), status=status)
 
 
 def handles_errors(handler: Callable[[func.HttpRequest], func.HttpResponse]):
@@ -45,16 +46,26 @@ def handles_errors(handler: Callable[[func.HttpRequest], func.HttpResponse]):
         except Conflict as err:
             return error_response(err.code, err.message, status=409)
         except DependencyUnavailable as err:
-            log.warning("dependency unavailable: %s", err.code)
+            logger.warning("dependency unavailable: %s", err.code)
             return error_response(err.code, err.message, status=503)
         except ConfigurationError as err:
-            log.error("configuration error: %s", err)
+            logger.error("configuration error: %s", err)
             return error_response("serviceMisconfigured", str(err), status=503)
         except Exception as err:  # never a stack trace to the client; the log keeps the type for operators
-            log.exception("unhandled %s in %s", type(err).__name__, handler.__name__)
+            logger.exception("unhandled %s in %s", type(err).__name__, handler.__name__)
             return error_response("internalError", "The server failed to handle the request.", status=500)
 
     return wrapper
+
+
+def endpoint(bp: func.Blueprint, name: str, route: str, *, methods: list[str]):
+    """Register a handler on `route` under the function name `name`, always behind handles_errors, so no
+    API handler can answer a stack trace. Auth level: the app's FUNCTION."""
+
+    def register(handler: Callable[[func.HttpRequest], func.HttpResponse]):
+        return bp.function_name(name)(bp.route(route=route, methods=methods)(handles_errors(handler)))
+
+    return register
 
 
 def body_of(req: func.HttpRequest) -> bytes:

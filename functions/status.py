@@ -1,25 +1,24 @@
 """GET /api/status and GET /api/status/{customerId}: what the provider's portal shows."""
 import azure.functions as func
 
-from shared import bootstrap, validation
-from shared.status import list_status, status_detail
+from shared import bootstrap
+from shared.usecases.status import list_status, status_detail
+from shared.views import status_detail_view, status_page_view
 
-from .http import handles_errors, json_response
+from . import parsing
+from .http import endpoint, json_response
 
 bp = func.Blueprint()
 
 
-@bp.function_name("status_list")
-@bp.route(route="api/status", methods=["GET"])
-@handles_errors
+@endpoint(bp, "status_list", "api/status", methods=["GET"])
 def status_list(req: func.HttpRequest) -> func.HttpResponse:
-    query = validation.list_query(req.params)
-    return json_response(list_status(bootstrap.services().tenants, query))
+    query = parsing.status_query(req.params)
+    return json_response(status_page_view(list_status(bootstrap.services().tenants, query)))
 
 
-@bp.function_name("status_get")
-@bp.route(route="api/status/{customerId}", methods=["GET"])
-@handles_errors
+@endpoint(bp, "status_get", "api/status/{customerId}", methods=["GET"])
 def status_get(req: func.HttpRequest) -> func.HttpResponse:
-    customer_id = validation.customer_id(req.route_params.get("customerId"))
-    return json_response(status_detail(bootstrap.services().tenants, customer_id))
+    customer_id = parsing.customer_id(req.route_params.get("customerId"))
+    services = bootstrap.services()
+    return json_response(status_detail_view(status_detail(services.tenants, services.history, customer_id)))

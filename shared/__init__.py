@@ -1,1 +1,4 @@
-"""Tenant Auth Status domain: models, use cases and their storage adapters (no azure.functions here)."""
+"""Tenant Auth Status: domain/, usecases/ and adapters/, plus config, bootstrap and views.
+
+Nothing here imports azure.functions, functions/ or tools/ (import-linter contracts in pyproject.toml).
+"""

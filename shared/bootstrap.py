@@ -1,4 +1,7 @@
-"""Builds the adapters once per process from the settings; tests hand their own to `use()`."""
+"""Builds the adapters once per process from the configuration; tests hand their own to `use()`.
+
+The only module that imports shared.adapters: handlers reach every adapter through `services()`.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,30 +9,31 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings, load_settings
-from .errors import ConfigurationError
-from .ports import SecretStore, SettingsStore, TenantStore
+from .config import AppConfig, load_config
+from .domain.errors import ConfigurationError
+from .domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    settings: Settings | None
+    config: AppConfig | None
     tenants: TenantStore
+    history: HistoryStore
     secrets: SecretStore
-    settings_store: SettingsStore
+    provider_settings: ProviderSettingsStore
 
 
 _lock = threading.Lock()
 _services: Services | None = None
 
 
-def check_secret_store(settings: Settings) -> None:
+def check_secret_store(config: AppConfig) -> None:
     """Without a Key Vault, secrets may only go to the local development store, next to local Azurite."""
-    if settings.key_vault_url is None and not settings.storage.is_local_emulator:
+    if config.key_vault_url is None and not config.storage.is_local_emulator:
         raise ConfigurationError(
             "KEY_VAULT_URL is not set. Secrets are kept only in Azure Key Vault; the local development "
             "store is allowed only with local Azurite storage (UseDevelopmentStorage=true)."
@@ -37,41 +41,48 @@ def check_secret_store(settings: Settings) -> None:
 
 
 def startup_check() -> None:
-    """Called by the local host at start: fail early and loudly on settings that cannot work."""
-    settings = load_settings()
-    check_secret_store(settings)
-    if settings.key_vault_url is None:
-        log.warning(
+    """Called by the local host at start: fail early and loudly on a configuration that cannot work."""
+    config = load_config()
+    check_secret_store(config)
+    if config.key_vault_url is None:
+        logger.warning(
             "KEY_VAULT_URL is not set: secrets go to the LOCAL DEVELOPMENT store %s. Never use this outside "
             "local development.",
-            _local_secrets_path(settings),
+            _local_secrets_path(config),
         )
 
 
-def _local_secrets_path(settings: Settings) -> Path:
-    path = Path(settings.local_secrets_file)
+def _local_secrets_path(config: AppConfig) -> Path:
+    path = Path(config.local_secrets_file)
     return path if path.is_absolute() else APP_ROOT / path
 
 
-def build(settings: Settings) -> Services:
-    check_secret_store(settings)
-    from .secrets import KeyVaultSecretStore, LocalFileSecretStore
-    from .storage_clients import default_credential, table_service_from_settings
-    from .tables import TableSettingsStore, TableTenantStore
+def build(config: AppConfig) -> Services:
+    check_secret_store(config)
+    # Imported here, not at module level: the host imports the app on every cold start.
+    from .adapters.keyvault import KeyVaultSecretStore
+    from .adapters.local_secrets import LocalFileSecretStore
+    from .adapters.storage_clients import default_credential, table_service_from_config
+    from .adapters.table_history import TableHistoryStore
+    from .adapters.table_settings import TableProviderSettingsStore
+    from .adapters.table_tenants import TableTenantStore
 
     credential = None
-    if settings.key_vault_url or not settings.storage.connection_string:
+    if config.key_vault_url or not config.storage.connection_string:
         # One credential for storage and Key Vault, so they share its token cache.
-        credential = default_credential(settings.storage)
-    tables = table_service_from_settings(settings.storage, credential_factory=lambda _storage: credential)
-    tenants = TableTenantStore(tables)
+        credential = default_credential(config.storage)
+    tables = table_service_from_config(config.storage, credential_factory=lambda _storage: credential)
     secrets: SecretStore
-    if settings.key_vault_url:
-        secrets = KeyVaultSecretStore(settings.key_vault_url, credential=credential)
+    if config.key_vault_url:
+        secrets = KeyVaultSecretStore(config.key_vault_url, credential=credential)
     else:
-        secrets = LocalFileSecretStore(_local_secrets_path(settings))
+        secrets = LocalFileSecretStore(_local_secrets_path(config))
     return Services(
-        settings=settings, tenants=tenants, secrets=secrets, settings_store=TableSettingsStore(tables)
+        config=config,
+        tenants=TableTenantStore(tables),
+        history=TableHistoryStore(tables),
+        secrets=secrets,
+        provider_settings=TableProviderSettingsStore(tables),
     )
 
 
@@ -79,12 +90,12 @@ def services() -> Services:
     global _services
     with _lock:
         if _services is None:
-            _services = build(load_settings())
+            _services = build(load_config())
         return _services
 
 
 def use(replacement: Services | None) -> None:
-    """Install the adapters to use (tests), or None to build them from settings again."""
+    """Install the adapters to use (tests), or None to build them from the configuration again."""
     global _services
     with _lock:
         _services = replacement

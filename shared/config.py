@@ -1,4 +1,8 @@
-"""Settings from the environment (or local.settings.json Values, which the host puts there)."""
+"""The app's configuration, read from the environment (or local.settings.json Values, which the host puts there).
+
+"Settings" in this project means the provider's consent settings (GET/PUT /api/settings); what the
+environment holds is configuration.
+"""
 from __future__ import annotations
 
 import os
@@ -6,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError
+from .domain.errors import ConfigurationError
 
 # azure-data-tables does not accept the UseDevelopmentStorage=true shorthand: this is what it means.
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -31,7 +35,7 @@ DEFAULTS: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
-class StorageSettings:
+class StorageConfig:
     """Either a connection string, or service URIs reached with an Entra ID credential."""
 
     connection_string: str | None = None
@@ -49,8 +53,8 @@ class StorageSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    storage: StorageSettings
+class AppConfig:
+    storage: StorageConfig
     key_vault_url: str | None
     entra_authority_host: str
     graph_endpoint: str
@@ -61,19 +65,19 @@ class Settings:
     local_secrets_file: str
 
 
-def _storage(env: Mapping[str, str]) -> StorageSettings:
+def _storage(env: Mapping[str, str]) -> StorageConfig:
     raw = (env.get("AzureWebJobsStorage") or "").strip()
     if raw:
         if raw.replace(" ", "").lower().rstrip(";") == "usedevelopmentstorage=true":
             raw = AZURITE_CONNECTION_STRING
-        return StorageSettings(connection_string=raw)
+        return StorageConfig(connection_string=raw)
     table_uri = (env.get("AzureWebJobsStorage__tableServiceUri") or "").strip()
     if not table_uri:
         raise ConfigurationError(
             "Storage is not configured: set AzureWebJobsStorage to a connection string, or "
             "AzureWebJobsStorage__tableServiceUri (with __queueServiceUri) for identity-based access."
         )
-    return StorageSettings(
+    return StorageConfig(
         table_service_uri=table_uri,
         queue_service_uri=(env.get("AzureWebJobsStorage__queueServiceUri") or "").strip() or None,
         credential=(env.get("AzureWebJobsStorage__credential") or "").strip().lower() or None,
@@ -90,7 +94,7 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.replace(" ", ",").split(",") if part.strip())
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
     env = os.environ if env is None else env
     concurrency_raw = _get(env, "VERIFY_CONCURRENCY")
     try:
@@ -102,7 +106,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     key_vault_url = (env.get("KEY_VAULT_URL") or "").strip() or None
     if key_vault_url and urlsplit(key_vault_url).scheme != "https":
         raise ConfigurationError("KEY_VAULT_URL must be an https URL, e.g. https://<vault>.vault.azure.net/.")
-    return Settings(
+    return AppConfig(
         storage=_storage(env),
         key_vault_url=key_vault_url,
         entra_authority_host=_get(env, "ENTRA_AUTHORITY_HOST").rstrip("/"),

@@ -1,10 +1,10 @@
-"""The contract's JSON shapes (camelCase, ISO 8601 UTC with Z) built from the domain models."""
+"""Every JSON body of the contract (camelCase, ISO 8601 UTC with Z), built from domain values."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import Status, Tenant, VerificationResult
+from .domain.models import ProviderSettings, Status, StatusDetail, StatusPage, Tenant, VerificationResult
 
 MAX_MESSAGE_CHARS = 500
 
@@ -21,6 +21,14 @@ def first_line(message: str | None) -> str | None:
         return None
     line = message.strip().splitlines()[0].strip() if message.strip() else ""
     return line[:MAX_MESSAGE_CHARS] or None
+
+
+def error_view(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def health_view() -> dict[str, Any]:
+    return {"status": "ok"}
 
 
 def tenant_view(tenant: Tenant) -> dict[str, Any]:
@@ -54,3 +62,25 @@ def history_view(result: VerificationResult) -> dict[str, Any]:
 def summary_view(counts: dict[Status, int]) -> dict[str, Any]:
     by_status = {status.value: counts.get(status, 0) for status in Status}
     return {"total": sum(by_status.values()), "byStatus": by_status}
+
+
+def status_page_view(page: StatusPage) -> dict[str, Any]:
+    return {
+        "generatedAt": iso(page.generated_at),
+        "summary": summary_view(page.counts),
+        "tenants": [tenant_view(tenant) for tenant in page.tenants],
+        "continuationToken": page.continuation_token,
+    }
+
+
+def status_detail_view(detail: StatusDetail) -> dict[str, Any]:
+    return {**tenant_view(detail.tenant), "history": [history_view(result) for result in detail.history]}
+
+
+def provider_settings_view(settings: ProviderSettings) -> dict[str, Any]:
+    return {
+        "clientId": settings.client_id,
+        "redirectUrl": settings.redirect_url,
+        "clientSecretConfigured": settings.client_secret_configured,
+        "updatedAt": iso(settings.updated_at),
+    }

@@ -115,7 +115,7 @@ def run_startup_check(target: str) -> None:
     if check is None:
         return
     try:
-        from shared.errors import ConfigurationError
+        from shared.domain.errors import ConfigurationError
     except ImportError:  # an app without the project's shared package
         ConfigurationError = None  # type: ignore[assignment,misc]  # noqa: N806
     try:

@@ -43,8 +43,8 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableServiceClient
 
-from shared.models import SecretName
-from shared.secrets import secret_name
+from shared.adapters.secret_names import secret_name
+from shared.domain.secrets import SecretName
 from tests.support.azurite import Azurite, start_azurite
 from tests.support.keyvault_sim import KeyVaultSimulator
 from tests.support.managed_identity_sim import (

@@ -8,8 +8,9 @@ import pytest
 import requests
 from azure.data.tables import TableServiceClient
 
-from shared.models import AuthMethod, Reason, Status, VerificationResult
-from shared.tables import TableTenantStore
+from shared.adapters.table_history import TableHistoryStore
+from shared.domain.models import AuthMethod, Status, VerificationResult
+from shared.domain.reasons import Reason
 from tests.support.openapi_check import check_response, spec
 
 pytestmark = pytest.mark.e2e
@@ -41,9 +42,9 @@ def test_every_documented_operation_answers_as_documented(app):
     call("GET", tenant, status=400, customer="bad%20id")
 
     # One recorded result, so the history entries' shape is checked too.
-    store = TableTenantStore(TableServiceClient.from_connection_string(app.connection_string))
+    history = TableHistoryStore(TableServiceClient.from_connection_string(app.connection_string))
     now = datetime.now(UTC)
-    store.add_result(VerificationResult(cid, Status.FAILED, now - timedelta(hours=1), AuthMethod.PASSWORD,
+    history.append(VerificationResult(cid, Status.FAILED, now - timedelta(hours=1), AuthMethod.PASSWORD,
                                         reason=Reason.MFA_REQUIRED, message="AADSTS50076: MFA required.",
                                         aadsts_code=50076, hint="Switch this customer to token."))
     detail = call("GET", status_one, status=200).json()

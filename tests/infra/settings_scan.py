@@ -3,7 +3,7 @@
 The convention this relies on (shared/config.py follows it; keep new code to it):
 
 * the environment is read through `os.environ`, `os.getenv(...)`, or a mapping held in a variable
-  or parameter named `env`, `environ` or `environment` (load_settings takes `env: Mapping`);
+  or parameter named `env`, `environ` or `environment` (load_config takes `env: Mapping`);
 * a setting's name is a string literal at the read:
   `env.get("X")`, `env["X"]`, `"X" in env`, `os.getenv("X")`, or a helper given the mapping and the
   name, such as `_get(env, "X")`;

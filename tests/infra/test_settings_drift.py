@@ -6,7 +6,7 @@ Microsoft.Web/sites resource in infra/ (parsed with pycep):
 * static: `settings_scan` walks the AST of function_app.py, shared/ and functions/ (the code that
   runs in Azure; tools/ and tests/ do not) for environment lookups with a literal name, the keys of
   `DEFAULTS`, `%X%` binding expressions and `connection="X"` binding arguments;
-* dynamic: `load_settings` is called with a mapping that records every key it asks for.
+* dynamic: `load_config` is called with a mapping that records every key it asks for.
 
 A setting X counts as set by the Bicep when the Bicep sets X itself, or X__<something> (the
 identity-based connection form, e.g. AzureWebJobsStorage__tableServiceUri for AzureWebJobsStorage).
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from shared.config import load_settings
+from shared.config import load_config
 
 from .settings_scan import app_sources, scan_files, scan_source
 from .support import ROOT, app_settings, function_app_bicep, resolve_default
@@ -198,11 +198,11 @@ def test_storage_and_key_vault_come_from_the_identity_form(bicep_settings) -> No
             f"{name} carries a key"
 
 
-# --- dynamic drift: what load_settings actually asks for ---------------------------------------
+# --- dynamic drift: what load_config actually asks for ---------------------------------------
 
 def test_the_bicep_settings_make_a_working_configuration(bicep_env, code, bicep_settings) -> None:
     env = RecordingEnv(bicep_env)
-    settings = load_settings(env)
+    settings = load_config(env)
     assert settings.storage.connection_string is None
     assert settings.storage.credential == "managedidentity"
     assert settings.storage.client_id == PLACEHOLDERS["AzureWebJobsStorage__clientId"]
@@ -211,7 +211,7 @@ def test_the_bicep_settings_make_a_working_configuration(bicep_env, code, bicep_
     assert not settings.storage.is_local_emulator
     assert settings.key_vault_url == PLACEHOLDERS["KEY_VAULT_URL"]
 
-    assert env.asked, "load_settings asked the mapping for nothing: it no longer reads the mapping it is given"
+    assert env.asked, "load_config asked the mapping for nothing: it no longer reads the mapping it is given"
     missing = sorted(name for name in env.asked
                      if name not in code.defaults and not set_by_bicep(name, bicep_settings))
-    assert not missing, f"load_settings reads settings the Bicep does not set and code gives no default: {missing}"
+    assert not missing, f"load_config reads settings the Bicep does not set and code gives no default: {missing}"

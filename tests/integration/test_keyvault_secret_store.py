@@ -11,9 +11,10 @@ from azure.core.credentials import AccessToken
 from azure.identity import CredentialUnavailableError
 from azure.keyvault.secrets._shared import http_challenge_cache
 
-from shared.errors import DependencyUnavailable
-from shared.models import SecretName
-from shared.secrets import KeyVaultSecretStore, secret_name
+from shared.adapters.keyvault import KeyVaultSecretStore
+from shared.adapters.secret_names import secret_name
+from shared.domain.errors import DependencyUnavailable
+from shared.domain.secrets import SecretName
 from tests.support.keyvault_sim import DEFAULT_TENANT, DEFAULT_TOKEN, KeyVaultSimulator
 from tests.support.tls import TestCA
 

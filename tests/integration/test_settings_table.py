@@ -1,13 +1,13 @@
-"""TableSettingsStore against real Azurite."""
+"""TableProviderSettingsStore against real Azurite."""
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.errors import Conflict
-from shared.models import ProviderSettings
-from shared.tables import TableSettingsStore
+from shared.adapters.table_settings import TableProviderSettingsStore
+from shared.domain.errors import Conflict
+from shared.domain.models import ProviderSettings
 
 pytestmark = pytest.mark.integration
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def store(azurite):
     service = TableServiceClient.from_connection_string(azurite.connection_string)
-    return TableSettingsStore(service, table=f"Settings{uuid.uuid4().hex[:10]}")
+    return TableProviderSettingsStore(service, table=f"Settings{uuid.uuid4().hex[:10]}")
 
 
 def test_nothing_stored_reads_as_none(store):

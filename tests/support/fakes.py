@@ -1,18 +1,25 @@
 """In-memory fakes of the ports, for unit tests of use cases and handlers (never of the adapters)."""
 from __future__ import annotations
 
-import base64
 import dataclasses
 import itertools
 
-from shared.errors import Conflict, InputError
-from shared.models import ProviderSettings, Status, Tenant, TenantFilter, TenantPage, VerificationResult
+from shared.bootstrap import Services
+from shared.domain.errors import Conflict
+from shared.domain.models import (
+    Cursor,
+    ProviderSettings,
+    Status,
+    Tenant,
+    TenantFilter,
+    TenantPage,
+    VerificationResult,
+)
 
 
 class InMemoryTenantStore:
     def __init__(self) -> None:
         self.tenants: dict[str, Tenant] = {}
-        self.history: dict[str, list[VerificationResult]] = {}
         self._etags = itertools.count(1)
 
     def _stamp(self, tenant: Tenant) -> Tenant:
@@ -35,25 +42,18 @@ class InMemoryTenantStore:
         return self._stamp(tenant)
 
     def delete(self, customer_id: str) -> bool:
-        self.history.pop(customer_id, None)
         return self.tenants.pop(customer_id, None) is not None
 
-    def list(self, flt: TenantFilter, *, top: int, continuation_token: str | None) -> TenantPage:
-        after = ""
-        if continuation_token is not None:
-            try:
-                after = base64.urlsafe_b64decode(continuation_token.encode()).decode()
-            except ValueError:
-                raise InputError("invalidContinuationToken", "bad token") from None
+    def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
+        start = after.row or "" if after is not None else ""
         rows = [
             t for key, t in sorted(self.tenants.items())
-            if key > after
+            if key >= start
             and (flt.status is None or t.last_verification_status == flt.status)
             and (flt.method is None or t.authentication_method == flt.method)
         ]
         page, more = rows[:top], len(rows) > top
-        token = base64.urlsafe_b64encode(page[-1].customer_id.encode()).decode() if more else None
-        return TenantPage(page, token)
+        return TenantPage(page, Cursor("tenant", rows[top].customer_id) if more else None)
 
     def count_by_status(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}
@@ -61,15 +61,23 @@ class InMemoryTenantStore:
             counts[t.last_verification_status] += 1
         return counts
 
-    def add_result(self, result: VerificationResult) -> None:
-        self.history.setdefault(result.customer_id, []).append(result)
 
-    def latest_results(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
-        rows = sorted(self.history.get(customer_id, []), key=lambda r: r.verified_at, reverse=True)
+class InMemoryHistoryStore:
+    def __init__(self) -> None:
+        self.results: dict[str, list[VerificationResult]] = {}
+
+    def append(self, result: VerificationResult) -> None:
+        self.results.setdefault(result.customer_id, []).append(result)
+
+    def latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+        rows = sorted(self.results.get(customer_id, []), key=lambda r: r.verified_at, reverse=True)
         return rows[:limit]
 
+    def delete_all(self, customer_id: str) -> None:
+        self.results.pop(customer_id, None)
 
-class InMemorySettingsStore:
+
+class InMemoryProviderSettingsStore:
     def __init__(self) -> None:
         self.settings: ProviderSettings | None = None
         self._etags = itertools.count(1)
@@ -102,3 +110,14 @@ class InMemorySecretStore:
         if self.fail_with:
             raise self.fail_with
         self.values.pop((customer_id, name), None)
+
+
+def fake_services() -> Services:
+    """Fresh fakes behind every port, ready for bootstrap.use()."""
+    return Services(
+        config=None,
+        tenants=InMemoryTenantStore(),
+        history=InMemoryHistoryStore(),
+        secrets=InMemorySecretStore(),
+        provider_settings=InMemoryProviderSettingsStore(),
+    )

@@ -14,7 +14,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.errors import ConfigurationError
+from shared.domain.errors import ConfigurationError
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from shared import bootstrap
-from shared.errors import ConfigurationError
+from shared.domain.errors import ConfigurationError
 
 AZURE_STORAGE = {"AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net"}
 
@@ -37,27 +37,31 @@ def test_with_key_vault_start_up_is_quiet(monkeypatch, caplog):
 
 
 def test_build_next_to_azurite_uses_tables_and_the_local_store(tmp_path):
-    from shared.config import load_settings
-    from shared.secrets import LocalFileSecretStore
-    from shared.tables import TableTenantStore
+    from shared.adapters.local_secrets import LocalFileSecretStore
+    from shared.adapters.table_history import TableHistoryStore
+    from shared.adapters.table_settings import TableProviderSettingsStore
+    from shared.adapters.table_tenants import TableTenantStore
+    from shared.config import load_config
 
-    settings = load_settings({"AzureWebJobsStorage": "UseDevelopmentStorage=true",
-                              "LOCAL_SECRETS_FILE": str(tmp_path / "s.json")})
-    services = bootstrap.build(settings)
+    config = load_config({"AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                          "LOCAL_SECRETS_FILE": str(tmp_path / "s.json")})
+    services = bootstrap.build(config)
     assert isinstance(services.tenants, TableTenantStore)
+    assert isinstance(services.history, TableHistoryStore)
+    assert isinstance(services.provider_settings, TableProviderSettingsStore)
     assert isinstance(services.secrets, LocalFileSecretStore)
 
 
 def test_build_in_azure_uses_one_identity_for_tables_and_key_vault():
     from azure.identity import DefaultAzureCredential
 
-    from shared.config import load_settings
-    from shared.secrets import KeyVaultSecretStore
+    from shared.adapters.keyvault import KeyVaultSecretStore
+    from shared.config import load_config
 
-    settings = load_settings({**AZURE_STORAGE, "AzureWebJobsStorage__credential": "managedidentity",
-                              "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-0000000000aa",
-                              "KEY_VAULT_URL": "https://kv.vault.azure.net/"})
-    services = bootstrap.build(settings)
+    config = load_config({**AZURE_STORAGE, "AzureWebJobsStorage__credential": "managedidentity",
+                          "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-0000000000aa",
+                          "KEY_VAULT_URL": "https://kv.vault.azure.net/"})
+    services = bootstrap.build(config)
     assert isinstance(services.secrets, KeyVaultSecretStore)
     vault_credential = services.secrets._client._client._config.credential
     table_credential = services.tenants._service.credential

@@ -6,19 +6,19 @@ import pytest
 
 from functions import health, status, tenants
 from shared import bootstrap
-from shared.errors import DependencyUnavailable
-from shared.models import SecretName, Status
-from tests.support.fakes import InMemorySecretStore, InMemorySettingsStore, InMemoryTenantStore
+from shared.domain.errors import DependencyUnavailable
+from shared.domain.models import Status
+from shared.domain.secrets import SecretName
+from tests.support.fakes import fake_services
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
 @pytest.fixture
 def stores():
-    store, secrets = InMemoryTenantStore(), InMemorySecretStore()
-    bootstrap.use(bootstrap.Services(settings=None, tenants=store, secrets=secrets,
-                                     settings_store=InMemorySettingsStore()))
-    yield store, secrets
+    services = fake_services()
+    bootstrap.use(services)
+    yield services.tenants, services.secrets, services.history
     bootstrap.use(None)
 
 
@@ -44,7 +44,7 @@ def test_health_is_ok():
 
 
 def test_put_creates_then_updates_and_never_echoes_the_password(stores):
-    store, secrets = stores
+    store, secrets, _ = stores
     body = {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin@contoso.com",
             "password": "Pa55-word-X"}
     created = put("contoso", body)
@@ -73,15 +73,15 @@ def test_application_method_requires_id_and_secret_on_create(stores):
 
 
 def test_changing_the_method_resets_status_but_keeps_history(stores):
-    store, _ = stores
+    store, _, history = stores
     put("c1", {"tenantId": GUID, "authenticationMethod": "token"})
     import dataclasses
     from datetime import UTC, datetime
 
-    from shared.models import AuthMethod, VerificationResult
+    from shared.domain.models import AuthMethod, VerificationResult
 
     store.tenants["c1"] = dataclasses.replace(store.tenants["c1"], last_verification_status=Status.FAILED)
-    store.add_result(VerificationResult("c1", Status.FAILED, datetime.now(UTC), AuthMethod.TOKEN))
+    history.append(VerificationResult("c1", Status.FAILED, datetime.now(UTC), AuthMethod.TOKEN))
     unchanged = put("c1", {"tenantId": GUID, "authenticationMethod": "token"})
     assert read(unchanged)["lastVerificationStatus"] == "failed"
     changed = put("c1", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",
@@ -99,7 +99,7 @@ def test_get_and_delete_answer_404_for_unknown_customers(stores):
 
 
 def test_delete_removes_the_record_and_every_secret(stores):
-    store, secrets = stores
+    store, secrets, _ = stores
     put("gone", {"tenantId": GUID, "authenticationMethod": "application", "applicationId": GUID,
                  "applicationSecret": "app-secret-value"})
     response = tenants.tenants_delete(request("DELETE", "/api/tenants/gone", route_params={"customerId": "gone"}))
@@ -108,7 +108,7 @@ def test_delete_removes_the_record_and_every_secret(stores):
 
 
 def test_key_vault_outage_is_a_503_and_stores_nothing(stores):
-    store, secrets = stores
+    store, secrets, _ = stores
     secrets.fail_with = DependencyUnavailable("secretStoreUnavailable", "Key Vault could not be reached.")
     response = put("c2", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",
                           "password": "x-Y-z-1234"})
@@ -118,7 +118,7 @@ def test_key_vault_outage_is_a_503_and_stores_nothing(stores):
 
 
 def test_unexpected_failure_is_a_500_without_detail(stores, monkeypatch):
-    store, _ = stores
+    store, _, _ = stores
     monkeypatch.setattr(store, "get", lambda _cid: (_ for _ in ()).throw(RuntimeError("boom at /secret/path")))
     response = tenants.tenants_get(request("GET", "/api/tenants/x", route_params={"customerId": "x"}))
     assert response.status_code == 500

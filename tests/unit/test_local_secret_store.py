@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import DependencyUnavailable
-from shared.models import SecretName
-from shared.secrets import LocalFileSecretStore, secret_name
+from shared.adapters.local_secrets import LocalFileSecretStore
+from shared.adapters.secret_names import secret_name
+from shared.domain.errors import DependencyUnavailable
+from shared.domain.secrets import SecretName
 
 
 @pytest.fixture

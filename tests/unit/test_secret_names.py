@@ -8,9 +8,9 @@ import string
 
 import pytest
 
-from shared.errors import InputError
-from shared.models import SecretName
-from shared.secrets import secret_name
+from shared.adapters.secret_names import secret_name
+from shared.domain.errors import InputError
+from shared.domain.secrets import SecretName
 
 VAULT_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
 ID_ALPHABET = string.ascii_letters + string.digits + "._-"

@@ -4,11 +4,12 @@ import json
 import azure.functions as func
 import pytest
 
-from functions import settings as settings_functions
-from shared import bootstrap, validation
-from shared.errors import InputError
-from shared.models import ProviderSecret
-from tests.support.fakes import InMemorySecretStore, InMemorySettingsStore, InMemoryTenantStore
+from functions import parsing
+from functions import provider_settings as settings_functions
+from shared import bootstrap
+from shared.domain.errors import InputError
+from shared.domain.models import ProviderSecret
+from tests.support.fakes import fake_services
 
 GUID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
 CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
@@ -19,7 +20,7 @@ CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
     "http://localhost:7071/authenticate/OAuth2Callback", "http://127.0.0.1/authenticate/OAuth2Callback",
 ])
 def test_redirect_urls_of_the_contract_are_accepted(url):
-    assert validation.redirect_url(url) == url
+    assert parsing.redirect_url(url) == url
 
 
 @pytest.mark.parametrize("url", [
@@ -38,7 +39,7 @@ def test_redirect_urls_of_the_contract_are_accepted(url):
 ])
 def test_other_redirect_urls_are_refused(url):
     with pytest.raises(InputError) as err:
-        validation.redirect_url(url)
+        parsing.redirect_url(url)
     assert err.value.code == "invalidRedirectUrl"
 
 
@@ -52,16 +53,15 @@ def test_other_redirect_urls_are_refused(url):
 ])
 def test_malformed_settings_bodies_name_the_problem(body, code):
     with pytest.raises(InputError) as err:
-        validation.settings_input(body)
+        parsing.provider_settings_input(body)
     assert err.value.code == code
 
 
 @pytest.fixture
 def stores():
-    store, secrets = InMemorySettingsStore(), InMemorySecretStore()
-    bootstrap.use(bootstrap.Services(settings=None, tenants=InMemoryTenantStore(), secrets=secrets,
-                                     settings_store=store))
-    yield store, secrets
+    services = fake_services()
+    bootstrap.use(services)
+    yield services.provider_settings, services.secrets
     bootstrap.use(None)
 
 

@@ -1,4 +1,4 @@
-"""table_service_from_settings builds the right client for each storage form, without any network call."""
+"""table_service_from_config builds the right client for each storage form, without any network call."""
 from __future__ import annotations
 
 import subprocess
@@ -9,9 +9,9 @@ import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.data.tables import TableServiceClient
 
-from shared.config import AZURITE_CONNECTION_STRING, AZURITE_KEY, StorageSettings
-from shared.errors import ConfigurationError
-from shared.storage_clients import default_credential, table_service_from_settings
+from shared.adapters.storage_clients import default_credential, table_service_from_config
+from shared.config import AZURITE_CONNECTION_STRING, AZURITE_KEY, StorageConfig
+from shared.domain.errors import ConfigurationError
 from tests.support.azurite import REPO
 
 TABLE_URI = "https://acct.table.core.windows.net"
@@ -24,8 +24,8 @@ def _retry_total(client: TableServiceClient) -> int | None:
 
 
 def test_identity_form_uses_default_azure_credential_for_the_uri():
-    client = table_service_from_settings(
-        StorageSettings(table_service_uri=TABLE_URI, credential="managedidentity", client_id=CLIENT_ID)
+    client = table_service_from_config(
+        StorageConfig(table_service_uri=TABLE_URI, credential="managedidentity", client_id=CLIENT_ID)
     )
     assert isinstance(client, TableServiceClient)
     assert isinstance(client.credential, azure.identity.DefaultAzureCredential)
@@ -44,12 +44,12 @@ class _RecordingCredential:
 @pytest.mark.parametrize(
     ("storage", "expected"),
     [
-        (StorageSettings(table_service_uri=TABLE_URI, credential="managedidentity", client_id=CLIENT_ID),
+        (StorageConfig(table_service_uri=TABLE_URI, credential="managedidentity", client_id=CLIENT_ID),
          {"managed_identity_client_id": CLIENT_ID}),
-        (StorageSettings(table_service_uri=TABLE_URI, credential="managedidentity"), {}),
-        (StorageSettings(table_service_uri=TABLE_URI), {}),
+        (StorageConfig(table_service_uri=TABLE_URI, credential="managedidentity"), {}),
+        (StorageConfig(table_service_uri=TABLE_URI), {}),
         # A client id without credential=managedidentity is not an instruction to use that identity.
-        (StorageSettings(table_service_uri=TABLE_URI, client_id=CLIENT_ID), {}),
+        (StorageConfig(table_service_uri=TABLE_URI, client_id=CLIENT_ID), {}),
     ],
 )
 def test_user_assigned_identity_is_chosen_only_when_the_settings_say_so(monkeypatch, storage, expected):
@@ -60,50 +60,51 @@ def test_user_assigned_identity_is_chosen_only_when_the_settings_say_so(monkeypa
 
 
 def test_a_custom_credential_factory_is_given_the_settings():
-    seen: list[StorageSettings] = []
-    storage = StorageSettings(table_service_uri=TABLE_URI)
+    seen: list[StorageConfig] = []
+    storage = StorageConfig(table_service_uri=TABLE_URI)
     sentinel = _RecordingCredential()
 
-    def factory(settings: StorageSettings):
+    def factory(settings: StorageConfig):
         seen.append(settings)
         return sentinel
 
-    client = table_service_from_settings(storage, credential_factory=factory)
+    client = table_service_from_config(storage, credential_factory=factory)
     assert seen == [storage]
     assert client.credential is sentinel
 
 
 def test_connection_string_form_uses_the_account_key_and_table_endpoint():
-    client = table_service_from_settings(StorageSettings(connection_string=AZURITE_CONNECTION_STRING))
+    client = table_service_from_config(StorageConfig(connection_string=AZURITE_CONNECTION_STRING))
     assert isinstance(client.credential, AzureNamedKeyCredential)
     assert client.credential.named_key.name == "devstoreaccount1"
     assert client.url.rstrip("/") == "http://127.0.0.1:10002/devstoreaccount1"
 
 
 def test_retry_option_reaches_the_pipeline():
-    storage = StorageSettings(connection_string=AZURITE_CONNECTION_STRING)
-    assert _retry_total(table_service_from_settings(storage, retry_total=0)) == 0
-    assert _retry_total(table_service_from_settings(storage)) != 0  # the SDK's default is kept
+    storage = StorageConfig(connection_string=AZURITE_CONNECTION_STRING)
+    assert _retry_total(table_service_from_config(storage, retry_total=0)) == 0
+    assert _retry_total(table_service_from_config(storage)) != 0  # the SDK's default is kept
 
 
 @pytest.mark.parametrize(
     "storage",
     [
-        StorageSettings(),
-        StorageSettings(table_service_uri="http://acct.table.core.windows.net"),  # a bearer token over http
-        StorageSettings(connection_string=f"AccountKey={AZURITE_KEY};nonsense"),
+        StorageConfig(),
+        StorageConfig(table_service_uri="http://acct.table.core.windows.net"),  # a bearer token over http
+        StorageConfig(connection_string=f"AccountKey={AZURITE_KEY};nonsense"),
     ],
 )
 def test_unusable_settings_raise_configuration_error_without_the_key(storage):
     with pytest.raises(ConfigurationError) as err:
-        table_service_from_settings(storage)
+        table_service_from_config(storage)
     assert AZURITE_KEY not in str(err.value)
     assert err.value.__cause__ is None or AZURITE_KEY not in str(err.value.__cause__)
 
 
 def test_importing_the_storage_modules_does_not_import_azure_identity():
     # A fresh interpreter: this test process has already imported azure.identity.
-    code = "import sys, shared.storage_clients, shared.tables; print('azure.identity' in sys.modules)"
+    code = ("import sys, shared.adapters.storage_clients, shared.adapters.table_tenants; "
+            "print('azure.identity' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -5,12 +5,13 @@ import dataclasses
 import logging
 from datetime import UTC, datetime
 
-from .errors import Conflict, InputError, NotFound
-from .models import AuthMethod, SecretName, Status, Tenant
-from .ports import SecretStore, TenantStore
-from .validation import TenantInput
+from ..domain.errors import Conflict, InputError, NotFound
+from ..domain.inputs import TenantInput
+from ..domain.models import AuthMethod, Status, Tenant
+from ..domain.ports import HistoryStore, SecretStore, TenantStore
+from ..domain.secrets import SecretName
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def get_tenant(store: TenantStore, customer_id: str) -> Tenant:
@@ -86,7 +87,7 @@ def put_tenant(
             hint=existing.hint,
         )
     else:
-        log.info("customer %s changed how it is reached; its status is back to %s", customer_id, Status.NOT_VERIFIED)
+        logger.info("customer %s changed how it is reached; its status is back to %s", customer_id, Status.NOT_VERIFIED)
     tenant = dataclasses.replace(tenant, etag=existing.etag)
     return store.update(tenant), False
 
@@ -102,9 +103,11 @@ def _verification_inputs_unchanged(existing: Tenant, new: Tenant, data: TenantIn
     )
 
 
-def delete_tenant(store: TenantStore, secrets: SecretStore, customer_id: str) -> None:
-    """Secrets go first, so a failure part-way leaves a record that a retried DELETE finishes."""
+def delete_tenant(store: TenantStore, history: HistoryStore, secrets: SecretStore, customer_id: str) -> None:
+    """Secrets, then history, then the record: a failure part-way leaves a record that a retried DELETE
+    finishes."""
     get_tenant(store, customer_id)
     for name in SecretName:
         secrets.delete(customer_id, name)
+    history.delete_all(customer_id)
     store.delete(customer_id)

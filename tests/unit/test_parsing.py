@@ -1,29 +1,30 @@
+"""The HTTP edge's parser (functions/parsing.py): every refusal is an InputError with a contract code."""
 import json
 
 import pytest
 
-from shared import validation
-from shared.errors import InputError
-from shared.models import AuthMethod, Status
+from functions import parsing
+from shared.domain.errors import InputError
+from shared.domain.models import AuthMethod, Status
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
 @pytest.mark.parametrize("value", ["a", "Contoso-01", "c.d_e-f", "x" * 64])
 def test_customer_ids_of_the_contract_are_accepted(value):
-    assert validation.customer_id(value) == value
+    assert parsing.customer_id(value) == value
 
 
 @pytest.mark.parametrize("value", [None, "", "x" * 65, "a b", "a/b", "a' or 'x' eq 'x", "ü", "a\nb", "a%20b"])
 def test_other_customer_ids_are_refused(value):
     with pytest.raises(InputError) as err:
-        validation.customer_id(value)
+        parsing.customer_id(value)
     assert err.value.code == "invalidCustomerId"
 
 
 @pytest.mark.parametrize("value", [GUID, GUID.upper(), "contoso.onmicrosoft.com", "Fabrikam.com", "a-b.co.uk"])
 def test_tenant_id_is_a_guid_or_a_domain(value):
-    data = validation.tenant_input({"tenantId": value, "authenticationMethod": "token"})
+    data = parsing.tenant_input({"tenantId": value, "authenticationMethod": "token"})
     assert data.tenant_id == value.lower()
 
 
@@ -32,16 +33,16 @@ def test_tenant_id_is_a_guid_or_a_domain(value):
 )
 def test_tenant_id_that_is_neither_is_refused(value):
     with pytest.raises(InputError) as err:
-        validation.tenant_input({"tenantId": value, "authenticationMethod": "token"})
+        parsing.tenant_input({"tenantId": value, "authenticationMethod": "token"})
     assert err.value.code == "invalidTenantId"
 
 
 def test_password_method_needs_an_email_and_refuses_a_bad_one():
     with pytest.raises(InputError) as err:
-        validation.tenant_input({"tenantId": GUID, "authenticationMethod": "password"})
+        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "password"})
     assert (err.value.code, "m365Email" in err.value.message) == ("missingField", True)
     with pytest.raises(InputError) as err:
-        validation.tenant_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin"})
+        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin"})
     assert err.value.code == "invalidEmail"
 
 
@@ -60,13 +61,13 @@ def test_password_method_needs_an_email_and_refuses_a_bad_one():
 ])
 def test_malformed_tenant_bodies_name_the_problem(body, code):
     with pytest.raises(InputError) as err:
-        validation.tenant_input(body)
+        parsing.tenant_input(body)
     assert err.value.code == code
     assert err.value.status == 400
 
 
 def test_read_only_view_fields_sent_back_are_ignored():
-    data = validation.tenant_input({
+    data = parsing.tenant_input({
         "tenantId": GUID, "authenticationMethod": "token", "customerId": "x",
         "lastVerificationStatus": "succeeded", "secretsConfigured": [],
     })
@@ -74,7 +75,7 @@ def test_read_only_view_fields_sent_back_are_ignored():
 
 
 def test_tenant_input_repr_hides_secrets():
-    data = validation.tenant_input({
+    data = parsing.tenant_input({
         "tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@b.com", "password": "Sup3r-S3cret!",
     })
     assert "Sup3r-S3cret!" not in repr(data)
@@ -92,14 +93,14 @@ def test_tenant_input_repr_hides_secrets():
 ])
 def test_json_object_refuses_what_is_not_one_small_object(body, code, status):
     with pytest.raises(InputError) as err:
-        validation.json_object(body)
+        parsing.json_object(body)
     assert (err.value.code, err.value.status) == (code, status)
 
 
 def test_list_query_defaults_and_values():
-    query = validation.list_query({"code": "function-key"})
+    query = parsing.status_query({"code": "function-key"})
     assert (query.status, query.method, query.top, query.continuation_token) == (None, None, 1000, None)
-    query = validation.list_query({"status": "failed", "method": "application", "top": "5", "continuationToken": "t"})
+    query = parsing.status_query({"status": "failed", "method": "application", "top": "5", "continuationToken": "t"})
     assert (query.status, query.method, query.top, query.continuation_token) == (
         Status.FAILED, AuthMethod.APPLICATION, 5, "t")
 
@@ -110,5 +111,5 @@ def test_list_query_defaults_and_values():
 ])
 def test_list_query_refuses_unknown_values(params):
     with pytest.raises(InputError) as err:
-        validation.list_query(params)
+        parsing.status_query(params)
     assert err.value.code in {"invalidQueryParameter", "invalidContinuationToken"}

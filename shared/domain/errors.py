@@ -1,4 +1,4 @@
-"""Exceptions the use cases raise; functions/ turns each into the contract's error JSON.
+"""Exceptions the use cases and adapters raise; functions/http.py turns each into the contract's error JSON.
 
 Messages are sentences for a person and never carry a secret value.
 """
@@ -30,6 +30,11 @@ class Conflict(RuntimeError):
         self.message = message
 
 
+# The codes of DependencyUnavailable, one per dependency.
+STORAGE_UNAVAILABLE = "storageUnavailable"
+SECRET_STORE_UNAVAILABLE = "secretStoreUnavailable"
+
+
 class DependencyUnavailable(RuntimeError):
     """Table Storage or Key Vault could not be reached or refused us (503, retryable)."""
 
@@ -41,3 +46,18 @@ class DependencyUnavailable(RuntimeError):
 
 class ConfigurationError(RuntimeError):
     """The app's settings cannot work (e.g. no Key Vault outside local development)."""
+
+
+def invalid_continuation_token() -> InputError:
+    """A continuation token this API did not issue for this query (forged, altered, or for another filter)."""
+    return InputError(
+        "invalidContinuationToken",
+        "continuationToken is not one this API returned for this query; start again without it.",
+    )
+
+
+def invalid_customer_id() -> InputError:
+    return InputError(
+        "invalidCustomerId",
+        "customerId must be 1 to 64 characters of letters, digits, '.', '_' or '-'.",
+    )

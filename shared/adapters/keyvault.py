@@ -1,20 +1,14 @@
-"""SecretStore adapters: Azure Key Vault in every deployed environment, a local JSON file for development.
+"""SecretStore on Azure Key Vault, for a vault with soft delete and purge protection.
 
 Secret values only ever travel in request bodies and return values: never in a name, tag, log line,
 exception message or repr.
 """
 from __future__ import annotations
 
-import base64
-import json
 import logging
-import os
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -29,41 +23,14 @@ from azure.core.exceptions import (
 )
 from azure.keyvault.secrets import SecretClient
 
-from . import validation
-from .errors import DependencyUnavailable
-from .models import ProviderSecret, SecretName
+from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
+from ..domain.models import ProviderSecret
+from ..domain.secrets import SecretName
+from .secret_names import secret_name
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "secretStoreUnavailable"
 CONTENT_TYPE = "text/plain"
-
-# Fixed per kind; never derived from the enum value, so renaming a SecretName cannot orphan stored secrets.
-_KIND_TOKEN: dict[SecretName, str] = {
-    SecretName.PASSWORD: "password",
-    SecretName.REFRESH_TOKEN: "refresh-token",
-    SecretName.APPLICATION_SECRET: "app-secret",
-}
-
-
-_PROVIDER_KIND_TOKEN: dict[ProviderSecret, str] = {ProviderSecret.CLIENT_SECRET: "client-secret"}
-
-
-def secret_name(customer_id: str | None, name: SecretName | ProviderSecret) -> str:
-    """The vault name of a secret: `provider-<kind>` for the provider's own (customer_id None), else
-    `tenant-<base32 of the customerId>-<kind>`; the two prefixes can never meet.
-
-    The vault name of one customer's secret: `tenant-<base32 of the customerId>-<kind>`.
-
-    Key Vault names are case-insensitive and allow only `0-9a-zA-Z-`, while customer ids are case-sensitive
-    and may hold `._`. Lower-case base32 (no padding) is injective, fits that alphabet and never contains `-`,
-    so distinct (customerId, kind) pairs can never share a name; a 64-character id gives 124 characters.
-    """
-    if customer_id is None:
-        return f"provider-{_PROVIDER_KIND_TOKEN[ProviderSecret(name)]}"
-    validation.customer_id(customer_id)  # the contract's rule; raises InputError("invalidCustomerId")
-    encoded = base64.b32encode(customer_id.encode("utf-8")).decode("ascii").rstrip("=").lower()
-    return f"tenant-{encoded}-{_KIND_TOKEN[SecretName(name)]}"
 
 
 class KeyVaultSecretStore:
@@ -136,7 +103,7 @@ class KeyVaultSecretStore:
                     logger.info("Secret %s of customer %s is soft-deleted; recovering it.", name, customer_id)
                     if not self._recover(key, deadline):
                         raise DependencyUnavailable(
-                            UNAVAILABLE,
+                            SECRET_STORE_UNAVAILABLE,
                             f"Key Vault did not finish recovering the deleted {name} secret of customer "
                             f"'{customer_id}' within {self._max_wait:g} seconds; try again later.",
                         ) from None
@@ -197,19 +164,19 @@ class KeyVaultSecretStore:
                 "Key Vault refused to %s: %s (HTTP %s).", what, type(exc).__name__, exc.status_code
             )
             raise DependencyUnavailable(
-                UNAVAILABLE, f"Key Vault could not authenticate the app while trying to {what}."
+                SECRET_STORE_UNAVAILABLE, f"Key Vault could not authenticate the app while trying to {what}."
             ) from exc
         except HttpResponseError as exc:
             logger.warning("Key Vault failed to %s: HTTP %s %s.", what, exc.status_code, exc.reason)
             raise DependencyUnavailable(
-                UNAVAILABLE, f"Key Vault answered HTTP {exc.status_code} while trying to {what}."
+                SECRET_STORE_UNAVAILABLE, f"Key Vault answered HTTP {exc.status_code} while trying to {what}."
             ) from exc
         except (ServiceRequestError, ServiceResponseError) as exc:
             logger.warning("Key Vault could not be reached to %s: %s.", what, type(exc).__name__)
-            raise DependencyUnavailable(UNAVAILABLE, f"Key Vault could not be reached to {what}.") from exc
+            raise DependencyUnavailable(SECRET_STORE_UNAVAILABLE, f"Key Vault could not be reached to {what}.") from exc
         except AzureError as exc:
             logger.warning("Key Vault failed to %s: %s.", what, type(exc).__name__)
-            raise DependencyUnavailable(UNAVAILABLE, f"Key Vault failed to {what}.") from exc
+            raise DependencyUnavailable(SECRET_STORE_UNAVAILABLE, f"Key Vault failed to {what}.") from exc
         except ValueError as exc:
             # The SDK raises ValueError, before any token is sent, when the vault's 401 challenge does not
             # verify (its resource does not cover KEY_VAULT_URL's host: not the vault's own name).
@@ -220,75 +187,7 @@ class KeyVaultSecretStore:
                 self._vault_url, what, type(exc).__name__,
             )
             raise DependencyUnavailable(
-                UNAVAILABLE,
+                SECRET_STORE_UNAVAILABLE,
                 f"The app did not trust the Key Vault's authentication challenge while trying to {what}; "
                 "KEY_VAULT_URL must be the vault's own URL.",
             ) from exc
-
-
-class LocalFileSecretStore:
-    """Development-only SecretStore: one JSON object of name -> value in a file only its owner can read.
-
-    Used when KEY_VAULT_URL is unset and storage is local Azurite; bootstrap warns at start.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"LocalFileSecretStore({str(self._path)!r})"
-
-    def get(self, customer_id: str | None, name: SecretName | ProviderSecret) -> str | None:
-        key = secret_name(customer_id, name)
-        with self._lock:
-            return self._read().get(key)
-
-    def set(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> None:
-        key = secret_name(customer_id, name)
-        with self._lock:
-            secrets = self._read()
-            secrets[key] = value
-            self._write(secrets)
-
-    def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
-        key = secret_name(customer_id, name)
-        with self._lock:
-            secrets = self._read()
-            if secrets.pop(key, None) is not None:
-                self._write(secrets)
-
-    def _read(self) -> dict[str, str]:
-        try:
-            raw = self._path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            raise DependencyUnavailable(
-                UNAVAILABLE, f"The local secret file {self._path} cannot be read ({exc.strerror})."
-            ) from None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            # `from None`: the decoder's message quotes the file's text, which is secret.
-            raise DependencyUnavailable(
-                UNAVAILABLE, f"The local secret file {self._path} is not a JSON object of names to strings."
-            ) from None
-        return data
-
-    def _write(self, secrets: dict[str, str]) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # mkstemp makes a 0600 file in the same directory: os.replace is then atomic and never widens access.
-        fd, tmp = tempfile.mkstemp(prefix=f".{self._path.name}.", suffix=".tmp", dir=self._path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(secrets, handle, indent=2, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self._path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

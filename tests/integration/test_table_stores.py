@@ -1,4 +1,4 @@
-"""TableTenantStore against a real Azurite; each test gets tables of its own."""
+"""TableTenantStore and TableHistoryStore against a real Azurite; each test gets tables of its own."""
 from __future__ import annotations
 
 import base64
@@ -13,11 +13,18 @@ import pytest
 from azure.core.paging import ItemPaged
 from azure.data.tables import TableServiceClient
 
-from shared.config import StorageSettings
-from shared.errors import Conflict, DependencyUnavailable, InputError
-from shared.models import AuthMethod, Reason, SecretName, Status, Tenant, TenantFilter, VerificationResult
-from shared.storage_clients import table_service_from_settings
-from shared.tables import TENANT_PARTITION, TableTenantStore, _first_non_empty_page, _tenant_to_entity
+from shared.adapters.storage_clients import table_service_from_config
+from shared.adapters.table_common import first_non_empty_page
+from shared.adapters.table_entities import TENANT_PARTITION, tenant_to_entity
+from shared.adapters.table_history import TableHistoryStore
+from shared.adapters.table_tenants import TableTenantStore
+from shared.config import StorageConfig
+from shared.domain.errors import Conflict, DependencyUnavailable, InputError
+from shared.domain.inputs import StatusQuery
+from shared.domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, VerificationResult
+from shared.domain.reasons import Reason
+from shared.domain.secrets import SecretName
+from shared.usecases.status import list_status
 
 pytestmark = pytest.mark.integration
 
@@ -26,14 +33,18 @@ T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 @pytest.fixture
 def service(azurite) -> TableServiceClient:
-    storage = StorageSettings(connection_string=azurite.connection_string)
-    return table_service_from_settings(storage, retry_total=0)
+    storage = StorageConfig(connection_string=azurite.connection_string)
+    return table_service_from_config(storage, retry_total=0)
 
 
 @pytest.fixture
 def store(service) -> TableTenantStore:
-    suffix = uuid.uuid4().hex[:16]
-    return TableTenantStore(service, tenants_table=f"Tenants{suffix}", history_table=f"History{suffix}")
+    return TableTenantStore(service, table=f"Tenants{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture
+def history(service) -> TableHistoryStore:
+    return TableHistoryStore(service, table=f"History{uuid.uuid4().hex[:16]}")
 
 
 def _tenant(customer_id: str, **fields) -> Tenant:
@@ -54,13 +65,13 @@ def _raw(service: TableServiceClient, table: str, partition: str) -> list[dict]:
 
 
 def _all_pages(store: TableTenantStore, flt: TenantFilter, *, top: int) -> Iterator[list[Tenant]]:
-    token = None
-    for _ in range(100):  # bounded: a token that never ends fails the test instead of hanging it
-        page = store.list(flt, top=top, continuation_token=token)
+    cursor = None
+    for _ in range(100):  # bounded: a cursor that never ends fails the test instead of hanging it
+        page = store.list(flt, top=top, after=cursor)
         assert len(page.tenants) <= top
         yield page.tenants
-        token = page.continuation_token
-        if token is None:
+        cursor = page.next
+        if cursor is None:
             return
     pytest.fail("paging did not end")
 
@@ -100,7 +111,7 @@ def test_every_field_round_trips(store, service):
         assert type(value) is datetime and value.tzinfo is UTC
     assert got.when_last_verified.microsecond == 123456
 
-    (row,) = _raw(service, store._tenants_name, TENANT_PARTITION)
+    (row,) = _raw(service, store._name, TENANT_PARTITION)
     assert row["RowKey"] == "Contoso.EU_01-x"
     assert row["secretsConfigured"] == '["applicationSecret", "refreshToken"]'
     assert row["lastVerificationStatus"] == "failed"
@@ -120,7 +131,7 @@ def test_unset_fields_round_trip_as_none(store, service):
     assert got.m365_email is None and got.when_last_verified is None and got.aadsts_code is None
     assert got.secrets_configured == frozenset()
     assert got.last_verification_status is Status.NOT_VERIFIED
-    (row,) = _raw(service, store._tenants_name, TENANT_PARTITION)
+    (row,) = _raw(service, store._name, TENANT_PARTITION)
     assert "m365Email" not in row and "lastVerificationReason" not in row
 
 
@@ -173,29 +184,26 @@ def test_update_of_a_deleted_tenant_conflicts(store):
     assert store.get("gone") is None  # the failed update did not recreate it
 
 
-def test_delete_removes_the_tenant_and_all_its_history_in_batches(store, service):
+def test_delete_removes_the_tenant_only(store):
     store.add(_tenant("doomed"))
     store.add(_tenant("kept"))
-    for n in range(230):  # more than two transactions of 100
-        store.add_result(_result("doomed", T0 + timedelta(seconds=n)))
-    store.add_result(_result("kept", T0))
-    assert len(_raw(service, store._history_name, "doomed")) == 230
-
     assert store.delete("doomed") is True
     assert store.get("doomed") is None
-    assert _raw(service, store._history_name, "doomed") == []
-    assert store.latest_results("doomed", limit=20) == []
-    # Nothing else went with it.
     assert store.get("kept") is not None
-    assert len(store.latest_results("kept", limit=20)) == 1
-
     assert store.delete("doomed") is False
 
 
-def test_delete_of_an_unknown_customer_is_false_and_sweeps_orphaned_history(store, service):
-    store.add_result(_result("orphan", T0))
-    assert store.delete("orphan") is False
-    assert _raw(service, store._history_name, "orphan") == []
+def test_delete_all_removes_a_customers_whole_history_in_batches(history, service):
+    for n in range(230):  # more than two transactions of 100
+        history.append(_result("doomed", T0 + timedelta(seconds=n)))
+    history.append(_result("kept", T0))
+    assert len(_raw(service, history._name, "doomed")) == 230
+
+    history.delete_all("doomed")
+    assert _raw(service, history._name, "doomed") == []
+    assert history.latest("doomed", limit=20) == []
+    assert len(history.latest("kept", limit=20)) == 1  # nothing else went with it
+    history.delete_all("doomed")  # nothing left to remove is not an error
 
 
 # --- list ----------------------------------------------------------------------------------------
@@ -236,9 +244,9 @@ def test_list_filters_by_status_and_method(mixed, flt):
         for customer_id, (method, status) in MIX.items()
         if flt.status in (None, status) and flt.method in (None, method)
     )
-    page = mixed.list(flt, top=1000, continuation_token=None)
+    page = mixed.list(flt, top=1000, after=None)
     assert _ids(page.tenants) == expected
-    assert page.continuation_token is None
+    assert page.next is None
     assert all(tenant.etag for tenant in page.tenants)
 
 
@@ -259,8 +267,8 @@ def test_paging_a_filtered_list(mixed):
 
 
 def test_an_empty_table_lists_one_empty_last_page(store):
-    page = store.list(TenantFilter(), top=10, continuation_token=None)
-    assert page.tenants == [] and page.continuation_token is None
+    page = store.list(TenantFilter(), top=10, after=None)
+    assert page.tenants == [] and page.next is None
 
 
 def test_pages_that_end_exactly_at_the_last_tenant(store):
@@ -284,17 +292,25 @@ def test_empty_pages_that_carry_a_token_are_followed_a_bounded_number_of_times()
         return ItemPaged(get_next, extract_data).by_page()
 
     script = [([], "1"), ([], "2"), (["c9"], "3"), (["never"], None)]
-    assert _first_non_empty_page(pages(script)) == (["c9"], "3")
-    assert _first_non_empty_page(pages([([], None)])) == ([], None)
+    assert first_non_empty_page(pages(script)) == (["c9"], "3")
+    assert first_non_empty_page(pages([([], None)])) == ([], None)
     endless = [([], str(n + 1)) for n in range(50)]
-    entities, token = _first_non_empty_page(pages(endless))
+    entities, token = first_non_empty_page(pages(endless))
     assert entities == [] and token is not None and int(token) < 50  # handed back, not looped forever
 
 
+# --- continuation tokens through the status use case and the real store -----------------------------
+
+
 def _a_token(store: TableTenantStore, flt: TenantFilter | None = None) -> str:
-    token = store.list(flt or TenantFilter(), top=1, continuation_token=None).continuation_token
+    flt = flt or TenantFilter()
+    token = list_status(store, StatusQuery(flt.status, flt.method, 1, None)).continuation_token
     assert token is not None
     return token
+
+
+def _list(store: TableTenantStore, flt: TenantFilter, token: str) -> list[str]:
+    return _ids(list_status(store, StatusQuery(flt.status, flt.method, 1, token)).tenants)
 
 
 def _b64(text: str) -> str:
@@ -304,73 +320,72 @@ def _b64(text: str) -> str:
 def _garbled(valid: str) -> list[str]:
     body = json.loads(base64.urlsafe_b64decode(valid[3:] + "=" * (-len(valid[3:]) % 4)))
     return [
-        "",
         "garbage",
-        "v1.",
-        "v1.!!!",
-        "v2." + valid[3:],
+        "c1.",
+        "c1.!!!",
+        "c2." + valid[3:],
         valid[3:],  # no version marker
         valid + "=",
         valid[:-1],
         valid + "A",
-        valid.replace("v1.", "v1.\u00e9", 1),
-        "v1." + _b64("not json"),
-        "v1." + _b64("[1,2]"),
-        "v1." + _b64(json.dumps({**body, "extra": 1}, separators=(",", ":"), sort_keys=True)),
-        "v1." + _b64(json.dumps({**body, "pk": 7}, separators=(",", ":"), sort_keys=True)),
-        "v1." + _b64(json.dumps({**body, "pk": ""}, separators=(",", ":"), sort_keys=True)),
-        "v1." + _b64(json.dumps(body, sort_keys=True)),  # same content, not compact: not one we issued
-        "v1." + "A" * 5000,
+        valid.replace("c1.", "c1.\u00e9", 1),
+        "c1." + _b64("not json"),
+        "c1." + _b64("[1,2]"),
+        "c1." + _b64(json.dumps({**body, "extra": 1}, separators=(",", ":"), sort_keys=True)),
+        "c1." + _b64(json.dumps({**body, "p": 7}, separators=(",", ":"), sort_keys=True)),
+        "c1." + _b64(json.dumps({**body, "p": ""}, separators=(",", ":"), sort_keys=True)),
+        "c1." + _b64(json.dumps(body, sort_keys=True)),  # same content, not compact: not one we issued
+        "c1." + "A" * 5000,
         base64.urlsafe_b64encode(b"\xff\xfe\x00").decode(),
     ]
 
 
 def test_garbled_continuation_tokens_are_input_errors(mixed):
     valid = _a_token(mixed)
-    assert mixed.list(TenantFilter(), top=1, continuation_token=valid).tenants  # the real one works
+    assert _list(mixed, TenantFilter(), valid)  # the real one works
     for token in _garbled(valid):
         with pytest.raises(InputError) as err:
-            mixed.list(TenantFilter(), top=1, continuation_token=token)
+            _list(mixed, TenantFilter(), token)
         assert (err.value.code, err.value.status) == ("invalidContinuationToken", 400), token
 
 
 def test_a_token_is_only_good_for_the_filter_it_was_issued_for(mixed):
     token = _a_token(mixed, TenantFilter(status=Status.FAILED))
-    assert mixed.list(TenantFilter(status=Status.FAILED), top=1, continuation_token=token).tenants
+    assert _list(mixed, TenantFilter(status=Status.FAILED), token)
     others = (TenantFilter(), TenantFilter(status=Status.SUCCEEDED), TenantFilter(method=AuthMethod.TOKEN))
     for other in others:
         with pytest.raises(InputError) as err:
-            mixed.list(other, top=1, continuation_token=token)
+            _list(mixed, other, token)
         assert err.value.code == "invalidContinuationToken"
 
 
-def test_a_forged_but_well_formed_token_never_becomes_a_server_error(mixed):
-    body = {"m": None, "pk": "dGVuYW50", "s": None}
-    for rk in ("zzz", "a' or 'x' eq 'x", "%00", "", "\u00e9"):
-        token = "v1." + _b64(json.dumps({**body, "rk": rk}, separators=(",", ":"), sort_keys=True))
-        try:
-            page = mixed.list(TenantFilter(), top=2, continuation_token=token)
-        except InputError as err:
-            assert err.code == "invalidContinuationToken"
-        else:
-            assert set(_ids(page.tenants)) <= set(MIX)
+def test_a_forged_cursor_never_becomes_a_server_error(mixed):
+    for partition in (TENANT_PARTITION, "dGVuYW50"):
+        for row in ("zzz", "a' or 'x' eq 'x", "%00", "", "\u00e9", None):
+            try:
+                page = mixed.list(TenantFilter(), top=2, after=Cursor(partition, row))
+            except InputError as err:
+                assert err.code == "invalidContinuationToken"
+            else:
+                assert set(_ids(page.tenants)) <= set(MIX)
 
 
 # --- injection-shaped input ----------------------------------------------------------------------
 
 
-def test_quote_characters_in_keys_match_nothing_else(store):
+def test_quote_characters_in_keys_match_nothing_else(store, history):
     store.add(_tenant("a"))
     store.add(_tenant("x"))
-    store.add_result(_result("a", T0))
-    store.add_result(_result("x", T0))
+    history.append(_result("a", T0))
+    history.append(_result("x", T0))
     for hostile in ("a' or 'x' eq 'x", "a' or PartitionKey ne '", "x' or RowKey ne '"):
         assert store.get(hostile) is None
-        assert store.latest_results(hostile, limit=10) == []
+        assert history.latest(hostile, limit=10) == []
         assert store.delete(hostile) is False
+        history.delete_all(hostile)
     # ...and nothing was deleted by those deletes.
     assert store.get("a") is not None and store.get("x") is not None
-    assert len(store.latest_results("a", limit=10)) == 1
+    assert len(history.latest("a", limit=10)) == 1 and len(history.latest("x", limit=10)) == 1
 
 
 # --- counts --------------------------------------------------------------------------------------
@@ -385,10 +400,10 @@ def test_count_by_status_lists_every_status_even_at_zero(store):
 def test_count_by_status_counts_beyond_one_page(store, service):
     # 1,000 is the most the service returns per request; written in transactions to keep the test fast.
     statuses = [Status.SUCCEEDED] * 700 + [Status.FAILED] * 250 + [Status.NOT_VERIFIED] * 57
-    client = service.get_table_client(store._tenants_name)
+    client = service.get_table_client(store._name)
     store.count_by_status()  # creates the tables
     operations = [
-        ("create", _tenant_to_entity(_tenant(f"c{n:05d}", last_verification_status=status)))
+        ("create", tenant_to_entity(_tenant(f"c{n:05d}", last_verification_status=status)))
         for n, status in enumerate(statuses)
     ]
     for start in range(0, len(operations), 100):
@@ -399,20 +414,20 @@ def test_count_by_status_counts_beyond_one_page(store, service):
 # --- history -------------------------------------------------------------------------------------
 
 
-def test_history_is_newest_first_and_limited(store):
+def test_history_is_newest_first_and_limited(history):
     offsets = list(range(12))
     random.shuffle(offsets)  # written out of order: the RowKey, not insertion order, sorts them
     for n in offsets:
-        store.add_result(_result("cust", T0 + timedelta(minutes=n), message=f"run {n}"))
-    store.add_result(_result("other", T0 + timedelta(days=1)))
+        history.append(_result("cust", T0 + timedelta(minutes=n), message=f"run {n}"))
+    history.append(_result("other", T0 + timedelta(days=1)))
 
-    latest = store.latest_results("cust", limit=5)
+    latest = history.latest("cust", limit=5)
     assert [result.message for result in latest] == [f"run {n}" for n in (11, 10, 9, 8, 7)]
     assert [result.verified_at for result in latest] == [T0 + timedelta(minutes=n) for n in (11, 10, 9, 8, 7)]
-    assert len(store.latest_results("cust", limit=1000)) == 12
+    assert len(history.latest("cust", limit=1000)) == 12
 
 
-def test_history_rows_keep_every_field(store):
+def test_history_rows_keep_every_field(history):
     failed = _result(
         "cust",
         T0,
@@ -424,49 +439,50 @@ def test_history_rows_keep_every_field(store):
         hint="Ask the customer's admin to grant consent again.",
     )
     bare = _result("cust", T0 - timedelta(hours=1))
-    store.add_result(bare)
-    store.add_result(failed)
-    got = store.latest_results("cust", limit=20)
+    history.append(bare)
+    history.append(failed)
+    got = history.latest("cust", limit=20)
     assert got == [failed, bare]
     assert type(got[0].verified_at) is datetime and got[0].verified_at.tzinfo is UTC
 
 
-def test_results_of_the_same_instant_are_all_kept(store):
+def test_results_of_the_same_instant_are_all_kept(history):
     for _ in range(3):
-        store.add_result(_result("same", T0))
-    assert len(store.latest_results("same", limit=20)) == 3
+        history.append(_result("same", T0))
+    assert len(history.latest("same", limit=20)) == 3
 
 
 # --- storage unreachable -------------------------------------------------------------------------
 
 
 @pytest.fixture
-def unreachable_store(azurite) -> TableTenantStore:
+def unreachable_store(azurite) -> tuple[TableTenantStore, TableHistoryStore]:
     with socket.socket() as probe:  # a port that was free a moment ago and that nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     connection_string = azurite.connection_string.replace(f":{azurite.table_port}/", f":{port}/")
     assert f":{port}/" in connection_string
-    service = table_service_from_settings(
-        StorageSettings(connection_string=connection_string), retry_total=0, connection_timeout=5
+    service = table_service_from_config(
+        StorageConfig(connection_string=connection_string), retry_total=0, connection_timeout=5
     )
-    return TableTenantStore(service, tenants_table="Unreachable1", history_table="Unreachable2")
+    return TableTenantStore(service, table="Unreachable1"), TableHistoryStore(service, table="Unreachable2")
 
 
 @pytest.mark.parametrize(
     "call",
     [
-        lambda store: store.get("a"),
-        lambda store: store.add(_tenant("a")),
-        lambda store: store.list(TenantFilter(), top=10, continuation_token=None),
-        lambda store: store.count_by_status(),
-        lambda store: store.delete("a"),
-        lambda store: store.add_result(_result("a", T0)),
-        lambda store: store.latest_results("a", limit=5),
+        lambda store, _: store.get("a"),
+        lambda store, _: store.add(_tenant("a")),
+        lambda store, _: store.list(TenantFilter(), top=10, after=None),
+        lambda store, _: store.count_by_status(),
+        lambda store, _: store.delete("a"),
+        lambda _, history: history.append(_result("a", T0)),
+        lambda _, history: history.latest("a", limit=5),
+        lambda _, history: history.delete_all("a"),
     ],
 )
 def test_an_unreachable_endpoint_is_dependency_unavailable(unreachable_store, call):
     with pytest.raises(DependencyUnavailable) as err:
-        call(unreachable_store)
+        call(*unreachable_store)
     assert err.value.code == "storageUnavailable"
     assert err.value.message.endswith(".")

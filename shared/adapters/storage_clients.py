@@ -1,4 +1,4 @@
-"""Builds the Table Storage client from StorageSettings: a connection string, or a URI plus Entra ID.
+"""Builds the Table Storage client from StorageConfig: a connection string, or a URI plus Entra ID.
 
 azure.identity is imported only when the identity form is used: the Functions host imports the app
 on every cold start, and local runs on a connection string never need it.
@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from azure.data.tables import TableServiceClient
 
-from .config import StorageSettings
-from .errors import ConfigurationError
+from ..config import StorageConfig
+from ..domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-CredentialFactory = Callable[[StorageSettings], "TokenCredential"]
+CredentialFactory = Callable[[StorageConfig], "TokenCredential"]
 
 
-def default_credential(storage: StorageSettings) -> TokenCredential:
-    """DefaultAzureCredential, pinned to a user-assigned identity when the settings name one."""
+def default_credential(storage: StorageConfig) -> TokenCredential:
+    """DefaultAzureCredential, pinned to a user-assigned identity when the configuration names one."""
     from azure.identity import DefaultAzureCredential
 
     if storage.credential == "managedidentity" and storage.client_id:
@@ -28,8 +28,8 @@ def default_credential(storage: StorageSettings) -> TokenCredential:
     return DefaultAzureCredential()
 
 
-def table_service_from_settings(
-    storage: StorageSettings,
+def table_service_from_config(
+    storage: StorageConfig,
     *,
     credential_factory: CredentialFactory = default_credential,
     retry_total: int | None = None,

@@ -5,62 +5,24 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .reasons import Reason
+from .secrets import SecretName
+
 
 class AuthMethod(enum.StrEnum):
+    """How the provider reaches a customer's Microsoft 365 (`authenticationMethod`)."""
+
     PASSWORD = "password"
     TOKEN = "token"
     APPLICATION = "application"
 
 
 class Status(enum.StrEnum):
+    """The outcome of the latest verification (`lastVerificationStatus`)."""
+
     NOT_VERIFIED = "notVerified"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-
-
-class Reason(enum.StrEnum):
-    INVALID_CREDENTIALS = "invalidCredentials"
-    MFA_REQUIRED = "mfaRequired"
-    BLOCKED_BY_POLICY = "blockedByPolicy"
-    CONSENT_REQUIRED = "consentRequired"
-    CONSENT_DENIED = "consentDenied"
-    TOKEN_EXPIRED = "tokenExpired"
-    TOKEN_REVOKED = "tokenRevoked"
-    ACCOUNT_LOCKED = "accountLocked"
-    ACCOUNT_DISABLED = "accountDisabled"
-    PASSWORD_EXPIRED = "passwordExpired"
-    USER_NOT_FOUND = "userNotFound"
-    INVALID_CLIENT_SECRET = "invalidClientSecret"
-    CLIENT_SECRET_EXPIRED = "clientSecretExpired"
-    APPLICATION_NOT_FOUND = "applicationNotFound"
-    TENANT_NOT_FOUND = "tenantNotFound"
-    MISSING_PERMISSIONS = "missingPermissions"
-    THROTTLED = "throttled"
-    UNREACHABLE = "unreachable"
-    NOT_CONFIGURED = "notConfigured"
-    UNKNOWN_ERROR = "unknownError"
-
-
-class SecretName(enum.StrEnum):
-    """The kinds of secret a customer can hold; the values are what `secretsConfigured` lists."""
-
-    PASSWORD = "password"
-    REFRESH_TOKEN = "refreshToken"
-    APPLICATION_SECRET = "applicationSecret"
-
-
-class ProviderSecret(enum.StrEnum):
-    """Secrets of the service provider itself (not of a customer)."""
-
-    CLIENT_SECRET = "clientSecret"
-
-
-# The secret each method needs before it can be verified.
-REQUIRED_SECRET: dict[AuthMethod, SecretName] = {
-    AuthMethod.PASSWORD: SecretName.PASSWORD,
-    AuthMethod.TOKEN: SecretName.REFRESH_TOKEN,
-    AuthMethod.APPLICATION: SecretName.APPLICATION_SECRET,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +61,45 @@ class Tenant:
 
 
 @dataclass(frozen=True, slots=True)
+class TenantFilter:
+    """Which tenants a listing holds; None matches every value."""
+
+    status: Status | None = None
+    method: AuthMethod | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the next page of a listing starts, as the tenant store reported it. Clients never see it
+    bare: the status use case wraps it, with the filter it belongs to, into the one continuation token."""
+
+    partition: str
+    row: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPage:
+    tenants: list[Tenant]
+    next: Cursor | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPage:
+    """One page of GET /api/status: the tenants, the counts over every tenant, and where to go on."""
+
+    generated_at: datetime
+    counts: dict[Status, int]
+    tenants: list[Tenant]
+    continuation_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusDetail:
+    tenant: Tenant
+    history: list[VerificationResult]
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     """The provider's own app registration, used for consent. The client secret lives in the SecretStore."""
 
@@ -109,13 +110,7 @@ class ProviderSettings:
     etag: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
-class TenantPage:
-    tenants: list[Tenant]
-    continuation_token: str | None
+class ProviderSecret(enum.StrEnum):
+    """Secrets of the service provider itself (not of a customer); their values live in the SecretStore."""
 
-
-@dataclass(frozen=True, slots=True)
-class TenantFilter:
-    status: Status | None = None
-    method: AuthMethod | None = None
+    CLIENT_SECRET = "clientSecret"

@@ -1,23 +1,20 @@
-"""Parsing and validation of what clients send; every failure is an InputError with a contract code."""
+"""The HTTP edge's parser: request bodies, route and query parameters into the domain's typed inputs.
+
+Every failure is an InputError with a contract code; the handlers turn it into a 4xx.
+"""
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .errors import InputError
-from .models import AuthMethod, Status
+from shared.domain.errors import InputError, invalid_customer_id
+from shared.domain.inputs import ProviderSettingsInput, StatusQuery, TenantInput
+from shared.domain.models import AuthMethod, Status
+from shared.domain.rules import CALLBACK_PATH, MAX_PAGE_SIZE, is_customer_id, is_domain, is_email, is_guid
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_PAGE_SIZE = 1000
-
-_CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
 
 # Fields of the tenant view a portal may send back unchanged on PUT; they are read-only and ignored.
 _READ_ONLY_VIEW_FIELDS = frozenset({
@@ -33,44 +30,9 @@ _MAX_APPLICATION_SECRET = 1024
 
 
 def customer_id(raw: str | None) -> str:
-    if raw is None or not _CUSTOMER_ID.fullmatch(raw):
-        raise InputError(
-            "invalidCustomerId",
-            "customerId must be 1 to 64 characters of letters, digits, '.', '_' or '-'.",
-        )
+    if raw is None or not is_customer_id(raw):
+        raise invalid_customer_id()
     return raw
-
-
-def is_guid(value: str) -> bool:
-    try:
-        return len(value) == 36 and str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
-
-
-def is_domain(value: str) -> bool:
-    if not 3 <= len(value) <= 253:
-        return False
-    labels = value.lower().split(".")
-    return (
-        len(labels) >= 2
-        and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
-        and labels[-1].isalpha()
-        and len(labels[-1]) >= 2
-    )
-
-
-def is_email(value: str) -> bool:
-    local, at, domain = value.rpartition("@")
-    return (
-        bool(at)
-        and len(value) <= 254
-        and bool(_EMAIL_LOCAL.fullmatch(local))
-        and not local.startswith(".")
-        and not local.endswith(".")
-        and ".." not in local
-        and is_domain(domain)
-    )
 
 
 def json_object(body: bytes, *, required: bool = True) -> dict[str, Any]:
@@ -88,26 +50,6 @@ def json_object(body: bytes, *, required: bool = True) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InputError("invalidBody", "The request body must be a JSON object.")
     return value
-
-
-@dataclass(frozen=True, slots=True)
-class TenantInput:
-    """A validated PUT body. The secret fields are write-only and never echoed."""
-
-    tenant_id: str
-    authentication_method: AuthMethod
-    m365_email: str | None
-    password: str | None = None
-    application_id: str | None = None
-    application_secret: str | None = None
-
-    def __repr__(self) -> str:  # keep secrets out of any log or traceback that prints this
-        return (
-            f"TenantInput(tenant_id={self.tenant_id!r}, authentication_method={self.authentication_method!r}, "
-            f"m365_email={self.m365_email!r}, application_id={self.application_id!r}, "
-            f"password={'<set>' if self.password else None}, "
-            f"application_secret={'<set>' if self.application_secret else None})"
-        )
 
 
 def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
@@ -178,14 +120,6 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ListQuery:
-    status: Status | None
-    method: AuthMethod | None
-    top: int
-    continuation_token: str | None
-
-
 E = TypeVar("E", Status, AuthMethod)
 
 
@@ -200,7 +134,7 @@ def _enum_param(params: Mapping[str, str], name: str, kind: type[E]) -> E | None
         raise InputError("invalidQueryParameter", f"{name} must be one of: {allowed}.") from None
 
 
-def list_query(params: Mapping[str, str]) -> ListQuery:
+def status_query(params: Mapping[str, str]) -> StatusQuery:
     """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
     status = _enum_param(params, "status", Status)
     method = _enum_param(params, "method", AuthMethod)
@@ -212,24 +146,12 @@ def list_query(params: Mapping[str, str]) -> ListQuery:
     token = params.get("continuationToken")
     if token is not None and not token:
         raise InputError("invalidContinuationToken", "continuationToken is empty.")
-    return ListQuery(status=status, method=method, top=top, continuation_token=token)
+    return StatusQuery(status=status, method=method, top=top, continuation_token=token)
 
 
-CALLBACK_PATH = "/authenticate/OAuth2Callback"
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
 _SETTINGS_FIELDS = frozenset({"clientId", "redirectUrl", "clientSecret"})
 _READ_ONLY_SETTINGS_FIELDS = frozenset({"clientSecretConfigured", "updatedAt"})
-
-
-@dataclass(frozen=True, slots=True)
-class SettingsInput:
-    client_id: str
-    redirect_url: str
-    client_secret: str | None
-
-    def __repr__(self) -> str:
-        return (f"SettingsInput(client_id={self.client_id!r}, redirect_url={self.redirect_url!r}, "
-                f"client_secret={'<set>' if self.client_secret else None})")
 
 
 def redirect_url(value: str) -> str:
@@ -254,7 +176,7 @@ def redirect_url(value: str) -> str:
     return value
 
 
-def settings_input(body: Mapping[str, Any]) -> SettingsInput:
+def provider_settings_input(body: Mapping[str, Any]) -> ProviderSettingsInput:
     unknown = sorted(set(body) - _SETTINGS_FIELDS - _READ_ONLY_SETTINGS_FIELDS)
     if unknown:
         raise InputError("unknownField", f"Unknown field: {unknown[0][:64]}.")
@@ -263,4 +185,4 @@ def settings_input(body: Mapping[str, Any]) -> SettingsInput:
         raise InputError("invalidClientId", "clientId must be the GUID of the app registration (Application ID).")
     url = redirect_url((_string(body, "redirectUrl", required=True) or "").strip())
     secret = _secret(body, "clientSecret", limit=_MAX_APPLICATION_SECRET)
-    return SettingsInput(client_id=client_id, redirect_url=url, client_secret=secret)
+    return ProviderSettingsInput(client_id=client_id, redirect_url=url, client_secret=secret)

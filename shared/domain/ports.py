@@ -1,9 +1,10 @@
-"""The ports the use cases depend on; adapters in tables.py / secrets.py implement them, tests pass fakes."""
+"""The ports the use cases depend on; shared/adapters implement them, unit tests pass fakes."""
 from __future__ import annotations
 
 from typing import Protocol
 
 from .models import (
+    Cursor,
     ProviderSecret,
     ProviderSettings,
     SecretName,
@@ -25,21 +26,28 @@ class TenantStore(Protocol):
         """Replace a tenant read before (its etag must still match); raises errors.Conflict otherwise."""
 
     def delete(self, customer_id: str) -> bool:
-        """Remove the tenant and its history; False when there was nothing to remove."""
+        """Remove the tenant record; False when there was nothing to remove."""
 
-    def list(self, flt: TenantFilter, *, top: int, continuation_token: str | None) -> TenantPage:
-        """One page in customerId order; raises errors.InputError for a token that is not ours."""
+    def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
+        """One page in customerId order, from `after` (a cursor a page of this filter returned)."""
 
     def count_by_status(self) -> dict[Status, int]:
         """Counts over every tenant (not a page)."""
 
-    def add_result(self, result: VerificationResult) -> None: ...
 
-    def latest_results(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+class HistoryStore(Protocol):
+    """Every verification result of every customer."""
+
+    def append(self, result: VerificationResult) -> None: ...
+
+    def latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         """Newest first."""
 
+    def delete_all(self, customer_id: str) -> None:
+        """Remove a customer's history; nothing to remove is not an error."""
 
-class SettingsStore(Protocol):
+
+class ProviderSettingsStore(Protocol):
     def get(self) -> ProviderSettings | None: ...
 
     def save(self, settings: ProviderSettings) -> ProviderSettings:

@@ -2,30 +2,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from .models import ProviderSecret, ProviderSettings
-from .ports import SecretStore, SettingsStore
-from .validation import SettingsInput
-from .views import iso
+from ..domain.inputs import ProviderSettingsInput
+from ..domain.models import ProviderSecret, ProviderSettings
+from ..domain.ports import ProviderSettingsStore, SecretStore
 
 
-def settings_view(settings: ProviderSettings | None) -> dict[str, Any]:
-    settings = settings or ProviderSettings()
-    return {
-        "clientId": settings.client_id,
-        "redirectUrl": settings.redirect_url,
-        "clientSecretConfigured": settings.client_secret_configured,
-        "updatedAt": iso(settings.updated_at),
-    }
-
-
-def get_settings(store: SettingsStore) -> ProviderSettings:
+def get_settings(store: ProviderSettingsStore) -> ProviderSettings:
     return store.get() or ProviderSettings()
 
 
 def put_settings(
-    store: SettingsStore, secrets: SecretStore, data: SettingsInput, *, now: datetime | None = None
+    store: ProviderSettingsStore, secrets: SecretStore, data: ProviderSettingsInput, *, now: datetime | None = None
 ) -> ProviderSettings:
     """Apply Changes. Without a clientSecret the stored one is kept; the secret goes to the SecretStore only."""
     existing = store.get()

@@ -1,0 +1,33 @@
+"""Where each secret lives: the one naming rule shared by the Key Vault and the local secret stores."""
+from __future__ import annotations
+
+import base64
+
+from ..domain.errors import invalid_customer_id
+from ..domain.models import ProviderSecret
+from ..domain.rules import is_customer_id
+from ..domain.secrets import SecretName
+
+# Fixed per kind; never derived from the enum value, so renaming a SecretName cannot orphan stored secrets.
+_KIND_TOKEN: dict[SecretName, str] = {
+    SecretName.PASSWORD: "password",
+    SecretName.REFRESH_TOKEN: "refresh-token",
+    SecretName.APPLICATION_SECRET: "app-secret",
+}
+_PROVIDER_KIND_TOKEN: dict[ProviderSecret, str] = {ProviderSecret.CLIENT_SECRET: "client-secret"}
+
+
+def secret_name(customer_id: str | None, name: SecretName | ProviderSecret) -> str:
+    """The vault name of a secret: `provider-<kind>` for the provider's own (customer_id None), else
+    `tenant-<base32 of the customerId>-<kind>`; the two prefixes can never meet.
+
+    Key Vault names are case-insensitive and allow only `0-9a-zA-Z-`, while customer ids are case-sensitive
+    and may hold `._`. Lower-case base32 (no padding) is injective, fits that alphabet and never contains `-`,
+    so distinct (customerId, kind) pairs can never share a name; a 64-character id gives 124 characters.
+    """
+    if customer_id is None:
+        return f"provider-{_PROVIDER_KIND_TOKEN[ProviderSecret(name)]}"
+    if not is_customer_id(customer_id):
+        raise invalid_customer_id()
+    encoded = base64.b32encode(customer_id.encode("utf-8")).decode("ascii").rstrip("=").lower()
+    return f"tenant-{encoded}-{_KIND_TOKEN[SecretName(name)]}"

@@ -1,0 +1,204 @@
+"""How domain values are stored as Table Storage entities, and read back.
+
+Tenants table: PartitionKey "tenant", RowKey = customerId, one camelCase column per tenant field.
+VerificationHistory table: PartitionKey = customerId, RowKey = inverted timestamp, so newest sorts first.
+Settings table: one entity (PartitionKey "provider", RowKey "consent") with the provider's consent settings.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from ..domain.models import AuthMethod, ProviderSettings, Status, Tenant, VerificationResult
+from ..domain.reasons import Reason
+from ..domain.secrets import SecretName
+
+logger = logging.getLogger(__name__)
+
+TENANT_PARTITION = "tenant"
+SETTINGS_KEYS = ("provider", "consent")  # (PartitionKey, RowKey) of the provider's settings entity
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INVERT_FROM = 10**20 - 1  # 20 digits: history RowKeys sort newest first as plain strings
+_SECRET_NAMES = frozenset(name.value for name in SecretName)
+
+E = TypeVar("E", Status, Reason)
+
+
+# --- tenants -------------------------------------------------------------------------------------
+
+
+def tenant_to_entity(tenant: Tenant) -> dict[str, Any]:
+    return _without_none(
+        {
+            "PartitionKey": TENANT_PARTITION,
+            "RowKey": tenant.customer_id,
+            "customerId": tenant.customer_id,
+            "tenantId": tenant.tenant_id,
+            "m365Email": tenant.m365_email,
+            "authenticationMethod": AuthMethod(tenant.authentication_method).value,
+            "applicationId": tenant.application_id,
+            "lastVerificationStatus": Status(tenant.last_verification_status).value,
+            "whenLastVerified": _utc(tenant.when_last_verified),
+            "lastVerificationReason": (
+                Reason(tenant.last_verification_reason).value if tenant.last_verification_reason else None
+            ),
+            "lastVerificationMessage": tenant.last_verification_message,
+            "aadstsCode": tenant.aadsts_code,
+            "hint": tenant.hint,
+            # Names only, never values; a JSON string because Table Storage has no list type.
+            "secretsConfigured": json.dumps(sorted(SecretName(n).value for n in tenant.secrets_configured)),
+            "createdAt": _utc(tenant.created_at),
+            "updatedAt": _utc(tenant.updated_at),
+        }
+    )
+
+
+def tenant_from_entity(entity: Any) -> Tenant:
+    customer_id = entity["RowKey"]
+    return Tenant(
+        customer_id=customer_id,
+        tenant_id=entity["tenantId"],
+        authentication_method=AuthMethod(entity["authenticationMethod"]),
+        m365_email=entity.get("m365Email"),
+        application_id=entity.get("applicationId"),
+        secrets_configured=_secret_names(entity.get("secretsConfigured"), customer_id),
+        last_verification_status=status_of(entity.get("lastVerificationStatus")),
+        when_last_verified=_plain_datetime(entity.get("whenLastVerified")),
+        last_verification_reason=_reason(entity.get("lastVerificationReason")),
+        last_verification_message=entity.get("lastVerificationMessage"),
+        aadsts_code=_int(entity.get("aadstsCode")),
+        hint=entity.get("hint"),
+        created_at=_plain_datetime(entity.get("createdAt")),
+        updated_at=_plain_datetime(entity.get("updatedAt")),
+        etag=entity.metadata.get("etag"),
+    )
+
+
+# --- verification history ------------------------------------------------------------------------
+
+
+def result_to_entity(result: VerificationResult) -> dict[str, Any]:
+    return _without_none(
+        {
+            "PartitionKey": result.customer_id,
+            "RowKey": _history_row_key(result.verified_at),
+            "status": result.status.value,
+            "verifiedAt": _utc(result.verified_at),
+            "method": result.method.value,
+            "reason": result.reason.value if result.reason else None,
+            "message": result.message,
+            "aadstsCode": result.aadsts_code,
+            "hint": result.hint,
+        }
+    )
+
+
+def result_from_entity(entity: Any) -> VerificationResult:
+    verified_at = _plain_datetime(entity.get("verifiedAt"))
+    if verified_at is None:
+        raise ValueError("A verification history row has no verifiedAt.")
+    return VerificationResult(
+        customer_id=entity["PartitionKey"],
+        status=status_of(entity.get("status")),
+        verified_at=verified_at,
+        method=AuthMethod(entity["method"]),
+        reason=_reason(entity.get("reason")),
+        message=entity.get("message"),
+        aadsts_code=_int(entity.get("aadstsCode")),
+        hint=entity.get("hint"),
+    )
+
+
+# --- provider settings ---------------------------------------------------------------------------
+
+
+def settings_to_entity(settings: ProviderSettings) -> dict[str, Any]:
+    return _without_none({
+        "PartitionKey": SETTINGS_KEYS[0],
+        "RowKey": SETTINGS_KEYS[1],
+        "clientId": settings.client_id,
+        "redirectUrl": settings.redirect_url,
+        "clientSecretConfigured": settings.client_secret_configured,
+        "updatedAt": _utc(settings.updated_at),
+    })
+
+
+def settings_from_entity(entity: Any) -> ProviderSettings:
+    return ProviderSettings(
+        client_id=entity.get("clientId"),
+        redirect_url=entity.get("redirectUrl"),
+        client_secret_configured=bool(entity.get("clientSecretConfigured", False)),
+        updated_at=_plain_datetime(entity.get("updatedAt")),
+        etag=entity.metadata["etag"],
+    )
+
+
+# --- column values -------------------------------------------------------------------------------
+
+
+def status_of(value: Any) -> Status:
+    return _known(Status, value, default=Status.NOT_VERIFIED) or Status.NOT_VERIFIED
+
+
+def _without_none(entity: dict[str, Any]) -> dict[str, Any]:
+    # A missing column is how Table Storage says null; REPLACE then also clears a column set before.
+    return {name: value for name, value in entity.items() if value is not None}
+
+
+def _history_row_key(verified_at: datetime) -> str:
+    micros = (_utc(verified_at) - _EPOCH) // timedelta(microseconds=1)
+    # The suffix keeps two results of the same microsecond apart.
+    return f"{_INVERT_FROM - micros:020d}-{uuid.uuid4().hex[:8]}"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    # Naive values are taken as UTC: the SDK would otherwise read them as the machine's local time.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _plain_datetime(value: Any) -> datetime | None:
+    """The SDK's TablesEntityDatetime (which remembers the service's text) as a plain aware datetime."""
+    utc = _utc(value)
+    if utc is None:
+        return None
+    return datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=UTC
+    )
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    return int(getattr(value, "value", value))  # an Edm.Int64 column arrives as an EntityProperty
+
+
+def _reason(value: Any) -> Reason | None:
+    return _known(Reason, value, default=Reason.UNKNOWN_ERROR)
+
+
+def _known(kind: type[E], value: Any, *, default: E) -> E | None:
+    """Tolerates values a newer or older version wrote, so one odd row cannot break a whole list."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        logger.warning("Unknown %s %r in Table Storage; read as %s.", kind.__name__, value, default.value)
+        return default
+
+
+def _secret_names(value: Any, customer_id: str) -> frozenset[SecretName]:
+    try:
+        names = json.loads(value) if value else []
+    except ValueError:
+        names = None
+    if not isinstance(names, list):
+        logger.warning("secretsConfigured of customer %r is not a JSON list; read as empty.", customer_id)
+        return frozenset()
+    return frozenset(SecretName(name) for name in names if name in _SECRET_NAMES)

@@ -1,0 +1,50 @@
+"""The contract's rules for identifiers and limits, in one place for the edge and the adapters alike."""
+from __future__ import annotations
+
+import re
+import uuid
+
+# The most tenants one page of a listing holds (also the most Table Storage returns for one request).
+MAX_PAGE_SIZE = 1000
+# The consent callback's path: the Redirect URL must end exactly so.
+CALLBACK_PATH = "/authenticate/OAuth2Callback"
+
+_CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+
+
+def is_customer_id(value: str | None) -> bool:
+    return value is not None and _CUSTOMER_ID.fullmatch(value) is not None
+
+
+def is_guid(value: str) -> bool:
+    try:
+        return len(value) == 36 and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def is_domain(value: str) -> bool:
+    if not 3 <= len(value) <= 253:
+        return False
+    labels = value.lower().split(".")
+    return (
+        len(labels) >= 2
+        and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+        and labels[-1].isalpha()
+        and len(labels[-1]) >= 2
+    )
+
+
+def is_email(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return (
+        bool(at)
+        and len(value) <= 254
+        and bool(_EMAIL_LOCAL.fullmatch(local))
+        and not local.startswith(".")
+        and not local.endswith(".")
+        and ".." not in local
+        and is_domain(domain)
+    )

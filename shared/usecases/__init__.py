@@ -1,0 +1,1 @@
+"""Use cases: what the app does, written against the ports of shared.domain (never an adapter)."""
