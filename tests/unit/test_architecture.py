@@ -39,3 +39,12 @@ def test_handlers_use_no_sdk_but_azure_functions():
         if m.split(".")[0] in {"azure", "msal"} and not is_functions_runtime(m)
     ]
     assert offenders == []
+
+
+def test_the_readme_architecture_section_names_every_module_of_shared():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    modules = {p.stem for p in (ROOT / "shared").rglob("*.py") if p.stem != "__init__"}
+    packages = {p.name for p in (ROOT / "shared").iterdir() if (p / "__init__.py").exists()}
+    assert modules and packages
+    assert sorted(name for name in modules | packages if name not in section) == []
