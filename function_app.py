@@ -4,10 +4,11 @@ No I/O here: the host imports this module on every cold start.
 """
 import azure.functions as func
 
-from functions import health, provider_settings, status, tenants
+from functions import health, maintenance, provider_settings, status, tenants
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health.bp)
 app.register_functions(tenants.bp)
 app.register_functions(status.bp)
 app.register_functions(provider_settings.bp)
+app.register_functions(maintenance.bp)

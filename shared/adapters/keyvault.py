@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -25,8 +26,8 @@ from azure.keyvault.secrets import SecretClient
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
 from ..domain.models import ProviderSecret
-from ..domain.secrets import SecretName
-from .secret_names import secret_name
+from ..domain.secrets import SecretName, SecretVersion, StoredSecret
+from .secret_names import owner_of, secret_name
 
 logger = logging.getLogger(__name__)
 
@@ -79,27 +80,20 @@ class KeyVaultSecretStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def get(self, customer_id: str | None, name: SecretName | ProviderSecret) -> str | None:
-        key = secret_name(customer_id, name)
-        with self._mapped("read", customer_id, name):
-            try:
-                return self._client.get_secret(key).value
-            except ResourceNotFoundError:
-                return None
-
-    def set(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> None:
+    def put(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> str:
         key = secret_name(customer_id, name)
         owner = {"owner": "provider"} if customer_id is None else {"customerId": customer_id}
         tags = {"kind": str(name), **owner}
         deadline = time.monotonic() + self._max_wait
-        with self._mapped("store", customer_id, name):
+        with self._mapped(_describe("store", customer_id, name)):
             while True:
                 try:
-                    self._client.set_secret(key, value, content_type=CONTENT_TYPE, tags=tags)
-                    return
+                    stored = self._client.set_secret(key, value, content_type=CONTENT_TYPE, tags=tags)
+                    return str(stored.properties.version)
                 except ResourceExistsError:
                     # 409: the name is soft-deleted, or its deletion is still running. Purge protection rules
-                    # out purging, so bring the old secret back and write the value as its next version.
+                    # out purging, so bring the old secret back and write the value as its next version
+                    # (the recovered versions are named by no record: the sweep retires them).
                     logger.info("Secret %s of customer %s is soft-deleted; recovering it.", name, customer_id)
                     if not self._recover(key, deadline):
                         raise DependencyUnavailable(
@@ -108,10 +102,44 @@ class KeyVaultSecretStore:
                             f"'{customer_id}' within {self._max_wait:g} seconds; try again later.",
                         ) from None
 
+    def get(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> str | None:
+        key = secret_name(customer_id, name)
+        with self._mapped(_describe("read", customer_id, name)):
+            try:
+                return self._client.get_secret(key, version or None).value
+            except ResourceNotFoundError:
+                return None
+            except HttpResponseError as exc:
+                if exc.status_code == 403 and _disabled(exc):
+                    return None  # a retired version
+                raise
+
+    def retire(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> None:
+        key = secret_name(customer_id, name)
+        with self._mapped(_describe("retire", customer_id, name)):
+            try:
+                # Key Vault cannot delete one version; a disabled one can no longer be read.
+                self._client.update_secret_properties(key, version, enabled=False)
+            except ResourceNotFoundError:
+                return
+
+    def inventory(self) -> Iterator[StoredSecret]:
+        with self._mapped("list the secrets"):
+            for item in self._client.list_properties_of_secrets():
+                owner = owner_of(item.name or "")
+                if owner is None:
+                    continue  # not a name this app makes
+                versions = tuple(
+                    SecretVersion(str(v.version), v.created_on or datetime.fromtimestamp(0, UTC))
+                    for v in self._client.list_properties_of_secret_versions(item.name)
+                    if v.enabled
+                )
+                yield StoredSecret(customer_id=owner[0], name=owner[1], versions=versions)
+
     def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
         key = secret_name(customer_id, name)
         deadline = time.monotonic() + self._max_wait
-        with self._mapped("delete", customer_id, name):
+        with self._mapped(_describe("delete", customer_id, name)):
             try:
                 deleted = self._client.begin_delete_secret(key).result()
             except ResourceNotFoundError:
@@ -153,10 +181,8 @@ class KeyVaultSecretStore:
         return True
 
     @contextmanager
-    def _mapped(self, action: str, customer_id: str | None, name: SecretName | ProviderSecret) -> Iterator[None]:
+    def _mapped(self, what: str) -> Iterator[None]:
         """Turn SDK failures into DependencyUnavailable with a sentence that holds no secret value."""
-        owner = "the provider" if customer_id is None else f"customer '{customer_id}'"
-        what = f"{action} the {name} secret of {owner}"
         try:
             yield
         except ClientAuthenticationError as exc:
@@ -191,3 +217,13 @@ class KeyVaultSecretStore:
                 f"The app did not trust the Key Vault's authentication challenge while trying to {what}; "
                 "KEY_VAULT_URL must be the vault's own URL.",
             ) from exc
+
+
+def _describe(action: str, customer_id: str | None, name: SecretName | ProviderSecret) -> str:
+    owner = "the provider" if customer_id is None else f"customer '{customer_id}'"
+    return f"{action} the {name} secret of {owner}"
+
+
+def _disabled(error: HttpResponseError) -> bool:
+    """Key Vault answers 403 "Operation get is not allowed on a disabled secret" for a disabled version."""
+    return "disabled" in (error.message or "").lower()

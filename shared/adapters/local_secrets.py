@@ -1,5 +1,6 @@
 """Development-only SecretStore: a JSON file that only its owner can read, next to local Azurite.
 
+The file maps each secret's name (adapters/secret_names.py) to its versions: {version: {"value", "created"}}.
 Secret values never reach a log line, an exception message or a repr.
 """
 from __future__ import annotations
@@ -8,18 +9,25 @@ import json
 import os
 import tempfile
 import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
 from ..domain.models import ProviderSecret
-from ..domain.secrets import SecretName
-from .secret_names import secret_name
+from ..domain.secrets import CURRENT_VERSION, SecretName, SecretVersion, StoredSecret
+from .secret_names import owner_of, secret_name
+
+Versions = dict[str, dict[str, str]]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC).isoformat()
 
 
 class LocalFileSecretStore:
-    """Development-only SecretStore: one JSON object of name -> value in a file only its owner can read.
+    """Used when KEY_VAULT_URL is unset and storage is local Azurite; bootstrap warns at start.
 
-    Used when KEY_VAULT_URL is unset and storage is local Azurite; bootstrap warns at start.
+    A lock serialises this process's writers; the file is replaced atomically, so a reader never sees half.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -29,16 +37,33 @@ class LocalFileSecretStore:
     def __repr__(self) -> str:
         return f"LocalFileSecretStore({str(self._path)!r})"
 
-    def get(self, customer_id: str | None, name: SecretName | ProviderSecret) -> str | None:
+    def put(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> str:
+        key = secret_name(customer_id, name)
+        version = uuid.uuid4().hex
+        with self._lock:
+            secrets = self._read()
+            secrets.setdefault(key, {})[version] = {"value": value, "created": datetime.now(UTC).isoformat()}
+            self._write(secrets)
+        return version
+
+    def get(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> str | None:
         key = secret_name(customer_id, name)
         with self._lock:
-            return self._read().get(key)
+            versions = self._read().get(key, {})
+        if version == CURRENT_VERSION and versions:
+            version = max(versions, key=lambda v: versions[v]["created"])
+        found = versions.get(version)
+        return found["value"] if found else None
 
-    def set(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> None:
+    def retire(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> None:
         key = secret_name(customer_id, name)
         with self._lock:
             secrets = self._read()
-            secrets[key] = value
+            versions = secrets.get(key, {})
+            if versions.pop(version, None) is None:
+                return
+            if not versions:
+                del secrets[key]
             self._write(secrets)
 
     def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
@@ -48,31 +73,44 @@ class LocalFileSecretStore:
             if secrets.pop(key, None) is not None:
                 self._write(secrets)
 
-    def _read(self) -> dict[str, str]:
+    def inventory(self) -> Iterator[StoredSecret]:
+        with self._lock:
+            secrets = self._read()
+        for key, versions in secrets.items():
+            owner = owner_of(key)
+            if owner is None:
+                continue  # not a name this app makes
+            yield StoredSecret(
+                customer_id=owner[0],
+                name=owner[1],
+                versions=tuple(
+                    SecretVersion(version, datetime.fromisoformat(entry["created"]))
+                    for version, entry in versions.items()
+                ),
+            )
+
+    def _read(self) -> dict[str, Versions]:
         try:
             raw = self._path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise DependencyUnavailable(
-                SECRET_STORE_UNAVAILABLE, f"The local secret file {self._path} cannot be read ({exc.strerror})."
-            ) from None
+            raise self._unavailable(f"cannot be read ({exc.strerror})") from None
         try:
-            data = json.loads(raw)
+            data: Any = json.loads(raw)
         except ValueError:
-            data = None
-        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            # `from None`: the decoder's message quotes the file's text, which is secret.
-            raise DependencyUnavailable(
-                SECRET_STORE_UNAVAILABLE,
-                f"The local secret file {self._path} is not a JSON object of names to strings.",
-            ) from None
-        return data
+            data = None  # `from None` below: the decoder's message quotes the file's text, which is secret
+        if not isinstance(data, dict):
+            raise self._unavailable("is not a JSON object of secret names") from None
+        return {key: _versions(entry) for key, entry in data.items()}
 
-    def _write(self, secrets: dict[str, str]) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # mkstemp makes a 0600 file in the same directory: os.replace is then atomic and never widens access.
-        fd, tmp = tempfile.mkstemp(prefix=f".{self._path.name}.", suffix=".tmp", dir=self._path.parent)
+    def _write(self, secrets: dict[str, Versions]) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            # mkstemp makes a 0600 file in the same directory: os.replace is then atomic and never widens access.
+            fd, tmp = tempfile.mkstemp(prefix=f".{self._path.name}.", suffix=".tmp", dir=self._path.parent)
+        except OSError as exc:
+            raise self._unavailable(f"cannot be written ({exc.strerror})") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(secrets, handle, indent=2, sort_keys=True)
@@ -80,6 +118,24 @@ class LocalFileSecretStore:
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
             os.replace(tmp, self._path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise self._unavailable(f"cannot be written ({exc.strerror})") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def _unavailable(self, problem: str) -> DependencyUnavailable:
+        return DependencyUnavailable(SECRET_STORE_UNAVAILABLE, f"The local secret file {self._path} {problem}.")
+
+
+def _versions(entry: Any) -> Versions:
+    if isinstance(entry, str):  # written before secrets were versioned: one value, the current version
+        return {CURRENT_VERSION: {"value": entry, "created": _EPOCH}}
+    valid = isinstance(entry, dict) and all(
+        isinstance(v, dict) and isinstance(v.get("value"), str) and isinstance(v.get("created"), str)
+        for v in entry.values()
+    )
+    if not valid:
+        raise DependencyUnavailable(SECRET_STORE_UNAVAILABLE, "The local secret file holds an entry it cannot read.")
+    return entry

@@ -31,3 +31,25 @@ def secret_name(customer_id: str | None, name: SecretName | ProviderSecret) -> s
         raise invalid_customer_id()
     encoded = base64.b32encode(customer_id.encode("utf-8")).decode("ascii").rstrip("=").lower()
     return f"tenant-{encoded}-{_KIND_TOKEN[SecretName(name)]}"
+
+
+def owner_of(key: str) -> tuple[str | None, str] | None:
+    """The (customer_id or None for the provider, kind value) a vault name stands for; None for a name this
+    app does not make. The inverse of secret_name."""
+    prefix, _, rest = key.lower().partition("-")
+    if prefix == "provider":
+        kinds = {token: kind for kind, token in _PROVIDER_KIND_TOKEN.items()}
+        return (None, kinds[rest].value) if rest in kinds else None
+    if prefix != "tenant":
+        return None
+    encoded, _, token = rest.partition("-")
+    kinds = {token: kind for kind, token in _KIND_TOKEN.items()}
+    if token not in kinds or not encoded:
+        return None
+    try:
+        customer_id = base64.b32decode(encoded.upper() + "=" * (-len(encoded) % 8)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not is_customer_id(customer_id) or secret_name(customer_id, kinds[token]) != key.lower():
+        return None
+    return customer_id, kinds[token].value

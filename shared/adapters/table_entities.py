@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from ..domain.models import AuthMethod, ProviderSettings, Status, Tenant, VerificationResult
 from ..domain.reasons import Reason
-from ..domain.secrets import SecretName
+from ..domain.secrets import CURRENT_VERSION, SecretName
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,10 @@ def tenant_to_entity(tenant: Tenant) -> dict[str, Any]:
             "lastVerificationMessage": tenant.last_verification_message,
             "aadstsCode": tenant.aadsts_code,
             "hint": tenant.hint,
-            # Names only, never values; a JSON string because Table Storage has no list type.
-            "secretsConfigured": json.dumps(sorted(SecretName(n).value for n in tenant.secrets_configured)),
+            # Kinds and version ids only, never values; JSON because Table Storage has no map type.
+            "secretVersions": json.dumps(
+                {SecretName(name).value: version for name, version in tenant.secret_versions.items()}, sort_keys=True
+            ),
             "createdAt": _utc(tenant.created_at),
             "updatedAt": _utc(tenant.updated_at),
         }
@@ -65,7 +67,7 @@ def tenant_from_entity(entity: Any) -> Tenant:
         authentication_method=AuthMethod(entity["authenticationMethod"]),
         m365_email=entity.get("m365Email"),
         application_id=entity.get("applicationId"),
-        secrets_configured=_secret_names(entity.get("secretsConfigured"), customer_id),
+        secret_versions=_secret_versions(entity, customer_id),
         last_verification_status=status_of(entity.get("lastVerificationStatus")),
         when_last_verified=_plain_datetime(entity.get("whenLastVerified")),
         last_verification_reason=_reason(entity.get("lastVerificationReason")),
@@ -122,7 +124,7 @@ def settings_to_entity(settings: ProviderSettings) -> dict[str, Any]:
         "RowKey": SETTINGS_KEYS[1],
         "clientId": settings.client_id,
         "redirectUrl": settings.redirect_url,
-        "clientSecretConfigured": settings.client_secret_configured,
+        "clientSecretVersion": settings.client_secret_version,
         "updatedAt": _utc(settings.updated_at),
     })
 
@@ -131,7 +133,10 @@ def settings_from_entity(entity: Any) -> ProviderSettings:
     return ProviderSettings(
         client_id=entity.get("clientId"),
         redirect_url=entity.get("redirectUrl"),
-        client_secret_configured=bool(entity.get("clientSecretConfigured", False)),
+        client_secret_version=entity.get("clientSecretVersion") or (
+            # written before secrets were versioned: it names the current version
+            CURRENT_VERSION if entity.get("clientSecretConfigured") else None
+        ),
         updated_at=_plain_datetime(entity.get("updatedAt")),
         etag=entity.metadata["etag"],
     )
@@ -193,7 +198,25 @@ def _known(kind: type[E], value: Any, *, default: E) -> E | None:
         return default
 
 
-def _secret_names(value: Any, customer_id: str) -> frozenset[SecretName]:
+def _secret_versions(entity: Any, customer_id: str) -> dict[SecretName, str]:
+    raw = entity.get("secretVersions")
+    if raw is None:  # written before secrets were versioned: each listed kind names its current version
+        return dict.fromkeys(_legacy_secret_names(entity.get("secretsConfigured"), customer_id), CURRENT_VERSION)
+    try:
+        versions = json.loads(raw)
+    except ValueError:
+        versions = None
+    if not isinstance(versions, dict):
+        logger.warning("secretVersions of customer %r is not a JSON object; read as empty.", customer_id)
+        return {}
+    return {
+        SecretName(name): version
+        for name, version in versions.items()
+        if name in _SECRET_NAMES and isinstance(version, str)
+    }
+
+
+def _legacy_secret_names(value: Any, customer_id: str) -> frozenset[SecretName]:
     try:
         names = json.loads(value) if value else []
     except ValueError:

@@ -4,7 +4,10 @@ Every filter goes through the SDK's `parameters` (it quotes and escapes values);
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -49,34 +52,30 @@ class TableTenantStore:
         return replace(tenant, etag=metadata["etag"])
 
     def update(self, tenant: Tenant) -> Tenant:
+        with self._guarded_by_etag(tenant, "update a tenant") as guard:
+            metadata = self._table().update_entity(tenant_to_entity(tenant), mode=UpdateMode.REPLACE, **guard)
+        return replace(tenant, etag=metadata["etag"])
+
+    def delete(self, tenant: Tenant) -> None:
+        with self._guarded_by_etag(tenant, "delete a tenant") as guard:
+            # A 404 (deleted meanwhile) the SDK does not raise: the record is gone either way.
+            self._table().delete_entity(TENANT_PARTITION, tenant.customer_id, **guard)
+
+    @contextmanager
+    def _guarded_by_etag(self, tenant: Tenant, action: str) -> Iterator[dict[str, Any]]:
+        """A write that only lands on the record as it was read: changed (412) or deleted (404) since is a
+        Conflict for the caller to read again and retry."""
         if tenant.etag is None:
-            raise ValueError("update() needs a tenant read from the store: its etag guards the replace.")
-        with storage_call("update a tenant"):
+            raise ValueError(f"To {action}, read it from the store first: its etag guards the write.")
+        with storage_call(action):
             try:
-                metadata = self._table().update_entity(
-                    tenant_to_entity(tenant),
-                    mode=UpdateMode.REPLACE,
-                    etag=tenant.etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
+                yield {"etag": tenant.etag, "match_condition": MatchConditions.IfNotModified}
             except (ResourceModifiedError, ResourceNotFoundError):
-                # 412 (someone else wrote first) or 404 (deleted meanwhile): either way, read again.
                 raise Conflict(
                     "modifiedConcurrently",
                     f"The customer {tenant.customer_id!r} was changed or deleted by another request; "
                     "read it again and retry.",
                 ) from None
-        return replace(tenant, etag=metadata["etag"])
-
-    def delete(self, customer_id: str) -> bool:
-        with storage_call("delete a tenant"):
-            table = self._table()
-            try:
-                table.get_entity(TENANT_PARTITION, customer_id, select=["RowKey"])
-            except ResourceNotFoundError:
-                return False
-            table.delete_entity(TENANT_PARTITION, customer_id)  # the SDK ignores a 404 (deleted meanwhile)
-        return True
 
     def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
         """One page in customerId order.

@@ -48,7 +48,8 @@ class Tenant:
     authentication_method: AuthMethod
     m365_email: str | None = None
     application_id: str | None = None
-    secrets_configured: frozenset[SecretName] = field(default_factory=frozenset)
+    # The secret version this record uses, per kind: the one pointer a write moves (under the record's ETag).
+    secret_versions: dict[SecretName, str] = field(default_factory=dict)
     last_verification_status: Status = Status.NOT_VERIFIED
     when_last_verified: datetime | None = None
     last_verification_reason: Reason | None = None
@@ -58,6 +59,10 @@ class Tenant:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     etag: str | None = field(default=None, compare=False)
+
+    @property
+    def secrets_configured(self) -> frozenset[SecretName]:
+        return frozenset(self.secret_versions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +110,13 @@ class ProviderSettings:
 
     client_id: str | None = None
     redirect_url: str | None = None
-    client_secret_configured: bool = False
+    client_secret_version: str | None = None  # the version of the client secret this record uses
     updated_at: datetime | None = None
     etag: str | None = field(default=None, compare=False)
+
+    @property
+    def client_secret_configured(self) -> bool:
+        return self.client_secret_version is not None
 
 
 class ProviderSecret(enum.StrEnum):

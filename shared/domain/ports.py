@@ -1,19 +1,20 @@
 """The ports the use cases depend on; shared/adapters implement them, unit tests pass fakes."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 from .models import (
     Cursor,
     ProviderSecret,
     ProviderSettings,
-    SecretName,
     Status,
     Tenant,
     TenantFilter,
     TenantPage,
     VerificationResult,
 )
+from .secrets import SecretName, StoredSecret
 
 
 class TenantStore(Protocol):
@@ -25,8 +26,8 @@ class TenantStore(Protocol):
     def update(self, tenant: Tenant) -> Tenant:
         """Replace a tenant read before (its etag must still match); raises errors.Conflict otherwise."""
 
-    def delete(self, customer_id: str) -> bool:
-        """Remove the tenant record; False when there was nothing to remove."""
+    def delete(self, tenant: Tenant) -> None:
+        """Remove a tenant read before (its etag must still match); raises errors.Conflict otherwise."""
 
     def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
         """One page in customerId order, from `after` (a cursor a page of this filter returned)."""
@@ -55,11 +56,24 @@ class ProviderSettingsStore(Protocol):
 
 
 class SecretStore(Protocol):
-    """customer_id None addresses the provider's own secrets (ProviderSecret)."""
+    """Versioned secrets. customer_id None addresses the provider's own secrets (ProviderSecret).
 
-    def set(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> None: ...
+    Records name the version they use: a write adds a version and then moves the record's pointer under
+    its ETag, so concurrent writers never make a record point at a secret it did not write.
+    """
 
-    def get(self, customer_id: str | None, name: SecretName | ProviderSecret) -> str | None: ...
+    def put(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> str:
+        """Store the value as a new version and return its id; every other version stays as it was."""
+
+    def get(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> str | None:
+        """That version's value; None when it is missing or retired. CURRENT_VERSION reads the newest."""
+
+    def retire(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> None:
+        """Make one version unreadable for good (Key Vault disables it; it cannot delete one version).
+        Idempotent."""
 
     def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
-        """Idempotent: deleting a secret that does not exist is not an error."""
+        """Remove the secret with every version. Idempotent."""
+
+    def inventory(self) -> Iterator[StoredSecret]:
+        """Every secret of this app with its readable versions, for the sweep."""

@@ -1,7 +1,29 @@
-"""The kinds of secret a customer can hold. Only names live here and in tables; values live in the SecretStore."""
+"""The kinds of secret, and what the secret store holds of them. Only names and version ids live in tables;
+values live in the SecretStore."""
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+# A record made before secrets were versioned names no version: it means "the current one".
+CURRENT_VERSION = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretVersion:
+    version: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSecret:
+    """One secret as the store holds it: whose (customer_id None: the provider's), which, and its readable
+    versions. What the sweep compares with the versions the records name."""
+
+    customer_id: str | None
+    name: str
+    versions: tuple[SecretVersion, ...]
 
 
 class SecretName(enum.StrEnum):
@@ -10,4 +32,3 @@ class SecretName(enum.StrEnum):
     PASSWORD = "password"
     REFRESH_TOKEN = "refreshToken"
     APPLICATION_SECRET = "applicationSecret"
-

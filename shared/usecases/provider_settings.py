@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from ..domain.inputs import ProviderSettingsInput
 from ..domain.models import ProviderSecret, ProviderSettings
 from ..domain.ports import ProviderSettingsStore, SecretStore
+from .secret_writes import new_versions, replaced, retire_quietly
 
 
 def get_settings(store: ProviderSettingsStore) -> ProviderSettings:
@@ -15,16 +16,20 @@ def get_settings(store: ProviderSettingsStore) -> ProviderSettings:
 def put_settings(
     store: ProviderSettingsStore, secrets: SecretStore, data: ProviderSettingsInput, *, now: datetime | None = None
 ) -> ProviderSettings:
-    """Apply Changes. Without a clientSecret the stored one is kept; the secret goes to the SecretStore only."""
+    """Apply Changes. Without a clientSecret the stored one is kept; a new one becomes a new version that the
+    record then points at (usecases/secret_writes.py)."""
     existing = store.get()
-    configured = existing.client_secret_configured if existing else False
-    if data.client_secret is not None:
-        secrets.set(None, ProviderSecret.CLIENT_SECRET, data.client_secret)
-        configured = True
-    return store.save(ProviderSettings(
-        client_id=data.client_id,
-        redirect_url=data.redirect_url,
-        client_secret_configured=configured,
-        updated_at=now or datetime.now(UTC),
-        etag=existing.etag if existing else None,
-    ))
+    old = {ProviderSecret.CLIENT_SECRET: existing.client_secret_version} if existing else {}
+    old = {name: version for name, version in old.items() if version is not None}
+    with new_versions(secrets, None, {ProviderSecret.CLIENT_SECRET: data.client_secret}) as written:
+        version = written.get(ProviderSecret.CLIENT_SECRET, old.get(ProviderSecret.CLIENT_SECRET))
+        saved = store.save(ProviderSettings(
+            client_id=data.client_id,
+            redirect_url=data.redirect_url,
+            client_secret_version=version,
+            updated_at=now or datetime.now(UTC),
+            etag=existing.etag if existing else None,
+        ))
+    current = {ProviderSecret.CLIENT_SECRET: saved.client_secret_version} if saved.client_secret_version else {}
+    retire_quietly(secrets, None, replaced(old, current))
+    return saved

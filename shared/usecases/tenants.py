@@ -10,6 +10,7 @@ from ..domain.inputs import TenantInput
 from ..domain.models import AuthMethod, Status, Tenant
 from ..domain.ports import HistoryStore, SecretStore, TenantStore
 from ..domain.secrets import SecretName
+from .secret_writes import new_versions, replaced, retire_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -34,40 +35,42 @@ def put_tenant(
     *,
     now: datetime | None = None,
 ) -> tuple[Tenant, bool]:
-    """Create or replace a customer; returns (tenant, created). Validates fully before writing anything."""
+    """Create or replace a customer; returns (tenant, created). Validates fully before writing anything;
+    new secrets become new versions that the record then points at (usecases/secret_writes.py)."""
     now = now or datetime.now(UTC)
     existing = store.get(customer_id)
-    configured = set(existing.secrets_configured) if existing else set()
+    kept = dict(existing.secret_versions) if existing else {}
     application_id = data.application_id or (existing.application_id if existing else None)
 
     method = data.authentication_method
     if method is AuthMethod.PASSWORD:
-        _require(data.password is not None or SecretName.PASSWORD in configured, "password", method)
+        _require(data.password is not None or SecretName.PASSWORD in kept, "password", method)
     elif method is AuthMethod.APPLICATION:
         _require(application_id is not None, "applicationId", method)
         _require(
-            data.application_secret is not None or SecretName.APPLICATION_SECRET in configured,
+            data.application_secret is not None or SecretName.APPLICATION_SECRET in kept,
             "applicationSecret",
             method,
         )
 
-    # Secrets first: if Key Vault refuses, the stored record is left exactly as it was.
-    new_secrets = {SecretName.PASSWORD: data.password, SecretName.APPLICATION_SECRET: data.application_secret}
-    for name, value in new_secrets.items():
-        if value is not None:
-            secrets.set(customer_id, name, value)
-            configured.add(name)
+    values = {SecretName.PASSWORD: data.password, SecretName.APPLICATION_SECRET: data.application_secret}
+    with new_versions(secrets, customer_id, values) as written:
+        tenant = Tenant(
+            customer_id=customer_id,
+            tenant_id=data.tenant_id,
+            authentication_method=method,
+            m365_email=data.m365_email,
+            application_id=application_id,
+            secret_versions={**kept, **written},
+            created_at=existing.created_at if existing else now,
+            updated_at=now,
+        )
+        saved, created = _save(store, existing, tenant, data)
+    retire_quietly(secrets, customer_id, replaced(kept, saved.secret_versions))
+    return saved, created
 
-    tenant = Tenant(
-        customer_id=customer_id,
-        tenant_id=data.tenant_id,
-        authentication_method=method,
-        m365_email=data.m365_email,
-        application_id=application_id,
-        secrets_configured=frozenset(configured),
-        created_at=existing.created_at if existing else now,
-        updated_at=now,
-    )
+
+def _save(store: TenantStore, existing: Tenant | None, tenant: Tenant, data: TenantInput) -> tuple[Tenant, bool]:
     if existing is None:
         try:
             return store.add(tenant), True
@@ -87,9 +90,10 @@ def put_tenant(
             hint=existing.hint,
         )
     else:
-        logger.info("customer %s changed how it is reached; its status is back to %s", customer_id, Status.NOT_VERIFIED)
-    tenant = dataclasses.replace(tenant, etag=existing.etag)
-    return store.update(tenant), False
+        logger.info(
+            "customer %s changed how it is reached; its status is back to %s", tenant.customer_id, Status.NOT_VERIFIED
+        )
+    return store.update(dataclasses.replace(tenant, etag=existing.etag)), False
 
 
 def _verification_inputs_unchanged(existing: Tenant, new: Tenant, data: TenantInput) -> bool:
@@ -104,10 +108,9 @@ def _verification_inputs_unchanged(existing: Tenant, new: Tenant, data: TenantIn
 
 
 def delete_tenant(store: TenantStore, history: HistoryStore, secrets: SecretStore, customer_id: str) -> None:
-    """Secrets, then history, then the record: a failure part-way leaves a record that a retried DELETE
-    finishes."""
-    get_tenant(store, customer_id)
-    for name in SecretName:
-        secrets.delete(customer_id, name)
+    """The record goes first, under its ETag, so no write that read it can bring its secrets back; then its
+    history and the secret versions it named. What a failure leaves behind, the sweep removes."""
+    tenant = get_tenant(store, customer_id)
+    store.delete(tenant)
     history.delete_all(customer_id)
-    store.delete(customer_id)
+    retire_quietly(secrets, customer_id, tenant.secret_versions)

@@ -466,12 +466,14 @@ def test_secrets_live_in_the_vault_under_their_names_and_leave_with_their_tenant
     kept = vault.secret(secret_name(flow.application_id, SecretName.APPLICATION_SECRET))
     assert kept is not None and kept.state == "active"
     assert kept.latest["value"] == flow.secrets["applicationSecret"]
+    assert kept.latest.get("enabled", True)
     assert kept.latest["tags"] == {"customerId": flow.application_id, "kind": "applicationSecret"}
 
     gone = vault.secret(secret_name(flow.password_id, SecretName.PASSWORD))
     assert gone is not None, "the password never reached the vault"
     assert gone.latest["value"] == flow.secrets["password"]
-    assert gone.state == "deleted"
+    # Deleting the customer retired every version its record named: disabled, so never readable again.
+    assert [version.get("enabled", True) for version in gone.versions] == [False] * len(gone.versions)
 
     names = {name.lower() for name in vault.names()}
     assert names == {secret_name(flow.application_id, SecretName.APPLICATION_SECRET),

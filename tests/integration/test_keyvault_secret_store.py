@@ -2,40 +2,24 @@
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 from collections.abc import Iterator
 
 import pytest
-from azure.core.credentials import AccessToken
 from azure.identity import CredentialUnavailableError
 from azure.keyvault.secrets._shared import http_challenge_cache
 
 from shared.adapters.keyvault import KeyVaultSecretStore
 from shared.adapters.secret_names import secret_name
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.secrets import SecretName
-from tests.support.keyvault_sim import DEFAULT_TENANT, DEFAULT_TOKEN, KeyVaultSimulator
+from shared.domain.secrets import CURRENT_VERSION, SecretName
+from tests.support.credentials import FixedTokenCredential
+from tests.support.keyvault_sim import DEFAULT_TENANT, KeyVaultSimulator
 from tests.support.tls import TestCA
 
 SECRET = "Pa55-w0rd!{not-in-any-url}"
 PASSWORD = SecretName.PASSWORD
 VAULT_SCOPE = "https://vault.azure.net/.default"
-
-
-class FixedTokenCredential:
-    """A stand-in for azure.identity: hands out one fixed token and remembers what it was asked for."""
-
-    def __init__(self, token: str = DEFAULT_TOKEN, *, error: Exception | None = None) -> None:
-        self.token = token
-        self.error = error
-        self.calls: list[tuple[tuple[str, ...], str | None]] = []
-
-    def get_token(self, *scopes: str, tenant_id: str | None = None, **kwargs: object) -> AccessToken:
-        self.calls.append((scopes, tenant_id))
-        if self.error is not None:
-            raise self.error
-        return AccessToken(self.token, int(time.time()) + 3600)
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +64,8 @@ def test_challenge_is_answered_then_the_authorized_request_succeeds(
 ) -> None:
     credential = FixedTokenCredential()
     with make_store(vault, ca, credential) as store:
-        store.set("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD) == SECRET
+        store.put("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
     first, second, third = vault.requests
     name = secret_name("Contoso", PASSWORD)
     assert (first.method, first.path) == (second.method, second.path) == ("PUT", f"/secrets/{name}")
@@ -94,7 +78,7 @@ def test_challenge_is_answered_then_the_authorized_request_succeeds(
 
 def test_get_of_a_missing_secret_is_none(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca) as store:
-        assert store.get("Contoso", PASSWORD) is None
+        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
     assert vault.requests[-1].status == 404
 
 
@@ -102,9 +86,9 @@ def test_set_writes_a_tagged_text_secret_and_overwrite_adds_a_version(
     vault: KeyVaultSimulator, ca: TestCA
 ) -> None:
     with make_store(vault, ca) as store:
-        store.set("Contoso", PASSWORD, "first")
-        store.set("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD) == SECRET
+        store.put("Contoso", PASSWORD, "first")
+        store.put("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
     stored = vault.secret(secret_name("Contoso", PASSWORD))
     assert stored is not None
     assert [v["value"] for v in stored.versions] == ["first", SECRET]
@@ -112,25 +96,44 @@ def test_set_writes_a_tagged_text_secret_and_overwrite_adds_a_version(
     assert stored.latest["tags"] == {"customerId": "Contoso", "kind": "password"}
 
 
+def test_each_put_returns_its_version_which_reads_back_until_retired(vault: KeyVaultSimulator, ca: TestCA) -> None:
+    with make_store(vault, ca) as store:
+        first = store.put("Contoso", PASSWORD, "first")
+        second = store.put("Contoso", PASSWORD, SECRET)
+        assert first != second
+        assert store.get("Contoso", PASSWORD, first) == "first"
+        assert store.get("Contoso", PASSWORD, second) == SECRET
+        store.retire("Contoso", PASSWORD, first)
+        store.retire("Contoso", PASSWORD, first)  # idempotent
+        assert store.get("Contoso", PASSWORD, first) is None  # Key Vault answers 403 for a disabled version
+        assert store.get("Contoso", PASSWORD, second) == SECRET
+        store.retire("Contoso", PASSWORD, "f" * 32)  # a version that never existed
+        found = {(s.customer_id, s.name): [v.version for v in s.versions] for s in store.inventory()}
+    assert found == {("Contoso", "password"): [second]}  # retired versions are not listed
+    stored = vault.secret(secret_name("Contoso", PASSWORD))
+    assert [v.get("enabled", True) for v in stored.versions] == [False, True]
+    assert ("GET", f"/secrets/{stored.name}/{first}", 403) in [(r.method, r.path, r.status) for r in vault.requests]
+
+
 def test_case_variants_of_a_customer_stay_apart_in_a_case_insensitive_vault(
     vault: KeyVaultSimulator, ca: TestCA
 ) -> None:
     with make_store(vault, ca) as store:
-        store.set("Contoso", PASSWORD, "upper")
-        store.set("contoso", PASSWORD, "lower")
-        store.set("contoso", SecretName.REFRESH_TOKEN, "token")
-        assert store.get("Contoso", PASSWORD) == "upper"
-        assert store.get("contoso", PASSWORD) == "lower"
-        assert store.get("contoso", SecretName.REFRESH_TOKEN) == "token"
+        store.put("Contoso", PASSWORD, "upper")
+        store.put("contoso", PASSWORD, "lower")
+        store.put("contoso", SecretName.REFRESH_TOKEN, "token")
+        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == "upper"
+        assert store.get("contoso", PASSWORD, CURRENT_VERSION) == "lower"
+        assert store.get("contoso", SecretName.REFRESH_TOKEN, CURRENT_VERSION) == "token"
     assert len(vault.names()) == 3
 
 
 def test_delete_then_delete_again(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca) as store:
         store.delete("Contoso", PASSWORD)  # never existed
-        store.set("Contoso", PASSWORD, SECRET)
+        store.put("Contoso", PASSWORD, SECRET)
         store.delete("Contoso", PASSWORD)
-        assert store.get("Contoso", PASSWORD) is None
+        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
         store.delete("Contoso", PASSWORD)  # already deleted
     stored = vault.secret(secret_name("Contoso", PASSWORD))
     assert stored is not None and stored.state == "deleted"
@@ -139,7 +142,7 @@ def test_delete_then_delete_again(vault: KeyVaultSimulator, ca: TestCA) -> None:
 def test_delete_waits_until_the_secret_is_recoverable(slow_vault: KeyVaultSimulator, ca: TestCA) -> None:
     name = secret_name("Contoso", PASSWORD)
     with make_store(slow_vault, ca) as store:
-        store.set("Contoso", PASSWORD, "old")
+        store.put("Contoso", PASSWORD, "old")
         store.delete("Contoso", PASSWORD)
     # The simulator completes a deletion only when polled: "deleted" proves delete() waited for it.
     stored = slow_vault.secret(name)
@@ -151,10 +154,10 @@ def test_delete_waits_until_the_secret_is_recoverable(slow_vault: KeyVaultSimula
 def test_recreate_after_delete_recovers_then_writes(slow_vault: KeyVaultSimulator, ca: TestCA) -> None:
     name = secret_name("Contoso", PASSWORD)
     with make_store(slow_vault, ca) as store:
-        store.set("Contoso", PASSWORD, "old")
+        store.put("Contoso", PASSWORD, "old")
         store.delete("Contoso", PASSWORD)
-        store.set("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD) == SECRET
+        store.put("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
     seen = [(r.method, r.path, r.status) for r in slow_vault.requests]
     conflict = seen.index(("PUT", f"/secrets/{name}", 409))
     recover = seen.index(("POST", f"/deletedsecrets/{name}/recover", 200))
@@ -170,31 +173,33 @@ def test_a_deletion_that_never_completes_fails_set_within_its_bound(
 ) -> None:
     for sim in _vault(ca, deletion_polls=10**9):
         with make_store(sim, ca, max_wait=0.3) as store:
-            store.set("Contoso", PASSWORD, "old")
-            with caplog.at_level(logging.WARNING, logger="shared.secrets"):
+            store.put("Contoso", PASSWORD, "old")
+            with caplog.at_level(logging.WARNING, logger="shared.adapters.keyvault"):
                 store.delete("Contoso", PASSWORD)  # accepted: the secret is gone from reads already
             assert "still in progress" in caplog.text
-            assert store.get("Contoso", PASSWORD) is None
+            assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
             with pytest.raises(DependencyUnavailable) as caught:
-                store.set("Contoso", PASSWORD, SECRET)
+                store.put("Contoso", PASSWORD, SECRET)
         assert caught.value.code == "secretStoreUnavailable"
         assert "recovering" in caught.value.message
         assert SECRET not in "".join(traceback.format_exception(caught.value))
 
 
 @pytest.mark.parametrize("failure", [{"status": 503}, {"status": 500}, {"status": 403}, {"drop": True}])
-@pytest.mark.parametrize("operation", ["set", "get", "delete"])
+@pytest.mark.parametrize("operation", ["set", "get", "delete", "retire"])
 def test_vault_failures_become_dependency_unavailable(
     vault: KeyVaultSimulator, ca: TestCA, failure: dict, operation: str
 ) -> None:
     with make_store(vault, ca) as store:
-        store.set("Contoso", PASSWORD, "warm-up")  # past the challenge, so the failure hits the real call
+        store.put("Contoso", PASSWORD, "warm-up")  # past the challenge, so the failure hits the real call
         vault.fail(**failure)
         with pytest.raises(DependencyUnavailable) as caught:
             if operation == "set":
-                store.set("Contoso", PASSWORD, SECRET)
+                store.put("Contoso", PASSWORD, SECRET)
             elif operation == "get":
-                store.get("Contoso", PASSWORD)
+                store.get("Contoso", PASSWORD, CURRENT_VERSION)
+            elif operation == "retire":
+                store.retire("Contoso", PASSWORD, "0" * 32)
             else:
                 store.delete("Contoso", PASSWORD)
     assert caught.value.code == "secretStoreUnavailable"
@@ -207,7 +212,7 @@ def test_vault_failures_become_dependency_unavailable(
 def test_a_token_the_vault_refuses_is_an_authentication_failure(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca, FixedTokenCredential("not-the-vault-token")) as store:
         with pytest.raises(DependencyUnavailable) as caught:
-            store.set("Contoso", PASSWORD, SECRET)
+            store.put("Contoso", PASSWORD, SECRET)
     assert "authenticate" in caught.value.message
     assert SECRET not in "".join(traceback.format_exception(caught.value))
     assert [(r.authorized, r.status) for r in vault.requests] == [(False, 401), (False, 401)]
@@ -219,7 +224,7 @@ def test_a_credential_that_cannot_get_a_token_is_an_authentication_failure(
     credential = FixedTokenCredential(error=CredentialUnavailableError("no managed identity endpoint"))
     with make_store(vault, ca, credential) as store:
         with pytest.raises(DependencyUnavailable) as caught:
-            store.get("Contoso", PASSWORD)
+            store.get("Contoso", PASSWORD, CURRENT_VERSION)
     assert "authenticate" in caught.value.message
     assert credential.calls  # the challenge reached the credential
     assert all(not r.authorized for r in vault.requests)
@@ -233,7 +238,7 @@ def test_an_unreachable_vault_is_dependency_unavailable(ca: TestCA) -> None:
         verify_challenge_resource=False, retry_total=0,
     )
     with store, pytest.raises(DependencyUnavailable) as caught:
-        store.get("Contoso", PASSWORD)
+        store.get("Contoso", PASSWORD, CURRENT_VERSION)
     assert "could not be reached" in caught.value.message
 
 
@@ -245,7 +250,7 @@ def test_certificates_are_checked(
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with make_store(vault, ca, connection_verify=None) as store:
         with pytest.raises(DependencyUnavailable):
-            store.get("Contoso", PASSWORD)
+            store.get("Contoso", PASSWORD, CURRENT_VERSION)
     assert vault.requests == []  # no request got through the handshake
 
 
@@ -254,13 +259,13 @@ def test_secret_values_never_reach_urls_headers_logs_or_reprs(
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, every level
     with make_store(slow_vault, ca) as store:
-        store.set("Contoso", PASSWORD, "old-" + SECRET)
+        store.put("Contoso", PASSWORD, "old-" + SECRET)
         store.delete("Contoso", PASSWORD)
-        store.set("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD) == SECRET
+        store.put("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
         slow_vault.fail(status=503)
         with pytest.raises(DependencyUnavailable):
-            store.set("Contoso", PASSWORD, SECRET)
+            store.put("Contoso", PASSWORD, SECRET)
         assert SECRET not in repr(store)
     assert len(slow_vault.requests) > 10
     for request in slow_vault.requests:

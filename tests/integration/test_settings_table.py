@@ -26,11 +26,11 @@ def test_save_then_replace_round_trips_and_guards_with_the_etag(store):
     when = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
     first = store.save(ProviderSettings(client_id="a" * 8 + "-0000-0000-0000-" + "0" * 12,
                                         redirect_url="https://x.example/authenticate/OAuth2Callback",
-                                        client_secret_configured=True, updated_at=when))
+                                        client_secret_version="v-1", updated_at=when))
     read = store.get()
     assert read == first and read.etag == first.etag
     second = store.save(ProviderSettings(client_id=read.client_id, redirect_url="http://localhost/authenticate/OAuth2Callback",
-                                         client_secret_configured=True, updated_at=when, etag=read.etag))
+                                         client_secret_version="v-2", updated_at=when, etag=read.etag))
     assert store.get().redirect_url == "http://localhost/authenticate/OAuth2Callback"
     with pytest.raises(Conflict):
         store.save(ProviderSettings(client_id=read.client_id, etag=read.etag))  # stale etag

@@ -23,7 +23,7 @@ from shared.domain.errors import Conflict, DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
 from shared.domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, VerificationResult
 from shared.domain.reasons import Reason
-from shared.domain.secrets import SecretName
+from shared.domain.secrets import CURRENT_VERSION, SecretName
 from shared.usecases.status import list_status
 
 pytestmark = pytest.mark.integration
@@ -90,7 +90,7 @@ def test_every_field_round_trips(store, service):
         authentication_method=AuthMethod.APPLICATION,
         m365_email="admin@contoso.onmicrosoft.com",
         application_id="11111111-2222-3333-4444-555555555555",
-        secrets_configured=frozenset({SecretName.REFRESH_TOKEN, SecretName.APPLICATION_SECRET}),
+        secret_versions={SecretName.REFRESH_TOKEN: "v-rt", SecretName.APPLICATION_SECRET: "v-app"},
         last_verification_status=Status.FAILED,
         # Given in another zone: the store keeps the instant, in UTC.
         when_last_verified=T0.astimezone(timezone(timedelta(hours=2))),
@@ -113,14 +113,22 @@ def test_every_field_round_trips(store, service):
 
     (row,) = _raw(service, store._name, TENANT_PARTITION)
     assert row["RowKey"] == "Contoso.EU_01-x"
-    assert row["secretsConfigured"] == '["applicationSecret", "refreshToken"]'
+    assert row["secretVersions"] == '{"applicationSecret": "v-app", "refreshToken": "v-rt"}'
     assert row["lastVerificationStatus"] == "failed"
     assert row["authenticationMethod"] == "application"
     assert set(row) == {
         "PartitionKey", "RowKey", "customerId", "tenantId", "m365Email", "authenticationMethod",
         "applicationId", "lastVerificationStatus", "whenLastVerified", "lastVerificationReason",
-        "lastVerificationMessage", "aadstsCode", "hint", "secretsConfigured", "createdAt", "updatedAt",
+        "lastVerificationMessage", "aadstsCode", "hint", "secretVersions", "createdAt", "updatedAt",
     }
+
+
+def test_a_record_from_before_versioned_secrets_names_the_current_versions(store, service):
+    client = service.get_table_client(store._name)
+    store.count_by_status()  # creates the table
+    client.create_entity({"PartitionKey": TENANT_PARTITION, "RowKey": "legacy", "tenantId": "contoso.com",
+                          "authenticationMethod": "password", "secretsConfigured": '["password"]'})
+    assert store.get("legacy").secret_versions == {SecretName.PASSWORD: CURRENT_VERSION}
 
 
 def test_unset_fields_round_trip_as_none(store, service):
@@ -155,7 +163,7 @@ def test_update_replaces_every_column_and_returns_the_new_etag(store):
         customer_id="upd",
         tenant_id="new.example",
         authentication_method=AuthMethod.TOKEN,
-        secrets_configured=frozenset({SecretName.REFRESH_TOKEN}),
+        secret_versions={SecretName.REFRESH_TOKEN: "v-rt2"},
         etag=added.etag,
     )
     updated = store.update(changed)
@@ -177,20 +185,29 @@ def test_update_with_a_stale_etag_conflicts(store):
 
 def test_update_of_a_deleted_tenant_conflicts(store):
     added = store.add(_tenant("gone"))
-    assert store.delete("gone")
+    store.delete(added)
     with pytest.raises(Conflict) as err:
         store.update(_tenant("gone", etag=added.etag))
     assert err.value.code == "modifiedConcurrently"
     assert store.get("gone") is None  # the failed update did not recreate it
 
 
-def test_delete_removes_the_tenant_only(store):
-    store.add(_tenant("doomed"))
+def test_delete_removes_the_tenant_read_and_only_it(store):
+    doomed = store.add(_tenant("doomed"))
     store.add(_tenant("kept"))
-    assert store.delete("doomed") is True
+    store.delete(doomed)
     assert store.get("doomed") is None
     assert store.get("kept") is not None
-    assert store.delete("doomed") is False
+    store.delete(doomed)  # already gone: nothing to do
+
+
+def test_delete_of_a_tenant_changed_since_it_was_read_conflicts_and_keeps_it(store):
+    read = store.add(_tenant("busy"))
+    store.update(_tenant("busy", tenant_id="newer.example", etag=read.etag))
+    with pytest.raises(Conflict) as err:
+        store.delete(read)
+    assert err.value.code == "modifiedConcurrently"
+    assert store.get("busy").tenant_id == "newer.example"
 
 
 def test_delete_all_removes_a_customers_whole_history_in_batches(history, service):
@@ -381,7 +398,6 @@ def test_quote_characters_in_keys_match_nothing_else(store, history):
     for hostile in ("a' or 'x' eq 'x", "a' or PartitionKey ne '", "x' or RowKey ne '"):
         assert store.get(hostile) is None
         assert history.latest(hostile, limit=10) == []
-        assert store.delete(hostile) is False
         history.delete_all(hostile)
     # ...and nothing was deleted by those deletes.
     assert store.get("a") is not None and store.get("x") is not None
@@ -475,7 +491,7 @@ def unreachable_store(azurite) -> tuple[TableTenantStore, TableHistoryStore]:
         lambda store, _: store.add(_tenant("a")),
         lambda store, _: store.list(TenantFilter(), top=10, after=None),
         lambda store, _: store.count_by_status(),
-        lambda store, _: store.delete("a"),
+        lambda store, _: store.delete(_tenant("a", etag="W/\"x\"")),
         lambda _, history: history.append(_result("a", T0)),
         lambda _, history: history.latest("a", limit=5),
         lambda _, history: history.delete_all("a"),

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from shared.bootstrap import Services
 from shared.domain.errors import Conflict
@@ -15,6 +17,7 @@ from shared.domain.models import (
     TenantPage,
     VerificationResult,
 )
+from shared.domain.secrets import CURRENT_VERSION, SecretVersion, StoredSecret
 
 
 class InMemoryTenantStore:
@@ -41,8 +44,11 @@ class InMemoryTenantStore:
             raise Conflict("modifiedConcurrently", "changed")
         return self._stamp(tenant)
 
-    def delete(self, customer_id: str) -> bool:
-        return self.tenants.pop(customer_id, None) is not None
+    def delete(self, tenant: Tenant) -> None:
+        current = self.tenants.get(tenant.customer_id)
+        if current is not None and current.etag != tenant.etag:
+            raise Conflict("modifiedConcurrently", "changed")
+        self.tenants.pop(tenant.customer_id, None)
 
     def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
         start = after.row or "" if after is not None else ""
@@ -94,22 +100,44 @@ class InMemoryProviderSettingsStore:
 
 
 class InMemorySecretStore:
-    def __init__(self) -> None:
-        self.values: dict[tuple[str | None, str], str] = {}
-        self.fail_with: Exception | None = None
+    """Versions kept in order of writing; `values` shows what a record's version resolves to."""
 
-    def set(self, customer_id: str | None, name: str, value: str) -> None:
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str | None, str], dict[str, tuple[str, datetime]]] = {}
+        self.fail_with: Exception | None = None
+        self._ids = itertools.count(1)
+
+    @property
+    def values(self) -> dict[tuple[str | None, str], str]:
+        """The newest readable value of each secret."""
+        return {key: list(found.values())[-1][0] for key, found in self.versions.items() if found}
+
+    def put(self, customer_id: str | None, name: str, value: str) -> str:
         if self.fail_with:
             raise self.fail_with
-        self.values[(customer_id, name)] = value
+        version = f"v{next(self._ids)}"
+        self.versions.setdefault((customer_id, name), {})[version] = (value, datetime.now(UTC))
+        return version
 
-    def get(self, customer_id: str | None, name: str) -> str | None:
-        return self.values.get((customer_id, name))
+    def get(self, customer_id: str | None, name: str, version: str) -> str | None:
+        found = self.versions.get((customer_id, name), {})
+        if version == CURRENT_VERSION and found:
+            version = list(found)[-1]
+        return found[version][0] if version in found else None
+
+    def retire(self, customer_id: str | None, name: str, version: str) -> None:
+        if self.fail_with:
+            raise self.fail_with
+        self.versions.get((customer_id, name), {}).pop(version, None)
 
     def delete(self, customer_id: str | None, name: str) -> None:
         if self.fail_with:
             raise self.fail_with
-        self.values.pop((customer_id, name), None)
+        self.versions.pop((customer_id, name), None)
+
+    def inventory(self) -> Iterator[StoredSecret]:
+        for (customer_id, name), found in list(self.versions.items()):
+            yield StoredSecret(customer_id, str(name), tuple(SecretVersion(v, at) for v, (_, at) in found.items()))
 
 
 def fake_services() -> Services:

@@ -171,8 +171,14 @@ class KeyVaultSimulator(ServedInThread):
             route = (method, parts[0], len(parts))
             if route == ("PUT", "secrets", 2):
                 return self._set(parts[1], body)
+            if route == ("GET", "secrets", 1):
+                return self._list_names()
+            if route == ("GET", "secrets", 3) and parts[2] == "versions":
+                return self._list_versions(parts[1])
             if method == "GET" and parts[0] == "secrets" and len(parts) in (2, 3):
                 return self._get(parts[1], parts[2] if len(parts) == 3 else "")
+            if route == ("PATCH", "secrets", 3):
+                return self._update(parts[1], parts[2], body)
             if route == ("DELETE", "secrets", 2):
                 return self._delete(parts[1])
             if route == ("GET", "deletedsecrets", 2):
@@ -190,7 +196,7 @@ class KeyVaultSimulator(ServedInThread):
         bundle: dict[str, Any] = {
             "id": f"{self._base()}/secrets/{secret.name}/{version['version']}",
             "attributes": {
-                "enabled": True,
+                "enabled": version.get("enabled", True),
                 "created": version["created"],
                 "updated": version["created"],
                 "recoveryLevel": "Recoverable" if self.purge_protection else "Recoverable+Purgeable",
@@ -253,12 +259,46 @@ class KeyVaultSimulator(ServedInThread):
             secret.state = "active"
         if secret is None or secret.state != "active":
             raise _not_found(name)
-        if not version_id:
-            return _Reply(200, self._bundle(secret, secret.latest, with_value=True))
+        version = secret.latest if not version_id else self._version(secret, version_id)
+        if not version.get("enabled", True):
+            # What Key Vault answers for a disabled version: 403, not 404.
+            raise _error(403, "Forbidden", "Operation get is not allowed on a disabled secret.")
+        return _Reply(200, self._bundle(secret, version, with_value=True))
+
+    def _version(self, secret: StoredSecret, version_id: str) -> dict[str, Any]:
         for version in secret.versions:
             if version["version"] == version_id:
-                return _Reply(200, self._bundle(secret, version, with_value=True))
-        raise _not_found(name)
+                return version
+        raise _not_found(secret.name)
+
+    def _active(self, name: str) -> StoredSecret:
+        secret = self._secrets.get(name.lower())
+        if secret is None or secret.state != "active":
+            raise _not_found(name)
+        return secret
+
+    def _update(self, name: str, version_id: str, body: bytes) -> _Reply:
+        """PATCH: only the `enabled` attribute, which is all the app changes."""
+        version = self._version(self._active(name), version_id)
+        attributes = (json.loads(body or b"{}") or {}).get("attributes") or {}
+        if "enabled" in attributes:
+            version["enabled"] = bool(attributes["enabled"])
+        return _Reply(200, self._bundle(self._active(name), version, with_value=False))
+
+    def _item(self, secret: StoredSecret, version: dict[str, Any], *, versioned: bool) -> dict[str, Any]:
+        item = self._bundle(secret, version, with_value=False)
+        if not versioned:
+            item["id"] = f"{self._base()}/secrets/{secret.name}"
+        return item
+
+    def _list_names(self) -> _Reply:
+        items = [self._item(s, s.latest, versioned=False) for s in self._secrets.values() if s.state == "active"]
+        return _Reply(200, {"value": items, "nextLink": None})
+
+    def _list_versions(self, name: str) -> _Reply:
+        secret = self._active(name)
+        return _Reply(200, {"value": [self._item(secret, v, versioned=True) for v in secret.versions],
+                            "nextLink": None})
 
     def _delete(self, name: str) -> _Reply:
         secret = self._secrets.get(name.lower())

@@ -1,4 +1,4 @@
-"""The development secret store: a 0600 JSON file, written atomically, safe for concurrent requests."""
+"""The development secret store: versioned, a 0600 JSON file, written atomically, safe for concurrent requests."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,9 @@ import pytest
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.secret_names import secret_name
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.secrets import SecretName
+from shared.domain.secrets import CURRENT_VERSION, SecretName
+
+P = SecretName.PASSWORD
 
 
 @pytest.fixture
@@ -19,68 +21,96 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "nested" / "dir" / "dev-secrets.json"
 
 
-def test_round_trip_and_overwrite(path: Path) -> None:
+def test_each_put_is_a_new_version_and_every_version_stays_readable(path: Path) -> None:
     store = LocalFileSecretStore(path)
-    assert store.get("Contoso", SecretName.PASSWORD) is None
-    store.set("Contoso", SecretName.PASSWORD, "first")
-    assert store.get("Contoso", SecretName.PASSWORD) == "first"
-    store.set("Contoso", SecretName.PASSWORD, "second")
-    assert store.get("Contoso", SecretName.PASSWORD) == "second"
+    assert store.get("Contoso", P, "nope") is None
+    first = store.put("Contoso", P, "first")
+    second = store.put("Contoso", P, "second")
+    assert first != second
+    assert (store.get("Contoso", P, first), store.get("Contoso", P, second)) == ("first", "second")
+    assert store.get("Contoso", P, CURRENT_VERSION) == "second"
     # A new instance (a restarted host) reads what the first wrote.
-    assert LocalFileSecretStore(path).get("Contoso", SecretName.PASSWORD) == "second"
+    assert LocalFileSecretStore(path).get("Contoso", P, first) == "first"
+
+
+def test_retire_removes_one_version_and_the_name_with_its_last(path: Path) -> None:
+    store = LocalFileSecretStore(path)
+    first, second = store.put("Contoso", P, "first"), store.put("Contoso", P, "second")
+    store.retire("Contoso", P, first)
+    store.retire("Contoso", P, first)  # idempotent
+    assert store.get("Contoso", P, first) is None and store.get("Contoso", P, second) == "second"
+    store.retire("Contoso", P, second)
+    assert json.loads(path.read_text()) == {}
+    assert "first" not in path.read_text() and "second" not in path.read_text()
 
 
 def test_file_is_private_and_keyed_by_vault_names(path: Path) -> None:
-    LocalFileSecretStore(path).set("Contoso", SecretName.REFRESH_TOKEN, "rt-value")
+    version = LocalFileSecretStore(path).put("Contoso", SecretName.REFRESH_TOKEN, "rt-value")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert json.loads(path.read_text()) == {secret_name("Contoso", SecretName.REFRESH_TOKEN): "rt-value"}
+    stored = json.loads(path.read_text())
+    assert list(stored) == [secret_name("Contoso", SecretName.REFRESH_TOKEN)]
+    assert stored[secret_name("Contoso", SecretName.REFRESH_TOKEN)][version]["value"] == "rt-value"
     # Only the file itself remains: the temporary file was renamed into place, not left behind.
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_a_file_from_before_versions_reads_as_the_current_version(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({secret_name("Contoso", P): "old-value"}))
+    store = LocalFileSecretStore(path)
+    assert store.get("Contoso", P, CURRENT_VERSION) == "old-value"
+    newer = store.put("Contoso", P, "new-value")
+    assert store.get("Contoso", P, CURRENT_VERSION) == "new-value" == store.get("Contoso", P, newer)
 
 
 def test_existing_wider_file_is_narrowed_on_write(path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text("{}")
     path.chmod(0o644)
-    LocalFileSecretStore(path).set("Contoso", SecretName.PASSWORD, "p")
+    LocalFileSecretStore(path).put("Contoso", P, "p")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_delete_is_idempotent(path: Path) -> None:
+def test_delete_is_idempotent_and_removes_every_version(path: Path) -> None:
     store = LocalFileSecretStore(path)
-    store.delete("Contoso", SecretName.PASSWORD)  # no file yet
+    store.delete("Contoso", P)  # no file yet
     assert not path.exists()
-    store.set("Contoso", SecretName.PASSWORD, "p")
-    store.set("Contoso", SecretName.APPLICATION_SECRET, "s")
-    store.delete("Contoso", SecretName.PASSWORD)
-    store.delete("Contoso", SecretName.PASSWORD)  # already gone
-    assert store.get("Contoso", SecretName.PASSWORD) is None
-    assert store.get("Contoso", SecretName.APPLICATION_SECRET) == "s"
+    first, second = store.put("Contoso", P, "p1"), store.put("Contoso", P, "p2")
+    kept = store.put("Contoso", SecretName.APPLICATION_SECRET, "s")
+    store.delete("Contoso", P)
+    store.delete("Contoso", P)  # already gone
+    assert store.get("Contoso", P, first) is None and store.get("Contoso", P, second) is None
+    assert store.get("Contoso", SecretName.APPLICATION_SECRET, kept) == "s"
 
 
 def test_secrets_are_isolated_by_customer_and_kind(path: Path) -> None:
     store = LocalFileSecretStore(path)
-    store.set("Contoso", SecretName.PASSWORD, "upper")
-    store.set("contoso", SecretName.PASSWORD, "lower")
-    store.set("a.b", SecretName.PASSWORD, "dot")
-    store.set("a_b", SecretName.PASSWORD, "underscore")
-    assert store.get("Contoso", SecretName.PASSWORD) == "upper"
-    assert store.get("contoso", SecretName.PASSWORD) == "lower"
-    assert store.get("a.b", SecretName.PASSWORD) == "dot"
-    assert store.get("a_b", SecretName.PASSWORD) == "underscore"
-    assert store.get("Contoso", SecretName.REFRESH_TOKEN) is None
-    store.delete("contoso", SecretName.PASSWORD)
-    assert store.get("Contoso", SecretName.PASSWORD) == "upper"
+    versions = {cid: store.put(cid, P, value) for cid, value in
+                (("Contoso", "upper"), ("contoso", "lower"), ("a.b", "dot"), ("a_b", "underscore"))}
+    assert {cid: store.get(cid, P, v) for cid, v in versions.items()} == {
+        "Contoso": "upper", "contoso": "lower", "a.b": "dot", "a_b": "underscore"}
+    assert store.get("Contoso", SecretName.REFRESH_TOKEN, versions["Contoso"]) is None
+    store.delete("contoso", P)
+    assert store.get("Contoso", P, versions["Contoso"]) == "upper"
+
+
+def test_inventory_lists_owners_kinds_and_versions(path: Path) -> None:
+    store = LocalFileSecretStore(path)
+    first, second = store.put("Contoso", P, "a"), store.put("Contoso", P, "b")
+    provider = store.put(None, "clientSecret", "c")
+    found = {(s.customer_id, s.name): {v.version for v in s.versions} for s in store.inventory()}
+    assert found == {("Contoso", "password"): {first, second}, (None, "clientSecret"): {provider}}
 
 
 def test_concurrent_writers_lose_nothing(path: Path) -> None:
     store = LocalFileSecretStore(path)
     start = threading.Barrier(8)
+    written: dict[str, str] = {}
 
     def writer(worker: int) -> None:
         start.wait(timeout=30)
         for i in range(25):
-            store.set(f"c{worker}-{i}", SecretName.PASSWORD, f"v{worker}-{i}")
+            written[f"c{worker}-{i}"] = store.put(f"c{worker}-{i}", P, f"v{worker}-{i}")
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
     for thread in threads:
@@ -89,16 +119,29 @@ def test_concurrent_writers_lose_nothing(path: Path) -> None:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
     assert len(json.loads(path.read_text())) == 8 * 25
-    for w in range(8):
-        for i in range(25):
-            assert store.get(f"c{w}-{i}", SecretName.PASSWORD) == f"v{w}-{i}"
+    for cid, version in written.items():
+        assert store.get(cid, P, version) == "v" + cid[1:]
 
 
 def test_corrupt_file_is_reported_without_its_contents(path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text('{"tenant-x-password": "s3cret-value')
     with pytest.raises(DependencyUnavailable) as caught:
-        LocalFileSecretStore(path).get("Contoso", SecretName.PASSWORD)
+        LocalFileSecretStore(path).get("Contoso", P, CURRENT_VERSION)
     assert caught.value.code == "secretStoreUnavailable"
     assert "s3cret" not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_a_store_that_can_be_read_but_not_written_is_unavailable_not_a_crash(path: Path, monkeypatch) -> None:
+    store = LocalFileSecretStore(path)
+    version = store.put("Contoso", P, "p")
+
+    def refuse(*args, **kwargs):  # what a read-only file system (or a full disk) answers, even to root
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    with pytest.raises(DependencyUnavailable) as caught:
+        store.put("Contoso", P, "q")
+    assert caught.value.code == "secretStoreUnavailable" and "Permission denied" in caught.value.message
+    assert store.get("Contoso", P, version) == "p"

@@ -1,0 +1,160 @@
+"""Records and secrets cannot disagree: concurrent writers, deletes racing writes, and the sweep, against a real
+Azurite and the real secret-store adapters (the local file store, and Key Vault through its simulator).
+
+Each round races real threads; the invariants are checked after every round:
+- a record names a version that holds a value its own request wrote, and that request was answered success;
+- after the sweep, the only readable versions are those records name (no orphan).
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from azure.keyvault.secrets._shared import http_challenge_cache
+
+from shared.adapters.keyvault import KeyVaultSecretStore
+from shared.adapters.local_secrets import LocalFileSecretStore
+from shared.adapters.storage_clients import table_service_from_config
+from shared.adapters.table_history import TableHistoryStore
+from shared.adapters.table_settings import TableProviderSettingsStore
+from shared.adapters.table_tenants import TableTenantStore
+from shared.config import StorageConfig
+from shared.domain.errors import Conflict, NotFound
+from shared.domain.inputs import ProviderSettingsInput, TenantInput
+from shared.domain.models import AuthMethod, ProviderSecret
+from shared.domain.secrets import SecretName
+from shared.usecases.provider_settings import put_settings
+from shared.usecases.secret_sweep import sweep_secrets
+from shared.usecases.tenants import delete_tenant, put_tenant
+from tests.support.credentials import FixedTokenCredential
+from tests.support.keyvault_sim import KeyVaultSimulator
+from tests.support.tls import TestCA
+
+pytestmark = pytest.mark.integration
+
+ROUNDS = 50
+WRITERS = 6
+P = SecretName.PASSWORD
+GUID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("records-ca"))
+
+
+@pytest.fixture(params=["local", "keyvault"])
+def secrets(request, tmp_path: Path, ca: TestCA) -> Iterator:
+    if request.param == "local":
+        yield LocalFileSecretStore(tmp_path / "secrets.json")
+        return
+    with KeyVaultSimulator(ca) as sim:
+        http_challenge_cache.remove_challenge_for_url(sim.url)
+        with KeyVaultSecretStore(sim.url, credential=FixedTokenCredential(), connection_verify=str(ca.bundle_path),
+                                 verify_challenge_resource=False, retry_total=0) as store:
+            yield store
+
+
+@pytest.fixture
+def stores(azurite):
+    service = table_service_from_config(StorageConfig(connection_string=azurite.connection_string), retry_total=0)
+    suffix = uuid.uuid4().hex[:12]
+    return (TableTenantStore(service, table=f"Tenants{suffix}"), TableHistoryStore(service, table=f"History{suffix}"),
+            TableProviderSettingsStore(service, table=f"Settings{suffix}"))
+
+
+def race(calls: list[Callable[[], object]]) -> list[object]:
+    """Run the calls at once on real threads; each answer is its return value or the exception it raised."""
+    start = threading.Barrier(len(calls))
+    answers: list[object] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        start.wait(timeout=30)
+        try:
+            answers[i] = calls[i]()
+        except Exception as err:  # noqa: BLE001 - the answer is what is checked
+            answers[i] = err
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return answers
+
+
+def password(value: str) -> TenantInput:
+    return TenantInput(tenant_id="contoso.com", authentication_method=AuthMethod.PASSWORD,
+                       m365_email="admin@contoso.com", password=value)
+
+
+def readable(secrets, customer_id: str | None, name) -> set[str]:
+    return {v.version for s in secrets.inventory() if (s.customer_id, s.name) == (customer_id, str(name))
+            for v in s.versions}
+
+
+def sweep_now(stores, secrets) -> None:
+    tenants, _, settings = stores
+    sweep_secrets(tenants, settings, secrets, now=datetime.now(UTC) + timedelta(hours=1))
+
+
+def test_concurrent_puts_of_one_customer_leave_the_winners_password(stores, secrets):
+    tenants, _, _ = stores
+    for round_ in range(ROUNDS):
+        cid = f"conc-{round_}"
+        values = [f"pw-{round_}-{w}-{uuid.uuid4().hex[:6]}" for w in range(WRITERS)]
+        answers = race([lambda v=v, c=cid: put_tenant(tenants, secrets, c, password(v)) for v in values])
+        assert all(isinstance(a, (tuple, Conflict)) for a in answers), answers
+        succeeded = {values[i] for i, a in enumerate(answers) if isinstance(a, tuple)}
+        assert succeeded, "at least the first writer wins"
+        record = tenants.get(cid)
+        stored = secrets.get(cid, P, record.secret_versions[P])
+        assert stored in succeeded, f"round {round_}: the record names a password no successful request wrote"
+        # The last successful writer is the one whose answer carries the record's ETag.
+        (last,) = [values[i] for i, a in enumerate(answers) if isinstance(a, tuple) and a[0].etag == record.etag]
+        assert stored == last
+        sweep_now(stores, secrets)
+        assert readable(secrets, cid, P) == {record.secret_versions[P]}, f"round {round_}: orphans after the sweep"
+
+
+def test_delete_racing_a_put_never_leaves_a_record_without_its_secret_or_a_secret_without_its_record(stores, secrets):
+    tenants, history, _ = stores
+    outcomes = set()
+    for round_ in range(ROUNDS):
+        cid = f"race-{round_}"
+        put_tenant(tenants, secrets, cid, password("before"))
+        new = f"after-{round_}-{uuid.uuid4().hex[:6]}"
+        deleted, written = race([lambda c=cid: delete_tenant(tenants, history, secrets, c),
+                                 lambda c=cid, v=new: put_tenant(tenants, secrets, c, password(v))])
+        assert deleted is None or isinstance(deleted, (Conflict, NotFound)), deleted
+        assert isinstance(written, (tuple, Conflict)), written
+        outcomes.add((type(deleted).__name__, type(written).__name__))
+        record = tenants.get(cid)
+        if record is None:
+            assert deleted is None, f"round {round_}: the record is gone but DELETE did not answer 204"
+        else:
+            assert isinstance(written, tuple), f"round {round_}: a record survived, but not from the PUT"
+            assert secrets.get(cid, P, record.secret_versions[P]) == new
+        sweep_now(stores, secrets)
+        assert readable(secrets, cid, P) == ({record.secret_versions[P]} if record else set()), f"round {round_}"
+    assert len(outcomes) >= 2, f"the race never went more than one way: {outcomes}"
+
+
+def test_concurrent_settings_changes_leave_the_winners_client_secret(stores, secrets):
+    _, _, settings = stores
+    for round_ in range(ROUNDS):
+        values = [f"cs-{round_}-{w}-{uuid.uuid4().hex[:6]}" for w in range(WRITERS)]
+        answers = race([lambda v=v: put_settings(settings, secrets, ProviderSettingsInput(
+            client_id=GUID, redirect_url="https://tas.example.com/authenticate/OAuth2Callback", client_secret=v))
+            for v in values])
+        assert all(not isinstance(a, Exception) or isinstance(a, Conflict) for a in answers), answers
+        record = settings.get()
+        (last,) = [values[i] for i, a in enumerate(answers) if not isinstance(a, Exception) and a.etag == record.etag]
+        assert secrets.get(None, ProviderSecret.CLIENT_SECRET, record.client_secret_version) == last
+        sweep_now(stores, secrets)
+        assert readable(secrets, None, ProviderSecret.CLIENT_SECRET) == {record.client_secret_version}

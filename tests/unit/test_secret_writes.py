@@ -1,0 +1,114 @@
+"""The write rule for secrets a record uses, and the sweep, over in-memory fakes of the ports."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.domain.errors import Conflict, DependencyUnavailable
+from shared.domain.inputs import ProviderSettingsInput, TenantInput
+from shared.domain.models import AuthMethod, ProviderSecret
+from shared.domain.secrets import CURRENT_VERSION, SecretName
+from shared.usecases.provider_settings import put_settings
+from shared.usecases.secret_sweep import sweep_secrets
+from shared.usecases.tenants import delete_tenant, put_tenant
+from tests.support.fakes import fake_services
+
+P = SecretName.PASSWORD
+GUID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
+CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
+
+
+def password(value: str) -> TenantInput:
+    return TenantInput(tenant_id="contoso.com", authentication_method=AuthMethod.PASSWORD,
+                       m365_email="admin@contoso.com", password=value)
+
+
+@pytest.fixture
+def services():
+    return fake_services()
+
+
+def readable(services, customer_id, name=P) -> dict[str, str]:
+    return {v: value for v, (value, _) in services.secrets.versions.get((customer_id, name), {}).items()}
+
+
+def test_a_new_password_replaces_the_old_version_which_is_retired(services):
+    first, _ = put_tenant(services.tenants, services.secrets, "c1", password("one"))
+    second, _ = put_tenant(services.tenants, services.secrets, "c1", password("two"))
+    assert first.secret_versions[P] != second.secret_versions[P]
+    assert readable(services, "c1") == {second.secret_versions[P]: "two"}
+
+
+def test_a_writer_that_loses_the_record_race_leaves_no_trace(services):
+    put_tenant(services.tenants, services.secrets, "c1", password("one"))
+
+    class LateStore(type(services.tenants)):
+        """Another request updates the record between this request's read and its write."""
+
+        def update(self, tenant):
+            winner = dataclasses.replace(self.tenants[tenant.customer_id], m365_email="winner@contoso.com")
+            self.tenants[tenant.customer_id] = dataclasses.replace(winner, etag="W/winner")
+            return super().update(tenant)
+
+    late = LateStore()
+    late.tenants = dict(services.tenants.tenants)
+    with pytest.raises(Conflict):
+        put_tenant(late, services.secrets, "c1", password("loser"))
+    record = late.tenants["c1"]
+    assert services.secrets.get("c1", P, record.secret_versions[P]) == "one"
+    assert "loser" not in readable(services, "c1").values()  # its version was retired at once
+
+
+def test_a_store_that_fails_on_retire_leaves_the_version_to_the_sweep(services, caplog):
+    put_tenant(services.tenants, services.secrets, "c1", password("one"))
+    retire = services.secrets.retire
+    services.secrets.retire = lambda *a: (_ for _ in ()).throw(DependencyUnavailable("secretStoreUnavailable", "x"))
+    saved, _ = put_tenant(services.tenants, services.secrets, "c1", password("two"))  # still succeeds
+    assert sorted(readable(services, "c1").values()) == ["one", "two"]
+    assert "the sweep will" in caplog.text and "one" not in caplog.text and "two" not in caplog.text
+    services.secrets.retire = retire
+    later = datetime.now(UTC) + timedelta(hours=1)
+    report = sweep_secrets(services.tenants, services.provider_settings, services.secrets, now=later)
+    assert report.versions_retired == 1
+    assert readable(services, "c1") == {saved.secret_versions[P]: "two"}
+
+
+def test_delete_takes_the_record_first_then_retires_its_versions(services):
+    put_tenant(services.tenants, services.secrets, "c1", password("one"))
+    delete_tenant(services.tenants, services.history, services.secrets, "c1")
+    assert services.tenants.get("c1") is None and readable(services, "c1") == {}
+
+
+def test_the_sweep_leaves_young_versions_and_what_records_name(services):
+    saved, _ = put_tenant(services.tenants, services.secrets, "c1", password("named"))
+    services.secrets.put("c1", P, "stray-young")
+    services.secrets.put("gone", P, "orphan")
+    now = datetime.now(UTC)
+    assert sweep_secrets(services.tenants, services.provider_settings, services.secrets, now=now).versions_retired == 0
+    report = sweep_secrets(services.tenants, services.provider_settings, services.secrets,
+                           now=now + timedelta(minutes=16))
+    assert report.versions_retired == 2
+    assert readable(services, "c1") == {saved.secret_versions[P]: "named"} and readable(services, "gone") == {}
+
+
+def test_the_sweep_keeps_the_newest_version_for_a_record_from_before_versions(services):
+    services.secrets.put("c1", P, "older")
+    newest = services.secrets.put("c1", P, "newest")
+    put_tenant(services.tenants, services.secrets, "c1", password("x"))
+    record = services.tenants.tenants["c1"]
+    services.secrets.retire("c1", P, record.secret_versions[P])
+    services.tenants.tenants["c1"] = dataclasses.replace(record, secret_versions={P: CURRENT_VERSION})
+    sweep_secrets(services.tenants, services.provider_settings, services.secrets,
+                  now=datetime.now(UTC) + timedelta(hours=1))
+    assert readable(services, "c1") == {newest: "newest"}
+
+
+def test_provider_settings_follow_the_same_rule(services):
+    data = ProviderSettingsInput(client_id=GUID, redirect_url=CALLBACK, client_secret="s1")
+    first = put_settings(services.provider_settings, services.secrets, data)
+    kept = put_settings(services.provider_settings, services.secrets, dataclasses.replace(data, client_secret=None))
+    assert kept.client_secret_version == first.client_secret_version
+    second = put_settings(services.provider_settings, services.secrets, dataclasses.replace(data, client_secret="s2"))
+    assert readable(services, None, ProviderSecret.CLIENT_SECRET) == {second.client_secret_version: "s2"}
