@@ -1,14 +1,19 @@
-"""Timers that keep the stores tidy. The secret sweep retires secret versions that no record names."""
+"""The daily maintenance timer: retire secret versions no record names, and recount the kept status counts."""
+import logging
+
 import azure.functions as func
 
 from shared import bootstrap
 from shared.usecases.secret_sweep import sweep_secrets
 
 bp = func.Blueprint()
+logger = logging.getLogger(__name__)
 
 
-@bp.function_name("secret_sweep")
+@bp.function_name("maintenance")
 @bp.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False, use_monitor=True)
-def secret_sweep(timer: func.TimerRequest) -> None:
+def maintenance(timer: func.TimerRequest) -> None:
     services = bootstrap.services()
     sweep_secrets(services.tenants, services.provider_settings, services.secrets)
+    counts = services.tenants.recount_by_status()
+    logger.info("Status counts recounted: %s.", ", ".join(f"{s.value} {n}" for s, n in counts.items()))

@@ -14,7 +14,8 @@ bp = func.Blueprint()
 @endpoint(bp, "status_list", "api/status", methods=["GET"])
 def status_list(req: func.HttpRequest) -> func.HttpResponse:
     query = parsing.status_query(req.params)
-    return json_response(status_page_view(list_status(bootstrap.services().tenants, query)))
+    services = bootstrap.services()
+    return json_response(status_page_view(list_status(services.tenants, query, keys=services.token_keys)))
 
 
 @endpoint(bp, "status_get", "api/status/{customerId}", methods=["GET"])

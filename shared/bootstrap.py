@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
 from .domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
+from .usecases.token_key import TokenKey
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class Services:
     history: HistoryStore
     secrets: SecretStore
     provider_settings: ProviderSettingsStore
+    token_keys: TokenKey
 
 
 _lock = threading.Lock()
@@ -83,6 +85,7 @@ def build(config: AppConfig) -> Services:
         history=TableHistoryStore(tables),
         secrets=secrets,
         provider_settings=TableProviderSettingsStore(tables),
+        token_keys=TokenKey(secrets),
     )
 
 

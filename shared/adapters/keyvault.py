@@ -123,18 +123,27 @@ class KeyVaultSecretStore:
             except ResourceNotFoundError:
                 return
 
+    def versions(self, customer_id: str | None, name: SecretName | ProviderSecret) -> tuple[SecretVersion, ...]:
+        key = secret_name(customer_id, name)
+        with self._mapped(_describe("list", customer_id, name)):
+            try:
+                return self._enabled_versions(key)
+            except ResourceNotFoundError:
+                return ()
+
     def inventory(self) -> Iterator[StoredSecret]:
         with self._mapped("list the secrets"):
             for item in self._client.list_properties_of_secrets():
                 owner = owner_of(item.name or "")
-                if owner is None:
-                    continue  # not a name this app makes
-                versions = tuple(
-                    SecretVersion(str(v.version), v.created_on or datetime.fromtimestamp(0, UTC))
-                    for v in self._client.list_properties_of_secret_versions(item.name)
-                    if v.enabled
-                )
-                yield StoredSecret(customer_id=owner[0], name=owner[1], versions=versions)
+                if owner is not None:  # else not a name this app makes
+                    yield StoredSecret(customer_id=owner[0], name=owner[1], versions=self._enabled_versions(item.name))
+
+    def _enabled_versions(self, key: str) -> tuple[SecretVersion, ...]:
+        return tuple(
+            SecretVersion(str(v.version), v.created_on or datetime.fromtimestamp(0, UTC))
+            for v in self._client.list_properties_of_secret_versions(key)
+            if v.enabled
+        )
 
     def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
         key = secret_name(customer_id, name)

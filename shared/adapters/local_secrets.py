@@ -73,21 +73,18 @@ class LocalFileSecretStore:
             if secrets.pop(key, None) is not None:
                 self._write(secrets)
 
+    def versions(self, customer_id: str | None, name: SecretName | ProviderSecret) -> tuple[SecretVersion, ...]:
+        key = secret_name(customer_id, name)
+        with self._lock:
+            return _listed(self._read().get(key, {}))
+
     def inventory(self) -> Iterator[StoredSecret]:
         with self._lock:
             secrets = self._read()
         for key, versions in secrets.items():
             owner = owner_of(key)
-            if owner is None:
-                continue  # not a name this app makes
-            yield StoredSecret(
-                customer_id=owner[0],
-                name=owner[1],
-                versions=tuple(
-                    SecretVersion(version, datetime.fromisoformat(entry["created"]))
-                    for version, entry in versions.items()
-                ),
-            )
+            if owner is not None:  # else not a name this app makes
+                yield StoredSecret(customer_id=owner[0], name=owner[1], versions=_listed(versions))
 
     def _read(self) -> dict[str, Versions]:
         try:
@@ -139,3 +136,7 @@ def _versions(entry: Any) -> Versions:
     if not valid:
         raise DependencyUnavailable(SECRET_STORE_UNAVAILABLE, "The local secret file holds an entry it cannot read.")
     return entry
+
+
+def _listed(versions: Versions) -> tuple[SecretVersion, ...]:
+    return tuple(SecretVersion(v, datetime.fromisoformat(entry["created"])) for v, entry in versions.items())

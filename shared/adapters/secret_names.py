@@ -14,7 +14,10 @@ _KIND_TOKEN: dict[SecretName, str] = {
     SecretName.REFRESH_TOKEN: "refresh-token",
     SecretName.APPLICATION_SECRET: "app-secret",
 }
-_PROVIDER_KIND_TOKEN: dict[ProviderSecret, str] = {ProviderSecret.CLIENT_SECRET: "client-secret"}
+_PROVIDER_KIND_TOKEN: dict[ProviderSecret, str] = {
+    ProviderSecret.CLIENT_SECRET: "client-secret",
+    ProviderSecret.TOKEN_KEY: "token-key",
+}
 
 
 def secret_name(customer_id: str | None, name: SecretName | ProviderSecret) -> str:

@@ -7,22 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, TenantPage
-from ..domain.rules import MAX_PAGE_SIZE
 from .table_common import check_page_size, ensure_table, first_non_empty_page, storage_call
-from .table_entities import TENANT_PARTITION, status_of, tenant_from_entity, tenant_to_entity
+from .table_counts import COUNT_PREFIX, counted_write, read_counts, recount
+from .table_entities import TENANT_PARTITION, tenant_from_entity, tenant_to_entity
 
 
 class TableTenantStore:
@@ -44,38 +41,37 @@ class TableTenantStore:
     def add(self, tenant: Tenant) -> Tenant:
         with storage_call("add a tenant"):
             try:
-                metadata = self._table().create_entity(tenant_to_entity(tenant))
-            except ResourceExistsError:
+                metadata = counted_write(
+                    self._table(), ("create", tenant_to_entity(tenant)), {tenant.last_verification_status: 1}
+                )
+            except TableTransactionError as err:
+                if err.error_code != "EntityAlreadyExists":
+                    raise
                 raise Conflict(
                     "alreadyExists", f"A customer with the id {tenant.customer_id!r} already exists."
                 ) from None
         return replace(tenant, etag=metadata["etag"])
 
-    def update(self, tenant: Tenant) -> Tenant:
-        with self._guarded_by_etag(tenant, "update a tenant") as guard:
-            metadata = self._table().update_entity(tenant_to_entity(tenant), mode=UpdateMode.REPLACE, **guard)
+    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
+        guard = _etag_guard(previous, "update")
+        operation = ("update", tenant_to_entity(tenant), {"mode": UpdateMode.REPLACE, **guard})
+        delta = _change(previous.last_verification_status, tenant.last_verification_status)
+        with storage_call("update a tenant"), _conflict_if_changed(previous):
+            metadata = counted_write(self._table(), operation, delta)
         return replace(tenant, etag=metadata["etag"])
 
     def delete(self, tenant: Tenant) -> None:
-        with self._guarded_by_etag(tenant, "delete a tenant") as guard:
-            # A 404 (deleted meanwhile) the SDK does not raise: the record is gone either way.
-            self._table().delete_entity(TENANT_PARTITION, tenant.customer_id, **guard)
-
-    @contextmanager
-    def _guarded_by_etag(self, tenant: Tenant, action: str) -> Iterator[dict[str, Any]]:
-        """A write that only lands on the record as it was read: changed (412) or deleted (404) since is a
-        Conflict for the caller to read again and retry."""
-        if tenant.etag is None:
-            raise ValueError(f"To {action}, read it from the store first: its etag guards the write.")
-        with storage_call(action):
+        guard = _etag_guard(tenant, "delete")
+        operation = ("delete", {"PartitionKey": TENANT_PARTITION, "RowKey": tenant.customer_id}, guard)
+        with storage_call("delete a tenant"):
             try:
-                yield {"etag": tenant.etag, "match_condition": MatchConditions.IfNotModified}
-            except (ResourceModifiedError, ResourceNotFoundError):
-                raise Conflict(
-                    "modifiedConcurrently",
-                    f"The customer {tenant.customer_id!r} was changed or deleted by another request; "
-                    "read it again and retry.",
-                ) from None
+                counted_write(self._table(), operation, {tenant.last_verification_status: -1})
+            except TableTransactionError as err:
+                if err.status_code == 404:
+                    return  # deleted meanwhile, and counted then: the record is gone either way
+                if err.status_code == 412:
+                    raise _modified(tenant.customer_id) from None
+                raise
 
     def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
         """One page in customerId order.
@@ -103,17 +99,14 @@ class TableTenantStore:
         return TenantPage([tenant_from_entity(entity) for entity in entities], following)
 
     def count_by_status(self) -> dict[Status, int]:
-        counts = dict.fromkeys(Status, 0)
         with storage_call("count tenants"):
-            entities = self._table().query_entities(
-                "PartitionKey eq @pk",
-                parameters={"pk": TENANT_PARTITION},
-                select=["lastVerificationStatus"],  # projection: a few bytes per tenant
-                results_per_page=MAX_PAGE_SIZE,
-            )
-            for entity in entities:  # iterates every page
-                counts[status_of(entity.get("lastVerificationStatus"))] += 1
-        return counts
+            counts = read_counts(self._table())
+            # A table from before the counts were kept: count once, which starts keeping them.
+            return counts if counts is not None else recount(self._table())
+
+    def recount_by_status(self) -> dict[Status, int]:
+        with storage_call("count tenants"):
+            return recount(self._table())
 
     def _table(self) -> TableClient:
         ensure_table(self._service, self._name)
@@ -121,8 +114,8 @@ class TableTenantStore:
 
 
 def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:
-    clauses = ["PartitionKey eq @pk"]
-    parameters = {"pk": TENANT_PARTITION}
+    clauses = ["PartitionKey eq @pk", "RowKey lt @counts"]  # the count shards sort after every customerId
+    parameters = {"pk": TENANT_PARTITION, "counts": COUNT_PREFIX}
     if flt.status is not None:
         clauses.append("lastVerificationStatus eq @status")
         parameters["status"] = Status(flt.status).value
@@ -130,3 +123,31 @@ def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:
         clauses.append("authenticationMethod eq @method")
         parameters["method"] = AuthMethod(flt.method).value
     return " and ".join(clauses), parameters
+
+
+def _etag_guard(tenant: Tenant, action: str) -> dict[str, object]:
+    if tenant.etag is None:
+        raise ValueError(f"To {action} a tenant, read it from the store first: its etag guards the write.")
+    return {"etag": tenant.etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _change(before: Status, after: Status) -> dict[Status, int]:
+    return {} if before == after else {before: -1, after: 1}
+
+
+@contextmanager
+def _conflict_if_changed(previous: Tenant) -> Iterator[None]:
+    """412 (changed since it was read) or 404 (deleted since) on the tenant itself: read again and retry."""
+    try:
+        yield
+    except TableTransactionError as err:
+        if err.status_code in (404, 412):
+            raise _modified(previous.customer_id) from None
+        raise
+
+
+def _modified(customer_id: str) -> Conflict:
+    return Conflict(
+        "modifiedConcurrently",
+        f"The customer {customer_id!r} was changed or deleted by another request; read it again and retry.",
+    )

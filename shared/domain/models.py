@@ -123,3 +123,4 @@ class ProviderSecret(enum.StrEnum):
     """Secrets of the service provider itself (not of a customer); their values live in the SecretStore."""
 
     CLIENT_SECRET = "clientSecret"
+    TOKEN_KEY = "tokenKey"  # signs continuation tokens; no record names it

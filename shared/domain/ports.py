@@ -14,7 +14,7 @@ from .models import (
     TenantPage,
     VerificationResult,
 )
-from .secrets import SecretName, StoredSecret
+from .secrets import SecretName, SecretVersion, StoredSecret
 
 
 class TenantStore(Protocol):
@@ -23,8 +23,9 @@ class TenantStore(Protocol):
     def add(self, tenant: Tenant) -> Tenant:
         """Insert a new tenant; raises errors.Conflict when the customerId exists."""
 
-    def update(self, tenant: Tenant) -> Tenant:
-        """Replace a tenant read before (its etag must still match); raises errors.Conflict otherwise."""
+    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
+        """Replace `previous`, as it was read (its etag must still match), with `tenant`; raises
+        errors.Conflict otherwise."""
 
     def delete(self, tenant: Tenant) -> None:
         """Remove a tenant read before (its etag must still match); raises errors.Conflict otherwise."""
@@ -33,7 +34,10 @@ class TenantStore(Protocol):
         """One page in customerId order, from `after` (a cursor a page of this filter returned)."""
 
     def count_by_status(self) -> dict[Status, int]:
-        """Counts over every tenant (not a page)."""
+        """Counts over every tenant (not a page), kept as tenants change: no scan."""
+
+    def recount_by_status(self) -> dict[Status, int]:
+        """Count every tenant again and correct the kept counts (a safety net; they are exact by design)."""
 
 
 class HistoryStore(Protocol):
@@ -74,6 +78,9 @@ class SecretStore(Protocol):
 
     def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
         """Remove the secret with every version. Idempotent."""
+
+    def versions(self, customer_id: str | None, name: SecretName | ProviderSecret) -> tuple[SecretVersion, ...]:
+        """The readable versions of one secret."""
 
     def inventory(self) -> Iterator[StoredSecret]:
         """Every secret of this app with its readable versions, for the sweep."""

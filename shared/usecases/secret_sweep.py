@@ -39,6 +39,8 @@ def sweep_secrets(
     seen = retired = 0
     for stored in secrets.inventory():
         seen += 1
+        if stored.customer_id is None and stored.name == ProviderSecret.TOKEN_KEY:
+            continue  # no record names it; every instance uses its oldest version
         named = _named_by_record(stored, tenants, provider_settings)
         if CURRENT_VERSION in named and stored.versions:
             named = {max(stored.versions, key=lambda v: v.created_at).version}  # a record from before versions

@@ -93,7 +93,7 @@ def _save(store: TenantStore, existing: Tenant | None, tenant: Tenant, data: Ten
         logger.info(
             "customer %s changed how it is reached; its status is back to %s", tenant.customer_id, Status.NOT_VERIFIED
         )
-    return store.update(dataclasses.replace(tenant, etag=existing.etag)), False
+    return store.update(existing, tenant), False
 
 
 def _verification_inputs_unchanged(existing: Tenant, new: Tenant, data: TenantInput) -> bool:

@@ -15,6 +15,7 @@ from azure.data.tables import TableServiceClient
 
 from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_common import first_non_empty_page
+from shared.adapters.table_counts import COUNT_PREFIX
 from shared.adapters.table_entities import TENANT_PARTITION, tenant_to_entity
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_tenants import TableTenantStore
@@ -25,6 +26,8 @@ from shared.domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilte
 from shared.domain.reasons import Reason
 from shared.domain.secrets import CURRENT_VERSION, SecretName
 from shared.usecases.status import list_status
+from shared.usecases.token_key import TokenKey
+from tests.support.fakes import InMemorySecretStore
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +64,8 @@ def _result(customer_id: str, at: datetime, **fields) -> VerificationResult:
 
 def _raw(service: TableServiceClient, table: str, partition: str) -> list[dict]:
     client = service.get_table_client(table)
-    return list(client.query_entities("PartitionKey eq @pk", parameters={"pk": partition}))
+    rows = client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+    return [row for row in rows if not row["RowKey"].startswith(COUNT_PREFIX)]  # the kept counts are no tenant
 
 
 def _all_pages(store: TableTenantStore, flt: TenantFilter, *, top: int) -> Iterator[list[Tenant]]:
@@ -166,7 +170,7 @@ def test_update_replaces_every_column_and_returns_the_new_etag(store):
         secret_versions={SecretName.REFRESH_TOKEN: "v-rt2"},
         etag=added.etag,
     )
-    updated = store.update(changed)
+    updated = store.update(added, changed)
     assert updated.etag and updated.etag != added.etag
     got = store.get("upd")
     assert got == changed  # REPLACE: columns now None are gone, not merged from before
@@ -176,9 +180,9 @@ def test_update_replaces_every_column_and_returns_the_new_etag(store):
 
 def test_update_with_a_stale_etag_conflicts(store):
     added = store.add(_tenant("race"))
-    store.update(_tenant("race", tenant_id="winner.example", etag=added.etag))
+    store.update(added, _tenant("race", tenant_id="winner.example"))
     with pytest.raises(Conflict) as err:
-        store.update(_tenant("race", tenant_id="loser.example", etag=added.etag))
+        store.update(added, _tenant("race", tenant_id="loser.example"))
     assert err.value.code == "modifiedConcurrently"
     assert store.get("race").tenant_id == "winner.example"
 
@@ -187,7 +191,7 @@ def test_update_of_a_deleted_tenant_conflicts(store):
     added = store.add(_tenant("gone"))
     store.delete(added)
     with pytest.raises(Conflict) as err:
-        store.update(_tenant("gone", etag=added.etag))
+        store.update(added, _tenant("gone"))
     assert err.value.code == "modifiedConcurrently"
     assert store.get("gone") is None  # the failed update did not recreate it
 
@@ -203,7 +207,7 @@ def test_delete_removes_the_tenant_read_and_only_it(store):
 
 def test_delete_of_a_tenant_changed_since_it_was_read_conflicts_and_keeps_it(store):
     read = store.add(_tenant("busy"))
-    store.update(_tenant("busy", tenant_id="newer.example", etag=read.etag))
+    store.update(read, _tenant("busy", tenant_id="newer.example"))
     with pytest.raises(Conflict) as err:
         store.delete(read)
     assert err.value.code == "modifiedConcurrently"
@@ -319,15 +323,18 @@ def test_empty_pages_that_carry_a_token_are_followed_a_bounded_number_of_times()
 # --- continuation tokens through the status use case and the real store -----------------------------
 
 
+KEYS = TokenKey(InMemorySecretStore())
+
+
 def _a_token(store: TableTenantStore, flt: TenantFilter | None = None) -> str:
     flt = flt or TenantFilter()
-    token = list_status(store, StatusQuery(flt.status, flt.method, 1, None)).continuation_token
+    token = list_status(store, StatusQuery(flt.status, flt.method, 1, None), keys=KEYS).continuation_token
     assert token is not None
     return token
 
 
 def _list(store: TableTenantStore, flt: TenantFilter, token: str) -> list[str]:
-    return _ids(list_status(store, StatusQuery(flt.status, flt.method, 1, token)).tenants)
+    return _ids(list_status(store, StatusQuery(flt.status, flt.method, 1, token), keys=KEYS).tenants)
 
 
 def _b64(text: str) -> str:
@@ -335,24 +342,31 @@ def _b64(text: str) -> str:
 
 
 def _garbled(valid: str) -> list[str]:
-    body = json.loads(base64.urlsafe_b64decode(valid[3:] + "=" * (-len(valid[3:]) % 4)))
+    head, signature = valid.rsplit(".", 1)
+    body = json.loads(base64.urlsafe_b64decode(head[3:] + "=" * (-len(head[3:]) % 4)))
+
+    def resigned(new_body: object, *, compact: bool = True) -> str:
+        text = json.dumps(new_body, separators=(",", ":") if compact else None, sort_keys=True)
+        return "c2." + _b64(text) + "." + signature  # the old signature: the forger has no key
+
     return [
         "garbage",
-        "c1.",
-        "c1.!!!",
-        "c2." + valid[3:],
+        "c2.",
+        "c2.!!!",
+        "c1." + valid[3:],
         valid[3:],  # no version marker
         valid + "=",
         valid[:-1],
         valid + "A",
-        valid.replace("c1.", "c1.\u00e9", 1),
-        "c1." + _b64("not json"),
-        "c1." + _b64("[1,2]"),
-        "c1." + _b64(json.dumps({**body, "extra": 1}, separators=(",", ":"), sort_keys=True)),
-        "c1." + _b64(json.dumps({**body, "p": 7}, separators=(",", ":"), sort_keys=True)),
-        "c1." + _b64(json.dumps({**body, "p": ""}, separators=(",", ":"), sort_keys=True)),
-        "c1." + _b64(json.dumps(body, sort_keys=True)),  # same content, not compact: not one we issued
-        "c1." + "A" * 5000,
+        head,  # no signature
+        valid.replace("c2.", "c2.\u00e9", 1),
+        resigned("not json"),
+        resigned([1, 2]),
+        resigned({**body, "extra": 1}),
+        resigned({**body, "p": 7}),
+        resigned({**body, "r": "p-ok"}),
+        resigned(body, compact=False),
+        "c2." + "A" * 5000,
         base64.urlsafe_b64encode(b"\xff\xfe\x00").decode(),
     ]
 
@@ -413,18 +427,70 @@ def test_count_by_status_lists_every_status_even_at_zero(store):
     assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
 
 
-def test_count_by_status_counts_beyond_one_page(store, service):
-    # 1,000 is the most the service returns per request; written in transactions to keep the test fast.
+def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, service):
+    # 1,000 is the most the service returns per request; written in transactions to keep the test fast,
+    # and behind the store's back, so the kept counts are wrong until the recount corrects them.
     statuses = [Status.SUCCEEDED] * 700 + [Status.FAILED] * 250 + [Status.NOT_VERIFIED] * 57
     client = service.get_table_client(store._name)
-    store.count_by_status()  # creates the tables
+    assert sum(store.count_by_status().values()) == 0  # creates the table and starts keeping counts
     operations = [
         ("create", tenant_to_entity(_tenant(f"c{n:05d}", last_verification_status=status)))
         for n, status in enumerate(statuses)
     ]
     for start in range(0, len(operations), 100):
         client.submit_transaction(operations[start:start + 100])
-    assert store.count_by_status() == {Status.SUCCEEDED: 700, Status.FAILED: 250, Status.NOT_VERIFIED: 57}
+    assert sum(store.count_by_status().values()) == 0  # kept, not scanned
+    expected = {Status.SUCCEEDED: 700, Status.FAILED: 250, Status.NOT_VERIFIED: 57}
+    assert store.recount_by_status() == expected
+    assert store.count_by_status() == expected
+
+
+def test_a_table_from_before_kept_counts_is_counted_once(store, service):
+    client = service.create_table(store._name)
+    client.create_entity(tenant_to_entity(_tenant("old", last_verification_status=Status.FAILED)))
+    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+    store.add(_tenant("new"))
+    assert store.count_by_status() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 0, Status.FAILED: 1}
+
+
+def test_counts_follow_every_write_and_stay_out_of_listings(store):
+    a = store.add(_tenant("a"))
+    b = store.add(_tenant("b", last_verification_status=Status.FAILED))
+    a = store.update(a, _tenant("a", last_verification_status=Status.SUCCEEDED))
+    store.update(a, _tenant("a", last_verification_status=Status.SUCCEEDED, hint="same status"))
+    store.delete(b)
+    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 1, Status.FAILED: 0}
+    assert _ids(store.list(TenantFilter(), top=1000, after=None).tenants) == ["a"]
+    assert store.recount_by_status() == store.count_by_status()
+
+
+def test_a_failed_write_changes_no_count(store):
+    read = store.add(_tenant("x"))
+    store.update(read, _tenant("x", last_verification_status=Status.FAILED))
+    with pytest.raises(Conflict):
+        store.update(read, _tenant("x", last_verification_status=Status.SUCCEEDED))  # stale etag
+    with pytest.raises(Conflict):
+        store.add(_tenant("x"))
+    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+
+
+def test_counts_stay_exact_under_concurrent_writers(store):
+    import threading
+
+    def writer(worker: int) -> None:
+        for n in range(15):
+            tenant = store.add(_tenant(f"w{worker}-{n}"))
+            if n % 3 == 0:
+                store.update(tenant, _tenant(f"w{worker}-{n}", last_verification_status=Status.FAILED))
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    expected = {Status.NOT_VERIFIED: 8 * 10, Status.SUCCEEDED: 0, Status.FAILED: 8 * 5}
+    assert store.count_by_status() == expected
+    assert store.recount_by_status() == expected
 
 
 # --- history -------------------------------------------------------------------------------------

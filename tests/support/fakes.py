@@ -18,6 +18,7 @@ from shared.domain.models import (
     VerificationResult,
 )
 from shared.domain.secrets import CURRENT_VERSION, SecretVersion, StoredSecret
+from shared.usecases.token_key import TokenKey
 
 
 class InMemoryTenantStore:
@@ -38,9 +39,9 @@ class InMemoryTenantStore:
             raise Conflict("alreadyExists", "exists")
         return self._stamp(tenant)
 
-    def update(self, tenant: Tenant) -> Tenant:
+    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
         current = self.tenants.get(tenant.customer_id)
-        if current is None or current.etag != tenant.etag:
+        if current is None or current.etag != previous.etag:
             raise Conflict("modifiedConcurrently", "changed")
         return self._stamp(tenant)
 
@@ -66,6 +67,8 @@ class InMemoryTenantStore:
         for t in self.tenants.values():
             counts[t.last_verification_status] += 1
         return counts
+
+    recount_by_status = count_by_status
 
 
 class InMemoryHistoryStore:
@@ -103,24 +106,24 @@ class InMemorySecretStore:
     """Versions kept in order of writing; `values` shows what a record's version resolves to."""
 
     def __init__(self) -> None:
-        self.versions: dict[tuple[str | None, str], dict[str, tuple[str, datetime]]] = {}
+        self.stored: dict[tuple[str | None, str], dict[str, tuple[str, datetime]]] = {}
         self.fail_with: Exception | None = None
         self._ids = itertools.count(1)
 
     @property
     def values(self) -> dict[tuple[str | None, str], str]:
         """The newest readable value of each secret."""
-        return {key: list(found.values())[-1][0] for key, found in self.versions.items() if found}
+        return {key: list(found.values())[-1][0] for key, found in self.stored.items() if found}
 
     def put(self, customer_id: str | None, name: str, value: str) -> str:
         if self.fail_with:
             raise self.fail_with
         version = f"v{next(self._ids)}"
-        self.versions.setdefault((customer_id, name), {})[version] = (value, datetime.now(UTC))
+        self.stored.setdefault((customer_id, name), {})[version] = (value, datetime.now(UTC))
         return version
 
     def get(self, customer_id: str | None, name: str, version: str) -> str | None:
-        found = self.versions.get((customer_id, name), {})
+        found = self.stored.get((customer_id, name), {})
         if version == CURRENT_VERSION and found:
             version = list(found)[-1]
         return found[version][0] if version in found else None
@@ -128,24 +131,29 @@ class InMemorySecretStore:
     def retire(self, customer_id: str | None, name: str, version: str) -> None:
         if self.fail_with:
             raise self.fail_with
-        self.versions.get((customer_id, name), {}).pop(version, None)
+        self.stored.get((customer_id, name), {}).pop(version, None)
 
     def delete(self, customer_id: str | None, name: str) -> None:
         if self.fail_with:
             raise self.fail_with
-        self.versions.pop((customer_id, name), None)
+        self.stored.pop((customer_id, name), None)
+
+    def versions(self, customer_id: str | None, name: str) -> tuple[SecretVersion, ...]:
+        return tuple(SecretVersion(v, at) for v, (_, at) in self.stored.get((customer_id, name), {}).items())
 
     def inventory(self) -> Iterator[StoredSecret]:
-        for (customer_id, name), found in list(self.versions.items()):
+        for (customer_id, name), found in list(self.stored.items()):
             yield StoredSecret(customer_id, str(name), tuple(SecretVersion(v, at) for v, (_, at) in found.items()))
 
 
 def fake_services() -> Services:
     """Fresh fakes behind every port, ready for bootstrap.use()."""
+    secrets = InMemorySecretStore()
     return Services(
         config=None,
         tenants=InMemoryTenantStore(),
         history=InMemoryHistoryStore(),
-        secrets=InMemorySecretStore(),
+        secrets=secrets,
         provider_settings=InMemoryProviderSettingsStore(),
+        token_keys=TokenKey(secrets),
     )

@@ -37,10 +37,10 @@ def test_host_json_makes_routes_literal():
     assert host["extensionBundle"]["version"].startswith("[4.")
 
 
-def test_the_secret_sweep_is_a_daily_timer_that_does_not_run_at_start():
+def test_maintenance_is_a_daily_timer_that_does_not_run_at_start():
     from tests.support.registry import registered_functions
 
-    (sweep,) = [f for f in registered_functions() if f.get_function_name() == "secret_sweep"]
+    (sweep,) = [f for f in registered_functions() if f.get_function_name() == "maintenance"]
     trigger = sweep.get_trigger()
     assert trigger.get_binding_name() == "timerTrigger"
     assert trigger.schedule == "0 30 3 * * *"

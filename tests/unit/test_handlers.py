@@ -151,3 +151,25 @@ def test_invalid_customer_id_in_route_is_400(stores):
     response = tenants.tenants_get(request("GET", "/api/tenants/x", route_params={"customerId": "a' or 'x' eq 'x"}))
     assert response.status_code == 400
     assert read(response)["error"]["code"] == "invalidCustomerId"
+
+
+def test_maintenance_retires_orphan_versions_and_recounts(stores, caplog):
+    import logging
+    from datetime import UTC, datetime
+
+    from azure.functions.timer import TimerRequest
+
+    from functions import maintenance
+
+    store, secrets, _ = stores
+    put("c1", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",
+               "password": "x-Y-z-1234"})
+    stray = secrets.put("c1", SecretName.PASSWORD, "stray")
+    versions = secrets.stored[("c1", SecretName.PASSWORD)]
+    for key, (value, _) in versions.items():  # both written long enough ago for the sweep
+        versions[key] = (value, datetime(2000, 1, 1, tzinfo=UTC))
+    with caplog.at_level(logging.INFO):
+        maintenance.maintenance(TimerRequest())
+    assert stray not in secrets.stored[("c1", SecretName.PASSWORD)]
+    assert len(secrets.stored[("c1", SecretName.PASSWORD)]) == 1
+    assert "notVerified 1" in caplog.text

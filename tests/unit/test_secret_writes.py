@@ -31,7 +31,7 @@ def services():
 
 
 def readable(services, customer_id, name=P) -> dict[str, str]:
-    return {v: value for v, (value, _) in services.secrets.versions.get((customer_id, name), {}).items()}
+    return {v: value for v, (value, _) in services.secrets.stored.get((customer_id, name), {}).items()}
 
 
 def test_a_new_password_replaces_the_old_version_which_is_retired(services):
@@ -47,10 +47,10 @@ def test_a_writer_that_loses_the_record_race_leaves_no_trace(services):
     class LateStore(type(services.tenants)):
         """Another request updates the record between this request's read and its write."""
 
-        def update(self, tenant):
+        def update(self, previous, tenant):
             winner = dataclasses.replace(self.tenants[tenant.customer_id], m365_email="winner@contoso.com")
             self.tenants[tenant.customer_id] = dataclasses.replace(winner, etag="W/winner")
-            return super().update(tenant)
+            return super().update(previous, tenant)
 
     late = LateStore()
     late.tenants = dict(services.tenants.tenants)

@@ -1,15 +1,18 @@
-"""The list's summary: counted once per walk through the pages, recounted when the token is old."""
+"""GET /api/status as a use case: counts from the store's kept counts on every page, and signed tokens."""
 import base64
+import hashlib
+import hmac
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from shared.domain.errors import InputError
 from shared.domain.inputs import StatusQuery
-from shared.domain.models import AuthMethod, Status, Tenant
-from shared.usecases.status import SUMMARY_REUSE, list_status
-from tests.support.fakes import InMemoryTenantStore
+from shared.domain.models import AuthMethod, ProviderSecret, Status, Tenant
+from shared.usecases.status import list_status
+from shared.usecases.token_key import TokenKey
+from tests.support.fakes import InMemorySecretStore, InMemoryTenantStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -33,67 +36,79 @@ def store():
     return store
 
 
-def walk(store, *, start=NOW, step=timedelta(seconds=1)):
-    token, pages, when = None, [], start
+@pytest.fixture
+def keys():
+    return TokenKey(InMemorySecretStore())
+
+
+def walk(store, keys):
+    token, pages = None, []
     while True:
-        page = list_status(store, StatusQuery(None, None, 2, token), now=when)
+        page = list_status(store, StatusQuery(None, None, 2, token), keys=keys, now=NOW)
         pages.append(page)
         token = page.continuation_token
         if token is None:
             return pages
-        when += step
 
 
-def test_a_walk_counts_once_and_every_page_carries_the_same_summary(store):
-    pages = walk(store)
-    assert len(pages) == 4 and store.counts == 1
+def test_every_page_carries_the_kept_counts_and_the_walk_sees_every_tenant_once(store, keys):
+    pages = walk(store, keys)
+    assert len(pages) == 4 and store.counts == 4  # one cheap read of the kept counts per page
     assert {sum(p.counts.values()) for p in pages} == {7}
     assert pages[0].counts == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 4, Status.FAILED: 3}
     assert [t.customer_id for p in pages for t in p.tenants] == [f"c{i}" for i in range(7)]
 
 
-def test_an_old_token_gets_a_fresh_count(store):
-    first = list_status(store, StatusQuery(None, None, 2, None), now=NOW)
+def test_counts_reflect_a_change_made_during_the_walk(store, keys):
+    first = list_status(store, StatusQuery(None, None, 2, None), keys=keys)
     store.add(Tenant(customer_id="c9", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
-    later = NOW + SUMMARY_REUSE + timedelta(seconds=1)
-    second = list_status(store, StatusQuery(None, None, 2, first.continuation_token), now=later)
-    assert store.counts == 2
+    second = list_status(store, StatusQuery(None, None, 2, first.continuation_token), keys=keys)
     assert sum(second.counts.values()) == 8
 
 
-def test_a_token_from_the_future_is_not_trusted_for_counts(store):
-    first = list_status(store, StatusQuery(None, None, 2, None), now=NOW + timedelta(hours=1))
-    list_status(store, StatusQuery(None, None, 2, first.continuation_token), now=NOW)
-    assert store.counts == 2
-
-
-def token_of(body) -> str:
-    """A token in the API's format, holding whatever body the test wants."""
+def signed(body: dict, key: bytes) -> str:
     raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-    return "c1." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    head = "c2." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    mac = hmac.new(key, head.encode(), hashlib.sha256).digest()
+    return head + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-GOOD = {"p": "tenant", "r": "c2", "s": None, "m": None, "at": int(NOW.timestamp()),
-        "c": {"notVerified": 0, "succeeded": 4, "failed": 3}}
+GOOD = {"p": "tenant", "r": "c2", "s": None, "m": None}
 
 
-def test_the_forged_token_helper_makes_tokens_the_api_accepts(store):
-    page = list_status(store, StatusQuery(None, None, 2, token_of(GOOD)), now=NOW)
-    assert [t.customer_id for t in page.tenants] == ["c2", "c3"] and store.counts == 0
+def test_the_forging_helper_makes_tokens_the_api_accepts_with_the_right_key(store, keys):
+    page = list_status(store, StatusQuery(None, None, 2, signed(GOOD, keys.current())), keys=keys)
+    assert [t.customer_id for t in page.tenants] == ["c2", "c3"]
 
 
-@pytest.mark.parametrize("token", [
-    "garbage", "c1.", "c1.!!!", "c1.eyJ0IjoxfQ", "x" * 5000,
-    token_of({**GOOD, "c": {"notVerified": -1, "succeeded": 4, "failed": 3}}),
-    token_of({**GOOD, "c": {"succeeded": 4}}),
-    token_of({**GOOD, "s": "failed"}),                       # issued for another filter
-    token_of({**GOOD, "p": ""}),
-    token_of({**GOOD, "at": "yesterday"}),
-    token_of({**GOOD, "extra": 1}),
-    token_of(GOOD) + "A",                                    # not canonical
-    "c1." + base64.urlsafe_b64encode(b"[" * 1400 + b"]" * 1400).decode(),  # nested past the parser's depth
+@pytest.mark.parametrize("make", [
+    lambda key: "garbage",
+    lambda key: "c2.",
+    lambda key: "c2.!!!.x",
+    lambda key: "x" * 5000,
+    lambda key: signed(GOOD, b"not-the-key"),                                 # forged: another key
+    lambda key: signed(GOOD, key)[:-2] + "AA",                               # signature altered
+    lambda key: signed({**GOOD, "r": "c5"}, key).split(".")[0] + "." + signed(GOOD, key).split(".")[-1],
+    lambda key: signed({**GOOD, "s": "failed"}, key),                        # issued for another filter
+    lambda key: signed({**GOOD, "p": ""}, key),
+    lambda key: signed({**GOOD, "c": {"succeeded": 1424248}}, key),         # a carried summary: not ours
+    lambda key: signed([[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]], key),
+    lambda key: "c2." + base64.urlsafe_b64encode(b"[" * 1400 + b"]" * 1400).decode() + ".AAAA",
 ])
-def test_tokens_we_did_not_issue_are_refused(store, token):
+def test_tokens_we_did_not_issue_are_refused(store, keys, make):
+    token = make(keys.current())
     with pytest.raises(InputError) as err:
-        list_status(store, StatusQuery(None, None, 2, token), now=NOW)
+        list_status(store, StatusQuery(None, None, 2, token), keys=keys)
     assert err.value.code == "invalidContinuationToken"
+
+
+def test_instances_that_make_the_key_at_once_agree_on_the_oldest(store):
+    secrets = InMemorySecretStore()
+    first = TokenKey(secrets)
+    first.current()
+    # A second instance made its own version at the same moment: both settle on the oldest.
+    secrets.put(None, ProviderSecret.TOKEN_KEY, "made-by-another-instance")
+    second = TokenKey(secrets)
+    assert second.current() == first.current()
+    token = list_status(store, StatusQuery(None, None, 2, None), keys=first).continuation_token
+    assert list_status(store, StatusQuery(None, None, 2, token), keys=second).tenants
