@@ -1,0 +1,125 @@
+"""The values and ports of verification: what the identity platform answers, runs, and the work queue."""
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from .models import Cursor, Status
+from .reasons import Reason
+
+
+class Trigger(enum.StrEnum):
+    """What started a run (`trigger` of a run)."""
+
+    HTTP = "http"
+    TIMER = "timer"
+    ONE = "one"  # verify one (POST /api/status/{customerId}/verify): never part of a run
+
+
+@dataclass(frozen=True, slots=True)
+class AppCredential:
+    """An app registration's client id and secret, as a token request sends them."""
+
+    client_id: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAnswer:
+    """What the identity platform answered to one token request, after retries.
+
+    Success: `claims` of the access token (tid, roles, ...) and, for user grants, the new refresh token.
+    Failure: the OAuth `error`, its `error_codes` and `description`; or `transport` (THROTTLED, UNREACHABLE)
+    when no usable answer came before the attempts or the deadline ran out.
+    """
+
+    claims: Mapping[str, Any] | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    error: str | None = None
+    error_codes: tuple[int, ...] = ()
+    description: str | None = None
+    transport: Reason | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.claims is not None
+
+
+class IdentityPlatform(Protocol):
+    """Claims tokens from the Microsoft identity platform; a fresh client per call, so no cached token hides
+    a revoked credential. `deadline` is a time.monotonic() value the call must not run past."""
+
+    def with_password(
+        self, *, tenant: str, app: AppCredential, username: str, password: str, deadline: float
+    ) -> TokenAnswer: ...
+
+    def with_refresh_token(
+        self, *, tenant: str, app: AppCredential, refresh_token: str, deadline: float
+    ) -> TokenAnswer: ...
+
+    def with_client_credentials(self, *, tenant: str, app: AppCredential, deadline: float) -> TokenAnswer: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    run_id: str
+    trigger: Trigger
+    started_at: datetime
+    finished_at: datetime | None
+    total: int
+    completed: int
+    by_status: dict[Status, int]
+    last_progress_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """Queue work: enrol the next page of tenants (after `after`) in a run and send their chunks."""
+
+    run_id: str
+    after: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Queue work: verify these customers for a run."""
+
+    run_id: str
+    customer_ids: tuple[str, ...]
+
+
+Work = FanOut | Chunk
+
+
+class RunStore(Protocol):
+    """Runs and their exact progress, however many workers report at once and however often a queue
+    message is delivered."""
+
+    def start(self, run: Run, *, stale_after: timedelta) -> tuple[Run, bool]:
+        """Make `run` (total 0, nothing completed) the running one, unless another run is running (not
+        finished, and progress within `stale_after`): then that one. Returns (the running run, is it new)."""
+
+    def enrol(self, run_id: str, customer_ids: list[str]) -> None:
+        """Add customers to a run (its total grows by those not enrolled before)."""
+
+    def fanned_out(self, run_id: str) -> None:
+        """Every customer of the run is enrolled: the run finishes once they are all completed."""
+
+    def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
+        """Record an enrolled customer's outcome, once (None: the customer is gone; it leaves the run and the
+        total shrinks). False when it was recorded before (a message delivered twice) or never enrolled."""
+
+    def get(self, run_id: str) -> Run | None:
+        """The run with its counts; finished_at is set once it is fanned out and every customer completed."""
+
+    def recent(self, *, top: int) -> list[Run]:
+        """Newest first."""
+
+
+class WorkQueue(Protocol):
+    """The Storage queue `verify-requests`; a queue-triggered worker handles each message."""
+
+    def send(self, work: list[Work]) -> None: ...
