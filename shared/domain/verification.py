@@ -16,7 +16,6 @@ class Trigger(enum.StrEnum):
 
     HTTP = "http"
     TIMER = "timer"
-    ONE = "one"  # verify one (POST /api/status/{customerId}/verify): never part of a run
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +41,7 @@ class TokenAnswer:
     error_codes: tuple[int, ...] = ()
     description: str | None = None
     transport: Reason | None = None
+    throttled: int = 0  # how many 429 answers came before this one
 
     @property
     def ok(self) -> bool:
@@ -111,6 +111,10 @@ class RunStore(Protocol):
     def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
         """Record an enrolled customer's outcome, once (None: the customer is gone; it leaves the run and the
         total shrinks). False when it was recorded before (a message delivered twice) or never enrolled."""
+
+    def finish(self, run_id: str) -> Run | None:
+        """Mark the run finished if it is fanned out and every customer completed; returns the run only to
+        the one caller that marked it (so the run's summary is logged once)."""
 
     def get(self, run_id: str) -> Run | None:
         """The run with its counts; finished_at is set once it is fanned out and every customer completed."""

@@ -1,0 +1,89 @@
+"""Runs: Verify All and the timer start one, a fan-out enrols every tenant page by page and sends them in
+chunks over the work queue, and queue workers verify the chunks. One run at a time."""
+from __future__ import annotations
+
+import logging
+import secrets as random_source
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from ..domain.models import Status, TenantFilter
+from ..domain.ports import TenantStore
+from ..domain.rules import MAX_PAGE_SIZE
+from ..domain.verification import Chunk, FanOut, Run, RunStore, Trigger, Work, WorkQueue
+from ..domain.work_messages import decode
+from .verify import VerifyContext, verify_tenant
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
+CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
+
+
+def start_run(runs: RunStore, queue: WorkQueue, *, trigger: Trigger, now: datetime | None = None) -> tuple[Run, bool]:
+    """Start a run, or return the one running; (run, started now)."""
+    now = now or datetime.now(UTC)
+    run_id = f"{now:%Y%m%d%H%M%S}-{random_source.token_hex(4)}"
+    proposed = Run(run_id=run_id, trigger=trigger, started_at=now, finished_at=None, total=0, completed=0,
+                   by_status=dict.fromkeys(Status, 0))
+    run, started = runs.start(proposed, stale_after=STALE_AFTER)
+    if started:
+        queue.send([FanOut(run.run_id)])
+        logger.info("Run %s (%s) started.", run.run_id, run.trigger.value)
+    else:
+        logger.info("Run %s is still running; no new %s run.", run.run_id, trigger.value)
+    return run, started
+
+
+def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: str) -> None:
+    """What a queue worker does with one message of `verify-requests`."""
+    try:
+        work: Work = decode(message)
+    except ValueError:
+        logger.warning("A verify-requests message this app did not send was dropped.")
+        return
+    if isinstance(work, FanOut):
+        fan_out(ctx.tenants, runs, queue, work)
+    else:
+        verify_chunk(ctx, runs, work)
+
+
+def fan_out(tenants: TenantStore, runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
+    page = tenants.list(TenantFilter(), top=MAX_PAGE_SIZE, after=work.after)
+    ids = [tenant.customer_id for tenant in page.tenants]
+    runs.enrol(work.run_id, ids)
+    messages: list[Work] = [Chunk(work.run_id, tuple(ids[i:i + CHUNK_SIZE])) for i in range(0, len(ids), CHUNK_SIZE)]
+    if page.next is not None:
+        messages.append(FanOut(work.run_id, page.next))
+    queue.send(messages)
+    if page.next is None:
+        runs.fanned_out(work.run_id)
+        _finish(runs, work.run_id)
+
+
+def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
+    """Verify every customer of the chunk (the limiter bounds how many at once in this process). A customer
+    whose verification failed for a reason of our own (storage down) is left pending and the message fails,
+    so the host delivers it again; those already recorded are not counted twice."""
+
+    def one(customer_id: str) -> None:
+        tenant = verify_tenant(ctx, customer_id, in_run=True)
+        runs.complete(chunk.run_id, customer_id, tenant.last_verification_status if tenant else None)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(chunk.customer_ids), ctx.limiter.ceiling))) as pool:
+        futures = [pool.submit(one, customer_id) for customer_id in chunk.customer_ids]
+    errors = [future.exception() for future in futures if future.exception() is not None]
+    _finish(runs, chunk.run_id)
+    if errors:
+        raise errors[0]
+
+
+def _finish(runs: RunStore, run_id: str) -> None:
+    run = runs.finish(run_id)
+    if run is None or run.finished_at is None:
+        return
+    by_status = ", ".join(f"{status.value} {run.by_status.get(status, 0)}" for status in Status)
+    logger.info(
+        "Run %s (%s) finished: %d tenants, %s, in %.1f s.",
+        run.run_id, run.trigger.value, run.total, by_status, (run.finished_at - run.started_at).total_seconds(),
+    )

@@ -1,0 +1,250 @@
+"""Verify one customer: claim a token by its method, classify the answer, and record the result.
+
+The result is written only if the customer's verification inputs are still those this verification read
+(an edit or a consent arriving meanwhile wins), and a history row is appended for each result written.
+A refresh token the platform renews is stored by the secret write rule (usecases/secret_writes.py): the new
+version is added first and the record moves to it with the result, so a failed write never loses the
+working token.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..domain.classification import Failure, classify, failure
+from ..domain.errors import SECRET_STORE_UNAVAILABLE, Conflict, DependencyUnavailable
+from ..domain.models import AuthMethod, ProviderSecret, Status, Tenant, VerificationResult
+from ..domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
+from ..domain.reasons import Reason
+from ..domain.rules import is_guid
+from ..domain.secrets import SecretName
+from ..domain.verification import AppCredential, IdentityPlatform, TokenAnswer
+from .limiter import ConcurrencyLimiter
+from .secret_writes import new_versions, replaced, retire_quietly
+
+logger = logging.getLogger(__name__)
+
+DEADLINE_SECONDS = 60.0
+# Reasons for which the identity platform counts failed sign-ins against the account: resending the same
+# password on a schedule could lock it (or keep it locked).
+_LOCKOUT_REASONS = frozenset({Reason.INVALID_CREDENTIALS, Reason.ACCOUNT_LOCKED})
+_WRITE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyContext:
+    tenants: TenantStore
+    history: HistoryStore
+    secrets: SecretStore
+    provider_settings: ProviderSettingsStore
+    platform: IdentityPlatform
+    limiter: ConcurrencyLimiter
+    required_roles: tuple[str, ...]
+    deadline_seconds: float = DEADLINE_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    failure: Failure | None
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
+
+
+def verify_tenant(ctx: VerifyContext, customer_id: str, *, in_run: bool) -> Tenant | None:
+    """Verify now and return the customer as stored afterwards; None when it does not exist (any more)."""
+    tenant = ctx.tenants.get(customer_id)
+    if tenant is None:
+        return None
+    if in_run and _password_rejected(tenant):
+        return _skip(ctx, tenant)
+    with ctx.limiter.slot():
+        attempt = _attempt(ctx, tenant)
+    now = datetime.now(UTC)
+    result = VerificationResult(
+        customer_id=customer_id,
+        status=Status.FAILED if attempt.failure else Status.SUCCEEDED,
+        verified_at=now,
+        method=tenant.authentication_method,
+        reason=attempt.failure.reason if attempt.failure else None,
+        message=attempt.failure.message if attempt.failure else None,
+        aadsts_code=attempt.failure.aadsts_code if attempt.failure else None,
+        hint=attempt.failure.hint if attempt.failure else None,
+    )
+    return _record(ctx, tenant, result, attempt.refresh_token)
+
+
+def _password_rejected(tenant: Tenant) -> bool:
+    return (tenant.authentication_method is AuthMethod.PASSWORD
+            and tenant.last_verification_status is Status.FAILED
+            and tenant.last_verification_reason in _LOCKOUT_REASONS)
+
+
+def _skip(ctx: VerifyContext, tenant: Tenant) -> Tenant:
+    """Lockout safety: a scheduled run or Verify All does not resend a password the platform rejected;
+    storing a new password (which resets the status) or Verify now sends it again."""
+    hint = ("Not sent again by scheduled runs or Verify All, so the account is not locked out: store the "
+            "current password, or use Verify now.")
+    if tenant.hint == hint:
+        return tenant
+    try:
+        return ctx.tenants.update(tenant, dataclasses.replace(tenant, hint=hint))
+    except Conflict:
+        return ctx.tenants.get(tenant.customer_id) or tenant
+
+
+def _attempt(ctx: VerifyContext, tenant: Tenant) -> _Attempt:
+    method = tenant.authentication_method
+    deadline = time.monotonic() + ctx.deadline_seconds
+    settings = ctx.provider_settings.get()
+    provider: AppCredential | None = None
+    if settings and settings.client_id and settings.client_secret_version is not None:
+        secret = ctx.secrets.get(None, ProviderSecret.CLIENT_SECRET, settings.client_secret_version)
+        provider = AppCredential(settings.client_id, secret) if secret else None
+
+    if method is AuthMethod.APPLICATION:
+        app = _customer_app(ctx, tenant, provider)
+        if isinstance(app, Failure):
+            return _Attempt(app)
+        answer = ctx.platform.with_client_credentials(tenant=tenant.tenant_id, app=app, deadline=deadline)
+        return _Attempt(_judge(ctx, answer, tenant) or _roles_and_tenant(ctx, answer.claims or {}, tenant))
+
+    if provider is None:
+        return _Attempt(failure(
+            Reason.NOT_CONFIGURED, method=method,
+            message="The provider's Client Id and Client Secret are not configured.",
+            hint="Set the Client Id and Client Secret of your app registration in Settings (Apply Changes).",
+        ))
+    if method is AuthMethod.PASSWORD:
+        password = _secret(ctx, tenant, SecretName.PASSWORD)
+        if password is None or not tenant.m365_email:
+            return _Attempt(_missing(method, "the admin's M365 email and password"))
+        answer = ctx.platform.with_password(
+            tenant=tenant.tenant_id, app=provider, username=tenant.m365_email, password=password, deadline=deadline
+        )
+    else:
+        refresh_token = _secret(ctx, tenant, SecretName.REFRESH_TOKEN)
+        if refresh_token is None:
+            return _Attempt(failure(
+                Reason.NOT_CONFIGURED, method=method, message="No refresh token is stored for this customer.",
+                hint="Grant Consent and send the link to the customer's admin.",
+            ))
+        answer = ctx.platform.with_refresh_token(
+            tenant=tenant.tenant_id, app=provider, refresh_token=refresh_token, deadline=deadline
+        )
+    return _Attempt(_judge(ctx, answer, tenant), answer.refresh_token if answer.ok else None)
+
+
+def _customer_app(ctx: VerifyContext, tenant: Tenant, provider: AppCredential | None) -> AppCredential | Failure:
+    """The customer's own app registration, or the provider's after admin consent (same client id)."""
+    secret = _secret(ctx, tenant, SecretName.APPLICATION_SECRET)
+    if tenant.application_id and secret:
+        return AppCredential(tenant.application_id, secret)
+    if provider is not None and tenant.application_id == provider.client_id:
+        return provider
+    return _missing(AuthMethod.APPLICATION, "the application id and its client secret")
+
+
+def _secret(ctx: VerifyContext, tenant: Tenant, name: SecretName) -> str | None:
+    version = tenant.secret_versions.get(name)
+    return ctx.secrets.get(tenant.customer_id, name, version) if version is not None else None
+
+
+def _missing(method: AuthMethod, what: str) -> Failure:
+    return failure(Reason.NOT_CONFIGURED, method=method, message=f"No {what} stored for this customer.",
+                   hint=f"Update the customer with {what}.")
+
+
+def _judge(ctx: VerifyContext, answer: TokenAnswer, tenant: Tenant) -> Failure | None:
+    """None when a token was issued; else why not. Also tells the limiter how the platform answered."""
+    if answer.throttled:
+        ctx.limiter.throttled()
+    else:
+        ctx.limiter.answered()
+    method = tenant.authentication_method
+    if answer.transport is not None:
+        return failure(answer.transport, method=method, message=answer.description)
+    if not answer.ok:
+        return classify(answer.error_codes, answer.description or answer.error, method=method)
+    return None
+
+
+def _roles_and_tenant(ctx: VerifyContext, claims: Mapping[str, Any], tenant: Tenant) -> Failure | None:
+    method = tenant.authentication_method
+    tid = claims.get("tid")
+    if is_guid(tenant.tenant_id) and tid != tenant.tenant_id:
+        return failure(Reason.TENANT_NOT_FOUND, method=method,
+                       message=f"The token was issued for tenant {tid}, not {tenant.tenant_id}.",
+                       hint="Check the tenant id and the application id: they belong to different tenants.")
+    roles = claims.get("roles") if isinstance(claims.get("roles"), list) else []
+    missing = [role for role in ctx.required_roles if role not in roles]
+    if missing:
+        return failure(Reason.MISSING_PERMISSIONS, method=method,
+                       message="The token lacks the application permissions " + ", ".join(missing) + ".",
+                       hint="Grant " + ", ".join(missing) + " (application permission, admin consent) to the "
+                            "app in the customer's tenant.")
+    return None
+
+
+def _record(ctx: VerifyContext, read: Tenant, result: VerificationResult, refresh_token: str | None) -> Tenant:
+    try:
+        try:
+            with new_versions(ctx.secrets, read.customer_id, {SecretName.REFRESH_TOKEN: refresh_token}) as written:
+                saved = _write_result(ctx, read, result, written)
+        except DependencyUnavailable as err:
+            if refresh_token is None or err.code != SECRET_STORE_UNAVAILABLE:
+                raise
+            # The platform renewed the refresh token but the store refused it: the record keeps the old one,
+            # which still works, and the result says so.
+            logger.warning("Customer %s: the renewed refresh token could not be stored.", read.customer_id)
+            result = dataclasses.replace(
+                result,
+                message="Verified, but the renewed refresh token could not be stored; the previous one is kept.",
+                hint="Check the app's access to the secret store (Key Vault).",
+            )
+            saved = _write_result(ctx, read, result, {})
+    except Conflict:
+        # The customer's inputs changed while it was verified: that change wins and this result is dropped
+        # (the new refresh token version, if any, was retired on the way out).
+        logger.info("Customer %s changed during its verification; the result is dropped.", read.customer_id)
+        return ctx.tenants.get(read.customer_id) or read
+    retire_quietly(ctx.secrets, read.customer_id, replaced(read.secret_versions, saved.secret_versions))
+    return saved
+
+
+def _write_result(
+    ctx: VerifyContext, read: Tenant, result: VerificationResult, written: Mapping[Any, str]
+) -> Tenant:
+    """Write the result onto the record, and append it to the history, if the record's verification inputs
+    are still those read; Conflict otherwise."""
+    current = read
+    for _ in range(_WRITE_ATTEMPTS):
+        updated = dataclasses.replace(
+            current,
+            secret_versions={**current.secret_versions, **written},
+            last_verification_status=result.status,
+            when_last_verified=result.verified_at,
+            last_verification_reason=result.reason,
+            last_verification_message=result.message,
+            aadsts_code=result.aadsts_code,
+            hint=result.hint,
+        )
+        try:
+            saved = ctx.tenants.update(current, updated)
+        except Conflict:
+            fresh = ctx.tenants.get(read.customer_id)
+            if fresh is None or _inputs(fresh) != _inputs(read):
+                raise
+            current = fresh  # only the status fields changed (another verification): write over them
+            continue
+        ctx.history.append(result)
+        return saved
+    raise Conflict("modifiedConcurrently", f"The customer {read.customer_id!r} kept changing; try again.")
+
+
+def _inputs(tenant: Tenant) -> tuple[Any, ...]:
+    return (tenant.authentication_method, tenant.tenant_id, tenant.m365_email, tenant.application_id,
+            tuple(sorted(tenant.secret_versions.items())))

@@ -1,0 +1,108 @@
+"""In-memory fakes of the verification ports (identity platform, runs, work queue), for unit tests."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from shared.domain.models import Status
+from shared.domain.verification import AppCredential, Run, TokenAnswer, Work
+
+
+class ScriptedPlatform:
+    """Answers per tenant, as scripted; records every request (never a secret value, only what was used)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, TokenAnswer | Callable[[], TokenAnswer]] = {}
+        self.calls: list[tuple[str, str, str]] = []  # (grant, tenant, client id)
+        self.sent: list[str] = []  # the credential values sent, for the tests that check what was used
+        self._lock = threading.Lock()
+
+    def script(self, tenant: str, answer: TokenAnswer | Callable[[], TokenAnswer]) -> None:
+        self.answers[tenant] = answer
+
+    def _answer(self, grant: str, tenant: str, app: AppCredential, credential: str) -> TokenAnswer:
+        with self._lock:
+            self.calls.append((grant, tenant, app.client_id))
+            self.sent.append(credential)
+        answer = self.answers.get(tenant, TokenAnswer(claims={"tid": tenant}))
+        return answer() if callable(answer) else answer
+
+    def with_password(self, *, tenant, app, username, password, deadline):
+        return self._answer("password", tenant, app, password)
+
+    def with_refresh_token(self, *, tenant, app, refresh_token, deadline):
+        return self._answer("refresh_token", tenant, app, refresh_token)
+
+    def with_client_credentials(self, *, tenant, app, deadline):
+        return self._answer("client_credentials", tenant, app, app.secret)
+
+
+class InMemoryRunStore:
+    def __init__(self) -> None:
+        self.runs: dict[str, Run] = {}
+        self.members: dict[str, dict[str, Status | None | str]] = {}  # run -> customer -> outcome or "pending"
+        self.fanned: set[str] = set()
+        self.current: str | None = None
+        self._lock = threading.Lock()
+
+    def start(self, run: Run, *, stale_after: timedelta) -> tuple[Run, bool]:
+        with self._lock:
+            if self.current is not None:
+                running = self._view(self.current)
+                fresh = (datetime.now(UTC) - (running.last_progress_at or running.started_at)) < stale_after
+                if running.finished_at is None and fresh:
+                    return running, False
+            self.runs[run.run_id] = run
+            self.members[run.run_id] = {}
+            self.current = run.run_id
+            return self._view(run.run_id), True
+
+    def enrol(self, run_id: str, customer_ids: list[str]) -> None:
+        with self._lock:
+            for customer_id in customer_ids:
+                self.members[run_id].setdefault(customer_id, "pending")
+
+    def fanned_out(self, run_id: str) -> None:
+        self.fanned.add(run_id)
+
+    def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
+        with self._lock:
+            if self.members[run_id].get(customer_id) != "pending":
+                return False
+            if status is None:
+                del self.members[run_id][customer_id]
+            else:
+                self.members[run_id][customer_id] = status
+            return True
+
+    def finish(self, run_id: str) -> Run | None:
+        with self._lock:
+            run = self._view(run_id)
+            if run.finished_at is not None or run_id not in self.fanned or run.completed != run.total:
+                return None
+            self.runs[run_id] = dataclasses.replace(self.runs[run_id], finished_at=datetime.now(UTC))
+            return self._view(run_id)
+
+    def get(self, run_id: str) -> Run | None:
+        with self._lock:
+            return self._view(run_id) if run_id in self.runs else None
+
+    def recent(self, *, top: int) -> list[Run]:
+        with self._lock:
+            return sorted((self._view(r) for r in self.runs), key=lambda r: r.started_at, reverse=True)[:top]
+
+    def _view(self, run_id: str) -> Run:
+        outcomes = list(self.members[run_id].values())
+        done = [o for o in outcomes if o != "pending"]
+        by_status = {status: sum(1 for o in done if o == status) for status in Status}
+        return dataclasses.replace(self.runs[run_id], total=len(outcomes), completed=len(done), by_status=by_status)
+
+
+class InMemoryWorkQueue:
+    def __init__(self) -> None:
+        self.messages: list[Work] = []
+
+    def send(self, work: list[Work]) -> None:
+        self.messages.extend(work)

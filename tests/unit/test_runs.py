@@ -1,0 +1,121 @@
+"""Runs over fakes: one at a time, fan-out in chunks, exact counts with redelivery and deleted tenants."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.domain.inputs import TenantInput
+from shared.domain.models import AuthMethod, Status, Tenant
+from shared.domain.reasons import Reason
+from shared.domain.verification import Chunk, FanOut, TokenAnswer, Trigger
+from shared.domain.work_messages import decode, encode
+from shared.usecases.limiter import ConcurrencyLimiter
+from shared.usecases.runs import CHUNK_SIZE, handle_work, start_run
+from shared.usecases.tenants import put_tenant
+from shared.usecases.verify import VerifyContext
+from tests.support.fakes import fake_services
+from tests.support.verification_fakes import InMemoryRunStore, InMemoryWorkQueue, ScriptedPlatform
+
+GOOD, BAD = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
+APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+
+@pytest.fixture
+def world():
+    services = fake_services()
+    platform = ScriptedPlatform()
+    platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
+    platform.script(BAD, TokenAnswer(error="invalid_client", error_codes=(7000222,), description="AADSTS7000222: x"))
+    ctx = VerifyContext(tenants=services.tenants, history=services.history, secrets=services.secrets,
+                        provider_settings=services.provider_settings, platform=platform,
+                        limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
+    return services, ctx, InMemoryRunStore(), InMemoryWorkQueue()
+
+
+def add(services, n, tenant_id=GOOD):
+    put_tenant(services.tenants, services.secrets, f"c{n:03d}", TenantInput(
+        tenant_id=tenant_id, authentication_method=AuthMethod.APPLICATION, m365_email=None,
+        application_id=APP, application_secret="s"))
+
+
+def drain(ctx, runs, queue, *, twice=False):
+    """Deliver every message, like the host's queue trigger (optionally each one twice)."""
+    while queue.messages:
+        message = encode(queue.messages.pop(0))
+        handle_work(ctx, runs, queue, message)
+        if twice:
+            handle_work(ctx, runs, queue, message)
+
+
+def test_a_run_verifies_every_tenant_and_counts_exactly(world, caplog):
+    services, ctx, runs, queue = world
+    for n in range(60):
+        add(services, n, GOOD if n % 3 else BAD)
+    run, started = start_run(runs, queue, trigger=Trigger.HTTP)
+    assert started and queue.messages == [FanOut(run.run_id)]
+    with caplog.at_level(logging.INFO):
+        drain(ctx, runs, queue)
+    done = runs.get(run.run_id)
+    assert (done.total, done.completed) == (60, 60) and done.finished_at is not None
+    assert done.by_status == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 40, Status.FAILED: 20}
+    assert services.tenants.get("c000").last_verification_reason is Reason.CLIENT_SECRET_EXPIRED
+    summaries = [r.message for r in caplog.records if "finished" in r.message]
+    assert len(summaries) == 1 and "60 tenants" in summaries[0] and "failed 20" in summaries[0]
+
+
+def test_chunks_are_small_and_fan_out_goes_page_by_page(world, monkeypatch):
+    services, ctx, runs, queue = world
+    monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", 40)
+    for n in range(100):
+        add(services, n)
+    run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
+    handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))
+    chunks = [m for m in queue.messages if isinstance(m, Chunk)]
+    assert [len(c.customer_ids) for c in chunks] == [CHUNK_SIZE, 40 - CHUNK_SIZE]
+    assert isinstance(queue.messages[-1], FanOut) and queue.messages[-1].after is not None
+    drain(ctx, runs, queue)
+    assert runs.get(run.run_id).completed == 100
+
+
+def test_one_run_at_a_time_and_a_stale_run_no_longer_counts(world):
+    _, _, runs, queue = world
+    first, started = start_run(runs, queue, trigger=Trigger.HTTP)
+    again, started_again = start_run(runs, queue, trigger=Trigger.TIMER)
+    assert started and not started_again and again.run_id == first.run_id
+    quiet_since = datetime.now(UTC) - timedelta(minutes=31)  # no progress for longer than STALE_AFTER
+    runs.runs[first.run_id] = dataclasses.replace(runs.runs[first.run_id], started_at=quiet_since,
+                                                  last_progress_at=quiet_since)
+    fresh, started_fresh = start_run(runs, queue, trigger=Trigger.TIMER)
+    assert started_fresh and fresh.run_id != first.run_id
+
+
+def test_messages_delivered_twice_and_tenants_deleted_mid_run_keep_the_counts_exact(world):
+    services, ctx, runs, queue = world
+    for n in range(30):
+        add(services, n)
+    run, _ = start_run(runs, queue, trigger=Trigger.HTTP)
+    handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))  # fan-out: 30 enrolled
+    for n in range(5):  # deleted after enrolment, before their chunk
+        tenant: Tenant = services.tenants.get(f"c{n:03d}")
+        services.tenants.delete(tenant)
+    add(services, 99)  # added mid-run: not part of it
+    drain(ctx, runs, queue, twice=True)
+    done = runs.get(run.run_id)
+    assert (done.total, done.completed) == (25, 25) and sum(done.by_status.values()) == 25
+    assert done.finished_at is not None
+
+
+def test_a_message_this_app_did_not_send_is_dropped(world, caplog):
+    _, ctx, runs, queue = world
+    for text in ("not json", "[]", '{"run": "r", "customers": ["../x"]}', '{"fanOut": 1, "after": null}'):
+        handle_work(ctx, runs, queue, text)
+    assert queue.messages == [] and "dropped" in caplog.text
+
+
+def test_work_messages_round_trip():
+    from shared.domain.models import Cursor
+    for work in (FanOut("r1"), FanOut("r1", Cursor("tenant", "c9")), Chunk("r1", ("a", "b.c"))):
+        assert decode(encode(work)) == work

@@ -1,0 +1,186 @@
+"""Verifying one customer, over fakes of every port: methods, reasons, rotation, lockout safety, races."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from shared.domain.errors import DependencyUnavailable
+from shared.domain.inputs import ProviderSettingsInput, TenantInput
+from shared.domain.models import AuthMethod, Status
+from shared.domain.reasons import Reason
+from shared.domain.secrets import SecretName
+from shared.domain.verification import TokenAnswer
+from shared.usecases.limiter import ConcurrencyLimiter
+from shared.usecases.provider_settings import put_settings
+from shared.usecases.tenants import put_tenant
+from shared.usecases.verify import VerifyContext, verify_tenant
+from tests.support.fakes import fake_services
+from tests.support.verification_fakes import ScriptedPlatform
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+OTHER = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
+PROVIDER = "11111111-2222-3333-4444-555555555555"
+APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+RT = SecretName.REFRESH_TOKEN
+
+
+@pytest.fixture
+def world():
+    services = fake_services()
+    platform = ScriptedPlatform()
+    ctx = VerifyContext(tenants=services.tenants, history=services.history, secrets=services.secrets,
+                        provider_settings=services.provider_settings, platform=platform,
+                        limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
+    return services, platform, ctx
+
+
+def configure_provider(services):
+    put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
+        client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
+        client_secret="provider-secret"))
+
+
+def add(services, cid, method, **fields):
+    data = TenantInput(tenant_id=fields.pop("tenant_id", TENANT), authentication_method=method,
+                       m365_email=fields.pop("m365_email", "admin@contoso.com"), **fields)
+    return put_tenant(services.tenants, services.secrets, cid, data)[0]
+
+
+def with_refresh_token(services, cid, value="rt-1"):
+    tenant = add(services, cid, AuthMethod.TOKEN)
+    version = services.secrets.put(cid, RT, value)
+    return services.tenants.update(tenant, dataclasses.replace(tenant, secret_versions={RT: version}))
+
+
+def failing(code, description=None, error="invalid_grant"):
+    return TokenAnswer(error=error, error_codes=(code,),
+                       description=description or f"AADSTS{code}: Something.\r\nTrace ID: abc\r\nCorrelation ID: d")
+
+
+def test_password_success_through_the_providers_app(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    add(services, "c1", AuthMethod.PASSWORD, password="Pw-1")
+    tenant = verify_tenant(ctx, "c1", in_run=False)
+    assert tenant.last_verification_status is Status.SUCCEEDED and tenant.when_last_verified is not None
+    assert platform.calls == [("password", TENANT, PROVIDER)] and platform.sent == ["Pw-1"]
+    assert [r.status for r in services.history.latest("c1", limit=5)] == [Status.SUCCEEDED]
+
+
+@pytest.mark.parametrize("code, reason", [
+    (50126, Reason.INVALID_CREDENTIALS), (50076, Reason.MFA_REQUIRED), (53003, Reason.BLOCKED_BY_POLICY),
+    (65001, Reason.CONSENT_REQUIRED), (50053, Reason.ACCOUNT_LOCKED), (50057, Reason.ACCOUNT_DISABLED),
+    (50055, Reason.PASSWORD_EXPIRED), (50034, Reason.USER_NOT_FOUND), (90002, Reason.TENANT_NOT_FOUND),
+    (12345, Reason.UNKNOWN_ERROR),
+])
+def test_password_failures_are_classified_by_code(world, code, reason):
+    services, platform, ctx = world
+    configure_provider(services)
+    add(services, "c1", AuthMethod.PASSWORD, password="Pw-1")
+    platform.script(TENANT, failing(code))
+    tenant = verify_tenant(ctx, "c1", in_run=False)
+    assert (tenant.last_verification_status, tenant.last_verification_reason) == (Status.FAILED, reason)
+    assert tenant.aadsts_code == code and tenant.hint
+    assert tenant.last_verification_message == f"AADSTS{code}: Something."  # no trace or correlation id
+    if reason is Reason.MFA_REQUIRED:
+        assert "token authentication" in tenant.hint
+
+
+def test_missing_provider_settings_or_secret_is_not_configured(world):
+    services, _, ctx = world
+    add(services, "c1", AuthMethod.PASSWORD, password="Pw-1")
+    tenant = verify_tenant(ctx, "c1", in_run=False)
+    assert tenant.last_verification_reason is Reason.NOT_CONFIGURED and "Settings" in tenant.hint
+    configure_provider(services)
+    add(services, "c2", AuthMethod.TOKEN)
+    tenant = verify_tenant(ctx, "c2", in_run=False)
+    assert tenant.last_verification_reason is Reason.NOT_CONFIGURED and "Grant Consent" in tenant.hint
+
+
+def test_a_renewed_refresh_token_replaces_the_old_one(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    before = with_refresh_token(services, "c1", "rt-old")
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT}, refresh_token="rt-new"))
+    tenant = verify_tenant(ctx, "c1", in_run=False)
+    assert tenant.last_verification_status is Status.SUCCEEDED
+    assert services.secrets.get("c1", RT, tenant.secret_versions[RT]) == "rt-new"
+    assert services.secrets.get("c1", RT, before.secret_versions[RT]) is None  # retired
+    assert platform.sent == ["rt-old"]
+
+
+def test_a_store_failing_on_write_keeps_the_old_refresh_token_and_says_so(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    before = with_refresh_token(services, "c1", "rt-old")
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT}, refresh_token="rt-new"))
+    services.secrets.fail_with = DependencyUnavailable("secretStoreUnavailable", "down")
+    tenant = verify_tenant(ctx, "c1", in_run=False)
+    services.secrets.fail_with = None
+    assert tenant.last_verification_status is Status.SUCCEEDED
+    assert "could not be stored" in tenant.last_verification_message
+    assert tenant.secret_versions == before.secret_versions
+    assert services.secrets.get("c1", RT, tenant.secret_versions[RT]) == "rt-old"
+
+
+def test_application_roles_and_tenant_are_checked(world):
+    services, platform, ctx = world
+    add(services, "c1", AuthMethod.APPLICATION, application_id=APP, application_secret="app-secret")
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["Mail.Read"]}))
+    tenant = verify_tenant(ctx, "c1", in_run=False)
+    assert tenant.last_verification_reason is Reason.MISSING_PERMISSIONS
+    assert "User.Read.All" in tenant.last_verification_message
+    platform.script(TENANT, TokenAnswer(claims={"tid": OTHER, "roles": ["User.Read.All"]}))
+    assert verify_tenant(ctx, "c1", in_run=False).last_verification_reason is Reason.TENANT_NOT_FOUND
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All", "Mail.Read"]}))
+    assert verify_tenant(ctx, "c1", in_run=False).last_verification_status is Status.SUCCEEDED
+    assert platform.calls[-1] == ("client_credentials", TENANT, APP) and platform.sent[-1] == "app-secret"
+
+
+def test_transport_failures_are_throttled_or_unreachable_and_throttling_lowers_concurrency(world):
+    services, platform, ctx = world
+    add(services, "c1", AuthMethod.APPLICATION, application_id=APP, application_secret="s")
+    platform.script(TENANT, TokenAnswer(transport=Reason.THROTTLED, throttled=3, description="HTTP 429"))
+    assert verify_tenant(ctx, "c1", in_run=False).last_verification_reason is Reason.THROTTLED
+    assert ctx.limiter.limit == 2
+    platform.script(TENANT, TokenAnswer(transport=Reason.UNREACHABLE, description="connection reset"))
+    assert verify_tenant(ctx, "c1", in_run=False).last_verification_reason is Reason.UNREACHABLE
+
+
+def test_a_rejected_password_is_not_resent_by_runs_until_it_changes(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    add(services, "c1", AuthMethod.PASSWORD, password="wrong")
+    platform.script(TENANT, failing(50126))
+    verify_tenant(ctx, "c1", in_run=True)
+    skipped = verify_tenant(ctx, "c1", in_run=True)
+    assert len(platform.calls) == 1, "a scheduled run sent the rejected password again"
+    assert skipped.last_verification_reason is Reason.INVALID_CREDENTIALS and "Not sent again" in skipped.hint
+    verify_tenant(ctx, "c1", in_run=False)  # Verify now still tries
+    assert len(platform.calls) == 2
+    add(services, "c1", AuthMethod.PASSWORD, password="right")  # a new password resets the status
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT}))
+    assert verify_tenant(ctx, "c1", in_run=True).last_verification_status is Status.SUCCEEDED
+    assert platform.sent[-1] == "right"
+
+
+def test_an_edit_during_the_verification_wins_and_the_result_is_dropped(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    with_refresh_token(services, "c1", "rt-old")
+
+    def edit_then_answer():
+        add(services, "c1", AuthMethod.TOKEN, tenant_id=OTHER)  # the tenant id changes mid-verification
+        return TokenAnswer(claims={"tid": TENANT}, refresh_token="rt-new")
+
+    platform.script(TENANT, edit_then_answer)
+    tenant = verify_tenant(ctx, "c1", in_run=False)
+    assert tenant.tenant_id == OTHER and tenant.last_verification_status is Status.NOT_VERIFIED
+    assert services.history.latest("c1", limit=5) == []
+    assert "rt-new" not in services.secrets.values.values()  # the new version was retired
+
+
+def test_a_customer_gone_before_its_verification_is_none(world):
+    _, platform, ctx = world
+    assert verify_tenant(ctx, "nobody", in_run=True) is None and platform.calls == []
