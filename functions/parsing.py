@@ -5,6 +5,7 @@ Every failure is an InputError with a contract code; the handlers turn it into a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -27,6 +28,9 @@ _TENANT_FIELDS = frozenset({
 # Longest secret values we accept: Entra passwords are at most 256 characters; client secrets are ~40.
 _MAX_PASSWORD = 256
 _MAX_APPLICATION_SECRET = 1024
+# A "\ud800" escape parses to a lone surrogate: not Unicode text, it cannot be stored, sent on or answered.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MAX_ECHOED_NAME = 64
 
 
 def customer_id(raw: str | None) -> str:
@@ -49,7 +53,32 @@ def json_object(body: bytes, *, required: bool = True) -> dict[str, Any]:
         raise InputError("invalidJson", "The request body is not valid UTF-8 JSON.") from None
     if not isinstance(value, dict):
         raise InputError("invalidBody", "The request body must be a JSON object.")
+    if _holds_surrogate(value):
+        raise InputError("invalidJson", "The request body holds a \\u escape of a lone surrogate, which is not text.")
     return value
+
+
+def _holds_surrogate(value: Any) -> bool:
+    """Whether any name or string in a parsed JSON value holds a lone surrogate (iterative: depth is free)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _unknown_field(name: str) -> InputError:
+    # Echo a name only when it is short printable ASCII: anything else could break or spoof the answer.
+    if len(name) <= _MAX_ECHOED_NAME and name.isascii() and name.isprintable():
+        return InputError("unknownField", f"Unknown field: {name}.")
+    return InputError("unknownField", "The body holds a field this API does not know (its name is not shown).")
 
 
 def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
@@ -60,6 +89,8 @@ def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None
         return None
     if not isinstance(value, str):
         raise InputError("invalidField", f"{name} must be a string.")
+    if _SURROGATE.search(value):
+        raise InputError("invalidField", f"{name} holds a lone surrogate, which is not text.")
     return value
 
 
@@ -75,7 +106,7 @@ def _secret(body: Mapping[str, Any], name: str, *, limit: int) -> str | None:
 def tenant_input(body: Mapping[str, Any]) -> TenantInput:
     unknown = sorted(set(body) - _TENANT_FIELDS - _READ_ONLY_VIEW_FIELDS)
     if unknown:
-        raise InputError("unknownField", f"Unknown field: {unknown[0][:64]}.")
+        raise _unknown_field(unknown[0])
 
     raw_method = _string(body, "authenticationMethod", required=True)
     try:
@@ -179,7 +210,7 @@ def redirect_url(value: str) -> str:
 def provider_settings_input(body: Mapping[str, Any]) -> ProviderSettingsInput:
     unknown = sorted(set(body) - _SETTINGS_FIELDS - _READ_ONLY_SETTINGS_FIELDS)
     if unknown:
-        raise InputError("unknownField", f"Unknown field: {unknown[0][:64]}.")
+        raise _unknown_field(unknown[0])
     client_id = (_string(body, "clientId", required=True) or "").strip().lower()
     if not is_guid(client_id):
         raise InputError("invalidClientId", "clientId must be the GUID of the app registration (Application ID).")
