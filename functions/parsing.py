@@ -165,15 +165,25 @@ def _enum_param(params: Mapping[str, str], name: str, kind: type[E]) -> E | None
         raise InputError("invalidQueryParameter", f"{name} must be one of: {allowed}.") from None
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _page_size(raw: str, name: str, *, maximum: int) -> int:
+    """A whole number from 1 to `maximum`, in ASCII digits. Leading zeros are dropped before int() sees the
+    text, so no length of input reaches int()'s digit limit (a ValueError, hence a 500, past 4300 digits)."""
+    significant = raw.lstrip("0") if _DIGITS.fullmatch(raw) else ""
+    if not significant or len(significant) > len(str(maximum)) or int(significant) > maximum:
+        raise InputError("invalidQueryParameter", f"{name} must be a whole number from 1 to {maximum}.")
+    return int(significant)
+
+
 def status_query(params: Mapping[str, str]) -> StatusQuery:
     """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
     status = _enum_param(params, "status", Status)
     method = _enum_param(params, "method", AuthMethod)
     top = MAX_PAGE_SIZE
     if (raw := params.get("top")) is not None:
-        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-            raise InputError("invalidQueryParameter", f"top must be a whole number from 1 to {MAX_PAGE_SIZE}.")
-        top = int(raw)
+        top = _page_size(raw, "top", maximum=MAX_PAGE_SIZE)
     token = params.get("continuationToken")
     if token is not None and not token:
         raise InputError("invalidContinuationToken", "continuationToken is empty.")

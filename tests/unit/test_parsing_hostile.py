@@ -160,3 +160,20 @@ def test_a_customer_id_holding_a_lone_surrogate_answers_400(services):
     status, code, _ = error_of(put_tenant(json.dumps(PASSWORD_TENANT).encode(), customer_id="a\ud800"))
     assert (status, code) == (400, "invalidCustomerId")
     assert services.secrets.values == {}
+
+
+# --- top: huge numbers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("top", [
+    "0" * 5000, "9" * 5000, "1" + "0" * 5000, "0" * 4301 + "5000", "1001", "0", "+5", " 5", "5 ", "5.0", "1_0",
+    "0x10", "\u0665", "\u00b2", "\uff15", "",
+])
+def test_any_top_that_is_not_1_to_1000_answers_400_whatever_its_length(services, top):
+    response = status_functions.status_list(func.HttpRequest("GET", "/api/status", body=b"", params={"top": top}))
+    assert error_of(response)[:2] == (400, "invalidQueryParameter")
+
+
+@pytest.mark.parametrize("top, expected", [("1", 1), ("1000", 1000), ("007", 7), ("0" * 5000 + "42", 42)])
+def test_top_from_1_to_1000_is_read_as_its_number(top, expected):
+    assert parsing.status_query({"top": top}).top == expected
