@@ -13,7 +13,15 @@ from urllib.parse import urlsplit
 from shared.domain.errors import InputError, invalid_customer_id
 from shared.domain.inputs import ProviderSettingsInput, StatusQuery, TenantInput
 from shared.domain.models import AuthMethod, Status
-from shared.domain.rules import CALLBACK_PATH, MAX_PAGE_SIZE, is_customer_id, is_domain, is_email, is_guid
+from shared.domain.rules import (
+    CALLBACK_PATH,
+    MAX_PAGE_SIZE,
+    is_customer_id,
+    is_domain,
+    is_email,
+    is_guid,
+    is_url_host,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -202,7 +210,7 @@ def redirect_url(value: str) -> str:
         f"redirectUrl must be an absolute https URL whose path is exactly {CALLBACK_PATH} "
         "(plain http only for localhost or 127.0.0.1).",
     )
-    if len(value) > 2048 or any(ch.isspace() for ch in value):
+    if len(value) > 2048 or not value.isascii() or not value.isprintable() or " " in value:
         raise problem
     try:
         parts = urlsplit(value)
@@ -213,6 +221,9 @@ def redirect_url(value: str) -> str:
     secure = parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK_HOSTS)
     if (not secure or not host or parts.username is not None or parts.path != CALLBACK_PATH
             or parts.query or parts.fragment or (port is not None and not 0 < port < 65536)):
+        raise problem
+    # hostname drops an IPv6 literal's brackets; the rule wants them, to tell it from a DNS name.
+    if not is_url_host(f"[{host}]" if parts.netloc.startswith("[") else host):
         raise problem
     return value
 

@@ -177,3 +177,49 @@ def test_any_top_that_is_not_1_to_1000_answers_400_whatever_its_length(services,
 @pytest.mark.parametrize("top, expected", [("1", 1), ("1000", 1000), ("007", 7), ("0" * 5000 + "42", 42)])
 def test_top_from_1_to_1000_is_read_as_its_number(top, expected):
     assert parsing.status_query({"top": top}).top == expected
+
+
+# --- redirectUrl hosts ---------------------------------------------------------------------------
+
+
+def callback_on(host: str, scheme: str = "https") -> str:
+    return f"{scheme}://{host}/authenticate/OAuth2Callback"
+
+
+@pytest.mark.parametrize("host", [
+    "tas.example.com", "TAS.Example.COM", "a-b.c0.example", "xn--bcher-kva.example", "localhost", "intranet",
+    "10.0.0.1", "[::1]", "[2001:db8::1]", "[::ffff:192.0.2.1]", "tas.example.com:8443", "[::1]:8443",
+    "a" * 63 + ".example", ".".join(["a" * 63] * 3) + "." + "b" * 61,
+])
+def test_redirect_url_hosts_that_are_dns_names_or_ip_literals_are_accepted(host):
+    assert parsing.redirect_url(callback_on(host)) == callback_on(host)
+
+
+@pytest.mark.parametrize("host", [
+    'a"b.example', "a'b.example", "a<b>.example", "<script>.example", "a\x00b.example", "a\\b.example",
+    "a\x7fb.example", "a\x1bb.example", "a{b}.example", "a|b.example", "a^b.example", "a`b.example",
+    "a;b.example", "a,b.example", "a*b.example", "a%41b.example", "a!b.example", "a$b.example", "a(b).example",
+    "exa_mple.com", "b\u00fccher.example", "ex\u0430mple.com", "contoso\u212a.com", "\uff41.example",
+    "-a.example", "a-.example", "a..example", ".a.example", "a.example.", "a" * 64 + ".example",
+    ".".join(["a" * 63] * 4), "256.1.1.1", "1.2.3", "01.2.3.4", "1.2.3.4.5", "999",
+    "[::1%25eth0]", "[v1.fe]", "[1.2.3.4]", "[::1", "::1", "[not-ip]", "[]",
+])
+def test_redirect_url_hosts_holding_other_characters_are_refused(host):
+    with pytest.raises(InputError) as err:
+        parsing.redirect_url(callback_on(host))
+    assert err.value.code == "invalidRedirectUrl"
+
+
+@pytest.mark.parametrize("url", [
+    callback_on("localhost:7071", "http"), callback_on("127.0.0.1", "http"), callback_on("LOCALHOST", "http"),
+])
+def test_plain_http_stays_allowed_for_localhost_only(url):
+    assert parsing.redirect_url(url) == url
+
+
+@pytest.mark.parametrize("host", ["[::1]", "10.0.0.1", "localhost.example", "127.0.0.2"])
+def test_plain_http_is_refused_elsewhere(host):
+    with pytest.raises(InputError) as err:
+        parsing.redirect_url(callback_on(host, "http"))
+    assert err.value.code == "invalidRedirectUrl"
+
