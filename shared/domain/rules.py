@@ -10,7 +10,8 @@ MAX_PAGE_SIZE = 1000
 # The consent callback's path: the Redirect URL must end exactly so.
 CALLBACK_PATH = "/authenticate/OAuth2Callback"
 
-_CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Not only dots: URL normalisation removes "." and ".." path segments, so no HTTP client could address them.
+_CUSTOMER_ID = re.compile(r"(?!\.+\Z)[A-Za-z0-9._-]{1,64}")
 _DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
 # A last label that URL parsers read as a number (decimal or 0x hex): the host is then an IPv4 address or bad.

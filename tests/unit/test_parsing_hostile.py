@@ -223,3 +223,19 @@ def test_plain_http_is_refused_elsewhere(host):
         parsing.redirect_url(callback_on(host, "http"))
     assert err.value.code == "invalidRedirectUrl"
 
+
+# --- customerIds of dots -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [".", "..", "...", "." * 64])
+def test_customer_ids_made_only_of_dots_are_refused(value):
+    # URL normalisation removes "." and ".." path segments: no HTTP client could address such a customer.
+    with pytest.raises(InputError) as err:
+        parsing.customer_id(value)
+    assert err.value.code == "invalidCustomerId"
+
+
+@pytest.mark.parametrize("value", [".a", "a.", "a..b", "-", "_", "._", "." * 63 + "x"])
+def test_customer_ids_with_dots_and_something_else_are_accepted(value):
+    assert parsing.customer_id(value) == value
+
