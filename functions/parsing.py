@@ -111,6 +111,12 @@ def _secret(body: Mapping[str, Any], name: str, *, limit: int) -> str | None:
     return value
 
 
+def _folded(value: str) -> str | None:
+    """Trimmed and lower-cased, or None when not ASCII: lower() folds some other letters into ASCII ones (the
+    Kelvin sign U+212A into "k"), so a look-alike would pass the check and be stored as something else."""
+    return value.strip().lower() if value.isascii() else None
+
+
 def tenant_input(body: Mapping[str, Any]) -> TenantInput:
     unknown = sorted(set(body) - _TENANT_FIELDS - _READ_ONLY_VIEW_FIELDS)
     if unknown:
@@ -125,8 +131,8 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
             "authenticationMethod must be one of: " + ", ".join(m.value for m in AuthMethod) + ".",
         ) from None
 
-    tenant_id = (_string(body, "tenantId", required=True) or "").strip()
-    if not (is_guid(tenant_id.lower()) or is_domain(tenant_id)):
+    tenant_id = _folded(_string(body, "tenantId", required=True) or "")
+    if tenant_id is None or not (is_guid(tenant_id) or is_domain(tenant_id)):
         raise InputError("invalidTenantId", "tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com.")
 
     email = _string(body, "m365Email", required=method is AuthMethod.PASSWORD)
@@ -137,8 +143,10 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
 
     password = _secret(body, "password", limit=_MAX_PASSWORD)
     application_id = _string(body, "applicationId", required=False)
-    if application_id is not None and not is_guid(application_id.strip().lower()):
-        raise InputError("invalidField", "applicationId must be a GUID.")
+    if application_id is not None:
+        application_id = _folded(application_id)
+        if application_id is None or not is_guid(application_id):
+            raise InputError("invalidField", "applicationId must be a GUID.")
     application_secret = _secret(body, "applicationSecret", limit=_MAX_APPLICATION_SECRET)
 
     # A secret sent for another method would be stored for nothing: refuse it instead.
@@ -150,11 +158,11 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
             "applicationId and applicationSecret are accepted only with authenticationMethod application.",
         )
     return TenantInput(
-        tenant_id=tenant_id.lower(),
+        tenant_id=tenant_id,
         authentication_method=method,
         m365_email=email,
         password=password,
-        application_id=application_id.strip().lower() if application_id else None,
+        application_id=application_id,
         application_secret=application_secret,
     )
 
@@ -232,8 +240,8 @@ def provider_settings_input(body: Mapping[str, Any]) -> ProviderSettingsInput:
     unknown = sorted(set(body) - _SETTINGS_FIELDS - _READ_ONLY_SETTINGS_FIELDS)
     if unknown:
         raise _unknown_field(unknown[0])
-    client_id = (_string(body, "clientId", required=True) or "").strip().lower()
-    if not is_guid(client_id):
+    client_id = _folded(_string(body, "clientId", required=True) or "")
+    if client_id is None or not is_guid(client_id):
         raise InputError("invalidClientId", "clientId must be the GUID of the app registration (Application ID).")
     url = redirect_url((_string(body, "redirectUrl", required=True) or "").strip())
     secret = _secret(body, "clientSecret", limit=_MAX_APPLICATION_SECRET)

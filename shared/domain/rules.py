@@ -24,13 +24,14 @@ def is_customer_id(value: str | None) -> bool:
 
 def is_guid(value: str) -> bool:
     try:
-        return len(value) == 36 and str(uuid.UUID(value)) == value.lower()
+        return len(value) == 36 and value.isascii() and str(uuid.UUID(value)) == value.lower()
     except ValueError:
         return False
 
 
 def is_domain(value: str) -> bool:
-    if not 3 <= len(value) <= 253:
+    # ASCII first: lower() folds some other letters into ASCII ones (the Kelvin sign U+212A into "k").
+    if not 3 <= len(value) <= 253 or not value.isascii():
         return False
     labels = value.lower().split(".")
     return (
@@ -45,6 +46,7 @@ def is_email(value: str) -> bool:
     local, at, domain = value.rpartition("@")
     return (
         bool(at)
+        and value.isascii()
         and len(value) <= 254
         and bool(_EMAIL_LOCAL.fullmatch(local))
         and not local.startswith(".")

@@ -239,3 +239,42 @@ def test_customer_ids_made_only_of_dots_are_refused(value):
 def test_customer_ids_with_dots_and_something_else_are_accepted(value):
     assert parsing.customer_id(value) == value
 
+
+# --- identifiers that lower() would fold to ASCII ------------------------------------------------
+
+KELVIN = "\u212a"  # "K".lower() is the ASCII "k"
+
+
+@pytest.mark.parametrize("tenant_id", [f"contoso{KELVIN}.com", f"{KELVIN}ontoso.onmicrosoft.com",
+                                       "contoso.co\u0130", GUID.replace("1", "\u0661")])
+def test_a_tenant_id_must_be_ascii_before_it_is_lower_cased(tenant_id):
+    with pytest.raises(InputError) as err:
+        parsing.tenant_input({"tenantId": tenant_id, "authenticationMethod": "token"})
+    assert err.value.code == "invalidTenantId"
+
+
+@pytest.mark.parametrize("email", [f"admin@contoso{KELVIN}.com", f"admin@{KELVIN}.example.com",
+                                   f"{KELVIN}@contoso.com"])
+def test_an_email_must_be_ascii(email):
+    with pytest.raises(InputError) as err:
+        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": email})
+    assert err.value.code == "invalidEmail"
+
+
+@pytest.mark.parametrize("guid", [GUID.replace("1", "\u0661"), GUID.replace("1", "\uff11"), GUID + KELVIN])
+def test_application_and_client_ids_must_be_ascii(guid):
+    with pytest.raises(InputError) as err:
+        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "application", "applicationId": guid,
+                              "applicationSecret": "s"})
+    assert err.value.code == "invalidField"
+    with pytest.raises(InputError) as err:
+        parsing.provider_settings_input({**SETTINGS, "clientId": guid})
+    assert err.value.code == "invalidClientId"
+
+
+def test_kelvin_sign_through_the_handler_stores_nothing(services):
+    body = {**PASSWORD_TENANT, "tenantId": f"contoso{KELVIN}.com"}
+    assert error_of(put_tenant(json.dumps(body).encode()))[:2] == (400, "invalidTenantId")
+    body = {**PASSWORD_TENANT, "m365Email": f"admin@contoso{KELVIN}.com"}
+    assert error_of(put_tenant(json.dumps(body).encode()))[:2] == (400, "invalidEmail")
+    assert services.tenants.get("contoso") is None and services.secrets.values == {}
