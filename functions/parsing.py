@@ -211,6 +211,16 @@ _SETTINGS_FIELDS = frozenset({"clientId", "redirectUrl", "clientSecret"})
 _READ_ONLY_SETTINGS_FIELDS = frozenset({"clientSecretConfigured", "updatedAt"})
 
 
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+
+
+def _port_as_typed_is_plain(netloc: str) -> bool:
+    """No port, or digits without leading zeros: urlsplit reads "host:" as no port and ":08443" as 8443."""
+    after_host = netloc.rpartition("]")[2] if netloc.startswith("[") else netloc
+    colon, port = after_host.partition(":")[1:]
+    return not colon or _PORT.fullmatch(port) is not None
+
+
 def redirect_url(value: str) -> str:
     """An absolute https URL (http only for localhost) whose path is exactly the consent callback's."""
     problem = InputError(
@@ -220,6 +230,8 @@ def redirect_url(value: str) -> str:
     )
     if len(value) > 2048 or not value.isascii() or not value.isprintable() or " " in value:
         raise problem
+    if not value.startswith(("https://", "http://")):  # the scheme as typed: urlsplit would lower-case it
+        raise problem
     try:
         parts = urlsplit(value)
         port = parts.port  # raises ValueError for a port that is not a number
@@ -228,7 +240,8 @@ def redirect_url(value: str) -> str:
     host = parts.hostname or ""
     secure = parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK_HOSTS)
     if (not secure or not host or parts.username is not None or parts.path != CALLBACK_PATH
-            or parts.query or parts.fragment or (port is not None and not 0 < port < 65536)):
+            or parts.query or parts.fragment or (port is not None and not 0 < port < 65536)
+            or not _port_as_typed_is_plain(parts.netloc)):
         raise problem
     # hostname drops an IPv6 literal's brackets; the rule wants them, to tell it from a DNS name.
     if not is_url_host(f"[{host}]" if parts.netloc.startswith("[") else host):

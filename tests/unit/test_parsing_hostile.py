@@ -224,6 +224,18 @@ def test_plain_http_is_refused_elsewhere(host):
     assert err.value.code == "invalidRedirectUrl"
 
 
+@pytest.mark.parametrize("url", [
+    "HTTPS://tas.example.com/authenticate/OAuth2Callback", "Http://localhost/authenticate/OAuth2Callback",
+    "https://tas.example.com:/authenticate/OAuth2Callback", "https://tas.example.com:08443/authenticate/OAuth2Callback",
+    "https://[::1]:/authenticate/OAuth2Callback", "https://tas.example.com:+443/authenticate/OAuth2Callback",
+])
+def test_redirect_url_scheme_and_port_are_judged_as_typed(url):
+    # urlsplit lower-cases the scheme, reads "host:" as no port and ":08443" as 8443; the URL is stored as typed.
+    with pytest.raises(InputError) as err:
+        parsing.redirect_url(url)
+    assert err.value.code == "invalidRedirectUrl"
+
+
 # --- customerIds of dots -------------------------------------------------------------------------
 
 
