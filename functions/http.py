@@ -20,12 +20,22 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
     return func.HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        _json_bytes(body),
         status_code=status,
         mimetype=JSON,
         charset="utf-8",
         headers={**NO_STORE, **(headers or {})},
     )
+
+
+def _json_bytes(body: Any) -> bytes:
+    """UTF-8 JSON; a string that is not text (a lone surrogate) falls back to \\u escapes instead of failing,
+    so building an answer, above all an error answer, can never itself fail."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def error_response(code: str, message: str, *, status: int) -> func.HttpResponse:

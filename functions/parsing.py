@@ -5,6 +5,7 @@ Every failure is an InputError with a contract code; the handlers turn it into a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -12,7 +13,15 @@ from urllib.parse import urlsplit
 from shared.domain.errors import InputError, invalid_customer_id
 from shared.domain.inputs import ProviderSettingsInput, StatusQuery, TenantInput
 from shared.domain.models import AuthMethod, Status
-from shared.domain.rules import CALLBACK_PATH, MAX_PAGE_SIZE, is_customer_id, is_domain, is_email, is_guid
+from shared.domain.rules import (
+    CALLBACK_PATH,
+    MAX_PAGE_SIZE,
+    is_customer_id,
+    is_domain,
+    is_email,
+    is_guid,
+    is_url_host,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -27,6 +36,9 @@ _TENANT_FIELDS = frozenset({
 # Longest secret values we accept: Entra passwords are at most 256 characters; client secrets are ~40.
 _MAX_PASSWORD = 256
 _MAX_APPLICATION_SECRET = 1024
+# A "\ud800" escape parses to a lone surrogate: not Unicode text, it cannot be stored, sent on or answered.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MAX_ECHOED_NAME = 64
 
 
 def customer_id(raw: str | None) -> str:
@@ -49,7 +61,32 @@ def json_object(body: bytes, *, required: bool = True) -> dict[str, Any]:
         raise InputError("invalidJson", "The request body is not valid UTF-8 JSON.") from None
     if not isinstance(value, dict):
         raise InputError("invalidBody", "The request body must be a JSON object.")
+    if _holds_surrogate(value):
+        raise InputError("invalidJson", "The request body holds a \\u escape of a lone surrogate, which is not text.")
     return value
+
+
+def _holds_surrogate(value: Any) -> bool:
+    """Whether any name or string in a parsed JSON value holds a lone surrogate (iterative: depth is free)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _unknown_field(name: str) -> InputError:
+    # Echo a name only when it is short printable ASCII: anything else could break or spoof the answer.
+    if len(name) <= _MAX_ECHOED_NAME and name.isascii() and name.isprintable():
+        return InputError("unknownField", f"Unknown field: {name}.")
+    return InputError("unknownField", "The body holds a field this API does not know (its name is not shown).")
 
 
 def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
@@ -60,6 +97,8 @@ def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None
         return None
     if not isinstance(value, str):
         raise InputError("invalidField", f"{name} must be a string.")
+    if _SURROGATE.search(value):
+        raise InputError("invalidField", f"{name} holds a lone surrogate, which is not text.")
     return value
 
 
@@ -72,10 +111,16 @@ def _secret(body: Mapping[str, Any], name: str, *, limit: int) -> str | None:
     return value
 
 
+def _folded(value: str) -> str | None:
+    """Trimmed and lower-cased, or None when not ASCII: lower() folds some other letters into ASCII ones (the
+    Kelvin sign U+212A into "k"), so a look-alike would pass the check and be stored as something else."""
+    return value.strip().lower() if value.isascii() else None
+
+
 def tenant_input(body: Mapping[str, Any]) -> TenantInput:
     unknown = sorted(set(body) - _TENANT_FIELDS - _READ_ONLY_VIEW_FIELDS)
     if unknown:
-        raise InputError("unknownField", f"Unknown field: {unknown[0][:64]}.")
+        raise _unknown_field(unknown[0])
 
     raw_method = _string(body, "authenticationMethod", required=True)
     try:
@@ -86,8 +131,8 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
             "authenticationMethod must be one of: " + ", ".join(m.value for m in AuthMethod) + ".",
         ) from None
 
-    tenant_id = (_string(body, "tenantId", required=True) or "").strip()
-    if not (is_guid(tenant_id.lower()) or is_domain(tenant_id)):
+    tenant_id = _folded(_string(body, "tenantId", required=True) or "")
+    if tenant_id is None or not (is_guid(tenant_id) or is_domain(tenant_id)):
         raise InputError("invalidTenantId", "tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com.")
 
     email = _string(body, "m365Email", required=method is AuthMethod.PASSWORD)
@@ -98,8 +143,10 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
 
     password = _secret(body, "password", limit=_MAX_PASSWORD)
     application_id = _string(body, "applicationId", required=False)
-    if application_id is not None and not is_guid(application_id.strip().lower()):
-        raise InputError("invalidField", "applicationId must be a GUID.")
+    if application_id is not None:
+        application_id = _folded(application_id)
+        if application_id is None or not is_guid(application_id):
+            raise InputError("invalidField", "applicationId must be a GUID.")
     application_secret = _secret(body, "applicationSecret", limit=_MAX_APPLICATION_SECRET)
 
     # A secret sent for another method would be stored for nothing: refuse it instead.
@@ -111,11 +158,11 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
             "applicationId and applicationSecret are accepted only with authenticationMethod application.",
         )
     return TenantInput(
-        tenant_id=tenant_id.lower(),
+        tenant_id=tenant_id,
         authentication_method=method,
         m365_email=email,
         password=password,
-        application_id=application_id.strip().lower() if application_id else None,
+        application_id=application_id,
         application_secret=application_secret,
     )
 
@@ -134,15 +181,25 @@ def _enum_param(params: Mapping[str, str], name: str, kind: type[E]) -> E | None
         raise InputError("invalidQueryParameter", f"{name} must be one of: {allowed}.") from None
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _page_size(raw: str, name: str, *, maximum: int) -> int:
+    """A whole number from 1 to `maximum`, in ASCII digits. Leading zeros are dropped before int() sees the
+    text, so no length of input reaches int()'s digit limit (a ValueError, hence a 500, past 4300 digits)."""
+    significant = raw.lstrip("0") if _DIGITS.fullmatch(raw) else ""
+    if not significant or len(significant) > len(str(maximum)) or int(significant) > maximum:
+        raise InputError("invalidQueryParameter", f"{name} must be a whole number from 1 to {maximum}.")
+    return int(significant)
+
+
 def status_query(params: Mapping[str, str]) -> StatusQuery:
     """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
     status = _enum_param(params, "status", Status)
     method = _enum_param(params, "method", AuthMethod)
     top = MAX_PAGE_SIZE
     if (raw := params.get("top")) is not None:
-        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-            raise InputError("invalidQueryParameter", f"top must be a whole number from 1 to {MAX_PAGE_SIZE}.")
-        top = int(raw)
+        top = _page_size(raw, "top", maximum=MAX_PAGE_SIZE)
     token = params.get("continuationToken")
     if token is not None and not token:
         raise InputError("invalidContinuationToken", "continuationToken is empty.")
@@ -154,6 +211,16 @@ _SETTINGS_FIELDS = frozenset({"clientId", "redirectUrl", "clientSecret"})
 _READ_ONLY_SETTINGS_FIELDS = frozenset({"clientSecretConfigured", "updatedAt"})
 
 
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+
+
+def _port_as_typed_is_plain(netloc: str) -> bool:
+    """No port, or digits without leading zeros: urlsplit reads "host:" as no port and ":08443" as 8443."""
+    after_host = netloc.rpartition("]")[2] if netloc.startswith("[") else netloc
+    colon, port = after_host.partition(":")[1:]
+    return not colon or _PORT.fullmatch(port) is not None
+
+
 def redirect_url(value: str) -> str:
     """An absolute https URL (http only for localhost) whose path is exactly the consent callback's."""
     problem = InputError(
@@ -161,7 +228,9 @@ def redirect_url(value: str) -> str:
         f"redirectUrl must be an absolute https URL whose path is exactly {CALLBACK_PATH} "
         "(plain http only for localhost or 127.0.0.1).",
     )
-    if len(value) > 2048 or any(ch.isspace() for ch in value):
+    if len(value) > 2048 or not value.isascii() or not value.isprintable() or " " in value:
+        raise problem
+    if not value.startswith(("https://", "http://")):  # the scheme as typed: urlsplit would lower-case it
         raise problem
     try:
         parts = urlsplit(value)
@@ -171,7 +240,11 @@ def redirect_url(value: str) -> str:
     host = parts.hostname or ""
     secure = parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK_HOSTS)
     if (not secure or not host or parts.username is not None or parts.path != CALLBACK_PATH
-            or parts.query or parts.fragment or (port is not None and not 0 < port < 65536)):
+            or parts.query or parts.fragment or (port is not None and not 0 < port < 65536)
+            or not _port_as_typed_is_plain(parts.netloc)):
+        raise problem
+    # hostname drops an IPv6 literal's brackets; the rule wants them, to tell it from a DNS name.
+    if not is_url_host(f"[{host}]" if parts.netloc.startswith("[") else host):
         raise problem
     return value
 
@@ -179,9 +252,9 @@ def redirect_url(value: str) -> str:
 def provider_settings_input(body: Mapping[str, Any]) -> ProviderSettingsInput:
     unknown = sorted(set(body) - _SETTINGS_FIELDS - _READ_ONLY_SETTINGS_FIELDS)
     if unknown:
-        raise InputError("unknownField", f"Unknown field: {unknown[0][:64]}.")
-    client_id = (_string(body, "clientId", required=True) or "").strip().lower()
-    if not is_guid(client_id):
+        raise _unknown_field(unknown[0])
+    client_id = _folded(_string(body, "clientId", required=True) or "")
+    if client_id is None or not is_guid(client_id):
         raise InputError("invalidClientId", "clientId must be the GUID of the app registration (Application ID).")
     url = redirect_url((_string(body, "redirectUrl", required=True) or "").strip())
     secret = _secret(body, "clientSecret", limit=_MAX_APPLICATION_SECRET)

@@ -1,13 +1,14 @@
 """What every Table Storage adapter shares: error mapping, table creation, paging and batch deletes."""
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.core.paging import PageIterator
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
 
@@ -21,8 +22,12 @@ TRANSACTION_LIMIT = 100  # operations per transaction (the service's limit; Azur
 # before handing an empty page plus token back to the caller.
 MAX_ROUND_TRIPS = 5
 _UNAVAILABLE = "Table Storage cannot be reached right now; try again in a moment."
+_TABLE_NOT_FOUND = "TableNotFound"
 
-# Tables created (or found) by this process, keyed by (account URL, table name).
+T = TypeVar("T")
+
+# Tables created (or found) by this process, keyed by (account URL, table name). An entry is dropped when the
+# service says the table is gone (storage wiped or restarted empty), so the next use creates it again.
 _ready_tables: set[tuple[str, str]] = set()
 _ready_lock = threading.Lock()
 
@@ -40,18 +45,88 @@ def ensure_table(service: TableServiceClient, name: str) -> None:
                 _ready_tables.add(key)
 
 
+def table_missing(error: BaseException) -> bool:
+    """Whether the service answered 404 TableNotFound (not an entity's 404). create_entity raises it with
+    error_code unset, so the x-ms-error-code header and then the body's odata.error code are read too."""
+    if not isinstance(error, HttpResponseError) or error.status_code != 404:
+        return False
+    code = getattr(error, "error_code", None)
+    response = error.response
+    if code is None and response is not None:
+        code = response.headers.get("x-ms-error-code") or _odata_error_code(response)
+    return code == _TABLE_NOT_FOUND
+
+
+def _odata_error_code(response: Any) -> str | None:
+    try:
+        return json.loads(response.text())["odata.error"]["code"]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def on_table(service: TableServiceClient, name: str, client: TableClient, operation: Callable[[TableClient], T]) -> T:
+    """`operation(client)` on a table created on first use. If the service says the table is gone, forget it,
+    create it again and run the operation once more: a missing table held nothing, so a retry is safe.
+
+    A lazy query fails only when iterated: the operation must read what it needs inside.
+    """
+    ensure_table(service, name)
+    try:
+        return operation(client)
+    except HttpResponseError as error:
+        if not table_missing(error):
+            raise
+    logger.warning("Table %s is missing (storage restarted empty?): creating it again.", name)
+    _forget(service, name)
+    ensure_table(service, name)
+    return operation(client)
+
+
+def _forget(service: TableServiceClient, name: str) -> None:
+    with _ready_lock:
+        _ready_tables.discard((service.url, name))
+
+
+def _forget_all() -> None:
+    with _ready_lock:
+        _ready_tables.clear()
+
+
+def _caused_by_missing_table(error: BaseException) -> bool:
+    """Whether this error or one it was raised from (an adapter's Conflict, say) is a missing table."""
+    seen: BaseException | None = error
+    for _ in range(5):  # a short chain; bounded in case of a cycle
+        if seen is None:
+            return False
+        if table_missing(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @contextmanager
 def storage_call(action: str) -> Iterator[None]:
-    """Turns every SDK failure not handled inside the block into DependencyUnavailable (a 503)."""
+    """Turns every SDK failure not handled inside the block into DependencyUnavailable (a 503).
+
+    A missing table also makes this process forget the tables it created, so the next call creates them
+    again; and whatever an adapter made of that answer inside the block (a 409 Conflict for a create whose
+    404 it read as "deleted meanwhile", say), it is storage that is not ready: a 503 too.
+    """
     try:
         yield
-    except AzureError as error:
+    except Exception as error:
+        missing = _caused_by_missing_table(error)
+        if not missing and not isinstance(error, AzureError):
+            raise
+        if missing:
+            _forget_all()
         # The SDK's text can hold URLs and request ids; the log gets the kind and status, not the text.
         logger.warning(
-            "Table Storage failed to %s: %s (status %s).",
+            "Table Storage failed to %s: %s (status %s)%s.",
             action,
             type(error).__name__,
             getattr(error, "status_code", None),
+            "; a table is missing and is created again on next use" if missing else "",
         )
         raise DependencyUnavailable(STORAGE_UNAVAILABLE, _UNAVAILABLE) from error
 

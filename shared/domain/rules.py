@@ -1,6 +1,7 @@
 """The contract's rules for identifiers and limits, in one place for the edge and the adapters alike."""
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 
@@ -9,9 +10,12 @@ MAX_PAGE_SIZE = 1000
 # The consent callback's path: the Redirect URL must end exactly so.
 CALLBACK_PATH = "/authenticate/OAuth2Callback"
 
-_CUSTOMER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Not only dots: URL normalisation removes "." and ".." path segments, so no HTTP client could address them.
+_CUSTOMER_ID = re.compile(r"(?!\.+\Z)[A-Za-z0-9._-]{1,64}")
 _DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+# A last label that URL parsers read as a number (decimal or 0x hex): the host is then an IPv4 address or bad.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 
 def is_customer_id(value: str | None) -> bool:
@@ -20,13 +24,14 @@ def is_customer_id(value: str | None) -> bool:
 
 def is_guid(value: str) -> bool:
     try:
-        return len(value) == 36 and str(uuid.UUID(value)) == value.lower()
+        return len(value) == 36 and value.isascii() and str(uuid.UUID(value)) == value.lower()
     except ValueError:
         return False
 
 
 def is_domain(value: str) -> bool:
-    if not 3 <= len(value) <= 253:
+    # ASCII first: lower() folds some other letters into ASCII ones (the Kelvin sign U+212A into "k").
+    if not 3 <= len(value) <= 253 or not value.isascii():
         return False
     labels = value.lower().split(".")
     return (
@@ -41,6 +46,7 @@ def is_email(value: str) -> bool:
     local, at, domain = value.rpartition("@")
     return (
         bool(at)
+        and value.isascii()
         and len(value) <= 254
         and bool(_EMAIL_LOCAL.fullmatch(local))
         and not local.startswith(".")
@@ -48,3 +54,34 @@ def is_email(value: str) -> bool:
         and ".." not in local
         and is_domain(domain)
     )
+
+
+def is_url_host(value: str) -> bool:
+    """A URL's host as typed: a DNS name of letters, digits and hyphens (IDN only as punycode, "xn--"), an
+    IPv4 address, or an IPv6 address in brackets. Nothing that needs quoting or escaping anywhere."""
+    if not value.isascii():
+        return False
+    if value.startswith("["):
+        return value.endswith("]") and _is_ipv6(value[1:-1])
+    labels = value.lower().split(".")
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        return _is_ipv4(value)
+    return len(value) <= 253 and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+
+
+def _is_ipv4(value: str) -> bool:
+    try:
+        ipaddress.IPv4Address(value)  # four decimal parts, no leading zeros
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ipv6(value: str) -> bool:
+    if "%" in value:  # a zone id ("fe80::1%eth0") names an interface of one machine, not a host
+        return False
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
