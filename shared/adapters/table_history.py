@@ -1,14 +1,17 @@
 """HistoryStore on Azure Table Storage: the VerificationHistory table, one partition per customer."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.data.tables import TableClient, TableServiceClient
 
 from ..domain.models import VerificationResult
-from .table_common import MAX_ROUND_TRIPS, check_page_size, delete_partition, ensure_table, storage_call
+from .table_common import MAX_ROUND_TRIPS, check_page_size, delete_partition, on_table, storage_call
 from .table_entities import result_from_entity, result_to_entity
+
+T = TypeVar("T")
 
 
 class TableHistoryStore:
@@ -21,25 +24,31 @@ class TableHistoryStore:
 
     def append(self, result: VerificationResult) -> None:
         with storage_call("record a verification result"):
-            self._table().create_entity(result_to_entity(result))
+            self._on_table(lambda table: table.create_entity(result_to_entity(result)))
 
     def latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         check_page_size(limit, "limit")
-        found: list[Any] = []
         with storage_call("read verification history"):
-            pages = self._table().query_entities(
-                "PartitionKey eq @pk", parameters={"pk": customer_id}, results_per_page=limit
-            ).by_page()
-            for page in islice(pages, MAX_ROUND_TRIPS):
-                found.extend(page)
-                if len(found) >= limit:
-                    break
+            found = self._on_table(lambda table: _first_rows(table, customer_id, limit))
         return [result_from_entity(entity) for entity in found[:limit]]
 
     def delete_all(self, customer_id: str) -> None:
         with storage_call("delete verification history"):
-            delete_partition(self._table(), customer_id)
+            self._on_table(lambda table: delete_partition(table, customer_id))
 
-    def _table(self) -> TableClient:
-        ensure_table(self._service, self._name)
-        return self._client
+
+    def _on_table(self, operation: Callable[[TableClient], T]) -> T:
+        """Runs on the table, creating it on first use, and again if storage lost it (see on_table)."""
+        return on_table(self._service, self._name, self._client, operation)
+
+
+def _first_rows(table: TableClient, customer_id: str, limit: int) -> list[Any]:
+    found: list[Any] = []
+    pages = table.query_entities(
+        "PartitionKey eq @pk", parameters={"pk": customer_id}, results_per_page=limit
+    ).by_page()
+    for page in islice(pages, MAX_ROUND_TRIPS):
+        found.extend(page)
+        if len(found) >= limit:
+            break
+    return found

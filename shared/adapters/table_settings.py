@@ -1,7 +1,9 @@
 """ProviderSettingsStore on Azure Table Storage: one entity in the Settings table (never the secret)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -9,8 +11,10 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from ..domain.errors import Conflict
 from ..domain.models import ProviderSettings
-from .table_common import ensure_table, storage_call
+from .table_common import on_table, storage_call
 from .table_entities import SETTINGS_KEYS, settings_from_entity, settings_to_entity
+
+T = TypeVar("T")
 
 
 class TableProviderSettingsStore:
@@ -24,7 +28,7 @@ class TableProviderSettingsStore:
     def get(self) -> ProviderSettings | None:
         with storage_call("read the settings"):
             try:
-                entity = self._table().get_entity(*SETTINGS_KEYS)
+                entity = self._on_table(lambda table: table.get_entity(*SETTINGS_KEYS))
             except ResourceNotFoundError:
                 return None
         return settings_from_entity(entity)
@@ -34,18 +38,19 @@ class TableProviderSettingsStore:
         with storage_call("save the settings"):
             try:
                 if settings.etag is None:
-                    metadata = self._table().create_entity(entity)
+                    metadata = self._on_table(lambda table: table.create_entity(entity))
                 else:
-                    metadata = self._table().update_entity(
+                    metadata = self._on_table(lambda table: table.update_entity(
                         entity, mode=UpdateMode.REPLACE, etag=settings.etag,
                         match_condition=MatchConditions.IfNotModified,
-                    )
+                    ))
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 raise Conflict(
                     "modifiedConcurrently", "The settings were changed by another request; read them again and retry."
                 ) from None
         return replace(settings, etag=metadata["etag"])
 
-    def _table(self) -> TableClient:
-        ensure_table(self._service, self._name)
-        return self._client
+
+    def _on_table(self, operation: Callable[[TableClient], T]) -> T:
+        """Runs on the table, creating it on first use, and again if storage lost it (see on_table)."""
+        return on_table(self._service, self._name, self._client, operation)

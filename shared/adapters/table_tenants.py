@@ -4,9 +4,10 @@ Every filter goes through the SDK's `parameters` (it quotes and escapes values);
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -17,9 +18,11 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, TenantPage
-from .table_common import check_page_size, ensure_table, first_non_empty_page, storage_call
+from .table_common import check_page_size, first_non_empty_page, on_table, storage_call
 from .table_counts import COUNT_PREFIX, counted_write, read_counts, recount
 from .table_entities import TENANT_PARTITION, tenant_from_entity, tenant_to_entity
+
+T = TypeVar("T")
 
 
 class TableTenantStore:
@@ -33,7 +36,7 @@ class TableTenantStore:
     def get(self, customer_id: str) -> Tenant | None:
         with storage_call("read a tenant"):
             try:
-                entity = self._table().get_entity(TENANT_PARTITION, customer_id)
+                entity = self._on_table(lambda table: table.get_entity(TENANT_PARTITION, customer_id))
             except ResourceNotFoundError:
                 return None
         return tenant_from_entity(entity)
@@ -41,9 +44,9 @@ class TableTenantStore:
     def add(self, tenant: Tenant) -> Tenant:
         with storage_call("add a tenant"):
             try:
-                metadata = counted_write(
-                    self._table(), ("create", tenant_to_entity(tenant)), {tenant.last_verification_status: 1}
-                )
+                metadata = self._on_table(lambda table: counted_write(
+                    table, ("create", tenant_to_entity(tenant)), {tenant.last_verification_status: 1}
+                ))
             except TableTransactionError as err:
                 if err.error_code != "EntityAlreadyExists":
                     raise
@@ -57,7 +60,7 @@ class TableTenantStore:
         operation = ("update", tenant_to_entity(tenant), {"mode": UpdateMode.REPLACE, **guard})
         delta = _change(previous.last_verification_status, tenant.last_verification_status)
         with storage_call("update a tenant"), _conflict_if_changed(previous):
-            metadata = counted_write(self._table(), operation, delta)
+            metadata = self._on_table(lambda table: counted_write(table, operation, delta))
         return replace(tenant, etag=metadata["etag"])
 
     def delete(self, tenant: Tenant) -> None:
@@ -65,7 +68,7 @@ class TableTenantStore:
         operation = ("delete", {"PartitionKey": TENANT_PARTITION, "RowKey": tenant.customer_id}, guard)
         with storage_call("delete a tenant"):
             try:
-                counted_write(self._table(), operation, {tenant.last_verification_status: -1})
+                self._on_table(lambda table: counted_write(table, operation, {tenant.last_verification_status: -1}))
             except TableTransactionError as err:
                 if err.status_code == 404:
                     return  # deleted meanwhile, and counted then: the record is gone either way
@@ -83,11 +86,10 @@ class TableTenantStore:
         start = {"PartitionKey": after.partition, "RowKey": after.row} if after is not None else None
         query_filter, parameters = _tenant_query(flt)
         with storage_call("list tenants"):
-            pages = self._table().query_entities(
-                query_filter, parameters=parameters, results_per_page=top
-            ).by_page(continuation_token=start)
             try:
-                entities, next_token = first_non_empty_page(pages)
+                entities, next_token = self._on_table(lambda table: first_non_empty_page(table.query_entities(
+                    query_filter, parameters=parameters, results_per_page=top
+                ).by_page(continuation_token=start)))
             except HttpResponseError as error:
                 if start is not None and error.status_code == 400:
                     # The service rejected the keys the client's token carried: still the client's token.
@@ -100,17 +102,18 @@ class TableTenantStore:
 
     def count_by_status(self) -> dict[Status, int]:
         with storage_call("count tenants"):
-            counts = read_counts(self._table())
+            counts = self._on_table(read_counts)
             # A table from before the counts were kept: count once, which starts keeping them.
-            return counts if counts is not None else recount(self._table())
+            return counts if counts is not None else self._on_table(recount)
 
     def recount_by_status(self) -> dict[Status, int]:
         with storage_call("count tenants"):
-            return recount(self._table())
+            return self._on_table(recount)
 
-    def _table(self) -> TableClient:
-        ensure_table(self._service, self._name)
-        return self._client
+
+    def _on_table(self, operation: Callable[[TableClient], T]) -> T:
+        """Runs on the table, creating it on first use, and again if storage lost it (see on_table)."""
+        return on_table(self._service, self._name, self._client, operation)
 
 
 def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:

@@ -93,8 +93,11 @@ class _Visitor(ast.NodeVisitor):
                     for later in node.args[i + 1:]:
                         self._read(_literal(later), node)
         for keyword in node.keywords:
-            if keyword.arg == "connection" and _literal(keyword.value):
-                self.use.host_references.add(_literal(keyword.value))
+            value = _literal(keyword.value)
+            if keyword.arg == "connection" and value:
+                self.use.host_references.add(value)
+            elif value:  # a trigger's argument, such as schedule="%VERIFY_SCHEDULE%"
+                self.use.host_references |= set(HOST_EXPRESSION.findall(value))
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -139,10 +142,6 @@ class _Visitor(ast.NodeVisitor):
             self.use.defaults[name] = _literal(val) if _literal(val) is not None else ast.unparse(val)
             self.use.reads.add(name)
             self.use.where.setdefault(name, f"{self.filename}:{key.lineno}")
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str):
-            self.use.host_references |= set(HOST_EXPRESSION.findall(node.value))
 
 
 def scan_source(source: str, filename: str = "<source>") -> SettingsUse:

@@ -191,9 +191,6 @@ def test_a_settings_save_into_a_deleted_table_is_not_a_conflict(service, table_n
     assert store.get() == saved
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs the Table adapters to run their calls through table_common.on_table (table_tenants.py, "
-    "table_settings.py and table_history.py are the lead's to change); see the input-hardening report"))
 def test_the_first_write_after_the_tables_are_deleted_already_works(service, table_name):
     store = TableTenantStore(service, table=table_name)
     settings = TableProviderSettingsStore(service, table=table_name + "s")
