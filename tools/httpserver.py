@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
-from azure.functions import _abc as azf_abc  # the base of every HttpResponse the app may build
 
 from tools.invocation import HTTP_OUT, FunctionSpec, Outcome, invoke
 from tools.routing import Matched, MethodNotAllowed, Route, RouteTable
@@ -61,7 +60,7 @@ def error_reply(status: int, code: str, message: str, headers: Iterable[tuple[st
 
 def reply_from(value: Any) -> Reply:
     """Turn an HTTP output value into a response, as the Python worker's HttpResponseConverter does."""
-    if isinstance(value, azf_abc.HttpResponse):
+    if isinstance(value, func.HttpResponse):
         headers = [(k, v) for k, v in value.headers.items() if k.lower() not in _HOP_BY_HOP]
         for key, val in headers:
             _check_header(key, val)

@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import azure.functions as func
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from azure.functions import _abc as azf_abc  # the base of func.QueueMessage
 from azure.functions.queue import QueueMessage as FunctionQueueMessage  # carries dequeue_count and times
 from azure.storage.queue import LinearRetry, QueueClient
 from azure.storage.queue import QueueMessage as StorageMessage
@@ -94,7 +94,7 @@ def decode_body(text: str, encoding: str) -> bytes:
 
 def encode_body(value: Any, encoding: str) -> str:
     """The stored text for one output value (str, bytes or func.QueueMessage)."""
-    if isinstance(value, azf_abc.QueueMessage):
+    if isinstance(value, func.QueueMessage):  # the base of FunctionQueueMessage too
         value = value.get_body()
     if isinstance(value, str):
         value = value.encode("utf-8")
