@@ -43,7 +43,7 @@ from tools.queues import OutputSender, QueuePoller, build_poller
 from tools.routing import Route, RouteTable, RouteTemplateError
 from tools.scheduling import TimerRunner, parse_schedule
 
-logger = logging.getLogger("tools.devserver")  # not __main__ when run with -m
+log = logging.getLogger("tools.devserver")  # not __main__ when run with -m
 
 DEFAULT_STARTUP_CHECK = "shared.bootstrap:startup_check"
 DEFAULT_QUEUE_RETRY_SECONDS = 5.0  # the host retries at once by default; a pause is kinder in development
@@ -217,7 +217,7 @@ def _pollers(plan: Plan, config: HostConfig, retry_seconds: float | None, delive
 def serve(args: argparse.Namespace) -> int:
     applied = load_local_settings(args.settings)
     if applied:
-        logger.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
+        log.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
     config = load_host_config(args.host_json)
     app = import_app(args.app)
     plan = plan_functions(app.get_functions(), config)  # once: a second call raises
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception:
         # The app failed to import or index (or its start-up check broke): the trace is the help.
-        logger.exception("Cannot start: the app failed to load.")
+        log.exception("Cannot start: the app failed to load.")
         return 1
 
 

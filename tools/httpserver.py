@@ -26,7 +26,7 @@ import azure.functions as func
 from tools.invocation import HTTP_OUT, FunctionSpec, Outcome, invoke
 from tools.routing import Matched, MethodNotAllowed, Route, RouteTable
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default maxRequestBodySize (100 MiB)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -133,8 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("HTTP protocol message from %s (details withheld: may quote the query).",
-                     self.client_address[0])
+        log.debug("HTTP protocol message from %s (details withheld: may quote the query).",
+                  self.client_address[0])
 
     def handle_expect_100(self) -> bool:
         # Refuse a too-large body before the client sends it.
@@ -157,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             reply = self._serve()
         except Exception:  # a defect of this host, not of the app: still a JSON 500 without a trace
-            logger.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
+            log.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
             reply = error_reply(500, "internalError", "The local host failed to handle the request.")
         self._finish(reply, started)
 
@@ -199,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
             return reply
         except Exception:
             # The trace goes to the operator's console; the client learns only that it failed.
-            logger.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
+            log.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
             return error_reply(500, "internalError",
                                f"The function '{spec.name}' failed; see the host's log.")
 
