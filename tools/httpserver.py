@@ -101,6 +101,9 @@ def _printable(path: str, limit: int = 300) -> str:
 
 
 class FunctionsHTTPServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of connections (a page's parallel fetches, a load
+    # test) overflowed it and saw resets. The kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
     daemon_threads = True
     block_on_close = False  # idle keep-alive connections must not hold up Ctrl-C
 

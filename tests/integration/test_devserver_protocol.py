@@ -1,0 +1,122 @@
+"""The local host's HTTP layer (tools/httpserver.py) on a loopback port, driven with raw sockets.
+
+What a client can send that http.server itself would answer (bad request lines, versions, header sizes,
+Content-Length values) must get the contract's JSON error, never its HTML page or a 500; and a burst
+of connections must all be answered.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import azure.functions as func
+import pytest
+
+from tools.devserver import plan_functions
+from tools.hostconfig import HostConfig
+from tools.httpserver import FunctionsHTTPServer
+from tools.invocation import FunctionSpec
+from tools.routing import RouteTable
+
+HOST_LIMIT = 1024 * 1024  # the host's body cap in these tests
+APP_LIMIT = 64 * 1024  # what the contract's app accepts; larger bodies still reach it
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="api/health", methods=["GET"])
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse('{"status": "ok"}', mimetype="application/json")
+
+
+@app.route(route="api/echo", methods=["POST", "PUT"])
+def echo(req: func.HttpRequest) -> func.HttpResponse:
+    body = req.get_body()
+    status = 413 if len(body) > APP_LIMIT else 200
+    return func.HttpResponse(json.dumps({"method": req.method, "length": len(body)}), status_code=status,
+                             mimetype="application/json")
+
+
+@functools.cache
+def route_table() -> RouteTable[FunctionSpec]:
+    return RouteTable(plan_functions(app.get_functions(), HostConfig(route_prefix="")).routes)  # once per app
+
+
+def make_server() -> FunctionsHTTPServer:
+    """Listening, not yet accepting."""
+    return FunctionsHTTPServer(("127.0.0.1", 0), table=route_table(), deliver=lambda spec, outcome: None,
+                               max_body=HOST_LIMIT)
+
+
+@pytest.fixture
+def serving() -> Iterator[FunctionsHTTPServer]:
+    server = make_server()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def error(self) -> dict[str, str]:
+        assert self.headers["content-type"].startswith("application/json"), self.headers
+        document = json.loads(self.body)
+        assert set(document) == {"error"} and set(document["error"]) == {"code", "message"}
+        return document["error"]
+
+
+def read_answer(sock: socket.socket) -> Answer:
+    """One response from a connection the server closes after it (Connection: close)."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    assert status_line.startswith("HTTP/1.1 "), data[:200]
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    return Answer(int(status_line.split()[1]), headers, body)
+
+
+def send(server: FunctionsHTTPServer, raw: bytes) -> Answer:
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(raw)
+        return read_answer(sock)
+
+
+# --- connections ---------------------------------------------------------------------------------------
+
+def test_two_hundred_connections_at_once_are_all_answered():
+    server = make_server()
+    clients: list[socket.socket] = []
+    accepting = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    try:
+        # Every connection is queued before the first is accepted: with http.server's backlog of 5,
+        # the 7th connect already waits for a handshake the kernel keeps refusing to finish.
+        clients += [socket.create_connection(server.server_address[:2], timeout=10) for _ in range(200)]
+        accepting.start()
+
+        def ask(sock: socket.socket) -> int:
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return read_answer(sock).status
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            statuses = list(pool.map(ask, clients))
+        assert statuses == [200] * 200
+    finally:
+        for sock in clients:
+            sock.close()
+        if accepting.is_alive():
+            server.shutdown()
+        server.server_close()
