@@ -7,15 +7,12 @@ which may carry secrets (the OAuth callback's `code`, function keys).
 """
 from __future__ import annotations
 
-import json
 import logging
-import re
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,19 +20,22 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
+from tools.httpwire import (
+    METHOD_TOKEN,
+    Reply,
+    error_reply,
+    protocol_error,
+    reason,
+    reply_from,
+)
 from tools.invocation import HTTP_OUT, FunctionSpec, Outcome, invoke
 from tools.routing import Matched, MethodNotAllowed, Route, RouteTable
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default maxRequestBodySize (100 MiB)
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
-_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 Deliver = Callable[[FunctionSpec, Outcome], None]
-
-
-_METHOD_TOKEN = re.compile(r"[A-Z][A-Z-]{0,31}")  # what this host accepts as an extension method name
 
 
 class _BodyTooLarge(Exception):
@@ -44,47 +44,6 @@ class _BodyTooLarge(Exception):
 
 class _BadRequest(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-def error_reply(status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
-    return Reply(status, [("Content-Type", "application/json; charset=utf-8"), *headers], body)
-
-
-def reply_from(value: Any) -> Reply:
-    """Turn an HTTP output value into a response, as the Python worker's HttpResponseConverter does."""
-    if isinstance(value, func.HttpResponse):
-        headers = [(k, v) for k, v in value.headers.items() if k.lower() not in _HOP_BY_HOP]
-        for key, val in headers:
-            _check_header(key, val)
-        if not any(k.lower() == "content-type" for k, _ in headers):
-            mimetype = value.mimetype
-            text = mimetype.startswith("text/")
-            content_type = f"{mimetype}; charset={value.charset}" if text else mimetype
-            headers.append(("Content-Type", content_type))
-        return Reply(int(value.status_code), headers, value.get_body() or b"")
-    if isinstance(value, str):
-        return Reply(200, [("Content-Type", "text/plain; charset=utf-8")], value.encode("utf-8"))
-    if value is None:
-        return Reply(204, [], b"")
-    raise TypeError(f"an HTTP function must return func.HttpResponse or str, not {type(value).__name__}")
-
-
-def _check_header(key: str, value: str) -> None:
-    # A header the wire cannot carry (or one that would split the response) is the function's defect.
-    if any(c in f"{key}{value}" for c in "\r\n") or not key.isascii():
-        raise ValueError(f"the response header {key!r} holds a line break or a non-ASCII name")
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(f"the response header {key!r} holds characters outside Latin-1") from None
 
 
 def _join(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -139,30 +98,52 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("HTTP protocol message from %s (details withheld: may quote the query).",
                   self.client_address[0])
 
+    def handle_one_request(self) -> None:
+        # What the previous request on this connection left must not show in this one's answer or log line.
+        self.command, self.path, self.request_version, self._started = "", "", self.protocol_version, None
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        self._started = time.perf_counter()
+        words = self.raw_requestline.decode("iso-8859-1").split()
+        # http.server takes 'GET /' for HTTP/0.9 (answered without status line or headers) and answers a
+        # method that is no token with a 501; Kestrel refuses both as a bad request line.
+        if len(words) == 2 or (len(words) == 3 and not METHOD_TOKEN.fullmatch(words[0])):
+            self.send_error(HTTPStatus.BAD_REQUEST)
+            return False
+        return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (request line, version, header size) as the contract's JSON."""
+        if self.request_version == "HTTP/0.9":
+            # http.server's guess until it has read a version; it would write no status line or headers.
+            self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self._finish(protocol_error(int(code)))
+
     def handle_expect_100(self) -> bool:
         # Refuse a too-large body before the client sends it.
         length = self.headers.get("Content-Length")
         if length and length.strip().isdigit() and int(length) > self.server.max_body:
             self.close_connection = True
-            self._finish(self._too_large(), time.perf_counter())
+            self._finish(self._too_large())
             return False
         return super().handle_expect_100()
 
     def __getattr__(self, name: str) -> Any:
-        # http.server answers a method it has no do_X for with an HTML 501; any other method token
-        # (e.g. QUERY, PROPFIND) is routed like the rest, so it gets the same JSON 404/405 the host gives.
-        if name.startswith("do_") and _METHOD_TOKEN.fullmatch(name[3:]):
+        # http.server answers a method it has no do_X for with an HTML 501; every method token (QUERY,
+        # M-SEARCH, lower-case get...) is routed instead, to a function or the host's JSON 404/405.
+        if name.startswith("do_") and METHOD_TOKEN.fullmatch(name[3:]):
             return self._dispatch
         raise AttributeError(name)
 
     def _dispatch(self) -> None:
-        started = time.perf_counter()
         try:
             reply = self._serve()
         except Exception:  # a defect of this host, not of the app: still a JSON 500 without a trace
             log.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
             reply = error_reply(500, "internalError", "The local host failed to handle the request.")
-        self._finish(reply, started)
+        self._finish(reply)
 
     def _serve(self) -> Reply:
         try:
@@ -247,10 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
         limit = self.server.max_body // (1024 * 1024)
         return error_reply(413, "payloadTooLarge", f"The request body is larger than {limit} MiB.")
 
-    def _finish(self, reply: Reply, started: float) -> None:
+    def _finish(self, reply: Reply) -> None:
         try:
             bodiless = reply.status in (204, 304) or reply.status < 200
-            self.send_response(reply.status, _reason(reply.status))
+            self.send_response(reply.status, reason(reply.status))
             for key, value in reply.headers:
                 self.send_header(key, value)
             if not bodiless:
@@ -263,22 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        self.server.access_log(f"{self.command} {self._log_path()} {reply.status} {elapsed_ms:.1f} ms")
+        now = time.perf_counter()
+        elapsed_ms = (now - (self._started or now)) * 1000
+        method = _printable(self.command, limit=40) if self.command else "-"
+        self.server.access_log(f"{method} {self._log_path()} {reply.status} {elapsed_ms:.1f} ms")
 
     def _log_path(self) -> str:
-        return _printable(urlsplit(self.path).path or "/")
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-for _method in METHODS:
-    setattr(_Handler, f"do_{_method}", _Handler._dispatch)
+        return _printable(urlsplit(self.path).path or "/") if self.path else "-"
 
 
 def describe_routes(routes: Iterable[Route[FunctionSpec]], base_url: str) -> Mapping[str, str]:

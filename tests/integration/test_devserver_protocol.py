@@ -120,3 +120,56 @@ def test_two_hundred_connections_at_once_are_all_answered():
         if accepting.is_alive():
             server.shutdown()
         server.server_close()
+
+
+# --- request line, version and headers -----------------------------------------------------------------
+
+HEAD = b"\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize(("raw", "status", "code"), [
+    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1" + HEAD, 414, "uriTooLong"),
+    (b"GET /api/health HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + HEAD, 431, "requestHeadersTooLarge"),
+    (b"GET /api/health HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"\r\n",
+     431, "requestHeadersTooLarge"),
+    (b"GET /api/health HTTP/2.0" + HEAD, 505, "httpVersionNotSupported"),
+    (b"GET /api/health HTTP/9.9" + HEAD, 505, "httpVersionNotSupported"),
+    (b"GET /api/health HTTX/1.1" + HEAD, 400, "invalidRequestLine"),
+    (b"GET /api/health HTTP/1.1.1" + HEAD, 400, "invalidRequestLine"),
+    (b"GET /api/health HTTP/one.one" + HEAD, 400, "invalidRequestLine"),
+    (b"GET /api/health extra HTTP/1.1" + HEAD, 400, "invalidRequestLine"),
+    (b"GET" + HEAD, 400, "invalidRequestLine"),
+    (b"GET /api/health\r\n", 400, "invalidRequestLine"),  # HTTP/0.9: no version, no headers
+    (b"GE(T /api/health HTTP/1.1" + HEAD, 400, "invalidRequestLine"),  # not a method token
+    (b"G\xc9T /api/health HTTP/1.1" + HEAD, 400, "invalidRequestLine"),
+])
+def test_protocol_errors_answer_the_contracts_json_error(serving, raw, status, code):
+    answer = send(serving, raw)
+    assert answer.status == status
+    error = answer.error()
+    assert error["code"] == code
+    assert error["message"].endswith(".") and "<" not in error["message"]
+    assert answer.headers["connection"] == "close"
+
+
+def test_a_head_request_with_a_protocol_error_gets_the_error_without_a_body(serving):
+    answer = send(serving, b"HEAD /api/health HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + HEAD)
+    assert (answer.status, answer.body) == (431, b"")
+
+
+@pytest.mark.parametrize(("method", "path", "status", "code"), [
+    (b"get", b"/api/health", 200, None),  # ASP.NET compares methods ignoring case
+    (b"M-SEARCH", b"/api/health", 405, "methodNotAllowed"),
+    (b"m-search", b"/api/nothing", 404, "notFound"),
+    (b"PROPFIND", b"/api/health", 405, "methodNotAllowed"),
+    (b"X_1!#$%&'*+.^`|~", b"/api/health", 405, "methodNotAllowed"),  # every token character
+    (b"A-VERY-LONG-EXTENSION-METHOD-NAME-INDEED", b"/api/health", 405, "methodNotAllowed"),
+])
+def test_any_method_token_reaches_the_routes(serving, method, path, status, code):
+    answer = send(serving, method + b" " + path + b" HTTP/1.1" + HEAD)
+    assert answer.status == status
+    if code is None:
+        assert json.loads(answer.body) == {"status": "ok"}
+    else:
+        assert answer.error()["code"] == code
+        assert status != 405 or answer.headers["allow"] == "GET"
