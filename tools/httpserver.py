@@ -22,7 +22,9 @@ import azure.functions as func
 
 from tools.httpwire import (
     METHOD_TOKEN,
+    InvalidContentLength,
     Reply,
+    declared_length,
     error_reply,
     protocol_error,
     reason,
@@ -122,13 +124,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._finish(protocol_error(int(code)))
 
     def handle_expect_100(self) -> bool:
-        # Refuse a too-large body before the client sends it.
-        length = self.headers.get("Content-Length")
-        if length and length.strip().isdigit() and int(length) > self.server.max_body:
-            self.close_connection = True
-            self._finish(self._too_large())
-            return False
-        return super().handle_expect_100()
+        # Refuse a bad or too large body before the client sends it.
+        try:
+            length = declared_length(self.headers.get_all("Content-Length"))
+        except InvalidContentLength as exc:
+            refusal = error_reply(400, "invalidContentLength", str(exc))
+        else:
+            if length is None or length <= self.server.max_body:
+                return super().handle_expect_100()
+            refusal = self._too_large()
+        self.close_connection = True
+        self._finish(refusal)
+        return False
 
     def __getattr__(self, name: str) -> Any:
         # http.server answers a method it has no do_X for with an HTML 501; every method token (QUERY,
@@ -151,6 +158,9 @@ class _Handler(BaseHTTPRequestHandler):
         except _BodyTooLarge:
             self.close_connection = True  # the rest of the body is never read
             return self._too_large()
+        except InvalidContentLength as exc:
+            self.close_connection = True  # where this body ends is anyone's guess
+            return error_reply(400, "invalidContentLength", str(exc))
         except _BadRequest as exc:
             self.close_connection = True
             return error_reply(400, "badRequest", str(exc))
@@ -188,14 +198,11 @@ class _Handler(BaseHTTPRequestHandler):
                                f"The function '{spec.name}' failed; see the host's log.")
 
     def _read_body(self) -> bytes:
+        length = declared_length(self.headers.get_all("Content-Length"))
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             return self._read_chunked()
-        raw = self.headers.get("Content-Length")
-        if raw is None:
+        if length is None:
             return b""
-        if not raw.strip().isdigit():
-            raise _BadRequest("The Content-Length header is not a number.")
-        length = int(raw)
         if length > self.server.max_body:
             raise _BodyTooLarge
         data = self.rfile.read(length)

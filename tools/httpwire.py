@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -17,6 +17,8 @@ import azure.functions as func
 
 # RFC 9110 5.6.2: a method is a token (case-sensitive, any length); anything else is no request line.
 METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Not str.isdigit() or int(): both take '²' (then int() raises), and int() also takes '+1', '1_0', ' 1'.
+_DIGITS = re.compile(r"[0-9]+")
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 # The errors http.server detects before a request reaches the routes. Its limits: 65536 bytes for the
@@ -27,6 +29,10 @@ _PROTOCOL_ERRORS = {
     431: ("requestHeadersTooLarge", "A request header is longer than 64 KiB, or there are more than 100."),
     505: ("httpVersionNotSupported", "This host speaks HTTP/1.0 and HTTP/1.1 only."),
 }
+
+
+class InvalidContentLength(ValueError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,19 @@ def reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+def declared_length(values: Sequence[str] | None) -> int | None:
+    """The body length a request's Content-Length declares, None without one; raises InvalidContentLength."""
+    if not values:
+        return None
+    if len(values) > 1:
+        # Even equal values: Kestrel refuses them too, and two parsers disagreeing on framing is smuggling.
+        raise InvalidContentLength("The request has more than one Content-Length header.")
+    text = values[0].strip(" \t")  # optional whitespace around a field value is not part of it (RFC 9112 5)
+    if not _DIGITS.fullmatch(text):
+        raise InvalidContentLength("The Content-Length header must be a number of bytes in ASCII digits.")
+    return int(text)
 
 
 def reply_from(value: Any) -> Reply:

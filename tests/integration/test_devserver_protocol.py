@@ -173,3 +173,52 @@ def test_any_method_token_reaches_the_routes(serving, method, path, status, code
     else:
         assert answer.error()["code"] == code
         assert status != 405 or answer.headers["allow"] == "GET"
+
+
+# --- Content-Length ------------------------------------------------------------------------------------
+
+def post(headers: bytes, body: bytes = b"ab") -> bytes:
+    return b"POST /api/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + b"\r\n" + body
+
+
+@pytest.mark.parametrize("headers", [
+    b"Content-Length: \xb2\r\n",  # superscript two: str.isdigit() says yes, int() raises
+    b"Content-Length: -1\r\n",
+    b"Content-Length: +2\r\n",
+    b"Content-Length: 1e3\r\n",
+    b"Content-Length: 0x2\r\n",
+    b"Content-Length: 1_0\r\n",
+    b"Content-Length: 2 2\r\n",
+    b"Content-Length: \xa02\r\n",  # no-break space, which str.strip() would drop
+    b"Content-Length: \x0b2\r\n",  # vertical tab, likewise
+    b"Content-Length: \r\n",
+    b"Content-Length: 2, 2\r\n",
+    b"Content-Length: 2\r\nContent-Length: 5\r\n",  # which one frames the body?
+    b"Content-Length: 2\r\nContent-Length: 2\r\n",
+])
+def test_a_content_length_that_is_not_one_run_of_ascii_digits_is_a_400(serving, headers):
+    answer = send(serving, post(headers))
+    assert answer.status == 400
+    assert answer.error()["code"] == "invalidContentLength"
+
+
+def test_an_invalid_content_length_with_expect_100_continue_is_a_400_without_continue(serving):
+    with socket.create_connection(serving.server_address[:2], timeout=10) as sock:
+        sock.sendall(post(b"Expect: 100-continue\r\nContent-Length: \xb2\r\n", body=b""))
+        answer = read_answer(sock)
+    assert answer.status == 400
+    assert answer.error()["code"] == "invalidContentLength"
+
+
+def test_spaces_around_the_content_length_are_not_part_of_it(serving):
+    # RFC 9112 5: optional whitespace around a field value is not part of the value.
+    answer = send(serving, post(b"Content-Length:  2 \t\r\n"))
+    assert answer.status == 200
+    assert json.loads(answer.body) == {"method": "POST", "length": 2}
+
+
+def test_a_body_over_the_apps_limit_still_reaches_the_app(serving):
+    body = b"x" * (APP_LIMIT + 1)
+    answer = send(serving, post(b"Content-Length: %d\r\n" % len(body), body))
+    assert answer.status == 413
+    assert json.loads(answer.body) == {"method": "POST", "length": APP_LIMIT + 1}
