@@ -22,11 +22,14 @@ import azure.functions as func
 
 from tools.httpwire import (
     METHOD_TOKEN,
+    BodyTooLarge,
     InvalidContentLength,
+    MalformedBody,
     Reply,
     declared_length,
     error_reply,
     protocol_error,
+    read_body,
     reason,
     reply_from,
 )
@@ -38,14 +41,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default maxRequestBodySize (100 MiB)
 
 Deliver = Callable[[FunctionSpec, Outcome], None]
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _BadRequest(Exception):
-    pass
 
 
 def _join(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -154,14 +149,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> Reply:
         try:
-            body = self._read_body()
-        except _BodyTooLarge:
+            body = read_body(self.rfile, self.headers, max_body=self.server.max_body)
+        except BodyTooLarge:
             self.close_connection = True  # the rest of the body is never read
             return self._too_large()
         except InvalidContentLength as exc:
             self.close_connection = True  # where this body ends is anyone's guess
             return error_reply(400, "invalidContentLength", str(exc))
-        except _BadRequest as exc:
+        except MalformedBody as exc:
             self.close_connection = True
             return error_reply(400, "badRequest", str(exc))
         target = urlsplit(self.path)
@@ -196,40 +191,6 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
             return error_reply(500, "internalError",
                                f"The function '{spec.name}' failed; see the host's log.")
-
-    def _read_body(self) -> bytes:
-        length = declared_length(self.headers.get_all("Content-Length"))
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked()
-        if length is None:
-            return b""
-        if length > self.server.max_body:
-            raise _BodyTooLarge
-        data = self.rfile.read(length)
-        if len(data) != length:
-            raise _BadRequest("The request body ended before its Content-Length.")
-        return data
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-            try:
-                size = int(line, 16)
-            except ValueError:
-                raise _BadRequest("The chunked request body is malformed.") from None
-            if size == 0:
-                while self.rfile.readline(8192).strip():  # trailers, ignored
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > self.server.max_body:
-                raise _BodyTooLarge
-            chunk = self.rfile.read(size)
-            if len(chunk) != size or self.rfile.read(2) != b"\r\n":
-                raise _BadRequest("The chunked request body is malformed.")
-            chunks.append(chunk)
 
     def _too_large(self) -> Reply:
         limit = self.server.max_body // (1024 * 1024)

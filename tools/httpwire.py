@@ -1,4 +1,4 @@
-"""Replies as the local host writes them, and what it takes from a request's framing.
+"""Replies as the local host writes them, and how it reads a request's framing and body.
 
 Every error is the contract's `{"error": {"code", "message"}}`, including those http.server raises itself
 (a bad request line or version, headers too large), which it would answer with an HTML page; messages never
@@ -10,8 +10,9 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from email.message import Message
 from http import HTTPStatus
-from typing import Any
+from typing import Any, BinaryIO
 
 import azure.functions as func
 
@@ -32,6 +33,14 @@ _PROTOCOL_ERRORS = {
 
 
 class InvalidContentLength(ValueError):
+    pass
+
+
+class MalformedBody(ValueError):
+    pass
+
+
+class BodyTooLarge(Exception):
     pass
 
 
@@ -76,6 +85,46 @@ def declared_length(values: Sequence[str] | None) -> int | None:
     if not _DIGITS.fullmatch(text):
         raise InvalidContentLength("The Content-Length header must be a number of bytes in ASCII digits.")
     return int(text)
+
+
+def read_body(rfile: BinaryIO, headers: Message, *, max_body: int) -> bytes:
+    """The whole body (Content-Length or chunked), as the host reads it before the function runs.
+
+    Raises InvalidContentLength, BodyTooLarge (over `max_body` bytes) or MalformedBody.
+    """
+    length = declared_length(headers.get_all("Content-Length"))
+    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
+        return _read_chunked(rfile, max_body=max_body)
+    if length is None:
+        return b""
+    if length > max_body:
+        raise BodyTooLarge
+    data = rfile.read(length)
+    if len(data) != length:
+        raise MalformedBody("The request body ended before its Content-Length.")
+    return data
+
+
+def _read_chunked(rfile: BinaryIO, *, max_body: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        line = rfile.readline(1024).split(b";", 1)[0].strip()
+        try:
+            size = int(line, 16)
+        except ValueError:
+            raise MalformedBody("The chunked request body is malformed.") from None
+        if size == 0:
+            while rfile.readline(8192).strip():  # trailers, ignored
+                pass
+            return b"".join(chunks)
+        total += size
+        if total > max_body:
+            raise BodyTooLarge
+        chunk = rfile.read(size)
+        if len(chunk) != size or rfile.read(2) != b"\r\n":
+            raise MalformedBody("The chunked request body is malformed.")
+        chunks.append(chunk)
 
 
 def reply_from(value: Any) -> Reply:
