@@ -3,7 +3,8 @@
 Like `func start`, function keys are not checked. Bodies are read in full (Content-Length or chunked)
 up to a cap, as the host's request size limit does. Each request is logged as one line on stdout —
 method, path without its query string, status, duration — never headers, bodies or query values,
-which may carry secrets (the OAuth callback's `code`, function keys).
+which may carry secrets (the OAuth callback's `code`, function keys). On a stop, `drain()` refuses new
+connections, closes idle ones and lets the requests in flight finish (see tools/lifecycle.py).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
+from tools.connections import ConnectionTracker
 from tools.httpwire import (
     METHOD_TOKEN,
     BodyTooLarge,
@@ -61,7 +63,7 @@ class FunctionsHTTPServer(ThreadingHTTPServer):
     # test) overflowed it and saw resets. The kernel caps this at net.core.somaxconn.
     request_queue_size = 1024
     daemon_threads = True
-    block_on_close = False  # idle keep-alive connections must not hold up Ctrl-C
+    block_on_close = False  # drain() waits for requests in flight; past its deadline nothing more is owed
 
     def __init__(self, address: tuple[str, int], *, table: RouteTable[FunctionSpec], deliver: Deliver,
                  max_body: int = MAX_BODY_BYTES) -> None:
@@ -70,12 +72,46 @@ class FunctionsHTTPServer(ThreadingHTTPServer):
         self.table = table
         self.deliver = deliver
         self.max_body = max_body
+        self.connections = ConnectionTracker()
         self._print_lock = threading.Lock()
+        self._accepting: threading.Thread | None = None
         super().__init__(address, _Handler)
 
     def access_log(self, line: str) -> None:
         with self._print_lock:
             print(line, file=sys.stdout, flush=True)
+
+    def serve_in_thread(self) -> None:
+        self._accepting = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
+                                           name="http-accept", daemon=True)
+        self._accepting.start()
+
+    def drain(self, *, deadline: float) -> int:
+        """Refuse new connections, close idle ones, and wait until `deadline` (time.monotonic()) for the
+        requests in flight; returns how many are still in flight."""
+        self.connections.start_draining()
+        if self._accepting is not None and self._accepting.is_alive():
+            self.shutdown()  # ends serve_forever, which must run on another thread
+        self.server_close()  # closes the listener: new connections are refused
+        return self.connections.wait_closed(deadline=deadline)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.connections.opened(request):
+            self.shutdown_request(request)  # accepted while a stop began
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            self.connections.closed(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # the client went away, or a stop closed its connection
+            log.debug("Connection from %s ended early.", client_address[0])
+        else:
+            log.exception("The devserver failed on a connection from %s.", client_address[0])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -99,9 +135,13 @@ class _Handler(BaseHTTPRequestHandler):
         # What the previous request on this connection left must not show in this one's answer or log line.
         self.command, self.path, self.request_version, self._started = "", "", self.protocol_version, None
         super().handle_one_request()
+        if not self.server.connections.idle(self.connection):
+            self.close_connection = True  # stopping: no next request on this connection
 
     def parse_request(self) -> bool:
         self._started = time.perf_counter()
+        if not self.server.connections.busy(self.connection):
+            return False  # a stop closed this idle connection just as the request arrived
         words = self.raw_requestline.decode("iso-8859-1").split()
         # http.server takes 'GET /' for HTTP/0.9 (answered without status line or headers) and answers a
         # method that is no token with a 501; Kestrel refuses both as a bad request line.
@@ -197,6 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         return error_reply(413, "payloadTooLarge", f"The request body is larger than {limit} MiB.")
 
     def _finish(self, reply: Reply) -> None:
+        if self.server.connections.draining:
+            self.close_connection = True
         try:
             bodiless = reply.status in (204, 304) or reply.status < 200
             self.send_response(reply.status, reason(reply.status))
