@@ -20,6 +20,7 @@ import azure.functions as func
 METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Not str.isdigit() or int(): both take '²' (then int() raises), and int() also takes '+1', '1_0', ' 1'.
 _DIGITS = re.compile(r"[0-9]+")
+_HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]+")  # a chunk size; int(x, 16) also takes '-1', '+2', '0x2', '1_0'
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 # The errors http.server detects before a request reaches the routes. Its limits: 65536 bytes for the
@@ -109,11 +110,10 @@ def _read_chunked(rfile: BinaryIO, *, max_body: int) -> bytes:
     chunks: list[bytes] = []
     total = 0
     while True:
-        line = rfile.readline(1024).split(b";", 1)[0].strip()
-        try:
-            size = int(line, 16)
-        except ValueError:
-            raise MalformedBody("The chunked request body is malformed.") from None
+        line = rfile.readline(1024).split(b";", 1)[0].strip(b" \t\r\n")  # chunk extensions ignored
+        if not _HEX_DIGITS.fullmatch(line):
+            raise MalformedBody("The chunked request body is malformed.")
+        size = int(line, 16)
         if size == 0:
             while rfile.readline(8192).strip():  # trailers, ignored
                 pass

@@ -222,3 +222,17 @@ def test_a_body_over_the_apps_limit_still_reaches_the_app(serving):
     answer = send(serving, post(b"Content-Length: %d\r\n" % len(body), body))
     assert answer.status == 413
     assert json.loads(answer.body) == {"method": "POST", "length": APP_LIMIT + 1}
+
+
+@pytest.mark.parametrize("size", [b"-1", b"+2", b"0x2", b"1_0", b"\xb2", b""])
+def test_a_chunk_size_that_is_not_hex_digits_is_a_400(serving, size):
+    # int(size, 16) takes all but the last two; '-1' then reads until the client gives up.
+    answer = send(serving, post(b"Transfer-Encoding: chunked\r\n", body=size + b"\r\nab\r\n0\r\n\r\n"))
+    assert answer.status == 400
+    assert answer.error()["code"] == "badRequest"
+
+
+def test_a_chunked_body_with_extensions_and_trailers_is_read_in_full(serving):
+    body = b"2;name=value\r\nab\r\n1 ; x\r\nc\r\n0\r\nX-Trailer: t\r\n\r\n"
+    answer = send(serving, post(b"Transfer-Encoding: chunked\r\n", body=body))
+    assert json.loads(answer.body) == {"method": "POST", "length": 3}
