@@ -7,8 +7,11 @@ It stands in for `func start` where Azure Functions Core Tools cannot be install
   3. runs the app's start-up check (`shared.bootstrap:startup_check` when it exists): a
      ConfigurationError prints its message and exits with status 2;
   4. serves every HTTP function, runs every timer on its schedule and polls every trigger queue,
-     until Ctrl-C or SIGTERM.
-Exit status: 0 after a clean stop, 1 when the app cannot be loaded, 2 for a configuration error.
+     until Ctrl-C or SIGTERM;
+  5. then drains as the Functions host does (tools/lifecycle.py): new connections are refused, and
+     requests and invocations in flight get `--grace` seconds (default 10) to finish.
+Exit status: 0 after a stop (also when the grace period ran out), 1 when the app cannot be loaded, 2 for
+a configuration error.
 
 Queue messages are base64 text, as the Functions host expects by default (host.json
 `extensions.queues.messageEncoding`); see tools/queues.py.
@@ -23,11 +26,9 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from tools.hostconfig import (
@@ -39,11 +40,12 @@ from tools.hostconfig import (
 )
 from tools.httpserver import MAX_BODY_BYTES, FunctionsHTTPServer, describe_routes
 from tools.invocation import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec, IndexingError
+from tools.lifecycle import DEFAULT_GRACE_SECONDS, StopSignals, drain, exit_now
 from tools.queues import OutputSender, QueuePoller, build_poller
 from tools.routing import Route, RouteTable, RouteTemplateError
 from tools.scheduling import TimerRunner, parse_schedule
 
-logger = logging.getLogger("tools.devserver")  # not __main__ when run with -m
+log = logging.getLogger("tools.devserver")  # not __main__ when run with -m
 
 DEFAULT_STARTUP_CHECK = "shared.bootstrap:startup_check"
 DEFAULT_QUEUE_RETRY_SECONDS = 5.0  # the host retries at once by default; a pause is kinder in development
@@ -72,6 +74,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="level of the app's and the host's logs on stderr (the SDKs stay at WARNING)")
+    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_SECONDS,
+                        help="seconds that requests and invocations in flight get to finish after SIGTERM or "
+                             f"Ctrl-C before the host exits anyway (default {DEFAULT_GRACE_SECONDS:g})")
     parser.add_argument("--max-body-mb", type=float, default=MAX_BODY_BYTES / (1024 * 1024),
                         help="largest request body accepted (default 100)")
     return parser.parse_args(argv)
@@ -217,7 +222,7 @@ def _pollers(plan: Plan, config: HostConfig, retry_seconds: float | None, delive
 def serve(args: argparse.Namespace) -> int:
     applied = load_local_settings(args.settings)
     if applied:
-        logger.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
+        log.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
     config = load_host_config(args.host_json)
     app = import_app(args.app)
     plan = plan_functions(app.get_functions(), config)  # once: a second call raises
@@ -234,6 +239,8 @@ def serve(args: argparse.Namespace) -> int:
                                      max_body=int(args.max_body_mb * 1024 * 1024))
     except OSError as exc:
         raise StartupFailure(f"cannot listen on {args.host}:{args.port}: {exc}", status=1) from None
+    signals = StopSignals()
+    signals.install()  # before the banner: whoever waits for it may signal at once
     host, port = server.server_address[:2]
     shown = "localhost" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in str(host) else host)
     _print_banner(plan.routes, timers, pollers, schedules, not_loaded, f"http://{shown}:{port}")
@@ -242,27 +249,14 @@ def serve(args: argparse.Namespace) -> int:
     threads += [threading.Thread(target=p.run, name=f"queue-{p.spec.name}", daemon=True) for p in pollers]
     for thread in threads:
         thread.start()
+    server.serve_in_thread()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Later signals (a script's trap often repeats the first) must not break the bounded shutdown.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    # SIGINT too: a shell that starts us in the background leaves it ignored, and Ctrl-C must still work.
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        server.serve_forever(poll_interval=0.25)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop.set()
-        server.server_close()
-        deadline = time.monotonic() + 5  # a function still running is left to its daemon thread
-        for thread in threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    received = signal.Signals(signals.wait()).name
+    log.info("%s received: finishing the work in flight (up to %g s).", received, args.grace)
+    finished = drain(server, stop=stop, workers=threads, grace=max(0.0, args.grace))
     print("Stopped.", flush=True)
+    if not finished:
+        exit_now(0)
     return 0
 
 
@@ -281,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception:
         # The app failed to import or index (or its start-up check broke): the trace is the help.
-        logger.exception("Cannot start: the app failed to load.")
+        log.exception("Cannot start: the app failed to load.")
         return 1
 
 

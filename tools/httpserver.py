@@ -3,89 +3,46 @@
 Like `func start`, function keys are not checked. Bodies are read in full (Content-Length or chunked)
 up to a cap, as the host's request size limit does. Each request is logged as one line on stdout —
 method, path without its query string, status, duration — never headers, bodies or query values,
-which may carry secrets (the OAuth callback's `code`, function keys).
+which may carry secrets (the OAuth callback's `code`, function keys). On a stop, `drain()` refuses new
+connections, closes idle ones and lets the requests in flight finish (see tools/lifecycle.py).
 """
 from __future__ import annotations
 
-import json
 import logging
-import re
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
-from azure.functions import _abc as azf_abc  # the base of every HttpResponse the app may build
 
+from tools.connections import ConnectionTracker
+from tools.httpwire import (
+    METHOD_TOKEN,
+    BodyTooLarge,
+    InvalidContentLength,
+    MalformedBody,
+    Reply,
+    declared_length,
+    error_reply,
+    protocol_error,
+    read_body,
+    reason,
+    reply_from,
+)
 from tools.invocation import HTTP_OUT, FunctionSpec, Outcome, invoke
 from tools.routing import Matched, MethodNotAllowed, Route, RouteTable
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default maxRequestBodySize (100 MiB)
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
-_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 Deliver = Callable[[FunctionSpec, Outcome], None]
-
-
-_METHOD_TOKEN = re.compile(r"[A-Z][A-Z-]{0,31}")  # what this host accepts as an extension method name
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _BadRequest(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-def error_reply(status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
-    return Reply(status, [("Content-Type", "application/json; charset=utf-8"), *headers], body)
-
-
-def reply_from(value: Any) -> Reply:
-    """Turn an HTTP output value into a response, as the Python worker's HttpResponseConverter does."""
-    if isinstance(value, azf_abc.HttpResponse):
-        headers = [(k, v) for k, v in value.headers.items() if k.lower() not in _HOP_BY_HOP]
-        for key, val in headers:
-            _check_header(key, val)
-        if not any(k.lower() == "content-type" for k, _ in headers):
-            mimetype = value.mimetype
-            text = mimetype.startswith("text/")
-            content_type = f"{mimetype}; charset={value.charset}" if text else mimetype
-            headers.append(("Content-Type", content_type))
-        return Reply(int(value.status_code), headers, value.get_body() or b"")
-    if isinstance(value, str):
-        return Reply(200, [("Content-Type", "text/plain; charset=utf-8")], value.encode("utf-8"))
-    if value is None:
-        return Reply(204, [], b"")
-    raise TypeError(f"an HTTP function must return func.HttpResponse or str, not {type(value).__name__}")
-
-
-def _check_header(key: str, value: str) -> None:
-    # A header the wire cannot carry (or one that would split the response) is the function's defect.
-    if any(c in f"{key}{value}" for c in "\r\n") or not key.isascii():
-        raise ValueError(f"the response header {key!r} holds a line break or a non-ASCII name")
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(f"the response header {key!r} holds characters outside Latin-1") from None
 
 
 def _join(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -102,8 +59,11 @@ def _printable(path: str, limit: int = 300) -> str:
 
 
 class FunctionsHTTPServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of connections (a page's parallel fetches, a load
+    # test) overflowed it and saw resets. The kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
     daemon_threads = True
-    block_on_close = False  # idle keep-alive connections must not hold up Ctrl-C
+    block_on_close = False  # drain() waits for requests in flight; past its deadline nothing more is owed
 
     def __init__(self, address: tuple[str, int], *, table: RouteTable[FunctionSpec], deliver: Deliver,
                  max_body: int = MAX_BODY_BYTES) -> None:
@@ -112,12 +72,46 @@ class FunctionsHTTPServer(ThreadingHTTPServer):
         self.table = table
         self.deliver = deliver
         self.max_body = max_body
+        self.connections = ConnectionTracker()
         self._print_lock = threading.Lock()
+        self._accepting: threading.Thread | None = None
         super().__init__(address, _Handler)
 
     def access_log(self, line: str) -> None:
         with self._print_lock:
             print(line, file=sys.stdout, flush=True)
+
+    def serve_in_thread(self) -> None:
+        self._accepting = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
+                                           name="http-accept", daemon=True)
+        self._accepting.start()
+
+    def drain(self, *, deadline: float) -> int:
+        """Refuse new connections, close idle ones, and wait until `deadline` (time.monotonic()) for the
+        requests in flight; returns how many are still in flight."""
+        self.connections.start_draining()
+        if self._accepting is not None and self._accepting.is_alive():
+            self.shutdown()  # ends serve_forever, which must run on another thread
+        self.server_close()  # closes the listener: new connections are refused
+        return self.connections.wait_closed(deadline=deadline)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.connections.opened(request):
+            self.shutdown_request(request)  # accepted while a stop began
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            self.connections.closed(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # the client went away, or a stop closed its connection
+            log.debug("Connection from %s ended early.", client_address[0])
+        else:
+            log.exception("The devserver failed on a connection from %s.", client_address[0])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -134,41 +128,75 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("HTTP protocol message from %s (details withheld: may quote the query).",
-                     self.client_address[0])
+        log.debug("HTTP protocol message from %s (details withheld: may quote the query).",
+                  self.client_address[0])
+
+    def handle_one_request(self) -> None:
+        # What the previous request on this connection left must not show in this one's answer or log line.
+        self.command, self.path, self.request_version, self._started = "", "", self.protocol_version, None
+        super().handle_one_request()
+        if not self.server.connections.idle(self.connection):
+            self.close_connection = True  # stopping: no next request on this connection
+
+    def parse_request(self) -> bool:
+        self._started = time.perf_counter()
+        if not self.server.connections.busy(self.connection):
+            return False  # a stop closed this idle connection just as the request arrived
+        words = self.raw_requestline.decode("iso-8859-1").split()
+        # http.server takes 'GET /' for HTTP/0.9 (answered without status line or headers) and answers a
+        # method that is no token with a 501; Kestrel refuses both as a bad request line.
+        if len(words) == 2 or (len(words) == 3 and not METHOD_TOKEN.fullmatch(words[0])):
+            self.send_error(HTTPStatus.BAD_REQUEST)
+            return False
+        return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (request line, version, header size) as the contract's JSON."""
+        if self.request_version == "HTTP/0.9":
+            # http.server's guess until it has read a version; it would write no status line or headers.
+            self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self._finish(protocol_error(int(code)))
 
     def handle_expect_100(self) -> bool:
-        # Refuse a too-large body before the client sends it.
-        length = self.headers.get("Content-Length")
-        if length and length.strip().isdigit() and int(length) > self.server.max_body:
-            self.close_connection = True
-            self._finish(self._too_large(), time.perf_counter())
-            return False
-        return super().handle_expect_100()
+        # Refuse a bad or too large body before the client sends it.
+        try:
+            length = declared_length(self.headers.get_all("Content-Length"))
+        except InvalidContentLength as exc:
+            refusal = error_reply(400, "invalidContentLength", str(exc))
+        else:
+            if length is None or length <= self.server.max_body:
+                return super().handle_expect_100()
+            refusal = self._too_large()
+        self.close_connection = True
+        self._finish(refusal)
+        return False
 
     def __getattr__(self, name: str) -> Any:
-        # http.server answers a method it has no do_X for with an HTML 501; any other method token
-        # (e.g. QUERY, PROPFIND) is routed like the rest, so it gets the same JSON 404/405 the host gives.
-        if name.startswith("do_") and _METHOD_TOKEN.fullmatch(name[3:]):
+        # http.server answers a method it has no do_X for with an HTML 501; every method token (QUERY,
+        # M-SEARCH, lower-case get...) is routed instead, to a function or the host's JSON 404/405.
+        if name.startswith("do_") and METHOD_TOKEN.fullmatch(name[3:]):
             return self._dispatch
         raise AttributeError(name)
 
     def _dispatch(self) -> None:
-        started = time.perf_counter()
         try:
             reply = self._serve()
         except Exception:  # a defect of this host, not of the app: still a JSON 500 without a trace
-            logger.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
+            log.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
             reply = error_reply(500, "internalError", "The local host failed to handle the request.")
-        self._finish(reply, started)
+        self._finish(reply)
 
     def _serve(self) -> Reply:
         try:
-            body = self._read_body()
-        except _BodyTooLarge:
+            body = read_body(self.rfile, self.headers, max_body=self.server.max_body)
+        except BodyTooLarge:
             self.close_connection = True  # the rest of the body is never read
             return self._too_large()
-        except _BadRequest as exc:
+        except InvalidContentLength as exc:
+            self.close_connection = True  # where this body ends is anyone's guess
+            return error_reply(400, "invalidContentLength", str(exc))
+        except MalformedBody as exc:
             self.close_connection = True
             return error_reply(400, "badRequest", str(exc))
         target = urlsplit(self.path)
@@ -200,55 +228,20 @@ class _Handler(BaseHTTPRequestHandler):
             return reply
         except Exception:
             # The trace goes to the operator's console; the client learns only that it failed.
-            logger.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
+            log.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
             return error_reply(500, "internalError",
                                f"The function '{spec.name}' failed; see the host's log.")
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked()
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b""
-        if not raw.strip().isdigit():
-            raise _BadRequest("The Content-Length header is not a number.")
-        length = int(raw)
-        if length > self.server.max_body:
-            raise _BodyTooLarge
-        data = self.rfile.read(length)
-        if len(data) != length:
-            raise _BadRequest("The request body ended before its Content-Length.")
-        return data
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-            try:
-                size = int(line, 16)
-            except ValueError:
-                raise _BadRequest("The chunked request body is malformed.") from None
-            if size == 0:
-                while self.rfile.readline(8192).strip():  # trailers, ignored
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > self.server.max_body:
-                raise _BodyTooLarge
-            chunk = self.rfile.read(size)
-            if len(chunk) != size or self.rfile.read(2) != b"\r\n":
-                raise _BadRequest("The chunked request body is malformed.")
-            chunks.append(chunk)
 
     def _too_large(self) -> Reply:
         limit = self.server.max_body // (1024 * 1024)
         return error_reply(413, "payloadTooLarge", f"The request body is larger than {limit} MiB.")
 
-    def _finish(self, reply: Reply, started: float) -> None:
+    def _finish(self, reply: Reply) -> None:
+        if self.server.connections.draining:
+            self.close_connection = True
         try:
             bodiless = reply.status in (204, 304) or reply.status < 200
-            self.send_response(reply.status, _reason(reply.status))
+            self.send_response(reply.status, reason(reply.status))
             for key, value in reply.headers:
                 self.send_header(key, value)
             if not bodiless:
@@ -261,22 +254,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        self.server.access_log(f"{self.command} {self._log_path()} {reply.status} {elapsed_ms:.1f} ms")
+        now = time.perf_counter()
+        elapsed_ms = (now - (self._started or now)) * 1000
+        method = _printable(self.command, limit=40) if self.command else "-"
+        self.server.access_log(f"{method} {self._log_path()} {reply.status} {elapsed_ms:.1f} ms")
 
     def _log_path(self) -> str:
-        return _printable(urlsplit(self.path).path or "/")
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-for _method in METHODS:
-    setattr(_Handler, f"do_{_method}", _Handler._dispatch)
+        return _printable(urlsplit(self.path).path or "/") if self.path else "-"
 
 
 def describe_routes(routes: Iterable[Route[FunctionSpec]], base_url: str) -> Mapping[str, str]:

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
-from azure.functions import _abc as azf_abc  # TraceContext and RetryContext are not re-exported
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 HTTP_TRIGGER, HTTP_OUT = "httpTrigger", "http"
 TIMER_TRIGGER = "timerTrigger"
@@ -96,32 +95,27 @@ class Out(func.Out):
         return self._value
 
 
-class _TraceContext(azf_abc.TraceContext):
-    @property
-    def trace_state(self) -> str:
-        return ""
+# azure.functions exports no TraceContext or RetryContext type. These plain objects answer both to the names
+# its abstract Context documents (trace_parent, exception...) and to those the Python worker's objects use
+# (Traceparent, rpc_exception...), so a function written against either runs here.
+@dataclass(frozen=True)
+class TraceContext:
+    trace_parent: str = ""
+    trace_state: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def trace_parent(self) -> str:
-        return ""
-
-    @property
-    def attributes(self) -> dict[str, str]:
-        return {}
+    Traceparent = property(lambda self: self.trace_parent)
+    Tracestate = property(lambda self: self.trace_state)
+    Attributes = property(lambda self: self.attributes)
 
 
-class _RetryContext(azf_abc.RetryContext):
-    @property
-    def retry_count(self) -> int:
-        return 0
+@dataclass(frozen=True)
+class RetryContext:
+    retry_count: int = 0
+    max_retry_count: int = 0
+    exception: Any = None
 
-    @property
-    def max_retry_count(self) -> int:
-        return 0
-
-    @property
-    def exception(self) -> Any:
-        return None
+    rpc_exception = property(lambda self: self.exception)
 
 
 class Context(func.Context):
@@ -148,12 +142,12 @@ class Context(func.Context):
         return self._spec.directory
 
     @property
-    def trace_context(self) -> azf_abc.TraceContext:
-        return _TraceContext()
+    def trace_context(self) -> TraceContext:
+        return TraceContext()
 
     @property
-    def retry_context(self) -> azf_abc.RetryContext:
-        return _RetryContext()
+    def retry_context(self) -> RetryContext:
+        return RetryContext()
 
 
 @dataclass(frozen=True)

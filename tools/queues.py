@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import azure.functions as func
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from azure.functions import _abc as azf_abc  # the base of func.QueueMessage
 from azure.functions.queue import QueueMessage as FunctionQueueMessage  # carries dequeue_count and times
 from azure.storage.queue import LinearRetry, QueueClient
 from azure.storage.queue import QueueMessage as StorageMessage
@@ -31,7 +31,7 @@ from azure.storage.queue import QueueMessage as StorageMessage
 from tools.hostconfig import HostConfigError, QueueOptions, resolve_settings
 from tools.invocation import QUEUE_OUT, FunctionSpec, Outcome, invoke
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 LEASE_SECONDS = 300  # how long a received message stays hidden while its function runs
@@ -94,7 +94,7 @@ def decode_body(text: str, encoding: str) -> bytes:
 
 def encode_body(value: Any, encoding: str) -> str:
     """The stored text for one output value (str, bytes or func.QueueMessage)."""
-    if isinstance(value, azf_abc.QueueMessage):
+    if isinstance(value, func.QueueMessage):  # the base of FunctionQueueMessage too
         value = value.get_body()
     if isinstance(value, str):
         value = value.encode("utf-8")
@@ -185,17 +185,17 @@ class QueuePoller:
                 batch = list(self._client.receive_messages(
                     max_messages=self._options.batch_size, visibility_timeout=LEASE_SECONDS))
                 if reported_outage:
-                    logger.info("Queue '%s' is reachable again.", self.queue_name)
+                    log.info("Queue '%s' is reachable again.", self.queue_name)
                     reported_outage = False
             except AzureError as exc:
                 created = created and not isinstance(exc, ResourceNotFoundError)  # deleted under us
                 if not reported_outage:
-                    logger.warning("Cannot reach queue '%s' for function '%s': %s. Retrying.",
-                                   self.queue_name, self.spec.name, type(exc).__name__)
+                    log.warning("Cannot reach queue '%s' for function '%s': %s. Retrying.",
+                                self.queue_name, self.spec.name, type(exc).__name__)
                     reported_outage = True
                 batch = []
             except Exception:  # a defect here must not end the polling for good
-                logger.exception("Polling queue '%s' failed; retrying.", self.queue_name)
+                log.exception("Polling queue '%s' failed; retrying.", self.queue_name)
                 batch = []
             if not batch:
                 # Back off while idle, as the host does, but never past its max polling interval.
@@ -220,7 +220,7 @@ class QueuePoller:
         try:
             body = decode_body(str(message.content or ""), self._options.message_encoding)
         except ValueError as exc:
-            logger.warning("Message %s on '%s' cannot be decoded: %s.", message.id, self.queue_name, exc)
+            log.warning("Message %s on '%s' cannot be decoded: %s.", message.id, self.queue_name, exc)
             self._to_poison(message, "it could not be decoded")
             return
         trigger = FunctionQueueMessage(
@@ -233,12 +233,12 @@ class QueuePoller:
             outcome = invoke(self.spec, trigger)
             self._deliver(self.spec, outcome)
         except Exception:
-            logger.exception("Function '%s' failed on message %s (dequeue count %d).",
-                             self.spec.name, message.id, count)
+            log.exception("Function '%s' failed on message %s (dequeue count %d).",
+                          self.spec.name, message.id, count)
             self._after_failure(message, count)
             return
-        logger.info("Executed '%s' for message %s (Succeeded, %.0f ms).",
-                    self.spec.name, message.id, (time.perf_counter() - started) * 1000)
+        log.info("Executed '%s' for message %s (Succeeded, %.0f ms).",
+                 self.spec.name, message.id, (time.perf_counter() - started) * 1000)
         self._settle(lambda: self._client.delete_message(message), message)
 
     def _after_failure(self, message: StorageMessage, count: int) -> None:
@@ -257,8 +257,8 @@ class QueuePoller:
             self._poison.send_message(message.content)
             self._client.delete_message(message)
 
-        logger.warning("Moving message %s from '%s' to '%s': %s.",
-                       message.id, self.queue_name, self._poison.queue_name, why)
+        log.warning("Moving message %s from '%s' to '%s': %s.",
+                    message.id, self.queue_name, self._poison.queue_name, why)
         self._settle(move, message)
 
     def _settle(self, action: Callable[[], Any], message: StorageMessage) -> None:
@@ -266,11 +266,11 @@ class QueuePoller:
             action()
         except ResourceNotFoundError:
             # Its lease ran out and another receive owns it now; that receive settles it.
-            logger.warning("Message %s on '%s' changed hands before it was settled.",
-                           message.id, self.queue_name)
+            log.warning("Message %s on '%s' changed hands before it was settled.",
+                        message.id, self.queue_name)
         except AzureError as exc:
-            logger.warning("Could not settle message %s on '%s': %s; it will reappear.",
-                           message.id, self.queue_name, type(exc).__name__)
+            log.warning("Could not settle message %s on '%s': %s; it will reappear.",
+                        message.id, self.queue_name, type(exc).__name__)
 
 
 def build_poller(spec: FunctionSpec, *, options: QueueOptions, retry_seconds: float,

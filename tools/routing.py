@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Generic, TypeVar
 from urllib.parse import unquote
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,17 @@ def _record(function: str, event: dict[str, Any]) -> None:
     folder = Path(os.environ["SAMPLE_EVENTS_DIR"])
     with _write_lock, (folder / f"{function}.jsonl").open("a", encoding="utf-8") as out:
         out.write(json.dumps(event) + "\n")
+
+
+def _wait_for_gate(gate: str) -> bool:
+    """Block until a test creates $SAMPLE_EVENTS_DIR/<gate>.open; False after a minute without it."""
+    path = Path(os.environ["SAMPLE_EVENTS_DIR"]) / f"{gate}.open"
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _json(value: Any, status: int = 200) -> func.HttpResponse:
@@ -106,6 +118,14 @@ def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("sample failure with internal detail 7f3a")
 
 
+@app.route(route="api/slow/{gate}", methods=["GET"])
+def slow(req: func.HttpRequest) -> func.HttpResponse:
+    """A request in flight for as long as a test keeps its gate shut; a large body shows it arrives whole."""
+    gate = req.route_params["gate"]
+    _record("slow", {"gate": gate})
+    return _json({"gate": gate, "opened": _wait_for_gate(gate), "padding": "x" * 100_000})
+
+
 @app.route(route="api/settings/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def setting(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params["name"]
@@ -128,6 +148,15 @@ def tick(timer: func.TimerRequest) -> None:
 @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True)
 def yearly_on_startup(timer: func.TimerRequest) -> None:
     _record("yearly_on_startup", {"pastDue": timer.past_due})
+
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True)
+def gated_on_startup(timer: func.TimerRequest) -> None:
+    """With SAMPLE_TIMER_GATE set, a timer invocation in flight until a test opens that gate."""
+    gate = os.environ.get("SAMPLE_TIMER_GATE")
+    if gate:
+        _record("gated_on_startup", {"phase": "started"})
+        _record("gated_on_startup", {"phase": "finished", "opened": _wait_for_gate(gate)})
 
 
 @app.timer_trigger(schedule="%SAMPLE_TICK_SCHEDULE%", arg_name="timer")
