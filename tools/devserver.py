@@ -45,7 +45,7 @@ from tools.queues import OutputSender, QueuePoller, build_poller
 from tools.routing import Route, RouteTable, RouteTemplateError
 from tools.scheduling import TimerRunner, parse_schedule
 
-log = logging.getLogger("tools.devserver")  # not __main__ when run with -m
+logger = logging.getLogger("tools.devserver")  # not __main__ when run with -m
 
 DEFAULT_STARTUP_CHECK = "shared.bootstrap:startup_check"
 DEFAULT_QUEUE_RETRY_SECONDS = 5.0  # the host retries at once by default; a pause is kinder in development
@@ -222,7 +222,7 @@ def _pollers(plan: Plan, config: HostConfig, retry_seconds: float | None, delive
 def serve(args: argparse.Namespace) -> int:
     applied = load_local_settings(args.settings)
     if applied:
-        log.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
+        logger.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
     config = load_host_config(args.host_json)
     app = import_app(args.app)
     plan = plan_functions(app.get_functions(), config)  # once: a second call raises
@@ -252,7 +252,7 @@ def serve(args: argparse.Namespace) -> int:
     server.serve_in_thread()
 
     received = signal.Signals(signals.wait()).name
-    log.info("%s received: finishing the work in flight (up to %g s).", received, args.grace)
+    logger.info("%s received: finishing the work in flight (up to %g s).", received, args.grace)
     finished = drain(server, stop=stop, workers=threads, grace=max(0.0, args.grace))
     print("Stopped.", flush=True)
     if not finished:
@@ -275,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception:
         # The app failed to import or index (or its start-up check broke): the trace is the help.
-        log.exception("Cannot start: the app failed to load.")
+        logger.exception("Cannot start: the app failed to load.")
         return 1
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _SETTING_REF = re.compile(r"%([^%\s]+)%")
 
@@ -88,7 +88,7 @@ class HostConfig:
 
 def load_host_config(path: Path) -> HostConfig:
     if not path.is_file():
-        log.warning("%s not found: using the host defaults (routePrefix 'api').", path)
+        logger.warning("%s not found: using the host defaults (routePrefix 'api').", path)
         return HostConfig()
     try:
         document = json.loads(path.read_text(encoding="utf-8-sig"))

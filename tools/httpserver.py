@@ -38,7 +38,7 @@ from tools.httpwire import (
 from tools.invocation import HTTP_OUT, FunctionSpec, Outcome, invoke
 from tools.routing import Matched, MethodNotAllowed, Route, RouteTable
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default maxRequestBodySize (100 MiB)
 
@@ -109,9 +109,9 @@ class FunctionsHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], OSError):  # the client went away, or a stop closed its connection
-            log.debug("Connection from %s ended early.", client_address[0])
+            logger.debug("Connection from %s ended early.", client_address[0])
         else:
-            log.exception("The devserver failed on a connection from %s.", client_address[0])
+            logger.exception("The devserver failed on a connection from %s.", client_address[0])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("HTTP protocol message from %s (details withheld: may quote the query).",
+        logger.debug("HTTP protocol message from %s (details withheld: may quote the query).",
                   self.client_address[0])
 
     def handle_one_request(self) -> None:
@@ -183,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             reply = self._serve()
         except Exception:  # a defect of this host, not of the app: still a JSON 500 without a trace
-            log.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
+            logger.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
             reply = error_reply(500, "internalError", "The local host failed to handle the request.")
         self._finish(reply)
 
@@ -228,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             return reply
         except Exception:
             # The trace goes to the operator's console; the client learns only that it failed.
-            log.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
+            logger.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
             return error_reply(500, "internalError",
                                f"The function '{spec.name}' failed; see the host's log.")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import azure.functions as func
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 HTTP_TRIGGER, HTTP_OUT = "httpTrigger", "http"
 TIMER_TRIGGER = "timerTrigger"

@@ -19,7 +19,7 @@ from types import FrameType
 
 from tools.httpserver import FunctionsHTTPServer
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DEFAULT_GRACE_SECONDS = 10.0
 
@@ -60,7 +60,7 @@ def drain(server: FunctionsHTTPServer, *, stop: threading.Event, workers: Sequen
     running = [worker.name for worker in workers if worker.is_alive()]
     if not in_flight and not running:
         return True
-    log.warning("Stopping after the %g s grace period with %d request(s) still in flight%s.", grace, in_flight,
+    logger.warning("Stopping after the %g s grace period with %d request(s) still in flight%s.", grace, in_flight,
                 f" and {', '.join(running)} still running" if running else "")
     return False
 

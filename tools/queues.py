@@ -31,7 +31,7 @@ from azure.storage.queue import QueueMessage as StorageMessage
 from tools.hostconfig import HostConfigError, QueueOptions, resolve_settings
 from tools.invocation import QUEUE_OUT, FunctionSpec, Outcome, invoke
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 LEASE_SECONDS = 300  # how long a received message stays hidden while its function runs
@@ -185,17 +185,17 @@ class QueuePoller:
                 batch = list(self._client.receive_messages(
                     max_messages=self._options.batch_size, visibility_timeout=LEASE_SECONDS))
                 if reported_outage:
-                    log.info("Queue '%s' is reachable again.", self.queue_name)
+                    logger.info("Queue '%s' is reachable again.", self.queue_name)
                     reported_outage = False
             except AzureError as exc:
                 created = created and not isinstance(exc, ResourceNotFoundError)  # deleted under us
                 if not reported_outage:
-                    log.warning("Cannot reach queue '%s' for function '%s': %s. Retrying.",
+                    logger.warning("Cannot reach queue '%s' for function '%s': %s. Retrying.",
                                 self.queue_name, self.spec.name, type(exc).__name__)
                     reported_outage = True
                 batch = []
             except Exception:  # a defect here must not end the polling for good
-                log.exception("Polling queue '%s' failed; retrying.", self.queue_name)
+                logger.exception("Polling queue '%s' failed; retrying.", self.queue_name)
                 batch = []
             if not batch:
                 # Back off while idle, as the host does, but never past its max polling interval.
@@ -220,7 +220,7 @@ class QueuePoller:
         try:
             body = decode_body(str(message.content or ""), self._options.message_encoding)
         except ValueError as exc:
-            log.warning("Message %s on '%s' cannot be decoded: %s.", message.id, self.queue_name, exc)
+            logger.warning("Message %s on '%s' cannot be decoded: %s.", message.id, self.queue_name, exc)
             self._to_poison(message, "it could not be decoded")
             return
         trigger = FunctionQueueMessage(
@@ -233,11 +233,11 @@ class QueuePoller:
             outcome = invoke(self.spec, trigger)
             self._deliver(self.spec, outcome)
         except Exception:
-            log.exception("Function '%s' failed on message %s (dequeue count %d).",
+            logger.exception("Function '%s' failed on message %s (dequeue count %d).",
                           self.spec.name, message.id, count)
             self._after_failure(message, count)
             return
-        log.info("Executed '%s' for message %s (Succeeded, %.0f ms).",
+        logger.info("Executed '%s' for message %s (Succeeded, %.0f ms).",
                  self.spec.name, message.id, (time.perf_counter() - started) * 1000)
         self._settle(lambda: self._client.delete_message(message), message)
 
@@ -257,7 +257,7 @@ class QueuePoller:
             self._poison.send_message(message.content)
             self._client.delete_message(message)
 
-        log.warning("Moving message %s from '%s' to '%s': %s.",
+        logger.warning("Moving message %s from '%s' to '%s': %s.",
                     message.id, self.queue_name, self._poison.queue_name, why)
         self._settle(move, message)
 
@@ -266,10 +266,10 @@ class QueuePoller:
             action()
         except ResourceNotFoundError:
             # Its lease ran out and another receive owns it now; that receive settles it.
-            log.warning("Message %s on '%s' changed hands before it was settled.",
+            logger.warning("Message %s on '%s' changed hands before it was settled.",
                         message.id, self.queue_name)
         except AzureError as exc:
-            log.warning("Could not settle message %s on '%s': %s; it will reappear.",
+            logger.warning("Could not settle message %s on '%s': %s; it will reappear.",
                         message.id, self.queue_name, type(exc).__name__)
 
 

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Generic, TypeVar
 from urllib.parse import unquote
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

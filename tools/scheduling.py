@@ -21,7 +21,7 @@ from croniter import croniter
 from tools.hostconfig import HostConfigError, resolve_settings
 from tools.invocation import FunctionSpec, Outcome, invoke
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})")
 
@@ -117,12 +117,12 @@ class TimerRunner:
             schedule={"AdjustForDST": True},
         )
         started = time.perf_counter()
-        log.info("Executing '%s' (timer, scheduled %s).", self.spec.name, _iso(scheduled))
+        logger.info("Executing '%s' (timer, scheduled %s).", self.spec.name, _iso(scheduled))
         try:
             self._deliver(self.spec, invoke(self.spec, request))
         except Exception:
             # As in the host: the failure is logged and the schedule goes on.
-            log.exception("Function '%s' failed (timer).", self.spec.name)
+            logger.exception("Function '%s' failed (timer).", self.spec.name)
             return
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.info("Executed '%s' (Succeeded, %.0f ms).", self.spec.name, elapsed_ms)
+        logger.info("Executed '%s' (Succeeded, %.0f ms).", self.spec.name, elapsed_ms)
