@@ -59,5 +59,5 @@ def invalid_continuation_token() -> InputError:
 def invalid_customer_id() -> InputError:
     return InputError(
         "invalidCustomerId",
-        "customerId must be 1 to 64 characters of letters, digits, '.', '_' or '-'.",
+        "customerId must be 1 to 64 characters of letters, digits, '.', '_' or '-', and not only dots.",
     )

@@ -23,6 +23,7 @@ _PREFIX = "c2."
 _MAX_CHARS = 4096
 _PART = re.compile(r"[A-Za-z0-9_-]+")
 _KEYS = frozenset({"p", "r", "s", "m"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def encode(cursor: Cursor, flt: TenantFilter, key: bytes) -> str:
@@ -67,6 +68,8 @@ def _cursor(body: Any) -> Cursor | None:
     partition, row = body["p"], body["r"]
     if not isinstance(partition, str) or not partition or not (row is None or isinstance(row, str)):
         return None
+    if _SURROGATE.search(partition) or (row and _SURROGATE.search(row)):
+        return None  # no store key holds one; the SDK could not even put it in a URL
     return Cursor(partition, row)
 
 

@@ -91,6 +91,7 @@ def test_the_forging_helper_makes_tokens_the_api_accepts_with_the_right_key(stor
     lambda key: signed({**GOOD, "r": "c5"}, key).split(".")[0] + "." + signed(GOOD, key).split(".")[-1],
     lambda key: signed({**GOOD, "s": "failed"}, key),                        # issued for another filter
     lambda key: signed({**GOOD, "p": ""}, key),
+    lambda key: signed({**GOOD, "r": "c\ud800"}, key),                       # a key no store can hold
     lambda key: signed({**GOOD, "c": {"succeeded": 1424248}}, key),         # a carried summary: not ours
     lambda key: signed([[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]], key),
     lambda key: "c2." + base64.urlsafe_b64encode(b"[" * 1400 + b"]" * 1400).decode() + ".AAAA",
