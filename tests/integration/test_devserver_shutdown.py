@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.test_devserver import DevServer, eventually, launch, wait_listening
+from tests.support.devserver_process import DevServer, eventually, launch, wait_listening
 
 SETTINGS = {"SAMPLE_TICK_SCHEDULE": "0 0 0 1 1 *"}  # the queue functions stay unloaded: no Azurite needed
 
