@@ -1,9 +1,10 @@
 """The two endpoints a browser visits: /authorize (a code for the signed-in user) and /adminconsent.
 
 There is no login page: the user who "signs in" is the login_hint, else the one set with
-`IdentitySimulator.sign_in_as`, else the tenant's first user. What the service shows as an error page (unknown
-tenant or app, a redirect URI the app did not register) is an HTML page here too; everything else goes back to
-the redirect URI, with `error`, `error_description` and `state` when it fails.
+`IdentitySimulator.sign_in_as`, else the tenant's first user (at common/organizations, the first user
+registered). What the service shows as an error page (unknown tenant or app, a redirect URI the app did not
+register) is an HTML page here too; everything else goes back to the redirect URI (a 302, or a self-posting
+form with response_mode=form_post), with `error`, `error_description` and `state` when it fails.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from tools.identity_sim import aadsts
 from tools.identity_sim.directory import AppRegistration, Tenant, User
 from tools.identity_sim.outcomes import AadstsError, Success
-from tools.identity_sim.replies import Reply, SimulatorState, aadsts_page, html_page, redirect
+from tools.identity_sim.replies import Reply, SimulatorState, aadsts_page, form_post, html_page, redirect
 from tools.identity_sim.tokens import client_info
 
 logger = logging.getLogger(__name__)
@@ -21,16 +22,21 @@ logger = logging.getLogger(__name__)
 MULTI_TENANT = frozenset({"common", "organizations"})
 
 
+def _respond(target: str, params: dict[str, str | None], *, mode: str | None) -> Reply:
+    """Back to the client: a 302 with the query (default), or a self-posting form for response_mode=form_post."""
+    return form_post(target, params) if mode == "form_post" else redirect(target, params)
+
+
 def error_redirect(
     state: SimulatorState, target: str, failure: AadstsError, *, oauth_state: str | None,
-    correlation_id: str | None = None,
+    correlation_id: str | None = None, mode: str | None = None,
 ) -> Reply:
-    """The redirect of a failed sign-in or consent: `error` is the OAuth one (`access_denied` for 65004)."""
+    """The answer of a failed sign-in or consent: `error` is the OAuth one (`access_denied` for 65004)."""
     body = aadsts.error_body(failure.code, error_uri_base=state.authority_host, correlation_id=correlation_id,
                              description=failure.description)
     error = failure.error or aadsts.REDIRECT_ERRORS.get(failure.code, aadsts.lookup(failure.code).error)
-    return redirect(target, {"error": error, "error_description": body["error_description"],
-                             "error_uri": body["error_uri"], "state": oauth_state})
+    return _respond(target, {"error": error, "error_description": body["error_description"],
+                             "error_uri": body["error_uri"], "state": oauth_state}, mode=mode)
 
 
 def _checked_client(
@@ -66,18 +72,20 @@ def authorize(
     if isinstance(checked, Reply):
         return checked
     tenant, app, redirect_uri = checked
-    oauth_state = query.get("state")
+    oauth_state, mode = query.get("state"), query.get("response_mode")
     if query.get("response_type") != "code":
-        return redirect(redirect_uri, {"error": "unsupported_response_type", "state": oauth_state,
-                                       "error_description": "The simulator answers response_type=code only."})
+        return _respond(redirect_uri, {"error": "unsupported_response_type", "state": oauth_state,
+                                       "error_description": "The simulator answers response_type=code only."},
+                        mode=mode)
     if isinstance(scripted, AadstsError):
-        return error_redirect(state, redirect_uri, scripted, oauth_state=oauth_state, correlation_id=correlation_id)
+        return error_redirect(state, redirect_uri, scripted, oauth_state=oauth_state, correlation_id=correlation_id,
+                              mode=mode)
     signed_in = _signed_in(state, tenant, query)
     if signed_in is None:
-        return error_redirect(state, redirect_uri, AadstsError(50058), oauth_state=oauth_state)
+        return error_redirect(state, redirect_uri, AadstsError(50058), oauth_state=oauth_state, mode=mode)
     home, user = signed_in
     if user.disabled:
-        return error_redirect(state, redirect_uri, AadstsError(50057), oauth_state=oauth_state)
+        return error_redirect(state, redirect_uri, AadstsError(50057), oauth_state=oauth_state, mode=mode)
     state.directory.install(app, home)  # the user consents to the delegated scopes in the browser
     code = state.grants.issue_code(
         tenant_id=home.id, upn=user.upn, client_id=app.client_id, redirect_uri=redirect_uri,
@@ -87,7 +95,7 @@ def authorize(
     if query.get("client_info") == "1":
         params["client_info"] = client_info(uid=user.oid, utid=home.id)
     logger.debug("authorize: code issued for a user of tenant %s", home.id)
-    return redirect(redirect_uri, params)
+    return _respond(redirect_uri, params, mode=mode)
 
 
 def admin_consent(

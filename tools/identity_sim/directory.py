@@ -132,12 +132,13 @@ class Directory:
             self._sign_in[key] = upn
 
     def signed_in_user(self, tenant_id: str | None, *, login_hint: str | None = None) -> User | None:
-        """login_hint, else the user set for the tenant, else the one set for anywhere, else the tenant's first."""
+        """login_hint, else the user set for the tenant, else the one set for anywhere, else the tenant's first
+        user (for common/organizations: the first user registered)."""
         with self._lock:
             upn = login_hint or self._sign_in.get(tenant_id or "") or self._sign_in.get(ANY_TENANT)
-        if upn:
-            return self.user(upn)
-        users = self.users_of(tenant_id) if tenant_id else []
+            if upn:
+                return self._users.get(upn.casefold())
+            users = [user for user in self._users.values() if tenant_id is None or user.tenant == tenant_id]
         return users[0] if users else None
 
     # App registrations

@@ -53,6 +53,15 @@ class Recorder:
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
             return number
 
+    def scripted(self, number: int, outcome: str | None) -> None:
+        """Notes the scripted outcome as soon as it is chosen, so a request left hanging shows it."""
+        if outcome is None:
+            return
+        with self._lock:
+            current = self._requests.get(number)
+            if current is not None:
+                self._requests[number] = dataclasses.replace(current, outcome=outcome)
+
     def finished(self, number: int, *, status: int | None, outcome: str | None = None) -> None:
         with self._lock:
             current = self._requests.get(number)
@@ -68,11 +77,11 @@ class Recorder:
         with self._lock:
             return list(self._requests.values())
 
-    def counters(self) -> dict[str, int]:
+    def counters(self) -> Counter[str]:
         """`requests`, `endpoint:<name>`, `grant:<type>`, `status:<code>`, `outcome:<name>`, `in_flight`,
-        `peak_in_flight` (the most requests handled at once, for concurrency benchmarks)."""
+        `peak_in_flight` (the most requests handled at once, for concurrency benchmarks); absent keys count 0."""
         with self._lock:
-            return {**self._counts, "in_flight": self._in_flight, "peak_in_flight": self._peak_in_flight}
+            return Counter({**self._counts, "in_flight": self._in_flight, "peak_in_flight": self._peak_in_flight})
 
     def clear(self) -> None:
         with self._lock:

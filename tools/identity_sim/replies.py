@@ -55,6 +55,16 @@ def aadsts_page(code: int, *, state: SimulatorState, **names: Any) -> Reply:
     return html_page(aadsts.lookup(code).status, "Sign in", body["error_description"].splitlines()[0])
 
 
+def form_post(target: str, params: dict[str, str | None]) -> Reply:
+    """response_mode=form_post: a page whose form POSTs `params` to `target` as soon as it loads."""
+    fields = "".join(f"<input type='hidden' name='{html.escape(key)}' value='{html.escape(value)}'>"
+                      for key, value in params.items() if value is not None)
+    page = (f"<!doctype html><html><head><title>Working...</title></head><body onload='document.forms[0].submit()'>"
+            f"<form method='POST' action='{html.escape(target)}'>{fields}<noscript><input type='submit'></noscript>"
+            "</form></body></html>")
+    return Reply(200, page.encode(), (("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")))
+
+
 def redirect(target: str, params: dict[str, str | None]) -> Reply:
     """302 to `target` with `params` added to its query (None values left out)."""
     parts = urlsplit(target)

@@ -11,6 +11,7 @@ from tools.identity_sim.client_auth import read_client
 from tools.identity_sim.outcomes import AadstsError, Endpoint, Outcome, RequestFacts, ServerError, Success, Throttle
 from tools.identity_sim.replies import Reply, SimulatorState, aadsts_reply, html_page, json_reply
 from tools.identity_sim.token_endpoint import TokenEndpoint
+from tools.identity_sim.token_issuer import audience
 
 OTHER = "other"
 
@@ -70,8 +71,8 @@ def facts_for(
 
 
 def answer(
-    state: SimulatorState, route: Route, *, method: str, query: Mapping[str, str], form: Mapping[str, str],
-    headers: Mapping[str, str], outcome: Outcome | None, correlation_id: str | None,
+    state: SimulatorState, route: Route, facts: RequestFacts, *, method: str, query: Mapping[str, str],
+    form: Mapping[str, str], headers: Mapping[str, str], outcome: Outcome | None, correlation_id: str | None,
 ) -> Reply:
     """The reply to a request: a scripted 429 / 5xx / AADSTS error, or the endpoint's own (shaped by a Success)."""
     if isinstance(outcome, Throttle):
@@ -89,7 +90,7 @@ def answer(
         if route.endpoint == Endpoint.DISCOVERY:
             error = error or aadsts.DISCOVERY_ERRORS.get(scripted.code)
         return aadsts_reply(scripted.code, state=state, correlation_id=correlation_id, status=scripted.status,
-                            error=error, description=scripted.description, tenant=route.tenant)
+                            error=error, description=scripted.description, **_names(state, route, facts, form))
     if route.endpoint == Endpoint.TOKEN:
         if method != "POST":
             return aadsts_reply(900561, state=state, correlation_id=correlation_id)
@@ -105,6 +106,19 @@ def answer(
     if route.detail == "error":
         return html_page(200, "Error", f"AADSTS{query.get('code', '')}: see the error_description of the answer.")
     return json_reply(404, {"error": "not_found", "error_description": "The simulator has no such endpoint."})
+
+
+def _names(
+    state: SimulatorState, route: Route, facts: RequestFacts, form: Mapping[str, str],
+) -> dict[str, str]:
+    """What a scripted error's description names, taken from the request, as the service would fill it in."""
+    app = state.directory.app(facts.client_id)
+    tenant = state.directory.tenant(facts.tenant_id or route.tenant)
+    now = aadsts.timestamp()
+    return {"client_id": facts.client_id or "", "app_name": app.name if app else "", "issued": now,
+            "tenant": tenant.default_domain if tenant else route.tenant, "resource": audience(form.get("scope")),
+            "valid_from": now, "scope": form.get("scope", ""), "grant_type": facts.grant_type or "",
+            "redirect_uri": form.get("redirect_uri", ""), "param": ""}
 
 
 def _throttled(outcome: Throttle, correlation_id: str | None) -> Reply:

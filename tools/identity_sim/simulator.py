@@ -10,12 +10,14 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
@@ -200,7 +202,7 @@ class IdentitySimulator:
         for ref, ms in scenario.tenant_latency_ms.items():
             self.set_latency(ms, tenant=ref)
         for rule in scenario.rules:
-            self._script.add(rule)
+            self._script.add(dataclasses.replace(rule, taken=0))  # a Scenario can be loaded more than once
 
     # Observation
     @property
@@ -214,7 +216,7 @@ class IdentitySimulator:
                 if (request.tenant_id == tenant_id if tenant_id else request.tenant.casefold() == tenant.casefold())
                 and (endpoint is None or request.endpoint == str(endpoint))]
 
-    def counters(self) -> dict[str, int]:
+    def counters(self) -> Counter[str]:
         return self.recorder.counters()
 
     def clear_recording(self) -> None:
@@ -240,6 +242,7 @@ class IdentitySimulator:
         try:
             outcome = self._script.take(facts)
             outcome_name = type(outcome).__name__ if outcome is not None else None
+            self.recorder.scripted(number, outcome_name)
             try:
                 reply = self._reply(exchange, route, facts, outcome, query=query, form=form,
                                     correlation_id=correlation_id)
@@ -248,10 +251,14 @@ class IdentitySimulator:
                 reply = json_reply(500, {"error": "server_error", "error_description": "simulator fault"})
                 outcome_name = "SimulatorFault"
             if reply is not None:
-                exchange.send(reply)
+                # Recorded before the bytes leave: a client that has its answer finds it in the recording.
                 status = reply.status
+                self.recorder.finished(number, status=status, outcome=outcome_name)
+                number = None
+                exchange.send(reply)
         finally:
-            self.recorder.finished(number, status=status, outcome=outcome_name)
+            if number is not None:
+                self.recorder.finished(number, status=status, outcome=outcome_name)
             logger.debug("%s %s tenant=%s grant=%s -> %s", exchange.method, route.endpoint, route.tenant,
                          facts.grant_type, status)
 
@@ -274,8 +281,8 @@ class IdentitySimulator:
                 exchange.drop()
                 return None
             outcome = None  # held long enough: answer as if nothing was scripted
-        return answer(self._state, route, method=exchange.method, query=query, form=form, headers=exchange.headers,
-                      outcome=outcome, correlation_id=correlation_id)
+        return answer(self._state, route, facts, method=exchange.method, query=query, form=form,
+                      headers=exchange.headers, outcome=outcome, correlation_id=correlation_id)
 
     def _latency_for(self, tenant_id: str | None, tenant_ref: str) -> float:
         with self._latency_lock:
