@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tools.identity_sim import AadstsError, Hang, PortPreservingSession, Reset, Success, Throttle, load_scenario
+from tools.identity_sim import (
+    AadstsError,
+    Hang,
+    IdentitySimulator,
+    PortPreservingSession,
+    Reset,
+    Success,
+    Throttle,
+    load_scenario,
+)
 from tools.identity_sim.aadsts import CATALOGUE, error_body, unknown_tenant_code
 from tools.identity_sim.outcomes import Endpoint, RequestFacts, Rule, Script
 from tools.identity_sim.recording import RecordedRequest, Recorder
@@ -134,3 +143,9 @@ def test_the_recording_survives_a_clear_while_a_request_is_in_flight():
     recorder.clear()
     recorder.finished(number, status=200)
     assert recorder.requests() == [] and recorder.counters()["in_flight"] == 0
+
+
+def test_it_refuses_to_listen_beyond_loopback():
+    with pytest.raises(ValueError, match="loopback"):
+        IdentitySimulator(host="0.0.0.0")
+    IdentitySimulator(host="localhost")  # a loopback name is fine (nothing starts until start())

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import os
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -51,6 +53,9 @@ class IdentitySimulator:
         self._state = SimulatorState(self.directory, self.grants, signing_key=secrets.token_bytes(32))
         self._latency: dict[str, float] = {ANY_TENANT: latency_ms / 1000}
         self._latency_lock = threading.Lock()
+        if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+            # It hands a token to anyone who asks: never reachable from another machine.
+            raise ValueError(f"the identity simulator listens on loopback only, not {host!r}")
         self._host, self._port = host, port
         self._ca_dir, self._temp_dir = ca_dir, None
         self._server: TlsThreadingServer | None = None
