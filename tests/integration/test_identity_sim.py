@@ -682,3 +682,16 @@ def test_the_command_line_prints_its_url_serves_and_exits_on_a_signal(tmp_path, 
         stop_process(process)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_a_client_may_post_its_secret_in_the_body_and_spell_headers_in_any_case(sim):
+    url = f"{sim.authority(CONTOSO)}/oauth2/v2.0/token"
+    form = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "scope": GRAPH_DEFAULT[0]}
+    in_body = requests.post(url, data={**form, "client_secret": SECRET}, headers={"CLIENT-REQUEST-ID": "corr-1"},
+                            verify=sim.ca_bundle_path, timeout=10)
+    basic = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
+    in_header = requests.post(url, data=form, headers={"AUTHORIZATION": f"Basic {basic}"},
+                              verify=sim.ca_bundle_path, timeout=10)
+    assert in_body.status_code == 200 and in_header.status_code == 200
+    assert sim.requests_for(CONTOSO, endpoint="token")[0].correlation_id == "corr-1"
+    assert in_body.headers["Cache-Control"].startswith("no-store")

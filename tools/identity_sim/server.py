@@ -12,9 +12,11 @@ import ssl
 import struct
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from requests.structures import CaseInsensitiveDict
 
 from tools.identity_sim.replies import Reply
 
@@ -31,7 +33,7 @@ class Exchange:
     def __init__(self, handler: _Handler, method: str, body: bytes) -> None:
         self._handler, self.method, self.body = handler, method, body
         self.target = handler.path
-        self.headers = {key: value for key, value in handler.headers.items()}
+        self.headers: Mapping[str, str] = CaseInsensitiveDict(handler.headers.items())  # as HTTP compares names
 
     def send(self, reply: Reply) -> None:
         handler = self._handler
