@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import enum
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from .models import Cursor, Status
@@ -73,6 +75,23 @@ class Run:
     completed: int
     by_status: dict[Status, int]
     last_progress_at: datetime | None = None
+
+
+# Run ids go into routes (/api/runs/{runId}) and storage keys: letters, digits and '-' only.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_RUN_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def new_run_id(started_at: datetime) -> str:
+    """A new run's id: its start time (so ids sort by it) and 60 random bits, e.g. 20240501-120000-k3j9x2m7q8wa."""
+    utc = started_at.astimezone(UTC) if started_at.tzinfo else started_at
+    suffix = "".join(secrets.choice(_RUN_ID_ALPHABET) for _ in range(12))
+    return f"{utc:%Y%m%d-%H%M%S}-{suffix}"
+
+
+def is_run_id(value: str | None) -> bool:
+    """Whether `value` can be a run id (the edge answers 404 for anything else without a lookup)."""
+    return value is not None and _RUN_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
