@@ -204,16 +204,16 @@ def test_many_workers_completing_one_run_keep_exact_counts(store, service, table
     customers = [f"cust-{n:04d}" for n in range(240)]
     store.enrol(run.run_id, customers)
     store.fanned_out(run.run_id)
-    # Every customer is reported twice, by different threads, as a redelivered message would be.
-    work = [(n, c) for n, c in enumerate(customers)] * 2
+    # Every customer is reported twice at about the same moment, as a redelivered message would be: threads t
+    # and t + 8 go through the same customers in the same order.
     barrier = threading.Barrier(16)
 
-    def worker(share: list[tuple[int, str]]) -> list[bool]:
+    def worker(thread: int) -> list[bool]:
         barrier.wait(timeout=60)
-        return [store.complete(run.run_id, c, _status_of(n)) for n, c in share]
+        return [store.complete(run.run_id, c, _status_of(n)) for n, c in enumerate(customers) if n % 8 == thread % 8]
 
     with ThreadPoolExecutor(16) as pool:
-        recorded = [ok for answers in pool.map(worker, [work[i::16] for i in range(16)]) for ok in answers]
+        recorded = [ok for answers in pool.map(worker, range(16)) for ok in answers]
     assert recorded.count(True) == len(customers)
     got = store.get(run.run_id)
     expected = Counter(_status_of(n) for n in range(len(customers)))
@@ -242,6 +242,27 @@ def test_a_run_finishes_once_fanned_out_and_all_completed(store):
     store.enrol(run.run_id, ["late"])  # a redelivered fan-out after the last one enrols nobody
     assert store.get(run.run_id) == finished
     assert not store.complete(run.run_id, "late", Status.SUCCEEDED)
+
+
+def test_the_last_completion_racing_the_end_of_the_fan_out_still_finishes_the_run(store):
+    def together(*calls) -> None:
+        barrier = threading.Barrier(len(calls))
+
+        def call(action) -> None:
+            barrier.wait(timeout=60)
+            action()
+
+        with ThreadPoolExecutor(len(calls)) as pool:
+            for future in [pool.submit(call, action) for action in calls]:
+                future.result()
+
+    for _ in range(10):  # each round a new run: the previous one finished
+        run_id = _started(store).run_id
+        store.enrol(run_id, ["a", "b"])
+        store.complete(run_id, "a", Status.SUCCEEDED)
+        together(lambda: store.complete(run_id, "b", Status.FAILED), lambda: store.fanned_out(run_id))  # noqa: B023
+        assert store.get(run_id).finished_at is not None
+        assert store._client.get_entity(run_id, RUN_ROW).get("finishedAt") is not None  # written, not derived
 
 
 def test_a_run_of_no_customers_finishes_when_fanned_out(store):
