@@ -107,17 +107,15 @@ class TableRunStore:
             return
         with storage_call("enrol customers in a run"):
             table = self._table()
-            head = _get(table, run_id, RUN_ROW)
-            if head is None or head.get("fannedOut"):
-                # A redelivered fan-out message after the run was fanned out (or is gone): by then every
-                # customer of the run was enrolled, so nothing more joins it.
-                logger.warning("Run %s is %s: %d customers not enrolled.",
-                               run_id, "unknown" if head is None else "fanned out", len(wanted))
-                return
             missing = _not_enrolled(table, run_id, wanted)
-            size = TRANSACTION_LIMIT - 1  # and the count shard
+            size = TRANSACTION_LIMIT - 2  # and the run row's guard and a count shard
             for start in range(0, len(missing), size):
-                _enrol_batch(table, run_id, missing[start:start + size])
+                if not _enrol_batch(table, run_id, missing[start:start + size]):
+                    # A fan-out message redelivered after the run was fanned out (or a run that is gone): by
+                    # then every customer of the run was enrolled, so nobody more joins it.
+                    logger.warning("Run %s is fanned out or unknown: %d customers not enrolled.",
+                                   run_id, len(missing) - start)
+                    return
 
     def fanned_out(self, run_id: str) -> None:
         if not is_run_id(run_id):
@@ -195,7 +193,7 @@ class TableRunStore:
     def _is_running(self, run: Run, stale_after: timedelta) -> bool:
         if run.finished_at is not None:
             return False
-        return run.last_progress_at is None or self._clock() - run.last_progress_at <= stale_after
+        return self._clock() - (run.last_progress_at or run.started_at) <= stale_after
 
     def _finish_if_done(self, table: TableClient, run_id: str) -> None:
         """Write finishedAt once the run is fanned out and every customer completed. Both the last completion
@@ -225,16 +223,24 @@ class TableRunStore:
         return self._client
 
 
-def _enrol_batch(table: TableClient, run_id: str, customer_ids: list[str]) -> None:
+def _enrol_batch(table: TableClient, run_id: str, customer_ids: list[str]) -> bool:
+    """Enrol these customers (none enrolled a moment ago), unless the run is fanned out (False then). The run
+    row goes into the transaction under its ETag, so a run cannot be fanned out while customers join it."""
     batch = customer_ids
     for _ in range(_ATTEMPTS):
+        head = _get(table, run_id, RUN_ROW)
+        if head is None or head.get("fannedOut"):
+            return False
         if not batch:
-            return
+            return True
         operations = [("create", {"PartitionKey": run_id, "RowKey": c, "outcome": PENDING}) for c in batch]
+        operations.append(("update", {"PartitionKey": run_id, "RowKey": RUN_ROW}, _merge_if_unchanged(head)))
         try:
             COUNTS.write(table, run_id, operations, {TOTAL: len(batch)})
-            return
+            return True
         except TableTransactionError as err:
+            if err.index == len(batch) and err.status_code == 412:
+                continue  # the run row changed (fanned out, or another delivery enrolled): look again
             if err.status_code != 409 or not 0 <= err.index < len(batch):
                 raise
         # A concurrent delivery of the same message enrolled some first: leave out every one it did.
@@ -276,10 +282,8 @@ def _get(table: TableClient, partition: str, row: str) -> Any | None:
 
 def _merge(table: TableClient, entity: Any, values: dict[str, Any]) -> None:
     """Set `values` on a row unless it changed since `entity` was read (ResourceModifiedError then)."""
-    table.update_entity(
-        {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], **values},
-        mode=UpdateMode.MERGE, etag=entity.metadata["etag"], match_condition=_IF_UNCHANGED,
-    )
+    table.update_entity({"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], **values},
+                        **_merge_if_unchanged(entity))
 
 
 def _pointer_operation(pointer: Any | None, run_id: str) -> tuple[Any, ...]:
@@ -291,3 +295,7 @@ def _pointer_operation(pointer: Any | None, run_id: str) -> tuple[Any, ...]:
 
 def _replace_if_unchanged(entity: Any) -> dict[str, Any]:
     return {"mode": UpdateMode.REPLACE, "etag": entity.metadata["etag"], "match_condition": _IF_UNCHANGED}
+
+
+def _merge_if_unchanged(entity: Any) -> dict[str, Any]:
+    return {"mode": UpdateMode.MERGE, "etag": entity.metadata["etag"], "match_condition": _IF_UNCHANGED}

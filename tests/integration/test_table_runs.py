@@ -244,25 +244,41 @@ def test_a_run_finishes_once_fanned_out_and_all_completed(store):
     assert not store.complete(run.run_id, "late", Status.SUCCEEDED)
 
 
+def _together(*calls) -> None:
+    barrier = threading.Barrier(len(calls))
+
+    def call(action) -> None:
+        barrier.wait(timeout=60)
+        action()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        for future in [pool.submit(call, action) for action in calls]:
+            future.result()
+
+
 def test_the_last_completion_racing_the_end_of_the_fan_out_still_finishes_the_run(store):
-    def together(*calls) -> None:
-        barrier = threading.Barrier(len(calls))
-
-        def call(action) -> None:
-            barrier.wait(timeout=60)
-            action()
-
-        with ThreadPoolExecutor(len(calls)) as pool:
-            for future in [pool.submit(call, action) for action in calls]:
-                future.result()
-
     for _ in range(10):  # each round a new run: the previous one finished
         run_id = _started(store).run_id
         store.enrol(run_id, ["a", "b"])
         store.complete(run_id, "a", Status.SUCCEEDED)
-        together(lambda: store.complete(run_id, "b", Status.FAILED), lambda: store.fanned_out(run_id))  # noqa: B023
+        _together(lambda: store.complete(run_id, "b", Status.FAILED), lambda: store.fanned_out(run_id))  # noqa: B023
         assert store.get(run_id).finished_at is not None
         assert store._client.get_entity(run_id, RUN_ROW).get("finishedAt") is not None  # written, not derived
+
+
+def test_a_redelivered_enrolment_racing_the_end_of_the_fan_out_joins_wholly_or_not_at_all(store):
+    page = [f"c{n:02d}" for n in range(50)]
+    for _ in range(6):
+        run_id = _started(store).run_id
+        _together(lambda: store.enrol(run_id, page), lambda: store.fanned_out(run_id))  # noqa: B023
+        run = store.get(run_id)
+        if run.total == 0:
+            assert run.finished_at is not None  # fanned out first: nobody joined, nothing to wait for
+        else:
+            assert (run.total, run.finished_at) == (50, None)
+            for customer in page:
+                store.complete(run_id, customer, Status.SUCCEEDED)
+            assert store.get(run_id).finished_at is not None
 
 
 def test_a_run_of_no_customers_finishes_when_fanned_out(store):
