@@ -4,7 +4,8 @@ Each run is a partition of its own (PartitionKey = run id): the run row ("!run":
 fannedOut, finishedAt), one marker row per enrolled customer (RowKey = customerId, `outcome` "pending", a
 Status, or "gone"), and count shards ("~count-NN": total and one column per Status, table_counts). Every
 marker change goes with its count change in one entity-group transaction guarded by ETags, so a marker
-changes once and counts once, whatever a queue redelivers.
+changes once and counts once, whatever a queue redelivers; enrolments also guard the run row, so nobody
+joins a run once it is fanned out.
 
 The partition "!runs" holds the pointer to the running run ("~current") and an index row per run (RowKey =
 inverted start time + run id), written together in one transaction when a run starts: the pointer moves
@@ -166,6 +167,7 @@ class TableRunStore:
             return self._read(self._table(), run_id)
 
     def recent(self, *, top: int) -> list[Run]:
+        """One query of the index, then one per run for its counts (the route asks for at most 100)."""
         check_page_size(top, "top")
         with storage_call("list runs"):
             table = self._table()
