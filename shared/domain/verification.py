@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import enum
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from .models import Cursor, Status
@@ -77,22 +76,13 @@ class Run:
     last_progress_at: datetime | None = None
 
 
-# Run ids go into routes (/api/runs/{runId}) and storage keys: letters, digits and '-' only.
+# Run ids go into routes (/api/runs/{runId}) and storage keys (a run's partition): letters, digits and '-'.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
-_RUN_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-def new_run_id(started_at: datetime) -> str:
-    """A new run's id: its start time (so ids sort by it) and 60 random bits, e.g. 20240501-120000-k3j9x2m7q8wa."""
-    utc = started_at.astimezone(UTC) if started_at.tzinfo else started_at
-    suffix = "".join(secrets.choice(_RUN_ID_ALPHABET) for _ in range(12))
-    # Spelled out rather than strftime's %-codes, which read like the host's %SETTING% expressions to the
-    # settings scan (tests/infra).
-    return f"{utc.year:04d}{utc.month:02d}{utc.day:02d}-{utc.hour:02d}{utc.minute:02d}{utc.second:02d}-{suffix}"
 
 
 def is_run_id(value: str | None) -> bool:
-    """Whether `value` can be a run id (the edge answers 404 for anything else without a lookup)."""
+    """Whether `value` can be a run id: the edge answers 404 for anything else without a lookup, and the run
+    store never takes one for a key of its own bookkeeping."""
     return value is not None and _RUN_ID.fullmatch(value) is not None
 
 
