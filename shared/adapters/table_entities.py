@@ -173,8 +173,8 @@ def run_index_entity(run: Run) -> dict[str, Any]:
 
 def run_from_entities(head: Any, shards: list[Any], counts: dict[str, int]) -> Run:
     """The run from its run row, its count shards and their sums. Its last progress is the newest write to
-    any of them (every marker change changes a shard); its finish, when no finisher wrote it (a crash in
-    between), is that same moment."""
+    any of them (every marker change changes a shard). Once it is fanned out and every customer completed,
+    it is finished at that same moment, before finish() writes the moment down as finishedAt."""
     by_status = {status: counts[status.value] for status in Status}
     completed = sum(by_status.values())
     stamps = [_plain_datetime(row.metadata.get("timestamp")) for row in [head, *shards]]
