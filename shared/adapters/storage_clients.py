@@ -1,4 +1,4 @@
-"""Builds the Table Storage client from StorageConfig: a connection string, or a URI plus Entra ID.
+"""Builds the Table and Queue Storage clients from StorageConfig: a connection string, or a URI plus Entra ID.
 
 azure.identity is imported only when the identity form is used: the Functions host imports the app
 on every cold start, and local runs on a connection string never need it.
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
 
 from ..config import StorageConfig
 from ..domain.errors import ConfigurationError
@@ -41,15 +42,7 @@ def table_service_from_config(
     The retry and time-out options go to azure-core's pipeline (None keeps the SDK's defaults); tests
     pass `retry_total=0` so an unreachable endpoint fails at once.
     """
-    options: dict[str, Any] = {
-        name: value
-        for name, value in (
-            ("retry_total", retry_total),
-            ("connection_timeout", connection_timeout),
-            ("read_timeout", read_timeout),
-        )
-        if value is not None
-    }
+    options = _pipeline_options(retry_total, connection_timeout, read_timeout)
     if storage.connection_string:
         try:
             return TableServiceClient.from_connection_string(storage.connection_string, **options)
@@ -70,3 +63,50 @@ def table_service_from_config(
     raise ConfigurationError(
         "Storage is not configured: set AzureWebJobsStorage or AzureWebJobsStorage__tableServiceUri."
     )
+
+
+def queue_service_from_config(
+    storage: StorageConfig,
+    *,
+    credential_factory: CredentialFactory = default_credential,
+    retry_total: int | None = None,
+    connection_timeout: float | None = None,
+    read_timeout: float | None = None,
+) -> QueueServiceClient:
+    """A QueueServiceClient for the same account, built the same way; no network call happens here."""
+    options = _pipeline_options(retry_total, connection_timeout, read_timeout)
+    if storage.connection_string:
+        try:
+            return QueueServiceClient.from_connection_string(storage.connection_string, **options)
+        except ValueError:
+            # Not chained: the SDK's message may quote the string, and with it the account key.
+            raise ConfigurationError(
+                "AzureWebJobsStorage is not a usable storage connection string."
+            ) from None
+    if storage.queue_service_uri:
+        if not storage.queue_service_uri.lower().startswith("https://"):
+            raise ConfigurationError(
+                "AzureWebJobsStorage__queueServiceUri must be an https URL "
+                "when an Entra ID credential is used."
+            )
+        return QueueServiceClient(
+            account_url=storage.queue_service_uri, credential=credential_factory(storage), **options
+        )
+    raise ConfigurationError(
+        "Queue storage is not configured: set AzureWebJobsStorage, or AzureWebJobsStorage__queueServiceUri "
+        "beside __tableServiceUri."
+    )
+
+
+def _pipeline_options(
+    retry_total: int | None, connection_timeout: float | None, read_timeout: float | None
+) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in (
+            ("retry_total", retry_total),
+            ("connection_timeout", connection_timeout),
+            ("read_timeout", read_timeout),
+        )
+        if value is not None
+    }

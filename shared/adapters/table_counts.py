@@ -1,14 +1,18 @@
-"""Status counts kept beside the tenants, so the summary of GET /api/status costs one small query.
+"""Counts kept beside the rows they count, exact however many writers report at once.
 
-The counts live in the tenants' own partition as a few shard rows (RowKey "~count-NN": "~" sorts after every
-customerId character, so listings stop before them). Every write that changes a tenant's status changes one
-shard in the same entity-group transaction, guarded by both ETags: a tenant and the counts can never
-disagree. Shards spread concurrent writers; a writer that loses a shard's ETag race retries on another.
+The counts live in the counted rows' own partition as a few shard rows (RowKey "~count-NN": "~" sorts after
+every customerId character, so listings stop before them). Every write that changes a count changes one shard
+in the same entity-group transaction, guarded by the ETags of both: rows and counts can never disagree.
+Shards spread concurrent writers; a writer that loses a shard's ETag race retries on another.
+
+`ShardedCounts` does this for any partition and columns: the tenants' status counts below (partition
+"tenant"), and each verification run's total and outcomes (table_runs).
 """
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
@@ -17,47 +21,109 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from ..domain.errors import Conflict
 from ..domain.models import Status
+from .table_common import TRANSACTION_LIMIT
 from .table_entities import TENANT_PARTITION, status_of
 
 SHARDS = 16
 COUNT_PREFIX = "~count-"  # every customerId character sorts before "~"
 _ATTEMPTS = 12
+_SHARD_RACE = (409, 412)  # another writer created (409) or changed (412) the shard first
+
+
+@dataclass(frozen=True, slots=True)
+class ShardedCounts:
+    """Counters named by `columns`, kept as shard rows in the partition whose rows they count."""
+
+    columns: tuple[str, ...]
+    shards: int = SHARDS
+
+    def write(
+        self, table: TableClient, partition: str, operations: Sequence[tuple[Any, ...]], delta: Mapping[str, int]
+    ) -> list[Mapping[str, Any]]:
+        """Submit `operations` (rows of `partition`) with the change they make to the counts, in one transaction;
+        returns their metadata. A failure of the operations themselves (TableTransactionError whose index is
+        one of theirs) is raised as is, and changes nothing."""
+        operations = list(operations)
+        if unknown := set(delta) - set(self.columns):
+            raise ValueError(f"Not a counted column: {sorted(unknown)}.")
+        if not any(delta.values()):
+            return list(table.submit_transaction(operations)) if operations else []
+        if len(operations) >= TRANSACTION_LIMIT:
+            raise ValueError(f"At most {TRANSACTION_LIMIT - 1} operations go with a count change.")
+        shard_index = len(operations)
+        for _ in range(_ATTEMPTS):
+            key = f"{COUNT_PREFIX}{random.randrange(self.shards):02d}"
+            try:
+                shard = table.get_entity(partition, key)
+            except ResourceNotFoundError:
+                shard = None
+            try:
+                result = table.submit_transaction([*operations, self._shard_operation(partition, key, shard, delta)])
+            except TableTransactionError as err:
+                if err.index != shard_index or err.status_code not in _SHARD_RACE:
+                    raise
+                continue  # try again, most likely on another shard
+            return list(result)[:shard_index]
+        raise Conflict("modifiedConcurrently", "The counts are busy; retry in a moment.")
+
+    def rows(self, table: TableClient, partition: str) -> dict[str, Any]:
+        """The shard rows of a partition, by RowKey."""
+        rows = table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end",
+            parameters={"pk": partition, "start": COUNT_PREFIX, "end": COUNT_PREFIX + "~"},
+        )
+        return {row["RowKey"]: row for row in rows}
+
+    def sums(self, shards: Iterable[Any]) -> dict[str, int]:
+        shards = list(shards)
+        return {column: sum(int(shard.get(column, 0)) for shard in shards) for column in self.columns}
+
+    def correct(self, table: TableClient, partition: str, shards: Mapping[str, Any], delta: Mapping[str, int]) -> bool:
+        """Add `delta` to shard 00, unless any shard changed since `shards` were read; False then."""
+        key = f"{COUNT_PREFIX}00"
+        try:
+            table.submit_transaction([self._shard_operation(partition, key, shards.get(key), delta)])
+        except TableTransactionError as err:
+            if err.status_code not in _SHARD_RACE:
+                raise
+            return False
+        return True
+
+    def _shard_operation(self, partition: str, key: str, shard: Any, delta: Mapping[str, int]) -> tuple[Any, ...]:
+        values = {c: int(shard.get(c, 0) if shard else 0) + delta.get(c, 0) for c in self.columns}
+        entity = {"PartitionKey": partition, "RowKey": key, **values}
+        if shard is None:
+            return ("create", entity)
+        guard = {"mode": UpdateMode.REPLACE, "etag": shard.metadata["etag"],
+                 "match_condition": MatchConditions.IfNotModified}
+        return ("update", entity, guard)
+
+
+# --- the tenants' status counts (partition "tenant", one column per Status) ----------------------------------
+
+STATUS_COUNTS = ShardedCounts(tuple(status.value for status in Status))
 
 
 def counted_write(table: TableClient, operation: tuple[Any, ...], delta: Mapping[Status, int]) -> Mapping[str, Any]:
     """Submit one tenant operation together with the change it makes to the counts; returns the tenant
     operation's metadata. The tenant's own failure (TableTransactionError with index 0) is raised as is."""
-    if not any(delta.values()):
-        result = table.submit_transaction([operation])
-        return result[0]
-    for _ in range(_ATTEMPTS):
-        key = f"{COUNT_PREFIX}{random.randrange(SHARDS):02d}"
-        try:
-            shard = table.get_entity(TENANT_PARTITION, key)
-        except ResourceNotFoundError:
-            shard = None
-        try:
-            return table.submit_transaction([operation, _shard_operation(key, shard, delta)])[0]
-        except TableTransactionError as err:
-            if err.index != 1:
-                raise
-            # Another writer changed (or created) this shard first: try again, most likely on another one.
-    raise Conflict("modifiedConcurrently", "The status counts are busy; retry in a moment.")
+    values = {Status(status).value: change for status, change in delta.items()}
+    return STATUS_COUNTS.write(table, TENANT_PARTITION, [operation], values)[0]
 
 
 def read_counts(table: TableClient) -> dict[Status, int] | None:
     """The kept counts; None when none were ever kept (a table from before counts)."""
-    shards = _shards(table)
+    shards = STATUS_COUNTS.rows(table, TENANT_PARTITION)
     if not shards:
         return None
-    return {status: sum(int(shard.get(status.value, 0)) for shard in shards.values()) for status in Status}
+    return _by_status(STATUS_COUNTS.sums(shards.values()))
 
 
 def recount(table: TableClient) -> dict[Status, int]:
     """Count every tenant and correct the kept counts to match. Exact despite concurrent writers: the scan
     counts only if no shard changed while it ran (every status change changes a shard)."""
     for _ in range(_ATTEMPTS):
-        before = _shards(table)
+        before = STATUS_COUNTS.rows(table, TENANT_PARTITION)
         counted = dict.fromkeys(Status, 0)
         rows = table.query_entities(
             "PartitionKey eq @pk and RowKey lt @end",
@@ -66,36 +132,18 @@ def recount(table: TableClient) -> dict[Status, int]:
         )
         for row in rows:
             counted[status_of(row.get("lastVerificationStatus"))] += 1
-        if {k: v.metadata["etag"] for k, v in _shards(table).items()} != {
-            k: v.metadata["etag"] for k, v in before.items()
-        }:
+        after = STATUS_COUNTS.rows(table, TENANT_PARTITION)
+        if {k: v.metadata["etag"] for k, v in after.items()} != {k: v.metadata["etag"] for k, v in before.items()}:
             continue
-        kept = {status: sum(int(s.get(status.value, 0)) for s in before.values()) for status in Status}
-        correction = {status: counted[status] - kept[status] for status in Status}
+        kept = _by_status(STATUS_COUNTS.sums(before.values()))
+        correction = {status.value: counted[status] - kept[status] for status in Status}
         if not any(correction.values()) and before:
             return counted
-        key = f"{COUNT_PREFIX}00"
-        try:
-            table.submit_transaction([_shard_operation(key, before.get(key), correction)])
-        except TableTransactionError:
-            continue  # a writer came in between: count again
-        return counted
+        if STATUS_COUNTS.correct(table, TENANT_PARTITION, before, correction):
+            return counted
+        # a writer came in between: count again
     raise Conflict("modifiedConcurrently", "Tenants kept changing while they were counted; retry later.")
 
 
-def _shards(table: TableClient) -> dict[str, Any]:
-    rows = table.query_entities(
-        "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end",
-        parameters={"pk": TENANT_PARTITION, "start": COUNT_PREFIX, "end": COUNT_PREFIX + "~"},
-    )
-    return {row["RowKey"]: row for row in rows}
-
-
-def _shard_operation(key: str, shard: Any, delta: Mapping[Status, int]) -> tuple[Any, ...]:
-    values = {status.value: int(shard.get(status.value, 0) if shard else 0) + delta.get(status, 0) for status in Status}
-    entity = {"PartitionKey": TENANT_PARTITION, "RowKey": key, **values}
-    if shard is None:
-        return ("create", entity)
-    guard = {"mode": UpdateMode.REPLACE, "etag": shard.metadata["etag"],
-             "match_condition": MatchConditions.IfNotModified}
-    return ("update", entity, guard)
+def _by_status(sums: Mapping[str, int]) -> dict[Status, int]:
+    return {status: sums[status.value] for status in Status}

@@ -3,6 +3,8 @@
 Tenants table: PartitionKey "tenant", RowKey = customerId, one camelCase column per tenant field.
 VerificationHistory table: PartitionKey = customerId, RowKey = inverted timestamp, so newest sorts first.
 Settings table: one entity (PartitionKey "provider", RowKey "consent") with the provider's consent settings.
+VerificationRuns table: one partition per run (its run row, a marker per customer, count shards), and the
+partition "!runs" with the pointer to the running run and an index of runs, newest first (table_runs).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 from ..domain.models import AuthMethod, ProviderSettings, Status, Tenant, VerificationResult
 from ..domain.reasons import Reason
 from ..domain.secrets import CURRENT_VERSION, SecretName
+from ..domain.verification import Run, Trigger
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +142,58 @@ def settings_from_entity(entity: Any) -> ProviderSettings:
         ),
         updated_at=_plain_datetime(entity.get("updatedAt")),
         etag=entity.metadata["etag"],
+    )
+
+
+# --- verification runs ---------------------------------------------------------------------------
+
+RUN_ROW = "!run"  # "!" sorts before every customerId, as the count shards ("~count-") sort after them
+RUNS_PARTITION = "!runs"  # "!" is no run id character: no run's partition can be this one
+CURRENT_RUN_ROW = "~current"  # in RUNS_PARTITION, after the index rows (which start with digits)
+PENDING = "pending"  # a marker's outcome until its customer completes
+GONE = "gone"  # the customer was deleted during the run: it left the run
+TOTAL = "total"
+RUN_COUNT_COLUMNS = (TOTAL, *(status.value for status in Status))
+
+
+def run_to_entity(run: Run) -> dict[str, Any]:
+    return {
+        "PartitionKey": run.run_id,
+        "RowKey": RUN_ROW,
+        "trigger": Trigger(run.trigger).value,
+        "startedAt": _utc(run.started_at),
+        "fannedOut": False,
+    }
+
+
+def run_index_entity(run: Run) -> dict[str, Any]:
+    micros = (_utc(run.started_at) - _EPOCH) // timedelta(microseconds=1)
+    return {"PartitionKey": RUNS_PARTITION, "RowKey": f"{_INVERT_FROM - micros:020d}-{run.run_id}", "runId": run.run_id}
+
+
+def run_from_entities(head: Any, shards: list[Any], counts: dict[str, int]) -> Run:
+    """The run from its run row, its count shards and their sums. Its last progress is the newest write to
+    any of them (every marker change changes a shard). Once it is fanned out and every customer completed,
+    it is finished at that same moment, before finish() writes the moment down as finishedAt."""
+    by_status = {status: counts[status.value] for status in Status}
+    completed = sum(by_status.values())
+    stamps = [_plain_datetime(row.metadata.get("timestamp")) for row in [head, *shards]]
+    last_progress = max((stamp for stamp in stamps if stamp is not None), default=None)
+    finished = _plain_datetime(head.get("finishedAt"))
+    if finished is None and head.get("fannedOut") and completed == counts[TOTAL]:
+        finished = last_progress
+    started = _plain_datetime(head.get("startedAt"))
+    if started is None:
+        raise ValueError("A run row has no startedAt.")
+    return Run(
+        run_id=head["PartitionKey"],
+        trigger=Trigger(head["trigger"]),
+        started_at=started,
+        finished_at=finished,
+        total=counts[TOTAL],
+        completed=completed,
+        by_status=by_status,
+        last_progress_at=last_progress,
     )
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -73,6 +74,16 @@ class Run:
     completed: int
     by_status: dict[Status, int]
     last_progress_at: datetime | None = None
+
+
+# Run ids go into routes (/api/runs/{runId}) and storage keys (a run's partition): letters, digits and '-'.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+
+
+def is_run_id(value: str | None) -> bool:
+    """Whether `value` can be a run id: the edge answers 404 for anything else without a lookup, and the run
+    store never takes one for a key of its own bookkeeping."""
+    return value is not None and _RUN_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,323 @@
+"""RunStore on Azure Table Storage: the VerificationRuns table, exact however many workers report at once.
+
+Each run is a partition of its own (PartitionKey = run id): the run row ("!run": trigger, startedAt,
+fannedOut, finishedAt), one marker row per enrolled customer (RowKey = customerId, `outcome` "pending", a
+Status, or "gone"), and count shards ("~count-NN": total and one column per Status, table_counts). Every
+marker change goes with its count change in one entity-group transaction guarded by ETags, so a marker
+changes once and counts once, whatever a queue redelivers; enrolments also guard the run row, so nobody
+joins a run once it is fanned out.
+
+The partition "!runs" holds the pointer to the running run ("~current") and an index row per run (RowKey =
+inverted start time + run id), written together in one transaction when a run starts: the pointer moves
+under its ETag, so of two concurrent starts exactly one makes a new run.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+
+from ..domain.errors import Conflict
+from ..domain.models import Status
+from ..domain.rules import is_customer_id
+from ..domain.verification import Run, Trigger, is_run_id
+from .table_common import TRANSACTION_LIMIT, check_page_size, on_table, storage_call
+from .table_counts import COUNT_PREFIX, ShardedCounts
+from .table_entities import (
+    CURRENT_RUN_ROW,
+    GONE,
+    PENDING,
+    RUN_COUNT_COLUMNS,
+    RUN_ROW,
+    RUNS_PARTITION,
+    TOTAL,
+    run_from_entities,
+    run_index_entity,
+    run_to_entity,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+COUNTS = ShardedCounts(RUN_COUNT_COLUMNS)
+_ATTEMPTS = 12
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TableRunStore:
+    """Implements verification.RunStore. Creates its table on first use (and again if storage lost it).
+
+    A run's last progress is the newest write to its run row or count shards, as the service stamped it;
+    `clock` gives "now" to judge staleness against (tests move it).
+    """
+
+    def __init__(
+        self, service: TableServiceClient, *, table: str = "VerificationRuns", clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self._service = service
+        self._name = table
+        self._client = service.get_table_client(table)
+        self._clock = clock
+
+    def start(self, run: Run, *, stale_after: timedelta) -> tuple[Run, bool]:
+        if not is_run_id(run.run_id):
+            raise ValueError(f"{run.run_id!r} is not a run id.")
+        if run.trigger not in (Trigger.HTTP, Trigger.TIMER):
+            raise ValueError(f"A run is started by http or timer, not {run.trigger}.")
+        with storage_call("start a run"):
+            return self._on_table(lambda table: self._start(table, run, stale_after))
+
+    def enrol(self, run_id: str, customer_ids: list[str]) -> None:
+        if not is_run_id(run_id):
+            raise ValueError(f"{run_id!r} is not a run id.")
+        wanted = sorted(set(customer_ids))
+        if bad := [c for c in wanted if not is_customer_id(c)]:
+            raise ValueError(f"Not customer ids: {bad[:3]!r}.")
+        if wanted:
+            with storage_call("enrol customers in a run"):
+                self._on_table(lambda table: _enrol(table, run_id, wanted))
+
+    def fanned_out(self, run_id: str) -> None:
+        if not is_run_id(run_id):
+            raise ValueError(f"{run_id!r} is not a run id.")
+        with storage_call("mark a run fanned out"):
+            self._on_table(lambda table: _fanned_out(table, run_id))
+
+    def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
+        if not is_run_id(run_id) or not is_customer_id(customer_id):
+            return False
+        with storage_call("record a run's progress"):
+            return self._on_table(lambda table: _complete(table, run_id, customer_id, status))
+
+    def finish(self, run_id: str) -> Run | None:
+        """Write finishedAt once the run is fanned out and every customer completed; the run, to the one caller
+        that wrote it. Callers ask after their own writes (fanned_out, complete), so whichever asks after the
+        last of those sees the run done. Until then `get` already says finished (the same moment)."""
+        if not is_run_id(run_id):
+            return None
+        with storage_call("finish a run"):
+            return self._on_table(lambda table: _finish(table, run_id))
+
+    def get(self, run_id: str) -> Run | None:
+        if not is_run_id(run_id):
+            return None  # not even a run id: no lookup, and never one of the "!" partitions
+        with storage_call("read a run"):
+            return self._on_table(lambda table: _read(table, run_id))
+
+    def recent(self, *, top: int) -> list[Run]:
+        """One query of the index, then one per run for its counts (the route asks for at most 100)."""
+        check_page_size(top, "top")
+        with storage_call("list runs"):
+            return self._on_table(lambda table: _recent(table, top))
+
+    def _start(self, table: TableClient, run: Run, stale_after: timedelta) -> tuple[Run, bool]:
+        created = False
+        for _ in range(_ATTEMPTS):
+            pointer = _get(table, RUNS_PARTITION, CURRENT_RUN_ROW)
+            running = _read(table, pointer["runId"]) if pointer is not None else None
+            if running is not None and self._is_running(running, stale_after):
+                if created:
+                    _discard(table, run.run_id)
+                return running, False
+            if not created:
+                try:
+                    table.create_entity(run_to_entity(run))
+                except ResourceExistsError:
+                    raise ValueError(f"The run id {run.run_id!r} is taken.") from None
+                created = True
+            # Until the pointer names it, nobody knows this run: a loser's row is simply removed.
+            operations = [_pointer_operation(pointer, run.run_id), ("create", run_index_entity(run))]
+            try:
+                table.submit_transaction(operations)
+            except TableTransactionError as err:
+                if err.index == 0 and err.status_code in (409, 412):
+                    continue  # another start moved the pointer first: look at its run
+                raise
+            return _read(table, run.run_id) or run, True
+        raise Conflict("modifiedConcurrently", "Runs kept starting concurrently; retry in a moment.")
+
+    def _is_running(self, run: Run, stale_after: timedelta) -> bool:
+        if run.finished_at is not None:
+            return False
+        return self._clock() - (run.last_progress_at or run.started_at) <= stale_after
+
+    def _on_table(self, operation: Callable[[TableClient], T]) -> T:
+        """Runs on the table, creating it on first use, and again if storage lost it (see on_table)."""
+        return on_table(self._service, self._name, self._client, operation)
+
+
+# --- on the table, inside storage_call ---------------------------------------------------------------
+
+
+def _read(table: TableClient, run_id: str) -> Run | None:
+    head, shards = _run_rows(table, run_id)
+    if head is None:
+        return None
+    return run_from_entities(head, shards, COUNTS.sums(shards))
+
+
+def _recent(table: TableClient, top: int) -> list[Run]:
+    index = table.query_entities(
+        "PartitionKey eq @pk and RowKey lt @end", parameters={"pk": RUNS_PARTITION, "end": "~"},
+        results_per_page=top, select=["runId"],
+    )
+    runs: list[Run] = []
+    for row in index:
+        run = _read(table, row["runId"])
+        if run is not None:  # its start failed half-way: nothing to show
+            runs.append(run)
+        if len(runs) == top:
+            break
+    return runs
+
+
+def _enrol(table: TableClient, run_id: str, wanted: list[str]) -> None:
+    missing = _not_enrolled(table, run_id, wanted)
+    size = TRANSACTION_LIMIT - 2  # and the run row's guard and a count shard
+    for start in range(0, len(missing), size):
+        if not _enrol_batch(table, run_id, missing[start:start + size]):
+            # A fan-out message redelivered after the run was fanned out (or a run that is gone): by then
+            # every customer of the run was enrolled, so nobody more joins it.
+            logger.warning("Run %s is fanned out or unknown: %d customers not enrolled.", run_id, len(missing) - start)
+            return
+
+
+def _fanned_out(table: TableClient, run_id: str) -> None:
+    for _ in range(_ATTEMPTS):
+        head = _get(table, run_id, RUN_ROW)
+        if head is None:
+            logger.warning("Run %s is unknown: not marked fanned out.", run_id)
+            return
+        if head.get("fannedOut"):
+            return
+        try:
+            _merge(table, head, {"fannedOut": True})
+            return
+        except ResourceModifiedError:
+            continue  # a redelivered enrolment touched the run row: look again
+    raise Conflict("modifiedConcurrently", "The run kept changing; retry in a moment.")
+
+
+def _complete(table: TableClient, run_id: str, customer_id: str, status: Status | None) -> bool:
+    marker = _get(table, run_id, customer_id)
+    if marker is None or marker.get("outcome") != PENDING:
+        return False  # never enrolled, or recorded before (a message delivered twice)
+    outcome = Status(status).value if status is not None else GONE
+    operation = ("update", {"PartitionKey": run_id, "RowKey": customer_id, "outcome": outcome},
+                 _if_unchanged(marker))
+    try:
+        COUNTS.write(table, run_id, [operation], {outcome: 1} if status is not None else {TOTAL: -1})
+    except TableTransactionError as err:
+        if err.index == 0 and err.status_code == 412:
+            return False  # another delivery recorded it in between
+        raise
+    return True
+
+
+def _finish(table: TableClient, run_id: str) -> Run | None:
+    for _ in range(_ATTEMPTS):
+        head, shards = _run_rows(table, run_id)
+        if head is None or head.get("finishedAt") is not None:
+            return None
+        run = run_from_entities(head, shards, COUNTS.sums(shards))
+        if run.finished_at is None:
+            return None  # not fanned out yet, or customers still pending
+        try:
+            # The moment `get` has been answering all along: the last write before the run was done.
+            _merge(table, head, {"finishedAt": run.finished_at})
+        except ResourceModifiedError:
+            continue  # another finisher came first, or the run row changed: look again
+        return _read(table, run_id) or run
+    logger.warning("Run %s: finishedAt not written after %d attempts; reads derive it.", run_id, _ATTEMPTS)
+    return None
+
+
+def _discard(table: TableClient, run_id: str) -> None:
+    try:
+        table.delete_entity(run_id, RUN_ROW)
+    except AzureError as error:  # an orphan row nobody points to: harmless, not worth failing for
+        logger.warning("Could not remove the row of run %s that lost its start: %s.", run_id, type(error).__name__)
+
+
+def _enrol_batch(table: TableClient, run_id: str, customer_ids: list[str]) -> bool:
+    """Enrol these customers (none enrolled a moment ago), unless the run is fanned out (False then). The run
+    row goes into the transaction under its ETag, so a run cannot be fanned out while customers join it."""
+    batch = customer_ids
+    for _ in range(_ATTEMPTS):
+        head = _get(table, run_id, RUN_ROW)
+        if head is None or head.get("fannedOut"):
+            return False
+        if not batch:
+            return True
+        operations = [("create", {"PartitionKey": run_id, "RowKey": c, "outcome": PENDING}) for c in batch]
+        guard = _if_unchanged(head, UpdateMode.MERGE)  # merges nothing: fails if the run row changed
+        operations.append(("update", {"PartitionKey": run_id, "RowKey": RUN_ROW}, guard))
+        try:
+            COUNTS.write(table, run_id, operations, {TOTAL: len(batch)})
+            return True
+        except TableTransactionError as err:
+            if err.index == len(batch) and err.status_code == 412:
+                continue  # the run row changed (fanned out, or another delivery enrolled): look again
+            if err.status_code != 409 or not 0 <= err.index < len(batch):
+                raise
+        # A concurrent delivery of the same message enrolled some first: leave out every one it did.
+        batch = _not_enrolled(table, run_id, batch)
+    raise Conflict("modifiedConcurrently", "Customers kept being enrolled concurrently; retry in a moment.")
+
+
+def _not_enrolled(table: TableClient, run_id: str, customer_ids: list[str]) -> list[str]:
+    """Those of `customer_ids` (sorted) without a marker; one range query, as a page's ids are adjacent."""
+    known = {row["RowKey"] for row in table.query_entities(
+        "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
+        parameters={"pk": run_id, "first": customer_ids[0], "last": customer_ids[-1]}, select=["RowKey"],
+    )}
+    return [c for c in customer_ids if c not in known]
+
+
+def _run_rows(table: TableClient, run_id: str) -> tuple[Any | None, list[Any]]:
+    """The run row and the count shards, in one query."""
+    rows = table.query_entities(
+        # Spaces around the parentheses: the SDK finds parameters by splitting the filter on spaces.
+        "PartitionKey eq @pk and ( RowKey eq @run or ( RowKey ge @start and RowKey lt @end ) )",
+        parameters={"pk": run_id, "run": RUN_ROW, "start": COUNT_PREFIX, "end": COUNT_PREFIX + "~"},
+    )
+    head, shards = None, []
+    for row in rows:
+        if row["RowKey"] == RUN_ROW:
+            head = row
+        else:
+            shards.append(row)
+    return head, shards
+
+
+def _get(table: TableClient, partition: str, row: str) -> Any | None:
+    try:
+        return table.get_entity(partition, row)
+    except ResourceNotFoundError:
+        return None
+
+
+def _merge(table: TableClient, entity: Any, values: dict[str, Any]) -> None:
+    """Set `values` on a row unless it changed since `entity` was read (ResourceModifiedError then)."""
+    table.update_entity({"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], **values},
+                        **_if_unchanged(entity, UpdateMode.MERGE))
+
+
+def _pointer_operation(pointer: Any | None, run_id: str) -> tuple[Any, ...]:
+    entity = {"PartitionKey": RUNS_PARTITION, "RowKey": CURRENT_RUN_ROW, "runId": run_id}
+    if pointer is None:
+        return ("create", entity)
+    return ("update", entity, _if_unchanged(pointer))
+
+
+def _if_unchanged(entity: Any, mode: UpdateMode = UpdateMode.REPLACE) -> dict[str, Any]:
+    return {"mode": mode, "etag": entity.metadata["etag"], "match_condition": MatchConditions.IfNotModified}

@@ -1,0 +1,383 @@
+"""TableRunStore against a real Azurite: exact counts under concurrent and repeated deliveries, one run at a time."""
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from shared.adapters.storage_clients import table_service_from_config
+from shared.adapters.table_counts import COUNT_PREFIX
+from shared.adapters.table_entities import RUN_ROW, RUNS_PARTITION
+from shared.adapters.table_runs import TableRunStore
+from shared.config import StorageConfig
+from shared.domain.errors import DependencyUnavailable
+from shared.domain.models import Status
+from shared.domain.verification import Run, Trigger, is_run_id
+
+pytestmark = pytest.mark.integration
+
+HOUR = timedelta(hours=1)
+ZERO = {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 0}
+
+
+@pytest.fixture
+def service(azurite) -> TableServiceClient:
+    return table_service_from_config(StorageConfig(connection_string=azurite.connection_string), retry_total=0)
+
+
+@pytest.fixture
+def table_name() -> str:
+    return f"Runs{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def store(service, table_name) -> TableRunStore:
+    return TableRunStore(service, table=table_name)
+
+
+def _run_id(at: datetime | None = None) -> str:
+    return f"{at or datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:8]}"  # as the runs use case makes them
+
+
+def _run(started_at: datetime | None = None, trigger: Trigger = Trigger.HTTP) -> Run:
+    started_at = started_at or datetime.now(UTC)
+    return Run(_run_id(started_at), trigger, started_at, None, 0, 0, dict(ZERO))
+
+
+def _started(store: TableRunStore, **kwargs) -> Run:
+    run, new = store.start(_run(**kwargs), stale_after=HOUR)
+    assert new
+    return run
+
+
+def _rows(service: TableServiceClient, table: str, partition: str) -> list[dict]:
+    rows = service.get_table_client(table).query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+    return list(rows)
+
+
+def _status_of(n: int) -> Status:
+    return (Status.SUCCEEDED, Status.FAILED, Status.NOT_VERIFIED)[n % 3]
+
+
+# --- start: one run at a time ----------------------------------------------------------------------------------
+
+
+def test_a_started_run_is_empty_and_is_the_running_one(store):
+    asked = _run(trigger=Trigger.TIMER)
+    run, new = store.start(asked, stale_after=HOUR)
+    assert new
+    assert (run.run_id, run.trigger, run.started_at) == (asked.run_id, Trigger.TIMER, asked.started_at)
+    assert (run.total, run.completed, run.by_status, run.finished_at) == (0, 0, ZERO, None)
+    assert run.last_progress_at is not None
+    assert store.get(asked.run_id) == run
+
+    again, new = store.start(_run(), stale_after=HOUR)
+    assert not new
+    assert again.run_id == asked.run_id
+
+
+def test_concurrent_starts_make_one_run(store, service, table_name):
+    asked = [_run() for _ in range(8)]
+    barrier = threading.Barrier(len(asked))
+
+    def start(run: Run) -> tuple[Run, bool]:
+        barrier.wait(timeout=60)
+        return store.start(run, stale_after=HOUR)
+
+    with ThreadPoolExecutor(len(asked)) as pool:
+        answers = list(pool.map(start, asked))
+    assert sum(new for _, new in answers) == 1
+    assert len({run.run_id for run, _ in answers}) == 1
+    winner = answers[0][0].run_id
+    assert [run.run_id for run in store.recent(top=100)] == [winner]
+    # The losers left nothing behind: their rows were removed once they saw the winner.
+    assert [store.get(run.run_id) for run in asked if run.run_id != winner] == [None] * 7
+    assert [r["runId"] for r in _rows(service, table_name, RUNS_PARTITION)] == [winner, winner]  # index, pointer
+
+
+def test_a_finished_run_makes_way_for_the_next(store):
+    first = _started(store)
+    store.fanned_out(first.run_id)  # no customers: finished at once
+    assert store.get(first.run_id).finished_at is not None
+    second, new = store.start(_run(), stale_after=HOUR)
+    assert new and second.run_id != first.run_id
+
+
+def test_a_run_without_progress_for_stale_after_is_replaced(service, table_name):
+    now = datetime.now(UTC)
+    store = TableRunStore(service, table=table_name, clock=lambda: now)
+    first = _started(store)
+    store.enrol(first.run_id, ["a", "b"])
+    progress = store.get(first.run_id).last_progress_at
+
+    later = TableRunStore(service, table=table_name, clock=lambda: progress + HOUR / 2)
+    still, new = later.start(_run(), stale_after=HOUR)
+    assert (still.run_id, new) == (first.run_id, False)
+
+    stale = TableRunStore(service, table=table_name, clock=lambda: progress + 2 * HOUR)
+    replacement, new = stale.start(_run(), stale_after=HOUR)
+    assert new and replacement.run_id != first.run_id
+    # The stale run keeps its progress and can still record it; it is just no longer the running one.
+    assert stale.complete(first.run_id, "a", Status.SUCCEEDED)
+    assert stale.get(first.run_id).completed == 1
+    assert [run.run_id for run in stale.recent(top=10)] == [replacement.run_id, first.run_id]
+
+
+def test_start_refuses_what_is_no_run(store):
+    with pytest.raises(ValueError):
+        store.start(Run("!runs", Trigger.HTTP, datetime.now(UTC), None, 0, 0, dict(ZERO)), stale_after=HOUR)
+    run = _started(store)
+    store.fanned_out(run.run_id)
+    with pytest.raises(ValueError):
+        store.start(run, stale_after=HOUR)  # its id is taken
+
+
+# --- enrol and complete: exact counts --------------------------------------------------------------------------
+
+
+def test_enrolling_twice_counts_each_customer_once(store):
+    run = _started(store)
+    store.enrol(run.run_id, ["a", "b", "c"])
+    store.enrol(run.run_id, ["b", "c", "d", "d"])
+    store.enrol(run.run_id, [])
+    assert store.get(run.run_id).total == 4
+
+
+def test_enrolling_more_than_one_transaction_and_concurrent_redeliveries_stay_exact(store):
+    run = _started(store)
+    page = [f"c{n:04d}" for n in range(250)]  # three transactions of at most 99 markers and a shard
+    barrier = threading.Barrier(4)
+
+    def deliver(_: int) -> None:
+        barrier.wait(timeout=60)
+        store.enrol(run.run_id, page)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(deliver, range(4)))
+    got = store.get(run.run_id)
+    assert (got.total, got.completed) == (250, 0)
+
+
+def test_a_completion_is_recorded_once(store):
+    run = _started(store)
+    store.enrol(run.run_id, ["a", "b"])
+    assert store.complete(run.run_id, "a", Status.FAILED)
+    assert not store.complete(run.run_id, "a", Status.FAILED)
+    assert not store.complete(run.run_id, "a", Status.SUCCEEDED)  # a late, different answer changes nothing
+    assert not store.complete(run.run_id, "a", None)
+    got = store.get(run.run_id)
+    assert (got.total, got.completed, got.by_status) == (2, 1, {**ZERO, Status.FAILED: 1})
+
+
+def test_a_customer_never_enrolled_is_not_recorded(store):
+    run = _started(store)
+    store.enrol(run.run_id, ["a"])
+    assert not store.complete(run.run_id, "stranger", Status.SUCCEEDED)
+    assert not store.complete(_run_id(), "a", Status.SUCCEEDED)  # no such run
+    assert not store.complete("!runs", "a", Status.SUCCEEDED)
+    assert not store.complete(run.run_id, "~count-00", Status.SUCCEEDED)
+    got = store.get(run.run_id)
+    assert (got.total, got.completed) == (1, 0)
+
+
+def test_a_customer_deleted_mid_run_leaves_the_total(store):
+    run = _started(store)
+    store.enrol(run.run_id, ["a", "b", "c"])
+    store.fanned_out(run.run_id)
+    assert store.complete(run.run_id, "a", Status.SUCCEEDED)
+    assert store.complete(run.run_id, "b", None)
+    assert not store.complete(run.run_id, "b", None)
+    got = store.get(run.run_id)
+    assert (got.total, got.completed, got.finished_at) == (2, 1, None)
+    assert store.complete(run.run_id, "c", None)
+    got = store.get(run.run_id)
+    assert (got.total, got.completed, got.by_status) == (1, 1, {**ZERO, Status.SUCCEEDED: 1})
+    assert got.finished_at is not None
+
+
+def test_many_workers_completing_one_run_keep_exact_counts(store, service, table_name):
+    run = _started(store)
+    customers = [f"cust-{n:04d}" for n in range(240)]
+    store.enrol(run.run_id, customers)
+    store.fanned_out(run.run_id)
+    # Every customer is reported twice at about the same moment, as a redelivered message would be: threads t
+    # and t + 8 go through the same customers in the same order.
+    barrier = threading.Barrier(16)
+
+    def worker(thread: int) -> tuple[list[bool], Run | None]:
+        barrier.wait(timeout=60)
+        mine = [(n, c) for n, c in enumerate(customers) if n % 8 == thread % 8]
+        recorded = [store.complete(run.run_id, c, _status_of(n)) for n, c in mine]
+        return recorded, store.finish(run.run_id)  # as each chunk's worker asks at its end
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(worker, range(16)))
+    assert [ok for recorded, _ in answers for ok in recorded].count(True) == len(customers)
+    finishers = [finished for _, finished in answers if finished is not None]
+    assert len(finishers) == 1  # the run's summary is logged once
+    assert finishers[0].finished_at is not None and finishers[0].completed == 240
+    got = store.get(run.run_id)
+    expected = Counter(_status_of(n) for n in range(len(customers)))
+    assert (got.total, got.completed) == (240, 240)
+    assert got.by_status == {status: expected[status] for status in Status}
+    assert sum(got.by_status.values()) == got.total
+    assert got.finished_at is not None
+    markers = [r for r in _rows(service, table_name, run.run_id)
+               if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)]
+    assert Counter(r["outcome"] for r in markers) == {s.value: n for s, n in expected.items()}
+
+
+# --- finishing -------------------------------------------------------------------------------------------------
+
+
+def test_a_run_finishes_once_fanned_out_and_all_completed(store):
+    run = _started(store)
+    store.enrol(run.run_id, ["a", "b"])
+    assert store.complete(run.run_id, "a", Status.SUCCEEDED)
+    assert store.complete(run.run_id, "b", Status.FAILED)
+    assert store.finish(run.run_id) is None  # more may still be enrolled
+    assert store.get(run.run_id).finished_at is None
+    store.fanned_out(run.run_id)
+    done = store.get(run.run_id).finished_at
+    assert done is not None  # reads say so before anyone asked to finish it
+    finished = store.finish(run.run_id)
+    assert finished is not None and finished.finished_at == done  # and the written moment is the same
+    assert store.finish(run.run_id) is None  # only the one that marked it gets the run
+    store.fanned_out(run.run_id)  # redelivered
+    store.enrol(run.run_id, ["late"])  # a redelivered fan-out after the last one enrols nobody
+    assert store.get(run.run_id) == finished
+    assert not store.complete(run.run_id, "late", Status.SUCCEEDED)
+
+
+def _together(*calls) -> list:
+    barrier = threading.Barrier(len(calls))
+
+    def call(action):
+        barrier.wait(timeout=60)
+        return action()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return [future.result() for future in [pool.submit(call, action) for action in calls]]
+
+
+def test_the_last_completion_racing_the_end_of_the_fan_out_still_finishes_the_run(store):
+    def last(run_id: str) -> Run | None:
+        store.complete(run_id, "b", Status.FAILED)
+        return store.finish(run_id)  # as the chunk's worker does
+
+    def end_of_fan_out(run_id: str) -> Run | None:
+        store.fanned_out(run_id)
+        return store.finish(run_id)  # as the fan-out does
+
+    for _ in range(10):  # each round a new run: the previous one finished
+        run_id = _started(store).run_id
+        store.enrol(run_id, ["a", "b"])
+        store.complete(run_id, "a", Status.SUCCEEDED)
+        finished = _together(lambda: last(run_id), lambda: end_of_fan_out(run_id))  # noqa: B023
+        assert len([run for run in finished if run is not None]) == 1
+        assert store._client.get_entity(run_id, RUN_ROW).get("finishedAt") is not None  # written, not derived
+
+
+def test_a_redelivered_enrolment_racing_the_end_of_the_fan_out_joins_wholly_or_not_at_all(store):
+    page = [f"c{n:02d}" for n in range(50)]
+    for _ in range(6):
+        run_id = _started(store).run_id
+        _together(lambda: store.enrol(run_id, page), lambda: store.fanned_out(run_id))  # noqa: B023
+        run = store.get(run_id)
+        if run.total == 0:
+            assert run.finished_at is not None  # fanned out first: nobody joined, nothing to wait for
+        else:
+            assert (run.total, run.finished_at) == (50, None)
+            for customer in page:
+                store.complete(run_id, customer, Status.SUCCEEDED)
+            assert store.get(run_id).finished_at is not None
+
+
+def test_a_run_of_no_customers_finishes_when_fanned_out(store):
+    run = _started(store)
+    assert store.get(run.run_id).finished_at is None
+    assert store.finish(run.run_id) is None
+    store.fanned_out(run.run_id)
+    got = store.get(run.run_id)
+    assert (got.total, got.completed, got.by_status) == (0, 0, ZERO)
+    assert got.finished_at is not None
+    assert store.finish(run.run_id).finished_at == got.finished_at
+
+
+def test_finish_of_an_unknown_run_is_none(store):
+    assert store.finish(_run_id()) is None
+    assert store.finish("!runs") is None
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+
+def test_recent_lists_runs_newest_first(store):
+    t0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    ids = []
+    for hours in (0, 2, 1):  # started out of order: the start time, not the order of writes, sorts them
+        run = _started(store, started_at=t0 + timedelta(hours=hours))
+        store.fanned_out(run.run_id)
+        ids.append(run.run_id)
+    assert [r.run_id for r in store.recent(top=10)] == [ids[1], ids[2], ids[0]]
+    assert [r.run_id for r in store.recent(top=2)] == [ids[1], ids[2]]
+    assert [r.started_at for r in store.recent(top=1)] == [t0 + timedelta(hours=2)]
+
+
+def test_unknown_and_malformed_run_ids_read_as_none(store):
+    _started(store)
+    assert store.get(_run_id()) is None
+    assert store.get("!runs") is None
+    assert store.get("a/b") is None
+    assert store.recent(top=5)[0].total == 0
+
+
+def test_run_ids_are_letters_digits_and_hyphens():
+    assert all(is_run_id(v) for v in (_run_id(), "20240501120000-0a1b2c3d", "A", "a-b-c", "x" * 64))
+    assert not any(is_run_id(v) for v in ("", "!runs", "~current", "-x", "a/b", "a b", "a_b", "x" * 65, None))
+
+
+def test_a_table_lost_by_storage_is_created_again(store, service, table_name):
+    _started(store)
+    service.delete_table(table_name)  # storage restarted empty, say
+    assert store.recent(top=5) == []
+    assert _started(store).total == 0
+
+
+# --- storage unreachable ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unreachable(azurite) -> TableRunStore:
+    with socket.socket() as probe:  # a port that was free a moment ago and that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection_string = azurite.connection_string.replace(f":{azurite.table_port}/", f":{port}/")
+    service = table_service_from_config(
+        StorageConfig(connection_string=connection_string), retry_total=0, connection_timeout=5
+    )
+    return TableRunStore(service, table="UnreachableRuns")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.start(_run(), stale_after=HOUR),
+        lambda s: s.enrol("20240501-120000-abc", ["a"]),
+        lambda s: s.fanned_out("20240501-120000-abc"),
+        lambda s: s.complete("20240501-120000-abc", "a", Status.SUCCEEDED),
+        lambda s: s.finish("20240501-120000-abc"),
+        lambda s: s.get("20240501-120000-abc"),
+        lambda s: s.recent(top=5),
+    ],
+)
+def test_an_unreachable_endpoint_is_dependency_unavailable(unreachable, call):
+    with pytest.raises(DependencyUnavailable) as err:
+        call(unreachable)
+    assert err.value.code == "storageUnavailable"
