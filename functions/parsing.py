@@ -22,6 +22,7 @@ from shared.domain.rules import (
     is_guid,
     is_url_host,
 )
+from shared.domain.verification import is_run_id
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -259,3 +260,22 @@ def provider_settings_input(body: Mapping[str, Any]) -> ProviderSettingsInput:
     url = redirect_url((_string(body, "redirectUrl", required=True) or "").strip())
     secret = _secret(body, "clientSecret", limit=_MAX_APPLICATION_SECRET)
     return ProviderSettingsInput(client_id=client_id, redirect_url=url, client_secret=secret)
+
+
+MAX_RUNS = 100
+
+
+def run_id(raw: str | None) -> str:
+    if raw is None or not is_run_id(raw):
+        raise InputError("invalidRunId", "runId must be 1 to 64 letters, digits or '-'.")
+    return raw
+
+
+def runs_top(params: Mapping[str, str]) -> int:
+    """`top` of GET /api/runs: 1 to 100, default 20."""
+    raw = params.get("top")
+    if raw is None:
+        return 20
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= MAX_RUNS:
+        raise InputError("invalidQueryParameter", f"top must be a whole number from 1 to {MAX_RUNS}.")
+    return int(raw)

@@ -12,7 +12,10 @@ from pathlib import Path
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
 from .domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
+from .domain.verification import RunStore, WorkQueue
+from .usecases.limiter import ConcurrencyLimiter
 from .usecases.token_key import TokenKey
+from .usecases.verify import VerifyContext
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,9 @@ class Services:
     secrets: SecretStore
     provider_settings: ProviderSettingsStore
     token_keys: TokenKey
+    verification: VerifyContext
+    runs: RunStore
+    work: WorkQueue
 
 
 _lock = threading.Lock()
@@ -64,8 +70,11 @@ def build(config: AppConfig) -> Services:
     # Imported here, not at module level: the host imports the app on every cold start.
     from .adapters.keyvault import KeyVaultSecretStore
     from .adapters.local_secrets import LocalFileSecretStore
-    from .adapters.storage_clients import default_credential, table_service_from_config
+    from .adapters.msal_platform import MsalIdentityPlatform
+    from .adapters.queue_work import StorageWorkQueue
+    from .adapters.storage_clients import default_credential, queue_service_from_config, table_service_from_config
     from .adapters.table_history import TableHistoryStore
+    from .adapters.table_runs import TableRunStore
     from .adapters.table_settings import TableProviderSettingsStore
     from .adapters.table_tenants import TableTenantStore
 
@@ -79,13 +88,31 @@ def build(config: AppConfig) -> Services:
         secrets = KeyVaultSecretStore(config.key_vault_url, credential=credential)
     else:
         secrets = LocalFileSecretStore(_local_secrets_path(config))
+    tenants, history = TableTenantStore(tables), TableHistoryStore(tables)
+    provider_settings = TableProviderSettingsStore(tables)
+    platform = MsalIdentityPlatform(
+        config.entra_authority_host,
+        delegated_scopes=config.consent_scopes,
+        application_scope=f"{config.graph_endpoint}/.default",
+        pool_size=config.verify_concurrency,
+    )
+    verification = VerifyContext(
+        tenants=tenants, history=history, secrets=secrets, provider_settings=provider_settings, platform=platform,
+        limiter=ConcurrencyLimiter(config.verify_concurrency), required_roles=config.required_application_roles,
+    )
+    # A short retry budget: Verify All answers at once, not after the SDK's minute of back-off.
+    queues = queue_service_from_config(config.storage, credential_factory=lambda _storage: credential,
+                                       retry_total=2, connection_timeout=5, read_timeout=10)
     return Services(
         config=config,
-        tenants=TableTenantStore(tables),
-        history=TableHistoryStore(tables),
+        tenants=tenants,
+        history=history,
         secrets=secrets,
-        provider_settings=TableProviderSettingsStore(tables),
+        provider_settings=provider_settings,
         token_keys=TokenKey(secrets),
+        verification=verification,
+        runs=TableRunStore(tables),
+        work=StorageWorkQueue(queues),
     )
 
 

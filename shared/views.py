@@ -4,23 +4,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from .domain.classification import first_line
 from .domain.models import ProviderSettings, Status, StatusDetail, StatusPage, Tenant, VerificationResult
-
-MAX_MESSAGE_CHARS = 500
+from .domain.verification import Run
 
 
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
-def first_line(message: str | None) -> str | None:
-    """The provider's first line, trimmed, at most 500 characters (the contract's message field)."""
-    if not message:
-        return None
-    line = message.strip().splitlines()[0].strip() if message.strip() else ""
-    return line[:MAX_MESSAGE_CHARS] or None
 
 
 def error_view(code: str, message: str) -> dict[str, Any]:
@@ -84,3 +76,19 @@ def provider_settings_view(settings: ProviderSettings) -> dict[str, Any]:
         "clientSecretConfigured": settings.client_secret_configured,
         "updatedAt": iso(settings.updated_at),
     }
+
+
+def run_view(run: Run) -> dict[str, Any]:
+    return {
+        "runId": run.run_id,
+        "trigger": run.trigger.value,
+        "startedAt": iso(run.started_at),
+        "finishedAt": iso(run.finished_at),
+        "total": run.total,
+        "completed": run.completed,
+        "byStatus": {status.value: run.by_status.get(status, 0) for status in Status},
+    }
+
+
+def runs_view(runs: list[Run]) -> dict[str, Any]:
+    return {"runs": [run_view(run) for run in runs]}

@@ -23,7 +23,7 @@ CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery r
 def start_run(runs: RunStore, queue: WorkQueue, *, trigger: Trigger, now: datetime | None = None) -> tuple[Run, bool]:
     """Start a run, or return the one running; (run, started now)."""
     now = now or datetime.now(UTC)
-    run_id = f"{now:%Y%m%d%H%M%S}-{random_source.token_hex(4)}"
+    run_id = f"{now:%Y%m%d%H%M%S}-{random_source.token_hex(8)}"  # time-ordered, and unguessable
     proposed = Run(run_id=run_id, trigger=trigger, started_at=now, finished_at=None, total=0, completed=0,
                    by_status=dict.fromkeys(Status, 0))
     run, started = runs.start(proposed, stale_after=STALE_AFTER)

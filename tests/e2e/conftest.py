@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.support.processes import stop_process
+from tools.identity_sim import IdentitySimulator
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,7 +73,18 @@ def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | Non
 
 
 @pytest.fixture(scope="session")
-def app(azurite, tmp_path_factory) -> RunningApp:
-    running = start_app(tmp_path_factory.mktemp("app"), azurite.connection_string)
+def identity(tmp_path_factory) -> IdentitySimulator:
+    """The identity platform the app verifies against (there is no emulator: a simulator over real HTTPS)."""
+    with IdentitySimulator(ca_dir=tmp_path_factory.mktemp("identity")) as simulator:
+        yield simulator
+
+
+def identity_env(simulator: IdentitySimulator) -> dict[str, str]:
+    return {"ENTRA_AUTHORITY_HOST": simulator.authority_host, "REQUESTS_CA_BUNDLE": str(simulator.ca_bundle_path)}
+
+
+@pytest.fixture(scope="session")
+def app(azurite, identity, tmp_path_factory) -> RunningApp:
+    running = start_app(tmp_path_factory.mktemp("app"), azurite.connection_string, identity_env(identity))
     yield running
     stop_process(running.process)

@@ -24,8 +24,8 @@ def test_every_documented_operation_answers_as_documented(app):
                      "password": "Spec-Pass-1"}
     exercised: set[tuple[str, str]] = set()
 
-    def call(method, template, *, status, json_body=None, data=None, params=None, customer=cid):
-        path = template.replace("{customerId}", customer)
+    def call(method, template, *, status, json_body=None, data=None, params=None, customer=cid, run=""):
+        path = template.replace("{customerId}", customer).replace("{runId}", run)
         response = requests.request(method, app.url(path), json=json_body, data=data, params=params, timeout=30)
         assert response.status_code == status, (method, path, response.status_code, response.text)
         check_response(template, method, response.status_code, response.content, response.headers.get("Content-Type"))
@@ -57,6 +57,17 @@ def test_every_documented_operation_answers_as_documented(app):
     call("PUT", "/api/settings", status=200,
          json_body={"clientId": str(uuid.uuid4()), "redirectUrl": "http://localhost:7071/authenticate/OAuth2Callback"})
     call("PUT", "/api/settings", status=400, json_body={"clientId": "x"})
+
+    verified = call("POST", status_one + "/verify", status=200).json()
+    assert verified["lastVerificationReason"] == "notConfigured"  # no client secret applied above
+    call("POST", status_one + "/verify", status=404, customer="nobody-" + cid)
+    started = call("POST", "/api/runs", status=202)
+    assert started.headers["Location"] == "/api/runs/" + started.json()["runId"]
+    call("GET", "/api/runs/{runId}", status=200, run=started.json()["runId"])
+    call("GET", "/api/runs/{runId}", status=404, run="no-such-run")
+    call("GET", "/api/runs/{runId}", status=400, run="bad_id")
+    call("GET", "/api/runs", status=200, params={"top": "5"})
+    call("GET", "/api/runs", status=400, params={"top": "0"})
 
     call("DELETE", tenant, status=204)
     call("DELETE", tenant, status=404)

@@ -18,7 +18,9 @@ from shared.domain.models import (
     VerificationResult,
 )
 from shared.domain.secrets import CURRENT_VERSION, SecretVersion, StoredSecret
+from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.token_key import TokenKey
+from shared.usecases.verify import VerifyContext
 
 
 class InMemoryTenantStore:
@@ -148,12 +150,22 @@ class InMemorySecretStore:
 
 def fake_services() -> Services:
     """Fresh fakes behind every port, ready for bootstrap.use()."""
-    secrets = InMemorySecretStore()
+    from tests.support.verification_fakes import InMemoryRunStore, InMemoryWorkQueue, ScriptedPlatform
+
+    secrets, tenants, history = InMemorySecretStore(), InMemoryTenantStore(), InMemoryHistoryStore()
+    provider_settings = InMemoryProviderSettingsStore()
+    verification = VerifyContext(
+        tenants=tenants, history=history, secrets=secrets, provider_settings=provider_settings,
+        platform=ScriptedPlatform(), limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",),
+    )
     return Services(
         config=None,
-        tenants=InMemoryTenantStore(),
-        history=InMemoryHistoryStore(),
+        tenants=tenants,
+        history=history,
         secrets=secrets,
-        provider_settings=InMemoryProviderSettingsStore(),
+        provider_settings=provider_settings,
         token_keys=TokenKey(secrets),
+        verification=verification,
+        runs=InMemoryRunStore(),
+        work=InMemoryWorkQueue(),
     )

@@ -5,7 +5,8 @@ import pytest
 from shared import bootstrap
 from shared.domain.errors import ConfigurationError
 
-AZURE_STORAGE = {"AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net"}
+AZURE_STORAGE = {"AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net",
+                 "AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net"}
 
 
 def test_without_key_vault_outside_azurite_start_up_fails_clearly(monkeypatch):
@@ -67,3 +68,4 @@ def test_build_in_azure_uses_one_identity_for_tables_and_key_vault():
     table_credential = services.tenants._service.credential
     assert isinstance(vault_credential, DefaultAzureCredential)
     assert vault_credential is table_credential
+    assert services.work._client.credential is table_credential  # the queue too: one identity

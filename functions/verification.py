@@ -1,0 +1,62 @@
+"""Verification triggers: Verify All and runs (HTTP), verify one (HTTP), the schedule (timer) and the worker
+that handles each `verify-requests` queue message."""
+import logging
+
+import azure.functions as func
+
+from shared import bootstrap
+from shared.domain.errors import NotFound
+from shared.domain.verification import Trigger
+from shared.usecases.runs import handle_work, start_run
+from shared.usecases.verify import verify_tenant
+from shared.views import run_view, runs_view, tenant_view
+
+from . import parsing
+from .http import endpoint, json_response
+
+bp = func.Blueprint()
+logger = logging.getLogger(__name__)
+
+
+@endpoint(bp, "runs_start", "api/runs", methods=["POST"])
+def runs_start(req: func.HttpRequest) -> func.HttpResponse:
+    services = bootstrap.services()
+    run, _ = start_run(services.runs, services.work, trigger=Trigger.HTTP)
+    return json_response(run_view(run), status=202, headers={"Location": f"/api/runs/{run.run_id}"})
+
+
+@endpoint(bp, "runs_get", "api/runs/{runId}", methods=["GET"])
+def runs_get(req: func.HttpRequest) -> func.HttpResponse:
+    run_id = parsing.run_id(req.route_params.get("runId"))
+    run = bootstrap.services().runs.get(run_id)
+    if run is None:
+        raise NotFound(f"No run with runId {run_id}.")
+    return json_response(run_view(run))
+
+
+@endpoint(bp, "runs_list", "api/runs", methods=["GET"])
+def runs_list(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(runs_view(bootstrap.services().runs.recent(top=parsing.runs_top(req.params))))
+
+
+@endpoint(bp, "status_verify", "api/status/{customerId}/verify", methods=["POST"])
+def status_verify(req: func.HttpRequest) -> func.HttpResponse:
+    customer_id = parsing.customer_id(req.route_params.get("customerId"))
+    tenant = verify_tenant(bootstrap.services().verification, customer_id, in_run=False)
+    if tenant is None:
+        raise NotFound(f"No customer with customerId {customer_id}.")
+    return json_response(tenant_view(tenant))
+
+
+@bp.function_name("verify_schedule")
+@bp.timer_trigger(arg_name="timer", schedule="%VERIFY_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def verify_schedule(timer: func.TimerRequest) -> None:
+    services = bootstrap.services()
+    start_run(services.runs, services.work, trigger=Trigger.TIMER)
+
+
+@bp.function_name("verify_worker")
+@bp.queue_trigger(arg_name="message", queue_name="verify-requests", connection="AzureWebJobsStorage")
+def verify_worker(message: func.QueueMessage) -> None:
+    services = bootstrap.services()
+    handle_work(services.verification, services.runs, services.work, message.get_body().decode("utf-8", "replace"))
