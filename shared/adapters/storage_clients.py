@@ -6,7 +6,7 @@ on every cold start, and local runs on a connection string never need it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
 CredentialFactory = Callable[[StorageConfig], "TokenCredential"]
+S = TypeVar("S", TableServiceClient, QueueServiceClient)
 
 
 def default_credential(storage: StorageConfig) -> TokenCredential:
@@ -42,64 +43,49 @@ def table_service_from_config(
     The retry and time-out options go to azure-core's pipeline (None keeps the SDK's defaults); tests
     pass `retry_total=0` so an unreachable endpoint fails at once.
     """
-    options = _pipeline_options(retry_total, connection_timeout, read_timeout)
-    if storage.connection_string:
-        try:
-            return TableServiceClient.from_connection_string(storage.connection_string, **options)
-        except ValueError:
-            # Not chained: the SDK's message may quote the string, and with it the account key.
-            raise ConfigurationError(
-                "AzureWebJobsStorage is not a usable storage connection string."
-            ) from None
-    if storage.table_service_uri:
-        if not storage.table_service_uri.lower().startswith("https://"):
-            raise ConfigurationError(
-                "AzureWebJobsStorage__tableServiceUri must be an https URL "
-                "when an Entra ID credential is used."
-            )
-        return TableServiceClient(
-            endpoint=storage.table_service_uri, credential=credential_factory(storage), **options
-        )
-    raise ConfigurationError(
-        "Storage is not configured: set AzureWebJobsStorage or AzureWebJobsStorage__tableServiceUri."
+    return _service_client(
+        TableServiceClient, storage, uri=storage.table_service_uri, setting="tableServiceUri",
+        credential_factory=credential_factory,
+        options=_pipeline_options(retry_total=retry_total, connection_timeout=connection_timeout,
+                                  read_timeout=read_timeout),
     )
 
 
 def queue_service_from_config(
-    storage: StorageConfig,
-    *,
-    credential_factory: CredentialFactory = default_credential,
-    retry_total: int | None = None,
-    connection_timeout: float | None = None,
-    read_timeout: float | None = None,
+    storage: StorageConfig, *, credential_factory: CredentialFactory = default_credential, **pipeline: Any
 ) -> QueueServiceClient:
-    """A QueueServiceClient for the same account, built the same way; no network call happens here."""
-    options = _pipeline_options(retry_total, connection_timeout, read_timeout)
+    """A QueueServiceClient for the same account, built the same way and with the same pipeline options
+    (retry_total, connection_timeout, read_timeout); no network call happens here."""
+    return _service_client(
+        QueueServiceClient, storage, uri=storage.queue_service_uri, setting="queueServiceUri",
+        credential_factory=credential_factory, options=_pipeline_options(**pipeline),
+    )
+
+
+def _service_client(
+    kind: type[S], storage: StorageConfig, *, uri: str | None, setting: str, credential_factory: CredentialFactory,
+    options: dict[str, Any],
+) -> S:
+    """A service client of `kind` from the connection string, or from its service URI plus an Entra credential."""
     if storage.connection_string:
         try:
-            return QueueServiceClient.from_connection_string(storage.connection_string, **options)
+            return kind.from_connection_string(storage.connection_string, **options)
         except ValueError:
             # Not chained: the SDK's message may quote the string, and with it the account key.
+            raise ConfigurationError("AzureWebJobsStorage is not a usable storage connection string.") from None
+    if uri:
+        if not uri.lower().startswith("https://"):
             raise ConfigurationError(
-                "AzureWebJobsStorage is not a usable storage connection string."
-            ) from None
-    if storage.queue_service_uri:
-        if not storage.queue_service_uri.lower().startswith("https://"):
-            raise ConfigurationError(
-                "AzureWebJobsStorage__queueServiceUri must be an https URL "
-                "when an Entra ID credential is used."
+                f"AzureWebJobsStorage__{setting} must be an https URL when an Entra ID credential is used."
             )
-        return QueueServiceClient(
-            account_url=storage.queue_service_uri, credential=credential_factory(storage), **options
-        )
+        return kind(uri, credential=credential_factory(storage), **options)
     raise ConfigurationError(
-        "Queue storage is not configured: set AzureWebJobsStorage, or AzureWebJobsStorage__queueServiceUri "
-        "beside __tableServiceUri."
+        f"Storage is not configured: set AzureWebJobsStorage, or AzureWebJobsStorage__{setting}."
     )
 
 
 def _pipeline_options(
-    retry_total: int | None, connection_timeout: float | None, read_timeout: float | None
+    *, retry_total: int | None = None, connection_timeout: float | None = None, read_timeout: float | None = None
 ) -> dict[str, Any]:
     return {
         name: value

@@ -174,3 +174,13 @@ def _delete_batch(table: TableClient, batch: list[tuple[str, dict[str, str]]]) -
         # delete_entity ignores a 404, so finish this batch one row at a time.
         for _, row in batch:
             table.delete_entity(row["PartitionKey"], row["RowKey"])
+
+
+class TableAccess:
+    """How an adapter reaches its table: `access(operation)` runs the operation through on_table."""
+
+    def __init__(self, service: TableServiceClient, name: str) -> None:
+        self._service, self._name, self._client = service, name, service.get_table_client(name)
+
+    def __call__(self, operation: Callable[[TableClient], T]) -> T:
+        return on_table(self._service, self._name, self._client, operation)

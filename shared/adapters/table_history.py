@@ -1,26 +1,22 @@
 """HistoryStore on Azure Table Storage: the VerificationHistory table, one partition per customer."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from azure.data.tables import TableClient, TableServiceClient
 
 from ..domain.models import VerificationResult
-from .table_common import MAX_ROUND_TRIPS, check_page_size, delete_partition, on_table, storage_call
+from .table_common import MAX_ROUND_TRIPS, TableAccess, check_page_size, delete_partition, storage_call
 from .table_entities import result_from_entity, result_to_entity
-
-T = TypeVar("T")
 
 
 class TableHistoryStore:
     """Implements ports.HistoryStore. Creates its table on first use, once per process."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "VerificationHistory") -> None:
-        self._service = service
         self._name = table
-        self._client = service.get_table_client(table)
+        self._on_table = TableAccess(service, table)
 
     def append(self, result: VerificationResult) -> None:
         with storage_call("record a verification result"):
@@ -37,9 +33,6 @@ class TableHistoryStore:
             self._on_table(lambda table: delete_partition(table, customer_id))
 
 
-    def _on_table(self, operation: Callable[[TableClient], T]) -> T:
-        """Runs on the table, creating it on first use, and again if storage lost it (see on_table)."""
-        return on_table(self._service, self._name, self._client, operation)
 
 
 def _first_rows(table: TableClient, customer_id: str, limit: int) -> list[Any]:

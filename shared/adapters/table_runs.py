@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -26,7 +26,7 @@ from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.rules import is_customer_id
 from ..domain.verification import Run, Trigger, is_run_id
-from .table_common import TRANSACTION_LIMIT, check_page_size, on_table, storage_call
+from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, storage_call
 from .table_counts import COUNT_PREFIX, ShardedCounts
 from .table_entities import (
     CURRENT_RUN_ROW,
@@ -43,7 +43,6 @@ from .table_entities import (
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 COUNTS = ShardedCounts(RUN_COUNT_COLUMNS)
 _ATTEMPTS = 12
@@ -63,9 +62,8 @@ class TableRunStore:
     def __init__(
         self, service: TableServiceClient, *, table: str = "VerificationRuns", clock: Callable[[], datetime] = _utcnow
     ) -> None:
-        self._service = service
         self._name = table
-        self._client = service.get_table_client(table)
+        self._on_table = TableAccess(service, table)
         self._clock = clock
 
     def start(self, run: Run, *, stale_after: timedelta) -> tuple[Run, bool]:
@@ -150,9 +148,6 @@ class TableRunStore:
             return False
         return self._clock() - (run.last_progress_at or run.started_at) <= stale_after
 
-    def _on_table(self, operation: Callable[[TableClient], T]) -> T:
-        """Runs on the table, creating it on first use, and again if storage lost it (see on_table)."""
-        return on_table(self._service, self._name, self._client, operation)
 
 
 # --- on the table, inside storage_call ---------------------------------------------------------------

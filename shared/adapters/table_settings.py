@@ -1,29 +1,24 @@
 """ProviderSettingsStore on Azure Table Storage: one entity in the Settings table (never the secret)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from typing import TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableServiceClient, UpdateMode
 
 from ..domain.errors import Conflict
 from ..domain.models import ProviderSettings
-from .table_common import on_table, storage_call
+from .table_common import TableAccess, storage_call
 from .table_entities import SETTINGS_KEYS, settings_from_entity, settings_to_entity
-
-T = TypeVar("T")
 
 
 class TableProviderSettingsStore:
     """Implements ports.ProviderSettingsStore."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "Settings") -> None:
-        self._service = service
         self._name = table
-        self._client = service.get_table_client(table)
+        self._on_table = TableAccess(service, table)
 
     def get(self) -> ProviderSettings | None:
         with storage_call("read the settings"):
@@ -51,6 +46,3 @@ class TableProviderSettingsStore:
         return replace(settings, etag=metadata["etag"])
 
 
-    def _on_table(self, operation: Callable[[TableClient], T]) -> T:
-        """Runs on the table, creating it on first use, and again if storage lost it (see on_table)."""
-        return on_table(self._service, self._name, self._client, operation)

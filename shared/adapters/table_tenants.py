@@ -4,34 +4,30 @@ Every filter goes through the SDK's `parameters` (it quotes and escapes values);
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, TenantPage
-from .table_common import check_page_size, first_non_empty_page, on_table, storage_call
+from .table_common import TableAccess, check_page_size, first_non_empty_page, storage_call
 from .table_counts import COUNT_PREFIX, counted_write, read_counts, recount
 from .table_entities import TENANT_PARTITION, tenant_from_entity, tenant_to_entity
-
-T = TypeVar("T")
 
 
 class TableTenantStore:
     """Implements ports.TenantStore. Creates its table on first use, once per process."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "Tenants") -> None:
-        self._service = service
         self._name = table
-        self._client = service.get_table_client(table)
+        self._on_table = TableAccess(service, table)
 
     def get(self, customer_id: str) -> Tenant | None:
         with storage_call("read a tenant"):
@@ -111,9 +107,6 @@ class TableTenantStore:
             return self._on_table(recount)
 
 
-    def _on_table(self, operation: Callable[[TableClient], T]) -> T:
-        """Runs on the table, creating it on first use, and again if storage lost it (see on_table)."""
-        return on_table(self._service, self._name, self._client, operation)
 
 
 def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .reasons import Reason
@@ -63,6 +63,21 @@ class Tenant:
     @property
     def secrets_configured(self) -> frozenset[SecretName]:
         return frozenset(self.secret_versions)
+
+    def with_result(self, result: VerificationResult) -> Tenant:
+        """This record with `result` as its latest verification."""
+        return self._outcome(result.status, result.verified_at, result.reason, result.message, result.aadsts_code,
+                             result.hint)
+
+    def with_outcome_of(self, other: Tenant) -> Tenant:
+        """This record with the latest verification `other` holds."""
+        return self._outcome(other.last_verification_status, other.when_last_verified, other.last_verification_reason,
+                             other.last_verification_message, other.aadsts_code, other.hint)
+
+    def _outcome(self, status: Status, when: datetime | None, reason: Reason | None, message: str | None,
+                 code: int | None, hint: str | None) -> Tenant:
+        return replace(self, last_verification_status=status, when_last_verified=when, last_verification_reason=reason,
+                       last_verification_message=message, aadsts_code=code, hint=hint)
 
 
 @dataclass(frozen=True, slots=True)

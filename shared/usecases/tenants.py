@@ -1,7 +1,6 @@
 """Use cases for tenant records: create or update, read, delete. Secrets go to the SecretStore only."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import UTC, datetime
 
@@ -80,15 +79,7 @@ def _save(store: TenantStore, existing: Tenant | None, tenant: Tenant, data: Ten
 
     if _verification_inputs_unchanged(existing, tenant, data):
         # The last verification still describes this configuration: keep it.
-        tenant = dataclasses.replace(
-            tenant,
-            last_verification_status=existing.last_verification_status,
-            when_last_verified=existing.when_last_verified,
-            last_verification_reason=existing.last_verification_reason,
-            last_verification_message=existing.last_verification_message,
-            aadsts_code=existing.aadsts_code,
-            hint=existing.hint,
-        )
+        tenant = tenant.with_outcome_of(existing)
     else:
         logger.info(
             "customer %s changed how it is reached; its status is back to %s", tenant.customer_id, Status.NOT_VERIFIED

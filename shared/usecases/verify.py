@@ -222,16 +222,8 @@ def _write_result(
     are still those read; Conflict otherwise."""
     current = read
     for _ in range(_WRITE_ATTEMPTS):
-        updated = dataclasses.replace(
-            current,
-            secret_versions={**current.secret_versions, **written},
-            last_verification_status=result.status,
-            when_last_verified=result.verified_at,
-            last_verification_reason=result.reason,
-            last_verification_message=result.message,
-            aadsts_code=result.aadsts_code,
-            hint=result.hint,
-        )
+        updated = dataclasses.replace(current.with_result(result),
+                                      secret_versions={**current.secret_versions, **written})
         try:
             saved = ctx.tenants.update(current, updated)
         except Conflict:

@@ -281,7 +281,8 @@ def test_the_last_completion_racing_the_end_of_the_fan_out_still_finishes_the_ru
         store.complete(run_id, "a", Status.SUCCEEDED)
         finished = _together(lambda: last(run_id), lambda: end_of_fan_out(run_id))  # noqa: B023
         assert len([run for run in finished if run is not None]) == 1
-        assert store._client.get_entity(run_id, RUN_ROW).get("finishedAt") is not None  # written, not derived
+        row = store._on_table(lambda table, run=run_id: table.get_entity(run, RUN_ROW))
+        assert row.get("finishedAt") is not None  # written, not derived
 
 
 def test_a_redelivered_enrolment_racing_the_end_of_the_fan_out_joins_wholly_or_not_at_all(store):

@@ -65,7 +65,7 @@ def test_build_in_azure_uses_one_identity_for_tables_and_key_vault():
     services = bootstrap.build(config)
     assert isinstance(services.secrets, KeyVaultSecretStore)
     vault_credential = services.secrets._client._client._config.credential
-    table_credential = services.tenants._service.credential
+    table_credential = services.tenants._on_table._service.credential
     assert isinstance(vault_credential, DefaultAzureCredential)
     assert vault_credential is table_credential
     assert services.work._client.credential is table_credential  # the queue too: one identity
