@@ -82,7 +82,9 @@ def build(config: AppConfig) -> Services:
     if config.key_vault_url or not config.storage.connection_string:
         # One credential for storage and Key Vault, so they share its token cache.
         credential = default_credential(config.storage)
-    tables = table_service_from_config(config.storage, credential_factory=lambda _storage: credential)
+    # Every verification in flight reads and writes tables: one pooled connection each.
+    tables = table_service_from_config(config.storage, credential_factory=lambda _storage: credential,
+                                       pool_size=config.verify_concurrency + 8)
     secrets: SecretStore
     if config.key_vault_url:
         secrets = KeyVaultSecretStore(config.key_vault_url, credential=credential)

@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import requests
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
+from requests.adapters import HTTPAdapter
 
 from ..config import StorageConfig
 from ..domain.errors import ConfigurationError
@@ -37,6 +40,7 @@ def table_service_from_config(
     retry_total: int | None = None,
     connection_timeout: float | None = None,
     read_timeout: float | None = None,
+    pool_size: int | None = None,
 ) -> TableServiceClient:
     """A TableServiceClient; no network call happens here.
 
@@ -47,7 +51,7 @@ def table_service_from_config(
         TableServiceClient, storage, uri=storage.table_service_uri, setting="tableServiceUri",
         credential_factory=credential_factory,
         options=_pipeline_options(retry_total=retry_total, connection_timeout=connection_timeout,
-                                  read_timeout=read_timeout),
+                                  read_timeout=read_timeout, pool_size=pool_size),
     )
 
 
@@ -55,7 +59,7 @@ def queue_service_from_config(
     storage: StorageConfig, *, credential_factory: CredentialFactory = default_credential, **pipeline: Any
 ) -> QueueServiceClient:
     """A QueueServiceClient for the same account, built the same way and with the same pipeline options
-    (retry_total, connection_timeout, read_timeout); no network call happens here."""
+    (retry_total, connection_timeout, read_timeout, pool_size); no network call happens here."""
     return _service_client(
         QueueServiceClient, storage, uri=storage.queue_service_uri, setting="queueServiceUri",
         credential_factory=credential_factory, options=_pipeline_options(**pipeline),
@@ -85,9 +89,10 @@ def _service_client(
 
 
 def _pipeline_options(
-    *, retry_total: int | None = None, connection_timeout: float | None = None, read_timeout: float | None = None
+    *, retry_total: int | None = None, connection_timeout: float | None = None, read_timeout: float | None = None,
+    pool_size: int | None = None,
 ) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         name: value
         for name, value in (
             ("retry_total", retry_total),
@@ -96,3 +101,12 @@ def _pipeline_options(
         )
         if value is not None
     }
+    if pool_size is not None:
+        # The SDK's default session keeps 10 connections per host: verifications in flight beyond that would
+        # each open (and throw away) a connection of their own.
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        options["transport"] = RequestsTransport(session=session, session_owner=False)
+    return options

@@ -108,3 +108,9 @@ def test_importing_the_storage_modules_does_not_import_azure_identity():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_a_pool_size_gives_the_client_a_session_that_keeps_that_many_connections():
+    client = table_service_from_config(StorageConfig(connection_string=AZURITE_CONNECTION_STRING), pool_size=40)
+    transport = client._client._client._pipeline._transport
+    assert transport.session.get_adapter("http://127.0.0.1:10002/")._pool_maxsize == 40

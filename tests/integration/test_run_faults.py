@@ -1,0 +1,135 @@
+"""A run under faults, over real Azurite and the real MSAL adapter against the identity platform simulator:
+a third of the tenants answer 429 with Retry-After, 5xx or hang; a table write fails once for some tenants;
+every message is delivered twice; a worker stops mid-chunk and its message comes back. Every tenant ends
+with a status, the run's counts are exact, and no secret is lost."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.adapters.local_secrets import LocalFileSecretStore
+from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
+from shared.adapters.storage_clients import table_service_from_config
+from shared.adapters.table_history import TableHistoryStore
+from shared.adapters.table_runs import TableRunStore
+from shared.adapters.table_tenants import TableTenantStore
+from shared.config import StorageConfig
+from shared.domain.errors import DependencyUnavailable
+from shared.domain.inputs import TenantInput
+from shared.domain.models import AuthMethod, Status
+from shared.domain.reasons import Reason
+from shared.domain.secrets import SecretName
+from shared.domain.verification import Trigger
+from shared.domain.work_messages import decode, encode
+from shared.usecases.limiter import ConcurrencyLimiter
+from shared.usecases.runs import handle_work, start_run
+from shared.usecases.tenants import put_tenant
+from shared.usecases.verify import VerifyContext
+from tests.support.fakes import InMemoryProviderSettingsStore
+from tests.support.verification_fakes import InMemoryWorkQueue
+from tools.identity_sim import AppRegistration, ClientSecret, Hang, IdentitySimulator, ServerError, Tenant, Throttle
+
+pytestmark = pytest.mark.integration
+
+APP = "cdcdcdcd-1212-4343-8565-878787878787"
+SECRET = "Faults-App-Secret-4"
+COUNT = 30
+
+
+class FlakyTenants(TableTenantStore):
+    """Fails the first result write of some customers, as a storage hiccup would."""
+
+    def __init__(self, *args, flaky: set[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.flaky = set(flaky)
+
+    def update(self, previous, tenant):
+        if tenant.customer_id in self.flaky and tenant.when_last_verified is not None:
+            self.flaky.discard(tenant.customer_id)
+            raise DependencyUnavailable("storageUnavailable", "Table Storage cannot be reached right now.")
+        return super().update(previous, tenant)
+
+
+class StoppingRuns(TableRunStore):
+    """The worker process dies after recording `after` customers of the chunk it is on (once)."""
+
+    def __init__(self, *args, after: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.left = after
+
+    def complete(self, run_id, customer_id, status):
+        if self.left == 0:
+            self.left = -1
+            raise SystemExit("worker stopped")  # not an Exception: nothing in the chunk catches it
+        if self.left > 0:
+            self.left -= 1
+        return super().complete(run_id, customer_id, status)
+
+
+@pytest.fixture
+def world(azurite, tmp_path, monkeypatch):
+    with IdentitySimulator(ca_dir=tmp_path / "ca") as sim:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sim.ca_bundle_path))
+        sim.add_app(AppRegistration(client_id=APP, secrets=(ClientSecret(SECRET),), roles={"*": ("User.Read.All",)}))
+        yield sim
+
+
+def test_a_run_under_faults_ends_with_every_tenant_counted_once(world, azurite, tmp_path):
+    sim = world
+    tables = table_service_from_config(StorageConfig(connection_string=azurite.connection_string), retry_total=0)
+    suffix = uuid.uuid4().hex[:10]
+    secrets = LocalFileSecretStore(tmp_path / "secrets.json")
+    ids = [f"f{n:02d}" for n in range(COUNT)]
+    tenant_of = {cid: Tenant.named(f"faults{suffix}{cid}") for cid in ids}
+    for tenant in tenant_of.values():
+        sim.add_tenant(tenant)
+    faults = {}  # a third of them: throttled once, 5xx twice, or hanging for good
+    for n, cid in enumerate(ids[:COUNT // 3]):
+        faults[cid] = (Throttle(retry_after=1), 1) if n % 3 == 0 else (ServerError(503), 2) if n % 3 == 1 \
+            else (Hang(), None)
+        sim.script(tenant_of[cid].id, faults[cid][0], times=faults[cid][1])
+    flaky = set(ids[COUNT // 3: COUNT // 3 + 4])
+    tenants = FlakyTenants(tables, table=f"Tenants{suffix}", flaky=flaky)
+    for cid in ids:
+        put_tenant(tenants, secrets, cid, TenantInput(tenant_id=tenant_of[cid].id, m365_email=None,
+                   authentication_method=AuthMethod.APPLICATION, application_id=APP, application_secret=SECRET))
+    stored_before = {cid: tenants.get(cid).secret_versions for cid in ids}
+    platform = MsalIdentityPlatform(sim.authority_host, delegated_scopes=("https://graph.microsoft.com/.default",),
+                                    application_scope="https://graph.microsoft.com/.default", pool_size=16,
+                                    policy=RetryPolicy(attempts=4, retry_after_cap=2, backoff=0.05,
+                                                       request_timeout=1.5))
+    ctx = VerifyContext(tenants=tenants, history=TableHistoryStore(tables, table=f"History{suffix}"),
+                        secrets=secrets, provider_settings=InMemoryProviderSettingsStore(), platform=platform,
+                        limiter=ConcurrencyLimiter(16), required_roles=("User.Read.All",), deadline_seconds=4.0)
+    runs = StoppingRuns(tables, table=f"Runs{suffix}", after=3)
+    queue = InMemoryWorkQueue()
+    run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
+
+    deliveries = 0
+    while queue.messages:
+        message = encode(queue.messages.pop(0))
+        for _ in range(2):  # every message is delivered twice
+            deliveries += 1
+            try:
+                handle_work(ctx, runs, queue, message)
+            except (DependencyUnavailable, SystemExit):
+                queue.messages.append(decode(message))  # the host delivers a failed message again
+    done = runs.get(run.run_id)
+    assert (done.total, done.completed) == (COUNT, COUNT), done
+    assert sum(done.by_status.values()) == COUNT and done.finished_at is not None
+    assert runs.left == -1 and not tenants.flaky, "the faults did not all happen"
+
+    views = {cid: tenants.get(cid) for cid in ids}
+    assert all(v.last_verification_status is not Status.NOT_VERIFIED for v in views.values())
+    for cid, (outcome, _) in faults.items():
+        expected = Reason.UNREACHABLE if isinstance(outcome, Hang) else None
+        assert views[cid].last_verification_reason is expected, (cid, outcome, views[cid])
+    assert done.by_status[Status.FAILED] == sum(isinstance(o, Hang) for o, _ in faults.values())
+    throttled = [r for r in sim.requests if r.status == 429]
+    assert throttled and all(r.tenant_id for r in throttled)  # the 429s really came, and were retried past
+    for cid in ids:  # no secret lost
+        assert views[cid].secret_versions == stored_before[cid]
+        version = views[cid].secret_versions[SecretName.APPLICATION_SECRET]
+        assert secrets.get(cid, SecretName.APPLICATION_SECRET, version) == SECRET
+
