@@ -5,7 +5,7 @@ INFRA_VENV := .venv-infra
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test setup clean
+.PHONY: run test demo setup clean
 
 setup: $(VENV)/.installed $(INFRA_VENV)/.installed node_modules/.installed local.settings.json
 
@@ -29,6 +29,10 @@ local.settings.json:
 
 run: $(VENV)/.installed node_modules/.installed local.settings.json
 	PORT=$(PORT) PY=$(PY) bash tools/run-local.sh
+
+# Azurite, the identity platform simulator and the local host; a dozen customers; Verify All; the status table.
+demo: $(VENV)/.installed node_modules/.installed
+	$(PY) -m tools.demo
 
 test: setup
 	$(VENV)/bin/ruff check .

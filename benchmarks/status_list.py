@@ -27,7 +27,7 @@ from shared.domain.inputs import StatusQuery  # noqa: E402
 from shared.domain.models import AuthMethod, Status, Tenant, TenantFilter  # noqa: E402
 from shared.usecases.status import list_status  # noqa: E402
 from shared.usecases.token_key import TokenKey  # noqa: E402
-from tests.support.azurite import start_azurite  # noqa: E402
+from tools.azurite import start_azurite  # noqa: E402
 
 
 def seed(service: TableServiceClient, table: str, count: int) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.azurite import Azurite, start_azurite
+from tools.azurite import Azurite, start_azurite
 
 
 @pytest.fixture(scope="session")

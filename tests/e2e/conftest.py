@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.processes import stop_process
 from tools.identity_sim import IdentitySimulator
+from tools.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -45,7 +45,6 @@ from azure.data.tables import TableServiceClient
 
 from shared.adapters.secret_names import secret_name
 from shared.domain.secrets import SecretName
-from tests.support.azurite import Azurite, start_azurite
 from tests.support.keyvault_sim import KeyVaultSimulator
 from tests.support.managed_identity_sim import (
     API_VERSION,
@@ -54,9 +53,10 @@ from tests.support.managed_identity_sim import (
     ManagedIdentitySimulator,
     storage_token,
 )
-from tests.support.processes import stop_process
 from tests.support.serving import ServedInThread
 from tests.support.tls import TestCA
+from tools.azurite import Azurite, start_azurite
+from tools.processes import stop_process
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ import requests
 from azure.data.tables import TableServiceClient
 
 from tests.e2e.conftest import start_app
-from tests.support.azurite import start_azurite
-from tests.support.processes import stop_process
+from tools.azurite import start_azurite
+from tools.processes import stop_process
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from azure.data.tables import TableServiceClient
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.table_entities import TENANT_PARTITION
 from tests.e2e.conftest import identity_env, start_app
-from tests.support.azurite import start_azurite
-from tests.support.processes import stop_process
+from tools.azurite import start_azurite
 from tools.identity_sim import AppRegistration, ClientSecret, Tenant, User
+from tools.processes import stop_process
 
 pytestmark = pytest.mark.e2e
 

@@ -29,7 +29,6 @@ import pytest
 import requests
 from msal.exceptions import MsalServiceError
 
-from tests.support.processes import stop_process
 from tools.identity_sim import (
     AadstsError,
     AppRegistration,
@@ -49,6 +48,7 @@ from tools.identity_sim import (
 )
 from tools.identity_sim.aadsts import CATALOGUE
 from tools.identity_sim.tls import system_ca_bundle
+from tools.processes import stop_process
 
 CLIENT_ID = "7c0e7a4e-5a2b-4c1d-9e8f-0a1b2c3d4e5f"
 SECRET = "provider-secret-Zq8~not-in-any-log"

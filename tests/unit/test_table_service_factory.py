@@ -12,7 +12,7 @@ from azure.data.tables import TableServiceClient
 from shared.adapters.storage_clients import default_credential, table_service_from_config
 from shared.config import AZURITE_CONNECTION_STRING, AZURITE_KEY, StorageConfig
 from shared.domain.errors import ConfigurationError
-from tests.support.azurite import REPO
+from tools.azurite import REPO
 
 TABLE_URI = "https://acct.table.core.windows.net"
 CLIENT_ID = "00000000-0000-0000-0000-000000000001"

@@ -1,4 +1,4 @@
-"""Stopping the subprocesses tests start (Azurite, the local host)."""
+"""Stopping the subprocesses that tests, the demo and benchmarks start (Azurite, the local host, the simulator)."""
 from __future__ import annotations
 
 import subprocess

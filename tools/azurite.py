@@ -1,4 +1,4 @@
-"""Start a real Azurite (from node_modules) on free ports, with its data in a temporary folder.
+"""Start a real Azurite (from node_modules) on free ports, its data in a temporary folder (tests, demo, bench).
 
 By default it serves plain HTTP with shared-key auth. Given a certificate and key it serves HTTPS; with
 `oauth=True` as well it also accepts Entra ID bearer tokens (`--oauth basic`: Azurite decodes the JWT and
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.config import AZURITE_ACCOUNT, AZURITE_KEY
-from tests.support.processes import stop_process
+from tools.processes import stop_process
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 AZURITE_BIN = REPO / "node_modules" / ".bin" / "azurite"
 _LISTENING = re.compile(
     r"Azurite (Blob|Queue|Table) service is successfully listening at (https?)://127\.0\.0\.1:(\d+)"

@@ -1,0 +1,21 @@
+"""`make demo` keeps working: it starts everything, verifies every customer and prints the table."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_verifies_its_customers_and_prints_their_status():
+    done = subprocess.run([sys.executable, "-m", "tools.demo"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "13/13  verified" in out and "13 customers: 3 OK, 10 FAILED" in out
+    for reason in ("mfaRequired", "invalidCredentials", "accountLocked", "blockedByPolicy", "tokenRevoked",
+                   "tokenExpired", "missingPermissions", "clientSecretExpired", "tenantNotFound", "notConfigured"):
+        assert reason in out
+    assert "Demo-Contoso-Pass-1" not in out and "demo-rt-litware" not in out  # no secret in what it prints

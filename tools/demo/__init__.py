@@ -1,0 +1,1 @@
+"""`make demo`: the app, Azurite and the identity platform simulator, a dozen customers, one Verify All."""

@@ -1,0 +1,154 @@
+"""`make demo` (python -m tools.demo): Azurite, the identity platform simulator and the local host; a dozen
+customers over the three methods; Verify All with its progress; then the status table as a person reads it.
+
+Everything runs on loopback, on free ports, from this checkout; nothing is left running afterwards. The
+customers' secrets are demo values that exist nowhere else.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from shared.adapters.local_secrets import LocalFileSecretStore
+from shared.adapters.storage_clients import table_service_from_config
+from shared.adapters.table_tenants import TableTenantStore
+from shared.config import StorageConfig
+from shared.domain.secrets import SecretName
+from tools.azurite import start_azurite
+from tools.demo.table import print_status_table
+from tools.processes import stop_process
+
+from .processes import start_identity_simulator, start_local_host
+
+HERE = Path(__file__).resolve().parent
+PROVIDER, PROVIDER_SECRET = "d0000000-0000-4000-8000-00000000000a", "Demo-Provider-Secret-1"
+WOODGROVE_APP, PROSEWARE_APP, FOURTHCOFFEE_APP = (f"d0000000-0000-4000-8000-00000000000{c}" for c in "bcd")
+
+
+def tenant(n: int) -> str:
+    return f"a{n:07d}-0000-4000-8000-{n:012d}"
+
+
+def password(name: str, n: int, secret: str) -> dict:
+    return {"tenantId": tenant(n), "authenticationMethod": "password",
+            "m365Email": f"admin@{name}.onmicrosoft.com", "password": secret}
+
+
+def application(n: int, app_id: str, secret: str, tenant_id: str | None = None) -> dict:
+    return {"tenantId": tenant_id or tenant(n), "authenticationMethod": "application", "applicationId": app_id,
+            "applicationSecret": secret}
+
+
+CUSTOMERS: dict[str, dict] = {
+    "contoso": password("contoso", 1, "Demo-Contoso-Pass-1"),
+    "fabrikam": password("fabrikam", 2, "Demo-Fabrikam-Pass-1"),          # MFA required
+    "tailspin": password("tailspin", 3, "An-Old-Password-9"),             # the wrong password
+    "adatum": password("adatum", 4, "Demo-Adatum-Pass-1"),                # locked out
+    "alpine": password("alpine", 11, "Demo-Alpine-Pass-1"),               # Conditional Access blocks it
+    "litware": {"tenantId": tenant(5), "authenticationMethod": "token", "m365Email": "admin@litware.onmicrosoft.com"},
+    "northwind": {"tenantId": tenant(6), "authenticationMethod": "token"},  # its refresh token was revoked
+    "wingtip": {"tenantId": tenant(7), "authenticationMethod": "token"},    # its refresh token expired
+    "relecloud": {"tenantId": "relecloud.onmicrosoft.com", "authenticationMethod": "token"},  # never consented
+    "woodgrove": application(8, WOODGROVE_APP, "Demo-Woodgrove-App-Secret-1"),
+    "proseware": application(9, PROSEWARE_APP, "Demo-Proseware-App-Secret-1"),          # lacks User.Read.All
+    "fourthcoffee": application(10, FOURTHCOFFEE_APP, "Demo-Fourthcoffee-Old-Secret"),  # its secret expired
+    "lucerne": application(12, WOODGROVE_APP, "Demo-Woodgrove-App-Secret-1",
+                           tenant_id="a0000099-0000-4000-8000-000000000099"),          # no such tenant
+}
+# Refresh tokens a consent would have stored (the consent callback is a later capability).
+REFRESH_TOKENS = {"litware": "demo-rt-litware", "northwind": "demo-rt-northwind", "wingtip": "demo-rt-wingtip"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the working folder (logs) afterwards")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tas-demo-"))
+    stops: list = []
+    try:
+        print("Starting Azurite, the identity platform simulator and the local host...")
+        azurite = start_azurite()
+        stops.append(azurite.stop)
+        simulator, where = start_identity_simulator(work / "ca", HERE / "scenario.json", work / "identity.log")
+        stops.append(lambda: stop_process(simulator))
+        env = {"AzureWebJobsStorage": azurite.connection_string, "KEY_VAULT_URL": "",
+               "LOCAL_SECRETS_FILE": str(work / "secrets.json"), "ENTRA_AUTHORITY_HOST": where["authority_host"],
+               "REQUESTS_CA_BUNDLE": where["ca_bundle"], "VERIFY_SCHEDULE": "0 0 0 1 1 *"}
+        host, base = start_local_host(env, work / "host.log")
+        stops.append(lambda: stop_process(host))
+        print(f"  local host {base}, identity platform {where['authority_host']} (150 ms a token)\n")
+        seed(base, azurite.connection_string, work / "secrets.json")
+        verify_all(base)
+        print_status_table(all_tenants(base))
+        return 0
+    finally:
+        for stop in reversed(stops):
+            stop()
+        if args.keep:
+            print(f"\nLogs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def api(base: str, method: str, path: str, body: dict | None = None) -> dict:
+    response = requests.request(method, base + path, json=body, timeout=60)
+    if response.status_code >= 400:
+        raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
+    return response.json() if response.content else {}
+
+
+def all_tenants(base: str) -> list[dict]:
+    """Every page of GET /api/status, following its continuation token."""
+    tenants, token = [], None
+    while True:
+        query = "?top=1000" + (f"&continuationToken={requests.utils.quote(token)}" if token else "")
+        page = api(base, "GET", "/api/status" + query)
+        tenants += page["tenants"]
+        if not (token := page["continuationToken"]):
+            return tenants
+
+
+def seed(base: str, connection_string: str, secrets_file: Path) -> None:
+    api(base, "PUT", "/api/settings", {"clientId": PROVIDER, "clientSecret": PROVIDER_SECRET,
+                                       "redirectUrl": base.replace("127.0.0.1", "localhost")
+                                       + "/authenticate/OAuth2Callback"})
+    for customer_id, body in CUSTOMERS.items():
+        api(base, "PUT", f"/api/tenants/{customer_id}", body)
+    tenants = TableTenantStore(table_service_from_config(StorageConfig(connection_string=connection_string)))
+    store = LocalFileSecretStore(secrets_file)
+    for customer_id, value in REFRESH_TOKENS.items():
+        read = tenants.get(customer_id)
+        version = store.put(customer_id, SecretName.REFRESH_TOKEN, value)
+        tenants.update(read, dataclasses.replace(read, secret_versions={SecretName.REFRESH_TOKEN: version}))
+    methods = {m: sum(b["authenticationMethod"] == m for b in CUSTOMERS.values()) for m in ("password", "token",
+                                                                                          "application")}
+    print(f"{len(CUSTOMERS)} customers added: " + ", ".join(f"{n} by {m}" for m, n in methods.items()))
+
+
+def verify_all(base: str) -> None:
+    run = api(base, "POST", "/api/runs")
+    print(f"\nVerify All: run {run['runId']} started")
+    last = None
+    while True:
+        run = api(base, "GET", f"/api/runs/{run['runId']}")
+        progress = (run["completed"], run["total"], json.dumps(run["byStatus"]))
+        if progress != last and run["total"]:
+            by = run["byStatus"]
+            print(f"  {run['completed']:>3}/{run['total']:<3} verified   succeeded {by['succeeded']}, "
+                  f"failed {by['failed']}")
+            last = progress
+        if run["finishedAt"]:
+            print(f"  finished at {run['finishedAt']}\n")
+            return
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
