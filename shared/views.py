@@ -5,7 +5,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .domain.classification import first_line
-from .domain.models import ProviderSettings, Status, StatusDetail, StatusPage, Tenant, VerificationResult
+from .domain.models import (
+    PendingConsent,
+    ProviderSettings,
+    Status,
+    StatusDetail,
+    StatusPage,
+    Tenant,
+    VerificationResult,
+)
 from .domain.verification import Run
 
 
@@ -36,7 +44,15 @@ def tenant_view(tenant: Tenant) -> dict[str, Any]:
         "aadstsCode": tenant.aadsts_code,
         "hint": tenant.hint,
         "secretsConfigured": sorted(name.value for name in tenant.secrets_configured),
+        "pendingConsent": _pending_consent(tenant.pending_consent),
     }
+
+
+def _pending_consent(pending: PendingConsent | None) -> dict[str, Any] | None:
+    if pending is None or pending.expires_at <= datetime.now(UTC):
+        return None  # an expired link is no longer pending
+    return {"method": pending.method.value, "createdAt": iso(pending.created_at),
+            "expiresAt": iso(pending.expires_at)}
 
 
 def history_view(result: VerificationResult) -> dict[str, Any]:

@@ -13,6 +13,7 @@ _KIND_TOKEN: dict[SecretName, str] = {
     SecretName.PASSWORD: "password",
     SecretName.REFRESH_TOKEN: "refresh-token",
     SecretName.APPLICATION_SECRET: "app-secret",
+    SecretName.CONSENT_FLOW: "consent-flow",
 }
 _PROVIDER_KIND_TOKEN: dict[ProviderSecret, str] = {
     ProviderSecret.CLIENT_SECRET: "client-secret",

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from ..domain.models import AuthMethod, ProviderSettings, Status, Tenant, VerificationResult
+from ..domain.models import AuthMethod, PendingConsent, ProviderSettings, Status, Tenant, VerificationResult
 from ..domain.reasons import Reason
 from ..domain.secrets import CURRENT_VERSION, SecretName
 from ..domain.verification import Run, Trigger
@@ -58,6 +58,7 @@ def tenant_to_entity(tenant: Tenant) -> dict[str, Any]:
             ),
             "createdAt": _utc(tenant.created_at),
             "updatedAt": _utc(tenant.updated_at),
+            "pendingConsent": _pending_to_json(tenant.pending_consent),
         }
     )
 
@@ -79,8 +80,30 @@ def tenant_from_entity(entity: Any) -> Tenant:
         hint=entity.get("hint"),
         created_at=_plain_datetime(entity.get("createdAt")),
         updated_at=_plain_datetime(entity.get("updatedAt")),
+        pending_consent=_pending_from_json(entity.get("pendingConsent"), customer_id),
         etag=entity.metadata.get("etag"),
     )
+
+
+def _pending_to_json(pending: PendingConsent | None) -> str | None:
+    if pending is None:
+        return None
+    return json.dumps({"method": pending.method.value, "createdAt": pending.created_at.isoformat(),
+                       "expiresAt": pending.expires_at.isoformat(), "stateHash": pending.state_hash,
+                       "flowVersion": pending.flow_version}, sort_keys=True)
+
+
+def _pending_from_json(raw: Any, customer_id: str) -> PendingConsent | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        return PendingConsent(method=AuthMethod(data["method"]), created_at=datetime.fromisoformat(data["createdAt"]),
+                              expires_at=datetime.fromisoformat(data["expiresAt"]), state_hash=str(data["stateHash"]),
+                              flow_version=data.get("flowVersion"))
+    except (ValueError, KeyError, TypeError):
+        logger.warning("pendingConsent of customer %r cannot be read; read as none.", customer_id)
+        return None
 
 
 # --- verification history ------------------------------------------------------------------------

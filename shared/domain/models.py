@@ -40,6 +40,18 @@ class VerificationResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingConsent:
+    """A Grant Consent link handed out and not yet used: its method, when it expires, the hash of its state
+    (the state itself is only in the link), and the secret version of the MSAL flow it will be redeemed with."""
+
+    method: AuthMethod
+    created_at: datetime
+    expires_at: datetime
+    state_hash: str
+    flow_version: str | None = None  # None for admin consent, which keeps no flow
+
+
+@dataclass(frozen=True, slots=True)
 class Tenant:
     """A customer and the one way the provider reaches its Microsoft 365. Holds no secret values."""
 
@@ -58,6 +70,7 @@ class Tenant:
     hint: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    pending_consent: PendingConsent | None = None
     etag: str | None = field(default=None, compare=False)
 
     @property

@@ -32,3 +32,4 @@ class SecretName(enum.StrEnum):
     PASSWORD = "password"
     REFRESH_TOKEN = "refreshToken"
     APPLICATION_SECRET = "applicationSecret"
+    CONSENT_FLOW = "consentFlow"  # the MSAL flow (PKCE verifier, nonce) of a pending consent; never listed

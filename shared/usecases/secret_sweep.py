@@ -66,5 +66,8 @@ def _named_by_record(
         version = settings.client_secret_version if settings else None
     else:
         tenant = tenants.get(stored.customer_id)
-        version = tenant.secret_versions.get(SecretName(stored.name)) if tenant else None
+        if tenant is not None and stored.name == SecretName.CONSENT_FLOW:
+            version = tenant.pending_consent.flow_version if tenant.pending_consent else None
+        else:
+            version = tenant.secret_versions.get(SecretName(stored.name)) if tenant else None
     return {version} if version is not None else set()
