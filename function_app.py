@@ -4,7 +4,7 @@ No I/O here: the host imports this module on every cold start.
 """
 import azure.functions as func
 
-from functions import health, maintenance, provider_settings, status, tenants, verification
+from functions import consent, health, maintenance, provider_settings, status, tenants, verification
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health.bp)
@@ -12,4 +12,5 @@ app.register_functions(tenants.bp)
 app.register_functions(status.bp)
 app.register_functions(provider_settings.bp)
 app.register_functions(verification.bp)
+app.register_functions(consent.bp)
 app.register_functions(maintenance.bp)

@@ -279,3 +279,22 @@ def runs_top(params: Mapping[str, str]) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= MAX_RUNS:
         raise InputError("invalidQueryParameter", f"top must be a whole number from 1 to {MAX_RUNS}.")
     return int(raw)
+
+
+_CONSENT_FIELDS = frozenset({"method", "loginHint"})
+
+
+def consent_input(body: Mapping[str, Any]) -> tuple[AuthMethod, str | None]:
+    """Body of POST /api/consent/{customerId}: optional `method` (token, the default, or application) and
+    `loginHint` (the admin's email)."""
+    unknown = sorted(set(body) - _CONSENT_FIELDS)
+    if unknown:
+        raise _unknown_field(unknown[0])
+    raw = _string(body, "method", required=False) or AuthMethod.TOKEN.value
+    if raw not in (AuthMethod.TOKEN.value, AuthMethod.APPLICATION.value):
+        raise InputError("invalidField", "method must be token or application.")
+    raw_hint = _string(body, "loginHint", required=False)
+    hint = _folded(raw_hint) if raw_hint is not None else None
+    if raw_hint is not None and (hint is None or not is_email(hint)):
+        raise InputError("invalidField", "loginHint must be an email address such as admin@contoso.com.")
+    return AuthMethod(raw), hint

@@ -13,6 +13,7 @@ from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
 from .domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
 from .domain.verification import RunStore, WorkQueue
+from .usecases.consent import ConsentContext
 from .usecases.limiter import ConcurrencyLimiter
 from .usecases.token_key import TokenKey
 from .usecases.verify import VerifyContext
@@ -33,6 +34,7 @@ class Services:
     verification: VerifyContext
     runs: RunStore
     work: WorkQueue
+    consent: ConsentContext
 
 
 _lock = threading.Lock()
@@ -70,9 +72,11 @@ def build(config: AppConfig) -> Services:
     # Imported here, not at module level: the host imports the app on every cold start.
     from .adapters.keyvault import KeyVaultSecretStore
     from .adapters.local_secrets import LocalFileSecretStore
+    from .adapters.msal_consent import MsalConsentPlatform
     from .adapters.msal_platform import MsalIdentityPlatform
     from .adapters.queue_work import StorageWorkQueue
     from .adapters.storage_clients import default_credential, queue_service_from_config, table_service_from_config
+    from .adapters.table_consent import TableConsentStates
     from .adapters.table_history import TableHistoryStore
     from .adapters.table_runs import TableRunStore
     from .adapters.table_settings import TableProviderSettingsStore
@@ -115,6 +119,9 @@ def build(config: AppConfig) -> Services:
         verification=verification,
         runs=TableRunStore(tables),
         work=StorageWorkQueue(queues),
+        consent=ConsentContext(verification=verification, states=TableConsentStates(tables),
+                               platform=MsalConsentPlatform(platform), scopes=config.consent_scopes,
+                               application_scope=f"{config.graph_endpoint}/.default"),
     )
 
 

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .domain.classification import first_line
+from .domain.consent import ConsentLink
 from .domain.models import (
     PendingConsent,
     ProviderSettings,
@@ -108,3 +109,7 @@ def run_view(run: Run) -> dict[str, Any]:
 
 def runs_view(runs: list[Run]) -> dict[str, Any]:
     return {"runs": [run_view(run) for run in runs]}
+
+
+def consent_link_view(link: ConsentLink) -> dict[str, Any]:
+    return {"authorizationUrl": link.authorization_url, "expiresAt": iso(link.expires_at)}

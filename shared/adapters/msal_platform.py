@@ -80,20 +80,37 @@ class MsalIdentityPlatform:
         return self._claim(tenant, app, deadline, lambda client: client.acquire_token_for_client(
             scopes=self._application))
 
-    def _claim(self, tenant: str, app: AppCredential, deadline: float, grant: Callable[[Any], dict]) -> TokenAnswer:
+    @property
+    def authority_host(self) -> str:
+        return self._host
+
+    def application(self, tenant: str, app: AppCredential, *, timeout: float | None = None) -> Any:
+        """A fresh MSAL application (and token cache) for one tenant, over the shared session."""
+        http = _AttemptClient(self._session, self._discovery, self._host,
+                              timeout=timeout or self._policy.request_timeout)
+        return self._new_client(tenant, app, http)
+
+    def claim_once(self, tenant: str, app: AppCredential, deadline: float, grant: Callable[[Any], dict]) -> TokenAnswer:
+        """One attempt, no retry: for requests that must not be sent twice (an authorization code is single-use)."""
+        return self._claim(tenant, app, deadline, grant, attempts=1)
+
+    def _new_client(self, tenant: str, app: AppCredential, http: _AttemptClient) -> Any:
+        return msal.ConfidentialClientApplication(
+            app.client_id, client_credential=app.secret, authority=f"{self._host}/{tenant}",
+            instance_discovery=False, http_client=http, http_cache={}, token_cache=msal.TokenCache(),
+        )
+
+    def _claim(self, tenant: str, app: AppCredential, deadline: float, grant: Callable[[Any], dict], *,
+               attempts: int | None = None) -> TokenAnswer:
         throttled, problem = 0, "no attempt was made before the deadline"
-        for attempt in range(self._policy.attempts):
+        for attempt in range(attempts or self._policy.attempts):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             http = _AttemptClient(self._session, self._discovery, self._host,
                                   timeout=min(self._policy.request_timeout, remaining))
             try:
-                client = msal.ConfidentialClientApplication(
-                    app.client_id, client_credential=app.secret, authority=f"{self._host}/{tenant}",
-                    instance_discovery=False, http_client=http, http_cache={}, token_cache=msal.TokenCache(),
-                )
-                result = grant(client)
+                result = grant(self._new_client(tenant, app, http))
             except (requests.RequestException, MsalServiceError, ValueError, RuntimeError) as err:
                 result, problem = None, _describe(err, http)
             answered = http.last_status
@@ -112,8 +129,8 @@ class MsalIdentityPlatform:
                     break
                 continue
             if "access_token" in result:
-                return TokenAnswer(claims=_claims(result["access_token"]), refresh_token=result.get("refresh_token"),
-                                   throttled=throttled)
+                return TokenAnswer(claims=_claims(result["access_token"]), identity=result.get("id_token_claims"),
+                                   refresh_token=result.get("refresh_token"), throttled=throttled)
             return _error_answer(result, throttled)
         reason = Reason.THROTTLED if throttled and "429" in problem else Reason.UNREACHABLE
         return TokenAnswer(transport=reason, description=problem, throttled=throttled)
@@ -242,3 +259,4 @@ def _json_object(text: str) -> dict[str, Any]:
     except ValueError:
         return {"error": "invalid_tenant", "error_description": None}
     return body if isinstance(body, dict) else {}
+

@@ -82,6 +82,10 @@ class Tenant:
         return self._outcome(result.status, result.verified_at, result.reason, result.message, result.aadsts_code,
                              result.hint)
 
+    def not_verified(self) -> Tenant:
+        """This record as never verified (how it is reached changed)."""
+        return self._outcome(Status.NOT_VERIFIED, None, None, None, None, None)
+
     def with_outcome_of(self, other: Tenant) -> Tenant:
         """This record with the latest verification `other` holds."""
         return self._outcome(other.last_verification_status, other.when_last_verified, other.last_verification_reason,

@@ -11,12 +11,6 @@ CURRENT_VERSION = ""
 
 
 @dataclass(frozen=True, slots=True)
-class SecretVersion:
-    version: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class StoredSecret:
     """One secret as the store holds it: whose (customer_id None: the provider's), which, and its readable
     versions. What the sweep compares with the versions the records name."""
@@ -24,6 +18,14 @@ class StoredSecret:
     customer_id: str | None
     name: str
     versions: tuple[SecretVersion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretVersion:
+    """One version of a secret: its id (what records name) and when it was written (the sweep's grace)."""
+
+    version: str
+    created_at: datetime
 
 
 class SecretName(enum.StrEnum):

@@ -59,7 +59,8 @@ def test_every_documented_operation_answers_as_documented(app):
     call("PUT", "/api/settings", status=400, json_body={"clientId": "x"})
 
     verified = call("POST", status_one + "/verify", status=200).json()
-    assert verified["lastVerificationReason"] == "notConfigured"  # no client secret applied above
+    # notConfigured without a client secret, tenantNotFound with one another test applied (contoso.com is unknown)
+    assert verified["lastVerificationReason"] in {"notConfigured", "tenantNotFound"}
     call("POST", status_one + "/verify", status=404, customer="nobody-" + cid)
     started = call("POST", "/api/runs", status=202)
     assert started.headers["Location"] == "/api/runs/" + started.json()["runId"]
@@ -68,6 +69,15 @@ def test_every_documented_operation_answers_as_documented(app):
     call("GET", "/api/runs/{runId}", status=400, run="bad_id")
     call("GET", "/api/runs", status=200, params={"top": "5"})
     call("GET", "/api/runs", status=400, params={"top": "0"})
+
+    call("POST", "/api/consent/{customerId}", status=404, customer="nobody-" + cid)
+    call("POST", "/api/consent/{customerId}", status=400, customer="bad%20id")
+    refused = call("POST", "/api/consent/{customerId}", status=409)  # no client secret, or a tenant the platform
+    assert refused.json()["error"]["code"] in {"clientSecretNotConfigured", "invalidTenantId"}  # does not know
+    page = call("GET", "/authenticate/OAuth2Callback", status=400, params={"state": "forged"})
+    assert page.headers["Content-Type"].startswith("text/html")
+    call("POST", "/authenticate/OAuth2Callback", status=400, data={"state": "forged"})
+    call("POST", "/authenticate/OAuth2Callback", status=413, data={"state": "x" * 70000})
 
     call("DELETE", tenant, status=204)
     call("DELETE", tenant, status=404)

@@ -18,6 +18,7 @@ from shared.domain.models import (
     VerificationResult,
 )
 from shared.domain.secrets import CURRENT_VERSION, SecretVersion, StoredSecret
+from shared.usecases.consent import ConsentContext
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.token_key import TokenKey
 from shared.usecases.verify import VerifyContext
@@ -150,7 +151,13 @@ class InMemorySecretStore:
 
 def fake_services() -> Services:
     """Fresh fakes behind every port, ready for bootstrap.use()."""
-    from tests.support.verification_fakes import InMemoryRunStore, InMemoryWorkQueue, ScriptedPlatform
+    from tests.support.verification_fakes import (
+        InMemoryConsentStates,
+        InMemoryRunStore,
+        InMemoryWorkQueue,
+        ScriptedConsentPlatform,
+        ScriptedPlatform,
+    )
 
     secrets, tenants, history = InMemorySecretStore(), InMemoryTenantStore(), InMemoryHistoryStore()
     provider_settings = InMemoryProviderSettingsStore()
@@ -168,4 +175,7 @@ def fake_services() -> Services:
         verification=verification,
         runs=InMemoryRunStore(),
         work=InMemoryWorkQueue(),
+        consent=ConsentContext(verification=verification, states=InMemoryConsentStates(),
+                               platform=ScriptedConsentPlatform(), scopes=("https://graph.microsoft.com/.default",),
+                               application_scope="https://graph.microsoft.com/.default"),
     )

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from shared.domain.consent import AuthorizationRequest, ClaimedState
 from shared.domain.models import Status
 from shared.domain.verification import AppCredential, Run, TokenAnswer, Work
 
@@ -106,3 +107,36 @@ class InMemoryWorkQueue:
 
     def send(self, work: list[Work]) -> None:
         self.messages.extend(work)
+
+
+class InMemoryConsentStates:
+    def __init__(self) -> None:
+        self.rows: dict[str, ClaimedState] = {}
+        self._lock = threading.Lock()
+
+    def add(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None:
+        self.rows[hashed] = ClaimedState(customer_id, expires_at)
+
+    def claim(self, hashed: str) -> ClaimedState | None:
+        with self._lock:
+            return self.rows.pop(hashed, None)
+
+
+class ScriptedConsentPlatform:
+    """Consent links that point nowhere, and code redemptions answered as scripted."""
+
+    def __init__(self) -> None:
+        self.redeemed: TokenAnswer = TokenAnswer(claims={}, identity={}, refresh_token="rt-from-consent")
+        self.flows: list[str] = []
+
+    def authorization_request(self, *, tenant, client_id, client_secret, redirect_uri, scopes, state, login_hint):
+        flow = f'{{"state": "{state}", "code_verifier": "verifier-{len(self.flows)}"}}'
+        self.flows.append(flow)
+        return AuthorizationRequest(url=f"https://login.example/{tenant}/authorize?state={state}", flow=flow)
+
+    def admin_consent_url(self, *, tenant, client_id, redirect_uri, scope, state):
+        return f"https://login.example/{tenant}/v2.0/adminconsent?state={state}"
+
+    def redeem_code(self, *, tenant, app, flow, response, deadline):
+        assert flow in self.flows, "redeemed with a flow that was never made"
+        return self.redeemed

@@ -1,0 +1,51 @@
+"""ConsentPlatform on MSAL: the auth-code flow with PKCE, state and nonce for Grant Consent (token), and the
+admin-consent URL (application). Redemption goes through MsalIdentityPlatform's session, once: a code is single-use."""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode
+
+import requests
+
+from ..domain.consent import AuthorizationRequest
+from ..domain.errors import DependencyUnavailable, InputError
+from ..domain.verification import AppCredential, TokenAnswer
+from .msal_platform import MsalIdentityPlatform
+
+
+class MsalConsentPlatform:
+    """Implements domain.consent.ConsentPlatform on MSAL's auth-code flow (PKCE, state, nonce)."""
+
+    def __init__(self, platform: MsalIdentityPlatform) -> None:
+        self._platform = platform
+
+    def authorization_request(
+        self, *, tenant: str, client_id: str, client_secret: str, redirect_uri: str, scopes: tuple[str, ...],
+        state: str, login_hint: str | None,
+    ) -> AuthorizationRequest:
+        try:
+            # Building the application discovers the tenant's endpoints; no token is asked for here.
+            client = self._platform.application(tenant, AppCredential(client_id, client_secret))
+        except ValueError:
+            raise InputError("invalidTenantId", f"The identity platform does not know the tenant {tenant}; "
+                             "check the customer's tenant id.", status=409) from None
+        except requests.RequestException:
+            raise DependencyUnavailable("identityPlatformUnavailable", "The Microsoft identity platform could not "
+                                        "be reached to prepare the consent link; try again in a moment.") from None
+        flow = client.initiate_auth_code_flow(list(scopes), redirect_uri=redirect_uri, state=state, prompt="consent",
+                                              login_hint=login_hint)
+        return AuthorizationRequest(url=flow["auth_uri"], flow=json.dumps(flow))
+
+    def admin_consent_url(self, *, tenant: str, client_id: str, redirect_uri: str, scope: str, state: str) -> str:
+        query = urlencode({"client_id": client_id, "redirect_uri": redirect_uri, "scope": scope, "state": state})
+        return f"{self._platform.authority_host}/{quote(tenant, safe='')}/v2.0/adminconsent?{query}"
+
+    def redeem_code(
+        self, *, tenant: str, app: AppCredential, flow: str, response: Mapping[str, str], deadline: float
+    ) -> TokenAnswer:
+        return self._platform.claim_once(
+            tenant, app, deadline,
+            lambda client: client.acquire_token_by_auth_code_flow(json.loads(flow), dict(response)),
+        )
+

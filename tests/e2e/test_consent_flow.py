@@ -1,0 +1,174 @@
+"""Consent end to end through the local host and the identity platform simulator: an HTTP client follows the
+Grant Consent link to the simulator's authorize (or admin-consent) endpoint, which redirects to the callback."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import pytest
+import requests
+from azure.data.tables import TableServiceClient
+
+from tests.e2e.conftest import identity_env, start_app
+from tools.azurite import start_azurite
+from tools.identity_sim import AadstsError, AppRegistration, ClientSecret, Tenant, User
+from tools.processes import stop_process
+
+pytestmark = pytest.mark.e2e
+
+PROVIDER, PROVIDER_SECRET = "5a5a5a5a-6b6b-4c7c-8d8d-9e9e9e9e9e9e", "Consent-Provider-Secret-3"
+
+
+@pytest.fixture
+def world(app, identity):
+    tenant = Tenant.named(f"consent{uuid.uuid4().hex[:8]}")
+    identity.add_tenant(tenant)
+    admin = f"admin@{tenant.default_domain}"
+    identity.add_user(User(upn=admin, password="Not-Used-Here-1"))
+    identity.add_app(AppRegistration(client_id=PROVIDER, secrets=(ClientSecret(PROVIDER_SECRET),),
+                                     roles={"*": ("User.Read.All",)}, application_permissions=("User.Read.All",)))
+    identity.sign_in_as(admin, tenant=tenant.id)
+    settings = {"clientId": PROVIDER, "clientSecret": PROVIDER_SECRET,
+                "redirectUrl": app.url("/authenticate/OAuth2Callback")}
+    assert requests.put(app.url("/api/settings"), json=settings, timeout=30).status_code == 200
+    customer = f"consent-{uuid.uuid4().hex[:8]}"
+    body = {"tenantId": tenant.id, "authenticationMethod": "password", "m365Email": admin, "password": "Old-Pass-1"}
+    assert requests.put(app.url(f"/api/tenants/{customer}"), json=body, timeout=30).status_code == 201
+    return app, identity, tenant, admin, customer
+
+
+def link(app, customer, **body):
+    response = requests.post(app.url(f"/api/consent/{customer}"), json=body or None, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["authorizationUrl"]
+
+
+def to_callback(identity, url) -> str:
+    """What the admin's browser does: the authorize page answers a redirect to the callback."""
+    answer = requests.get(url, allow_redirects=False, timeout=30, verify=str(identity.ca_bundle_path))
+    assert answer.status_code == 302, answer.text[:500]
+    return answer.headers["Location"]
+
+
+def view(app, customer):
+    return requests.get(app.url(f"/api/tenants/{customer}"), timeout=30).json()
+
+
+def test_token_consent_end_to_end(world):
+    app, identity, tenant, admin, customer = world
+    url = link(app, customer, loginHint=admin)
+    assert view(app, customer)["pendingConsent"]["method"] == "token"
+    callback = to_callback(identity, url)
+    page = requests.get(callback, timeout=60)
+    assert page.status_code == 200 and "Consent granted" in page.text and admin in page.text
+    assert page.headers["Content-Type"].startswith("text/html") and page.headers["Referrer-Policy"] == "no-referrer"
+    after = view(app, customer)
+    assert (after["authenticationMethod"], after["m365Email"], after["lastVerificationStatus"]) == (
+        "token", admin, "succeeded")
+    assert "refreshToken" in after["secretsConfigured"] and after["pendingConsent"] is None
+    replay = requests.get(callback, timeout=30)
+    assert replay.status_code == 400 and "used already" in replay.text
+    code = dict(p.split("=", 1) for p in callback.split("?", 1)[1].split("&"))["code"]
+    stored = json.loads(app.secrets_file.read_text())
+    refresh_tokens = [v["value"] for name, versions in stored.items() if name.endswith("-refresh-token")
+                      for v in versions.values()]
+    assert refresh_tokens, "the refresh token never reached the secret store"
+    service = TableServiceClient.from_connection_string(app.connection_string)
+    tables = "\n".join(json.dumps(dict(e), default=str) for t in service.list_tables()
+                       for e in service.get_table_client(t.name).list_entities())
+    for where in (page.text, replay.text, app.log_text(), tables, json.dumps(view(app, customer))):
+        for secret in (code, PROVIDER_SECRET, *refresh_tokens):
+            assert secret not in where
+
+
+def test_admin_consent_end_to_end(world):
+    app, identity, tenant, _, customer = world
+    callback = to_callback(identity, link(app, customer, method="application"))
+    page = requests.get(callback, timeout=60)
+    assert page.status_code == 200, page.text
+    after = view(app, customer)
+    assert (after["authenticationMethod"], after["lastVerificationStatus"]) == ("application", "succeeded")
+
+
+def test_one_state_redeemed_by_two_callbacks_at_once_succeeds_once(world):
+    app, identity, _, _, customer = world
+    callback = to_callback(identity, link(app, customer))
+    start, answers = threading.Barrier(2), []
+
+    def hit():
+        start.wait(timeout=30)
+        answers.append(requests.get(callback, timeout=60).status_code)
+
+    threads = [threading.Thread(target=hit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert sorted(answers) == [200, 400]
+
+
+def test_a_declined_consent_shows_the_escaped_description_and_keeps_the_connection(world):
+    app, identity, tenant, _, customer = world
+    identity.script(tenant.id, AadstsError(65004, description="<script>alert(1)</script> declined"),
+                    endpoint="authorize", times=1)
+    page = requests.get(to_callback(identity, link(app, customer)), timeout=60)
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+    after = view(app, customer)
+    assert (after["lastVerificationStatus"], after["lastVerificationReason"]) == ("failed", "consentDenied")
+    assert after["authenticationMethod"] == "password" and "password" in after["secretsConfigured"]
+
+
+@pytest.mark.parametrize("query", ["", "?state=forged", "?code=abc", "?error=access_denied"])
+def test_callbacks_without_a_valid_state_answer_400_and_change_nothing(world, query):
+    app, _, _, _, customer = world
+    before = view(app, customer)
+    page = requests.get(app.url("/authenticate/OAuth2Callback" + query), timeout=30)
+    assert page.status_code == 400 and page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert view(app, customer) == before
+
+
+def test_a_valid_state_with_neither_code_nor_error_and_a_huge_form(world):
+    app, identity, _, _, customer = world
+    callback = to_callback(identity, link(app, customer))
+    state = callback.split("state=", 1)[1].split("&", 1)[0]
+    assert requests.get(app.url(f"/authenticate/OAuth2Callback?state={state}"), timeout=30).status_code == 400
+    big = requests.post(app.url("/authenticate/OAuth2Callback"), data={"state": "x" * 70000}, timeout=30)
+    assert big.status_code == 413
+
+
+@pytest.fixture(scope="module")
+def fresh_app(identity, tmp_path_factory):
+    """An app on an Azurite of its own, so its settings start empty whatever the other tests applied."""
+    azurite = start_azurite()
+    try:
+        running = start_app(tmp_path_factory.mktemp("fresh"), azurite.connection_string, identity_env(identity))
+        try:
+            yield running
+        finally:
+            stop_process(running.process)
+    finally:
+        azurite.stop()
+
+
+def test_consent_is_refused_with_each_409_until_the_settings_are_complete(fresh_app, identity):
+    app = fresh_app
+    tenant = Tenant.named(f"settings{uuid.uuid4().hex[:8]}")
+    identity.add_tenant(tenant)
+    assert requests.put(app.url("/api/tenants/c"), json={"tenantId": tenant.id, "authenticationMethod": "token"},
+                        timeout=30).status_code == 201
+
+    def refusal():
+        response = requests.post(app.url("/api/consent/c"), timeout=30)
+        assert response.status_code == 409, response.text
+        error = response.json()["error"]
+        assert "Settings" in error["message"]
+        return error["code"]
+
+    assert refusal() == "clientIdNotConfigured"
+    settings = {"clientId": PROVIDER, "redirectUrl": app.url("/authenticate/OAuth2Callback")}
+    assert requests.put(app.url("/api/settings"), json=settings, timeout=30).status_code == 200
+    assert refusal() == "clientSecretNotConfigured"
+    settings["clientSecret"] = PROVIDER_SECRET
+    assert requests.put(app.url("/api/settings"), json=settings, timeout=30).status_code == 200
+    assert requests.post(app.url("/api/consent/c"), timeout=30).status_code == 200
