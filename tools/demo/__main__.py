@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import html
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -55,14 +57,15 @@ CUSTOMERS: dict[str, dict] = {
     "litware": {"tenantId": tenant(5), "authenticationMethod": "token", "m365Email": "admin@litware.onmicrosoft.com"},
     "northwind": {"tenantId": tenant(6), "authenticationMethod": "token"},  # its refresh token was revoked
     "wingtip": {"tenantId": tenant(7), "authenticationMethod": "token"},    # its refresh token expired
-    "relecloud": {"tenantId": "relecloud.onmicrosoft.com", "authenticationMethod": "token"},  # never consented
+    "relecloud": {"tenantId": "relecloud.onmicrosoft.com", "authenticationMethod": "token"},  # consents below
+    "coho": {"tenantId": "coho.onmicrosoft.com", "authenticationMethod": "token"},  # never consented
     "woodgrove": application(8, WOODGROVE_APP, "Demo-Woodgrove-App-Secret-1"),
     "proseware": application(9, PROSEWARE_APP, "Demo-Proseware-App-Secret-1"),          # lacks User.Read.All
     "fourthcoffee": application(10, FOURTHCOFFEE_APP, "Demo-Fourthcoffee-Old-Secret"),  # its secret expired
     "lucerne": application(12, WOODGROVE_APP, "Demo-Woodgrove-App-Secret-1",
                            tenant_id="a0000099-0000-4000-8000-000000000099"),          # no such tenant
 }
-# Refresh tokens a consent would have stored (the consent callback is a later capability).
+# Refresh tokens consents had stored before the demo starts (relecloud consents during it).
 REFRESH_TOKENS = {"litware": "demo-rt-litware", "northwind": "demo-rt-northwind", "wingtip": "demo-rt-wingtip"}
 
 
@@ -85,6 +88,7 @@ def main() -> int:
         stops.append(lambda: stop_process(host))
         print(f"  local host {base}, identity platform {where['authority_host']} (150 ms a token)\n")
         seed(base, azurite.connection_string, work / "secrets.json")
+        grant_consent(base, "relecloud", where["ca_bundle"])
         verify_all(base)
         print_status_table(all_tenants(base))
         return 0
@@ -117,8 +121,7 @@ def all_tenants(base: str) -> list[dict]:
 
 def seed(base: str, connection_string: str, secrets_file: Path) -> None:
     api(base, "PUT", "/api/settings", {"clientId": PROVIDER, "clientSecret": PROVIDER_SECRET,
-                                       "redirectUrl": base.replace("127.0.0.1", "localhost")
-                                       + "/authenticate/OAuth2Callback"})
+                                       "redirectUrl": base + "/authenticate/OAuth2Callback"})
     for customer_id, body in CUSTOMERS.items():
         api(base, "PUT", f"/api/tenants/{customer_id}", body)
     tenants = TableTenantStore(table_service_from_config(StorageConfig(connection_string=connection_string)))
@@ -130,6 +133,16 @@ def seed(base: str, connection_string: str, secrets_file: Path) -> None:
     methods = {m: sum(b["authenticationMethod"] == m for b in CUSTOMERS.values()) for m in ("password", "token",
                                                                                           "application")}
     print(f"{len(CUSTOMERS)} customers added: " + ", ".join(f"{n} by {m}" for m, n in methods.items()))
+
+
+def grant_consent(base: str, customer_id: str, ca_bundle: str) -> None:
+    """What the provider and the customer's admin do: ask for a Grant Consent link, open it, consent."""
+    link = api(base, "POST", f"/api/consent/{customer_id}", {"loginHint": f"admin@{customer_id}.onmicrosoft.com"})
+    print(f"\nGrant Consent for {customer_id}: a link valid until {link['expiresAt']}")
+    authorize = requests.get(link["authorizationUrl"], allow_redirects=False, timeout=30, verify=ca_bundle)
+    page = requests.get(authorize.headers["Location"], timeout=60)  # Microsoft sends the admin back here
+    said = [html.unescape(re.sub(r"<[^>]+>", "", line)).strip() for line in re.findall(r"<p>(.*?)</p>", page.text)]
+    print(f"  the admin opens it and consents; the page answers {page.status_code}: {' '.join(said[1:3])}")
 
 
 def verify_all(base: str) -> None:
