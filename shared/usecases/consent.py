@@ -103,11 +103,7 @@ def complete_consent(ctx: ConsentContext, params: Mapping[str, str], *, now: dat
 
 
 def _provider(v: VerifyContext) -> AppCredential | None:
-    settings = v.provider_settings.get()
-    if settings is None or not settings.client_id or settings.client_secret_version is None:
-        return None
-    secret = v.secrets.get(None, ProviderSecret.CLIENT_SECRET, settings.client_secret_version)
-    return AppCredential(settings.client_id, secret) if secret else None
+    return v.provider.get(v.provider_settings, v.secrets)
 
 
 def _redeem(ctx: ConsentContext, tenant: Tenant, pending: PendingConsent, params: Mapping[str, str]) -> ConsentOutcome:

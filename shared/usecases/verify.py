@@ -12,19 +12,20 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.classification import Failure, classify, failure
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, Conflict, DependencyUnavailable
-from ..domain.models import AuthMethod, ProviderSecret, Status, Tenant, VerificationResult
+from ..domain.models import AuthMethod, Status, Tenant, VerificationResult
 from ..domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
 from ..domain.reasons import Reason
 from ..domain.rules import is_guid
 from ..domain.secrets import SecretName
 from ..domain.verification import AppCredential, IdentityPlatform, TokenAnswer
 from .limiter import ConcurrencyLimiter
+from .provider_credential import ProviderCredential
 from .secret_writes import new_versions, replaced, retire_quietly
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class VerifyContext:
     limiter: ConcurrencyLimiter
     required_roles: tuple[str, ...]
     deadline_seconds: float = DEADLINE_SECONDS
+    provider: ProviderCredential = field(default_factory=ProviderCredential)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +101,7 @@ def _skip(ctx: VerifyContext, tenant: Tenant) -> Tenant:
 def _attempt(ctx: VerifyContext, tenant: Tenant) -> _Attempt:
     method = tenant.authentication_method
     deadline = time.monotonic() + ctx.deadline_seconds
-    settings = ctx.provider_settings.get()
-    provider: AppCredential | None = None
-    if settings and settings.client_id and settings.client_secret_version is not None:
-        secret = ctx.secrets.get(None, ProviderSecret.CLIENT_SECRET, settings.client_secret_version)
-        provider = AppCredential(settings.client_id, secret) if secret else None
+    provider = ctx.provider.get(ctx.provider_settings, ctx.secrets)
 
     if method is AuthMethod.APPLICATION:
         app = _customer_app(ctx, tenant, provider)

@@ -184,3 +184,20 @@ def test_an_edit_during_the_verification_wins_and_the_result_is_dropped(world):
 def test_a_customer_gone_before_its_verification_is_none(world):
     _, platform, ctx = world
     assert verify_tenant(ctx, "nobody", in_run=True) is None and platform.calls == []
+
+
+def test_the_providers_secret_is_read_once_per_version_not_once_per_customer(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    reads = []
+    real_get = services.secrets.get
+    services.secrets.get = lambda cid, name, version: reads.append((cid, name)) or real_get(cid, name, version)
+    for n in range(5):
+        add(services, f"c{n}", AuthMethod.PASSWORD, password="Pw-1")
+        verify_tenant(ctx, f"c{n}", in_run=True)
+    assert reads.count((None, "clientSecret")) == 1
+    put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
+        client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
+        client_secret="rotated-secret"))
+    verify_tenant(ctx, "c0", in_run=False)
+    assert reads.count((None, "clientSecret")) == 2 and platform.calls[-1][2] == PROVIDER  # the new version, at once
