@@ -11,6 +11,8 @@ function fact(term, ...value) {
   return el("div", {}, el("dt", { text: term }), el("dd", {}, ...value));
 }
 
+const wide = (node) => { node.className = "wide"; return node; }; // a fact as wide as the dialog
+
 function renderFacts(view) {
   const secrets = view.secretsConfigured.map((name) => label(SECRETS, name)).join(", ");
   const facts = [
@@ -19,8 +21,8 @@ function renderFacts(view) {
     fact("Authentication Method", label(METHODS, view.authenticationMethod)),
     fact("Secrets stored", secrets ? `${secrets} (never shown)` : "None"),
     fact("When Last Verified", whenCell(view.whenLastVerified)),
-    fact("Last Verification Status", verdict(view.lastVerificationStatus, view.lastVerificationReason,
-      view.lastVerificationMessage, view.hint)),
+    wide(fact("Last Verification Status", verdict(view.lastVerificationStatus, view.lastVerificationReason,
+      view.lastVerificationMessage, view.hint))),
   ];
   if (view.pendingConsent) {
     facts.push(fact("Consent link pending",
