@@ -4,7 +4,7 @@ No I/O here: the host imports this module on every cold start.
 """
 import azure.functions as func
 
-from functions import consent, health, maintenance, provider_settings, status, tenants, verification
+from functions import consent, health, maintenance, page, provider_settings, status, tenants, verification
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health.bp)
@@ -14,3 +14,4 @@ app.register_functions(provider_settings.bp)
 app.register_functions(verification.bp)
 app.register_functions(consent.bp)
 app.register_functions(maintenance.bp)
+app.register_functions(page.bp)

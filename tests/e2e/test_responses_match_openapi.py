@@ -24,8 +24,8 @@ def test_every_documented_operation_answers_as_documented(app):
                      "password": "Spec-Pass-1"}
     exercised: set[tuple[str, str]] = set()
 
-    def call(method, template, *, status, json_body=None, data=None, params=None, customer=cid, run=""):
-        path = template.replace("{customerId}", customer).replace("{runId}", run)
+    def call(method, template, *, status, json_body=None, data=None, params=None, customer=cid, run="", file=""):
+        path = template.replace("{customerId}", customer).replace("{runId}", run).replace("{file}", file)
         response = requests.request(method, app.url(path), json=json_body, data=data, params=params, timeout=30)
         assert response.status_code == status, (method, path, response.status_code, response.text)
         check_response(template, method, response.status_code, response.content, response.headers.get("Content-Type"))
@@ -78,6 +78,12 @@ def test_every_documented_operation_answers_as_documented(app):
     assert page.headers["Content-Type"].startswith("text/html")
     call("POST", "/authenticate/OAuth2Callback", status=400, data={"state": "forged"})
     call("POST", "/authenticate/OAuth2Callback", status=413, data={"state": "x" * 70000})
+
+    call("GET", "/", status=200)
+    call("GET", "/page/{file}", status=200, file="app.js")
+    call("GET", "/page/{file}", status=200, file="app.css")
+    call("GET", "/page/{file}", status=200, file="favicon.svg")
+    call("GET", "/page/{file}", status=404, file="nope.js")
 
     call("DELETE", tenant, status=204)
     call("DELETE", tenant, status=404)

@@ -2,6 +2,7 @@
 import azure.functions as func
 
 import function_app
+from functions.page import ROOT_ROUTE
 from tests.support.registry import http_operations
 
 EXPECTED = {
@@ -13,6 +14,8 @@ EXPECTED = {
     ("api/status/{customerId}", "GET"): func.AuthLevel.FUNCTION,
     ("api/settings", "GET"): func.AuthLevel.FUNCTION,
     ("api/settings", "PUT"): func.AuthLevel.FUNCTION,
+    ("{root:maxlength(0)?}", "GET"): func.AuthLevel.ANONYMOUS,
+    ("page/{file}", "GET"): func.AuthLevel.ANONYMOUS,
 }
 
 
@@ -20,12 +23,14 @@ def test_routes_methods_and_auth_levels_are_the_contracts():
     routes = http_operations()
     for key, level in EXPECTED.items():
         assert routes.get(key) == level, key
-    # Everything under /api/ but health requires a function key; the callback is the only other anonymous route.
+    # Everything under /api/ but health requires a function key; the other anonymous routes are the callback and
+    # the status page with its files (which hold no data: the page reads the API with the key).
     for (route, _method), level in routes.items():
         if route.startswith("api/") and route != "api/health":
             assert level == func.AuthLevel.FUNCTION, route
         elif route != "api/health":
-            assert route == "authenticate/OAuth2Callback" and level == func.AuthLevel.ANONYMOUS
+            assert route in {"authenticate/OAuth2Callback", ROOT_ROUTE, "page/{file}"}, route
+            assert level == func.AuthLevel.ANONYMOUS, route
 
 
 def test_host_json_makes_routes_literal():

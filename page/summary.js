@@ -1,0 +1,71 @@
+// The counts by status, the last run, and a run's progress (Verify All) until it finishes.
+import { api, id } from "./api.js";
+import { $ } from "./dom.js";
+import { TRIGGERS, count, fromNow, label, localTime } from "./format.js";
+
+const POLL_MS = 1000;
+const STALE_MS = 30 * 60 * 1000; // the API no longer counts a run without progress for 30 minutes as running
+
+export function renderSummary(summary) {
+  $("count-total").textContent = String(summary.total);
+  for (const status of ["succeeded", "failed", "notVerified"]) {
+    $(`count-${status}`).textContent = String(summary.byStatus[status] ?? 0);
+  }
+}
+
+function tally(run) {
+  const by = run.byStatus;
+  return `${run.completed} of ${run.total} verified: succeeded ${by.succeeded}, failed ${by.failed}, ` +
+    `not verified ${by.notVerified}`;
+}
+
+export function renderLastRun(run) {
+  const line = $("last-run");
+  if (!run) {
+    line.textContent = "Last run: none yet.";
+    return;
+  }
+  const when = `${localTime(run.startedAt)} (${fromNow(run.startedAt)}), ${label(TRIGGERS, run.trigger)}`;
+  line.textContent = run.finishedAt
+    ? `Last run: ${when}; ${count(run.total, "customer", "customers")}, ${run.byStatus.failed} failed.`
+    : `Run in progress since ${when}; ${tally(run)}.`;
+}
+
+export async function loadLastRun() {
+  const { runs } = await api("GET", "/api/runs?top=1");
+  renderLastRun(runs[0] || null);
+  return runs[0] || null;
+}
+
+export function isRunning(run) {
+  return Boolean(run) && !run.finishedAt && Date.now() - new Date(run.startedAt).getTime() < STALE_MS;
+}
+
+function showProgress(run) {
+  $("run-progress").hidden = false;
+  const bar = $("run-bar");
+  bar.max = Math.max(run.total, 1);
+  bar.value = Math.min(run.completed, bar.max);
+  $("run-text").textContent = run.finishedAt
+    ? `Verify All finished at ${localTime(run.finishedAt)}. ${tally(run)}.`
+    : `Verifying... ${tally(run)}.`;
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+// Polls the run until it finishes, showing its progress; `report` gets errors while polling (it keeps going).
+export async function followRun(run, report) {
+  showProgress(run);
+  while (!run.finishedAt) {
+    await sleep(POLL_MS);
+    try {
+      run = await api("GET", `/api/runs/${id(run.runId)}`);
+      showProgress(run);
+    } catch (error) {
+      report(error);
+      if (error.status === 404 || error.status === 401) return run;
+    }
+  }
+  renderLastRun(run);
+  return run;
+}
