@@ -33,6 +33,8 @@ class LocalFileSecretStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = Path(path)
         self._lock = threading.Lock()
+        # The last parse, by the file's (mtime, size, inode): a run reads thousands of secrets from one file.
+        self._parsed: tuple[tuple[int, int, int], dict[str, Versions]] | None = None
 
     def __repr__(self) -> str:
         return f"LocalFileSecretStore({str(self._path)!r})"
@@ -49,7 +51,7 @@ class LocalFileSecretStore:
     def get(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> str | None:
         key = secret_name(customer_id, name)
         with self._lock:
-            versions = self._read().get(key, {})
+            versions = self._read_shared().get(key, {})
         if version == CURRENT_VERSION and versions:
             version = max(versions, key=lambda v: versions[v]["created"])
         found = versions.get(version)
@@ -85,6 +87,17 @@ class LocalFileSecretStore:
             owner = owner_of(key)
             if owner is not None:  # else not a name this app makes
                 yield StoredSecret(customer_id=owner[0], name=owner[1], versions=_listed(versions))
+
+    def _read_shared(self) -> dict[str, Versions]:
+        """For readers only (never to be changed): the parse is reused until the file changes."""
+        try:
+            stat = self._path.stat()
+        except FileNotFoundError:
+            return {}
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if self._parsed is None or self._parsed[0] != stamp:
+            self._parsed = (stamp, self._read())
+        return self._parsed[1]
 
     def _read(self) -> dict[str, Versions]:
         try:

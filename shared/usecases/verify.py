@@ -101,15 +101,14 @@ def _skip(ctx: VerifyContext, tenant: Tenant) -> Tenant:
 def _attempt(ctx: VerifyContext, tenant: Tenant) -> _Attempt:
     method = tenant.authentication_method
     deadline = time.monotonic() + ctx.deadline_seconds
-    provider = ctx.provider.get(ctx.provider_settings, ctx.secrets)
-
     if method is AuthMethod.APPLICATION:
-        app = _customer_app(ctx, tenant, provider)
+        app = _customer_app(ctx, tenant)
         if isinstance(app, Failure):
             return _Attempt(app)
         answer = ctx.platform.with_client_credentials(tenant=tenant.tenant_id, app=app, deadline=deadline)
         return _Attempt(_judge(ctx, answer, tenant) or _roles_and_tenant(ctx, answer.claims or {}, tenant))
 
+    provider = ctx.provider.get(ctx.provider_settings, ctx.secrets)
     if provider is None:
         return _Attempt(failure(
             Reason.NOT_CONFIGURED, method=method,
@@ -136,11 +135,13 @@ def _attempt(ctx: VerifyContext, tenant: Tenant) -> _Attempt:
     return _Attempt(_judge(ctx, answer, tenant), answer.refresh_token if answer.ok else None)
 
 
-def _customer_app(ctx: VerifyContext, tenant: Tenant, provider: AppCredential | None) -> AppCredential | Failure:
-    """The customer's own app registration, or the provider's after admin consent (same client id)."""
+def _customer_app(ctx: VerifyContext, tenant: Tenant) -> AppCredential | Failure:
+    """The customer's own app registration, or the provider's after admin consent (same client id); the
+    provider's settings are read only in that second case."""
     secret = _secret(ctx, tenant, SecretName.APPLICATION_SECRET)
     if tenant.application_id and secret:
         return AppCredential(tenant.application_id, secret)
+    provider = ctx.provider.get(ctx.provider_settings, ctx.secrets) if tenant.application_id else None
     if provider is not None and tenant.application_id == provider.client_id:
         return provider
     return _missing(AuthMethod.APPLICATION, "the application id and its client secret")
