@@ -125,6 +125,18 @@ def start_simulator(work: Path, *, tenants: int, latency_ms: float) -> Simulator
     return Simulator(process, ready["authority_host"], ready["ca_bundle"])
 
 
+def token_latency_ms(sim: Simulator) -> float:
+    """One client-credentials answer, timed: proves the latency asked for is the one served."""
+    url = f"{sim.authority_host}/{tenant_guid(0)}/oauth2/v2.0/token"
+    form = {"grant_type": "client_credentials", "client_id": APP_ID, "client_secret": APP_SECRET,
+            "scope": "https://graph.microsoft.com/.default"}
+    with requests.Session() as session:
+        session.post(url, data=form, verify=sim.ca_bundle, timeout=30).raise_for_status()  # connect first
+        started = time.perf_counter()
+        session.post(url, data=form, verify=sim.ca_bundle, timeout=30).raise_for_status()
+        return (time.perf_counter() - started) * 1000
+
+
 @dataclass
 class Host:
     process: subprocess.Popen
@@ -332,6 +344,7 @@ def main() -> None:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="verify-all-sim-")))
         sim = start_simulator(work, tenants=max(args.tenants, args.memory_tenants), latency_ms=args.latency_ms)
         stack.callback(stop_process, sim.process)
+        print(f"one token answer of the simulator takes {token_latency_ms(sim):.0f} ms", flush=True)
         print(HEADER, flush=True)
         results = []
         for concurrency in args.concurrency:
