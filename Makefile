@@ -5,7 +5,7 @@ INFRA_VENV := .venv-infra
 PY := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test demo setup clean
+.PHONY: run test demo bench setup clean
 
 setup: $(VENV)/.installed $(INFRA_VENV)/.installed node_modules/.installed local.settings.json
 
@@ -38,6 +38,9 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
+
+bench: setup
+	$(PY) benchmarks/verify_all.py
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .pytest_cache

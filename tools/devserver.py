@@ -41,7 +41,7 @@ from tools.hostconfig import (
 from tools.httpserver import MAX_BODY_BYTES, FunctionsHTTPServer, describe_routes
 from tools.invocation import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec, IndexingError
 from tools.lifecycle import DEFAULT_GRACE_SECONDS, StopSignals, drain, exit_now
-from tools.queues import OutputSender, QueuePoller, build_poller
+from tools.queues import InvocationPool, OutputSender, QueuePoller, build_poller, invocation_threads
 from tools.routing import Route, RouteTable, RouteTemplateError
 from tools.scheduling import TimerRunner, parse_schedule
 
@@ -209,11 +209,15 @@ def _pollers(plan: Plan, config: HostConfig, retry_seconds: float | None, delive
         retry_seconds = config.queues.visibility_timeout
     if retry_seconds is None:
         retry_seconds = DEFAULT_QUEUE_RETRY_SECONDS
-    pollers = []
+    pollers: list[QueuePoller] = []
+    if not plan.queues:
+        return pollers
+    # One pool for every queue function, as the Python worker runs all sync invocations on one pool.
+    pool = InvocationPool(invocation_threads(), name="invocation")
     for spec in plan.queues:
         try:
             pollers.append(build_poller(spec, options=config.queues, retry_seconds=retry_seconds,
-                                        deliver=deliver, stop=stop))
+                                        deliver=deliver, stop=stop, pool=pool))
         except (HostConfigError, ValueError) as exc:
             not_loaded.append((spec.name, str(exc)))
     return pollers

@@ -71,11 +71,19 @@ def _duration_seconds(value: Any, name: str, default: float) -> float:
     return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
+def default_new_batch_threshold(batch_size: int) -> int:
+    """The host's default: batchSize / 2 per processor (what `func start` computes; 1 processor on Consumption)."""
+    return batch_size // 2 * (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class QueueOptions:
     max_dequeue_count: int = 5
     message_encoding: str = "base64"  # the host's default; "none" when host.json says so
     batch_size: int = 16
+    # The next batch is fetched once the messages in flight drop to this many, so at most batch_size +
+    # new_batch_threshold run at once (messages wait for a free invocation thread: tools/queues.py).
+    new_batch_threshold: int = default_new_batch_threshold(16)
     max_polling_interval: float = 2.0  # the host idles up to 1 min between polls; 2 s at most here
     visibility_timeout: float | None = None  # retry delay after a failure; None: the devserver's default
 
@@ -105,6 +113,10 @@ def load_host_config(path: Path) -> HostConfig:
     batch_size = int(queues.get("batchSize", 16))
     if max_dequeue < 1 or not 1 <= batch_size <= 32:
         raise HostConfigError("host.json queues: maxDequeueCount must be >= 1 and batchSize 1..32.")
+    threshold = queues.get("newBatchThreshold")
+    threshold = default_new_batch_threshold(batch_size) if threshold is None else int(threshold)
+    if threshold < 0:
+        raise HostConfigError("host.json queues: newBatchThreshold must be >= 0.")
     interval = _duration_seconds(queues.get("maxPollingInterval"), "queues.maxPollingInterval", 2.0)
     visibility = queues.get("visibilityTimeout")
     return HostConfig(
@@ -113,6 +125,7 @@ def load_host_config(path: Path) -> HostConfig:
             max_dequeue_count=max_dequeue,
             message_encoding=encoding,
             batch_size=batch_size,
+            new_batch_threshold=threshold,
             max_polling_interval=min(interval, 2.0),  # a developer should not wait a minute for a message
             visibility_timeout=None if visibility is None else _duration_seconds(
                 visibility, "queues.visibilityTimeout", 0.0),

@@ -9,6 +9,12 @@ handler does. Clients here use no SDK encoding policy, so this module sees and c
 
 A failed invocation leaves the message to reappear after a short retry delay; once it has been
 dequeued `maxDequeueCount` times (default 5) its raw text is copied to `<queue>-poison` and deleted.
+
+Fetching follows host.json `extensions.queues`: `batchSize` messages at a time (default 16), the next batch
+as soon as the messages in flight drop to `newBatchThreshold` (default batchSize / 2 per processor), at once
+while messages keep coming and backing off to `maxPollingInterval` while the queue is empty. As in the Python
+worker, the functions run on one pool of PYTHON_THREADPOOL_THREAD_COUNT threads (default min(32, CPUs + 4)):
+fetched messages wait there for a free thread, so a busy host does not run dozens of invocations at once.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import base64
 import binascii
 import logging
 import os
+import queue
 import re
 import threading
 import time
@@ -38,6 +45,43 @@ LEASE_SECONDS = 300  # how long a received message stays hidden while its functi
 MIN_POLL_SECONDS = 0.1
 
 ClientFactory = Callable[[str, str], QueueClient]
+THREADPOOL_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+MAX_INVOCATION_THREADS = 32  # the Python worker's upper bound for the setting
+
+
+def invocation_threads(environ: Mapping[str, str] | None = None) -> int:
+    """Threads of the Python worker's pool for sync functions: the setting when valid, else what the
+    worker's ThreadPoolExecutor(max_workers=None) gets, min(32, CPUs + 4)."""
+    environ = os.environ if environ is None else environ
+    raw = (environ.get(THREADPOOL_SETTING) or "").strip()
+    if raw:
+        if raw.isdigit() and 1 <= int(raw) <= MAX_INVOCATION_THREADS:
+            return int(raw)
+        logger.warning("%s=%r is not a whole number from 1 to %d; using the default.",
+                       THREADPOOL_SETTING, raw, MAX_INVOCATION_THREADS)
+    return min(MAX_INVOCATION_THREADS, (os.cpu_count() or 1) + 4)
+
+
+class InvocationPool:
+    """A fixed set of daemon threads that run queued invocations in order (daemon: a hung invocation cannot
+    hold the process past its grace period)."""
+
+    def __init__(self, size: int, *, name: str = "invocation") -> None:
+        self.size = size
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        for index in range(size):
+            threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True).start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:  # a job handles its own failures; this keeps the thread alive regardless
+                logger.exception("An invocation failed outside its own error handling.")
 
 
 def _azurite_connection_string() -> str:
@@ -159,7 +203,7 @@ class QueuePoller:
 
     def __init__(self, spec: FunctionSpec, client: QueueClient, poison: QueueClient, *, options: QueueOptions,
                  retry_seconds: float, deliver: Callable[[FunctionSpec, Outcome], None],
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, pool: InvocationPool | None = None) -> None:
         self.spec = spec
         self._client = client
         self._poison = poison
@@ -167,7 +211,10 @@ class QueuePoller:
         self._retry_seconds = max(0, round(retry_seconds))  # the service takes whole seconds
         self._deliver = deliver
         self._stop = stop
+        self._pool = pool or InvocationPool(options.batch_size + options.new_batch_threshold, name=spec.name)
         self._poison_ready = False
+        self._in_flight = 0  # fetched and not yet settled (running, or waiting for a pool thread)
+        self._settled = threading.Condition()
 
     @property
     def queue_name(self) -> str:
@@ -177,7 +224,7 @@ class QueuePoller:
         delay = MIN_POLL_SECONDS
         created = False
         reported_outage = False
-        while not self._stop.is_set():
+        while self._room_for_a_batch():
             try:
                 if not created:
                     ensure_queue(self._client)
@@ -202,14 +249,35 @@ class QueuePoller:
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._options.max_polling_interval)
                 continue
-            delay = MIN_POLL_SECONDS
-            # The host runs a batch's messages in parallel; the next batch waits for this one.
-            workers = [threading.Thread(target=self._handle, args=(m,), daemon=True,
-                                        name=f"queue-{self.spec.name}") for m in batch]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
+            delay = MIN_POLL_SECONDS  # messages are flowing: the next poll comes as soon as there is room
+            with self._settled:
+                self._in_flight += len(batch)
+            for message in batch:
+                self._pool.submit(lambda message=message: self._run_one(message))
+        # Stopping: what runs finishes (the drain's grace period bounds the wait); what waits is released.
+        with self._settled:
+            while self._in_flight:
+                self._settled.wait()
+
+    def _room_for_a_batch(self) -> bool:
+        """Wait until the messages in flight are down to newBatchThreshold; False once stopping."""
+        with self._settled:
+            while self._in_flight > self._options.new_batch_threshold and not self._stop.is_set():
+                self._settled.wait(0.1)  # timed: `stop` is an Event this condition is not told about
+        return not self._stop.is_set()
+
+    def _run_one(self, message: StorageMessage) -> None:
+        try:
+            if self._stop.is_set():
+                # Fetched but not started when the host began to stop: visible again at once for the next host.
+                self._settle(lambda: self._client.update_message(
+                    message.id, pop_receipt=message.pop_receipt, visibility_timeout=0), message)
+            else:
+                self._handle(message)
+        finally:
+            with self._settled:
+                self._in_flight -= 1
+                self._settled.notify_all()
 
     def _handle(self, message: StorageMessage) -> None:
         count = int(message.dequeue_count or 0)
@@ -275,9 +343,9 @@ class QueuePoller:
 
 def build_poller(spec: FunctionSpec, *, options: QueueOptions, retry_seconds: float,
                  deliver: Callable[[FunctionSpec, Outcome], None], stop: threading.Event,
-                 factory: ClientFactory = queue_client) -> QueuePoller:
+                 factory: ClientFactory = queue_client, pool: InvocationPool | None = None) -> QueuePoller:
     """Resolve the trigger's queue name (`%SETTING%` allowed) and connection; raises HostConfigError."""
     queue_name = queue_name_of(str(spec.trigger["queueName"]))
     connection = str(spec.trigger.get("connection") or DEFAULT_CONNECTION)
     return QueuePoller(spec, factory(connection, queue_name), factory(connection, f"{queue_name}-poison"),
-                       options=options, retry_seconds=retry_seconds, deliver=deliver, stop=stop)
+                       options=options, retry_seconds=retry_seconds, deliver=deliver, stop=stop, pool=pool)

@@ -534,6 +534,15 @@ def test_latency_is_applied_globally_and_per_tenant(sim):
     assert discovery.status == 200  # latency is for the token endpoint only
 
 
+def test_a_scenario_that_names_no_latency_keeps_the_latency_given_to_the_simulator(tmp_path):
+    scenario = {"tenants": [{"id": str(uuid.uuid4()), "domains": [CONTOSO]}],
+                "apps": [{"client_id": CLIENT_ID, "secrets": [{"value": SECRET}]}]}
+    with IdentitySimulator(ca_dir=tmp_path / "ca", latency_ms=250, scenario=scenario) as simulator:
+        make_app(simulator).acquire_token_for_client(GRAPH_DEFAULT)
+        (token,) = simulator.requests_for(CONTOSO, endpoint="token")
+    assert token.answered_at - token.received_at >= 0.25
+
+
 def test_requests_wait_concurrently_without_a_global_lock(sim):
     """Sixteen requests are held at once (a lock held while waiting would let only one in)."""
     in_flight = 16
@@ -678,6 +687,33 @@ def test_the_command_line_prints_its_url_serves_and_exits_on_a_signal(tmp_path, 
 
         process.send_signal(sig)
         assert process.wait(timeout=15) == 0
+    finally:
+        stop_process(process)
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_the_command_lines_latency_wins_over_the_scenario_files(tmp_path):
+    # The example scenario says latency_ms 0; the command line asks for 300 ms on every token answer.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.identity_sim", "--port", "0", "--ca-dir", str(tmp_path / "ca"),
+         "--scenario", str(EXAMPLE), "--latency-ms", "300"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        announced = json.loads(_first_line(process, timeout=60))
+        session = PortPreservingSession(announced["authority_host"], verify=announced["ca_bundle"], timeout=10)
+        app = msal.ConfidentialClientApplication(
+            "33333333-3333-4333-8333-333333333333", client_credential="demo-provider-secret",
+            authority=f"{announced['authority_host']}/contoso.onmicrosoft.com", instance_discovery=False,
+            http_client=session)
+        app.acquire_token_for_client(GRAPH_DEFAULT)  # discovery first, and a token answer
+        started = time.monotonic()
+        result = msal.ConfidentialClientApplication(
+            "33333333-3333-4333-8333-333333333333", client_credential="demo-provider-secret",
+            authority=f"{announced['authority_host']}/contoso.onmicrosoft.com", instance_discovery=False,
+            http_client=session).acquire_token_for_client(GRAPH_DEFAULT)
+        assert "access_token" in result, result
+        assert time.monotonic() - started >= 0.3  # at least the delay asked for: the file's 0 did not replace it
     finally:
         stop_process(process)
         process.stdout.close()

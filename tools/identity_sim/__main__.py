@@ -25,7 +25,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
     parser.add_argument("--ca-dir", required=True, help="where the CA certificate and the CA bundle are written")
     parser.add_argument("--scenario", help="a scenario JSON file (tools/identity_sim/scenarios.py)")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay of every token answer")
+    parser.add_argument("--latency-ms", type=float, default=None,
+                        help="delay of every token answer; wins over the scenario's latency_ms (default: the "
+                             "scenario's, else 0)")
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
@@ -38,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     simulator = IdentitySimulator(ca_dir=arguments.ca_dir, host=arguments.host, port=arguments.port,
-                                  latency_ms=arguments.latency_ms, scenario=arguments.scenario)
+                                  scenario=arguments.scenario)
+    if arguments.latency_ms is not None:  # after the scenario: what the command line says wins
+        simulator.set_latency(arguments.latency_ms)
     with simulator:
         print(json.dumps({"authority_host": simulator.authority_host, "ca_bundle": str(simulator.ca_bundle_path),
                           "ca_cert": str(simulator.ca_path), "port": simulator.port, "pid": os.getpid()}),

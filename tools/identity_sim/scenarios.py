@@ -62,7 +62,7 @@ class Scenario:
     apps: tuple[AppRegistration, ...] = ()
     refresh_tokens: tuple[RefreshTokenEntry, ...] = ()
     sign_in: Mapping[str, str] = field(default_factory=dict)  # tenant ref or "*" -> UPN
-    latency_ms: float = 0.0
+    latency_ms: float | None = None  # None: the file names none, so the simulator keeps the latency it has
     tenant_latency_ms: Mapping[str, float] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
 
@@ -79,7 +79,7 @@ def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenari
         refresh_tokens=tuple(_build(RefreshTokenEntry, item, "refresh token") for item in
                              data.get("refresh_tokens", [])),
         sign_in=dict(data.get("sign_in", {})),
-        latency_ms=float(data.get("latency_ms", 0)),
+        latency_ms=float(data["latency_ms"]) if data.get("latency_ms") is not None else None,
         tenant_latency_ms={ref: float(ms) for ref, ms in data.get("tenant_latency_ms", {}).items()},
         rules=tuple(_rule(item) for item in data.get("script", [])),
     )

@@ -203,7 +203,8 @@ class IdentitySimulator:
                 scopes=entry.scopes, value=entry.value, state=GrantState(entry.state))
         for ref, upn in scenario.sign_in.items():
             self.sign_in_as(upn, tenant=None if ref == ANY_TENANT else ref)
-        self.set_latency(scenario.latency_ms)
+        if scenario.latency_ms is not None:  # a file that names no latency leaves the one given to the simulator
+            self.set_latency(scenario.latency_ms)
         for ref, ms in scenario.tenant_latency_ms.items():
             self.set_latency(ms, tenant=ref)
         for rule in scenario.rules:

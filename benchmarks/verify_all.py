@@ -1,0 +1,372 @@
+"""A whole Verify All, end to end: from POST /api/runs to the run's finishedAt, through the local host
+(tools.devserver), Azurite's queue and tables, and the identity platform simulator with a token latency.
+
+Run: make bench
+  or .venv/bin/python benchmarks/verify_all.py [--tenants 2000] [--concurrency 1,16,64] [--latency-ms 100]
+                                                [--memory-tenants 10000] [--memory-concurrency 16]
+Every tenant uses the `application` method against one app registration that holds User.Read.All everywhere,
+so every verification succeeds. Each measurement gets a fresh Azurite, secret file and host, so the host's peak
+memory (VmHWM) is its own. Prints tenants/s, the ideal bound (concurrency / latency), their ratio (efficiency),
+the host's peak memory and the CPU each process spent. Nothing is asserted: the targets are printed beside.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from azure.data.tables import TableServiceClient  # noqa: E402
+
+from shared.adapters.local_secrets import LocalFileSecretStore  # noqa: E402
+from shared.adapters.table_runs import TableRunStore  # noqa: E402
+from shared.adapters.table_tenants import TableTenantStore  # noqa: E402
+from shared.domain.inputs import TenantInput  # noqa: E402
+from shared.domain.models import AuthMethod  # noqa: E402
+from shared.usecases.tenants import put_tenant  # noqa: E402
+from tools.azurite import Azurite, start_azurite  # noqa: E402
+from tools.processes import stop_process  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+APP_ID = "b3a1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+APP_SECRET = "bench-application-secret"
+NEVER = "0 0 0 1 1 *"  # midnight on 1 January: the scheduled run stays out of the measurement
+TENANT_NAMESPACE = uuid.UUID("6f1c9a52-1d0e-4c61-9a77-3b1f0f5d2e10")
+START_TIMEOUT = 120.0
+TICKS = os.sysconf("SC_CLK_TCK")
+EFFICIENCY_TARGET, EFFICIENCY_AT, MEMORY_TARGET_MB = 0.8, 16, 250.0
+
+
+def tenant_guid(index: int) -> str:
+    """The same directory id for tenant `index` in the simulator and in the Tenants table."""
+    return str(uuid.uuid5(TENANT_NAMESPACE, str(index)))
+
+
+def customer_id(index: int) -> str:
+    return f"bench-{index:06d}"
+
+
+# --- processes --------------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime: fields 14 and 15 of stat(5)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's resident-memory high-water mark (VmHWM), in MiB."""
+    match = re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no VmHWM for process {pid}")
+    return int(match.group(1)) / 1024
+
+
+def wait_for_line(process: subprocess.Popen, log: Path, pattern: str, what: str) -> re.Match[str]:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        found = re.search(pattern, log.read_text(errors="replace"))
+        if found:
+            return found
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start (exit {process.poll()}):\n" + log.read_text(errors="replace")[-3000:])
+
+
+@dataclass
+class Simulator:
+    process: subprocess.Popen
+    authority_host: str
+    ca_bundle: str
+
+
+def start_simulator(work: Path, *, tenants: int, latency_ms: float) -> Simulator:
+    """The identity simulator in a process of its own, so its CPU is not the host's and it serves in parallel."""
+    scenario = {
+        "tenants": [{"id": tenant_guid(i), "domains": [f"bench{i}.onmicrosoft.com"]} for i in range(tenants)],
+        "apps": [{"client_id": APP_ID, "secrets": [{"value": APP_SECRET}], "roles": {"*": ["User.Read.All"]}}],
+    }
+    scenario_path = work / "scenario.json"
+    scenario_path.write_text(json.dumps(scenario))
+    log = work / "identity-sim.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tools.identity_sim", "--port", "0", "--ca-dir", str(work / "ca"),
+             "--latency-ms", str(latency_ms), "--scenario", str(scenario_path)],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        ready = json.loads(wait_for_line(process, log, r"\{.*\"authority_host\".*\}", "The identity simulator")[0])
+    except BaseException:
+        stop_process(process)
+        raise
+    return Simulator(process, ready["authority_host"], ready["ca_bundle"])
+
+
+def token_latency_ms(sim: Simulator) -> float:
+    """One client-credentials answer, timed: proves the latency asked for is the one served."""
+    url = f"{sim.authority_host}/{tenant_guid(0)}/oauth2/v2.0/token"
+    form = {"grant_type": "client_credentials", "client_id": APP_ID, "client_secret": APP_SECRET,
+            "scope": "https://graph.microsoft.com/.default"}
+    with requests.Session() as session:
+        session.post(url, data=form, verify=sim.ca_bundle, timeout=30).raise_for_status()  # connect first
+        started = time.perf_counter()
+        session.post(url, data=form, verify=sim.ca_bundle, timeout=30).raise_for_status()
+        return (time.perf_counter() - started) * 1000
+
+
+@dataclass
+class Host:
+    process: subprocess.Popen
+    base_url: str
+    log: Path
+
+
+def start_host(work: Path, azurite: Azurite, sim: Simulator, secrets_file: Path, concurrency: int) -> Host:
+    env = {
+        **os.environ,
+        "AzureWebJobsStorage": azurite.connection_string,
+        "KEY_VAULT_URL": "",
+        "LOCAL_SECRETS_FILE": str(secrets_file),
+        "ENTRA_AUTHORITY_HOST": sim.authority_host,
+        "REQUESTS_CA_BUNDLE": sim.ca_bundle,
+        "VERIFY_CONCURRENCY": str(concurrency),
+        "VERIFY_SCHEDULE": NEVER,
+        "REQUIRED_APPLICATION_ROLES": "User.Read.All",
+        "AzureWebJobs.maintenance.Disabled": "true",  # its daily recount must not land in a measurement
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = work / "host.log"
+    with log.open("wb") as out:
+        # --settings names no file: only the environment above configures the host, whatever local.settings.json says.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", "0",
+             "--settings", str(work / "no-local-settings.json"), "--log-level", "INFO", "--grace", "1"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        base_url = wait_for_line(process, log, r"Listening on (http://\S+)", "The local host").group(1)
+    except BaseException:
+        stop_process(process)
+        raise
+    return Host(process, base_url, log)
+
+
+# --- tenants ----------------------------------------------------------------------------------------------
+
+
+class HeldSecretFile(LocalFileSecretStore):
+    """The local secret store, held in memory while seeding and written once at the end.
+
+    Its put() reads and rewrites the whole JSON file (quadratic: about 23 ms a put at 4,000 secrets), so
+    10,000 puts would take minutes; the file written is the store's own, in its own format.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._held: dict[str, Any] = {}
+
+    def _read(self) -> dict[str, Any]:
+        return self._held
+
+    def _write(self, secrets: dict[str, Any]) -> None:
+        self._held = secrets
+
+    def flush(self) -> None:
+        LocalFileSecretStore._write(self, self._held)
+
+
+def seed(azurite: Azurite, secrets_file: Path, count: int) -> float:
+    """Create `count` application tenants with the app's own use case and adapters; seconds taken."""
+    started = time.perf_counter()
+    store = TableTenantStore(TableServiceClient.from_connection_string(azurite.connection_string))
+    secrets = HeldSecretFile(secrets_file)
+
+    def create(index: int) -> None:
+        data = TenantInput(tenant_id=tenant_guid(index), authentication_method=AuthMethod.APPLICATION,
+                           m365_email=None, application_id=APP_ID, application_secret=APP_SECRET)
+        put_tenant(store, secrets, customer_id(index), data)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for _ in pool.map(create, range(count)):
+            pass
+    secrets.flush()
+    return time.perf_counter() - started
+
+
+# --- one measurement --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    tenants: int
+    concurrency: int
+    seconds: float
+    polled_seconds: float
+    peak_mb: float
+    host_cpu: float
+    azurite_cpu: float
+    sim_cpu: float
+    seed_seconds: float
+    by_status: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return self.tenants / self.seconds
+
+
+def verify_all(host: Host, azurite: Azurite, expected: int) -> tuple[float, float, dict[str, int]]:
+    """POST /api/runs, then poll until finishedAt. Seconds to the run's own finishedAt (read at full precision
+    from its table: the API shows whole seconds), seconds until the poll saw it, and the counts by status."""
+    session = requests.Session()
+    posted_at = datetime.now(UTC)
+    began = time.perf_counter()
+    answer = session.post(host.base_url + "/api/runs", timeout=30)
+    answer.raise_for_status()
+    run_id = answer.json()["runId"]
+    deadline = began + max(600.0, expected)  # generous: at concurrency 1 and 100 ms, 2,000 take 200 s
+    while True:
+        run = session.get(f"{host.base_url}/api/runs/{run_id}", timeout=30).json()
+        if run.get("finishedAt"):
+            break
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the run did not finish in time: {run}")
+        time.sleep(0.25)  # the exact finish comes from the table below: a slower poll costs the host less
+    polled = time.perf_counter() - began
+    if run["total"] != expected or run["completed"] != expected:
+        raise RuntimeError(f"the run covered {run['completed']} of {run['total']} tenants, not {expected}: {run}")
+    exact = TableRunStore(TableServiceClient.from_connection_string(azurite.connection_string)).get(run_id)
+    finished_at = exact.finished_at if exact is not None and exact.finished_at else None
+    seconds = (finished_at - posted_at).total_seconds() if finished_at else polled
+    return seconds, polled, run["byStatus"]
+
+
+def measure(sim: Simulator, *, tenants: int, concurrency: int, keep_logs: Path | None = None) -> Measurement:
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="verify-all-bench-")))
+        if keep_logs is not None:  # runs after the host stopped (last in, first out): the copy ends with its last lines
+            keep_logs.mkdir(parents=True, exist_ok=True)
+            stack.callback(lambda: shutil.copyfile(work / "host.log", keep_logs / f"host-{tenants}-{concurrency}.log")
+                           if (work / "host.log").exists() else None)
+        azurite = start_azurite()
+        stack.callback(azurite.stop)
+        secrets_file = work / "dev-secrets.json"
+        seed_seconds = seed(azurite, secrets_file, tenants)
+        host = start_host(work, azurite, sim, secrets_file, concurrency)
+        stack.callback(stop_process, host.process)
+        try:
+            before = {pid: cpu_seconds(pid) for pid in (host.process.pid, azurite.process.pid, sim.process.pid)}
+            seconds, polled, by_status = verify_all(host, azurite, tenants)
+            spent = {pid: cpu_seconds(pid) - start for pid, start in before.items()}
+            peak = peak_rss_mb(host.process.pid)
+        except BaseException:
+            print(f"--- last lines of the host's log ({host.log}) ---", file=sys.stderr)
+            print(host.log.read_text(errors="replace")[-4000:], file=sys.stderr)
+            raise
+        return Measurement(tenants, concurrency, seconds, polled, peak, spent[host.process.pid],
+                           spent[azurite.process.pid], spent[sim.process.pid], seed_seconds, by_status)
+
+
+# --- report -----------------------------------------------------------------------------------------------
+
+
+HEADER = (f"{'tenants':>7} {'conc.':>5} {'seconds':>8} {'tenants/s':>9} {'ideal/s':>8} {'efficiency':>10} "
+          f"{'host peak MB':>12} {'host CPU':>8} {'Azurite CPU':>11} {'sim CPU':>7}")
+
+
+def row(m: Measurement, latency: float) -> str:
+    ideal = m.concurrency / latency
+    return (f"{m.tenants:>7} {m.concurrency:>5} {m.seconds:>8.1f} {m.rate:>9.1f} {ideal:>8.1f} {m.rate / ideal:>10.2f} "
+            f"{m.peak_mb:>12.1f} {m.host_cpu / m.seconds:>8.0%} {m.azurite_cpu / m.seconds:>11.0%} "
+            f"{m.sim_cpu / m.seconds:>7.0%}")
+
+
+def details(m: Measurement) -> str:
+    per = 1000 / m.tenants  # CPU seconds to milliseconds per tenant
+    failed = {status: n for status, n in m.by_status.items() if status != "succeeded" and n}
+    return (f"        seeded in {m.seed_seconds:.1f} s; the poll saw finishedAt after {m.polled_seconds:.1f} s; "
+            f"CPU ms per tenant: host {m.host_cpu * per:.1f}, Azurite {m.azurite_cpu * per:.1f}, "
+            f"simulator {m.sim_cpu * per:.1f}" + (f"; NOT succeeded: {failed}" if failed else ""))
+
+
+def _concurrencies(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+@contextmanager
+def stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so every `finally` stops the processes started so far."""
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=2000)
+    parser.add_argument("--concurrency", type=_concurrencies, default=[1, 16, 64],
+                        help="comma list of VERIFY_CONCURRENCY values (default 1,16,64)")
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="token endpoint latency (default 100)")
+    parser.add_argument("--memory-tenants", type=int, default=10000, help="tenants of the memory run; 0 skips it")
+    parser.add_argument("--memory-concurrency", type=int, default=16)
+    parser.add_argument("--keep-logs", type=Path, default=None, help="copy each host's log into this folder")
+    args = parser.parse_args()
+    latency = args.latency_ms / 1000
+    print(f"Verify All over application tenants, token latency {args.latency_ms:.0f} ms, "
+          f"{os.cpu_count()} CPUs; a fresh Azurite and host for each line", flush=True)
+    with stopped_by_sigterm(), ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="verify-all-sim-")))
+        sim = start_simulator(work, tenants=max(args.tenants, args.memory_tenants), latency_ms=args.latency_ms)
+        stack.callback(stop_process, sim.process)
+        print(f"one token answer of the simulator takes {token_latency_ms(sim):.0f} ms", flush=True)
+        print(HEADER, flush=True)
+        results = []
+        for concurrency in args.concurrency:
+            result = measure(sim, tenants=args.tenants, concurrency=concurrency, keep_logs=args.keep_logs)
+            results.append(result)
+            print(row(result, latency), flush=True)
+            print(details(result), flush=True)
+        memory = None
+        if args.memory_tenants:
+            memory = measure(sim, tenants=args.memory_tenants, concurrency=args.memory_concurrency,
+                             keep_logs=args.keep_logs)
+            print(row(memory, latency), flush=True)
+            print(details(memory), flush=True)
+    print()
+    for result in results:
+        if result.concurrency == EFFICIENCY_AT:
+            efficiency = result.rate / (result.concurrency / latency)
+            print(f"efficiency at concurrency {EFFICIENCY_AT}: {efficiency:.2f} (target at least {EFFICIENCY_TARGET})")
+    if memory is not None:
+        print(f"host peak memory at {memory.tenants} tenants: {memory.peak_mb:.1f} MB "
+              f"(target under {MEMORY_TARGET_MB:.0f} MB; ratio {memory.peak_mb / MEMORY_TARGET_MB:.2f})")
+
+
+if __name__ == "__main__":
+    main()
