@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,6 +29,7 @@ import pytest
 import requests
 from msal.exceptions import MsalServiceError
 
+from tests.support.devserver_process import eventually
 from tools.identity_sim import (
     AadstsError,
     AppRegistration,
@@ -60,17 +61,6 @@ REDIRECT_URI = "http://127.0.0.1:7071/authenticate/OAuth2Callback"
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "tools" / "identity_sim" / "example_scenario.json"
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture
