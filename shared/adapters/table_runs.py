@@ -14,7 +14,8 @@ under its ETag, so of two concurrent starts exactly one makes a new run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 
 from ..domain.errors import Conflict
 from ..domain.models import Status
-from ..domain.rules import is_customer_id
+from ..domain.rules import MAX_BATCH, is_customer_id
 from ..domain.verification import Run, Trigger, is_run_id
 from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, storage_call
 from .table_counts import COUNT_PREFIX, ShardedCounts
@@ -91,10 +92,17 @@ class TableRunStore:
             self._on_table(lambda table: _fanned_out(table, run_id))
 
     def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
-        if not is_run_id(run_id) or not is_customer_id(customer_id):
-            return False
+        return self.complete_many(run_id, {customer_id: status}) == 1
+
+    def complete_many(self, run_id: str, outcomes: Mapping[str, Status | None]) -> int:
+        """One range read of the markers and one transaction for all of them (a chunk's ids are adjacent)."""
+        if len(outcomes) > MAX_BATCH:
+            raise ValueError(f"At most {MAX_BATCH} customers are completed at once.")
+        ids = sorted(c for c in outcomes if is_customer_id(c))
+        if not is_run_id(run_id) or not ids:
+            return 0
         with storage_call("record a run's progress"):
-            return self._on_table(lambda table: _complete(table, run_id, customer_id, status))
+            return self._on_table(lambda table: _complete(table, run_id, ids, outcomes))
 
     def finish(self, run_id: str) -> Run | None:
         """Write finishedAt once the run is fanned out and every customer completed; the run, to the one caller
@@ -202,20 +210,30 @@ def _fanned_out(table: TableClient, run_id: str) -> None:
     raise Conflict("modifiedConcurrently", "The run kept changing; retry in a moment.")
 
 
-def _complete(table: TableClient, run_id: str, customer_id: str, status: Status | None) -> bool:
-    marker = _get(table, run_id, customer_id)
-    if marker is None or marker.get("outcome") != PENDING:
-        return False  # never enrolled, or recorded before (a message delivered twice)
-    outcome = Status(status).value if status is not None else GONE
-    operation = ("update", {"PartitionKey": run_id, "RowKey": customer_id, "outcome": outcome},
-                 _if_unchanged(marker))
-    try:
-        COUNTS.write(table, run_id, [operation], {outcome: 1} if status is not None else {TOTAL: -1})
-    except TableTransactionError as err:
-        if err.index == 0 and err.status_code == 412:
-            return False  # another delivery recorded it in between
-        raise
-    return True
+def _complete(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping[str, Status | None]) -> int:
+    for _ in range(_ATTEMPTS):
+        markers = {row["RowKey"]: row for row in table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
+            parameters={"pk": run_id, "first": ids[0], "last": ids[-1]}, select=["RowKey", "outcome"])}
+        # Never enrolled, or recorded before (a message delivered twice): left alone.
+        pending = [c for c in ids if c in markers and markers[c].get("outcome") == PENDING]
+        if not pending:
+            return 0
+        operations, delta = [], Counter[str]()
+        for customer_id in pending:
+            status = outcomes[customer_id]
+            outcome = Status(status).value if status is not None else GONE
+            operations.append(("update", {"PartitionKey": run_id, "RowKey": customer_id, "outcome": outcome},
+                               _if_unchanged(markers[customer_id], UpdateMode.MERGE)))
+            delta.update({outcome: 1} if status is not None else {TOTAL: -1})
+        try:
+            COUNTS.write(table, run_id, operations, delta)
+        except TableTransactionError as err:
+            if 0 <= err.index < len(operations) and err.status_code == 412:
+                continue  # another delivery recorded one of them in between: read the markers again
+            raise
+        return len(pending)
+    raise Conflict("modifiedConcurrently", "The run kept changing; retry in a moment.")
 
 
 def _finish(table: TableClient, run_id: str) -> Run | None:

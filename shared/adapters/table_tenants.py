@@ -4,9 +4,11 @@ Every filter goes through the SDK's `parameters` (it quotes and escapes values);
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -17,8 +19,9 @@ from azure.data.tables import TableServiceClient, TableTransactionError, UpdateM
 
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, TenantPage
+from ..domain.rules import MAX_BATCH, is_customer_id
 from .table_common import TableAccess, check_page_size, first_non_empty_page, storage_call
-from .table_counts import COUNT_PREFIX, counted_write, read_counts, recount
+from .table_counts import COUNT_PREFIX, STATUS_COUNTS, counted_write, read_counts, recount
 from .table_entities import TENANT_PARTITION, tenant_from_entity, tenant_to_entity
 
 
@@ -37,6 +40,17 @@ class TableTenantStore:
                 return None
         return tenant_from_entity(entity)
 
+    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Tenant]:
+        """One range query from the first id to the last: a run's chunk is a run of adjacent ids."""
+        wanted = {c for c in customer_ids if is_customer_id(c)}
+        if not wanted:
+            return {}
+        bounds = {"pk": TENANT_PARTITION, "first": min(wanted), "last": max(wanted)}
+        with storage_call("read tenants"):
+            entities = self._on_table(lambda table: list(table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @first and RowKey le @last", parameters=bounds)))
+        return {e["RowKey"]: tenant_from_entity(e) for e in entities if e["RowKey"] in wanted}
+
     def add(self, tenant: Tenant) -> Tenant:
         with storage_call("add a tenant"):
             try:
@@ -52,12 +66,33 @@ class TableTenantStore:
         return replace(tenant, etag=metadata["etag"])
 
     def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
-        guard = _etag_guard(previous, "update")
-        operation = ("update", tenant_to_entity(tenant), {"mode": UpdateMode.REPLACE, **guard})
+        operation = _replace_operation(previous, tenant)
         delta = _change(previous.last_verification_status, tenant.last_verification_status)
         with storage_call("update a tenant"), _conflict_if_changed(previous):
             metadata = self._on_table(lambda table: counted_write(table, operation, delta))
         return replace(tenant, etag=metadata["etag"])
+
+    def update_many(self, changes: Sequence[tuple[Tenant, Tenant]]) -> list[Tenant]:
+        """One entity-group transaction: every tenant under its ETag, and one count shard for all of them."""
+        if len(changes) > MAX_BATCH:
+            raise ValueError(f"At most {MAX_BATCH} tenants are updated at once.")
+        if len({tenant.customer_id for _, tenant in changes}) != len(changes):
+            raise ValueError("A tenant appears twice among the changes.")
+        if not changes:
+            return []
+        operations = [_replace_operation(previous, tenant) for previous, tenant in changes]
+        delta = Counter[str]()
+        for previous, tenant in changes:
+            delta.update({status.value: n for status, n in _change(previous.last_verification_status,
+                                                                   tenant.last_verification_status).items()})
+        with storage_call("update tenants"):
+            try:
+                metadata = self._on_table(lambda table: STATUS_COUNTS.write(table, TENANT_PARTITION, operations, delta))
+            except TableTransactionError as err:
+                if err.status_code in (404, 412) and 0 <= err.index < len(changes):
+                    raise _modified(changes[err.index][0].customer_id) from None
+                raise
+        return [replace(tenant, etag=meta["etag"]) for (_, tenant), meta in zip(changes, metadata, strict=True)]
 
     def delete(self, tenant: Tenant) -> None:
         guard = _etag_guard(tenant, "delete")
@@ -119,6 +154,10 @@ def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:
         clauses.append("authenticationMethod eq @method")
         parameters["method"] = AuthMethod(flt.method).value
     return " and ".join(clauses), parameters
+
+
+def _replace_operation(previous: Tenant, tenant: Tenant) -> tuple[Any, ...]:
+    return ("update", tenant_to_entity(tenant), {"mode": UpdateMode.REPLACE, **_etag_guard(previous, "update")})
 
 
 def _etag_guard(tenant: Tenant, action: str) -> dict[str, object]:

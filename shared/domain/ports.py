@@ -1,7 +1,7 @@
 """The ports the use cases depend on; shared/adapters implement them, unit tests pass fakes."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from .models import (
@@ -20,12 +20,19 @@ from .secrets import SecretName, SecretVersion, StoredSecret
 class TenantStore(Protocol):
     def get(self, customer_id: str) -> Tenant | None: ...
 
+    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Tenant]:
+        """Those of `customer_ids` that exist, by customerId (one read for adjacent ids, as a run's chunk has)."""
+
     def add(self, tenant: Tenant) -> Tenant:
         """Insert a new tenant; raises errors.Conflict when the customerId exists."""
 
     def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
         """Replace `previous`, as it was read (its etag must still match), with `tenant`; raises
         errors.Conflict otherwise."""
+
+    def update_many(self, changes: Sequence[tuple[Tenant, Tenant]]) -> list[Tenant]:
+        """Each (previous, tenant) as `update` does, all in one write: every one or none. Raises errors.Conflict
+        (and writes nothing) when any previous changed since it was read. At most MAX_BATCH changes."""
 
     def delete(self, tenant: Tenant) -> None:
         """Remove a tenant read before (its etag must still match); raises errors.Conflict otherwise."""

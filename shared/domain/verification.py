@@ -124,6 +124,9 @@ class RunStore(Protocol):
         """Record an enrolled customer's outcome, once (None: the customer is gone; it leaves the run and the
         total shrinks). False when it was recorded before (a message delivered twice) or never enrolled."""
 
+    def complete_many(self, run_id: str, outcomes: Mapping[str, Status | None]) -> int:
+        """`complete` for several customers in one write (at most MAX_BATCH); how many were recorded now."""
+
     def finish(self, run_id: str) -> Run | None:
         """Mark the run finished if it is fanned out and every customer completed; returns the run only to
         the one caller that marked it (so the run's summary is logged once)."""

@@ -5,20 +5,21 @@ from __future__ import annotations
 import logging
 import secrets as random_source
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 
-from ..domain.models import Status, TenantFilter
+from ..domain.models import Status, Tenant, TenantFilter
 from ..domain.ports import TenantStore
 from ..domain.rules import MAX_PAGE_SIZE
 from ..domain.verification import Chunk, FanOut, Run, RunStore, Trigger, Work, WorkQueue
 from ..domain.work_messages import decode
-from .verify import VerifyContext, verify_tenant
+from .verify import Verified, VerifyContext, check, record_many
 
 logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
+GROUP_WAIT = 0.05  # seconds a finished verification waits for others to be recorded with it
 
 
 def start_run(runs: RunStore, queue: WorkQueue, *, trigger: Trigger, now: datetime | None = None) -> tuple[Run, bool]:
@@ -63,20 +64,53 @@ def fan_out(tenants: TenantStore, runs: RunStore, queue: WorkQueue, work: FanOut
 
 
 def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
-    """Verify every customer of the chunk (the limiter bounds how many at once in this process). A customer
-    whose verification failed for a reason of our own (storage down) is left pending and the message fails,
-    so the host delivers it again; those already recorded are not counted twice."""
-
-    def one(customer_id: str) -> None:
-        tenant = verify_tenant(ctx, customer_id, in_run=True)
-        runs.complete(chunk.run_id, customer_id, tenant.last_verification_status if tenant else None)
-
-    futures = [_pool(ctx.limiter.ceiling).submit(one, customer_id) for customer_id in chunk.customer_ids]
-    wait(futures)
-    errors = [future.exception() for future in futures if future.exception() is not None]
+    """Verify every customer of the chunk (the limiter bounds how many at once in this process), recording
+    the results in groups as they come in: one write for a group's records and one for its progress, so a
+    slow customer holds up only itself. A group whose recording failed for a reason of our own (storage down)
+    is left pending and the message fails, so the host delivers it again; those already recorded are not
+    counted twice."""
+    read = ctx.tenants.get_many(chunk.customer_ids)
+    gone = {customer_id: None for customer_id in chunk.customer_ids if customer_id not in read}
+    errors: list[BaseException] = []
+    if gone:
+        _complete(runs, chunk.run_id, gone, errors)
+    pool = _pool(ctx.limiter.ceiling)
+    pending = {pool.submit(check, ctx, tenant, in_run=True) for tenant in read.values()}
+    while pending:
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        if pending:  # those about to finish join this group
+            more, pending = wait(pending, timeout=GROUP_WAIT)
+            finished |= more
+        checked = []
+        for future in finished:
+            if future.exception() is not None:
+                errors.append(future.exception())
+            else:
+                checked.append(future.result())
+        _record_group(ctx, runs, chunk.run_id, checked, errors)
     _finish(runs, chunk.run_id)
     if errors:
         raise errors[0]
+
+
+def _record_group(ctx: VerifyContext, runs: RunStore, run_id: str, checked: list[Verified | Tenant],
+                  errors: list[BaseException]) -> None:
+    done = [one for one in checked if isinstance(one, Verified)]
+    stored = [one for one in checked if isinstance(one, Tenant)]  # skipped, and said so on the record
+    try:
+        stored += record_many(ctx, done)
+    except Exception as err:  # noqa: BLE001 - the group stays pending; the message fails after the rest
+        errors.append(err)
+        stored = [one for one in checked if isinstance(one, Tenant)]
+    if stored:
+        _complete(runs, run_id, {tenant.customer_id: tenant.last_verification_status for tenant in stored}, errors)
+
+
+def _complete(runs: RunStore, run_id: str, outcomes: dict[str, Status | None], errors: list[BaseException]) -> None:
+    try:
+        runs.complete_many(run_id, outcomes)
+    except Exception as err:  # noqa: BLE001 - as above
+        errors.append(err)
 
 
 def _finish(runs: RunStore, run_id: str) -> None:

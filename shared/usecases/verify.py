@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from ..domain.errors import SECRET_STORE_UNAVAILABLE, Conflict, DependencyUnavai
 from ..domain.models import AuthMethod, Status, Tenant, VerificationResult
 from ..domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
 from ..domain.reasons import Reason
-from ..domain.rules import is_guid
+from ..domain.rules import MAX_BATCH, is_guid
 from ..domain.secrets import SecretName
 from ..domain.verification import AppCredential, IdentityPlatform, TokenAnswer
 from .limiter import ConcurrencyLimiter
@@ -56,27 +57,42 @@ class _Attempt:
     refresh_token: str | None = dataclasses.field(default=None, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A verification done and not yet recorded: the record as it was read, and its result."""
+
+    read: Tenant
+    result: VerificationResult
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)  # renewed by the platform
+
+
 def verify_tenant(ctx: VerifyContext, customer_id: str, *, in_run: bool) -> Tenant | None:
     """Verify now and return the customer as stored afterwards; None when it does not exist (any more)."""
     tenant = ctx.tenants.get(customer_id)
     if tenant is None:
         return None
+    done = check(ctx, tenant, in_run=in_run)
+    return record(ctx, done) if isinstance(done, Verified) else done
+
+
+def check(ctx: VerifyContext, tenant: Tenant, *, in_run: bool) -> Verified | Tenant:
+    """Verify a record as read, without recording the result; or, when a run must not send its password
+    again, the record as stored after saying so."""
     if in_run and _password_rejected(tenant):
         return _skip(ctx, tenant)
     with ctx.limiter.slot():
         attempt = _attempt(ctx, tenant)
-    now = datetime.now(UTC)
     result = VerificationResult(
-        customer_id=customer_id,
+        customer_id=tenant.customer_id,
         status=Status.FAILED if attempt.failure else Status.SUCCEEDED,
-        verified_at=now,
+        verified_at=datetime.now(UTC),
         method=tenant.authentication_method,
         reason=attempt.failure.reason if attempt.failure else None,
         message=attempt.failure.message if attempt.failure else None,
         aadsts_code=attempt.failure.aadsts_code if attempt.failure else None,
         hint=attempt.failure.hint if attempt.failure else None,
     )
-    return _record(ctx, tenant, result, attempt.refresh_token)
+    return Verified(tenant, result, attempt.refresh_token)
 
 
 def _password_rejected(tenant: Tenant) -> bool:
@@ -188,7 +204,9 @@ def _roles_and_tenant(ctx: VerifyContext, claims: Mapping[str, Any], tenant: Ten
     return None
 
 
-def _record(ctx: VerifyContext, read: Tenant, result: VerificationResult, refresh_token: str | None) -> Tenant:
+def record(ctx: VerifyContext, done: Verified) -> Tenant:
+    """Write a result onto its record and into the history; the record as stored afterwards."""
+    read, result, refresh_token = done.read, done.result, done.refresh_token
     try:
         try:
             with new_versions(ctx.secrets, read.customer_id, {SecretName.REFRESH_TOKEN: refresh_token}) as written:
@@ -214,6 +232,35 @@ def _record(ctx: VerifyContext, read: Tenant, result: VerificationResult, refres
     return saved
 
 
+def record_many(ctx: VerifyContext, done: Sequence[Verified]) -> list[Tenant]:
+    """`record` for several results, with one write for all their records when none changed since it was read
+    (the usual case in a run: a few round trips per group instead of several per customer). Otherwise (one
+    changed, or the secret store refused a renewed token) each is recorded on its own, as `record` does."""
+    if len(done) > MAX_BATCH:
+        return [*record_many(ctx, done[:MAX_BATCH]), *record_many(ctx, done[MAX_BATCH:])]
+    if len(done) > 1:
+        try:
+            with ExitStack() as stack:
+                changes = []
+                for one in done:
+                    renewed = {SecretName.REFRESH_TOKEN: one.refresh_token}
+                    written = stack.enter_context(new_versions(ctx.secrets, one.read.customer_id, renewed))
+                    changes.append((one.read, _with_result(one.read, one.result, written)))
+                saved = ctx.tenants.update_many(changes)
+        except Conflict:
+            pass  # its new versions were retired on the way out; each again on its own, below
+        except DependencyUnavailable as err:
+            if err.code != SECRET_STORE_UNAVAILABLE:
+                raise
+        else:
+            for one, stored in zip(done, saved, strict=True):
+                ctx.history.append(one.result)
+                retire_quietly(ctx.secrets, one.read.customer_id, replaced(one.read.secret_versions,
+                                                                           stored.secret_versions))
+            return saved
+    return [record(ctx, one) for one in done]
+
+
 def _write_result(
     ctx: VerifyContext, read: Tenant, result: VerificationResult, written: Mapping[Any, str]
 ) -> Tenant:
@@ -221,8 +268,7 @@ def _write_result(
     are still those read; Conflict otherwise."""
     current = read
     for _ in range(_WRITE_ATTEMPTS):
-        updated = dataclasses.replace(current.with_result(result),
-                                      secret_versions={**current.secret_versions, **written})
+        updated = _with_result(current, result, written)
         try:
             saved = ctx.tenants.update(current, updated)
         except Conflict:
@@ -234,6 +280,10 @@ def _write_result(
         ctx.history.append(result)
         return saved
     raise Conflict("modifiedConcurrently", f"The customer {read.customer_id!r} kept changing; try again.")
+
+
+def _with_result(tenant: Tenant, result: VerificationResult, written: Mapping[Any, str]) -> Tenant:
+    return dataclasses.replace(tenant.with_result(result), secret_versions={**tenant.secret_versions, **written})
 
 
 def _inputs(tenant: Tenant) -> tuple[Any, ...]:

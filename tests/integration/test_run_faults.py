@@ -38,33 +38,47 @@ COUNT = 30
 
 
 class FlakyTenants(TableTenantStore):
-    """Fails the first result write of some customers, as a storage hiccup would."""
+    """Fails the first result write of some customers, as a storage hiccup would (a batched write with one of
+    them fails as a whole)."""
 
     def __init__(self, *args, flaky: set[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.flaky = set(flaky)
 
     def update(self, previous, tenant):
-        if tenant.customer_id in self.flaky and tenant.when_last_verified is not None:
-            self.flaky.discard(tenant.customer_id)
-            raise DependencyUnavailable("storageUnavailable", "Table Storage cannot be reached right now.")
+        self._hiccup([tenant])
         return super().update(previous, tenant)
+
+    def update_many(self, changes):
+        self._hiccup([tenant for _, tenant in changes])
+        return super().update_many(changes)
+
+    def _hiccup(self, tenants):
+        hit = {t.customer_id for t in tenants if t.customer_id in self.flaky and t.when_last_verified is not None}
+        if hit:
+            self.flaky -= hit
+            raise DependencyUnavailable("storageUnavailable", "Table Storage cannot be reached right now.")
 
 
 class StoppingRuns(TableRunStore):
-    """The worker process dies after recording `after` customers of the chunk it is on (once)."""
+    """The worker process dies after recording `after` customers of the chunk it is on (once), part-way
+    through a group if that is where the count ends."""
 
     def __init__(self, *args, after: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.left = after
 
-    def complete(self, run_id, customer_id, status):
-        if self.left == 0:
-            self.left = -1
-            raise SystemExit("worker stopped")  # not an Exception: nothing in the chunk catches it
-        if self.left > 0:
-            self.left -= 1
-        return super().complete(run_id, customer_id, status)
+    def complete_many(self, run_id, outcomes):
+        if self.left < 0:
+            return super().complete_many(run_id, outcomes)
+        if len(outcomes) <= self.left:
+            self.left -= len(outcomes)
+            return super().complete_many(run_id, outcomes)
+        first = dict(list(outcomes.items())[:self.left])
+        self.left = -1
+        if first:
+            super().complete_many(run_id, first)
+        raise SystemExit("worker stopped")  # not an Exception: nothing in the chunk catches it
 
 
 @pytest.fixture

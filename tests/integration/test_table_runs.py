@@ -18,6 +18,7 @@ from shared.adapters.table_runs import TableRunStore
 from shared.config import StorageConfig
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
+from shared.domain.rules import MAX_BATCH
 from shared.domain.verification import Run, Trigger, is_run_id
 
 pytestmark = pytest.mark.integration
@@ -184,6 +185,49 @@ def test_a_customer_never_enrolled_is_not_recorded(store):
     assert not store.complete(run.run_id, "~count-00", Status.SUCCEEDED)
     got = store.get(run.run_id)
     assert (got.total, got.completed) == (1, 0)
+
+
+def test_completing_a_group_records_those_pending_and_counts_them_in_one_change(store, service, table_name):
+    run = _started(store)
+    store.enrol(run.run_id, ["a", "b", "c", "d", "e"])
+    store.fanned_out(run.run_id)
+    assert store.complete(run.run_id, "b", Status.FAILED)  # recorded before: a redelivery repeats it
+    outcomes = {"a": Status.SUCCEEDED, "b": Status.SUCCEEDED, "c": None, "d": Status.FAILED, "stranger": None}
+    assert store.complete_many(run.run_id, outcomes) == 3
+    assert store.complete_many(run.run_id, outcomes) == 0
+    got = store.get(run.run_id)
+    assert (got.total, got.completed) == (4, 3)
+    assert got.by_status == {**ZERO, Status.SUCCEEDED: 1, Status.FAILED: 2}
+    markers = {r["RowKey"]: r["outcome"] for r in _rows(service, table_name, run.run_id)
+               if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)}
+    assert markers == {"a": "succeeded", "b": "failed", "c": "gone", "d": "failed", "e": "pending"}
+    assert store.complete_many(run.run_id, {"e": Status.SUCCEEDED}) == 1
+    assert store.get(run.run_id).finished_at is not None
+    with pytest.raises(ValueError):
+        store.complete_many(run.run_id, {f"x{n}": Status.SUCCEEDED for n in range(MAX_BATCH + 1)})
+
+
+def test_overlapping_groups_completed_at_once_count_each_customer_once(store):
+    run = _started(store)
+    customers = [f"cust-{n:03d}" for n in range(120)]
+    store.enrol(run.run_id, customers)
+    store.fanned_out(run.run_id)
+    # Groups of 10 from two deliveries of the same chunks, cut at different places, all at once.
+    groups = [customers[i:i + 10] for i in range(0, 120, 10)] + [customers[i:i + 10] for i in range(5, 120, 10)]
+    groups.append(customers[:5])
+    barrier = threading.Barrier(len(groups))
+
+    def deliver(group: list[str]) -> int:
+        barrier.wait(timeout=60)
+        return store.complete_many(run.run_id, {c: _status_of(customers.index(c)) for c in group})
+
+    with ThreadPoolExecutor(len(groups)) as pool:
+        recorded = list(pool.map(deliver, groups))
+    assert sum(recorded) == 120
+    got = store.get(run.run_id)
+    expected = Counter(_status_of(n) for n in range(120))
+    assert (got.total, got.completed) == (120, 120)
+    assert got.by_status == {status: expected[status] for status in Status}
 
 
 def test_a_customer_deleted_mid_run_leaves_the_total(store):

@@ -24,6 +24,7 @@ from shared.domain.errors import Conflict, DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
 from shared.domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, VerificationResult
 from shared.domain.reasons import Reason
+from shared.domain.rules import MAX_BATCH
 from shared.domain.secrets import CURRENT_VERSION, SecretName
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
@@ -194,6 +195,55 @@ def test_update_of_a_deleted_tenant_conflicts(store):
         store.update(added, _tenant("gone"))
     assert err.value.code == "modifiedConcurrently"
     assert store.get("gone") is None  # the failed update did not recreate it
+
+
+def test_get_many_reads_the_customers_asked_for_and_only_them(store):
+    for cid in ("m1", "m2", "m3", "m4"):
+        store.add(_tenant(cid))
+    got = store.get_many(["m1", "m3", "m9", "../x", ""])  # m2 lies in the range read, m9 does not exist
+    assert sorted(got) == ["m1", "m3"]
+    assert got["m3"] == store.get("m3")  # with its etag
+    assert store.get_many([]) == {} and store.get_many(["~count-00"]) == {}
+
+
+def test_update_many_writes_every_record_and_the_sum_of_their_count_changes(store):
+    a = store.add(_tenant("a"))
+    b = store.add(_tenant("b", last_verification_status=Status.FAILED))
+    c = store.add(_tenant("c"))
+    saved = store.update_many([
+        (a, _tenant("a", last_verification_status=Status.SUCCEEDED)),
+        (b, _tenant("b", last_verification_status=Status.SUCCEEDED, hint="fixed")),
+        (c, _tenant("c", hint="same status")),
+    ])
+    assert [t.customer_id for t in saved] == ["a", "b", "c"]
+    assert saved == [store.get("a"), store.get("b"), store.get("c")]  # each with its new etag
+    assert store.count_by_status() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 2, Status.FAILED: 0}
+    assert store.recount_by_status() == store.count_by_status()
+
+
+def test_update_many_with_one_stale_record_writes_none_of_them(store):
+    a = store.add(_tenant("a"))
+    b = store.add(_tenant("b"))
+    store.update(b, _tenant("b", tenant_id="winner.example"))
+    with pytest.raises(Conflict) as err:
+        store.update_many([(a, _tenant("a", last_verification_status=Status.SUCCEEDED)),
+                           (b, _tenant("b", last_verification_status=Status.SUCCEEDED))])
+    assert err.value.code == "modifiedConcurrently" and "'b'" in err.value.message
+    assert store.get("a") == a and store.get("b").tenant_id == "winner.example"
+    assert store.count_by_status() == {Status.NOT_VERIFIED: 2, Status.SUCCEEDED: 0, Status.FAILED: 0}
+    store.delete(store.get("b"))
+    with pytest.raises(Conflict):  # deleted since it was read
+        store.update_many([(a, _tenant("a", hint="x")), (b, _tenant("b", hint="y"))])
+    assert store.get("b") is None and store.get("a") == a
+
+
+def test_update_many_refuses_more_than_a_transaction_holds_and_a_record_twice(store):
+    a = store.add(_tenant("a"))
+    with pytest.raises(ValueError):
+        store.update_many([(a, _tenant("a"))] * 2)
+    with pytest.raises(ValueError):
+        store.update_many([(a, _tenant(f"n{n}")) for n in range(MAX_BATCH + 1)])
+    assert store.update_many([]) == [] and store.get("a") == a
 
 
 def test_delete_removes_the_tenant_read_and_only_it(store):

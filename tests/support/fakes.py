@@ -37,6 +37,9 @@ class InMemoryTenantStore:
     def get(self, customer_id: str) -> Tenant | None:
         return self.tenants.get(customer_id)
 
+    def get_many(self, customer_ids) -> dict[str, Tenant]:
+        return {c: self.tenants[c] for c in customer_ids if c in self.tenants}
+
     def add(self, tenant: Tenant) -> Tenant:
         if tenant.customer_id in self.tenants:
             raise Conflict("alreadyExists", "exists")
@@ -47,6 +50,13 @@ class InMemoryTenantStore:
         if current is None or current.etag != previous.etag:
             raise Conflict("modifiedConcurrently", "changed")
         return self._stamp(tenant)
+
+    def update_many(self, changes) -> list[Tenant]:
+        for previous, tenant in changes:  # all or none, as the transaction
+            current = self.tenants.get(tenant.customer_id)
+            if current is None or current.etag != previous.etag:
+                raise Conflict("modifiedConcurrently", "changed")
+        return [self._stamp(tenant) for _, tenant in changes]
 
     def delete(self, tenant: Tenant) -> None:
         current = self.tenants.get(tenant.customer_id)

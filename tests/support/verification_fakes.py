@@ -78,6 +78,9 @@ class InMemoryRunStore:
                 self.members[run_id][customer_id] = status
             return True
 
+    def complete_many(self, run_id: str, outcomes) -> int:
+        return sum(self.complete(run_id, customer_id, status) for customer_id, status in outcomes.items())
+
     def finish(self, run_id: str) -> Run | None:
         with self._lock:
             run = self._view(run_id)

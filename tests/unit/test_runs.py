@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import CHUNK_SIZE, handle_work, start_run
 from shared.usecases.tenants import put_tenant
 from shared.usecases.verify import VerifyContext
+from tests.support.devserver_process import eventually
 from tests.support.fakes import fake_services
 from tests.support.verification_fakes import InMemoryRunStore, InMemoryWorkQueue, ScriptedPlatform
 
@@ -119,3 +121,29 @@ def test_work_messages_round_trip():
     from shared.domain.models import Cursor
     for work in (FanOut("r1"), FanOut("r1", Cursor("tenant", "c9")), Chunk("r1", ("a", "b.c"))):
         assert decode(encode(work)) == work
+
+
+def test_a_slow_customer_holds_up_only_itself_the_others_are_recorded_meanwhile(world):
+    services, ctx, runs, queue = world
+    slow = "5a0e3c1d-7b2f-4e6a-8c9d-0f1e2d3c4b5a"
+    released = threading.Event()
+    platform = ctx.platform
+    platform.script(slow, lambda: released.wait(30) and TokenAnswer(claims={"tid": slow, "roles": ["User.Read.All"]}))
+    for n in range(10):
+        add(services, n, slow if n == 4 else GOOD)
+    run, _ = start_run(runs, queue, trigger=Trigger.HTTP)
+    handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))  # fan-out: one chunk of 10
+    chunk = encode(queue.messages.pop(0))
+    worker = threading.Thread(target=handle_work, args=(ctx, runs, queue, chunk))
+    worker.start()
+    try:
+        recorded = eventually(lambda: runs.get(run.run_id).completed == 9 or None, timeout=10,
+                              what="the nine fast customers recorded while the slow one still waits")
+        assert recorded and services.tenants.get("c004").last_verification_status is Status.NOT_VERIFIED
+        assert runs.get(run.run_id).finished_at is None
+    finally:
+        released.set()
+        worker.join(timeout=30)
+    done = runs.get(run.run_id)
+    assert (done.total, done.completed, done.by_status[Status.SUCCEEDED]) == (10, 10, 10)
+    assert done.finished_at is not None

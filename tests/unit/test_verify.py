@@ -14,7 +14,7 @@ from shared.domain.verification import TokenAnswer
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.tenants import put_tenant
-from shared.usecases.verify import VerifyContext, verify_tenant
+from shared.usecases.verify import VerifyContext, check, record_many, verify_tenant
 from tests.support.fakes import fake_services
 from tests.support.verification_fakes import ScriptedPlatform
 
@@ -201,3 +201,92 @@ def test_the_providers_secret_is_read_once_per_version_not_once_per_customer(wor
         client_secret="rotated-secret"))
     verify_tenant(ctx, "c0", in_run=False)
     assert reads.count((None, "clientSecret")) == 2 and platform.calls[-1][2] == PROVIDER  # the new version, at once
+
+
+# --- several results recorded at once (a run's group) -------------------------------------------------------
+
+
+class CountingTenants:
+    """The fake tenant store, counting the batched writes (and failing them once when asked)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.batches, self.fail_once = inner, [], None
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def update_many(self, changes):
+        self.batches.append([tenant.customer_id for _, tenant in changes])
+        if self.fail_once is not None:
+            error, self.fail_once = self.fail_once, None
+            raise error
+        return self.inner.update_many(changes)
+
+
+def checked(ctx, *cids):
+    return [check(ctx, ctx.tenants.get(cid), in_run=True) for cid in cids]
+
+
+def test_a_group_of_results_is_written_in_one_batch_with_its_history_and_renewed_tokens(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    ctx = dataclasses.replace(ctx, tenants=CountingTenants(services.tenants))
+    add(services, "a1", AuthMethod.APPLICATION, application_id=APP, application_secret="s")
+    before = with_refresh_token(services, "t1", "rt-old")
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}, refresh_token="rt-new"))
+    saved = record_many(ctx, checked(ctx, "a1", "t1"))
+    assert ctx.tenants.batches == [["a1", "t1"]]  # one write for both records
+    assert [t.customer_id for t in saved] == ["a1", "t1"]
+    assert all(t.last_verification_status is Status.SUCCEEDED for t in saved)
+    assert saved == [services.tenants.get("a1"), services.tenants.get("t1")]
+    assert [len(services.history.latest(c, limit=5)) for c in ("a1", "t1")] == [1, 1]
+    renewed = services.tenants.get("t1").secret_versions[RT]
+    assert services.secrets.get("t1", RT, renewed) == "rt-new"
+    assert services.secrets.get("t1", RT, before.secret_versions[RT]) is None  # the replaced version retired
+
+
+def test_a_group_with_one_record_changed_meanwhile_records_the_others_and_drops_only_that_result(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    ctx = dataclasses.replace(ctx, tenants=CountingTenants(services.tenants))
+    for cid in ("a1", "a2"):
+        add(services, cid, AuthMethod.APPLICATION, application_id=APP, application_secret="s")
+    with_refresh_token(services, "t1", "rt-old")
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}, refresh_token="rt-new"))
+    done = checked(ctx, "a1", "t1", "a2")
+    add(services, "t1", AuthMethod.TOKEN, tenant_id=OTHER)  # an edit lands before the group is recorded
+    saved = record_many(ctx, done)
+    assert len(ctx.tenants.batches) == 1  # the batch lost as a whole, then each on its own
+    assert [t.last_verification_status for t in saved] == [Status.SUCCEEDED, Status.NOT_VERIFIED, Status.SUCCEEDED]
+    assert services.tenants.get("t1").tenant_id == OTHER and services.history.latest("t1", limit=5) == []
+    assert "rt-new" not in services.secrets.values.values()  # the dropped result's renewed token was retired
+    assert [len(services.history.latest(c, limit=5)) for c in ("a1", "a2")] == [1, 1]
+
+
+def test_a_group_whose_renewed_token_cannot_be_stored_keeps_the_old_one_and_says_so(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    add(services, "a1", AuthMethod.APPLICATION, application_id=APP, application_secret="s")
+    before = with_refresh_token(services, "t1", "rt-old")
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}, refresh_token="rt-new"))
+    done = checked(ctx, "a1", "t1")
+    services.secrets.fail_with = DependencyUnavailable("secretStoreUnavailable", "down")
+    saved = record_many(ctx, done)
+    services.secrets.fail_with = None
+    assert all(t.last_verification_status is Status.SUCCEEDED for t in saved)
+    assert "could not be stored" in saved[1].last_verification_message
+    assert saved[1].secret_versions == before.secret_versions
+    assert services.secrets.get("t1", RT, saved[1].secret_versions[RT]) == "rt-old"
+
+
+def test_a_storage_failure_of_the_batch_is_raised_and_nothing_is_recorded(world):
+    services, platform, ctx = world
+    ctx = dataclasses.replace(ctx, tenants=CountingTenants(services.tenants))
+    for cid in ("a1", "a2"):
+        add(services, cid, AuthMethod.APPLICATION, application_id=APP, application_secret="s")
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}))
+    ctx.tenants.fail_once = DependencyUnavailable("storageUnavailable", "down")
+    with pytest.raises(DependencyUnavailable):
+        record_many(ctx, checked(ctx, "a1", "a2"))
+    assert [services.tenants.get(c).last_verification_status for c in ("a1", "a2")] == [Status.NOT_VERIFIED] * 2
+    assert services.history.latest("a1", limit=5) == []
