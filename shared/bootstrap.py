@@ -91,7 +91,8 @@ def build(config: AppConfig) -> Services:
                                        pool_size=config.verify_concurrency + 8)
     secrets: SecretStore
     if config.key_vault_url:
-        secrets = KeyVaultSecretStore(config.key_vault_url, credential=credential)
+        secrets = KeyVaultSecretStore(config.key_vault_url, credential=credential,
+                                      pool_size=config.verify_concurrency + 4)
     else:
         secrets = LocalFileSecretStore(_local_secrets_path(config))
     tenants, history = TableTenantStore(tables), TableHistoryStore(tables)

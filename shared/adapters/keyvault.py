@@ -22,11 +22,13 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline.transport import RequestsTransport
 from azure.keyvault.secrets import SecretClient
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
 from ..domain.models import ProviderSecret
 from ..domain.secrets import SecretName, SecretVersion, StoredSecret
+from .http_sessions import pooled_session, use_environment_proxies
 from .secret_names import owner_of, secret_name
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class KeyVaultSecretStore:
         retry_total: int | None = None,
         connection_timeout: float | None = None,
         read_timeout: float | None = None,
+        pool_size: int | None = None,
         poll_interval: float = 1.0,
         max_wait: float = 60.0,
     ) -> None:
@@ -63,6 +66,13 @@ class KeyVaultSecretStore:
         ):
             if value is not None:
                 options[key] = value
+        if pool_size is not None:
+            # One pooled connection per verification in flight (the SDK's session keeps 10), and the environment
+            # read once instead of on every request.
+            session = pooled_session(pool_size)
+            use_environment_proxies(session, vault_url)
+            verify = connection_verify if connection_verify is not None else session.verify
+            options["transport"] = RequestsTransport(session=session, session_owner=False, connection_verify=verify)
         self._vault_url = vault_url
         self._client = SecretClient(vault_url, credential, **options)
         self._poll_interval = poll_interval

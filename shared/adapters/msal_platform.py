@@ -22,10 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 import msal
 import requests
 from msal.exceptions import MsalServiceError
-from requests.adapters import HTTPAdapter
 
 from ..domain.reasons import Reason
 from ..domain.verification import AppCredential, TokenAnswer
+from .http_sessions import pooled_session, use_environment_proxies
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,8 @@ class MsalIdentityPlatform:
         self._application = [application_scope]
         self._policy = policy
         self._sleep = sleep
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 4), max_retries=0)
-        self._session.mount("https://", adapter)
+        self._session = pooled_session(max(pool_size, 4))
+        use_environment_proxies(self._session, self._host)
         self._discovery = _DiscoveryCache()
 
     def with_password(

@@ -8,14 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import requests
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
-from requests.adapters import HTTPAdapter
 
 from ..config import StorageConfig
 from ..domain.errors import ConfigurationError
+from .http_sessions import pooled_session, use_environment_proxies
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -49,9 +48,8 @@ def table_service_from_config(
     """
     return _service_client(
         TableServiceClient, storage, uri=storage.table_service_uri, setting="tableServiceUri",
-        credential_factory=credential_factory,
-        options=_pipeline_options(retry_total=retry_total, connection_timeout=connection_timeout,
-                                  read_timeout=read_timeout, pool_size=pool_size),
+        credential_factory=credential_factory, retry_total=retry_total, connection_timeout=connection_timeout,
+        read_timeout=read_timeout, pool_size=pool_size,
     )
 
 
@@ -62,15 +60,32 @@ def queue_service_from_config(
     (retry_total, connection_timeout, read_timeout, pool_size); no network call happens here."""
     return _service_client(
         QueueServiceClient, storage, uri=storage.queue_service_uri, setting="queueServiceUri",
-        credential_factory=credential_factory, options=_pipeline_options(**pipeline),
+        credential_factory=credential_factory, **pipeline,
     )
 
 
 def _service_client(
     kind: type[S], storage: StorageConfig, *, uri: str | None, setting: str, credential_factory: CredentialFactory,
-    options: dict[str, Any],
+    pool_size: int | None = None, **pipeline: Any,
 ) -> S:
     """A service client of `kind` from the connection string, or from its service URI plus an Entra credential."""
+    options = {name: value for name, value in pipeline.items() if value is not None}
+    session = None
+    if pool_size is not None:
+        # The SDK's default session keeps 10 connections per host (verifications in flight beyond that would
+        # each open, and throw away, a connection of their own) and reads the environment on every request.
+        session = pooled_session(pool_size)
+        options["transport"] = RequestsTransport(session=session, session_owner=False, connection_verify=session.verify)
+    client = _client(kind, storage, uri=uri, setting=setting, credential_factory=credential_factory, options=options)
+    if session is not None:
+        use_environment_proxies(session, client.url)
+    return client
+
+
+def _client(
+    kind: type[S], storage: StorageConfig, *, uri: str | None, setting: str, credential_factory: CredentialFactory,
+    options: dict[str, Any],
+) -> S:
     if storage.connection_string:
         try:
             return kind.from_connection_string(storage.connection_string, **options)
@@ -86,27 +101,3 @@ def _service_client(
     raise ConfigurationError(
         f"Storage is not configured: set AzureWebJobsStorage, or AzureWebJobsStorage__{setting}."
     )
-
-
-def _pipeline_options(
-    *, retry_total: int | None = None, connection_timeout: float | None = None, read_timeout: float | None = None,
-    pool_size: int | None = None,
-) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        name: value
-        for name, value in (
-            ("retry_total", retry_total),
-            ("connection_timeout", connection_timeout),
-            ("read_timeout", read_timeout),
-        )
-        if value is not None
-    }
-    if pool_size is not None:
-        # The SDK's default session keeps 10 connections per host: verifications in flight beyond that would
-        # each open (and throw away) a connection of their own.
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        options["transport"] = RequestsTransport(session=session, session_owner=False)
-    return options

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from azure.identity import CredentialUnavailableError
@@ -252,6 +253,29 @@ def test_certificates_are_checked(
         with pytest.raises(DependencyUnavailable):
             store.get("Contoso", PASSWORD, CURRENT_VERSION)
     assert vault.requests == []  # no request got through the handshake
+
+
+def test_a_pooled_store_checks_certificates_and_takes_its_ca_bundle_from_the_environment(
+    vault: KeyVaultSimulator, ca: TestCA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with make_store(vault, ca, connection_verify=None, pool_size=4) as store:
+        with pytest.raises(DependencyUnavailable):
+            store.get("Contoso", PASSWORD, CURRENT_VERSION)
+    assert vault.requests == []
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca.bundle_path))  # read when the store is made
+    with make_store(vault, ca, connection_verify=None, pool_size=4) as store:
+        version = store.put("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
+
+
+def test_a_pooled_store_serves_more_readers_at_once_than_the_sdks_pool(vault: KeyVaultSimulator, ca: TestCA) -> None:
+    with make_store(vault, ca, pool_size=24) as store:
+        versions = {f"c{n:02d}": store.put(f"c{n:02d}", PASSWORD, f"value-{n}") for n in range(24)}
+        with ThreadPoolExecutor(24) as pool:
+            got = dict(pool.map(lambda item: (item[0], store.get(item[0], PASSWORD, item[1])), versions.items()))
+    assert got == {cid: f"value-{int(cid[1:])}" for cid in versions}
 
 
 def test_secret_values_never_reach_urls_headers_logs_or_reprs(

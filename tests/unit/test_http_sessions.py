@@ -1,0 +1,54 @@
+"""The pooled sessions read proxies and the CA bundle from the environment once, as requests would per request."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from shared.adapters.http_sessions import pooled_session, use_environment_proxies
+from shared.adapters.msal_platform import MsalIdentityPlatform
+from shared.adapters.storage_clients import table_service_from_config
+from shared.config import StorageConfig
+
+ACCOUNT = ("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;"
+           "TableEndpoint=https://acct.table.core.windows.net;")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
+                 "ALL_PROXY", "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_environment_is_read_once_when_the_session_is_made(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    session = pooled_session(8)
+    use_environment_proxies(session, "https://login.microsoftonline.com")
+    assert session.trust_env is False  # requests no longer reads the environment per request
+    assert session.verify == "/etc/ssl/corporate.pem"
+    assert session.proxies == requests.utils.get_environ_proxies("https://login.microsoftonline.com")
+    assert session.proxies["https"] == "http://proxy.example:3128"
+    assert session.get_adapter("https://login.microsoftonline.com/")._pool_maxsize == 8
+
+
+def test_no_proxy_and_no_bundle_are_honoured(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,.table.core.windows.net")
+    session = pooled_session(2)
+    use_environment_proxies(session, "https://acct.table.core.windows.net")
+    assert "https" not in session.proxies and session.verify is True
+
+
+def test_the_storage_and_identity_clients_take_these_settings(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    client = table_service_from_config(StorageConfig(connection_string=ACCOUNT), pool_size=4)
+    transport = client._client._client._pipeline._transport
+    assert transport.session.trust_env is False
+    assert transport.session.proxies["https"] == "http://proxy.example:3128"
+    assert transport.connection_config.verify == "/etc/ssl/corporate.pem"
+    platform = MsalIdentityPlatform("https://login.microsoftonline.com", delegated_scopes=("s",),
+                                    application_scope="s", pool_size=4)
+    assert platform._session.proxies["https"] == "http://proxy.example:3128"
+    assert platform._session.verify == "/etc/ssl/corporate.pem"
