@@ -113,13 +113,23 @@ class TableTenantStore:
         Table Storage may return fewer than `top` tenants together with a cursor (it stops at partition
         and time boundaries); the caller just follows it.
         """
+        entities, following = self._page(flt, top, after, select=None)
+        return TenantPage([tenant_from_entity(entity) for entity in entities], following)
+
+    def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
+        """`list` of every tenant, ids only: the service sends a few bytes per tenant instead of the record."""
+        entities, following = self._page(TenantFilter(), top, after, select=["RowKey"])
+        return [entity["RowKey"] for entity in entities], following
+
+    def _page(self, flt: TenantFilter, top: int, after: Cursor | None,
+              select: list[str] | None) -> tuple[list[Any], Cursor | None]:
         check_page_size(top, "top")
         start = {"PartitionKey": after.partition, "RowKey": after.row} if after is not None else None
         query_filter, parameters = _tenant_query(flt)
         with storage_call("list tenants"):
             try:
                 entities, next_token = self._on_table(lambda table: first_non_empty_page(table.query_entities(
-                    query_filter, parameters=parameters, results_per_page=top
+                    query_filter, parameters=parameters, results_per_page=top, select=select
                 ).by_page(continuation_token=start)))
             except HttpResponseError as error:
                 if start is not None and error.status_code == 400:
@@ -129,7 +139,7 @@ class TableTenantStore:
         following = None
         if next_token and next_token.get("PartitionKey"):
             following = Cursor(next_token["PartitionKey"], next_token.get("RowKey"))
-        return TenantPage([tenant_from_entity(entity) for entity in entities], following)
+        return entities, following
 
     def count_by_status(self) -> dict[Status, int]:
         with storage_call("count tenants"):

@@ -40,6 +40,9 @@ class TenantStore(Protocol):
     def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
         """One page in customerId order, from `after` (a cursor a page of this filter returned)."""
 
+    def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
+        """`list` of every tenant, customerIds only; the cursor of the next page (None at the end)."""
+
     def count_by_status(self) -> dict[Status, int]:
         """Counts over every tenant (not a page), kept as tenants change: no scan."""
 

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 
-from ..domain.models import Status, Tenant, TenantFilter
+from ..domain.models import Status, Tenant
 from ..domain.ports import TenantStore
 from ..domain.rules import MAX_PAGE_SIZE
 from ..domain.verification import Chunk, FanOut, Run, RunStore, Trigger, Work, WorkQueue
@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
+ENROL_SLICE = 3 * CHUNK_SIZE  # enrolled, then sent, together: one transaction (at most 98 customers) each
 GROUP_WAIT = 0.05  # seconds a finished verification waits for others to be recorded with it
 
 
@@ -51,14 +52,16 @@ def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: s
 
 
 def fan_out(tenants: TenantStore, runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
-    page = tenants.list(TenantFilter(), top=MAX_PAGE_SIZE, after=work.after)
-    ids = [tenant.customer_id for tenant in page.tenants]
-    runs.enrol(work.run_id, ids)
-    messages: list[Work] = [Chunk(work.run_id, tuple(ids[i:i + CHUNK_SIZE])) for i in range(0, len(ids), CHUNK_SIZE)]
-    if page.next is not None:
-        messages.append(FanOut(work.run_id, page.next))
-    queue.send(messages)
-    if page.next is None:
+    """Enrol one page of tenants and send their chunks, a few chunks at a time so the workers start on the
+    first ones while the rest of the page is enrolled; then the next page's fan-out, or the end of it."""
+    ids, following = tenants.list_ids(top=MAX_PAGE_SIZE, after=work.after)
+    for start in range(0, len(ids), ENROL_SLICE):
+        piece = ids[start:start + ENROL_SLICE]
+        runs.enrol(work.run_id, piece)
+        queue.send([Chunk(work.run_id, tuple(piece[i:i + CHUNK_SIZE])) for i in range(0, len(piece), CHUNK_SIZE)])
+    if following is not None:
+        queue.send([FanOut(work.run_id, following)])
+    else:
         runs.fanned_out(work.run_id)
         _finish(runs, work.run_id)
 

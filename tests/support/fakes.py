@@ -75,6 +75,10 @@ class InMemoryTenantStore:
         page, more = rows[:top], len(rows) > top
         return TenantPage(page, Cursor("tenant", rows[top].customer_id) if more else None)
 
+    def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
+        page = self.list(TenantFilter(), top=top, after=after)
+        return [t.customer_id for t in page.tenants], page.next
+
     def count_by_status(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}
         for t in self.tenants.values():
