@@ -19,7 +19,6 @@ logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
-ENROL_SLICE = 3 * CHUNK_SIZE  # enrolled, then sent, together: one transaction (at most 98 customers) each
 GROUP_WAIT = 0.05  # seconds a finished verification waits for others to be recorded with it
 
 
@@ -52,18 +51,21 @@ def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: s
 
 
 def fan_out(tenants: TenantStore, runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
-    """Enrol one page of tenants and send their chunks, a few chunks at a time so the workers start on the
-    first ones while the rest of the page is enrolled; then the next page's fan-out, or the end of it."""
+    """Enrol one page of tenants, then send the next page's fan-out and this page's chunks.
+
+    The next page's fan-out goes out ahead of this page's chunks, so the next page is enrolled while these
+    are verified and the workers never wait at a page boundary. A page is enrolled before the next page's
+    fan-out is sent, so the last one marks the run fanned out only once every tenant is enrolled."""
     ids, following = tenants.list_ids(top=MAX_PAGE_SIZE, after=work.after)
-    for start in range(0, len(ids), ENROL_SLICE):
-        piece = ids[start:start + ENROL_SLICE]
-        runs.enrol(work.run_id, piece)
-        queue.send([Chunk(work.run_id, tuple(piece[i:i + CHUNK_SIZE])) for i in range(0, len(piece), CHUNK_SIZE)])
-    if following is not None:
-        queue.send([FanOut(work.run_id, following)])
-    else:
+    runs.enrol(work.run_id, ids)
+    queue.send(([FanOut(work.run_id, following)] if following is not None else []) + _chunks(work.run_id, ids))
+    if following is None:
         runs.fanned_out(work.run_id)
         _finish(runs, work.run_id)
+
+
+def _chunks(run_id: str, ids: list[str]) -> list[Work]:
+    return [Chunk(run_id, tuple(ids[i:i + CHUNK_SIZE])) for i in range(0, len(ids), CHUNK_SIZE)]
 
 
 def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:

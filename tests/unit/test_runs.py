@@ -77,9 +77,27 @@ def test_chunks_are_small_and_fan_out_goes_page_by_page(world, monkeypatch):
     handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))
     chunks = [m for m in queue.messages if isinstance(m, Chunk)]
     assert [len(c.customer_ids) for c in chunks] == [CHUNK_SIZE, 40 - CHUNK_SIZE]
-    assert isinstance(queue.messages[-1], FanOut) and queue.messages[-1].after is not None
+    assert isinstance(queue.messages[0], FanOut) and queue.messages[0].after is not None
     drain(ctx, runs, queue)
     assert runs.get(run.run_id).completed == 100
+
+
+def test_the_next_page_is_fanned_out_before_this_ones_chunks_are_verified(world, monkeypatch):
+    services, ctx, runs, queue = world
+    monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", 5 * CHUNK_SIZE)
+    for n in range(7 * CHUNK_SIZE):
+        add(services, n)
+    run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
+    handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))
+    kinds = ["fan-out" if isinstance(m, FanOut) else "chunk" for m in queue.messages]
+    assert kinds == ["fan-out"] + ["chunk"] * 5
+    assert runs.get(run.run_id).total == 5 * CHUNK_SIZE  # the whole page enrolled before the next fan-out left
+    handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))  # the next page, the last
+    assert runs.get(run.run_id).total == 7 * CHUNK_SIZE
+    assert run.run_id in runs.fanned
+    drain(ctx, runs, queue)
+    done = runs.get(run.run_id)
+    assert (done.total, done.completed) == (7 * CHUNK_SIZE, 7 * CHUNK_SIZE) and done.finished_at is not None
 
 
 def test_one_run_at_a_time_and_a_stale_run_no_longer_counts(world):
