@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from .http_sessions import pooled_session, use_environment_proxies
 logger = logging.getLogger(__name__)
 
 DISCOVERY_TTL = 3600.0
+DISCOVERY_ENTRIES = 4096  # about 2 KB each
 _DISCOVERY_PATHS = ("/.well-known/openid-configuration", "/common/userrealm/")
 
 
@@ -187,18 +189,33 @@ class _Response:
 
 
 class _DiscoveryCache:
+    """The newest DISCOVERY_ENTRIES documents, each for DISCOVERY_TTL: memory stays bounded however many tenants
+    a process verifies."""
+
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, _Response]] = {}
+        self._entries: OrderedDict[str, tuple[float, _Response]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, url: str) -> _Response | None:
         with self._lock:
             entry = self._entries.get(url)
-        return entry[1] if entry and entry[0] > time.monotonic() else None
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                del self._entries[url]
+                return None
+            self._entries.move_to_end(url)
+            return entry[1]
 
     def put(self, url: str, response: _Response) -> None:
         with self._lock:
             self._entries[url] = (time.monotonic() + DISCOVERY_TTL, response)
+            self._entries.move_to_end(url)
+            while len(self._entries) > DISCOVERY_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class _AttemptClient:

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
+# The first page is small, so workers start after a few enrolment transactions instead of a whole page's.
+FIRST_PAGE = 8 * CHUNK_SIZE
 GROUP_WAIT = 0.05  # seconds a finished verification waits for others to be recorded with it
 
 
@@ -56,7 +58,7 @@ def fan_out(tenants: TenantStore, runs: RunStore, queue: WorkQueue, work: FanOut
     The next page's fan-out goes out ahead of this page's chunks, so the next page is enrolled while these
     are verified and the workers never wait at a page boundary. A page is enrolled before the next page's
     fan-out is sent, so the last one marks the run fanned out only once every tenant is enrolled."""
-    ids, following = tenants.list_ids(top=MAX_PAGE_SIZE, after=work.after)
+    ids, following = tenants.list_ids(top=MAX_PAGE_SIZE if work.after is not None else FIRST_PAGE, after=work.after)
     runs.enrol(work.run_id, ids)
     queue.send(([FanOut(work.run_id, following)] if following is not None else []) + _chunks(work.run_id, ids))
     if following is None:

@@ -71,6 +71,7 @@ def test_a_run_verifies_every_tenant_and_counts_exactly(world, caplog):
 def test_chunks_are_small_and_fan_out_goes_page_by_page(world, monkeypatch):
     services, ctx, runs, queue = world
     monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", 40)
+    monkeypatch.setattr("shared.usecases.runs.FIRST_PAGE", 40)
     for n in range(100):
         add(services, n)
     run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
@@ -82,22 +83,28 @@ def test_chunks_are_small_and_fan_out_goes_page_by_page(world, monkeypatch):
     assert runs.get(run.run_id).completed == 100
 
 
-def test_the_next_page_is_fanned_out_before_this_ones_chunks_are_verified(world, monkeypatch):
+def test_the_first_page_is_small_and_the_next_page_is_fanned_out_before_this_ones_chunks(world, monkeypatch):
     services, ctx, runs, queue = world
+    monkeypatch.setattr("shared.usecases.runs.FIRST_PAGE", 2 * CHUNK_SIZE)
     monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", 5 * CHUNK_SIZE)
-    for n in range(7 * CHUNK_SIZE):
+    for n in range(9 * CHUNK_SIZE):
         add(services, n)
     run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
-    handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))
-    kinds = ["fan-out" if isinstance(m, FanOut) else "chunk" for m in queue.messages]
-    assert kinds == ["fan-out"] + ["chunk"] * 5
-    assert runs.get(run.run_id).total == 5 * CHUNK_SIZE  # the whole page enrolled before the next fan-out left
-    handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))  # the next page, the last
-    assert runs.get(run.run_id).total == 7 * CHUNK_SIZE
-    assert run.run_id in runs.fanned
+    pages = []
+    while queue.messages and isinstance(queue.messages[0], FanOut):
+        message = queue.messages.pop(0)
+        waiting = len(queue.messages)
+        handle_work(ctx, runs, queue, encode(message))
+        sent = queue.messages[waiting:]
+        pages.append((["fan-out" if isinstance(m, FanOut) else "chunk" for m in sent], runs.get(run.run_id).total))
+        queue.messages.sort(key=lambda m: not isinstance(m, FanOut))  # the chunks wait: fan out every page first
+    # Each page enrolled whole before the next page's fan-out, which goes out ahead of the page's chunks.
+    assert pages[0] == (["fan-out", "chunk", "chunk"], 2 * CHUNK_SIZE)
+    assert pages[1] == (["fan-out"] + ["chunk"] * 5, 7 * CHUNK_SIZE)
+    assert pages[2] == (["chunk"] * 2, 9 * CHUNK_SIZE) and run.run_id in runs.fanned
     drain(ctx, runs, queue)
     done = runs.get(run.run_id)
-    assert (done.total, done.completed) == (7 * CHUNK_SIZE, 7 * CHUNK_SIZE) and done.finished_at is not None
+    assert (done.total, done.completed) == (9 * CHUNK_SIZE, 9 * CHUNK_SIZE) and done.finished_at is not None
 
 
 def test_one_run_at_a_time_and_a_stale_run_no_longer_counts(world):
