@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets as random_source
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 
@@ -19,8 +20,8 @@ logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
-# The first page is small, so workers start after a few enrolment transactions instead of a whole page's.
-FIRST_PAGE = 8 * CHUNK_SIZE
+FAN_OUT_SECONDS = 20.0  # one fan-out message enrols pages for this long, then hands on to the next
+ENROL_SLICE = 3 * CHUNK_SIZE  # customers enrolled (one transaction: at most 98) and then sent, at a time
 GROUP_WAIT = 0.05  # seconds a finished verification waits for others to be recorded with it
 
 
@@ -53,17 +54,26 @@ def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: s
 
 
 def fan_out(tenants: TenantStore, runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
-    """Enrol one page of tenants, then send the next page's fan-out and this page's chunks.
-
-    The next page's fan-out goes out ahead of this page's chunks, so the next page is enrolled while these
-    are verified and the workers never wait at a page boundary. A page is enrolled before the next page's
-    fan-out is sent, so the last one marks the run fanned out only once every tenant is enrolled."""
-    ids, following = tenants.list_ids(top=MAX_PAGE_SIZE if work.after is not None else FIRST_PAGE, after=work.after)
-    runs.enrol(work.run_id, ids)
-    queue.send(([FanOut(work.run_id, following)] if following is not None else []) + _chunks(work.run_id, ids))
-    if following is None:
-        runs.fanned_out(work.run_id)
-        _finish(runs, work.run_id)
+    """Enrol the run's tenants page after page, a slice at a time, sending each slice's chunks as soon as it is
+    enrolled: workers start after one enrolment transaction, and the queue never runs dry (a queue found
+    empty makes the host back off its polling, up to a minute in Azure, while the workers wait). After
+    FAN_OUT_SECONDS the rest goes to a new fan-out message, so a redelivery repeats at most that much.
+    The run is marked fanned out once the last page is enrolled."""
+    deadline = time.monotonic() + FAN_OUT_SECONDS
+    after = work.after
+    while True:
+        ids, after = tenants.list_ids(top=MAX_PAGE_SIZE, after=after)
+        for start in range(0, len(ids), ENROL_SLICE):
+            piece = ids[start:start + ENROL_SLICE]
+            runs.enrol(work.run_id, piece)
+            queue.send(_chunks(work.run_id, piece))
+        if after is None:
+            runs.fanned_out(work.run_id)
+            _finish(runs, work.run_id)
+            return
+        if time.monotonic() >= deadline:
+            queue.send([FanOut(work.run_id, after)])
+            return
 
 
 def _chunks(run_id: str, ids: list[str]) -> list[Work]:

@@ -15,7 +15,7 @@ from azure.data.tables import TableServiceClient
 
 from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_common import first_non_empty_page
-from shared.adapters.table_counts import COUNT_PREFIX
+from shared.adapters.table_counts import COUNT_PREFIX, ShardedCounts
 from shared.adapters.table_entities import TENANT_PARTITION, tenant_to_entity
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_tenants import TableTenantStore
@@ -522,6 +522,42 @@ def test_a_failed_write_changes_no_count(store):
     with pytest.raises(Conflict):
         store.add(_tenant("x"))
     assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+
+
+class CountingReads:
+    """A real TableClient, counting the shard reads made through it."""
+
+    def __init__(self, table) -> None:
+        self.table, self.reads = table, 0
+
+    def __getattr__(self, name):
+        return getattr(self.table, name)
+
+    def get_entity(self, *args, **kwargs):
+        self.reads += 1
+        return self.table.get_entity(*args, **kwargs)
+
+
+def test_a_process_writes_the_counts_from_the_state_it_knows_without_reading_them_again(service):
+    counts = ShardedCounts(("a", "b"))
+    table = CountingReads(service.create_table(f"Counts{uuid.uuid4().hex[:16]}"))
+    for n in range(20):
+        counts.write(table, "p", [("create", {"PartitionKey": "p", "RowKey": f"r{n:02d}"})], {"a": 1})
+    assert table.reads == 1  # the first write read its shard; the others wrote from what that write left
+    assert counts.sums(counts.rows(table.table, "p").values()) == {"a": 20, "b": 0}
+
+
+def test_counts_another_process_changed_meanwhile_are_read_again_and_stay_exact(service):
+    ours, theirs = ShardedCounts(("a",), shards=2), ShardedCounts(("a",), shards=2)  # two processes
+    table = service.create_table(f"Counts{uuid.uuid4().hex[:16]}")
+    for n in range(30):
+        writer = ours if n % 3 else theirs
+        writer.write(table, "p", [("create", {"PartitionKey": "p", "RowKey": f"r{n:02d}"})], {"a": 1})
+    assert ours.sums(ours.rows(table, "p").values()) == {"a": 30}
+    for row in ours.rows(table, "p").values():  # the shards vanish, as when storage is recreated empty
+        table.delete_entity("p", row["RowKey"])
+    ours.write(table, "p", [("create", {"PartitionKey": "p", "RowKey": "late"})], {"a": 1})
+    assert ours.sums(ours.rows(table, "p").values()) == {"a": 1}
 
 
 def test_counts_stay_exact_under_concurrent_writers(store):

@@ -71,40 +71,38 @@ def test_a_run_verifies_every_tenant_and_counts_exactly(world, caplog):
 def test_chunks_are_small_and_fan_out_goes_page_by_page(world, monkeypatch):
     services, ctx, runs, queue = world
     monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", 40)
-    monkeypatch.setattr("shared.usecases.runs.FIRST_PAGE", 40)
+    monkeypatch.setattr("shared.usecases.runs.FAN_OUT_SECONDS", 0)  # one page per fan-out message
     for n in range(100):
         add(services, n)
     run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
     handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))
     chunks = [m for m in queue.messages if isinstance(m, Chunk)]
     assert [len(c.customer_ids) for c in chunks] == [CHUNK_SIZE, 40 - CHUNK_SIZE]
-    assert isinstance(queue.messages[0], FanOut) and queue.messages[0].after is not None
+    assert isinstance(queue.messages[-1], FanOut) and queue.messages[-1].after is not None
+    assert runs.get(run.run_id).total == 40 and run.run_id not in runs.fanned
     drain(ctx, runs, queue)
     assert runs.get(run.run_id).completed == 100
 
 
-def test_the_first_page_is_small_and_the_next_page_is_fanned_out_before_this_ones_chunks(world, monkeypatch):
+def test_one_fan_out_enrols_page_after_page_sending_each_slice_as_it_is_enrolled(world, monkeypatch):
     services, ctx, runs, queue = world
-    monkeypatch.setattr("shared.usecases.runs.FIRST_PAGE", 2 * CHUNK_SIZE)
     monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", 5 * CHUNK_SIZE)
-    for n in range(9 * CHUNK_SIZE):
+    for n in range(12 * CHUNK_SIZE):
         add(services, n)
     run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
-    pages = []
-    while queue.messages and isinstance(queue.messages[0], FanOut):
-        message = queue.messages.pop(0)
-        waiting = len(queue.messages)
-        handle_work(ctx, runs, queue, encode(message))
-        sent = queue.messages[waiting:]
-        pages.append((["fan-out" if isinstance(m, FanOut) else "chunk" for m in sent], runs.get(run.run_id).total))
-        queue.messages.sort(key=lambda m: not isinstance(m, FanOut))  # the chunks wait: fan out every page first
-    # Each page enrolled whole before the next page's fan-out, which goes out ahead of the page's chunks.
-    assert pages[0] == (["fan-out", "chunk", "chunk"], 2 * CHUNK_SIZE)
-    assert pages[1] == (["fan-out"] + ["chunk"] * 5, 7 * CHUNK_SIZE)
-    assert pages[2] == (["chunk"] * 2, 9 * CHUNK_SIZE) and run.run_id in runs.fanned
+    enrolled_when_sent = []
+    send = queue.send
+    monkeypatch.setattr(queue, "send", lambda work: (enrolled_when_sent.append(
+        (len(work), runs.get(run.run_id).total)), send(work)))
+    handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))
+    assert all(isinstance(m, Chunk) for m in queue.messages) and len(queue.messages) == 12
+    # Slices of ENROL_SLICE per page of 5 chunks: each slice's chunks go out right after it is enrolled.
+    assert [n for n, _ in enrolled_when_sent] == [3, 2, 3, 2, 2]
+    assert [total for _, total in enrolled_when_sent] == [75, 125, 200, 250, 300]
+    assert run.run_id in runs.fanned
     drain(ctx, runs, queue)
     done = runs.get(run.run_id)
-    assert (done.total, done.completed) == (9 * CHUNK_SIZE, 9 * CHUNK_SIZE) and done.finished_at is not None
+    assert (done.total, done.completed) == (12 * CHUNK_SIZE, 12 * CHUNK_SIZE) and done.finished_at is not None
 
 
 def test_one_run_at_a_time_and_a_stale_run_no_longer_counts(world):
