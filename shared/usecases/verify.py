@@ -1,4 +1,5 @@
-"""Verify one customer: claim a token by its method, classify the answer, and record the result.
+"""Verify one customer: claim a token by its method, classify the answer, and record the result (`check`, then
+`record`; a run records the results of a group of customers together with `record_many`).
 
 The result is written only if the customer's verification inputs are still those this verification read
 (an edit or a consent arriving meanwhile wins), and a history row is appended for each result written.

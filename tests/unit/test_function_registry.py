@@ -42,6 +42,16 @@ def test_host_json_makes_routes_literal():
     assert host["extensionBundle"]["version"].startswith("[4.")
 
 
+def test_host_json_polls_an_idle_work_queue_at_least_every_two_seconds():
+    """The host backs off while the queue is empty (by default up to a minute): Verify All must start promptly."""
+    import json
+    from pathlib import Path
+
+    host = json.loads((Path(function_app.__file__).parent / "host.json").read_text())
+    hours, minutes, seconds = host["extensions"]["queues"]["maxPollingInterval"].split(":")  # a TimeSpan
+    assert int(hours) * 3600 + int(minutes) * 60 + float(seconds) <= 2.0
+
+
 def test_maintenance_is_a_daily_timer_that_does_not_run_at_start():
     from tests.support.registry import registered_functions
 
