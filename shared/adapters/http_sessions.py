@@ -7,8 +7,6 @@ talks to one service, so the same settings are read once, when it is made.
 """
 from __future__ import annotations
 
-import os
-
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
@@ -32,5 +30,7 @@ def use_environment_proxies(session: requests.Session, url: str) -> None:
 
 
 def ca_bundle() -> str | bool:
-    """The CA bundle requests would use from the environment; True for its own."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    """The CA bundle requests itself takes from the environment (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE); True, its
+    own, when none is named. Asked of requests, so its rules apply, not a copy of them."""
+    with requests.Session() as probe:
+        return probe.merge_environment_settings("https://ca-bundle.invalid/", {}, None, None, None)["verify"]

@@ -7,7 +7,9 @@ Each round races real threads; the invariants are checked after every round:
 """
 from __future__ import annotations
 
+import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -129,8 +131,11 @@ def test_delete_racing_a_put_never_leaves_a_record_without_its_secret_or_a_secre
         cid = f"race-{round_}"
         put_tenant(tenants, secrets, cid, password("before"))
         new = f"after-{round_}-{uuid.uuid4().hex[:6]}"
-        deleted, written = race([lambda c=cid: delete_tenant(tenants, history, secrets, c),
-                                 lambda c=cid, v=new: put_tenant(tenants, secrets, c, password(v))])
+        def delete(c: str = cid, late: float = random.uniform(0, 0.03)) -> object:
+            time.sleep(late)  # up to 30 ms after the PUT, at random: which one gets in first varies by round
+            return delete_tenant(tenants, history, secrets, c)
+
+        deleted, written = race([delete, lambda c=cid, v=new: put_tenant(tenants, secrets, c, password(v))])
         assert deleted is None or isinstance(deleted, (Conflict, NotFound)), deleted
         assert isinstance(written, (tuple, Conflict)), written
         outcomes.add((type(deleted).__name__, type(written).__name__))
