@@ -1,9 +1,11 @@
-"""The daily maintenance timer: retire secret versions no record names, and recount the kept status counts."""
+"""The daily maintenance timer: retire secret versions no record names, recount the kept status counts, and
+drop the per-customer markers of runs older than a week."""
 import logging
 
 import azure.functions as func
 
 from shared import bootstrap
+from shared.usecases.runs import prune_runs
 from shared.usecases.secret_sweep import sweep_secrets
 
 bp = func.Blueprint()
@@ -17,3 +19,4 @@ def maintenance(timer: func.TimerRequest) -> None:
     sweep_secrets(services.tenants, services.provider_settings, services.secrets)
     counts = services.tenants.recount_by_status()
     logger.info("Status counts recounted: %s.", ", ".join(f"{s.value} {n}" for s, n in counts.items()))
+    logger.info("Markers of %d old runs deleted.", prune_runs(services.runs))

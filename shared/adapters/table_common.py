@@ -148,22 +148,25 @@ def first_non_empty_page(pages: PageIterator) -> tuple[list[Any], dict[str, Any]
     return [], pages.continuation_token or None
 
 
-def delete_partition(table: TableClient, partition: str) -> None:
-    """Delete every row of one partition, in transactions of at most TRANSACTION_LIMIT rows."""
-    rows = table.query_entities(
-        "PartitionKey eq @pk",
-        parameters={"pk": partition},
-        select=["PartitionKey", "RowKey"],
-        results_per_page=MAX_PAGE_SIZE,
-    )
+def delete_partition(table: TableClient, partition: str, *, between: tuple[str, str] | None = None) -> int:
+    """Delete every row of one partition, or only those whose RowKey lies strictly `between` two keys, in
+    transactions of at most TRANSACTION_LIMIT rows; how many rows were deleted."""
+    query, parameters = "PartitionKey eq @pk", {"pk": partition}
+    if between is not None:
+        query += " and RowKey gt @after and RowKey lt @before"
+        parameters.update(after=between[0], before=between[1])
+    rows = table.query_entities(query, parameters=parameters, select=["PartitionKey", "RowKey"],
+                                results_per_page=MAX_PAGE_SIZE)
     batch: list[tuple[str, dict[str, str]]] = []
+    deleted = 0
     for row in rows:
         batch.append(("delete", {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]}))
         if len(batch) == TRANSACTION_LIMIT:
             _delete_batch(table, batch)
-            batch = []
+            deleted, batch = deleted + len(batch), []
     if batch:
         _delete_batch(table, batch)
+    return deleted + len(batch)
 
 
 def _delete_batch(table: TableClient, batch: list[tuple[str, dict[str, str]]]) -> None:

@@ -173,6 +173,7 @@ def settings_from_entity(entity: Any) -> ProviderSettings:
 RUN_ROW = "!run"  # "!" sorts before every customerId, as the count shards ("~count-") sort after them
 RUNS_PARTITION = "!runs"  # "!" is no run id character: no run's partition can be this one
 CURRENT_RUN_ROW = "~current"  # in RUNS_PARTITION, after the index rows (which start with digits)
+PRUNED_ROW = "~pruned"  # in RUNS_PARTITION: the index key of the newest run whose markers were deleted
 PENDING = "pending"  # a marker's outcome until its customer completes
 GONE = "gone"  # the customer was deleted during the run: it left the run
 TOTAL = "total"
@@ -190,8 +191,14 @@ def run_to_entity(run: Run) -> dict[str, Any]:
 
 
 def run_index_entity(run: Run) -> dict[str, Any]:
-    micros = (_utc(run.started_at) - _EPOCH) // timedelta(microseconds=1)
-    return {"PartitionKey": RUNS_PARTITION, "RowKey": f"{_INVERT_FROM - micros:020d}-{run.run_id}", "runId": run.run_id}
+    return {"PartitionKey": RUNS_PARTITION, "RowKey": f"{run_index_key(run.started_at)}-{run.run_id}",
+            "runId": run.run_id}
+
+
+def run_index_key(started_at: datetime) -> str:
+    """Index RowKeys sort newest first: every run started before `started_at` has a larger key than this."""
+    micros = (_utc(started_at) - _EPOCH) // timedelta(microseconds=1)
+    return f"{_INVERT_FROM - micros:020d}"
 
 
 def run_from_entities(head: Any, shards: list[Any], counts: dict[str, int]) -> Run:

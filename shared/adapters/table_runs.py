@@ -27,18 +27,20 @@ from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.rules import MAX_BATCH, is_customer_id
 from ..domain.verification import Run, Trigger, is_run_id
-from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, storage_call
+from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, delete_partition, storage_call
 from .table_counts import COUNT_PREFIX, ShardedCounts
 from .table_entities import (
     CURRENT_RUN_ROW,
     GONE,
     PENDING,
+    PRUNED_ROW,
     RUN_COUNT_COLUMNS,
     RUN_ROW,
     RUNS_PARTITION,
     TOTAL,
     run_from_entities,
     run_index_entity,
+    run_index_key,
     run_to_entity,
 )
 
@@ -47,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 COUNTS = ShardedCounts(RUN_COUNT_COLUMNS)
 _ATTEMPTS = 12
+PRUNE_AT_MOST = 48  # runs pruned per call (two days of hourly runs): a backlog is worked off day by day
 
 
 def _utcnow() -> datetime:
@@ -112,6 +115,13 @@ class TableRunStore:
             return None
         with storage_call("finish a run"):
             return self._on_table(lambda table: _finish(table, run_id))
+
+    def prune(self, *, started_before: datetime) -> int:
+        """Delete the markers of the runs started before `started_before`; their run row and count shards stay,
+        so they are still listed with their figures. The "~pruned" row remembers the newest run pruned, so each
+        run is pruned once. Returns how many runs were pruned now."""
+        with storage_call("prune old runs"):
+            return self._on_table(lambda table: _prune(table, started_before))
 
     def get(self, run_id: str) -> Run | None:
         if not is_run_id(run_id):
@@ -252,6 +262,24 @@ def _finish(table: TableClient, run_id: str) -> Run | None:
         return _read(table, run_id) or run
     logger.warning("Run %s: finishedAt not written after %d attempts; reads derive it.", run_id, _ATTEMPTS)
     return None
+
+
+def _prune(table: TableClient, started_before: datetime) -> int:
+    mark = _get(table, RUNS_PARTITION, PRUNED_ROW)
+    # Older runs have larger index keys: those started before the moment, and newer than the last one pruned.
+    index = list(table.query_entities(
+        "PartitionKey eq @pk and RowKey gt @older_than and RowKey lt @newer_than",
+        parameters={"pk": RUNS_PARTITION, "older_than": run_index_key(started_before),
+                    "newer_than": mark["through"] if mark else "~"},
+        select=["RowKey", "runId"],
+    ))
+    oldest_first = index[::-1][:PRUNE_AT_MOST]
+    for row in oldest_first:
+        deleted = delete_partition(table, row["runId"], between=(RUN_ROW, COUNT_PREFIX))
+        # Marked run by run: a prune cut short (time-out, storage down) goes on from here next time.
+        table.upsert_entity({"PartitionKey": RUNS_PARTITION, "RowKey": PRUNED_ROW, "through": row["RowKey"]})
+        logger.info("Run %s: %d markers deleted.", row["runId"], deleted)
+    return len(oldest_first)
 
 
 def _discard(table: TableClient, run_id: str) -> None:

@@ -131,6 +131,10 @@ class RunStore(Protocol):
         """Mark the run finished if it is fanned out and every customer completed; returns the run only to
         the one caller that marked it (so the run's summary is logged once)."""
 
+    def prune(self, *, started_before: datetime) -> int:
+        """Forget which customer had which outcome in the runs started before `started_before` (their totals
+        and counts stay); how many runs were pruned."""
+
     def get(self, run_id: str) -> Run | None:
         """The run with its counts; finished_at is set once it is fanned out and every customer completed."""
 

@@ -22,6 +22,7 @@ STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no l
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
 FAN_OUT_SECONDS = 20.0  # one fan-out message enrols pages for this long, then hands on to the next
 ENROL_SLICE = 3 * CHUNK_SIZE  # customers enrolled (one transaction: at most 98) and then sent, at a time
+MARKERS_KEPT = timedelta(days=7)  # how long a run remembers each customer's outcome (its counts stay)
 GROUP_WAIT = 0.05  # seconds a finished verification waits for others to be recorded with it
 
 
@@ -38,6 +39,12 @@ def start_run(runs: RunStore, queue: WorkQueue, *, trigger: Trigger, now: dateti
     else:
         logger.info("Run %s is still running; no new %s run.", run.run_id, trigger.value)
     return run, started
+
+
+def prune_runs(runs: RunStore, *, now: datetime | None = None) -> int:
+    """Maintenance: drop the per-customer markers of runs older than MARKERS_KEPT (a run's markers are
+    only needed while it runs; without this they grow by one row per customer per run)."""
+    return runs.prune(started_before=(now or datetime.now(UTC)) - MARKERS_KEPT)
 
 
 def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: str) -> None:

@@ -426,3 +426,53 @@ def test_an_unreachable_endpoint_is_dependency_unavailable(unreachable, call):
     with pytest.raises(DependencyUnavailable) as err:
         call(unreachable)
     assert err.value.code == "storageUnavailable"
+
+
+# --- pruning -------------------------------------------------------------------------------------------------
+
+
+def _finished(store: TableRunStore, started_at: datetime, customers: list[str]) -> Run:
+    run = _started(store, started_at=started_at)
+    store.enrol(run.run_id, customers)
+    store.fanned_out(run.run_id)
+    for start in range(0, len(customers), 25):  # chunk by chunk, as workers do
+        store.complete_many(run.run_id, {c: _status_of(start + n) for n, c in enumerate(customers[start:start + 25])})
+    store.finish(run.run_id)
+    return store.get(run.run_id)
+
+
+def _markers(service: TableServiceClient, table: str, run_id: str) -> list[str]:
+    return [r["RowKey"] for r in _rows(service, table, run_id)
+            if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)]
+
+
+def test_old_runs_lose_their_markers_once_and_keep_their_figures(store, service, table_name):
+    now = datetime.now(UTC)
+    customers = [f"c{n:03d}" for n in range(130)]  # more than one transaction of deletes
+    old = [_finished(store, now - timedelta(days=d), customers) for d in (9, 8)]
+    recent = _finished(store, now - timedelta(days=1), customers[:3])
+    assert [(r.total, r.completed) for r in old] == [(130, 130)] * 2 and all(r.finished_at for r in old)
+    listed_before = store.recent(top=10)
+    assert store.prune(started_before=now - timedelta(days=7)) == 2
+    for run in old:
+        assert _markers(service, table_name, run.run_id) == []
+        got = store.get(run.run_id)
+        assert (got.total, got.completed, got.by_status, got.finished_at) == (
+            run.total, run.completed, run.by_status, run.finished_at)
+    assert _markers(service, table_name, recent.run_id) == customers[:3]
+    assert [(r.run_id, r.total, r.by_status) for r in store.recent(top=10)] == [
+        (r.run_id, r.total, r.by_status) for r in listed_before]
+    assert store.prune(started_before=now - timedelta(days=7)) == 0  # each run is pruned once
+    later = store.prune(started_before=now)  # a week later, the recent one's turn
+    assert later == 1 and _markers(service, table_name, recent.run_id) == []
+    assert not store.complete(recent.run_id, "c000", Status.FAILED)  # a message that comes this late counts nothing
+
+
+def test_a_backlog_is_pruned_oldest_first_a_bounded_number_at_a_time(store, service, table_name, monkeypatch):
+    monkeypatch.setattr("shared.adapters.table_runs.PRUNE_AT_MOST", 2)
+    now = datetime.now(UTC)
+    runs = [_finished(store, now - timedelta(days=d), ["a", "b"]) for d in (13, 12, 11, 10, 9)]
+    assert store.prune(started_before=now) == 2
+    assert [bool(_markers(service, table_name, r.run_id)) for r in runs] == [False, False, True, True, True]
+    assert store.prune(started_before=now) == 2 and store.prune(started_before=now) == 1
+    assert all(_markers(service, table_name, r.run_id) == [] for r in runs)

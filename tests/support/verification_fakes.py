@@ -46,6 +46,7 @@ class InMemoryRunStore:
         self.members: dict[str, dict[str, Status | None | str]] = {}  # run -> customer -> outcome or "pending"
         self.fanned: set[str] = set()
         self.current: str | None = None
+        self.pruned: dict[str, Run] = {}  # run -> its figures when its markers were dropped
         self._lock = threading.Lock()
 
     def start(self, run: Run, *, stale_after: timedelta) -> tuple[Run, bool]:
@@ -89,6 +90,14 @@ class InMemoryRunStore:
             self.runs[run_id] = dataclasses.replace(self.runs[run_id], finished_at=datetime.now(UTC))
             return self._view(run_id)
 
+    def prune(self, *, started_before: datetime) -> int:
+        with self._lock:
+            old = [r for r, run in self.runs.items() if run.started_at < started_before and r not in self.pruned]
+            for run_id in old:
+                self.pruned[run_id] = self._view(run_id)
+                self.members[run_id] = {}
+            return len(old)
+
     def get(self, run_id: str) -> Run | None:
         with self._lock:
             return self._view(run_id) if run_id in self.runs else None
@@ -98,6 +107,8 @@ class InMemoryRunStore:
             return sorted((self._view(r) for r in self.runs), key=lambda r: r.started_at, reverse=True)[:top]
 
     def _view(self, run_id: str) -> Run:
+        if run_id in self.pruned:
+            return dataclasses.replace(self.pruned[run_id], finished_at=self.runs[run_id].finished_at)
         outcomes = list(self.members[run_id].values())
         done = [o for o in outcomes if o != "pending"]
         by_status = {status: sum(1 for o in done if o == status) for status in Status}

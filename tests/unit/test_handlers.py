@@ -153,13 +153,14 @@ def test_invalid_customer_id_in_route_is_400(stores):
     assert read(response)["error"]["code"] == "invalidCustomerId"
 
 
-def test_maintenance_retires_orphan_versions_and_recounts(stores, caplog):
+def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(stores, caplog):
     import logging
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from azure.functions.timer import TimerRequest
 
     from functions import maintenance
+    from shared.domain.verification import Run, Trigger
 
     store, secrets, _ = stores
     put("c1", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",
@@ -168,8 +169,14 @@ def test_maintenance_retires_orphan_versions_and_recounts(stores, caplog):
     versions = secrets.stored[("c1", SecretName.PASSWORD)]
     for key, (value, _) in versions.items():  # both written long enough ago for the sweep
         versions[key] = (value, datetime(2000, 1, 1, tzinfo=UTC))
+    runs = bootstrap.services().runs
+    for days in (8, 1):  # a run from last week loses its markers; yesterday's keeps them
+        started = datetime.now(UTC) - timedelta(days=days)
+        runs.start(Run(f"{started:%Y%m%d%H%M%S}-{days:016x}", Trigger.TIMER, started, None, 0, 0, {}),
+                   stale_after=timedelta(0))
     with caplog.at_level(logging.INFO):
         maintenance.maintenance(TimerRequest())
+    assert "Markers of 1 old runs deleted." in caplog.text
     assert stray not in secrets.stored[("c1", SecretName.PASSWORD)]
     assert len(secrets.stored[("c1", SecretName.PASSWORD)]) == 1
     assert "notVerified 1" in caplog.text
