@@ -149,12 +149,18 @@ def first_non_empty_page(pages: PageIterator) -> tuple[list[Any], dict[str, Any]
 
 
 def delete_partition(table: TableClient, partition: str, *, between: tuple[str, str] | None = None) -> int:
-    """Delete every row of one partition, or only those whose RowKey lies strictly `between` two keys, in
-    transactions of at most TRANSACTION_LIMIT rows; how many rows were deleted."""
+    """Delete every row of one partition, or only those whose RowKey lies strictly `between` two keys; how many
+    rows were deleted."""
     query, parameters = "PartitionKey eq @pk", {"pk": partition}
     if between is not None:
         query += " and RowKey gt @after and RowKey lt @before"
         parameters.update(after=between[0], before=between[1])
+    return delete_rows(table, query, parameters)
+
+
+def delete_rows(table: TableClient, query: str, parameters: dict[str, Any]) -> int:
+    """Delete the rows the query finds (of one partition), in transactions of at most TRANSACTION_LIMIT rows;
+    how many rows were deleted."""
     rows = table.query_entities(query, parameters=parameters, select=["PartitionKey", "RowKey"],
                                 results_per_page=MAX_PAGE_SIZE)
     batch: list[tuple[str, dict[str, str]]] = []

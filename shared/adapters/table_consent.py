@@ -9,7 +9,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
 
 from ..domain.consent import ClaimedState
-from .table_common import TableAccess, storage_call
+from .table_common import TableAccess, delete_rows, storage_call
 
 _PARTITION = "state"
 
@@ -30,6 +30,12 @@ class TableConsentStates:
     def claim(self, hashed: str) -> ClaimedState | None:
         with storage_call("claim a consent state"):
             return self._on_table(lambda table: _claim(table, hashed))
+
+    def remove_expired(self, *, expired_before: datetime) -> int:
+        parameters = {"pk": _PARTITION, "before": expired_before.astimezone(UTC)}
+        with storage_call("remove expired consent states"):
+            return self._on_table(lambda table: delete_rows(table, "PartitionKey eq @pk and expiresAt lt @before",
+                                                            parameters))
 
 
 def _claim(table: TableClient, hashed: str) -> ClaimedState | None:

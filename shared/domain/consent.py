@@ -61,6 +61,9 @@ class ConsentStates(Protocol):
         """Take the state for good and return what it was for; None when unknown or claimed already (of two
         concurrent claims exactly one gets it)."""
 
+    def remove_expired(self, *, expired_before: datetime) -> int:
+        """Forget the states of links that expired unused before that moment; how many."""
+
 
 class ConsentPlatform(Protocol):
     """The identity platform's side of consent (MSAL's auth-code flow with PKCE, and admin consent)."""

@@ -11,7 +11,7 @@ import secrets as random_source
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..domain.classification import classify, failure
 from ..domain.consent import CONSENT_TTL, ConsentLink, ConsentOutcome, ConsentPlatform, ConsentStates, state_hash
@@ -210,3 +210,13 @@ def _retire_flow(v: VerifyContext, tenant: Tenant) -> None:
     pending = tenant.pending_consent
     if pending is not None and pending.flow_version:
         retire_quietly(v.secrets, tenant.customer_id, {SecretName.CONSENT_FLOW: pending.flow_version})
+
+
+# A state that expired unused still answers "expired" (not "unknown") for this long; then maintenance forgets it.
+EXPIRED_STATES_KEPT = timedelta(days=1)
+
+
+def forget_expired_states(states: ConsentStates, *, now: datetime | None = None) -> int:
+    """Maintenance: remove the states of links that expired unused (one row per link handed out, else kept
+    for good); how many."""
+    return states.remove_expired(expired_before=(now or datetime.now(UTC)) - EXPIRED_STATES_KEPT)

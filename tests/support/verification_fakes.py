@@ -135,6 +135,13 @@ class InMemoryConsentStates:
         with self._lock:
             return self.rows.pop(hashed, None)
 
+    def remove_expired(self, *, expired_before: datetime) -> int:
+        with self._lock:
+            old = [hashed for hashed, row in self.rows.items() if row.expires_at < expired_before]
+            for hashed in old:
+                del self.rows[hashed]
+            return len(old)
+
 
 class ScriptedConsentPlatform:
     """Consent links that point nowhere, and code redemptions answered as scripted."""

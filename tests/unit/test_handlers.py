@@ -174,9 +174,13 @@ def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(stores
         started = datetime.now(UTC) - timedelta(days=days)
         runs.start(Run(f"{started:%Y%m%d%H%M%S}-{days:016x}", Trigger.TIMER, started, None, 0, 0, {}),
                    stale_after=timedelta(0))
+    states = bootstrap.services().consent.states
+    states.add("expired-unused", customer_id="c1", expires_at=datetime.now(UTC) - timedelta(days=2))
+    states.add("still-valid", customer_id="c1", expires_at=datetime.now(UTC) + timedelta(minutes=5))
     with caplog.at_level(logging.INFO):
         maintenance.maintenance(TimerRequest())
     assert "Markers of 1 old runs deleted." in caplog.text
+    assert "1 expired consent states removed." in caplog.text and list(states.rows) == ["still-valid"]
     assert stray not in secrets.stored[("c1", SecretName.PASSWORD)]
     assert len(secrets.stored[("c1", SecretName.PASSWORD)]) == 1
     assert "notVerified 1" in caplog.text
