@@ -8,6 +8,7 @@ talks to one service, so the same settings are read once, when it is made.
 from __future__ import annotations
 
 import requests
+from azure.core.pipeline.transport import RequestsTransport
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
@@ -22,6 +23,15 @@ def pooled_session(pool_size: int) -> requests.Session:
     session.trust_env = False
     session.verify = ca_bundle()
     return session
+
+
+def pooled_transport(pool_size: int, *, verify: bool | str | None = None) -> RequestsTransport:
+    """An Azure SDK transport over a pooled session (the SDK's own keeps 10 connections per host): certificates
+    checked against `verify`, else the environment's CA bundle. Call `use_environment_proxies` on its session
+    once the service's URL is known."""
+    session = pooled_session(pool_size)
+    return RequestsTransport(session=session, session_owner=False,
+                             connection_verify=verify if verify is not None else session.verify)
 
 
 def use_environment_proxies(session: requests.Session, url: str) -> None:

@@ -22,13 +22,12 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.pipeline.transport import RequestsTransport
 from azure.keyvault.secrets import SecretClient
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
 from ..domain.models import ProviderSecret
 from ..domain.secrets import SecretName, SecretVersion, StoredSecret
-from .http_sessions import pooled_session, use_environment_proxies
+from .http_sessions import pooled_transport, use_environment_proxies
 from .secret_names import owner_of, secret_name
 
 logger = logging.getLogger(__name__)
@@ -69,10 +68,9 @@ class KeyVaultSecretStore:
         if pool_size is not None:
             # One pooled connection per verification in flight (the SDK's session keeps 10), and the environment
             # read once instead of on every request.
-            session = pooled_session(pool_size)
-            use_environment_proxies(session, vault_url)
-            verify = connection_verify if connection_verify is not None else session.verify
-            options["transport"] = RequestsTransport(session=session, session_owner=False, connection_verify=verify)
+            transport = pooled_transport(pool_size, verify=connection_verify)
+            use_environment_proxies(transport.session, vault_url)
+            options["transport"] = transport
         self._vault_url = vault_url
         self._client = SecretClient(vault_url, credential, **options)
         self._poll_interval = poll_interval

@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from ..config import StorageConfig
 from ..domain.errors import ConfigurationError
-from .http_sessions import pooled_session, use_environment_proxies
+from .http_sessions import pooled_transport, use_environment_proxies
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -70,15 +69,12 @@ def _service_client(
 ) -> S:
     """A service client of `kind` from the connection string, or from its service URI plus an Entra credential."""
     options = {name: value for name, value in pipeline.items() if value is not None}
-    session = None
     if pool_size is not None:
-        # The SDK's default session keeps 10 connections per host (verifications in flight beyond that would
-        # each open, and throw away, a connection of their own) and reads the environment on every request.
-        session = pooled_session(pool_size)
-        options["transport"] = RequestsTransport(session=session, session_owner=False, connection_verify=session.verify)
+        # Verifications in flight beyond the SDK's 10 pooled connections would each open (and throw away) one.
+        options["transport"] = pooled_transport(pool_size)
     client = _client(kind, storage, uri=uri, setting=setting, credential_factory=credential_factory, options=options)
-    if session is not None:
-        use_environment_proxies(session, client.url)
+    if pool_size is not None:
+        use_environment_proxies(options["transport"].session, client.url)
     return client
 
 

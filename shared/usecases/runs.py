@@ -119,13 +119,11 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
 
 def _record_group(ctx: VerifyContext, runs: RunStore, run_id: str, checked: list[Verified | Tenant],
                   errors: list[BaseException]) -> None:
-    done = [one for one in checked if isinstance(one, Verified)]
     stored = [one for one in checked if isinstance(one, Tenant)]  # skipped, and said so on the record
     try:
-        stored += record_many(ctx, done)
+        stored += record_many(ctx, [one for one in checked if isinstance(one, Verified)])
     except Exception as err:  # noqa: BLE001 - the group stays pending; the message fails after the rest
         errors.append(err)
-        stored = [one for one in checked if isinstance(one, Tenant)]
     if stored:
         _complete(runs, run_id, {tenant.customer_id: tenant.last_verification_status for tenant in stored}, errors)
 

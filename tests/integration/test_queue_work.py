@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 import uuid
 
 import pytest
@@ -94,15 +93,8 @@ def test_a_queue_deleted_after_first_use_is_created_again(service, queue_name, r
     ]
 
 
-def test_an_unreachable_endpoint_is_dependency_unavailable(azurite):
-    with socket.socket() as probe:  # a port that was free a moment ago and that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connection_string = azurite.connection_string.replace(f":{azurite.queue_port}/", f":{port}/")
-    assert f":{port}/" in connection_string
-    service = queue_service_from_config(
-        StorageConfig(connection_string=connection_string), retry_total=0, connection_timeout=5
-    )
+def test_an_unreachable_endpoint_is_dependency_unavailable(unreachable_storage):
+    service = queue_service_from_config(unreachable_storage, retry_total=0, connection_timeout=5)
     with pytest.raises(DependencyUnavailable) as err:
         StorageWorkQueue(service, queue="unreachable").send([FanOut(RUN)])
     assert err.value.code == "storageUnavailable"

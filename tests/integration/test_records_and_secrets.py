@@ -20,11 +20,9 @@ from azure.keyvault.secrets._shared import http_challenge_cache
 
 from shared.adapters.keyvault import KeyVaultSecretStore
 from shared.adapters.local_secrets import LocalFileSecretStore
-from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.adapters.table_tenants import TableTenantStore
-from shared.config import StorageConfig
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.inputs import ProviderSettingsInput, TenantInput
 from shared.domain.models import AuthMethod, ProviderSecret
@@ -62,11 +60,10 @@ def secrets(request, tmp_path: Path, ca: TestCA) -> Iterator:
 
 
 @pytest.fixture
-def stores(azurite):
-    service = table_service_from_config(StorageConfig(connection_string=azurite.connection_string), retry_total=0)
+def stores(tables):
     suffix = uuid.uuid4().hex[:12]
-    return (TableTenantStore(service, table=f"Tenants{suffix}"), TableHistoryStore(service, table=f"History{suffix}"),
-            TableProviderSettingsStore(service, table=f"Settings{suffix}"))
+    return (TableTenantStore(tables, table=f"Tenants{suffix}"), TableHistoryStore(tables, table=f"History{suffix}"),
+            TableProviderSettingsStore(tables, table=f"Settings{suffix}"))
 
 
 def race(calls: list[Callable[[], object]]) -> list[object]:

@@ -10,11 +10,9 @@ import pytest
 
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
-from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
 from shared.adapters.table_tenants import TableTenantStore
-from shared.config import StorageConfig
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.inputs import TenantInput
 from shared.domain.models import AuthMethod, Status
@@ -89,9 +87,8 @@ def world(azurite, tmp_path, monkeypatch):
         yield sim
 
 
-def test_a_run_under_faults_ends_with_every_tenant_counted_once(world, azurite, tmp_path):
+def test_a_run_under_faults_ends_with_every_tenant_counted_once(world, tables, tmp_path):
     sim = world
-    tables = table_service_from_config(StorageConfig(connection_string=azurite.connection_string), retry_total=0)
     suffix = uuid.uuid4().hex[:10]
     secrets = LocalFileSecretStore(tmp_path / "secrets.json")
     ids = [f"f{n:02d}" for n in range(COUNT)]

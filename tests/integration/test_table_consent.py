@@ -6,18 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_consent import TableConsentStates
-from shared.config import StorageConfig
 from shared.domain.consent import state_hash
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def states(azurite) -> TableConsentStates:
-    service = table_service_from_config(StorageConfig(connection_string=azurite.connection_string), retry_total=0)
-    return TableConsentStates(service, table=f"ConsentStates{uuid.uuid4().hex[:12]}")
+def states(tables) -> TableConsentStates:
+    return TableConsentStates(tables, table=f"ConsentStates{uuid.uuid4().hex[:12]}")
 
 
 def test_a_state_is_claimed_once(states):

@@ -1,7 +1,6 @@
 """TableRunStore against a real Azurite: exact counts under concurrent and repeated deliveries, one run at a time."""
 from __future__ import annotations
 
-import socket
 import threading
 import uuid
 from collections import Counter
@@ -15,7 +14,6 @@ from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_counts import COUNT_PREFIX
 from shared.adapters.table_entities import RUN_ROW, RUNS_PARTITION
 from shared.adapters.table_runs import TableRunStore
-from shared.config import StorageConfig
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
 from shared.domain.rules import MAX_BATCH
@@ -28,18 +26,13 @@ ZERO = {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 0}
 
 
 @pytest.fixture
-def service(azurite) -> TableServiceClient:
-    return table_service_from_config(StorageConfig(connection_string=azurite.connection_string), retry_total=0)
-
-
-@pytest.fixture
 def table_name() -> str:
     return f"Runs{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture
-def store(service, table_name) -> TableRunStore:
-    return TableRunStore(service, table=table_name)
+def store(tables, table_name) -> TableRunStore:
+    return TableRunStore(tables, table=table_name)
 
 
 def _run_id(at: datetime | None = None) -> str:
@@ -57,8 +50,8 @@ def _started(store: TableRunStore, **kwargs) -> Run:
     return run
 
 
-def _rows(service: TableServiceClient, table: str, partition: str) -> list[dict]:
-    rows = service.get_table_client(table).query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+def _rows(tables: TableServiceClient, table: str, partition: str) -> list[dict]:
+    rows = tables.get_table_client(table).query_entities("PartitionKey eq @pk", parameters={"pk": partition})
     return list(rows)
 
 
@@ -83,7 +76,7 @@ def test_a_started_run_is_empty_and_is_the_running_one(store):
     assert again.run_id == asked.run_id
 
 
-def test_concurrent_starts_make_one_run(store, service, table_name):
+def test_concurrent_starts_make_one_run(store, tables, table_name):
     asked = [_run() for _ in range(8)]
     barrier = threading.Barrier(len(asked))
 
@@ -99,7 +92,7 @@ def test_concurrent_starts_make_one_run(store, service, table_name):
     assert [run.run_id for run in store.recent(top=100)] == [winner]
     # The losers left nothing behind: their rows were removed once they saw the winner.
     assert [store.get(run.run_id) for run in asked if run.run_id != winner] == [None] * 7
-    assert [r["runId"] for r in _rows(service, table_name, RUNS_PARTITION)] == [winner, winner]  # index, pointer
+    assert [r["runId"] for r in _rows(tables, table_name, RUNS_PARTITION)] == [winner, winner]  # index, pointer
 
 
 def test_a_finished_run_makes_way_for_the_next(store):
@@ -110,18 +103,18 @@ def test_a_finished_run_makes_way_for_the_next(store):
     assert new and second.run_id != first.run_id
 
 
-def test_a_run_without_progress_for_stale_after_is_replaced(service, table_name):
+def test_a_run_without_progress_for_stale_after_is_replaced(tables, table_name):
     now = datetime.now(UTC)
-    store = TableRunStore(service, table=table_name, clock=lambda: now)
+    store = TableRunStore(tables, table=table_name, clock=lambda: now)
     first = _started(store)
     store.enrol(first.run_id, ["a", "b"])
     progress = store.get(first.run_id).last_progress_at
 
-    later = TableRunStore(service, table=table_name, clock=lambda: progress + HOUR / 2)
+    later = TableRunStore(tables, table=table_name, clock=lambda: progress + HOUR / 2)
     still, new = later.start(_run(), stale_after=HOUR)
     assert (still.run_id, new) == (first.run_id, False)
 
-    stale = TableRunStore(service, table=table_name, clock=lambda: progress + 2 * HOUR)
+    stale = TableRunStore(tables, table=table_name, clock=lambda: progress + 2 * HOUR)
     replacement, new = stale.start(_run(), stale_after=HOUR)
     assert new and replacement.run_id != first.run_id
     # The stale run keeps its progress and can still record it; it is just no longer the running one.
@@ -187,7 +180,7 @@ def test_a_customer_never_enrolled_is_not_recorded(store):
     assert (got.total, got.completed) == (1, 0)
 
 
-def test_completing_a_group_records_those_pending_and_counts_them_in_one_change(store, service, table_name):
+def test_completing_a_group_records_those_pending_and_counts_them_in_one_change(store, tables, table_name):
     run = _started(store)
     store.enrol(run.run_id, ["a", "b", "c", "d", "e"])
     store.fanned_out(run.run_id)
@@ -198,7 +191,7 @@ def test_completing_a_group_records_those_pending_and_counts_them_in_one_change(
     got = store.get(run.run_id)
     assert (got.total, got.completed) == (4, 3)
     assert got.by_status == {**ZERO, Status.SUCCEEDED: 1, Status.FAILED: 2}
-    markers = {r["RowKey"]: r["outcome"] for r in _rows(service, table_name, run.run_id)
+    markers = {r["RowKey"]: r["outcome"] for r in _rows(tables, table_name, run.run_id)
                if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)}
     assert markers == {"a": "succeeded", "b": "failed", "c": "gone", "d": "failed", "e": "pending"}
     assert store.complete_many(run.run_id, {"e": Status.SUCCEEDED}) == 1
@@ -245,7 +238,7 @@ def test_a_customer_deleted_mid_run_leaves_the_total(store):
     assert got.finished_at is not None
 
 
-def test_many_workers_completing_one_run_keep_exact_counts(store, service, table_name):
+def test_many_workers_completing_one_run_keep_exact_counts(store, tables, table_name):
     run = _started(store)
     customers = [f"cust-{n:04d}" for n in range(240)]
     store.enrol(run.run_id, customers)
@@ -272,7 +265,7 @@ def test_many_workers_completing_one_run_keep_exact_counts(store, service, table
     assert got.by_status == {status: expected[status] for status in Status}
     assert sum(got.by_status.values()) == got.total
     assert got.finished_at is not None
-    markers = [r for r in _rows(service, table_name, run.run_id)
+    markers = [r for r in _rows(tables, table_name, run.run_id)
                if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)]
     assert Counter(r["outcome"] for r in markers) == {s.value: n for s, n in expected.items()}
 
@@ -388,9 +381,9 @@ def test_run_ids_are_letters_digits_and_hyphens():
     assert not any(is_run_id(v) for v in ("", "!runs", "~current", "-x", "a/b", "a b", "a_b", "x" * 65, None))
 
 
-def test_a_table_lost_by_storage_is_created_again(store, service, table_name):
+def test_a_table_lost_by_storage_is_created_again(store, tables, table_name):
     _started(store)
-    service.delete_table(table_name)  # storage restarted empty, say
+    tables.delete_table(table_name)  # storage restarted empty, say
     assert store.recent(top=5) == []
     assert _started(store).total == 0
 
@@ -399,14 +392,8 @@ def test_a_table_lost_by_storage_is_created_again(store, service, table_name):
 
 
 @pytest.fixture
-def unreachable(azurite) -> TableRunStore:
-    with socket.socket() as probe:  # a port that was free a moment ago and that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connection_string = azurite.connection_string.replace(f":{azurite.table_port}/", f":{port}/")
-    service = table_service_from_config(
-        StorageConfig(connection_string=connection_string), retry_total=0, connection_timeout=5
-    )
+def unreachable(unreachable_storage) -> TableRunStore:
+    service = table_service_from_config(unreachable_storage, retry_total=0, connection_timeout=5)
     return TableRunStore(service, table="UnreachableRuns")
 
 
@@ -441,12 +428,12 @@ def _finished(store: TableRunStore, started_at: datetime, customers: list[str]) 
     return store.get(run.run_id)
 
 
-def _markers(service: TableServiceClient, table: str, run_id: str) -> list[str]:
-    return [r["RowKey"] for r in _rows(service, table, run_id)
+def _markers(tables: TableServiceClient, table: str, run_id: str) -> list[str]:
+    return [r["RowKey"] for r in _rows(tables, table, run_id)
             if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)]
 
 
-def test_old_runs_lose_their_markers_once_and_keep_their_figures(store, service, table_name):
+def test_old_runs_lose_their_markers_once_and_keep_their_figures(store, tables, table_name):
     now = datetime.now(UTC)
     customers = [f"c{n:03d}" for n in range(130)]  # more than one transaction of deletes
     old = [_finished(store, now - timedelta(days=d), customers) for d in (9, 8)]
@@ -455,24 +442,24 @@ def test_old_runs_lose_their_markers_once_and_keep_their_figures(store, service,
     listed_before = store.recent(top=10)
     assert store.prune(started_before=now - timedelta(days=7)) == 2
     for run in old:
-        assert _markers(service, table_name, run.run_id) == []
+        assert _markers(tables, table_name, run.run_id) == []
         got = store.get(run.run_id)
         assert (got.total, got.completed, got.by_status, got.finished_at) == (
             run.total, run.completed, run.by_status, run.finished_at)
-    assert _markers(service, table_name, recent.run_id) == customers[:3]
+    assert _markers(tables, table_name, recent.run_id) == customers[:3]
     assert [(r.run_id, r.total, r.by_status) for r in store.recent(top=10)] == [
         (r.run_id, r.total, r.by_status) for r in listed_before]
     assert store.prune(started_before=now - timedelta(days=7)) == 0  # each run is pruned once
     later = store.prune(started_before=now)  # a week later, the recent one's turn
-    assert later == 1 and _markers(service, table_name, recent.run_id) == []
+    assert later == 1 and _markers(tables, table_name, recent.run_id) == []
     assert not store.complete(recent.run_id, "c000", Status.FAILED)  # a message that comes this late counts nothing
 
 
-def test_a_backlog_is_pruned_oldest_first_a_bounded_number_at_a_time(store, service, table_name, monkeypatch):
+def test_a_backlog_is_pruned_oldest_first_a_bounded_number_at_a_time(store, tables, table_name, monkeypatch):
     monkeypatch.setattr("shared.adapters.table_runs.PRUNE_AT_MOST", 2)
     now = datetime.now(UTC)
     runs = [_finished(store, now - timedelta(days=d), ["a", "b"]) for d in (13, 12, 11, 10, 9)]
     assert store.prune(started_before=now) == 2
-    assert [bool(_markers(service, table_name, r.run_id)) for r in runs] == [False, False, True, True, True]
+    assert [bool(_markers(tables, table_name, r.run_id)) for r in runs] == [False, False, True, True, True]
     assert store.prune(started_before=now) == 2 and store.prune(started_before=now) == 1
-    assert all(_markers(service, table_name, r.run_id) == [] for r in runs)
+    assert all(_markers(tables, table_name, r.run_id) == [] for r in runs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -19,7 +18,6 @@ from shared.adapters.table_counts import COUNT_PREFIX, ShardedCounts
 from shared.adapters.table_entities import TENANT_PARTITION, tenant_to_entity
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_tenants import TableTenantStore
-from shared.config import StorageConfig
 from shared.domain.errors import Conflict, DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
 from shared.domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, VerificationResult
@@ -36,19 +34,13 @@ T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def service(azurite) -> TableServiceClient:
-    storage = StorageConfig(connection_string=azurite.connection_string)
-    return table_service_from_config(storage, retry_total=0)
+def store(tables) -> TableTenantStore:
+    return TableTenantStore(tables, table=f"Tenants{uuid.uuid4().hex[:16]}")
 
 
 @pytest.fixture
-def store(service) -> TableTenantStore:
-    return TableTenantStore(service, table=f"Tenants{uuid.uuid4().hex[:16]}")
-
-
-@pytest.fixture
-def history(service) -> TableHistoryStore:
-    return TableHistoryStore(service, table=f"History{uuid.uuid4().hex[:16]}")
+def history(tables) -> TableHistoryStore:
+    return TableHistoryStore(tables, table=f"History{uuid.uuid4().hex[:16]}")
 
 
 def _tenant(customer_id: str, **fields) -> Tenant:
@@ -63,8 +55,8 @@ def _result(customer_id: str, at: datetime, **fields) -> VerificationResult:
     return VerificationResult(customer_id=customer_id, verified_at=at, **fields)
 
 
-def _raw(service: TableServiceClient, table: str, partition: str) -> list[dict]:
-    client = service.get_table_client(table)
+def _raw(tables: TableServiceClient, table: str, partition: str) -> list[dict]:
+    client = tables.get_table_client(table)
     rows = client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
     return [row for row in rows if not row["RowKey"].startswith(COUNT_PREFIX)]  # the kept counts are no tenant
 
@@ -88,7 +80,7 @@ def _ids(tenants: list[Tenant]) -> list[str]:
 # --- tenants -------------------------------------------------------------------------------------
 
 
-def test_every_field_round_trips(store, service):
+def test_every_field_round_trips(store, tables):
     tenant = _tenant(
         "Contoso.EU_01-x",
         tenant_id="8f0c5e4e-7c2a-4e0b-9a6f-0d2b1e3c4a5b",
@@ -116,7 +108,7 @@ def test_every_field_round_trips(store, service):
         assert type(value) is datetime and value.tzinfo is UTC
     assert got.when_last_verified.microsecond == 123456
 
-    (row,) = _raw(service, store._name, TENANT_PARTITION)
+    (row,) = _raw(tables, store._name, TENANT_PARTITION)
     assert row["RowKey"] == "Contoso.EU_01-x"
     assert row["secretVersions"] == '{"applicationSecret": "v-app", "refreshToken": "v-rt"}'
     assert row["lastVerificationStatus"] == "failed"
@@ -128,15 +120,15 @@ def test_every_field_round_trips(store, service):
     }
 
 
-def test_a_record_from_before_versioned_secrets_names_the_current_versions(store, service):
-    client = service.get_table_client(store._name)
+def test_a_record_from_before_versioned_secrets_names_the_current_versions(store, tables):
+    client = tables.get_table_client(store._name)
     store.count_by_status()  # creates the table
     client.create_entity({"PartitionKey": TENANT_PARTITION, "RowKey": "legacy", "tenantId": "contoso.com",
                           "authenticationMethod": "password", "secretsConfigured": '["password"]'})
     assert store.get("legacy").secret_versions == {SecretName.PASSWORD: CURRENT_VERSION}
 
 
-def test_unset_fields_round_trip_as_none(store, service):
+def test_unset_fields_round_trip_as_none(store, tables):
     tenant = _tenant("minimal")
     store.add(tenant)
     got = store.get("minimal")
@@ -144,7 +136,7 @@ def test_unset_fields_round_trip_as_none(store, service):
     assert got.m365_email is None and got.when_last_verified is None and got.aadsts_code is None
     assert got.secrets_configured == frozenset()
     assert got.last_verification_status is Status.NOT_VERIFIED
-    (row,) = _raw(service, store._name, TENANT_PARTITION)
+    (row,) = _raw(tables, store._name, TENANT_PARTITION)
     assert "m365Email" not in row and "lastVerificationReason" not in row
 
 
@@ -264,14 +256,14 @@ def test_delete_of_a_tenant_changed_since_it_was_read_conflicts_and_keeps_it(sto
     assert store.get("busy").tenant_id == "newer.example"
 
 
-def test_delete_all_removes_a_customers_whole_history_in_batches(history, service):
+def test_delete_all_removes_a_customers_whole_history_in_batches(history, tables):
     for n in range(230):  # more than two transactions of 100
         history.append(_result("doomed", T0 + timedelta(seconds=n)))
     history.append(_result("kept", T0))
-    assert len(_raw(service, history._name, "doomed")) == 230
+    assert len(_raw(tables, history._name, "doomed")) == 230
 
     history.delete_all("doomed")
-    assert _raw(service, history._name, "doomed") == []
+    assert _raw(tables, history._name, "doomed") == []
     assert history.latest("doomed", limit=20) == []
     assert len(history.latest("kept", limit=20)) == 1  # nothing else went with it
     history.delete_all("doomed")  # nothing left to remove is not an error
@@ -477,11 +469,11 @@ def test_count_by_status_lists_every_status_even_at_zero(store):
     assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
 
 
-def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, service):
+def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, tables):
     # 1,000 is the most the service returns per request; written in transactions to keep the test fast,
     # and behind the store's back, so the kept counts are wrong until the recount corrects them.
     statuses = [Status.SUCCEEDED] * 700 + [Status.FAILED] * 250 + [Status.NOT_VERIFIED] * 57
-    client = service.get_table_client(store._name)
+    client = tables.get_table_client(store._name)
     assert sum(store.count_by_status().values()) == 0  # creates the table and starts keeping counts
     operations = [
         ("create", tenant_to_entity(_tenant(f"c{n:05d}", last_verification_status=status)))
@@ -495,8 +487,8 @@ def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, se
     assert store.count_by_status() == expected
 
 
-def test_a_table_from_before_kept_counts_is_counted_once(store, service):
-    client = service.create_table(store._name)
+def test_a_table_from_before_kept_counts_is_counted_once(store, tables):
+    client = tables.create_table(store._name)
     client.create_entity(tenant_to_entity(_tenant("old", last_verification_status=Status.FAILED)))
     assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
     store.add(_tenant("new"))
@@ -538,18 +530,18 @@ class CountingReads:
         return self.table.get_entity(*args, **kwargs)
 
 
-def test_a_process_writes_the_counts_from_the_state_it_knows_without_reading_them_again(service):
+def test_a_process_writes_the_counts_from_the_state_it_knows_without_reading_them_again(tables):
     counts = ShardedCounts(("a", "b"))
-    table = CountingReads(service.create_table(f"Counts{uuid.uuid4().hex[:16]}"))
+    table = CountingReads(tables.create_table(f"Counts{uuid.uuid4().hex[:16]}"))
     for n in range(20):
         counts.write(table, "p", [("create", {"PartitionKey": "p", "RowKey": f"r{n:02d}"})], {"a": 1})
     assert table.reads == 1  # the first write read its shard; the others wrote from what that write left
     assert counts.sums(counts.rows(table.table, "p").values()) == {"a": 20, "b": 0}
 
 
-def test_counts_another_process_changed_meanwhile_are_read_again_and_stay_exact(service):
+def test_counts_another_process_changed_meanwhile_are_read_again_and_stay_exact(tables):
     ours, theirs = ShardedCounts(("a",), shards=2), ShardedCounts(("a",), shards=2)  # two processes
-    table = service.create_table(f"Counts{uuid.uuid4().hex[:16]}")
+    table = tables.create_table(f"Counts{uuid.uuid4().hex[:16]}")
     for n in range(30):
         writer = ours if n % 3 else theirs
         writer.write(table, "p", [("create", {"PartitionKey": "p", "RowKey": f"r{n:02d}"})], {"a": 1})
@@ -624,15 +616,8 @@ def test_results_of_the_same_instant_are_all_kept(history):
 
 
 @pytest.fixture
-def unreachable_store(azurite) -> tuple[TableTenantStore, TableHistoryStore]:
-    with socket.socket() as probe:  # a port that was free a moment ago and that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    connection_string = azurite.connection_string.replace(f":{azurite.table_port}/", f":{port}/")
-    assert f":{port}/" in connection_string
-    service = table_service_from_config(
-        StorageConfig(connection_string=connection_string), retry_total=0, connection_timeout=5
-    )
+def unreachable_store(unreachable_storage) -> tuple[TableTenantStore, TableHistoryStore]:
+    service = table_service_from_config(unreachable_storage, retry_total=0, connection_timeout=5)
     return TableTenantStore(service, table="Unreachable1"), TableHistoryStore(service, table="Unreachable2")
 
 

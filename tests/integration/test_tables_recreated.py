@@ -1,6 +1,6 @@
 """Storage that restarts empty (Azurite wiped, tables deleted): the adapters recover without a process restart.
 
-The tables are deleted behind the adapters' back with service.delete_table, after the process has created
+The tables are deleted behind the adapters' back with tables.delete_table, after the process has created
 (and cached) them once.
 """
 from __future__ import annotations
@@ -11,14 +11,12 @@ from datetime import UTC, datetime
 import pytest
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.data.tables import UpdateMode
 
-from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_common import ensure_table, on_table, storage_call, table_missing
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.adapters.table_tenants import TableTenantStore
-from shared.config import StorageConfig
 from shared.domain.errors import Conflict, DependencyUnavailable
 from shared.domain.models import (
     AuthMethod,
@@ -32,11 +30,6 @@ from shared.domain.models import (
 pytestmark = pytest.mark.integration
 
 CLIENT_ID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
-
-
-@pytest.fixture
-def service(azurite) -> TableServiceClient:
-    return table_service_from_config(StorageConfig(connection_string=azurite.connection_string), retry_total=0)
 
 
 @pytest.fixture
@@ -73,8 +66,8 @@ def _at_most_twice(operation):
 # --- what the service answers for a missing table ------------------------------------------------
 
 
-def test_every_kind_of_call_on_a_missing_table_is_recognised(service, table_name):
-    client = service.get_table_client(table_name)
+def test_every_kind_of_call_on_a_missing_table_is_recognised(tables, table_name):
+    client = tables.get_table_client(table_name)
     entity = {"PartitionKey": "p", "RowKey": "r"}
     calls = {
         "create_entity": lambda: client.create_entity(entity),  # raises it with error_code None
@@ -89,9 +82,9 @@ def test_every_kind_of_call_on_a_missing_table_is_recognised(service, table_name
     assert missing == dict.fromkeys(calls, True)
 
 
-def test_other_not_found_and_conflict_answers_are_not_a_missing_table(service, table_name):
-    service.create_table(table_name)
-    client = service.get_table_client(table_name)
+def test_other_not_found_and_conflict_answers_are_not_a_missing_table(tables, table_name):
+    tables.create_table(table_name)
+    client = tables.get_table_client(table_name)
     client.create_entity({"PartitionKey": "p", "RowKey": "r"})
     entity_missing = _error_of(lambda: client.get_entity("p", "absent"))
     assert isinstance(entity_missing, ResourceNotFoundError) and not table_missing(entity_missing)
@@ -102,58 +95,58 @@ def test_other_not_found_and_conflict_answers_are_not_a_missing_table(service, t
 # --- on_table: the one retry ---------------------------------------------------------------------
 
 
-def test_on_table_creates_the_table_again_and_retries_once(service, table_name):
-    client = service.get_table_client(table_name)
-    on_table(service, table_name, client, lambda t: t.create_entity({"PartitionKey": "p", "RowKey": "1"}))
-    service.delete_table(table_name)
+def test_on_table_creates_the_table_again_and_retries_once(tables, table_name):
+    client = tables.get_table_client(table_name)
+    on_table(tables, table_name, client, lambda t: t.create_entity({"PartitionKey": "p", "RowKey": "1"}))
+    tables.delete_table(table_name)
 
-    on_table(service, table_name, client, lambda t: t.create_entity({"PartitionKey": "p", "RowKey": "2"}))
+    on_table(tables, table_name, client, lambda t: t.create_entity({"PartitionKey": "p", "RowKey": "2"}))
     assert [row["RowKey"] for row in client.list_entities()] == ["2"]
 
-    service.delete_table(table_name)
-    assert on_table(service, table_name, client, lambda t: list(t.list_entities())) == []
-    service.delete_table(table_name)
+    tables.delete_table(table_name)
+    assert on_table(tables, table_name, client, lambda t: list(t.list_entities())) == []
+    tables.delete_table(table_name)
     with pytest.raises(ResourceNotFoundError):  # the table is back; the entity is not, and that still says so
-        on_table(service, table_name, client, lambda t: t.get_entity("p", "2"))
+        on_table(tables, table_name, client, lambda t: t.get_entity("p", "2"))
 
 
-def test_on_table_retries_only_once_and_only_for_a_missing_table(service, table_name):
-    client = service.get_table_client(table_name)
+def test_on_table_retries_only_once_and_only_for_a_missing_table(tables, table_name):
+    client = tables.get_table_client(table_name)
     calls = []
 
     def lost_every_time(table):
         calls.append(1)
-        service.delete_table(table_name)  # gone again before each write: a retry loop would never end
+        tables.delete_table(table_name)  # gone again before each write: a retry loop would never end
         return table.create_entity({"PartitionKey": "p", "RowKey": "r"})
 
     with pytest.raises(HttpResponseError) as err:
-        on_table(service, table_name, client, lost_every_time)
+        on_table(tables, table_name, client, lost_every_time)
     assert table_missing(err.value) and len(calls) == 2
 
     calls.clear()
-    service.create_table(table_name)
+    tables.create_table(table_name)
     with pytest.raises(ResourceNotFoundError):
-        on_table(service, table_name, client, lambda t: calls.append(1) or t.get_entity("p", "absent"))
+        on_table(tables, table_name, client, lambda t: calls.append(1) or t.get_entity("p", "absent"))
     assert len(calls) == 1  # an entity that is not there is an answer, not a reason to retry
 
 
-def test_storage_call_forgets_the_tables_when_one_is_missing(service, table_name):
-    client = service.get_table_client(table_name)
-    ensure_table(service, table_name)
-    service.delete_table(table_name)
+def test_storage_call_forgets_the_tables_when_one_is_missing(tables, table_name):
+    client = tables.get_table_client(table_name)
+    ensure_table(tables, table_name)
+    tables.delete_table(table_name)
     with pytest.raises(DependencyUnavailable), storage_call("write"):
         client.create_entity({"PartitionKey": "p", "RowKey": "r"})
-    ensure_table(service, table_name)  # not cached any more: this creates it again
+    ensure_table(tables, table_name)  # not cached any more: this creates it again
     client.create_entity({"PartitionKey": "p", "RowKey": "r"})
 
 
 # --- the adapters --------------------------------------------------------------------------------
 
 
-def test_tenants_are_written_again_after_the_table_is_deleted(service, table_name):
-    store = TableTenantStore(service, table=table_name)
+def test_tenants_are_written_again_after_the_table_is_deleted(tables, table_name):
+    store = TableTenantStore(tables, table=table_name)
     store.add(_tenant("before"))
-    service.delete_table(table_name)
+    tables.delete_table(table_name)
 
     assert store.get("before") is None  # the data is gone with the table; reading it is not an error
     _at_most_twice(lambda: store.add(_tenant("after")))
@@ -161,27 +154,27 @@ def test_tenants_are_written_again_after_the_table_is_deleted(service, table_nam
     assert [t.customer_id for t in store.list(TenantFilter(), top=10, after=None).tenants] == ["after"]
 
 
-def test_a_listing_of_a_deleted_table_recovers(service, table_name):
-    store = TableTenantStore(service, table=table_name)
+def test_a_listing_of_a_deleted_table_recovers(tables, table_name):
+    store = TableTenantStore(tables, table=table_name)
     store.add(_tenant("before"))
-    service.delete_table(table_name)
+    tables.delete_table(table_name)
     assert _at_most_twice(lambda: store.list(TenantFilter(), top=10, after=None)).tenants == []
     assert _at_most_twice(store.count_by_status) == dict.fromkeys(Status, 0)
 
 
-def test_history_is_appended_again_after_the_table_is_deleted(service, table_name):
-    history = TableHistoryStore(service, table=table_name)
+def test_history_is_appended_again_after_the_table_is_deleted(tables, table_name):
+    history = TableHistoryStore(tables, table=table_name)
     result = VerificationResult("c", Status.SUCCEEDED, datetime(2026, 1, 1, tzinfo=UTC), AuthMethod.TOKEN)
     history.append(result)
-    service.delete_table(table_name)
+    tables.delete_table(table_name)
     _at_most_twice(lambda: history.append(result))
     assert history.latest("c", limit=5) == [result]
 
 
-def test_a_settings_save_into_a_deleted_table_is_not_a_conflict(service, table_name):
-    store = TableProviderSettingsStore(service, table=table_name)
+def test_a_settings_save_into_a_deleted_table_is_not_a_conflict(tables, table_name):
+    store = TableProviderSettingsStore(tables, table=table_name)
     store.save(_settings())
-    service.delete_table(table_name)
+    tables.delete_table(table_name)
 
     assert store.get() is None
     try:
@@ -191,13 +184,13 @@ def test_a_settings_save_into_a_deleted_table_is_not_a_conflict(service, table_n
     assert store.get() == saved
 
 
-def test_the_first_write_after_the_tables_are_deleted_already_works(service, table_name):
-    store = TableTenantStore(service, table=table_name)
-    settings = TableProviderSettingsStore(service, table=table_name + "s")
+def test_the_first_write_after_the_tables_are_deleted_already_works(tables, table_name):
+    store = TableTenantStore(tables, table=table_name)
+    settings = TableProviderSettingsStore(tables, table=table_name + "s")
     store.add(_tenant("before"))
     settings.save(_settings())
-    service.delete_table(table_name)
-    service.delete_table(table_name + "s")
+    tables.delete_table(table_name)
+    tables.delete_table(table_name + "s")
     store.add(_tenant("after"))
     settings.save(_settings())
     assert store.get("after") is not None and settings.get() is not None
