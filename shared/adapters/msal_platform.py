@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import msal
 import requests
@@ -90,6 +90,32 @@ class MsalIdentityPlatform:
         http = _AttemptClient(self._session, self._discovery, self._host,
                               timeout=timeout or self._policy.request_timeout)
         return self._new_client(tenant, app, http)
+
+    def openid_configuration(self, tenant: str, *, deadline: float) -> dict[str, Any] | None:
+        """The tenant's v2.0 OpenID configuration, by the URL MSAL asks and through the same discovery cache; None
+        when the platform does not know the tenant (it answers 4xx). A 429, 5xx or network failure is tried again
+        by the retry policy; raises requests.RequestException when no usable answer came."""
+        url = f"{self._host}/{quote(tenant, safe='')}/v2.0/.well-known/openid-configuration"
+        for attempt in range(self._policy.attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            http = _AttemptClient(self._session, self._discovery, self._host,
+                                  timeout=min(self._policy.request_timeout, remaining))
+            try:
+                response: _Response | None = http.get(url)
+            except requests.RequestException:
+                response = None
+            status = response.status_code if response is not None else None
+            if response is not None and status == 200:
+                document = _json_object(response.text)
+                if "issuer" in document:
+                    return document
+            elif status is not None and 400 <= status < 500 and status != 429:
+                return None
+            if not self._wait(http.retry_after, deadline, attempt, throttled=status == 429):
+                break
+        raise requests.ConnectionError("No usable OpenID configuration came from the identity platform.")
 
     def claim_once(self, tenant: str, app: AppCredential, deadline: float, grant: Callable[[Any], dict]) -> TokenAnswer:
         """One attempt, no retry: for requests that must not be sent twice (an authorization code is single-use)."""
