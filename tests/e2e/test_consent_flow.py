@@ -12,6 +12,7 @@ import requests
 from azure.data.tables import TableServiceClient
 
 from tests.e2e.conftest import identity_env, start_app
+from tests.support.openapi_check import check_response
 from tools.azurite import start_azurite
 from tools.identity_sim import AadstsError, AppRegistration, ClientSecret, Success, Tenant, User
 from tools.processes import stop_process
@@ -90,7 +91,11 @@ def to_callback(identity, url) -> str:
 
 
 def view(app, customer):
-    return requests.get(app.url(f"/api/tenants/{customer}"), timeout=30).json()
+    """The tenant view, as openapi.yaml describes it (lastConsent among the rest)."""
+    answer = requests.get(app.url(f"/api/tenants/{customer}"), timeout=30)
+    check_response("/api/tenants/{customerId}", "get", answer.status_code, answer.content,
+                   answer.headers.get("Content-Type"))
+    return answer.json()
 
 
 def test_token_consent_end_to_end(world):
