@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -96,12 +96,7 @@ class MsalIdentityPlatform:
         when the platform does not know the tenant (it answers 4xx). A 429, 5xx or network failure is tried again
         by the retry policy; raises requests.RequestException when no usable answer came."""
         url = f"{self._host}/{quote(tenant, safe='')}/v2.0/.well-known/openid-configuration"
-        for attempt in range(self._policy.attempts):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            http = _AttemptClient(self._session, self._discovery, self._host,
-                                  timeout=min(self._policy.request_timeout, remaining))
+        for attempt, http in self._attempts(deadline):
             try:
                 response: _Response | None = http.get(url)
             except requests.RequestException:
@@ -130,12 +125,7 @@ class MsalIdentityPlatform:
     def _claim(self, tenant: str, app: AppCredential, deadline: float, grant: Callable[[Any], dict], *,
                attempts: int | None = None) -> TokenAnswer:
         throttled, problem = 0, "no attempt was made before the deadline"
-        for attempt in range(attempts or self._policy.attempts):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            http = _AttemptClient(self._session, self._discovery, self._host,
-                                  timeout=min(self._policy.request_timeout, remaining))
+        for attempt, http in self._attempts(deadline, attempts):
             try:
                 result = grant(self._new_client(tenant, app, http))
             except (requests.RequestException, MsalServiceError, ValueError, RuntimeError) as err:
@@ -161,6 +151,16 @@ class MsalIdentityPlatform:
             return _error_answer(result, throttled)
         reason = Reason.THROTTLED if throttled and "429" in problem else Reason.UNREACHABLE
         return TokenAnswer(transport=reason, description=problem, throttled=throttled)
+
+    def _attempts(self, deadline: float, attempts: int | None = None) -> Iterator[tuple[int, _AttemptClient]]:
+        """Each attempt's number and HTTP client (its time-out bounded by what is left), while attempts and time
+        remain."""
+        for attempt in range(attempts or self._policy.attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            yield attempt, _AttemptClient(self._session, self._discovery, self._host,
+                                          timeout=min(self._policy.request_timeout, remaining))
 
     def _wait(self, retry_after: float | None, deadline: float, attempt: int, *, throttled: bool) -> bool:
         """Sleep before the next attempt; False when there is no next attempt (or no time for it)."""

@@ -2,7 +2,6 @@
 Succeeded, the provider's text shown as text and never run; a granted one in the customer's dialog."""
 from __future__ import annotations
 
-import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,7 +9,7 @@ import requests
 from selenium.webdriver.common.by import By
 
 from tests.browser.conftest import running_app
-from tools.identity_sim import AppRegistration, ClientSecret, Tenant, User
+from tests.support.consent_world import apply_provider_settings, consenting_tenant, provider_app
 
 PROVIDER, PROVIDER_SECRET = "7a7a7a7a-1111-4222-8333-944444444444", "Page-Consent-Provider-Secret-1"
 GOOD = "Page-Consent-Pass-1"
@@ -22,17 +21,10 @@ HOOK = ("window.__imgErrors = 0; addEventListener('error', (e) => { "
 
 @pytest.fixture(scope="module")
 def world(identity, tmp_path_factory):
-    tenant = Tenant.named(f"pageconsent{uuid.uuid4().hex[:6]}")
-    identity.add_tenant(tenant)
-    admin = f"admin@{tenant.default_domain}"
-    identity.add_user(User(upn=admin, password=GOOD))
-    identity.add_app(AppRegistration(client_id=PROVIDER, secrets=(ClientSecret(PROVIDER_SECRET),),
-                                     roles={"*": ("User.Read.All",)}, application_permissions=("User.Read.All",)))
-    identity.sign_in_as(admin, tenant=tenant.id)
+    tenant, admin = consenting_tenant(identity, "pageconsent", password=GOOD)
+    provider_app(identity, PROVIDER, PROVIDER_SECRET)
     with running_app(tmp_path_factory.mktemp("page-consent"), identity) as app:
-        settings = {"clientId": PROVIDER, "clientSecret": PROVIDER_SECRET,
-                    "redirectUrl": app.url("/authenticate/OAuth2Callback")}
-        assert requests.put(app.url("/api/settings"), json=settings, timeout=30).status_code == 200
+        apply_provider_settings(app, PROVIDER, PROVIDER_SECRET)
         body = {"tenantId": tenant.default_domain, "authenticationMethod": "password", "m365Email": admin,
                 "password": GOOD}
         for customer in ("kilo-declined", "lima-granted"):

@@ -12,9 +12,10 @@ import requests
 from azure.data.tables import TableServiceClient
 
 from tests.e2e.conftest import identity_env, start_app
+from tests.support.consent_world import apply_provider_settings, consenting_tenant, provider_app
 from tests.support.openapi_check import check_response
 from tools.azurite import start_azurite
-from tools.identity_sim import AadstsError, AppRegistration, ClientSecret, Success, Tenant, User
+from tools.identity_sim import AadstsError, Success, Tenant
 from tools.processes import stop_process
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +27,9 @@ ADMIN_PASSWORD = "Admin-Pass-Word-1"
 def new_world(app, identity, *, by_domain: bool):
     """A customer reached by its admin's password (which works), in a tenant of its own; by_domain: its tenantId
     is the tenant's domain rather than its id."""
-    tenant = Tenant.named(f"consent{uuid.uuid4().hex[:8]}")
-    identity.add_tenant(tenant)
-    admin = f"admin@{tenant.default_domain}"
-    identity.add_user(User(upn=admin, password=ADMIN_PASSWORD))
-    identity.add_app(AppRegistration(client_id=PROVIDER, secrets=(ClientSecret(PROVIDER_SECRET),),
-                                     roles={"*": ("User.Read.All",)}, application_permissions=("User.Read.All",)))
-    identity.sign_in_as(admin, tenant=tenant.id)
-    settings = {"clientId": PROVIDER, "clientSecret": PROVIDER_SECRET,
-                "redirectUrl": app.url("/authenticate/OAuth2Callback")}
-    assert requests.put(app.url("/api/settings"), json=settings, timeout=30).status_code == 200
+    tenant, admin = consenting_tenant(identity, "consent", password=ADMIN_PASSWORD)
+    provider_app(identity, PROVIDER, PROVIDER_SECRET)
+    apply_provider_settings(app, PROVIDER, PROVIDER_SECRET)
     customer = f"consent-{uuid.uuid4().hex[:8]}"
     body = {"tenantId": tenant.default_domain if by_domain else tenant.id, "authenticationMethod": "password",
             "m365Email": admin, "password": ADMIN_PASSWORD}
