@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 DECLINED_CODE = 65004  # AADSTS65004: the admin declined to consent
 
+
 @dataclass(frozen=True, slots=True)
 class ConsentContext:
     verification: VerifyContext
@@ -255,13 +256,11 @@ def _declined(attempt: _Attempt, params: Mapping[str, str]) -> ConsentOutcome:
     description = consent_description(params.get("error_description")) or consent_description(error)
     code = aadsts_code(None, description)
     declined = error == "access_denied" and code in (None, DECLINED_CODE)
-    said = ("the admin declined consent" if declined else "the consent did not complete")
-    status = attempt.tenant.last_verification_status.value
+    said = "the admin declined consent" if declined else "the consent did not complete"
     return attempt.not_granted(
         ConsentResult.DECLINED if declined else ConsentResult.FAILED, description,
         status=200 if declined else 400, title="Consent was not granted",
-        lines=(f"Customer {attempt.customer_id}: {said}.", description or "",
-               f"The customer's connection is unchanged (last verification: {status}).",
+        lines=(f"Customer {attempt.customer_id}: {said}.", description or "", "The customer's connection is unchanged.",
                "What to do: to grant consent after all, ask the service provider for a new link."))
 
 

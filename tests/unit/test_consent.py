@@ -11,6 +11,7 @@ import pytest
 
 from functions import consent
 from shared import bootstrap
+from shared.domain.consent import tenant_in_issuer
 from shared.domain.errors import Conflict, InputError
 from shared.domain.inputs import ProviderSettingsInput, TenantInput
 from shared.domain.models import AuthMethod, ConsentResult, Status, Tenant
@@ -368,3 +369,15 @@ def test_an_id_token_email_is_trimmed_then_stored(services):
         claims={}, identity={"tid": TENANT, "preferred_username": " new@contoso.com "}, refresh_token="rt-1")
     complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
     assert services.tenants.get("c1").m365_email == "new@contoso.com"
+
+
+@pytest.mark.parametrize("issuer, tenant", [
+    (f"https://login.microsoftonline.com/{TENANT}/v2.0", TENANT),
+    (f"https://login.microsoftonline.com/{TENANT.upper()}/v2.0", TENANT),
+    (f"https://sts.windows.net/{TENANT}/", TENANT),
+    ("https://login.microsoftonline.com/{tenantid}/v2.0", None),  # the multi-tenant documents' placeholder
+    ("https://login.microsoftonline.com/common/v2.0", None), ("https://login.microsoftonline.com/", None),
+    (TENANT, None), ("", None), (None, None), (42, None),
+])
+def test_the_tenant_an_issuer_names(issuer, tenant):
+    assert tenant_in_issuer(issuer) == tenant
