@@ -29,7 +29,7 @@ MAX_BODY_BYTES = 64 * 1024
 # Fields of the tenant view a portal may send back unchanged on PUT; they are read-only and ignored.
 _READ_ONLY_VIEW_FIELDS = frozenset({
     "customerId", "whenLastVerified", "lastVerificationStatus", "lastVerificationReason",
-    "lastVerificationMessage", "aadstsCode", "hint", "secretsConfigured", "history", "pendingConsent",
+    "lastVerificationMessage", "aadstsCode", "hint", "secretsConfigured", "history", "pendingConsent", "lastConsent",
 })
 _TENANT_FIELDS = frozenset({
     "tenantId", "authenticationMethod", "m365Email", "password", "applicationId", "applicationSecret",

@@ -2,7 +2,7 @@
 import { api, id } from "./api.js";
 import { confirmDialog, openModal } from "./dialogs.js";
 import { $, el, showText } from "./dom.js";
-import { CONSENT_CONFLICTS, METHODS, fromNow, label, localTime } from "./format.js";
+import { CONSENT_CONFLICTS, CONSENT_OUTCOMES, METHODS, fromNow, label, localTime } from "./format.js";
 import { statusBadge, verdict, whenCell } from "./table.js";
 
 const SECRETS = { password: "Password", refreshToken: "Refresh token", applicationSecret: "Application secret" };
@@ -28,7 +28,17 @@ function renderFacts(view) {
     facts.push(fact("Consent link pending",
       `${label(METHODS, view.pendingConsent.method)}, valid until ${localTime(view.pendingConsent.expiresAt)}`));
   }
+  if (view.lastConsent) facts.push(wide(fact("Last consent", lastConsent(view.lastConsent))));
   $("customer-facts").replaceChildren(...facts);
+}
+
+// The latest consent attempt and, as its description, the provider's text (or ours), as text.
+function lastConsent(consent) {
+  const said = el("div", { className: "verdict" }, el("span", { className: `consent consent-${consent.outcome}`,
+    text: `${label(CONSENT_OUTCOMES, consent.outcome)} (${label(METHODS, consent.method)}), ` +
+      `${localTime(consent.at)}` }));
+  if (consent.message) said.append(el("p", { className: "message", text: consent.message }));
+  return said;
 }
 
 function renderHistory(history) {

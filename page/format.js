@@ -43,6 +43,9 @@ export const CONSENT_CONFLICTS = {
   modifiedConcurrently: "The customer was changed meanwhile: ask for the link again.",
 };
 
+// lastConsent.outcome: what the latest consent callback brought (never the connection's status).
+export const CONSENT_OUTCOMES = { granted: "Consent granted", declined: "Consent declined", failed: "Consent failed" };
+
 export const TRIGGERS = { http: "Verify All", timer: "scheduled" };
 
 export const label = (table, code) => (code in table ? table[code] : String(code));

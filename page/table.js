@@ -2,7 +2,7 @@
 // Customer Id over the rows loaded. Rows are built off-document in a DocumentFragment, with text only.
 import { api } from "./api.js";
 import { $, el } from "./dom.js";
-import { METHODS, REASONS, STATUSES, count, fromNow, label, localTime } from "./format.js";
+import { CONSENT_OUTCOMES, METHODS, REASONS, STATUSES, count, fromNow, label, localTime } from "./format.js";
 
 const PAGE_SIZE = 1000; // the API's largest page
 
@@ -42,6 +42,11 @@ function row(view) {
   if (view.pendingConsent) {
     status.append(el("p", { className: "pending",
       text: `Consent link handed out, valid until ${localTime(view.pendingConsent.expiresAt)}.` }));
+  } else if (view.lastConsent && view.lastConsent.outcome !== "granted") {
+    // Until the next link: a consent that did not happen, which left the connection (the status) as it was.
+    status.append(el("p", { className: "consent-note",
+      text: `${label(CONSENT_OUTCOMES, view.lastConsent.outcome)} ${localTime(view.lastConsent.at)}; ` +
+        "the connection is unchanged." }));
   }
   const verify = el("button", { text: "Verify now", attrs: { type: "button", "data-action": "verify" } },
     el("span", { className: "visually-hidden", text: ` ${view.customerId}` }));

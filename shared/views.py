@@ -7,6 +7,7 @@ from typing import Any
 from .domain.classification import first_line
 from .domain.consent import ConsentLink
 from .domain.models import (
+    LastConsent,
     PendingConsent,
     ProviderSettings,
     Status,
@@ -46,6 +47,7 @@ def tenant_view(tenant: Tenant) -> dict[str, Any]:
         "hint": tenant.hint,
         "secretsConfigured": sorted(name.value for name in tenant.secrets_configured),
         "pendingConsent": _pending_consent(tenant.pending_consent),
+        "lastConsent": _last_consent(tenant.last_consent),
     }
 
 
@@ -54,6 +56,13 @@ def _pending_consent(pending: PendingConsent | None) -> dict[str, Any] | None:
         return None  # an expired link is no longer pending
     return {"method": pending.method.value, "createdAt": iso(pending.created_at),
             "expiresAt": iso(pending.expires_at)}
+
+
+def _last_consent(last: LastConsent | None) -> dict[str, Any] | None:
+    if last is None:
+        return None
+    return {"outcome": last.outcome.value, "method": last.method.value, "at": iso(last.at),
+            "message": first_line(last.message)}
 
 
 def history_view(result: VerificationResult) -> dict[str, Any]:

@@ -1,17 +1,21 @@
 """ConsentPlatform on MSAL: the auth-code flow with PKCE, state and nonce for Grant Consent (token), and the
-admin-consent URL (application). Redemption goes through MsalIdentityPlatform's session, once: a code is single-use."""
+admin-consent URL (application). Redemption goes through MsalIdentityPlatform's session, once: a code is single-use.
+A domain is resolved from its OpenID configuration, through the discovery cache MSAL's requests use."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
 import requests
 
-from ..domain.consent import AuthorizationRequest
+from ..domain.consent import AuthorizationRequest, tenant_in_issuer
 from ..domain.errors import DependencyUnavailable, InputError
 from ..domain.verification import AppCredential, TokenAnswer
 from .msal_platform import MsalIdentityPlatform
+
+logger = logging.getLogger(__name__)
 
 
 class MsalConsentPlatform:
@@ -49,3 +53,15 @@ class MsalConsentPlatform:
             lambda client: client.acquire_token_by_auth_code_flow(json.loads(flow), dict(response)),
         )
 
+    def tenant_of_domain(self, domain: str, *, deadline: float) -> str | None:
+        try:
+            configuration = self._platform.openid_configuration(domain, deadline=deadline)
+        except requests.RequestException:
+            raise DependencyUnavailable("identityPlatformUnavailable", "The Microsoft identity platform could not "
+                                        "be reached to look up the customer's domain; try again in a moment.") from None
+        if configuration is None:
+            return None
+        tenant = tenant_in_issuer(configuration.get("issuer"))
+        if tenant is None:
+            logger.warning("The OpenID configuration of domain %s names no tenant id in its issuer.", domain)
+        return tenant

@@ -15,10 +15,10 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import msal
 import requests
@@ -91,6 +91,27 @@ class MsalIdentityPlatform:
                               timeout=timeout or self._policy.request_timeout)
         return self._new_client(tenant, app, http)
 
+    def openid_configuration(self, tenant: str, *, deadline: float) -> dict[str, Any] | None:
+        """The tenant's v2.0 OpenID configuration, by the URL MSAL asks and through the same discovery cache; None
+        when the platform does not know the tenant (it answers 4xx). A 429, 5xx or network failure is tried again
+        by the retry policy; raises requests.RequestException when no usable answer came."""
+        url = f"{self._host}/{quote(tenant, safe='')}/v2.0/.well-known/openid-configuration"
+        for attempt, http in self._attempts(deadline):
+            try:
+                response: _Response | None = http.get(url)
+            except requests.RequestException:
+                response = None
+            status = response.status_code if response is not None else None
+            if response is not None and status == 200:
+                document = _json_object(response.text)
+                if "issuer" in document:
+                    return document
+            elif status is not None and 400 <= status < 500 and status != 429:
+                return None
+            if not self._wait(http.retry_after, deadline, attempt, throttled=status == 429):
+                break
+        raise requests.ConnectionError("No usable OpenID configuration came from the identity platform.")
+
     def claim_once(self, tenant: str, app: AppCredential, deadline: float, grant: Callable[[Any], dict]) -> TokenAnswer:
         """One attempt, no retry: for requests that must not be sent twice (an authorization code is single-use)."""
         return self._claim(tenant, app, deadline, grant, attempts=1)
@@ -104,12 +125,7 @@ class MsalIdentityPlatform:
     def _claim(self, tenant: str, app: AppCredential, deadline: float, grant: Callable[[Any], dict], *,
                attempts: int | None = None) -> TokenAnswer:
         throttled, problem = 0, "no attempt was made before the deadline"
-        for attempt in range(attempts or self._policy.attempts):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            http = _AttemptClient(self._session, self._discovery, self._host,
-                                  timeout=min(self._policy.request_timeout, remaining))
+        for attempt, http in self._attempts(deadline, attempts):
             try:
                 result = grant(self._new_client(tenant, app, http))
             except (requests.RequestException, MsalServiceError, ValueError, RuntimeError) as err:
@@ -135,6 +151,16 @@ class MsalIdentityPlatform:
             return _error_answer(result, throttled)
         reason = Reason.THROTTLED if throttled and "429" in problem else Reason.UNREACHABLE
         return TokenAnswer(transport=reason, description=problem, throttled=throttled)
+
+    def _attempts(self, deadline: float, attempts: int | None = None) -> Iterator[tuple[int, _AttemptClient]]:
+        """Each attempt's number and HTTP client (its time-out bounded by what is left), while attempts and time
+        remain."""
+        for attempt in range(attempts or self._policy.attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            yield attempt, _AttemptClient(self._session, self._discovery, self._host,
+                                          timeout=min(self._policy.request_timeout, remaining))
 
     def _wait(self, retry_after: float | None, deadline: float, attempt: int, *, throttled: bool) -> bool:
         """Sleep before the next attempt; False when there is no next attempt (or no time for it)."""

@@ -14,7 +14,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from ..domain.models import AuthMethod, PendingConsent, ProviderSettings, Status, Tenant, VerificationResult
+from ..domain.models import (
+    AuthMethod,
+    ConsentResult,
+    LastConsent,
+    PendingConsent,
+    ProviderSettings,
+    Status,
+    Tenant,
+    VerificationResult,
+)
 from ..domain.reasons import Reason
 from ..domain.secrets import CURRENT_VERSION, SecretName
 from ..domain.verification import Run, Trigger
@@ -59,6 +68,7 @@ def tenant_to_entity(tenant: Tenant) -> dict[str, Any]:
             "createdAt": _utc(tenant.created_at),
             "updatedAt": _utc(tenant.updated_at),
             "pendingConsent": _pending_to_json(tenant.pending_consent),
+            "lastConsent": _last_consent_to_json(tenant.last_consent),
         }
     )
 
@@ -81,6 +91,7 @@ def tenant_from_entity(entity: Any) -> Tenant:
         created_at=_plain_datetime(entity.get("createdAt")),
         updated_at=_plain_datetime(entity.get("updatedAt")),
         pending_consent=_pending_from_json(entity.get("pendingConsent"), customer_id),
+        last_consent=_last_consent_from_json(entity.get("lastConsent"), customer_id),
         etag=entity.metadata.get("etag"),
     )
 
@@ -103,6 +114,26 @@ def _pending_from_json(raw: Any, customer_id: str) -> PendingConsent | None:
                               flow_version=data.get("flowVersion"))
     except (ValueError, KeyError, TypeError):
         logger.warning("pendingConsent of customer %r cannot be read; read as none.", customer_id)
+        return None
+
+
+def _last_consent_to_json(last: LastConsent | None) -> str | None:
+    if last is None:
+        return None
+    return json.dumps({"outcome": last.outcome.value, "method": last.method.value, "at": last.at.isoformat(),
+                       "message": last.message}, sort_keys=True)
+
+
+def _last_consent_from_json(raw: Any, customer_id: str) -> LastConsent | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        message = data.get("message")
+        return LastConsent(outcome=ConsentResult(data["outcome"]), method=AuthMethod(data["method"]),
+                           at=datetime.fromisoformat(data["at"]), message=message if isinstance(message, str) else None)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        logger.warning("lastConsent of customer %r cannot be read; read as none.", customer_id)
         return None
 
 

@@ -51,6 +51,26 @@ class PendingConsent:
     flow_version: str | None = None  # None for admin consent, which keeps no flow
 
 
+class ConsentResult(enum.StrEnum):
+    """What a consent callback brought (`lastConsent.outcome`)."""
+
+    GRANTED = "granted"
+    DECLINED = "declined"  # the admin said no
+    FAILED = "failed"  # refused (another tenant, an unknown domain) or not completed (an error, a bad code)
+
+
+@dataclass(frozen=True, slots=True)
+class LastConsent:
+    """The latest consent callback for a customer: a fact about the consent, not the connection, so a declined
+    consent never changes the verification status. `message` is for a person: the provider's description of a
+    declined or failed consent (its first line, at most 500 characters), or what was granted."""
+
+    outcome: ConsentResult
+    method: AuthMethod
+    at: datetime
+    message: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     """A customer and the one way the provider reaches its Microsoft 365. Holds no secret values."""
@@ -71,6 +91,7 @@ class Tenant:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     pending_consent: PendingConsent | None = None
+    last_consent: LastConsent | None = None
     etag: str | None = field(default=None, compare=False)
 
     @property

@@ -7,23 +7,35 @@ the secret write rule and is verified at once.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets as random_source
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ..domain.classification import classify, failure
-from ..domain.consent import CONSENT_TTL, ConsentLink, ConsentOutcome, ConsentPlatform, ConsentStates, state_hash
-from ..domain.errors import Conflict
-from ..domain.models import AuthMethod, PendingConsent, ProviderSecret, Status, Tenant, VerificationResult
-from ..domain.reasons import Reason
-from ..domain.rules import is_guid
+from ..domain.classification import aadsts_code, classify
+from ..domain.consent import (
+    CONSENT_TTL,
+    ConsentLink,
+    ConsentOutcome,
+    ConsentPlatform,
+    ConsentStates,
+    consent_description,
+    state_hash,
+)
+from ..domain.errors import Conflict, DependencyUnavailable, InputError
+from ..domain.models import AuthMethod, ConsentResult, LastConsent, PendingConsent, ProviderSecret, Tenant
+from ..domain.rules import is_email, is_guid
 from ..domain.secrets import SecretName
 from ..domain.verification import AppCredential
 from .secret_writes import new_versions, replaced, retire_quietly
 from .tenants import get_tenant
 from .verify import VerifyContext, verify_tenant
+
+logger = logging.getLogger(__name__)
+
+DECLINED_CODE = 65004  # AADSTS65004: the admin declined to consent
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +66,11 @@ def start_consent(
     if secret is None:
         raise Conflict("clientSecretNotConfigured",
                        "The stored Client Secret cannot be read: set it again in Settings.")
+    if not is_guid(tenant.tenant_id) and ctx.platform.tenant_of_domain(
+            tenant.tenant_id, deadline=time.monotonic() + v.deadline_seconds) is None:
+        # The callback could not bind a consent to it: say so now rather than after the admin consented.
+        raise InputError("invalidTenantId", f"The identity platform does not know the domain {tenant.tenant_id}; "
+                         "check the customer's tenant id.", status=409)
     now = now or datetime.now(UTC)
     state = random_source.token_urlsafe(32)
     flow_secret: str | None = None
@@ -90,119 +107,202 @@ def complete_consent(ctx: ConsentContext, params: Mapping[str, str], *, now: dat
     if tenant is None or pending is None or pending.state_hash != state_hash(state):
         return _refused("This consent link was replaced by a newer one, or its customer is gone.", claimed.customer_id)
     if claimed.expires_at <= now:
-        _clear_pending(v, tenant)
+        _end_link(v, tenant, None)
         return _refused("This consent link expired (links last 15 minutes). Ask for a new one.", tenant.customer_id)
+    attempt = _Attempt(v, tenant, pending.method, now)
     if params.get("error"):
-        return _declined(v, tenant, params)
+        return _declined(attempt, params)
     if pending.method is AuthMethod.TOKEN and params.get("code"):
-        return _redeem(ctx, tenant, pending, params)
+        bound = _bound_tenant(ctx, attempt)
+        return bound if isinstance(bound, ConsentOutcome) else _redeem(ctx, attempt, bound, pending, params)
     if pending.method is AuthMethod.APPLICATION and params.get("admin_consent", "").lower() == "true":
-        return _admin_consent(ctx, tenant, params.get("tenant", ""))
-    _clear_pending(v, tenant)
-    return _refused("The answer from Microsoft holds neither a consent nor an error.", tenant.customer_id)
+        bound = _bound_tenant(ctx, attempt)
+        return bound if isinstance(bound, ConsentOutcome) else _admin_consent(attempt, bound, params.get("tenant"))
+    return attempt.refused("The answer from Microsoft holds neither a consent nor an error.")
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One callback that used up a customer's link: whatever it brings ends the link and becomes lastConsent."""
+
+    v: VerifyContext
+    tenant: Tenant  # as read when the link was claimed
+    method: AuthMethod
+    at: datetime
+
+    @property
+    def customer_id(self) -> str:
+        return self.tenant.customer_id
+
+    def granted(self, message: str) -> LastConsent:
+        return LastConsent(ConsentResult.GRANTED, self.method, self.at, message)
+
+    def refused(self, why: str, *, status: int = 400) -> ConsentOutcome:
+        """Nothing of the consent is kept: the connection stays as it was; the link is used up all the same."""
+        return self.not_granted(ConsentResult.FAILED, why, status=status, title="This consent link cannot be used",
+                                lines=(why, "The customer's connection is unchanged."))
+
+    def not_granted(self, outcome: ConsentResult, message: str | None, *, status: int, title: str,
+                    lines: tuple[str, ...]) -> ConsentOutcome:
+        saved = _end_link(self.v, self.tenant, LastConsent(outcome, self.method, self.at, message))
+        logger.info("Consent for customer %s: %s (%s).", self.customer_id, outcome.value, self.method.value)
+        return ConsentOutcome(status, title, lines, self.customer_id, saved)
 
 
 def _provider(v: VerifyContext) -> AppCredential | None:
     return v.provider.get(v.provider_settings, v.secrets)
 
 
-def _redeem(ctx: ConsentContext, tenant: Tenant, pending: PendingConsent, params: Mapping[str, str]) -> ConsentOutcome:
-    v = ctx.verification
+def _bound_tenant(ctx: ConsentContext, attempt: _Attempt) -> str | ConsentOutcome:
+    """The one tenant id this customer's consent may come from: its tenantId when a GUID, else the tenant its
+    domain resolves to now. A domain that cannot be resolved binds to nothing: the callback is refused."""
+    tenant_id = attempt.tenant.tenant_id
+    if is_guid(tenant_id):
+        return tenant_id.lower()
+    try:
+        resolved = ctx.platform.tenant_of_domain(tenant_id, deadline=time.monotonic() + attempt.v.deadline_seconds)
+    except DependencyUnavailable:
+        return attempt.refused(f"The Microsoft identity platform could not be reached to confirm which tenant "
+                               f"{tenant_id} belongs to. Nothing was stored; ask for a new link in a moment.",
+                               status=503)
+    if resolved is None:
+        return attempt.refused(f"The Microsoft identity platform does not know the domain {tenant_id}, so this "
+                               f"consent cannot be bound to the customer's tenant. Nothing was stored; check the "
+                               f"customer's Tenant Id.")
+    return resolved
+
+
+def _redeem(ctx: ConsentContext, attempt: _Attempt, bound: str, pending: PendingConsent,
+            params: Mapping[str, str]) -> ConsentOutcome:
+    v, tenant = ctx.verification, attempt.tenant
     provider = _provider(v)
     flow = v.secrets.get(tenant.customer_id, SecretName.CONSENT_FLOW, pending.flow_version or "")
     if provider is None or flow is None:
-        _clear_pending(v, tenant)
-        return _refused("The provider's settings changed since the link was made. Ask for a new link.",
-                        tenant.customer_id)
+        return attempt.refused("The provider's settings changed since the link was made. Ask for a new link.")
     answer = ctx.platform.redeem_code(tenant=tenant.tenant_id, app=provider, flow=flow, response=dict(params),
                                       deadline=time.monotonic() + v.deadline_seconds)
     if not answer.ok or not answer.refresh_token:
+        if answer.transport is not None:
+            return attempt.refused(f"{answer.description} Nothing was stored; ask for a new link.", status=503)
         found = classify(answer.error_codes, answer.description or answer.error, method=AuthMethod.TOKEN)
-        return _failed(v, tenant, found.reason, found.message, found.aadsts_code, found.hint)
+        message = consent_description(found.message) or "Microsoft issued no refresh token for this consent."
+        return attempt.not_granted(ConsentResult.FAILED, message, status=400, title="Consent did not complete",
+                                   lines=(f"Customer {tenant.customer_id}: the consent did not complete.", message,
+                                          "The customer's connection is unchanged. Ask for a new link."))
     identity = answer.identity or {}
-    tid, who = str(identity.get("tid") or ""), identity.get("preferred_username")
-    if is_guid(tenant.tenant_id) and tid != tenant.tenant_id:
-        return _refused(f"The admin who consented belongs to tenant {tid}, not to this customer's tenant "
-                        f"{tenant.tenant_id}. Nothing was stored.", tenant.customer_id)
+    tid = str(identity.get("tid") or "").lower()
+    if tid != bound:
+        return attempt.refused(f"The admin who consented belongs to tenant {tid or '(none named)'}, not to this "
+                               f"customer's tenant {tenant.tenant_id}. Nothing was stored.")
+    email = _email(identity.get("preferred_username"), tenant.customer_id)
+    said = f"{email or 'The admin'} granted consent for customer {tenant.customer_id}."
     with new_versions(v.secrets, tenant.customer_id, {SecretName.REFRESH_TOKEN: answer.refresh_token}) as written:
         switched = dataclasses.replace(
-            tenant, authentication_method=AuthMethod.TOKEN, tenant_id=tid or tenant.tenant_id,
-            m365_email=who if isinstance(who, str) else tenant.m365_email, pending_consent=None,
+            tenant, authentication_method=AuthMethod.TOKEN, tenant_id=bound, m365_email=email or tenant.m365_email,
+            pending_consent=None, last_consent=attempt.granted(said),
             secret_versions={**tenant.secret_versions, **written}, updated_at=datetime.now(UTC),
         ).not_verified()
         saved = v.tenants.update(tenant, switched)
     retire_quietly(v.secrets, tenant.customer_id, replaced(tenant.secret_versions, saved.secret_versions))
     _retire_flow(v, tenant)
-    return _verified(v, saved, f"{who or 'The admin'} granted consent for customer {tenant.customer_id}.")
+    return _verified(v, saved, said)
 
 
-def _admin_consent(ctx: ConsentContext, tenant: Tenant, returned: str) -> ConsentOutcome:
-    v = ctx.verification
+def _email(claim: object, customer_id: str) -> str | None:
+    """The ID token's preferred_username when it is an email address as a PUT would take it; else None, and the
+    M365 Email stays as it was."""
+    email = claim.strip() if isinstance(claim, str) else None
+    if email is not None and is_email(email):
+        return email
+    if claim is not None:
+        logger.warning("Consent for customer %s: the ID token's user name is not an email address; the M365 Email "
+                       "is kept.", customer_id)
+    return None
+
+
+def _admin_consent(attempt: _Attempt, bound: str, returned: str | None) -> ConsentOutcome:
+    v, tenant = attempt.v, attempt.tenant
+    returned = (returned or "").strip().lower()
+    if returned != bound:
+        named = f"tenant {returned}" if is_guid(returned) else "no tenant this customer has"
+        return attempt.refused(f"The consent was given in {named}, not in this customer's tenant "
+                               f"{tenant.tenant_id}. Nothing was stored.")
     provider = _provider(v)
     if provider is None:
-        _clear_pending(v, tenant)
-        return _refused("The provider's settings changed since the link was made. Ask for a new link.",
-                        tenant.customer_id)
+        return attempt.refused("The provider's settings changed since the link was made. Ask for a new link.")
     # The tenant Microsoft names is not trusted on its own: a token is claimed for it and its tid checked.
-    answer = v.platform.with_client_credentials(tenant=returned or "organizations", app=provider,
+    answer = v.platform.with_client_credentials(tenant=bound, app=provider,
                                                 deadline=time.monotonic() + v.deadline_seconds)
-    tid = str((answer.claims or {}).get("tid") or "")
-    if not answer.ok or not returned or tid != returned or (is_guid(tenant.tenant_id) and tid != tenant.tenant_id):
-        return _refused("The consent could not be confirmed for this customer's tenant: a token for it was not "
-                        "issued to the provider's app. Nothing was stored.", tenant.customer_id)
-    switched = dataclasses.replace(tenant, authentication_method=AuthMethod.APPLICATION, tenant_id=tid,
+    if answer.transport is not None:
+        return attempt.refused(f"{answer.description} The consent could not be confirmed; nothing was stored. Ask "
+                               "for a new link.", status=503)
+    if not answer.ok or str((answer.claims or {}).get("tid") or "").lower() != bound:
+        return attempt.refused("The consent could not be confirmed for this customer's tenant: a token for it was "
+                               "not issued to the provider's app. Nothing was stored.")
+    said = f"The admin of tenant {bound} granted consent to the provider's app for customer {tenant.customer_id}."
+    switched = dataclasses.replace(tenant, authentication_method=AuthMethod.APPLICATION, tenant_id=bound,
                                    application_id=provider.client_id, pending_consent=None,
-                                   updated_at=datetime.now(UTC)).not_verified()
+                                   last_consent=attempt.granted(said), updated_at=datetime.now(UTC)).not_verified()
     saved = v.tenants.update(tenant, switched)
     _retire_flow(v, tenant)
-    return _verified(v, saved, f"The admin of tenant {tid} granted consent to the provider's app for customer "
-                               f"{tenant.customer_id}.")
+    return _verified(v, saved, said)
 
 
-def _declined(v: VerifyContext, tenant: Tenant, params: Mapping[str, str]) -> ConsentOutcome:
-    description = params.get("error_description") or params.get("error")
-    found = classify(None, description, method=tenant.authentication_method)
-    if found.reason is Reason.UNKNOWN_ERROR or params.get("error") == "access_denied":
-        found = failure(Reason.CONSENT_DENIED, message=description, aadsts_code=found.aadsts_code,
-                        method=tenant.authentication_method)
-    return _failed(v, tenant, found.reason, found.message, found.aadsts_code, found.hint)
-
-
-def _failed(v: VerifyContext, tenant: Tenant, reason: Reason, message: str | None, code: int | None,
-            hint: str | None) -> ConsentOutcome:
-    """The consent did not happen: say so on the customer's status; its working connection is kept."""
-    result = VerificationResult(customer_id=tenant.customer_id, status=Status.FAILED, verified_at=datetime.now(UTC),
-                                method=tenant.authentication_method, reason=reason, message=message,
-                                aadsts_code=code, hint=hint)
-    try:
-        saved = v.tenants.update(tenant, dataclasses.replace(tenant.with_result(result), pending_consent=None))
-        v.history.append(result)
-    except Conflict:
-        saved = tenant
-    _retire_flow(v, tenant)
-    return ConsentOutcome(400 if reason is not Reason.CONSENT_DENIED else 200, "Consent was not granted",
-                          (f"Customer {tenant.customer_id}: {reason.value}.", message or "", f"What to do: {hint}"),
-                          tenant.customer_id, saved)
+def _declined(attempt: _Attempt, params: Mapping[str, str]) -> ConsentOutcome:
+    """The admin said no, or Microsoft answered an error: a fact about this consent, never about the
+    connection, whose status stays as it was. Only an access_denied that is not another AADSTS error (such as a
+    Conditional Access block) is a refusal by the admin."""
+    error = params.get("error") or ""
+    description = consent_description(params.get("error_description")) or consent_description(error)
+    code = aadsts_code(None, description)
+    declined = error == "access_denied" and code in (None, DECLINED_CODE)
+    said = "the admin declined consent" if declined else "the consent did not complete"
+    return attempt.not_granted(
+        ConsentResult.DECLINED if declined else ConsentResult.FAILED, description,
+        status=200 if declined else 400, title="Consent was not granted",
+        lines=(f"Customer {attempt.customer_id}: {said}.", description or "", "The customer's connection is unchanged.",
+               "What to do: to grant consent after all, ask the service provider for a new link."))
 
 
 def _verified(v: VerifyContext, tenant: Tenant, said: str) -> ConsentOutcome:
     checked = verify_tenant(v, tenant.customer_id, in_run=False) or tenant
     status = checked.last_verification_status.value
     why = f" ({checked.last_verification_reason.value})" if checked.last_verification_reason else ""
+    logger.info("Consent for customer %s: granted (%s).", tenant.customer_id, tenant.authentication_method.value)
     return ConsentOutcome(200, "Consent granted", (said, f"Verified just now: {status}{why}."),
                           tenant.customer_id, checked)
 
 
 def _refused(why: str, customer_id: str | None = None) -> ConsentOutcome:
+    """A callback that used up no link of the customer's (none, or not the current one): nothing changes."""
     return ConsentOutcome(400, "This consent link cannot be used", (why,), customer_id)
 
 
-def _clear_pending(v: VerifyContext, tenant: Tenant) -> None:
-    try:
-        v.tenants.update(tenant, dataclasses.replace(tenant, pending_consent=None))
-    except Conflict:
-        return
-    _retire_flow(v, tenant)
+_END_LINK_ATTEMPTS = 3
+
+
+def _end_link(v: VerifyContext, tenant: Tenant, last: LastConsent | None) -> Tenant:
+    """The link `tenant` held is used up: pendingConsent goes (unless a newer link replaced it meanwhile) and
+    `last`, when given, becomes lastConsent; nothing else of the record changes. A record written meanwhile (a
+    verification's result) is read again, so the answer is recorded all the same."""
+    used, current = tenant.pending_consent, tenant
+    for _ in range(_END_LINK_ATTEMPTS):
+        pending = None if current.pending_consent == used else current.pending_consent
+        ended = dataclasses.replace(current, pending_consent=pending,
+                                    last_consent=last if last is not None else current.last_consent)
+        try:
+            saved = v.tenants.update(current, ended)
+        except Conflict:
+            fresh = v.tenants.get(tenant.customer_id)
+            if fresh is None:
+                return tenant
+            current = fresh
+            continue
+        _retire_flow(v, tenant)
+        return saved
+    logger.warning("Consent for customer %s: the record kept changing; the consent answer was not recorded.",
+                   tenant.customer_id)
+    return current
 
 
 def _retire_flow(v: VerifyContext, tenant: Tenant) -> None:

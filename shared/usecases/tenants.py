@@ -64,6 +64,7 @@ def put_tenant(
             created_at=existing.created_at if existing else now,
             updated_at=now,
             pending_consent=existing.pending_consent if existing else None,
+            last_consent=existing.last_consent if existing else None,
         )
         saved, created = _save(store, existing, tenant, data)
     retire_quietly(secrets, customer_id, replaced(kept, saved.secret_versions))

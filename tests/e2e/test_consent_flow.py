@@ -5,37 +5,70 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from azure.data.tables import TableServiceClient
 
 from tests.e2e.conftest import identity_env, start_app
+from tests.support.consent_world import apply_provider_settings, consenting_tenant, provider_app
+from tests.support.openapi_check import check_response
 from tools.azurite import start_azurite
-from tools.identity_sim import AadstsError, AppRegistration, ClientSecret, Tenant, User
+from tools.identity_sim import AadstsError, Success, Tenant
 from tools.processes import stop_process
 
 pytestmark = pytest.mark.e2e
 
 PROVIDER, PROVIDER_SECRET = "5a5a5a5a-6b6b-4c7c-8d8d-9e9e9e9e9e9e", "Consent-Provider-Secret-3"
+ADMIN_PASSWORD = "Admin-Pass-Word-1"
+
+
+def new_world(app, identity, *, by_domain: bool):
+    """A customer reached by its admin's password (which works), in a tenant of its own; by_domain: its tenantId
+    is the tenant's domain rather than its id."""
+    tenant, admin = consenting_tenant(identity, "consent", password=ADMIN_PASSWORD)
+    provider_app(identity, PROVIDER, PROVIDER_SECRET)
+    apply_provider_settings(app, PROVIDER, PROVIDER_SECRET)
+    customer = f"consent-{uuid.uuid4().hex[:8]}"
+    body = {"tenantId": tenant.default_domain if by_domain else tenant.id, "authenticationMethod": "password",
+            "m365Email": admin, "password": ADMIN_PASSWORD}
+    assert requests.put(app.url(f"/api/tenants/{customer}"), json=body, timeout=30).status_code == 201
+    return app, identity, tenant, admin, customer
 
 
 @pytest.fixture
 def world(app, identity):
-    tenant = Tenant.named(f"consent{uuid.uuid4().hex[:8]}")
-    identity.add_tenant(tenant)
-    admin = f"admin@{tenant.default_domain}"
-    identity.add_user(User(upn=admin, password="Not-Used-Here-1"))
-    identity.add_app(AppRegistration(client_id=PROVIDER, secrets=(ClientSecret(PROVIDER_SECRET),),
-                                     roles={"*": ("User.Read.All",)}, application_permissions=("User.Read.All",)))
-    identity.sign_in_as(admin, tenant=tenant.id)
-    settings = {"clientId": PROVIDER, "clientSecret": PROVIDER_SECRET,
-                "redirectUrl": app.url("/authenticate/OAuth2Callback")}
-    assert requests.put(app.url("/api/settings"), json=settings, timeout=30).status_code == 200
-    customer = f"consent-{uuid.uuid4().hex[:8]}"
-    body = {"tenantId": tenant.id, "authenticationMethod": "password", "m365Email": admin, "password": "Old-Pass-1"}
-    assert requests.put(app.url(f"/api/tenants/{customer}"), json=body, timeout=30).status_code == 201
-    return app, identity, tenant, admin, customer
+    return new_world(app, identity, by_domain=False)
+
+
+@pytest.fixture
+def domain_world(app, identity):
+    """A working customer known by its domain, and another tenant where the provider's app is installed too."""
+    world = new_world(app, identity, by_domain=True)
+    other = Tenant.named(f"other{uuid.uuid4().hex[:8]}")
+    identity.add_tenant(other)
+    return (*world, other)
+
+
+def verified(app, customer) -> dict:
+    answer = requests.post(app.url(f"/api/status/{customer}/verify"), timeout=60)
+    assert answer.status_code == 200 and answer.json()["lastVerificationStatus"] == "succeeded", answer.text
+    return answer.json()
+
+
+def refresh_tokens(app) -> set[str]:
+    """Every refresh token value in the local secret store."""
+    stored = json.loads(app.secrets_file.read_text())
+    return {v["value"] for name, versions in stored.items() if name.endswith("-refresh-token")
+            for v in versions.values()}
+
+
+def connection(view) -> dict:
+    """What a consent that is not granted leaves as it was."""
+    keep = ("tenantId", "authenticationMethod", "m365Email", "secretsConfigured", "whenLastVerified",
+            "lastVerificationStatus", "lastVerificationReason", "lastVerificationMessage")
+    return {key: view[key] for key in keep}
 
 
 def link(app, customer, **body):
@@ -52,7 +85,11 @@ def to_callback(identity, url) -> str:
 
 
 def view(app, customer):
-    return requests.get(app.url(f"/api/tenants/{customer}"), timeout=30).json()
+    """The tenant view, as openapi.yaml describes it (lastConsent among the rest)."""
+    answer = requests.get(app.url(f"/api/tenants/{customer}"), timeout=30)
+    check_response("/api/tenants/{customerId}", "get", answer.status_code, answer.content,
+                   answer.headers.get("Content-Type"))
+    return answer.json()
 
 
 def test_token_consent_end_to_end(world):
@@ -110,13 +147,92 @@ def test_one_state_redeemed_by_two_callbacks_at_once_succeeds_once(world):
 
 def test_a_declined_consent_shows_the_escaped_description_and_keeps_the_connection(world):
     app, identity, tenant, _, customer = world
+    before = verified(app, customer)
     identity.script(tenant.id, AadstsError(65004, description="<script>alert(1)</script> declined"),
                     endpoint="authorize", times=1)
     page = requests.get(to_callback(identity, link(app, customer)), timeout=60)
+    assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+    after = requests.get(app.url(f"/api/status/{customer}"), timeout=30).json()
+    assert connection(after) == connection(before) and after["pendingConsent"] is None
+    last = after["lastConsent"]
+    assert (last["outcome"], last["method"]) == ("declined", "token")
+    assert last["message"] == "AADSTS65004: <script>alert(1)</script> declined"  # the first line, no trace ids
+    assert [row["status"] for row in after["history"]] == ["succeeded"]  # the history holds verifications only
+
+
+def test_a_forged_error_from_whoever_holds_the_link_does_not_break_the_connection(world):
+    app, identity, _, _, customer = world
+    before = verified(app, customer)
+    state = parse_qs(urlsplit(link(app, customer)).query)["state"][0]
+    text = "Your connection is broken: call +1 555 0100 " + "x" * 1000
+    page = requests.get(app.url("/authenticate/OAuth2Callback"), timeout=30, params={
+        "state": state, "error": "access_denied", "error_description": text})
+    assert page.status_code == 200
     after = view(app, customer)
-    assert (after["lastVerificationStatus"], after["lastVerificationReason"]) == ("failed", "consentDenied")
-    assert after["authenticationMethod"] == "password" and "password" in after["secretsConfigured"]
+    assert connection(after) == connection(before) and after["lastVerificationStatus"] == "succeeded"
+    assert after["lastConsent"]["outcome"] == "declined" and after["lastConsent"]["message"] == text[:500]
+    assert after["pendingConsent"] is None
+
+
+def test_a_code_that_cannot_be_redeemed_keeps_the_connection(world):
+    app, identity, tenant, _, customer = world
+    before = verified(app, customer)
+    identity.script(tenant.id, AadstsError(70008), endpoint="token", grant_type="authorization_code", times=1)
+    page = requests.get(to_callback(identity, link(app, customer)), timeout=60)
+    assert page.status_code == 400
+    after = view(app, customer)
+    assert connection(after) == connection(before) and after["pendingConsent"] is None
+    assert after["lastConsent"]["outcome"] == "failed" and after["lastConsent"]["message"].startswith("AADSTS70008")
+
+
+def test_a_domain_customer_is_not_moved_to_another_tenant_by_admin_consent(domain_world):
+    app, identity, tenant, _, customer, other = domain_world
+    before = verified(app, customer)
+    # The admin consents in another tenant where the provider's app also is: Microsoft answers that tenant.
+    identity.script(tenant.id, Success(tid=other.id), endpoint="adminconsent", times=1)
+    callback = to_callback(identity, link(app, customer, method="application"))
+    assert parse_qs(urlsplit(callback).query)["tenant"] == [other.id]
+    page = requests.get(callback, timeout=60)
+    assert page.status_code == 400 and "Nothing was stored" in page.text
+    after = view(app, customer)
+    assert connection(after) == connection(before) and after["tenantId"] == tenant.default_domain
+    assert after["pendingConsent"] is None and after["lastConsent"]["outcome"] == "failed"
+    assert identity.requests_for(other.id, endpoint="token") == []  # refused before any token for it
+
+
+def test_a_domain_customer_is_not_moved_to_another_tenant_by_an_id_token(domain_world):
+    app, identity, tenant, admin, customer, other = domain_world
+    before, kept = verified(app, customer), refresh_tokens(app)
+    identity.script(tenant.id, Success(tid=other.id), endpoint="token", grant_type="authorization_code", times=1)
+    page = requests.get(to_callback(identity, link(app, customer, loginHint=admin)), timeout=60)
+    assert page.status_code == 400 and other.id in page.text
+    after = view(app, customer)
+    assert connection(after) == connection(before) and refresh_tokens(app) == kept  # the new one was not stored
+    assert after["pendingConsent"] is None and after["lastConsent"]["outcome"] == "failed"
+
+
+@pytest.mark.parametrize("method", ["token", "application"])
+def test_a_domain_customer_consenting_in_its_own_tenant_is_bound_to_its_tenant_id(domain_world, method):
+    app, identity, tenant, admin, customer, _ = domain_world
+    page = requests.get(to_callback(identity, link(app, customer, method=method)), timeout=60)
+    assert page.status_code == 200, page.text
+    after = view(app, customer)
+    assert (after["tenantId"], after["authenticationMethod"], after["lastVerificationStatus"]) == (
+        tenant.id, method, "succeeded")
+    assert (after["lastConsent"]["outcome"], after["lastConsent"]["method"]) == ("granted", method)
+    discovered = identity.requests_for(tenant.default_domain, endpoint="discovery")
+    assert discovered and all(r.status == 200 for r in discovered)
+
+
+def test_no_link_is_handed_out_for_a_domain_the_platform_does_not_know(world):
+    app, _, _, _, _ = world
+    body = {"tenantId": f"nosuch{uuid.uuid4().hex[:8]}.example", "authenticationMethod": "token"}
+    assert requests.put(app.url("/api/tenants/unknown-domain"), json=body, timeout=30).status_code in (200, 201)
+    for method in ("token", "application"):
+        answer = requests.post(app.url("/api/consent/unknown-domain"), json={"method": method}, timeout=30)
+        assert answer.status_code == 409 and answer.json()["error"]["code"] == "invalidTenantId"
+    assert view(app, "unknown-domain")["pendingConsent"] is None
 
 
 @pytest.mark.parametrize("query", ["", "?state=forged", "?code=abc", "?error=access_denied"])

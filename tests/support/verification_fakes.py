@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from shared.domain.consent import AuthorizationRequest, ClaimedState
+from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
 from shared.domain.verification import AppCredential, Run, TokenAnswer, Work
 
@@ -144,11 +145,15 @@ class InMemoryConsentStates:
 
 
 class ScriptedConsentPlatform:
-    """Consent links that point nowhere, and code redemptions answered as scripted."""
+    """Consent links that point nowhere, code redemptions answered as scripted, and domains resolved from
+    `domains` (a domain not in it is unknown; `unreachable` makes every lookup fail as a dead network would)."""
 
     def __init__(self) -> None:
         self.redeemed: TokenAnswer = TokenAnswer(claims={}, identity={}, refresh_token="rt-from-consent")
         self.flows: list[str] = []
+        self.domains: dict[str, str] = {}
+        self.unreachable = False
+        self.lookups: list[str] = []
 
     def authorization_request(self, *, tenant, client_id, client_secret, redirect_uri, scopes, state, login_hint):
         flow = f'{{"state": "{state}", "code_verifier": "verifier-{len(self.flows)}"}}'
@@ -161,3 +166,9 @@ class ScriptedConsentPlatform:
     def redeem_code(self, *, tenant, app, flow, response, deadline):
         assert flow in self.flows, "redeemed with a flow that was never made"
         return self.redeemed
+
+    def tenant_of_domain(self, domain, *, deadline):
+        self.lookups.append(domain)
+        if self.unreachable:
+            raise DependencyUnavailable("identityPlatformUnavailable", "The identity platform could not be reached.")
+        return self.domains.get(domain)

@@ -11,21 +11,24 @@ import pytest
 
 from functions import consent
 from shared import bootstrap
-from shared.domain.errors import Conflict
+from shared.domain.consent import tenant_in_issuer
+from shared.domain.errors import Conflict, InputError
 from shared.domain.inputs import ProviderSettingsInput, TenantInput
-from shared.domain.models import AuthMethod, Status
-from shared.domain.reasons import Reason
+from shared.domain.models import AuthMethod, ConsentResult, Status, Tenant
 from shared.domain.secrets import SecretName
 from shared.domain.verification import TokenAnswer
 from shared.usecases.consent import complete_consent, start_consent
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.tenants import put_tenant
+from shared.usecases.verify import verify_tenant
+from shared.views import tenant_view
 from tests.support.fakes import fake_services
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
 PROVIDER = "11111111-2222-4333-8444-555555555555"
 CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
+DOMAIN = "contoso.onmicrosoft.com"
 
 
 @pytest.fixture
@@ -45,6 +48,30 @@ def link_state(url: str) -> str:
     return parse_qs(urlsplit(url).query)["state"][0]
 
 
+def verified(services, customer_id: str) -> Tenant:
+    """The customer after a successful verification: a working connection a consent must not break."""
+    tenant = verify_tenant(services.verification, customer_id, in_run=False)
+    assert tenant.last_verification_status is Status.SUCCEEDED
+    return tenant
+
+
+def connection(tenant: Tenant) -> tuple:
+    """What a refused or failed consent must leave as it was: how the customer is reached, and its status."""
+    return (tenant.tenant_id, tenant.authentication_method, tenant.application_id, tenant.m365_email,
+            tenant.secret_versions, tenant.last_verification_status, tenant.when_last_verified,
+            tenant.last_verification_reason, tenant.last_verification_message)
+
+
+@pytest.fixture
+def by_domain(services):
+    """c2: a customer whose tenantId is a domain, which the identity platform resolves to TENANT; it works."""
+    services.consent.platform.domains[DOMAIN] = TENANT
+    put_tenant(services.tenants, services.secrets, "c2", TenantInput(
+        tenant_id=DOMAIN, authentication_method=AuthMethod.PASSWORD, m365_email="old@contoso.com", password="pw"))
+    services.verification.platform.script(DOMAIN, TokenAnswer(claims={"tid": TENANT}))
+    return verified(services, "c2")
+
+
 def test_a_token_consent_switches_the_customer_stores_the_refresh_token_and_verifies(services):
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
     pending = services.tenants.get("c1").pending_consent
@@ -59,19 +86,24 @@ def test_a_token_consent_switches_the_customer_stores_the_refresh_token_and_veri
     assert services.secrets.get("c1", SecretName.REFRESH_TOKEN, tenant.secret_versions[SecretName.REFRESH_TOKEN]) \
         == "rt-1"
     assert tenant.last_verification_status is Status.SUCCEEDED  # verified at once
+    assert (tenant.last_consent.outcome, tenant.last_consent.method) == (ConsentResult.GRANTED, AuthMethod.TOKEN)
+    assert "admin@contoso.com" in tenant.last_consent.message
     assert not any(name == SecretName.CONSENT_FLOW for (_, name), v in services.secrets.stored.items() if v)
     again = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c0de"})
     assert again.status == 400  # single use
 
 
-def test_a_tid_that_is_not_the_customers_tenant_stores_nothing(services):
+def test_a_tid_that_is_not_the_customers_tenant_stores_nothing_and_uses_up_the_link(services):
+    before = verified(services, "c1")
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint="admin@contoso.com")
     services.consent.platform.redeemed = TokenAnswer(claims={}, identity={"tid": OTHER}, refresh_token="rt-x")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
     assert outcome.status == 400 and OTHER in " ".join(outcome.lines)
-    tenant = services.tenants.get("c1")
-    assert tenant.authentication_method is AuthMethod.PASSWORD
-    assert SecretName.REFRESH_TOKEN not in tenant.secret_versions
+    after = services.tenants.get("c1")
+    assert connection(after) == connection(before)
+    assert "rt-x" not in services.secrets.values.values()
+    assert after.pending_consent is None and tenant_view(after)["pendingConsent"] is None  # the link is used up
+    assert (after.last_consent.outcome, after.last_consent.method) == (ConsentResult.FAILED, AuthMethod.TOKEN)
 
 
 def test_admin_consent_checks_the_returned_tenant_with_a_token_then_switches_to_application(services):
@@ -91,17 +123,16 @@ def test_admin_consent_for_a_tenant_whose_token_says_otherwise_is_refused(servic
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": OTHER})
     assert outcome.status == 400 and services.tenants.get("c1").authentication_method is AuthMethod.PASSWORD
+    assert services.tenants.get("c1").pending_consent is None
 
 
-def test_an_error_answer_marks_consent_denied_and_keeps_the_working_connection(services):
-    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    outcome = complete_consent(services.consent, {
-        "state": link_state(link.authorization_url), "error": "access_denied",
-        "error_description": "AADSTS65004: User declined to consent."})
-    tenant = services.tenants.get("c1")
-    assert (tenant.last_verification_status, tenant.last_verification_reason) == (Status.FAILED, Reason.CONSENT_DENIED)
-    assert tenant.authentication_method is AuthMethod.PASSWORD and SecretName.PASSWORD in tenant.secret_versions
-    assert outcome.status == 200 and tenant.pending_consent is None
+def test_admin_consent_naming_the_right_tenant_is_still_checked_with_a_token(services):
+    link = start_consent(services.consent, "c1", method=AuthMethod.APPLICATION, login_hint=None)
+    services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": OTHER}))  # not the tenant named
+    outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
+                                                  "admin_consent": "True", "tenant": TENANT})
+    assert outcome.status == 400 and services.tenants.get("c1").authentication_method is AuthMethod.PASSWORD
+    assert ("client_credentials", TENANT, PROVIDER) in services.verification.platform.calls
 
 
 @pytest.mark.parametrize("params", [{}, {"state": "forged"}, {"code": "c"}])
@@ -166,3 +197,187 @@ def test_the_link_route_and_the_callback_page(services):
     assert missing.status_code == 404
     big = consent.consent_callback(func.HttpRequest("POST", "/authenticate/OAuth2Callback", body=b"a" * 70000))
     assert big.status_code == 413
+
+
+def test_a_domain_customer_is_not_moved_to_another_tenant_by_admin_consent(services, by_domain):
+    # The other tenant has the provider's app too: a token for it is issued, with its own tid.
+    services.verification.platform.script(OTHER, TokenAnswer(claims={"tid": OTHER, "roles": ["User.Read.All"]}))
+    link = start_consent(services.consent, "c2", method=AuthMethod.APPLICATION, login_hint=None)
+    outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
+                                                  "admin_consent": "True", "tenant": OTHER})
+    after = services.tenants.get("c2")
+    assert outcome.status == 400 and "Nothing was stored" in " ".join(outcome.lines)
+    assert connection(after) == connection(by_domain) and after.tenant_id == DOMAIN
+    assert after.pending_consent is None and after.last_consent.outcome is ConsentResult.FAILED
+    assert services.consent.platform.lookups[-1] == DOMAIN  # resolved before the callback was accepted
+
+
+def test_a_domain_customer_is_not_moved_to_another_tenant_by_an_id_token(services, by_domain):
+    link = start_consent(services.consent, "c2", method=AuthMethod.TOKEN, login_hint=None)
+    services.consent.platform.redeemed = TokenAnswer(
+        claims={}, identity={"tid": OTHER, "preferred_username": "admin@other.example"}, refresh_token="rt-other")
+    outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
+    after = services.tenants.get("c2")
+    assert outcome.status == 400 and OTHER in " ".join(outcome.lines)
+    assert connection(after) == connection(by_domain)
+    assert "rt-other" not in services.secrets.values.values() and after.pending_consent is None
+
+
+@pytest.mark.parametrize("method", [AuthMethod.TOKEN, AuthMethod.APPLICATION])
+def test_a_domain_customer_consenting_in_its_own_tenant_is_bound_to_that_tenant_id(services, by_domain, method):
+    link = start_consent(services.consent, "c2", method=method, login_hint=None)
+    services.consent.platform.redeemed = TokenAnswer(
+        claims={}, identity={"tid": TENANT, "preferred_username": "admin@contoso.com"}, refresh_token="rt-own")
+    services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}))
+    params = {"code": "c"} if method is AuthMethod.TOKEN else {"admin_consent": "True", "tenant": TENANT.upper()}
+    outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), **params})
+    after = services.tenants.get("c2")
+    assert outcome.status == 200, outcome.lines
+    assert (after.tenant_id, after.authentication_method, after.last_consent.outcome) == (
+        TENANT, method, ConsentResult.GRANTED)
+
+
+@pytest.mark.parametrize("method", [AuthMethod.TOKEN, AuthMethod.APPLICATION])
+def test_a_domain_the_platform_does_not_know_is_refused_not_trusted(services, by_domain, method):
+    link = start_consent(services.consent, "c2", method=method, login_hint=None)
+    del services.consent.platform.domains[DOMAIN]  # the domain left the tenant after the link was made
+    services.consent.platform.redeemed = TokenAnswer(claims={}, identity={"tid": OTHER}, refresh_token="rt-x")
+    params = {"code": "c"} if method is AuthMethod.TOKEN else {"admin_consent": "True", "tenant": OTHER}
+    calls = len(services.verification.platform.calls)
+    outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), **params})
+    after = services.tenants.get("c2")
+    assert outcome.status == 400 and f"does not know the domain {DOMAIN}" in " ".join(outcome.lines)
+    assert connection(after) == connection(by_domain) and after.pending_consent is None
+    assert "rt-x" not in services.secrets.values.values()
+    assert len(services.verification.platform.calls) == calls  # no token was asked for the tenant named
+    assert after.last_consent.outcome is ConsentResult.FAILED and DOMAIN in after.last_consent.message
+
+
+def test_a_domain_that_cannot_be_looked_up_now_is_refused_with_503(services, by_domain):
+    link = start_consent(services.consent, "c2", method=AuthMethod.APPLICATION, login_hint=None)
+    services.consent.platform.unreachable = True
+    outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
+                                                  "admin_consent": "True", "tenant": TENANT})
+    after = services.tenants.get("c2")
+    assert outcome.status == 503 and "could not be reached" in " ".join(outcome.lines)
+    assert connection(after) == connection(by_domain) and after.pending_consent is None
+
+
+@pytest.mark.parametrize("method", [AuthMethod.TOKEN, AuthMethod.APPLICATION])
+def test_no_link_is_handed_out_for_a_domain_the_platform_does_not_know(services, method):
+    put_tenant(services.tenants, services.secrets, "c3", TenantInput(
+        tenant_id="nosuch.example", authentication_method=AuthMethod.TOKEN, m365_email=None))
+    with pytest.raises(InputError) as err:
+        start_consent(services.consent, "c3", method=method, login_hint=None)
+    assert (err.value.code, err.value.status) == ("invalidTenantId", 409)
+    assert services.tenants.get("c3").pending_consent is None
+
+
+LONG = "AADSTS65004: User declined to consent to access the app. " + "x" * 600
+
+
+@pytest.mark.parametrize("error, description, outcome, page_status", [
+    ("access_denied", LONG + "\r\nTrace ID: 1\r\nCorrelation ID: 2", ConsentResult.DECLINED, 200),
+    ("access_denied", None, ConsentResult.DECLINED, 200),
+    ("access_denied", "AADSTS53003: Access has been blocked by Conditional Access policies.", ConsentResult.FAILED,
+     400),
+    ("invalid_request", "AADSTS50011: The redirect URI does not match.", ConsentResult.FAILED, 400),
+])
+def test_a_declined_or_failed_consent_keeps_the_connection_and_is_recorded_as_last_consent(
+        services, error, description, outcome, page_status):
+    before = verified(services, "c1")
+    rows = len(services.history.results["c1"])
+    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+    params = {"state": link_state(link.authorization_url), "error": error}
+    if description is not None:
+        params["error_description"] = description
+    page = complete_consent(services.consent, params, now=link.expires_at - timedelta(minutes=10))
+    after = services.tenants.get("c1")
+    assert connection(after) == connection(before)  # still succeeded, still by password
+    assert len(services.history.results["c1"]) == rows  # the history holds verification results only
+    assert after.pending_consent is None and page.status == page_status
+    last = after.last_consent
+    assert (last.outcome, last.method, last.at) == (outcome, AuthMethod.TOKEN, link.expires_at - timedelta(minutes=10))
+    shown = (description or error).splitlines()[0][:500]
+    assert last.message == shown and shown in page.lines
+    assert tenant_view(after)["lastConsent"] == {
+        "outcome": outcome.value, "method": "token", "at": tenant_view(after)["lastConsent"]["at"], "message": shown}
+
+
+def test_a_code_that_cannot_be_redeemed_keeps_the_connection(services):
+    before = verified(services, "c1")
+    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+    services.consent.platform.redeemed = TokenAnswer(
+        error="invalid_grant", error_codes=(70000,),
+        description="AADSTS70000: Provided grant is invalid or malformed.\r\nTrace ID: t")
+    outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
+    after = services.tenants.get("c1")
+    assert outcome.status == 400 and connection(after) == connection(before)
+    assert (after.last_consent.outcome, after.last_consent.message) == (
+        ConsentResult.FAILED, "AADSTS70000: Provided grant is invalid or malformed.")
+
+
+def test_control_characters_of_a_description_are_not_kept(services):
+    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+    complete_consent(services.consent, {"state": link_state(link.authorization_url), "error": "access_denied",
+                                        "error_description": "no\x00thanks\x1b[31m\x7f"})
+    assert services.tenants.get("c1").last_consent.message == "no thanks [31m"
+
+
+def test_last_consent_is_null_until_a_callback_and_survives_an_edit(services):
+    assert tenant_view(services.tenants.get("c1"))["lastConsent"] is None
+    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+    assert tenant_view(services.tenants.get("c1"))["lastConsent"] is None  # a link alone is no consent
+    complete_consent(services.consent, {"state": link_state(link.authorization_url), "error": "access_denied"})
+    put_tenant(services.tenants, services.secrets, "c1", TenantInput(
+        tenant_id=TENANT, authentication_method=AuthMethod.PASSWORD, m365_email="new@contoso.com", password=None))
+    assert services.tenants.get("c1").last_consent.outcome is ConsentResult.DECLINED
+
+
+def test_a_consent_answer_is_recorded_even_when_the_record_changed_meanwhile(services):
+    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+    store, real_update, raced = services.tenants, services.tenants.update, []
+
+    def update(previous, tenant):
+        if not raced:  # a verification writes its result between our read and our write
+            raced.append(real_update(previous, dataclasses.replace(previous, hint="written meanwhile")))
+        return real_update(previous, tenant)
+
+    store.update = update
+    complete_consent(services.consent, {"state": link_state(link.authorization_url), "error": "access_denied"})
+    after = store.get("c1")
+    assert (after.hint, after.last_consent.outcome, after.pending_consent) == (
+        "written meanwhile", ConsentResult.DECLINED, None)
+
+
+@pytest.mark.parametrize("username", ["admin", "a b@contoso.com", "admin@contoso", "<b>x</b>@contoso.com",
+                                      "x" * 65 + "@contoso.com", 42, None])
+def test_an_id_token_email_that_is_not_an_email_is_not_stored(services, username):
+    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+    services.consent.platform.redeemed = TokenAnswer(
+        claims={}, identity={"tid": TENANT, "preferred_username": username}, refresh_token="rt-1")
+    outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
+    after = services.tenants.get("c1")
+    assert outcome.status == 200 and after.authentication_method is AuthMethod.TOKEN  # the consent succeeds
+    assert after.m365_email == "old@contoso.com"
+    assert outcome.lines[0] == "The admin granted consent for customer c1."
+
+
+def test_an_id_token_email_is_trimmed_then_stored(services):
+    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+    services.consent.platform.redeemed = TokenAnswer(
+        claims={}, identity={"tid": TENANT, "preferred_username": " new@contoso.com "}, refresh_token="rt-1")
+    complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
+    assert services.tenants.get("c1").m365_email == "new@contoso.com"
+
+
+@pytest.mark.parametrize("issuer, tenant", [
+    (f"https://login.microsoftonline.com/{TENANT}/v2.0", TENANT),
+    (f"https://login.microsoftonline.com/{TENANT.upper()}/v2.0", TENANT),
+    (f"https://sts.windows.net/{TENANT}/", TENANT),
+    ("https://login.microsoftonline.com/{tenantid}/v2.0", None),  # the multi-tenant documents' placeholder
+    ("https://login.microsoftonline.com/common/v2.0", None), ("https://login.microsoftonline.com/", None),
+    (TENANT, None), ("", None), (None, None), (42, None),
+])
+def test_the_tenant_an_issuer_names(issuer, tenant):
+    assert tenant_in_issuer(issuer) == tenant

@@ -54,7 +54,7 @@ def test_put_creates_then_updates_and_never_echoes_the_password(stores):
         "customerId": "contoso", "tenantId": GUID, "m365Email": "admin@contoso.com",
         "authenticationMethod": "password", "whenLastVerified": None, "lastVerificationStatus": "notVerified",
         "lastVerificationReason": None, "lastVerificationMessage": None, "aadstsCode": None, "hint": None,
-        "secretsConfigured": ["password"], "pendingConsent": None,
+        "secretsConfigured": ["password"], "pendingConsent": None, "lastConsent": None,
     }
     assert b"Pa55-word-X" not in created.get_body()
     assert secrets.values[("contoso", SecretName.PASSWORD)] == "Pa55-word-X"

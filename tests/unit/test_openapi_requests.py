@@ -23,7 +23,8 @@ CALLBACK = "/authenticate/OAuth2Callback"
 VIEW = {  # a tenant view as GET answers it, which a portal may send back on PUT
     "customerId": "contoso", "whenLastVerified": "2026-01-01T00:00:00Z", "lastVerificationStatus": "failed",
     "lastVerificationReason": "mfaRequired", "lastVerificationMessage": "AADSTS50076", "aadstsCode": 50076,
-    "hint": "Switch to token.", "secretsConfigured": ["password"], "history": [],
+    "hint": "Switch to token.", "secretsConfigured": ["password"], "history": [], "pendingConsent": None,
+    "lastConsent": {"outcome": "declined", "method": "token", "at": "2026-01-01T00:00:00Z", "message": "No."},
 }
 TOKEN = {"tenantId": GUID, "authenticationMethod": "token"}
 PASSWORD = {"tenantId": "contoso.onmicrosoft.com", "authenticationMethod": "password",
