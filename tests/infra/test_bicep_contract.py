@@ -73,14 +73,35 @@ def test_app_runs_python_3_11_on_flex(app) -> None:
         "operator": {"type": "property_accessor", "operands": {"operand_1": "plan", "operand_2": "id"}}}
 
 
-def test_app_is_hardened(app) -> None:
+# What Microsoft's Flex Consumption samples (Azure-Samples/azure-functions-flex-consumption-samples) put in
+# siteConfig: app settings, nothing else. ARM rejects ftpsState on FC1 (error 51021, region by region), and
+# http20Enabled is hidden for Flex; the others belong to plans with fixed workers or a runtime in siteConfig.
+FLEX_SITE_CONFIG = {"appSettings"}
+NOT_FOR_FLEX_SITE_CONFIG = {"ftpsState", "http20Enabled", "alwaysOn", "linuxFxVersion", "use32BitWorkerProcess",
+                            "netFrameworkVersion", "preWarmedInstanceCount", "functionAppScaleLimit",
+                            "minimumElasticInstanceCount", "healthCheckPath"}
+
+
+def test_app_is_https_only_without_affinity(app) -> None:
     properties = app.site["config"]["properties"]
-    site_config = properties["siteConfig"]
     assert properties["httpsOnly"] is True
-    assert site_config["minTlsVersion"] == "1.2"
-    assert site_config.get("scmMinTlsVersion", "1.2") == "1.2"
-    assert site_config["ftpsState"] == "Disabled"
-    assert site_config["remoteDebuggingEnabled"] is False
+    assert properties["clientAffinityEnabled"] is False
+
+
+def test_site_config_holds_no_ftps_state(app) -> None:
+    site_config = app.site["config"]["properties"]["siteConfig"]
+    assert "ftpsState" not in site_config, "Flex Consumption rejects siteConfig.ftpsState (ARM error 51021)"
+
+
+def test_site_config_holds_only_what_the_flex_samples_set(app) -> None:
+    site_config = app.site["config"]["properties"]["siteConfig"]
+    assert not NOT_FOR_FLEX_SITE_CONFIG & set(site_config), sorted(NOT_FOR_FLEX_SITE_CONFIG & set(site_config))
+    assert set(site_config) == FLEX_SITE_CONFIG, f"siteConfig sets {sorted(set(site_config) - FLEX_SITE_CONFIG)}"
+
+
+def test_the_host_default_home_page_is_off(app) -> None:
+    """GET / is the Authentication Status page, not the Functions host's welcome page."""
+    assert resolve_default(app, app_settings(app)["AzureWebJobsDisableHomepage"]) == "true"
 
 
 def test_app_runs_as_one_user_assigned_identity(app) -> None:
