@@ -27,12 +27,13 @@ def identity(tmp_path_factory) -> Iterator[IdentitySimulator]:
 
 
 @contextlib.contextmanager
-def running_app(tmp, identity: IdentitySimulator, **env: str) -> Iterator[RunningApp]:
-    """The local host on an Azurite of its own, verifying against the simulator; no timer runs meanwhile."""
+def running_app(tmp, identity: IdentitySimulator, args: list[str] | None = None, **env: str) -> Iterator[RunningApp]:
+    """The local host on an Azurite of its own, verifying against the simulator; no timer runs meanwhile.
+    `args` go to the local host's command line."""
     azurite = start_azurite()
     try:
         app = start_app(tmp, azurite.connection_string,
-                        {**identity_env(identity), "VERIFY_SCHEDULE": "0 0 0 1 1 *", **env})
+                        {**identity_env(identity), "VERIFY_SCHEDULE": "0 0 0 1 1 *", **env}, args)
         try:
             yield app
         finally:

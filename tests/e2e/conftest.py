@@ -39,7 +39,8 @@ class RunningApp:
         return self.log_path.read_text(errors="replace")
 
 
-def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | None = None) -> RunningApp:
+def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | None = None,
+              args: list[str] | None = None) -> RunningApp:
     log_path = tmp / "devserver.log"
     secrets_file = tmp / "dev-secrets.json"
     env = {
@@ -55,7 +56,7 @@ def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | Non
         log = log_path.open("ab")
         process = subprocess.Popen(
             [sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "DEBUG"],
+             "--log-level", "DEBUG", *(args or [])],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
