@@ -59,9 +59,11 @@ var tags = {
 var serviceName = 'api'
 var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 
-// Names the app code uses (design: queue `verify-requests`, one table per concern).
+// Names the app code uses (design: queue `verify-requests`, one table per concern). The host moves a message
+// that failed maxDequeueCount times to `verify-requests-poison`, which the app reads too (functions/verification.py).
 var queueNames = [
   'verify-requests'
+  'verify-requests-poison'
 ]
 var tableNames = [
   'Tenants'

@@ -23,7 +23,7 @@ EXPECTED_ROLES = {
     ("3913510d-42f4-4e42-8a64-420c390055eb", "Microsoft.Insights/components"): "Monitoring Metrics Publisher",
 }
 APP_TABLES = {"Tenants", "VerificationHistory", "Settings", "VerificationRuns", "ConsentStates"}
-APP_QUEUES = {"verify-requests"}
+APP_QUEUES = {"verify-requests", "verify-requests-poison"}  # the host moves what fails 5 times to the second
 CALLBACK_PATH = "/authenticate/OAuth2Callback"
 
 
@@ -265,3 +265,12 @@ def test_outputs_give_the_app_url_the_redirect_url_and_the_vault_uri(bicep) -> N
     (vault_symbol,) = [s for s, r in resources(kv_document, "Microsoft.KeyVault/vaults").items()
                        if not r.get("existing")]
     assert accessor(kv_document["outputs"]["uri"]["value"]) == (vault_symbol, "properties", "vaultUri")
+
+
+def test_every_queue_the_app_triggers_on_is_provisioned(bicep) -> None:
+    """A queue trigger on a queue that does not exist only polls nothing; README's checks peek at the poison one."""
+    from tests.support.registry import registered_functions
+
+    triggered = {f.get_trigger().queue_name for f in registered_functions()
+                 if f.get_trigger().get_binding_name() == "queueTrigger"}
+    assert triggered == APP_QUEUES
