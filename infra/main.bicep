@@ -176,3 +176,4 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output REDIRECT_URL string = 'https://${functionApp.outputs.defaultHostName}/authenticate/OAuth2Callback'
 output KEY_VAULT_URI string = keyVault.outputs.uri
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name

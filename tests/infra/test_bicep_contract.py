@@ -261,6 +261,7 @@ def test_outputs_give_the_app_url_the_redirect_url_and_the_vault_uri(bicep) -> N
     assert re.fullmatch(r"https://\$\{[A-Za-z_.]+\.defaultHostName\}", app_url), app_url
     assert outputs["REDIRECT_URL"] == app_url + CALLBACK_PATH
     assert accessor(outputs["KEY_VAULT_URI"]) == ("keyVault", "outputs", "uri")
+    assert accessor(outputs["AZURE_STORAGE_ACCOUNT_NAME"]) == ("storage", "outputs", "name")  # README's checks
     _, kv_document = declaring(bicep, "Microsoft.KeyVault/vaults")
     (vault_symbol,) = [s for s, r in resources(kv_document, "Microsoft.KeyVault/vaults").items()
                        if not r.get("existing")]
