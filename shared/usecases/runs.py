@@ -61,12 +61,18 @@ def prune_runs(runs: RunStore, *, now: datetime | None = None) -> int:
     return runs.prune(started_before=(now or datetime.now(UTC)) - MARKERS_KEPT)
 
 
+def _work_in(message: str, queue_name: str) -> Work | None:
+    try:
+        return decode(message)
+    except ValueError:
+        logger.warning("A %s message this app did not send was dropped.", queue_name)
+        return None
+
+
 def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: str) -> None:
     """What a queue worker does with one message of `verify-requests`."""
-    try:
-        work: Work = decode(message)
-    except ValueError:
-        logger.warning("A verify-requests message this app did not send was dropped.")
+    work = _work_in(message, "verify-requests")
+    if work is None:
         return
     if isinstance(work, Watch):
         watch_run(runs, queue, work.run_id)
@@ -81,10 +87,8 @@ def handle_poisoned(runs: RunStore, queue: WorkQueue, message: str) -> None:
     times, failing each time. Its run must not wait for it: its pending customers are sent once more (a
     message sent again that fails as well gives them up), a fan-out once more (then enrolment stops where it
     got to), and a watch goes on watching."""
-    try:
-        work: Work = decode(message)
-    except ValueError:
-        logger.warning("A verify-requests-poison message this app did not send was dropped.")
+    work = _work_in(message, "verify-requests-poison")
+    if work is None:
         return
     if isinstance(work, Watch):
         queue.send([work], delay=WATCH_EVERY)

@@ -10,11 +10,9 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient
 
-from tests.e2e.conftest import REPO, identity_env, start_app
+from tests.e2e.conftest import REPO, app_on_own_azurite, identity_env
 from tests.support.openapi_check import check_response
-from tools.azurite import start_azurite
 from tools.identity_sim import AppRegistration, ClientSecret, Tenant
-from tools.processes import stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -45,17 +43,9 @@ def app(tmp_path, identity):
     host["extensions"]["queues"]["visibilityTimeout"] = "00:00:01"
     host_json = tmp_path / "host.json"
     host_json.write_text(json.dumps(host), encoding="utf-8")
-    azurite = start_azurite()
-    try:
-        running = start_app(tmp_path, azurite.connection_string,
-                            {**identity_env(identity), "VERIFY_SCHEDULE": "0 0 0 1 1 *"},
-                            args=["--host-json", str(host_json)])
-        try:
-            yield running
-        finally:
-            stop_process(running.process)
-    finally:
-        azurite.stop()
+    with app_on_own_azurite(tmp_path, {**identity_env(identity), "VERIFY_SCHEDULE": "0 0 0 1 1 *"},
+                            ["--host-json", str(host_json)]) as running:
+        yield running
 
 
 def test_a_chunk_that_keeps_failing_is_given_up_and_its_run_finishes(app, identity):
