@@ -1,5 +1,5 @@
-"""Verification triggers: Verify All and runs (HTTP), verify one (HTTP), the schedule (timer) and the worker
-that handles each `verify-requests` queue message."""
+"""Verification triggers: Verify All and runs (HTTP), verify one (HTTP), the schedule (timer), the worker
+that handles each `verify-requests` queue message, and what the host gave up on (`verify-requests-poison`)."""
 import logging
 
 import azure.functions as func
@@ -7,7 +7,7 @@ import azure.functions as func
 from shared import bootstrap
 from shared.domain.errors import NotFound
 from shared.domain.verification import Trigger
-from shared.usecases.runs import handle_work, start_run
+from shared.usecases.runs import handle_poisoned, handle_work, start_run
 from shared.usecases.verify import verify_tenant
 from shared.views import run_view, runs_view, tenant_view
 
@@ -60,3 +60,10 @@ def verify_schedule(timer: func.TimerRequest) -> None:
 def verify_worker(message: func.QueueMessage) -> None:
     services = bootstrap.services()
     handle_work(services.verification, services.runs, services.work, message.get_body().decode("utf-8", "replace"))
+
+
+@bp.function_name("verify_poisoned")
+@bp.queue_trigger(arg_name="message", queue_name="verify-requests-poison", connection="AzureWebJobsStorage")
+def verify_poisoned(message: func.QueueMessage) -> None:
+    services = bootstrap.services()
+    handle_poisoned(services.runs, services.work, message.get_body().decode("utf-8", "replace"))

@@ -59,9 +59,11 @@ var tags = {
 var serviceName = 'api'
 var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 
-// Names the app code uses (design: queue `verify-requests`, one table per concern).
+// Names the app code uses (design: queue `verify-requests`, one table per concern). The host moves a message
+// that failed maxDequeueCount times to `verify-requests-poison`, which the app reads too (functions/verification.py).
 var queueNames = [
   'verify-requests'
+  'verify-requests-poison'
 ]
 var tableNames = [
   'Tenants'
@@ -174,3 +176,4 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output REDIRECT_URL string = 'https://${functionApp.outputs.defaultHostName}/authenticate/OAuth2Callback'
 output KEY_VAULT_URI string = keyVault.outputs.uri
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name

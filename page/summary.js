@@ -13,21 +13,35 @@ export function renderSummary(summary) {
   }
 }
 
+function givenUp(run) {
+  return run.recovery ? run.recovery.givenUp : 0;
+}
+
 function tally(run) {
   const by = run.byStatus;
+  const lost = givenUp(run) ? `, ${givenUp(run)} given up` : "";
   return `${run.completed} of ${run.total} verified: succeeded ${by.succeeded}, failed ${by.failed}, ` +
-    `not verified ${by.notVerified}`;
+    `not verified ${by.notVerified}${lost}`;
+}
+
+// What the run lost and did about it (work sent again, customers given up), in the API's words.
+function renderRecovery(run) {
+  const line = $("run-recovery");
+  line.hidden = !(run && run.recovery);
+  line.textContent = run && run.recovery ? run.recovery.message : "";
 }
 
 export function renderLastRun(run) {
   const line = $("last-run");
+  renderRecovery(run);
   if (!run) {
     line.textContent = "Last run: none yet.";
     return;
   }
   const when = `${localTime(run.startedAt)} (${fromNow(run.startedAt)}), ${label(TRIGGERS, run.trigger)}`;
+  const lost = givenUp(run) ? `, ${givenUp(run)} given up` : "";
   line.textContent = run.finishedAt
-    ? `Last run: ${when}; ${count(run.total, "customer", "customers")}, ${run.byStatus.failed} failed.`
+    ? `Last run: ${when}; ${count(run.total, "customer", "customers")}, ${run.byStatus.failed} failed${lost}.`
     : `Run in progress since ${when}; ${tally(run)}.`;
 }
 
@@ -45,7 +59,8 @@ function showProgress(run) {
   $("run-progress").hidden = false;
   const bar = $("run-bar");
   bar.max = Math.max(run.total, 1);
-  bar.value = Math.min(run.completed, bar.max);
+  bar.value = Math.min(run.completed + givenUp(run), bar.max);
+  renderRecovery(run);
   $("run-text").textContent = run.finishedAt
     ? `Verify All finished at ${localTime(run.finishedAt)}. ${tally(run)}.`
     : `Verifying... ${tally(run)}.`;

@@ -16,7 +16,7 @@ from .domain.models import (
     Tenant,
     VerificationResult,
 )
-from .domain.verification import Run
+from .domain.verification import RecoveryCause, Run
 
 
 def iso(value: datetime | None) -> str | None:
@@ -113,7 +113,35 @@ def run_view(run: Run) -> dict[str, Any]:
         "total": run.total,
         "completed": run.completed,
         "byStatus": {status.value: run.by_status.get(status, 0) for status in Status},
+        "recovery": _recovery_view(run),
     }
+
+
+# What went wrong, in words, for each recovery cause (openapi.yaml, Run.recovery).
+_CAUSE_TEXT = {
+    RecoveryCause.WORK_FAILED: "work failed on every delivery (storage could not be reached, or the worker failed)",
+    RecoveryCause.WORKER_STALLED: "a worker stopped while it held work, and the run made no progress",
+    RecoveryCause.ENROLMENT_STOPPED: "enrolment stopped early, so customers not yet enrolled are not in this run",
+}
+
+
+def _recovery_view(run: Run) -> dict[str, Any] | None:
+    """null for a run that lost no work; else how many customers were sent again and given up, and why."""
+    if not (run.resent or run.given_up or run.causes):
+        return None
+    causes = sorted(run.causes)
+    words = [f"Work was lost: {'; '.join(_CAUSE_TEXT[cause] for cause in causes)}."] if causes else []
+    if run.resent:
+        words.append(f"{_customers(run.resent)} sent again.")
+    if run.given_up:
+        words.append(f"{_customers(run.given_up)} given up on: they keep their last result, and the next run "
+                     "verifies them.")
+    return {"resent": run.resent, "givenUp": run.given_up, "causes": [cause.value for cause in causes],
+            "message": " ".join(words)}
+
+
+def _customers(count: int) -> str:
+    return f"{count} customer was" if count == 1 else f"{count} customers were"
 
 
 def runs_view(runs: list[Run]) -> dict[str, Any]:

@@ -97,6 +97,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: client certificates cannot apply: the consent callback is opened by customer admins' browsers, which hold none; /api/* is protected by function keys.
   // checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed instance count: instances are created per demand up to maximumInstanceCount.
   // checkov:skip=CKV_AZURE_213: the platform health check is not supported on Flex Consumption; GET /api/health is there for an external probe.
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP(S) publishing (code comes only from the blob container of functionAppConfig.deployment), and ARM rejects siteConfig.ftpsState on FC1 (error 51021).
+  // checkov:skip=CKV_AZURE_15: siteConfig is left as the Flex Consumption samples set it; the platform's minimum TLS version for new apps is 1.2, the version this check asks for.
+  // checkov:skip=CKV_AZURE_18: http20Enabled is hidden for Flex Consumption apps: the platform's front end chooses the HTTP version, so the property is not set.
+  // checkov:skip=CKV_AZURE_67: http20Enabled is hidden for Flex Consumption apps: the platform's front end chooses the HTTP version.
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': serviceName })
@@ -112,12 +116,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientAffinityEnabled: false
     keyVaultReferenceIdentity: identityId
+    // siteConfig holds only appSettings, as Microsoft's Flex Consumption samples set it: ARM rejects ftpsState
+    // on FC1 (error 51021) and hides http20Enabled there; the TLS minimum is the platform's default (1.2).
     siteConfig: {
-      minTlsVersion: '1.2'
-      scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      remoteDebuggingEnabled: false
-      http20Enabled: true
       // Every setting the app reads (shared/, functions/) is set here or has a default in code;
       // tests/infra/test_settings_drift.py keeps the two in step. Set with the site, so the host's
       // first start already has its storage.
@@ -141,6 +142,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'AzureWebJobsStorage__tableServiceUri'
           value: storageTableEndpoint
+        }
+        {
+          // GET / is the Authentication Status page (functions/page.py), not the host's default home page.
+          name: 'AzureWebJobsDisableHomepage'
+          value: 'true'
         }
         {
           name: 'AZURE_CLIENT_ID'

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
@@ -33,9 +34,10 @@ class StorageWorkQueue:
         self._ready = False
         self._lock = threading.Lock()
 
-    def send(self, work: list[Work]) -> None:
-        """One message per item, in order. Sizes are checked before anything is sent, so an item too large for a
-        message (a chunk of too many customers) sends none of them."""
+    def send(self, work: list[Work], *, delay: timedelta | None = None) -> None:
+        """One message per item, in order; with `delay`, hidden until it has passed (the service's initial
+        visibility timeout). Sizes are checked before anything is sent, so an item too large for a message
+        (a chunk of too many customers) sends none of them."""
         texts = [work_messages.encode(item) for item in work]
         for text in texts:
             size = len(base64.b64encode(text.encode("utf-8")))
@@ -43,13 +45,14 @@ class StorageWorkQueue:
                 raise ValueError(f"A queue message holds at most {MAX_MESSAGE_BYTES} bytes, not {size}.")
         if not texts:
             return
+        hidden = max(0, round(delay.total_seconds())) if delay is not None else None
         with _queue_call("send work"):
             sent = 0
             for attempt in range(2):
                 self._ensure_queue()
                 try:
                     for text in texts[sent:]:
-                        self._client.send_message(text)
+                        self._client.send_message(text, visibility_timeout=hidden)
                         sent += 1
                     return
                 except ResourceNotFoundError as error:

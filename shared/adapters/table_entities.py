@@ -26,7 +26,7 @@ from ..domain.models import (
 )
 from ..domain.reasons import Reason
 from ..domain.secrets import CURRENT_VERSION, SecretName
-from ..domain.verification import Run, Trigger
+from ..domain.verification import RecoveryCause, Run, Trigger
 
 logger = logging.getLogger(__name__)
 
@@ -205,10 +205,12 @@ RUN_ROW = "!run"  # "!" sorts before every customerId, as the count shards ("~co
 RUNS_PARTITION = "!runs"  # "!" is no run id character: no run's partition can be this one
 CURRENT_RUN_ROW = "~current"  # in RUNS_PARTITION, after the index rows (which start with digits)
 PRUNED_ROW = "~pruned"  # in RUNS_PARTITION: the index key of the newest run whose markers were deleted
+ALIVE_ROW = "~alive"  # a worker's "still verifying" for the run; between the markers and the count shards
 PENDING = "pending"  # a marker's outcome until its customer completes
 GONE = "gone"  # the customer was deleted during the run: it left the run
+GIVEN_UP = "givenUp"  # the run stopped trying to verify the customer (a marker's outcome, and its count)
 TOTAL = "total"
-RUN_COUNT_COLUMNS = (TOTAL, *(status.value for status in Status))
+RUN_COUNT_COLUMNS = (TOTAL, *(status.value for status in Status), GIVEN_UP)
 
 
 def run_to_entity(run: Run) -> dict[str, Any]:
@@ -232,16 +234,19 @@ def run_index_key(started_at: datetime) -> str:
     return f"{_INVERT_FROM - micros:020d}"
 
 
-def run_from_entities(head: Any, shards: list[Any], counts: dict[str, int]) -> Run:
-    """The run from its run row, its count shards and their sums. Its last progress is the newest write to
-    any of them (every marker change changes a shard). Once it is fanned out and every customer completed,
-    it is finished at that same moment, before finish() writes the moment down as finishedAt."""
+def run_from_entities(head: Any, shards: list[Any], counts: dict[str, int], alive: Any | None = None) -> Run:
+    """The run from its run row, its count shards and their sums, and the row of a worker saying it is alive.
+    Its last progress is the newest write to any of them (every marker change changes a shard). Once it is
+    fanned out and every customer completed or given up, it is finished at that same moment, before finish()
+    writes the moment down as finishedAt."""
     by_status = {status: counts[status.value] for status in Status}
     completed = sum(by_status.values())
-    stamps = [_plain_datetime(row.metadata.get("timestamp")) for row in [head, *shards]]
+    given_up = counts.get(GIVEN_UP, 0)
+    rows = [head, *shards, *([alive] if alive is not None else [])]
+    stamps = [_plain_datetime(row.metadata.get("timestamp")) for row in rows]
     last_progress = max((stamp for stamp in stamps if stamp is not None), default=None)
     finished = _plain_datetime(head.get("finishedAt"))
-    if finished is None and head.get("fannedOut") and completed == counts[TOTAL]:
+    if finished is None and head.get("fannedOut") and completed + given_up == counts[TOTAL]:
         finished = last_progress
     started = _plain_datetime(head.get("startedAt"))
     if started is None:
@@ -255,7 +260,22 @@ def run_from_entities(head: Any, shards: list[Any], counts: dict[str, int]) -> R
         completed=completed,
         by_status=by_status,
         last_progress_at=last_progress,
+        fanned_out=bool(head.get("fannedOut")),
+        given_up=given_up,
+        resent=int(head.get("resent") or 0),
+        stalls=int(head.get("stalls") or 0),
+        causes=causes_of(head.get("causes")),
     )
+
+
+def causes_text(causes: frozenset[RecoveryCause]) -> str:
+    """A run's recovery causes as its run row keeps them: one column, comma-separated."""
+    return ",".join(sorted(cause.value for cause in causes))
+
+
+def causes_of(text: Any) -> frozenset[RecoveryCause]:
+    known = {cause.value for cause in RecoveryCause}  # a cause a newer version wrote is left out
+    return frozenset(RecoveryCause(c) for c in str(text or "").split(",") if c in known)
 
 
 # --- column values -------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """RunStore on Azure Table Storage: the VerificationRuns table, exact however many workers report at once.
 
 Each run is a partition of its own (PartitionKey = run id): the run row ("!run": trigger, startedAt,
-fannedOut, finishedAt), one marker row per enrolled customer (RowKey = customerId, `outcome` "pending", a
-Status, or "gone"), and count shards ("~count-NN": total and one column per Status, table_counts). Every
-marker change goes with its count change in one entity-group transaction guarded by ETags, so a marker
-changes once and counts once, whatever a queue redelivers; enrolments also guard the run row, so nobody
-joins a run once it is fanned out.
+fannedOut, finishedAt, and what recovered it: resent, stalls, causes), one marker row per enrolled customer
+(RowKey = customerId, `outcome` "pending", a Status, "gone" or "givenUp"), the row a worker rewrites to say
+it is still verifying ("~alive"), and count shards ("~count-NN": total, one column per Status and givenUp,
+table_counts). Every marker change goes with its count change in one entity-group transaction guarded by
+ETags, so a marker changes once and counts once, whatever a queue redelivers; enrolments also guard the run
+row, so nobody joins a run once it is fanned out.
 
 The partition "!runs" holds the pointer to the running run ("~current") and an index row per run (RowKey =
 inverted start time + run id), written together in one transaction when a run starts: the pointer moves
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,11 +27,13 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.rules import MAX_BATCH, is_customer_id
-from ..domain.verification import Run, Trigger, is_run_id
+from ..domain.verification import RecoveryCause, Run, Trigger, is_run_id
 from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, delete_partition, storage_call
 from .table_counts import COUNT_PREFIX, ShardedCounts
 from .table_entities import (
+    ALIVE_ROW,
     CURRENT_RUN_ROW,
+    GIVEN_UP,
     GONE,
     PENDING,
     PRUNED_ROW,
@@ -38,6 +41,8 @@ from .table_entities import (
     RUN_ROW,
     RUNS_PARTITION,
     TOTAL,
+    causes_of,
+    causes_text,
     run_from_entities,
     run_index_entity,
     run_index_key,
@@ -78,15 +83,14 @@ class TableRunStore:
         with storage_call("start a run"):
             return self._on_table(lambda table: self._start(table, run, stale_after))
 
-    def enrol(self, run_id: str, customer_ids: list[str]) -> None:
+    def enrol(self, run_id: str, customer_ids: list[str]) -> bool:
         if not is_run_id(run_id):
             raise ValueError(f"{run_id!r} is not a run id.")
         wanted = sorted(set(customer_ids))
         if bad := [c for c in wanted if not is_customer_id(c)]:
             raise ValueError(f"Not customer ids: {bad[:3]!r}.")
-        if wanted:
-            with storage_call("enrol customers in a run"):
-                self._on_table(lambda table: _enrol(table, run_id, wanted))
+        with storage_call("enrol customers in a run"):
+            return self._on_table(lambda table: _enrol(table, run_id, wanted))
 
     def fanned_out(self, run_id: str) -> None:
         if not is_run_id(run_id):
@@ -106,6 +110,34 @@ class TableRunStore:
             return 0
         with storage_call("record a run's progress"):
             return self._on_table(lambda table: _complete(table, run_id, ids, outcomes))
+
+    def pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
+        """One range query of the markers (a chunk's ids are adjacent), or of the whole run for `among` None."""
+        ids = None if among is None else sorted({c for c in among if is_customer_id(c)})
+        if not is_run_id(run_id) or ids == []:
+            return []
+        with storage_call("read a run's outstanding customers"):
+            return self._on_table(lambda table: _pending(table, run_id, ids))
+
+    def alive(self, run_id: str) -> None:
+        """Rewrites one row, unconditionally: its timestamp is what counts."""
+        if not is_run_id(run_id):
+            return
+        with storage_call("tell a run a worker is alive"):
+            self._on_table(lambda table: table.upsert_entity(
+                {"PartitionKey": run_id, "RowKey": ALIVE_ROW}, mode=UpdateMode.REPLACE))
+
+    def give_up(self, run_id: str, customer_ids: Sequence[str] | None, *, cause: RecoveryCause) -> int:
+        if not is_run_id(run_id):
+            return 0
+        with storage_call("give up customers of a run"):
+            return self._on_table(lambda table: _give_up(table, run_id, customer_ids, RecoveryCause(cause)))
+
+    def recovering(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+        if not is_run_id(run_id):
+            return False
+        with storage_call("note a run's recovery"):
+            return self._on_table(lambda table: _recovering(table, run_id, RecoveryCause(cause), resent, stall))
 
     def finish(self, run_id: str) -> Run | None:
         """Write finishedAt once the run is fanned out and every customer completed; the run, to the one caller
@@ -172,10 +204,10 @@ class TableRunStore:
 
 
 def _read(table: TableClient, run_id: str) -> Run | None:
-    head, shards = _run_rows(table, run_id)
+    head, shards, alive = _run_rows(table, run_id)
     if head is None:
         return None
-    return run_from_entities(head, shards, COUNTS.sums(shards))
+    return run_from_entities(head, shards, COUNTS.sums(shards), alive)
 
 
 def _recent(table: TableClient, top: int) -> list[Run]:
@@ -193,15 +225,16 @@ def _recent(table: TableClient, top: int) -> list[Run]:
     return runs
 
 
-def _enrol(table: TableClient, run_id: str, wanted: list[str]) -> None:
-    missing = _not_enrolled(table, run_id, wanted)
+def _enrol(table: TableClient, run_id: str, wanted: list[str]) -> bool:
+    missing = _not_enrolled(table, run_id, wanted) if wanted else []
     size = TRANSACTION_LIMIT - 2  # and the run row's guard and a count shard
-    for start in range(0, len(missing), size):
+    for start in range(0, max(len(missing), 1), size):
         if not _enrol_batch(table, run_id, missing[start:start + size]):
             # A fan-out message redelivered after the run was fanned out (or a run that is gone): by then
-            # every customer of the run was enrolled, so nobody more joins it.
+            # every customer of the run was enrolled, or its enrolment was stopped, so nobody more joins it.
             logger.warning("Run %s is fanned out or unknown: %d customers not enrolled.", run_id, len(missing) - start)
-            return
+            return False
+    return True
 
 
 def _fanned_out(table: TableClient, run_id: str) -> None:
@@ -221,6 +254,13 @@ def _fanned_out(table: TableClient, run_id: str) -> None:
 
 
 def _complete(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping[str, Status | None]) -> int:
+    marks = {c: Status(status).value if status is not None else GONE for c, status in outcomes.items()}
+    return _mark(table, run_id, ids, marks)
+
+
+def _mark(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping[str, str]) -> int:
+    """Change the markers of these customers (sorted; at most MAX_BATCH) that are still pending to their outcome
+    (a Status, GONE or GIVEN_UP), with the counts, in one transaction; how many changed."""
     for _ in range(_ATTEMPTS):
         markers = {row["RowKey"]: row for row in table.query_entities(
             "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
@@ -231,11 +271,10 @@ def _complete(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping
             return 0
         operations, delta = [], Counter[str]()
         for customer_id in pending:
-            status = outcomes[customer_id]
-            outcome = Status(status).value if status is not None else GONE
+            outcome = outcomes[customer_id]
             operations.append(("update", {"PartitionKey": run_id, "RowKey": customer_id, "outcome": outcome},
                                _if_unchanged(markers[customer_id], UpdateMode.MERGE)))
-            delta.update({outcome: 1} if status is not None else {TOTAL: -1})
+            delta.update({outcome: 1} if outcome != GONE else {TOTAL: -1})
         try:
             COUNTS.write(table, run_id, operations, delta)
         except TableTransactionError as err:
@@ -246,12 +285,55 @@ def _complete(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping
     raise Conflict("modifiedConcurrently", "The run kept changing; retry in a moment.")
 
 
+def _pending(table: TableClient, run_id: str, ids: list[str] | None) -> list[str]:
+    if ids is None:  # every marker: customer ids sort between the run row ("!run") and "~"
+        first, last = RUN_ROW, "~"
+    else:
+        first, last = ids[0], ids[-1]
+    rows = table.query_entities(
+        "PartitionKey eq @pk and RowKey ge @first and RowKey le @last and outcome eq @pending",
+        parameters={"pk": run_id, "first": first, "last": last, "pending": PENDING}, select=["RowKey"],
+    )
+    found = sorted(row["RowKey"] for row in rows)
+    return found if ids is None else [c for c in found if c in set(ids)]
+
+
+def _give_up(table: TableClient, run_id: str, customer_ids: Sequence[str] | None, cause: RecoveryCause) -> int:
+    # The cause first: whoever sees the run finished because of this sees why.
+    if not _recovering(table, run_id, cause, 0, None):
+        return 0
+    ids = _pending(table, run_id, None if customer_ids is None else sorted(set(customer_ids)))
+    given_up = 0
+    for start in range(0, len(ids), MAX_BATCH):
+        batch = ids[start:start + MAX_BATCH]
+        given_up += _mark(table, run_id, batch, dict.fromkeys(batch, GIVEN_UP))
+    return given_up
+
+
+def _recovering(table: TableClient, run_id: str, cause: RecoveryCause, resent: int, stall: int | None) -> bool:
+    for _ in range(_ATTEMPTS):
+        head = _get(table, run_id, RUN_ROW)
+        if head is None:
+            return False
+        stalls = int(head.get("stalls") or 0)
+        if stall is not None and stalls != stall:
+            return False  # another watcher counted this stall, and recovers it
+        values = {"causes": causes_text(causes_of(head.get("causes")) | {cause}),
+                  "resent": int(head.get("resent") or 0) + resent, "stalls": stalls + (stall is not None)}
+        try:
+            _merge(table, head, values)
+            return True
+        except ResourceModifiedError:
+            continue  # enrolment or the finish touched the run row: look again
+    raise Conflict("modifiedConcurrently", "The run kept changing; retry in a moment.")
+
+
 def _finish(table: TableClient, run_id: str) -> Run | None:
     for _ in range(_ATTEMPTS):
-        head, shards = _run_rows(table, run_id)
+        head, shards, alive = _run_rows(table, run_id)
         if head is None or head.get("finishedAt") is not None:
             return None
-        run = run_from_entities(head, shards, COUNTS.sums(shards))
+        run = run_from_entities(head, shards, COUNTS.sums(shards), alive)
         if run.finished_at is None:
             return None  # not fanned out yet, or customers still pending
         try:
@@ -324,20 +406,23 @@ def _not_enrolled(table: TableClient, run_id: str, customer_ids: list[str]) -> l
     return [c for c in customer_ids if c not in known]
 
 
-def _run_rows(table: TableClient, run_id: str) -> tuple[Any | None, list[Any]]:
-    """The run row and the count shards, in one query."""
+def _run_rows(table: TableClient, run_id: str) -> tuple[Any | None, list[Any], Any | None]:
+    """The run row, the count shards and the alive row, in one query."""
     rows = table.query_entities(
         # Spaces around the parentheses: the SDK finds parameters by splitting the filter on spaces.
-        "PartitionKey eq @pk and ( RowKey eq @run or ( RowKey ge @start and RowKey lt @end ) )",
-        parameters={"pk": run_id, "run": RUN_ROW, "start": COUNT_PREFIX, "end": COUNT_PREFIX + "~"},
+        "PartitionKey eq @pk and ( RowKey eq @run or RowKey eq @alive or ( RowKey ge @start and RowKey lt @end ) )",
+        parameters={"pk": run_id, "run": RUN_ROW, "alive": ALIVE_ROW, "start": COUNT_PREFIX,
+                    "end": COUNT_PREFIX + "~"},
     )
-    head, shards = None, []
+    head, shards, alive = None, [], None
     for row in rows:
         if row["RowKey"] == RUN_ROW:
             head = row
+        elif row["RowKey"] == ALIVE_ROW:
+            alive = row
         else:
             shards.append(row)
-    return head, shards
+    return head, shards, alive
 
 
 def _get(table: TableClient, partition: str, row: str) -> Any | None:

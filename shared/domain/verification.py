@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -17,6 +17,14 @@ class Trigger(enum.StrEnum):
 
     HTTP = "http"
     TIMER = "timer"
+
+
+class RecoveryCause(enum.StrEnum):
+    """Why a run sent work again or gave customers up (`recovery.causes` of a run)."""
+
+    WORK_FAILED = "workFailed"  # a message failed on every delivery: the host moved it to the poison queue
+    WORKER_STALLED = "workerStalled"  # no progress while customers were outstanding: a worker died holding them
+    ENROLMENT_STOPPED = "enrolmentStopped"  # enrolment could not go on: customers not yet enrolled are not in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,11 @@ class Run:
     completed: int
     by_status: dict[Status, int]
     last_progress_at: datetime | None = None
+    fanned_out: bool = False  # every customer it will verify is enrolled
+    given_up: int = 0  # customers it stopped trying to verify (not in completed): their work kept failing
+    resent: int = 0  # customers whose work was sent again after it was lost
+    stalls: int = 0  # times it was found without progress while customers were outstanding
+    causes: frozenset[RecoveryCause] = frozenset()
 
 
 # Run ids go into routes (/api/runs/{runId}) and storage keys (a run's partition): letters, digits and '-'.
@@ -89,21 +102,31 @@ def is_run_id(value: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class FanOut:
-    """Queue work: enrol the next page of tenants (after `after`) in a run and send their chunks."""
+    """Queue work: enrol the next page of tenants (after `after`) in a run and send their chunks. `resent`: sent
+    again after it failed on every delivery (it is not sent a third time)."""
 
     run_id: str
     after: Cursor | None = None
+    resent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Queue work: verify these customers for a run."""
+    """Queue work: verify these customers for a run. `resent`: sent again after their work was lost."""
 
     run_id: str
     customer_ids: tuple[str, ...]
+    resent: bool = False
 
 
-Work = FanOut | Chunk
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Queue work, sent with a delay: look whether a run still makes progress, and recover it if not."""
+
+    run_id: str
+
+
+Work = FanOut | Chunk | Watch
 
 
 class RunStore(Protocol):
@@ -114,11 +137,27 @@ class RunStore(Protocol):
         """Make `run` (total 0, nothing completed) the running one, unless another run is running (not
         finished, and progress within `stale_after`): then that one. Returns (the running run, is it new)."""
 
-    def enrol(self, run_id: str, customer_ids: list[str]) -> None:
-        """Add customers to a run (its total grows by those not enrolled before)."""
+    def enrol(self, run_id: str, customer_ids: list[str]) -> bool:
+        """Add customers to a run (its total grows by those not enrolled before); False when the run takes no
+        more (it is fanned out, or unknown)."""
 
     def fanned_out(self, run_id: str) -> None:
-        """Every customer of the run is enrolled: the run finishes once they are all completed."""
+        """Every customer of the run is enrolled: the run finishes once they are all completed or given up."""
+
+    def pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
+        """The enrolled customers not yet completed nor given up, sorted: of `among`, or of the whole run."""
+
+    def alive(self, run_id: str) -> None:
+        """A worker is still verifying for the run: counts as progress, though nothing was completed."""
+
+    def give_up(self, run_id: str, customer_ids: Sequence[str] | None, *, cause: RecoveryCause) -> int:
+        """Stop trying to verify these pending customers (None: every pending one), counted in `given_up` once
+        each, and note `cause`; how many were given up now."""
+
+    def recovering(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+        """Note a recovery: its cause and how many customers it sends again. With `stall` (the run's `stalls`
+        as read) it counts one more stall, only if nobody counted one since: False then (another watcher is
+        recovering this stall), or when the run is unknown."""
 
     def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
         """Record an enrolled customer's outcome, once (None: the customer is gone; it leaves the run and the
@@ -145,4 +184,5 @@ class RunStore(Protocol):
 class WorkQueue(Protocol):
     """The Storage queue `verify-requests`; a queue-triggered worker handles each message."""
 
-    def send(self, work: list[Work]) -> None: ...
+    def send(self, work: list[Work], *, delay: timedelta | None = None) -> None:
+        """One message per item; with `delay`, each becomes visible only after it."""

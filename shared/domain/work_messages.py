@@ -1,4 +1,8 @@
-"""The queue messages of `verify-requests` as JSON: what the fan-out sends and the worker reads."""
+"""The queue messages of `verify-requests` as JSON: what the fan-out sends and the worker reads.
+
+A message the host gave up on reaches `verify-requests-poison` as it was sent, so the same decoding reads it
+there. `resent` is written only when true, so a first sending reads as it always did.
+"""
 from __future__ import annotations
 
 import json
@@ -6,14 +10,20 @@ from typing import Any
 
 from .models import Cursor
 from .rules import is_customer_id
-from .verification import Chunk, FanOut, Work
+from .verification import Chunk, FanOut, Watch, Work
 
 
 def encode(work: Work) -> str:
-    if isinstance(work, FanOut):
+    if isinstance(work, Watch):
+        body: dict[str, Any] = {"watch": work.run_id}
+    elif isinstance(work, FanOut):
         after = [work.after.partition, work.after.row] if work.after is not None else None
-        return json.dumps({"fanOut": work.run_id, "after": after}, separators=(",", ":"))
-    return json.dumps({"run": work.run_id, "customers": list(work.customer_ids)}, separators=(",", ":"))
+        body = {"fanOut": work.run_id, "after": after}
+    else:
+        body = {"run": work.run_id, "customers": list(work.customer_ids)}
+    if getattr(work, "resent", False):
+        body["resent"] = True
+    return json.dumps(body, separators=(",", ":"))
 
 
 def decode(text: str) -> Work:
@@ -21,15 +31,20 @@ def decode(text: str) -> Work:
     body: Any = json.loads(text)
     if not isinstance(body, dict):
         raise ValueError("a queue message is a JSON object")
+    resent = body.pop("resent", False)
+    if resent is not True and resent is not False:
+        raise ValueError("resent is true or false")
+    if set(body) == {"watch"} and isinstance(body["watch"], str) and not resent:
+        return Watch(body["watch"])
     if set(body) == {"fanOut", "after"} and isinstance(body["fanOut"], str):
         after = body["after"]
         if after is None:
-            return FanOut(body["fanOut"])
+            return FanOut(body["fanOut"], resent=resent)
         if (isinstance(after, list) and len(after) == 2 and isinstance(after[0], str)
                 and (after[1] is None or isinstance(after[1], str))):
-            return FanOut(body["fanOut"], Cursor(after[0], after[1]))
+            return FanOut(body["fanOut"], Cursor(after[0], after[1]), resent=resent)
     if set(body) == {"run", "customers"} and isinstance(body["run"], str) and isinstance(body["customers"], list):
         customers = body["customers"]
         if all(isinstance(c, str) and is_customer_id(c) for c in customers):
-            return Chunk(body["run"], tuple(customers))
+            return Chunk(body["run"], tuple(customers), resent=resent)
     raise ValueError("not a verify-requests message")

@@ -9,10 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.browser import Page, require_browser
-from tests.e2e.conftest import RunningApp, identity_env, start_app
-from tools.azurite import start_azurite
+from tests.e2e.conftest import RunningApp, app_on_own_azurite, identity_env
 from tools.identity_sim import IdentitySimulator
-from tools.processes import stop_process
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,18 +25,11 @@ def identity(tmp_path_factory) -> Iterator[IdentitySimulator]:
 
 
 @contextlib.contextmanager
-def running_app(tmp, identity: IdentitySimulator, **env: str) -> Iterator[RunningApp]:
-    """The local host on an Azurite of its own, verifying against the simulator; no timer runs meanwhile."""
-    azurite = start_azurite()
-    try:
-        app = start_app(tmp, azurite.connection_string,
-                        {**identity_env(identity), "VERIFY_SCHEDULE": "0 0 0 1 1 *", **env})
-        try:
-            yield app
-        finally:
-            stop_process(app.process)
-    finally:
-        azurite.stop()
+def running_app(tmp, identity: IdentitySimulator, args: list[str] | None = None, **env: str) -> Iterator[RunningApp]:
+    """The local host on an Azurite of its own, verifying against the simulator; no timer runs meanwhile.
+    `args` go to the local host's command line."""
+    with app_on_own_azurite(tmp, {**identity_env(identity), "VERIFY_SCHEDULE": "0 0 0 1 1 *", **env}, args) as app:
+        yield app
 
 
 @pytest.fixture

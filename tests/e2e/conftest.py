@@ -1,17 +1,20 @@
 """The app as an operator runs it: tools.devserver over HTTP, real Azurite, the local secret store."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
+from tools.azurite import start_azurite
 from tools.identity_sim import IdentitySimulator
 from tools.processes import stop_process
 
@@ -39,7 +42,8 @@ class RunningApp:
         return self.log_path.read_text(errors="replace")
 
 
-def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | None = None) -> RunningApp:
+def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | None = None,
+              args: list[str] | None = None) -> RunningApp:
     log_path = tmp / "devserver.log"
     secrets_file = tmp / "dev-secrets.json"
     env = {
@@ -55,7 +59,7 @@ def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | Non
         log = log_path.open("ab")
         process = subprocess.Popen(
             [sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "DEBUG"],
+             "--log-level", "DEBUG", *(args or [])],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -70,6 +74,22 @@ def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | Non
         process.kill()
         process.wait()
     raise RuntimeError("the local host did not start:\n" + log_path.read_text(errors="replace")[-4000:])
+
+
+@contextlib.contextmanager
+def app_on_own_azurite(tmp: Path, extra_env: dict[str, str] | None = None,
+                       args: list[str] | None = None) -> Iterator[RunningApp]:
+    """The local host on an Azurite of its own (for tests that need an empty store, or change the host's
+    configuration); both are stopped afterwards."""
+    azurite = start_azurite()
+    try:
+        app = start_app(tmp, azurite.connection_string, extra_env, args)
+        try:
+            yield app
+        finally:
+            stop_process(app.process)
+    finally:
+        azurite.stop()
 
 
 @pytest.fixture(scope="session")

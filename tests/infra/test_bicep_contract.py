@@ -23,7 +23,7 @@ EXPECTED_ROLES = {
     ("3913510d-42f4-4e42-8a64-420c390055eb", "Microsoft.Insights/components"): "Monitoring Metrics Publisher",
 }
 APP_TABLES = {"Tenants", "VerificationHistory", "Settings", "VerificationRuns", "ConsentStates"}
-APP_QUEUES = {"verify-requests"}
+APP_QUEUES = {"verify-requests", "verify-requests-poison"}  # the host moves what fails 5 times to the second
 CALLBACK_PATH = "/authenticate/OAuth2Callback"
 
 
@@ -73,14 +73,35 @@ def test_app_runs_python_3_11_on_flex(app) -> None:
         "operator": {"type": "property_accessor", "operands": {"operand_1": "plan", "operand_2": "id"}}}
 
 
-def test_app_is_hardened(app) -> None:
+# What Microsoft's Flex Consumption samples (Azure-Samples/azure-functions-flex-consumption-samples) put in
+# siteConfig: app settings, nothing else. ARM rejects ftpsState on FC1 (error 51021, region by region), and
+# http20Enabled is hidden for Flex; the others belong to plans with fixed workers or a runtime in siteConfig.
+FLEX_SITE_CONFIG = {"appSettings"}
+NOT_FOR_FLEX_SITE_CONFIG = {"ftpsState", "http20Enabled", "alwaysOn", "linuxFxVersion", "use32BitWorkerProcess",
+                            "netFrameworkVersion", "preWarmedInstanceCount", "functionAppScaleLimit",
+                            "minimumElasticInstanceCount", "healthCheckPath"}
+
+
+def test_app_is_https_only_without_affinity(app) -> None:
     properties = app.site["config"]["properties"]
-    site_config = properties["siteConfig"]
     assert properties["httpsOnly"] is True
-    assert site_config["minTlsVersion"] == "1.2"
-    assert site_config.get("scmMinTlsVersion", "1.2") == "1.2"
-    assert site_config["ftpsState"] == "Disabled"
-    assert site_config["remoteDebuggingEnabled"] is False
+    assert properties["clientAffinityEnabled"] is False
+
+
+def test_site_config_holds_no_ftps_state(app) -> None:
+    site_config = app.site["config"]["properties"]["siteConfig"]
+    assert "ftpsState" not in site_config, "Flex Consumption rejects siteConfig.ftpsState (ARM error 51021)"
+
+
+def test_site_config_holds_only_what_the_flex_samples_set(app) -> None:
+    site_config = app.site["config"]["properties"]["siteConfig"]
+    assert not NOT_FOR_FLEX_SITE_CONFIG & set(site_config), sorted(NOT_FOR_FLEX_SITE_CONFIG & set(site_config))
+    assert set(site_config) == FLEX_SITE_CONFIG, f"siteConfig sets {sorted(set(site_config) - FLEX_SITE_CONFIG)}"
+
+
+def test_the_host_default_home_page_is_off(app) -> None:
+    """GET / is the Authentication Status page, not the Functions host's welcome page."""
+    assert resolve_default(app, app_settings(app)["AzureWebJobsDisableHomepage"]) == "true"
 
 
 def test_app_runs_as_one_user_assigned_identity(app) -> None:
@@ -240,7 +261,17 @@ def test_outputs_give_the_app_url_the_redirect_url_and_the_vault_uri(bicep) -> N
     assert re.fullmatch(r"https://\$\{[A-Za-z_.]+\.defaultHostName\}", app_url), app_url
     assert outputs["REDIRECT_URL"] == app_url + CALLBACK_PATH
     assert accessor(outputs["KEY_VAULT_URI"]) == ("keyVault", "outputs", "uri")
+    assert accessor(outputs["AZURE_STORAGE_ACCOUNT_NAME"]) == ("storage", "outputs", "name")  # README's checks
     _, kv_document = declaring(bicep, "Microsoft.KeyVault/vaults")
     (vault_symbol,) = [s for s, r in resources(kv_document, "Microsoft.KeyVault/vaults").items()
                        if not r.get("existing")]
     assert accessor(kv_document["outputs"]["uri"]["value"]) == (vault_symbol, "properties", "vaultUri")
+
+
+def test_every_queue_the_app_triggers_on_is_provisioned(bicep) -> None:
+    """A queue trigger on a queue that does not exist only polls nothing; README's checks peek at the poison one."""
+    from tests.support.registry import registered_functions
+
+    triggered = {f.get_trigger().queue_name for f in registered_functions()
+                 if f.get_trigger().get_binding_name() == "queueTrigger"}
+    assert triggered == APP_QUEUES

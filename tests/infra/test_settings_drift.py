@@ -37,6 +37,7 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Functions host: where telemetry goes",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Functions host: telemetry through the identity (local auth off)",
     "AZURE_CLIENT_ID": "azure-identity: which user-assigned identity DefaultAzureCredential uses",
+    "AzureWebJobsDisableHomepage": "Functions host: no welcome page at /, where the app serves its own page",
 }
 HOST_CONNECTIONS = {"AzureWebJobsStorage"}  # the host's own storage connection, always present
 # Values Azure computes at deployment (resource endpoints, identity ids), for the dynamic check.

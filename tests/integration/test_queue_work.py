@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from datetime import timedelta
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
@@ -14,7 +15,8 @@ from shared.config import StorageConfig
 from shared.domain import work_messages
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Cursor
-from shared.domain.verification import Chunk, FanOut
+from shared.domain.verification import Chunk, FanOut, Watch
+from tests.support.devserver_process import eventually
 from tools.queues import decode_body
 
 pytestmark = pytest.mark.integration
@@ -98,3 +100,11 @@ def test_an_unreachable_endpoint_is_dependency_unavailable(unreachable_storage):
     with pytest.raises(DependencyUnavailable) as err:
         StorageWorkQueue(service, queue="unreachable").send([FanOut(RUN)])
     assert err.value.code == "storageUnavailable"
+
+
+def test_work_sent_with_a_delay_stays_hidden_until_then(service, queue_name, raw):
+    """A run's watch is sent for later: the host does not see it until the delay has passed."""
+    StorageWorkQueue(service, queue=queue_name).send([Watch(RUN)], delay=timedelta(seconds=2))
+    assert list(raw.peek_messages(max_messages=32)) == []
+    (message,) = eventually(lambda: list(raw.peek_messages(max_messages=32)), timeout=30, what="the watch")
+    assert work_messages.decode(decode_body(message.content, "base64").decode("utf-8")) == Watch(RUN)

@@ -5,11 +5,12 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared.domain.consent import AuthorizationRequest, ClaimedState
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
-from shared.domain.verification import AppCredential, Run, TokenAnswer, Work
+from shared.domain.verification import AppCredential, RecoveryCause, Run, TokenAnswer, Work
 
 
 class ScriptedPlatform:
@@ -48,6 +49,8 @@ class InMemoryRunStore:
         self.fanned: set[str] = set()
         self.current: str | None = None
         self.pruned: dict[str, Run] = {}  # run -> its figures when its markers were dropped
+        self.progress: dict[str, datetime] = {}  # run -> its last progress (tests move it back)
+        self.recovery: dict[str, dict[str, Any]] = {}  # run -> resent, stalls, causes
         self._lock = threading.Lock()
 
     def start(self, run: Run, *, stale_after: timedelta) -> tuple[Run, bool]:
@@ -59,13 +62,19 @@ class InMemoryRunStore:
                     return running, False
             self.runs[run.run_id] = run
             self.members[run.run_id] = {}
+            self.recovery[run.run_id] = {"resent": 0, "stalls": 0, "causes": frozenset()}
             self.current = run.run_id
+            self._progressed(run.run_id)
             return self._view(run.run_id), True
 
-    def enrol(self, run_id: str, customer_ids: list[str]) -> None:
+    def enrol(self, run_id: str, customer_ids: list[str]) -> bool:
         with self._lock:
+            if run_id not in self.runs or run_id in self.fanned:
+                return False
             for customer_id in customer_ids:
                 self.members[run_id].setdefault(customer_id, "pending")
+            self._progressed(run_id)
+            return True
 
     def fanned_out(self, run_id: str) -> None:
         self.fanned.add(run_id)
@@ -78,15 +87,48 @@ class InMemoryRunStore:
                 del self.members[run_id][customer_id]
             else:
                 self.members[run_id][customer_id] = status
+            self._progressed(run_id)
             return True
 
     def complete_many(self, run_id: str, outcomes) -> int:
         return sum(self.complete(run_id, customer_id, status) for customer_id, status in outcomes.items())
 
+    def pending(self, run_id: str, among=None) -> list[str]:
+        with self._lock:
+            members = self.members.get(run_id, {})
+            return sorted(c for c, o in members.items() if o == "pending" and (among is None or c in among))
+
+    def alive(self, run_id: str) -> None:
+        with self._lock:
+            self._progressed(run_id)
+
+    def give_up(self, run_id: str, customer_ids, *, cause: RecoveryCause) -> int:
+        self.recovering(run_id, cause=cause)
+        with self._lock:
+            members = self.members[run_id]
+            ids = [c for c in (members if customer_ids is None else customer_ids) if members.get(c) == "pending"]
+            for customer_id in ids:
+                members[customer_id] = "givenUp"
+            self._progressed(run_id)
+            return len(ids)
+
+    def recovering(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+        with self._lock:
+            if run_id not in self.runs:
+                return False
+            noted = self.recovery[run_id]
+            if stall is not None and noted["stalls"] != stall:
+                return False
+            noted["causes"] = noted["causes"] | {cause}
+            noted["resent"] += resent
+            noted["stalls"] += stall is not None
+            self._progressed(run_id)
+            return True
+
     def finish(self, run_id: str) -> Run | None:
         with self._lock:
             run = self._view(run_id)
-            if run.finished_at is not None or run_id not in self.fanned or run.completed != run.total:
+            if run.finished_at is not None or run_id not in self.fanned or run.completed + run.given_up != run.total:
                 return None
             self.runs[run_id] = dataclasses.replace(self.runs[run_id], finished_at=datetime.now(UTC))
             return self._view(run_id)
@@ -107,21 +149,33 @@ class InMemoryRunStore:
         with self._lock:
             return sorted((self._view(r) for r in self.runs), key=lambda r: r.started_at, reverse=True)[:top]
 
+    def _progressed(self, run_id: str) -> None:
+        self.progress[run_id] = datetime.now(UTC)
+
     def _view(self, run_id: str) -> Run:
         if run_id in self.pruned:
             return dataclasses.replace(self.pruned[run_id], finished_at=self.runs[run_id].finished_at)
         outcomes = list(self.members[run_id].values())
-        done = [o for o in outcomes if o != "pending"]
+        done = [o for o in outcomes if o not in ("pending", "givenUp")]
         by_status = {status: sum(1 for o in done if o == status) for status in Status}
-        return dataclasses.replace(self.runs[run_id], total=len(outcomes), completed=len(done), by_status=by_status)
+        noted = self.recovery.get(run_id, {"resent": 0, "stalls": 0, "causes": frozenset()})
+        return dataclasses.replace(
+            self.runs[run_id], total=len(outcomes), completed=len(done), by_status=by_status,
+            last_progress_at=self.progress.get(run_id), fanned_out=run_id in self.fanned,
+            given_up=outcomes.count("givenUp"), resent=noted["resent"], stalls=noted["stalls"],
+            causes=noted["causes"])
 
 
 class InMemoryWorkQueue:
     def __init__(self) -> None:
         self.messages: list[Work] = []
+        self.delayed: list[tuple[Work, timedelta]] = []  # sent with a delay (a run's watch): not yet visible
 
-    def send(self, work: list[Work]) -> None:
-        self.messages.extend(work)
+    def send(self, work: list[Work], *, delay: timedelta | None = None) -> None:
+        if delay is None:
+            self.messages.extend(work)
+        else:
+            self.delayed.extend((item, delay) for item in work)
 
 
 class InMemoryConsentStates:

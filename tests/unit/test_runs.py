@@ -27,6 +27,11 @@ APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 @pytest.fixture
 def world():
+    return new_world()
+
+
+def new_world():
+    """(services, verify context, run store, work queue), all in memory; GOOD verifies, BAD fails."""
     services = fake_services()
     platform = ScriptedPlatform()
     platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
@@ -111,8 +116,8 @@ def test_one_run_at_a_time_and_a_stale_run_no_longer_counts(world):
     again, started_again = start_run(runs, queue, trigger=Trigger.TIMER)
     assert started and not started_again and again.run_id == first.run_id
     quiet_since = datetime.now(UTC) - timedelta(minutes=31)  # no progress for longer than STALE_AFTER
-    runs.runs[first.run_id] = dataclasses.replace(runs.runs[first.run_id], started_at=quiet_since,
-                                                  last_progress_at=quiet_since)
+    runs.runs[first.run_id] = dataclasses.replace(runs.runs[first.run_id], started_at=quiet_since)
+    runs.progress[first.run_id] = quiet_since
     fresh, started_fresh = start_run(runs, queue, trigger=Trigger.TIMER)
     assert started_fresh and fresh.run_id != first.run_id
 
