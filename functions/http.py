@@ -1,4 +1,5 @@
-"""Response helpers shared by the HTTP blueprints: JSON bodies and the contract's error shape."""
+"""Response helpers shared by the HTTP blueprints: JSON bodies, the contract's error shape, and what every API
+request and answer passes through (endpoint)."""
 from __future__ import annotations
 
 import functools
@@ -12,10 +13,16 @@ import azure.functions as func
 from shared.domain.errors import ConfigurationError, Conflict, DependencyUnavailable, InputError, NotFound
 from shared.views import error_view
 
+from . import parsing
+
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 NO_STORE = {"Cache-Control": "no-store"}
+# A browser must take an answer for what its Content-Type says (JSON), never sniff it into something it runs.
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+# Methods whose requests may carry a body: the API reads JSON only (parsing.json_content_type).
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -24,7 +31,7 @@ def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | Non
         status_code=status,
         mimetype=JSON,
         charset="utf-8",
-        headers={**NO_STORE, **(headers or {})},
+        headers={**NO_STORE, **NOSNIFF, **(headers or {})},
     )
 
 
@@ -43,34 +50,44 @@ def error_response(code: str, message: str, *, status: int) -> func.HttpResponse
 
 
 def handles_errors(handler: Callable[[func.HttpRequest], func.HttpResponse]):
-    """Turn domain exceptions into the contract's error JSON; anything unexpected is a 500 without detail."""
+    """Turn domain exceptions into the contract's error JSON; anything unexpected is a 500 without detail.
+    Every answer, an error or not, carries NOSNIFF."""
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            return handler(req)
-        except InputError as err:
-            return error_response(err.code, err.message, status=err.status)
-        except NotFound as err:
-            return error_response("notFound", err.message, status=404)
-        except Conflict as err:
-            return error_response(err.code, err.message, status=409)
-        except DependencyUnavailable as err:
-            logger.warning("dependency unavailable: %s", err.code)
-            return error_response(err.code, err.message, status=503)
-        except ConfigurationError as err:
-            logger.error("configuration error: %s", err)
-            return error_response("serviceMisconfigured", str(err), status=503)
-        except Exception as err:  # never a stack trace to the client; the log keeps the type for operators
-            logger.exception("unhandled %s in %s", type(err).__name__, handler.__name__)
-            return error_response("internalError", "The server failed to handle the request.", status=500)
+        response = _answer(handler, req)
+        response.headers.update(NOSNIFF)
+        return response
 
     return wrapper
 
 
+def _answer(handler: Callable[[func.HttpRequest], func.HttpResponse], req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        if req.method.upper() in _BODY_METHODS:
+            parsing.json_content_type(req.headers.get("Content-Type"), has_body=bool(body_of(req)))
+        return handler(req)
+    except InputError as err:
+        return error_response(err.code, err.message, status=err.status)
+    except NotFound as err:
+        return error_response("notFound", err.message, status=404)
+    except Conflict as err:
+        return error_response(err.code, err.message, status=409)
+    except DependencyUnavailable as err:
+        logger.warning("dependency unavailable: %s", err.code)
+        return error_response(err.code, err.message, status=503)
+    except ConfigurationError as err:
+        logger.error("configuration error: %s", err)
+        return error_response("serviceMisconfigured", str(err), status=503)
+    except Exception as err:  # never a stack trace to the client; the log keeps the type for operators
+        logger.exception("unhandled %s in %s", type(err).__name__, handler.__name__)
+        return error_response("internalError", "The server failed to handle the request.", status=500)
+
+
 def endpoint(bp: func.Blueprint, name: str, route: str, *, methods: list[str]):
     """Register a handler on `route` under the function name `name`, always behind handles_errors, so no
-    API handler can answer a stack trace. Auth level: the app's FUNCTION."""
+    API handler can answer a stack trace, reads a body that is not JSON, or answers without NOSNIFF. Auth
+    level: the app's FUNCTION."""
 
     def register(handler: Callable[[func.HttpRequest], func.HttpResponse]):
         return bp.function_name(name)(bp.route(route=route, methods=methods)(handles_errors(handler)))

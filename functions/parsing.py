@@ -48,6 +48,31 @@ def customer_id(raw: str | None) -> str:
     return raw
 
 
+def json_content_type(content_type: str | None, *, has_body: bool) -> None:
+    """A request that carries a body, or names a type for one, must say it is JSON: `application/json`, with
+    parameters allowed and a charset, if given, of UTF-8 (the only encoding JSON has, RFC 8259). Anything else
+    is refused before the body is read: so is what a page on another site can send without the browser asking
+    first (text/plain, form types), which it cannot label application/json."""
+    if content_type is None or not content_type.strip():
+        if not has_body:
+            return
+        content_type = ""
+    media_type, _, parameters = content_type.partition(";")
+    if media_type.strip().lower() != "application/json" or not _utf8_or_no_charset(parameters):
+        raise InputError("unsupportedMediaType", "The request body must be JSON, sent with the header "
+                                                 "Content-Type: application/json.", status=415)
+
+
+def _utf8_or_no_charset(parameters: str) -> bool:
+    for parameter in filter(None, (piece.strip() for piece in parameters.split(";"))):
+        name, equals, value = parameter.partition("=")
+        if not equals:
+            return False
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            return False
+    return True
+
+
 def json_object(body: bytes, *, required: bool = True) -> dict[str, Any]:
     """Decode a request body that must be one JSON object of at most 64 KiB."""
     if len(body) > MAX_BODY_BYTES:

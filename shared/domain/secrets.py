@@ -3,6 +3,7 @@ values live in the SecretStore."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,3 +36,9 @@ class SecretName(enum.StrEnum):
     REFRESH_TOKEN = "refreshToken"
     APPLICATION_SECRET = "applicationSecret"
     CONSENT_FLOW = "consentFlow"  # the MSAL flow (PKCE verifier, nonce) of a pending consent; never listed
+
+
+def newest_first(versions: Iterable[SecretVersion]) -> list[SecretVersion]:
+    """Versions from the newest written to the oldest: a record that names no version (CURRENT_VERSION), or
+    one the store no longer holds, reads the first."""
+    return sorted(versions, key=lambda v: v.created_at, reverse=True)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import enum
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from .models import Cursor, Status
+from .models import Cursor, Status, Tenant
 from .reasons import Reason
 
 
@@ -71,6 +72,23 @@ class IdentityPlatform(Protocol):
     ) -> TokenAnswer: ...
 
     def with_client_credentials(self, *, tenant: str, app: AppCredential, deadline: float) -> TokenAnswer: ...
+
+
+# ASCII letters only: the identity platform matches UPNs and domain names without regard to letter case, and
+# DNS (RFC 4343) defines that case-insensitivity for ASCII only.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _case_blind(value: str | None) -> str | None:
+    return value.translate(_ASCII_LOWER) if value is not None else None
+
+
+def verification_inputs(tenant: Tenant) -> tuple[Any, ...]:
+    """What a verification of this record sends to the identity platform, as the platform tells values apart:
+    two records with equal inputs are the same sign-in to it. So an edit that changes only the letter case of
+    the email (a UPN) or of a domain tenant id keeps the last verification, and with it the lockout guard."""
+    return (tenant.authentication_method, _case_blind(tenant.tenant_id), _case_blind(tenant.m365_email),
+            _case_blind(tenant.application_id), tuple(sorted(tenant.secret_versions.items())))
 
 
 @dataclass(frozen=True, slots=True)

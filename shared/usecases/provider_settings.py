@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from ..domain.inputs import ProviderSettingsInput
 from ..domain.models import ProviderSecret, ProviderSettings
 from ..domain.ports import ProviderSettingsStore, SecretStore
-from .secret_writes import new_versions, replaced, retire_quietly
+from .secret_writes import new_versions
 
 
 def get_settings(store: ProviderSettingsStore) -> ProviderSettings:
@@ -17,19 +17,14 @@ def put_settings(
     store: ProviderSettingsStore, secrets: SecretStore, data: ProviderSettingsInput, *, now: datetime | None = None
 ) -> ProviderSettings:
     """Apply Changes. Without a clientSecret the stored one is kept; a new one becomes a new version that the
-    record then points at (usecases/secret_writes.py)."""
+    record then points at (usecases/secret_writes.py), and the one it replaces is left to the sweep."""
     existing = store.get()
-    old = {ProviderSecret.CLIENT_SECRET: existing.client_secret_version} if existing else {}
-    old = {name: version for name, version in old.items() if version is not None}
     with new_versions(secrets, None, {ProviderSecret.CLIENT_SECRET: data.client_secret}) as written:
-        version = written.get(ProviderSecret.CLIENT_SECRET, old.get(ProviderSecret.CLIENT_SECRET))
-        saved = store.save(ProviderSettings(
+        version = written.get(ProviderSecret.CLIENT_SECRET, existing.client_secret_version if existing else None)
+        return store.save(ProviderSettings(
             client_id=data.client_id,
             redirect_url=data.redirect_url,
             client_secret_version=version,
             updated_at=now or datetime.now(UTC),
             etag=existing.etag if existing else None,
         ))
-    current = {ProviderSecret.CLIENT_SECRET: saved.client_secret_version} if saved.client_secret_version else {}
-    retire_quietly(secrets, None, replaced(old, current))
-    return saved

@@ -1,10 +1,15 @@
-"""The sweep: retire every secret version that no record names (a customer that is gone names none).
+"""The sweep: retire every secret version that no record names (a customer that is gone names none) once it has
+been out of use for `grace`.
 
-What the write rule (usecases/secret_writes.py) cannot clean up itself (a crash between its steps, a store
-that failed on retire, a DELETE that could not finish) is found here. Versions younger than `grace` are
-left alone: a write in flight has added its version but not yet moved its record's pointer. The sweep only
-retires versions, never deletes a whole secret: a customer re-created under the same id meanwhile writes
-new versions of the same secret, which a delete of the name would take with it.
+It retires what the write rule (usecases/secret_writes.py) leaves to it: the versions a record moved away
+from, and what a crash between the rule's steps, a store that failed on retire or a DELETE that could not
+finish left behind. A version is out of use since the next version of its secret was written (what replaced
+it), or, for the newest, since it was written itself: within `grace` a write in flight may have added its
+version but not yet moved its record's pointer, and storage may still lose the write that moved a pointer
+away from a version (a crash, an unplanned failover) and bring the record back to naming it. A record that
+names a version the store no longer holds reads the newest one (secret_writes.read_named), so that one is
+kept too. The sweep only retires versions, never deletes a whole secret: a customer re-created under the same
+id meanwhile writes new versions of the same secret, which a delete of the name would take with it.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from ..domain.models import ProviderSecret
 from ..domain.ports import ProviderSettingsStore, SecretStore, TenantStore
-from ..domain.secrets import CURRENT_VERSION, SecretName, StoredSecret
+from ..domain.secrets import CURRENT_VERSION, SecretName, SecretVersion, StoredSecret, newest_first
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +47,23 @@ def sweep_secrets(
         if stored.customer_id is None and stored.name == ProviderSecret.TOKEN_KEY:
             continue  # no record names it; every instance uses its oldest version
         named = _named_by_record(stored, tenants, provider_settings)
-        if CURRENT_VERSION in named and stored.versions:
-            named = {max(stored.versions, key=lambda v: v.created_at).version}  # a record from before versions
-        for version in stored.versions:
-            if version.created_at <= cutoff and version.version not in named:
+        held = {version.version for version in stored.versions}
+        if stored.versions and (CURRENT_VERSION in named or not named <= held):
+            # A record from before versions, or one whose version is gone: it reads the newest one.
+            named |= {newest_first(stored.versions)[0].version}
+        for version, out_of_use_since in _out_of_use_since(stored.versions):
+            if out_of_use_since <= cutoff and version.version not in named:
                 secrets.retire(stored.customer_id, _kind(stored), version.version)
                 retired += 1
     report = SweepReport(secrets_seen=seen, versions_retired=retired)
     logger.info("Secret sweep: %d secrets seen, %d versions retired.", report.secrets_seen, report.versions_retired)
     return report
+
+
+def _out_of_use_since(versions: tuple[SecretVersion, ...]) -> list[tuple[SecretVersion, datetime]]:
+    """Each version with the time the next one was written (the newest: its own)."""
+    ordered = newest_first(versions)
+    return [(version, ordered[max(i - 1, 0)].created_at) for i, version in enumerate(ordered)]
 
 
 def _kind(stored: StoredSecret) -> SecretName | ProviderSecret:

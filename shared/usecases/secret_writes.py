@@ -1,23 +1,28 @@
-"""The one rule for writing a secret that a record uses, shared by every use case that writes one.
+"""The one rule for writing a secret that a record uses, shared by every use case that writes one, and the
+one way of reading it back.
 
 1. Add the new value as a new version (the record still names the old one, so nothing changes yet).
 2. Move the record's pointer to the new version under the record's ETag.
 3. If that write lost (Conflict) or failed, retire the version just added: no record names it.
-   If it won, retire the version it replaced.
+   If it won, leave the version it replaced: the sweep (usecases/secret_sweep.py) retires it once it has been
+   out of use for a grace period, never at once, since storage can still lose the write that moved the
+   pointer (a crash, an unplanned failover) and bring the record back to naming it.
 
-A crash between the steps leaves a version no record names; the sweep (usecases/secret_sweep.py)
-retires it. So a record never points at a secret it did not write, and a loser's secret is never used.
+A crash between the steps leaves a version no record names; the sweep retires it too. So a record never
+points at a secret it did not write, and a loser's secret is never used. A record that names a version the
+store no longer holds reads the newest one still stored instead (`read_named`).
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from ..domain.errors import DependencyUnavailable
 from ..domain.models import ProviderSecret
 from ..domain.ports import SecretStore
-from ..domain.secrets import CURRENT_VERSION, SecretName
+from ..domain.secrets import CURRENT_VERSION, SecretName, newest_first
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +54,40 @@ def retire_quietly(secrets: SecretStore, customer_id: str | None, versions: Mapp
         try:
             secrets.retire(customer_id, name, version)
         except DependencyUnavailable as err:
-            owner = "the provider" if customer_id is None else f"customer {customer_id}"
-            logger.warning("Could not retire a %s version of %s (%s); the sweep will.", name, owner, err.code)
+            logger.warning("Could not retire a %s version of %s (%s); the sweep will.", name, _owner(customer_id),
+                           err.code)
 
 
 def replaced(old: Mapping[Kind, str], new: Mapping[Kind, str]) -> dict[Kind, str]:
     """The versions of `old` that `new` no longer names."""
     return {name: version for name, version in old.items() if new.get(name) != version}
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A secret as a record reads it: its value, and the version that holds it (None with the value when the
+    store holds no version of it at all)."""
+
+    value: str | None = field(repr=False)
+    version: str | None
+
+
+def read_named(secrets: SecretStore, customer_id: str | None, name: Kind, version: str) -> Read:
+    """The version a record names; if the store no longer holds it (storage lost the write that moved the
+    record on, and the version was retired meanwhile), the newest version still stored, which is the latest
+    one this owner wrote. The caller moves the record to the version read."""
+    value = secrets.get(customer_id, name, version)
+    if value is not None:
+        return Read(value, version)
+    for candidate in newest_first(secrets.versions(customer_id, name)):
+        if candidate.version != version and (value := secrets.get(customer_id, name, candidate.version)) is not None:
+            logger.warning("The %s version the record of %s names is not in the secret store; the newest version "
+                           "still stored is used instead.", name, _owner(customer_id))
+            return Read(value, candidate.version)
+    logger.warning("The %s version the record of %s names is not in the secret store, nor is any other version.",
+                   name, _owner(customer_id))
+    return Read(None, None)
+
+
+def _owner(customer_id: str | None) -> str:
+    return "the provider" if customer_id is None else f"customer {customer_id}"

@@ -9,7 +9,8 @@ from ..domain.inputs import TenantInput
 from ..domain.models import AuthMethod, Status, Tenant
 from ..domain.ports import HistoryStore, SecretStore, TenantStore
 from ..domain.secrets import SecretName
-from .secret_writes import new_versions, replaced, retire_quietly
+from ..domain.verification import verification_inputs
+from .secret_writes import new_versions, retire_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ def put_tenant(
     now: datetime | None = None,
 ) -> tuple[Tenant, bool]:
     """Create or replace a customer; returns (tenant, created). Validates fully before writing anything;
-    new secrets become new versions that the record then points at (usecases/secret_writes.py)."""
+    new secrets become new versions that the record then points at (usecases/secret_writes.py); the versions
+    they replace are left to the sweep."""
     now = now or datetime.now(UTC)
     existing = store.get(customer_id)
     kept = dict(existing.secret_versions) if existing else {}
@@ -66,12 +68,10 @@ def put_tenant(
             pending_consent=existing.pending_consent if existing else None,
             last_consent=existing.last_consent if existing else None,
         )
-        saved, created = _save(store, existing, tenant, data)
-    retire_quietly(secrets, customer_id, replaced(kept, saved.secret_versions))
-    return saved, created
+        return _save(store, existing, tenant)
 
 
-def _save(store: TenantStore, existing: Tenant | None, tenant: Tenant, data: TenantInput) -> tuple[Tenant, bool]:
+def _save(store: TenantStore, existing: Tenant | None, tenant: Tenant) -> tuple[Tenant, bool]:
     if existing is None:
         try:
             return store.add(tenant), True
@@ -79,25 +79,14 @@ def _save(store: TenantStore, existing: Tenant | None, tenant: Tenant, data: Ten
             # Another request created it between our read and write: the caller may retry as an update.
             raise Conflict("modifiedConcurrently", "The customer was created by another request; retry.") from None
 
-    if _verification_inputs_unchanged(existing, tenant, data):
-        # The last verification still describes this configuration: keep it.
+    if verification_inputs(existing) == verification_inputs(tenant):
+        # The last verification still describes this configuration (a new secret is a new version): keep it.
         tenant = tenant.with_outcome_of(existing)
     else:
         logger.info(
             "customer %s changed how it is reached; its status is back to %s", tenant.customer_id, Status.NOT_VERIFIED
         )
     return store.update(existing, tenant), False
-
-
-def _verification_inputs_unchanged(existing: Tenant, new: Tenant, data: TenantInput) -> bool:
-    return (
-        existing.tenant_id == new.tenant_id
-        and existing.authentication_method == new.authentication_method
-        and existing.m365_email == new.m365_email
-        and existing.application_id == new.application_id
-        and data.password is None
-        and data.application_secret is None
-    )
 
 
 def delete_tenant(store: TenantStore, history: HistoryStore, secrets: SecretStore, customer_id: str) -> None:

@@ -5,14 +5,16 @@ The result is written only if the customer's verification inputs are still those
 (an edit or a consent arriving meanwhile wins), and a history row is appended for each result written.
 A refresh token the platform renews is stored by the secret write rule (usecases/secret_writes.py): the new
 version is added first and the record moves to it with the result, so a failed write never loses the
-working token.
+working token. A record that names a secret version the store no longer holds (storage lost the write that
+moved it on) is verified with the newest version still stored and moves to it with the result; with none
+stored, the record stops naming the secret, so `secretsConfigured` lists only what the store holds.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,10 +27,10 @@ from ..domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, Ten
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_BATCH, is_guid
 from ..domain.secrets import SecretName
-from ..domain.verification import AppCredential, IdentityPlatform, TokenAnswer
+from ..domain.verification import AppCredential, IdentityPlatform, TokenAnswer, verification_inputs
 from .limiter import ConcurrencyLimiter
 from .provider_credential import ProviderCredential
-from .secret_writes import new_versions, replaced, retire_quietly
+from .secret_writes import new_versions, read_named
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,10 @@ DEADLINE_SECONDS = 60.0
 # password on a schedule could lock it (or keep it locked).
 _LOCKOUT_REASONS = frozenset({Reason.INVALID_CREDENTIALS, Reason.ACCOUNT_LOCKED})
 _WRITE_ATTEMPTS = 3
+
+# Where a record's secret pointers go with its result: to the version read instead of the one named, or (None)
+# away, as the store holds no version of it.
+Pointers = Mapping[SecretName, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ class VerifyContext:
 class _Attempt:
     failure: Failure | None
     refresh_token: str | None = dataclasses.field(default=None, repr=False)
+    pointers: Pointers = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,7 @@ class Verified:
     read: Tenant
     result: VerificationResult
     refresh_token: str | None = dataclasses.field(default=None, repr=False)  # renewed by the platform
+    pointers: Pointers = dataclasses.field(default_factory=dict)
 
 
 def verify_tenant(ctx: VerifyContext, customer_id: str, *, in_run: bool) -> Tenant | None:
@@ -81,8 +89,9 @@ def check(ctx: VerifyContext, tenant: Tenant, *, in_run: bool) -> Verified | Ten
     again, the record as stored after saying so."""
     if in_run and _password_rejected(tenant):
         return _skip(ctx, tenant)
+    pointers: dict[SecretName, str | None] = {}
     with ctx.limiter.slot():
-        attempt = _attempt(ctx, tenant)
+        attempt = _attempt(ctx, tenant, pointers)
     result = VerificationResult(
         customer_id=tenant.customer_id,
         status=Status.FAILED if attempt.failure else Status.SUCCEEDED,
@@ -93,7 +102,20 @@ def check(ctx: VerifyContext, tenant: Tenant, *, in_run: bool) -> Verified | Ten
         aadsts_code=attempt.failure.aadsts_code if attempt.failure else None,
         hint=attempt.failure.hint if attempt.failure else None,
     )
-    return Verified(tenant, result, attempt.refresh_token)
+    return Verified(tenant, _noted(result, pointers), attempt.refresh_token, pointers)
+
+
+def _noted(result: VerificationResult, pointers: Pointers) -> VerificationResult:
+    """The result with a note, for the record and its history, of each secret read from another version than
+    the one the record named."""
+    moved = sorted(name.value for name, version in pointers.items() if version is not None)
+    if not moved:
+        return result
+    note = (f"The {' and '.join(moved)} version this customer's record named was missing from the secret store "
+            "(storage lost a write); the newest version still stored was used.")
+    if result.message is None:
+        return dataclasses.replace(result, message=note)
+    return dataclasses.replace(result, hint=f"{note} {result.hint}" if result.hint else note)
 
 
 def _password_rejected(tenant: Tenant) -> bool:
@@ -115,11 +137,11 @@ def _skip(ctx: VerifyContext, tenant: Tenant) -> Tenant:
         return ctx.tenants.get(tenant.customer_id) or tenant
 
 
-def _attempt(ctx: VerifyContext, tenant: Tenant) -> _Attempt:
+def _attempt(ctx: VerifyContext, tenant: Tenant, pointers: MutableMapping[SecretName, str | None]) -> _Attempt:
     method = tenant.authentication_method
     deadline = time.monotonic() + ctx.deadline_seconds
     if method is AuthMethod.APPLICATION:
-        app = _customer_app(ctx, tenant)
+        app = _customer_app(ctx, tenant, pointers)
         if isinstance(app, Failure):
             return _Attempt(app)
         answer = ctx.platform.with_client_credentials(tenant=tenant.tenant_id, app=app, deadline=deadline)
@@ -133,14 +155,14 @@ def _attempt(ctx: VerifyContext, tenant: Tenant) -> _Attempt:
             hint="Set the Client Id and Client Secret of your app registration in Settings (Apply Changes).",
         ))
     if method is AuthMethod.PASSWORD:
-        password = _secret(ctx, tenant, SecretName.PASSWORD)
+        password = _secret(ctx, tenant, SecretName.PASSWORD, pointers)
         if password is None or not tenant.m365_email:
             return _Attempt(_missing(method, "the admin's M365 email and password"))
         answer = ctx.platform.with_password(
             tenant=tenant.tenant_id, app=provider, username=tenant.m365_email, password=password, deadline=deadline
         )
     else:
-        refresh_token = _secret(ctx, tenant, SecretName.REFRESH_TOKEN)
+        refresh_token = _secret(ctx, tenant, SecretName.REFRESH_TOKEN, pointers)
         if refresh_token is None:
             return _Attempt(failure(
                 Reason.NOT_CONFIGURED, method=method, message="No refresh token is stored for this customer.",
@@ -152,10 +174,12 @@ def _attempt(ctx: VerifyContext, tenant: Tenant) -> _Attempt:
     return _Attempt(_judge(ctx, answer, tenant), answer.refresh_token if answer.ok else None)
 
 
-def _customer_app(ctx: VerifyContext, tenant: Tenant) -> AppCredential | Failure:
+def _customer_app(
+    ctx: VerifyContext, tenant: Tenant, pointers: MutableMapping[SecretName, str | None]
+) -> AppCredential | Failure:
     """The customer's own app registration, or the provider's after admin consent (same client id); the
     provider's settings are read only in that second case."""
-    secret = _secret(ctx, tenant, SecretName.APPLICATION_SECRET)
+    secret = _secret(ctx, tenant, SecretName.APPLICATION_SECRET, pointers)
     if tenant.application_id and secret:
         return AppCredential(tenant.application_id, secret)
     provider = ctx.provider.get(ctx.provider_settings, ctx.secrets) if tenant.application_id else None
@@ -164,9 +188,17 @@ def _customer_app(ctx: VerifyContext, tenant: Tenant) -> AppCredential | Failure
     return _missing(AuthMethod.APPLICATION, "the application id and its client secret")
 
 
-def _secret(ctx: VerifyContext, tenant: Tenant, name: SecretName) -> str | None:
+def _secret(
+    ctx: VerifyContext, tenant: Tenant, name: SecretName, pointers: MutableMapping[SecretName, str | None]
+) -> str | None:
+    """The secret the record names; `pointers` learns where the record must point instead, if anywhere."""
     version = tenant.secret_versions.get(name)
-    return ctx.secrets.get(tenant.customer_id, name, version) if version is not None else None
+    if version is None:
+        return None
+    read = read_named(ctx.secrets, tenant.customer_id, name, version)
+    if read.version != version:
+        pointers[name] = read.version
+    return read.value
 
 
 def _missing(method: AuthMethod, what: str) -> Failure:
@@ -211,7 +243,7 @@ def record(ctx: VerifyContext, done: Verified) -> Tenant:
     try:
         try:
             with new_versions(ctx.secrets, read.customer_id, {SecretName.REFRESH_TOKEN: refresh_token}) as written:
-                saved = _write_result(ctx, read, result, written)
+                return _write_result(ctx, read, result, {**done.pointers, **written})
         except DependencyUnavailable as err:
             if refresh_token is None or err.code != SECRET_STORE_UNAVAILABLE:
                 raise
@@ -223,14 +255,12 @@ def record(ctx: VerifyContext, done: Verified) -> Tenant:
                 message="Verified, but the renewed refresh token could not be stored; the previous one is kept.",
                 hint="Check the app's access to the secret store (Key Vault).",
             )
-            saved = _write_result(ctx, read, result, {})
+            return _write_result(ctx, read, result, done.pointers)
     except Conflict:
         # The customer's inputs changed while it was verified: that change wins and this result is dropped
         # (the new refresh token version, if any, was retired on the way out).
         logger.info("Customer %s changed during its verification; the result is dropped.", read.customer_id)
         return ctx.tenants.get(read.customer_id) or read
-    retire_quietly(ctx.secrets, read.customer_id, replaced(read.secret_versions, saved.secret_versions))
-    return saved
 
 
 def record_many(ctx: VerifyContext, done: Sequence[Verified]) -> list[Tenant]:
@@ -246,7 +276,7 @@ def record_many(ctx: VerifyContext, done: Sequence[Verified]) -> list[Tenant]:
                 for one in done:
                     renewed = {SecretName.REFRESH_TOKEN: one.refresh_token}
                     written = stack.enter_context(new_versions(ctx.secrets, one.read.customer_id, renewed))
-                    changes.append((one.read, _with_result(one.read, one.result, written)))
+                    changes.append((one.read, _with_result(one.read, one.result, {**one.pointers, **written})))
                 saved = ctx.tenants.update_many(changes)
         except Conflict:
             pass  # its new versions were retired on the way out; each again on its own, below
@@ -254,27 +284,23 @@ def record_many(ctx: VerifyContext, done: Sequence[Verified]) -> list[Tenant]:
             if err.code != SECRET_STORE_UNAVAILABLE:
                 raise
         else:
-            for one, stored in zip(done, saved, strict=True):
+            for one in done:
                 ctx.history.append(one.result)
-                retire_quietly(ctx.secrets, one.read.customer_id, replaced(one.read.secret_versions,
-                                                                           stored.secret_versions))
             return saved
     return [record(ctx, one) for one in done]
 
 
-def _write_result(
-    ctx: VerifyContext, read: Tenant, result: VerificationResult, written: Mapping[Any, str]
-) -> Tenant:
-    """Write the result onto the record, and append it to the history, if the record's verification inputs
-    are still those read; Conflict otherwise."""
+def _write_result(ctx: VerifyContext, read: Tenant, result: VerificationResult, pointers: Pointers) -> Tenant:
+    """Write the result (and the record's new secret pointers) onto the record, and append it to the history,
+    if the record's verification inputs are still those read; Conflict otherwise."""
     current = read
     for _ in range(_WRITE_ATTEMPTS):
-        updated = _with_result(current, result, written)
+        updated = _with_result(current, result, pointers)
         try:
             saved = ctx.tenants.update(current, updated)
         except Conflict:
             fresh = ctx.tenants.get(read.customer_id)
-            if fresh is None or _inputs(fresh) != _inputs(read):
+            if fresh is None or verification_inputs(fresh) != verification_inputs(read):
                 raise
             current = fresh  # only the status fields changed (another verification): write over them
             continue
@@ -283,10 +309,7 @@ def _write_result(
     raise Conflict("modifiedConcurrently", f"The customer {read.customer_id!r} kept changing; try again.")
 
 
-def _with_result(tenant: Tenant, result: VerificationResult, written: Mapping[Any, str]) -> Tenant:
-    return dataclasses.replace(tenant.with_result(result), secret_versions={**tenant.secret_versions, **written})
-
-
-def _inputs(tenant: Tenant) -> tuple[Any, ...]:
-    return (tenant.authentication_method, tenant.tenant_id, tenant.m365_email, tenant.application_id,
-            tuple(sorted(tenant.secret_versions.items())))
+def _with_result(tenant: Tenant, result: VerificationResult, pointers: Pointers) -> Tenant:
+    versions = {**tenant.secret_versions, **pointers}
+    return dataclasses.replace(tenant.with_result(result), secret_versions={
+        name: version for name, version in versions.items() if version is not None})

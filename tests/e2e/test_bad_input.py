@@ -96,8 +96,35 @@ def test_each_malformed_request_is_refused_and_changes_nothing(app, existing):
         error = response.json()["error"]
         assert error["code"] == code, (name, error)
         assert error["message"] and "Traceback" not in response.text, name
+        assert response.headers["X-Content-Type-Options"] == "nosniff", name
         seen_codes.add(code)
     assert stored_state(app) == before
     assert len(cases(existing)) >= 15 and len(seen_codes) >= 10
     view = requests.get(app.url(f"/api/tenants/{existing}"), timeout=30).json()
     assert view["m365Email"] == "admin@contoso.com" and view["authenticationMethod"] == "password"
+
+
+# What a page on another site can send without the browser asking first (a "simple" request), and JSON
+# under another name: none is read as JSON.
+NOT_JSON = ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x", "application/json; charset=iso-8859-1"]
+
+
+def test_every_body_route_refuses_what_is_not_said_to_be_json_and_changes_nothing(app, existing):
+    tenant = {"tenantId": GUID, "authenticationMethod": "token"}
+    settings = {"clientId": GUID, "redirectUrl": "https://evil.example/authenticate/OAuth2Callback"}
+    routes = [("PUT", f"/api/tenants/{existing}", tenant), ("PUT", f"/api/tenants/new-{uuid.uuid4().hex[:8]}", tenant),
+              ("PUT", "/api/settings", settings), ("POST", f"/api/consent/{existing}", {"method": "token"}),
+              ("POST", "/api/runs", {}), ("POST", f"/api/status/{existing}/verify", {})]
+    before = stored_state(app)
+    for method, path, body in routes:
+        for content_type in NOT_JSON:
+            response = requests.request(method, app.url(path), data=json.dumps(body).encode(), timeout=30,
+                                        headers={"Content-Type": content_type})
+            assert response.status_code == 415, (method, path, content_type, response.text)
+            assert response.json()["error"]["code"] == "unsupportedMediaType"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert stored_state(app) == before
+    accepted = requests.put(app.url(f"/api/tenants/json-{uuid.uuid4().hex[:8]}"), data=json.dumps(tenant).encode(),
+                            timeout=30, headers={"Content-Type": "application/json; charset=utf-8"})
+    assert accepted.status_code == 201 and accepted.headers["X-Content-Type-Options"] == "nosniff"

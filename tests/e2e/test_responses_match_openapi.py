@@ -24,9 +24,11 @@ def test_every_documented_operation_answers_as_documented(app):
                      "password": "Spec-Pass-1"}
     exercised: set[tuple[str, str]] = set()
 
-    def call(method, template, *, status, json_body=None, data=None, params=None, customer=cid, run="", file=""):
+    def call(method, template, *, status, json_body=None, data=None, params=None, customer=cid, run="", file="",
+             headers=None):
         path = template.replace("{customerId}", customer).replace("{runId}", run).replace("{file}", file)
-        response = requests.request(method, app.url(path), json=json_body, data=data, params=params, timeout=30)
+        response = requests.request(method, app.url(path), json=json_body, data=data, params=params, timeout=30,
+                                    headers=headers)
         assert response.status_code == status, (method, path, response.status_code, response.text)
         check_response(template, method, response.status_code, response.content, response.headers.get("Content-Type"))
         exercised.add((template, method.lower()))
@@ -36,7 +38,8 @@ def test_every_documented_operation_answers_as_documented(app):
     call("PUT", tenant, status=201, json_body=password_body)
     call("PUT", tenant, status=200, json_body={**password_body, "password": None})
     call("PUT", tenant, status=400, json_body={"tenantId": "x"})
-    call("PUT", tenant, status=413, data=b"{" + b" " * 70000 + b"}")
+    call("PUT", tenant, status=413, data=b"{" + b" " * 70000 + b"}", headers={"Content-Type": "application/json"})
+    call("PUT", tenant, status=415, data=b"{}", headers={"Content-Type": "text/plain"})
     call("GET", tenant, status=200)
     call("GET", tenant, status=404, customer="nobody-" + cid)
     call("GET", tenant, status=400, customer="bad%20id")

@@ -25,21 +25,28 @@ from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.inputs import ProviderSettingsInput, TenantInput
-from shared.domain.models import AuthMethod, ProviderSecret
+from shared.domain.models import AuthMethod, ProviderSecret, Status
+from shared.domain.reasons import Reason
 from shared.domain.secrets import SecretName
+from shared.domain.verification import TokenAnswer
+from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.secret_sweep import sweep_secrets
 from shared.usecases.tenants import delete_tenant, put_tenant
+from shared.usecases.verify import VerifyContext, verify_tenant
 from tests.support.credentials import FixedTokenCredential
 from tests.support.keyvault_sim import KeyVaultSimulator
 from tests.support.tls import TestCA
+from tests.support.verification_fakes import ScriptedPlatform
 
 pytestmark = pytest.mark.integration
 
 ROUNDS = 50
 WRITERS = 6
 P = SecretName.PASSWORD
+A = SecretName.APPLICATION_SECRET
 GUID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
+APP = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +167,42 @@ def test_concurrent_settings_changes_leave_the_winners_client_secret(stores, sec
         assert secrets.get(None, ProviderSecret.CLIENT_SECRET, record.client_secret_version) == last
         sweep_now(stores, secrets)
         assert readable(secrets, None, ProviderSecret.CLIENT_SECRET) == {record.client_secret_version}
+
+
+def verifier(stores, secrets) -> tuple[VerifyContext, ScriptedPlatform]:
+    tenants, history, settings = stores
+    platform = ScriptedPlatform()
+    platform.script(GUID, TokenAnswer(claims={"tid": GUID, "roles": ["User.Read.All"]}))
+    return VerifyContext(tenants=tenants, history=history, secrets=secrets, provider_settings=settings,
+                         platform=platform, limiter=ConcurrencyLimiter(2), required_roles=("User.Read.All",)), platform
+
+
+def application(secret: str) -> TenantInput:
+    return TenantInput(tenant_id=GUID, authentication_method=AuthMethod.APPLICATION, m365_email=None,
+                       application_id=APP, application_secret=secret)
+
+
+def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_and_moves_to_it(stores, secrets):
+    tenants, _, _ = stores
+    first, _ = put_tenant(tenants, secrets, "lost", application("first"))
+    # A later PUT wrote its version and its record, but storage lost the record's write after confirming it;
+    # the sweep had retired the version that write replaced before the loss.
+    newer = secrets.put("lost", A, "second")
+    secrets.retire("lost", A, first.secret_versions[A])
+    assert secrets.get("lost", A, first.secret_versions[A]) is None
+    ctx, platform = verifier(stores, secrets)
+    tenant = verify_tenant(ctx, "lost", in_run=True)
+    assert platform.sent == ["second"] and tenant.last_verification_status is Status.SUCCEEDED
+    assert tenants.get("lost").secret_versions[A] == newer
+    sweep_now(stores, secrets)  # what the record moved to is named now, so it stays
+    assert readable(secrets, "lost", A) == {newer}
+
+
+def test_a_record_whose_secret_the_store_lost_altogether_stops_naming_it(stores, secrets):
+    tenants, _, _ = stores
+    first, _ = put_tenant(tenants, secrets, "gone", application("first"))
+    secrets.retire("gone", A, first.secret_versions[A])
+    ctx, platform = verifier(stores, secrets)
+    tenant = verify_tenant(ctx, "gone", in_run=True)
+    assert platform.sent == [] and tenant.last_verification_reason is Reason.NOT_CONFIGURED
+    assert tenants.get("gone").secret_versions == {}

@@ -179,7 +179,7 @@ def test_links_need_complete_settings(missing, code):
 def test_the_link_route_and_the_callback_page(services):
     response = consent.consent_start(func.HttpRequest(
         "POST", "/api/consent/c1", body=json.dumps({"loginHint": "admin@contoso.com"}).encode(),
-        route_params={"customerId": "c1"}))
+        route_params={"customerId": "c1"}, headers={"Content-Type": "application/json"}))
     assert response.status_code == 200
     link = json.loads(response.get_body())
     assert set(link) == {"authorizationUrl", "expiresAt"}

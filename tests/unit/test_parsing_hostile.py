@@ -41,13 +41,16 @@ def with_lone_surrogate(body: dict, field: str) -> bytes:
     return text.replace(f'"{field}": "x"', f'"{field}": "x{LONE}"').encode()
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def put_tenant(raw: bytes, customer_id: str = "contoso") -> func.HttpResponse:
     return tenant_functions.tenants_put(func.HttpRequest(
-        "PUT", f"/api/tenants/{customer_id}", body=raw, route_params={"customerId": customer_id}))
+        "PUT", f"/api/tenants/{customer_id}", body=raw, route_params={"customerId": customer_id}, headers=JSON))
 
 
 def put_settings(raw: bytes) -> func.HttpResponse:
-    return settings_functions.settings_put(func.HttpRequest("PUT", "/api/settings", body=raw))
+    return settings_functions.settings_put(func.HttpRequest("PUT", "/api/settings", body=raw, headers=JSON))
 
 
 def error_of(response: func.HttpResponse) -> tuple[int, str, str]:

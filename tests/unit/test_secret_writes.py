@@ -11,7 +11,7 @@ from shared.domain.inputs import ProviderSettingsInput, TenantInput
 from shared.domain.models import AuthMethod, ProviderSecret
 from shared.domain.secrets import CURRENT_VERSION, SecretName
 from shared.usecases.provider_settings import put_settings
-from shared.usecases.secret_sweep import sweep_secrets
+from shared.usecases.secret_sweep import GRACE, sweep_secrets
 from shared.usecases.tenants import delete_tenant, put_tenant
 from tests.support.fakes import fake_services
 
@@ -34,11 +34,38 @@ def readable(services, customer_id, name=P) -> dict[str, str]:
     return {v: value for v, (value, _) in services.secrets.stored.get((customer_id, name), {}).items()}
 
 
-def test_a_new_password_replaces_the_old_version_which_is_retired(services):
+def sweep(services, *, at: datetime) -> int:
+    return sweep_secrets(services.tenants, services.provider_settings, services.secrets, now=at).versions_retired
+
+
+def age(services, customer_id, version, *, by: timedelta, name=P) -> None:
+    """Make a stored version look written `by` earlier."""
+    versions = services.secrets.stored[(customer_id, name)]
+    value, at = versions[version]
+    versions[version] = (value, at - by)
+
+
+def test_a_new_password_replaces_the_old_version_which_the_sweep_retires_after_the_grace_period(services):
     first, _ = put_tenant(services.tenants, services.secrets, "c1", password("one"))
+    age(services, "c1", first.secret_versions[P], by=timedelta(days=30))  # long in use before it was replaced
     second, _ = put_tenant(services.tenants, services.secrets, "c1", password("two"))
     assert first.secret_versions[P] != second.secret_versions[P]
+    # Not at once: storage may yet lose the write that moved the record on, which would name "one" again.
+    assert readable(services, "c1") == {first.secret_versions[P]: "one", second.secret_versions[P]: "two"}
+    assert sweep(services, at=datetime.now(UTC) + GRACE - timedelta(minutes=1)) == 0
+    assert sweep(services, at=datetime.now(UTC) + GRACE + timedelta(minutes=1)) == 1
     assert readable(services, "c1") == {second.secret_versions[P]: "two"}
+
+
+def test_the_sweep_keeps_the_newest_version_for_a_record_that_names_a_missing_one(services):
+    """Storage lost the write that moved the record to "two" after the sweep had retired "one": the record
+    reads "two" (secret_writes.read_named), so the sweep must not take it, however old."""
+    first, _ = put_tenant(services.tenants, services.secrets, "c1", password("one"))
+    newer = services.secrets.put("c1", P, "two")
+    services.secrets.retire("c1", P, first.secret_versions[P])
+    age(services, "c1", newer, by=timedelta(days=30))
+    assert sweep(services, at=datetime.now(UTC) + timedelta(days=1)) == 0
+    assert readable(services, "c1") == {newer: "two"}
 
 
 def test_a_writer_that_loses_the_record_race_leaves_no_trace(services):
@@ -65,14 +92,12 @@ def test_a_store_that_fails_on_retire_leaves_the_version_to_the_sweep(services, 
     put_tenant(services.tenants, services.secrets, "c1", password("one"))
     retire = services.secrets.retire
     services.secrets.retire = lambda *a: (_ for _ in ()).throw(DependencyUnavailable("secretStoreUnavailable", "x"))
-    saved, _ = put_tenant(services.tenants, services.secrets, "c1", password("two"))  # still succeeds
-    assert sorted(readable(services, "c1").values()) == ["one", "two"]
-    assert "the sweep will" in caplog.text and "one" not in caplog.text and "two" not in caplog.text
+    delete_tenant(services.tenants, services.history, services.secrets, "c1")  # still succeeds
+    assert list(readable(services, "c1").values()) == ["one"]
+    assert "the sweep will" in caplog.text and "one" not in caplog.text
     services.secrets.retire = retire
-    later = datetime.now(UTC) + timedelta(hours=1)
-    report = sweep_secrets(services.tenants, services.provider_settings, services.secrets, now=later)
-    assert report.versions_retired == 1
-    assert readable(services, "c1") == {saved.secret_versions[P]: "two"}
+    assert sweep(services, at=datetime.now(UTC) + timedelta(hours=1)) == 1
+    assert readable(services, "c1") == {}
 
 
 def test_delete_takes_the_record_first_then_retires_its_versions(services):
@@ -111,4 +136,7 @@ def test_provider_settings_follow_the_same_rule(services):
     kept = put_settings(services.provider_settings, services.secrets, dataclasses.replace(data, client_secret=None))
     assert kept.client_secret_version == first.client_secret_version
     second = put_settings(services.provider_settings, services.secrets, dataclasses.replace(data, client_secret="s2"))
+    assert readable(services, None, ProviderSecret.CLIENT_SECRET) == {first.client_secret_version: "s1",
+                                                                      second.client_secret_version: "s2"}
+    sweep(services, at=datetime.now(UTC) + timedelta(hours=1))
     assert readable(services, None, ProviderSecret.CLIENT_SECRET) == {second.client_secret_version: "s2"}

@@ -67,7 +67,8 @@ def stores():
 
 def call(handler, method, body=None):
     data = b"" if body is None else json.dumps(body).encode()
-    response = handler(func.HttpRequest(method, "/api/settings", body=data))
+    response = handler(func.HttpRequest(method, "/api/settings", body=data,
+                                        headers={"Content-Type": "application/json"} if data else {}))
     return response.status_code, json.loads(response.get_body()), response.get_body()
 
 

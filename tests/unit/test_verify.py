@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+from datetime import UTC, datetime
 
 import pytest
 
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.inputs import ProviderSettingsInput, TenantInput
-from shared.domain.models import AuthMethod, Status
+from shared.domain.models import AuthMethod, Status, Tenant
 from shared.domain.reasons import Reason
 from shared.domain.secrets import SecretName
-from shared.domain.verification import TokenAnswer
+from shared.domain.verification import TokenAnswer, verification_inputs
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.provider_settings import put_settings
+from shared.usecases.secret_sweep import GRACE, sweep_secrets
 from shared.usecases.tenants import put_tenant
 from shared.usecases.verify import VerifyContext, check, record_many, verify_tenant
+from shared.views import tenant_view
 from tests.support.fakes import fake_services
 from tests.support.verification_fakes import ScriptedPlatform
 
@@ -106,7 +110,10 @@ def test_a_renewed_refresh_token_replaces_the_old_one(world):
     tenant = verify_tenant(ctx, "c1", in_run=False)
     assert tenant.last_verification_status is Status.SUCCEEDED
     assert services.secrets.get("c1", RT, tenant.secret_versions[RT]) == "rt-new"
-    assert services.secrets.get("c1", RT, before.secret_versions[RT]) is None  # retired
+    # The replaced version stays (storage may yet lose the record's move) until the sweep's grace has passed.
+    assert services.secrets.get("c1", RT, before.secret_versions[RT]) == "rt-old"
+    sweep_secrets(services.tenants, services.provider_settings, services.secrets, now=datetime.now(UTC) + GRACE * 2)
+    assert services.secrets.get("c1", RT, before.secret_versions[RT]) is None
     assert platform.sent == ["rt-old"]
 
 
@@ -163,6 +170,107 @@ def test_a_rejected_password_is_not_resent_by_runs_until_it_changes(world):
     platform.script(TENANT, TokenAnswer(claims={"tid": TENANT}))
     assert verify_tenant(ctx, "c1", in_run=True).last_verification_status is Status.SUCCEEDED
     assert platform.sent[-1] == "right"
+
+
+def test_an_edit_that_changes_only_the_letter_case_of_the_email_keeps_the_lockout_guard(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    add(services, "c1", AuthMethod.PASSWORD, password="wrong", m365_email="admin@contoso.com")
+    platform.script(TENANT, failing(50126))
+    verify_tenant(ctx, "c1", in_run=True)
+    edited = add(services, "c1", AuthMethod.PASSWORD, m365_email="Admin@Contoso.COM", tenant_id=TENANT.upper())
+    assert edited.m365_email == "Admin@Contoso.COM"  # stored as typed
+    assert edited.last_verification_reason is Reason.INVALID_CREDENTIALS  # the same sign-in to the platform
+    verify_tenant(ctx, "c1", in_run=True)
+    assert len(platform.calls) == 1, "a run sent the rejected password again after a case-only edit"
+    add(services, "c1", AuthMethod.PASSWORD, m365_email="other@contoso.com")  # another user: sent again
+    verify_tenant(ctx, "c1", in_run=True)
+    assert len(platform.calls) == 2
+
+
+def test_a_case_only_edit_during_the_verification_does_not_drop_its_result(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    add(services, "c1", AuthMethod.PASSWORD, password="Pw-1")
+
+    def edit_then_answer():
+        add(services, "c1", AuthMethod.PASSWORD, m365_email="ADMIN@contoso.com")
+        return TokenAnswer(claims={"tid": TENANT})
+
+    platform.script(TENANT, edit_then_answer)
+    tenant = verify_tenant(ctx, "c1", in_run=False)
+    assert tenant.last_verification_status is Status.SUCCEEDED and tenant.m365_email == "ADMIN@contoso.com"
+
+
+def rolled_back(services, cid, *, retired: bool):
+    """What storage that lost confirmed writes leaves: the record still names rt-1, whose renewal rt-2 is the
+    newest version stored (and rt-1 retired, if the sweep ran before the loss)."""
+    record = with_refresh_token(services, cid, "rt-1")
+    services.secrets.put(cid, RT, "rt-2")
+    if retired:
+        services.secrets.retire(cid, RT, record.secret_versions[RT])
+    return record
+
+
+def test_a_record_naming_a_missing_version_uses_the_newest_one_still_stored_and_moves_to_it(world, caplog):
+    services, platform, ctx = world
+    configure_provider(services)
+    rolled_back(services, "c1", retired=True)
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT}))  # no renewal: the record moves to rt-2
+    with caplog.at_level(logging.WARNING):
+        tenant = verify_tenant(ctx, "c1", in_run=True)
+    assert platform.sent == ["rt-2"] and tenant.last_verification_status is Status.SUCCEEDED
+    assert services.secrets.get("c1", RT, tenant.secret_versions[RT]) == "rt-2"
+    assert "missing from the secret store" in tenant.last_verification_message
+    assert "missing from the secret store" in services.history.latest("c1", limit=1)[0].message
+    assert "refreshToken version the record of customer c1 names is not in the secret store" in caplog.text
+    assert "rt-1" not in caplog.text and "rt-2" not in caplog.text
+    # What it moved to is named now: the sweep keeps it.
+    sweep_secrets(services.tenants, services.provider_settings, services.secrets, now=datetime.now(UTC) + GRACE * 2)
+    assert verify_tenant(ctx, "c1", in_run=True).last_verification_message is None and platform.sent[-1] == "rt-2"
+
+
+def test_a_group_with_a_record_naming_a_missing_version_uses_the_newest_and_records_the_renewal(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    add(services, "a1", AuthMethod.APPLICATION, application_id=APP, application_secret="s")
+    rolled_back(services, "t1", retired=True)
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}, refresh_token="rt-3"))
+    saved = record_many(ctx, checked(ctx, "a1", "t1"))
+    assert platform.sent[-1] == "rt-2" and [t.last_verification_status for t in saved] == [Status.SUCCEEDED] * 2
+    assert services.secrets.get("t1", RT, saved[1].secret_versions[RT]) == "rt-3"
+    assert "missing from the secret store" in services.history.latest("t1", limit=1)[0].message
+
+
+def test_a_record_whose_version_is_still_stored_keeps_using_it_after_a_rollback(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    record = rolled_back(services, "c1", retired=False)
+    platform.script(TENANT, TokenAnswer(claims={"tid": TENANT}))
+    tenant = verify_tenant(ctx, "c1", in_run=True)
+    assert platform.sent == ["rt-1"] and tenant.secret_versions == record.secret_versions
+    assert tenant.last_verification_message is None
+
+
+def test_a_failure_after_a_fall_back_keeps_the_platforms_message_and_notes_it_in_the_hint(world):
+    services, platform, ctx = world
+    configure_provider(services)
+    rolled_back(services, "c1", retired=True)
+    platform.script(TENANT, failing(50173))
+    tenant = verify_tenant(ctx, "c1", in_run=True)
+    assert tenant.last_verification_message == "AADSTS50173: Something."
+    assert tenant.hint.startswith("The refreshToken version") and "Grant Consent" in tenant.hint
+
+
+def test_a_record_whose_secret_is_gone_altogether_stops_listing_it(world):
+    services, _, ctx = world
+    configure_provider(services)
+    record = with_refresh_token(services, "c1", "rt-1")
+    services.secrets.retire("c1", RT, record.secret_versions[RT])
+    assert tenant_view(record)["secretsConfigured"] == ["refreshToken"]
+    tenant = verify_tenant(ctx, "c1", in_run=True)
+    assert tenant.last_verification_reason is Reason.NOT_CONFIGURED
+    assert tenant_view(tenant)["secretsConfigured"] == []
 
 
 def test_an_edit_during_the_verification_wins_and_the_result_is_dropped(world):
@@ -242,7 +350,7 @@ def test_a_group_of_results_is_written_in_one_batch_with_its_history_and_renewed
     assert [len(services.history.latest(c, limit=5)) for c in ("a1", "t1")] == [1, 1]
     renewed = services.tenants.get("t1").secret_versions[RT]
     assert services.secrets.get("t1", RT, renewed) == "rt-new"
-    assert services.secrets.get("t1", RT, before.secret_versions[RT]) is None  # the replaced version retired
+    assert services.secrets.get("t1", RT, before.secret_versions[RT]) == "rt-old"  # left to the sweep
 
 
 def test_a_group_with_one_record_changed_meanwhile_records_the_others_and_drops_only_that_result(world):
@@ -290,3 +398,13 @@ def test_a_storage_failure_of_the_batch_is_raised_and_nothing_is_recorded(world)
         record_many(ctx, checked(ctx, "a1", "a2"))
     assert [services.tenants.get(c).last_verification_status for c in ("a1", "a2")] == [Status.NOT_VERIFIED] * 2
     assert services.history.latest("a1", limit=5) == []
+
+
+def test_verification_inputs_fold_only_ascii_letter_case():
+    base = Tenant(customer_id="c1", tenant_id="contoso.com", authentication_method=AuthMethod.PASSWORD,
+                  m365_email="admin@contoso.com")
+    same = dataclasses.replace(base, tenant_id="Contoso.COM", m365_email="ADMIN@contoso.com")
+    kelvin = dataclasses.replace(base, m365_email="admin@\u212aontoso.com")  # the Kelvin sign is not a "k"
+    assert verification_inputs(same) == verification_inputs(base)
+    assert verification_inputs(kelvin) != verification_inputs(dataclasses.replace(base, m365_email="admin@kontoso.com"))
+    assert verification_inputs(dataclasses.replace(base, secret_versions={RT: "v2"})) != verification_inputs(base)
