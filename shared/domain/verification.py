@@ -83,6 +83,11 @@ def _case_blind(value: str | None) -> str | None:
     return value.translate(_ASCII_LOWER) if value is not None else None
 
 
+def same_tenant(a: str, b: str) -> bool:
+    """Whether two tenant ids (GUIDs or domain names) name the same tenant as the identity platform reads them."""
+    return _case_blind(a) == _case_blind(b)
+
+
 def verification_inputs(tenant: Tenant) -> tuple[Any, ...]:
     """What a verification of this record sends to the identity platform, as the platform tells values apart:
     two records with equal inputs are the same sign-in to it. So an edit that changes only the letter case of

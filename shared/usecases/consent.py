@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import secrets as random_source
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,8 +28,8 @@ from ..domain.errors import Conflict, DependencyUnavailable, InputError
 from ..domain.models import AuthMethod, ConsentResult, LastConsent, PendingConsent, ProviderSecret, Tenant
 from ..domain.rules import is_email, is_guid
 from ..domain.secrets import SecretName
-from ..domain.verification import AppCredential
-from .secret_writes import new_versions, replaced, retire_quietly
+from ..domain.verification import AppCredential, same_tenant
+from .secret_writes import new_versions, retire_quietly
 from .tenants import get_tenant
 from .verify import VerifyContext, verify_tenant
 
@@ -196,16 +196,46 @@ def _redeem(ctx: ConsentContext, attempt: _Attempt, bound: str, pending: Pending
                                f"customer's tenant {tenant.tenant_id}. Nothing was stored.")
     email = _email(identity.get("preferred_username"), tenant.customer_id)
     said = f"{email or 'The admin'} granted consent for customer {tenant.customer_id}."
-    with new_versions(v.secrets, tenant.customer_id, {SecretName.REFRESH_TOKEN: answer.refresh_token}) as written:
-        switched = dataclasses.replace(
-            tenant, authentication_method=AuthMethod.TOKEN, tenant_id=bound, m365_email=email or tenant.m365_email,
-            pending_consent=None, last_consent=attempt.granted(said),
-            secret_versions={**tenant.secret_versions, **written}, updated_at=datetime.now(UTC),
-        ).not_verified()
-        saved = v.tenants.update(tenant, switched)
-    retire_quietly(v.secrets, tenant.customer_id, replaced(tenant.secret_versions, saved.secret_versions))
+    try:
+        with new_versions(v.secrets, tenant.customer_id, {SecretName.REFRESH_TOKEN: answer.refresh_token}) as written:
+            saved = _grant(attempt, lambda current: dataclasses.replace(
+                current, authentication_method=AuthMethod.TOKEN, tenant_id=bound,
+                m365_email=email or current.m365_email, secret_versions={**current.secret_versions, **written},
+                last_consent=attempt.granted(said)))
+    except _NotGranted:
+        return attempt.refused(_CHANGED_MEANWHILE)
+    # The refresh token it replaced is left to the sweep, as every replaced version is (secret_writes).
     _retire_flow(v, tenant)
     return _verified(v, saved, said)
+
+
+_CHANGED_MEANWHILE = ("The customer was deleted, or its Tenant Id changed, while consent was being given. Nothing "
+                      "was stored; ask for a new link.")
+
+
+class _NotGranted(Exception):
+    """The record moved on (deleted, or another tenant) while the consent was redeemed: the consent does not
+    apply to it any more. Raised inside new_versions, so the secret written for it is retired."""
+
+
+def _grant(attempt: _Attempt, switch: Callable[[Tenant], Tenant]) -> Tenant:
+    """Write a granted consent: `switch` applied to the record, the link used up, as never verified. The code
+    was redeemed once and cannot be again, so a record written meanwhile (a verification's result, an edit of
+    the email) is read again and the consent applied to it, as long as it is the same customer in the same
+    tenant; else _NotGranted and nothing is written."""
+    v, current, used = attempt.v, attempt.tenant, attempt.tenant.pending_consent
+    for _ in range(_END_LINK_ATTEMPTS):
+        pending = None if current.pending_consent == used else current.pending_consent
+        granted = dataclasses.replace(switch(current), pending_consent=pending,
+                                      updated_at=datetime.now(UTC)).not_verified()
+        try:
+            return v.tenants.update(current, granted)
+        except Conflict:
+            fresh = v.tenants.get(current.customer_id)
+            if fresh is None or not same_tenant(fresh.tenant_id, attempt.tenant.tenant_id):
+                raise _NotGranted from None
+            current = fresh
+    raise Conflict("modifiedConcurrently", "The customer's record kept changing while the consent was recorded.")
 
 
 def _email(claim: object, customer_id: str) -> str | None:
@@ -240,10 +270,12 @@ def _admin_consent(attempt: _Attempt, bound: str, returned: str | None) -> Conse
         return attempt.refused("The consent could not be confirmed for this customer's tenant: a token for it was "
                                "not issued to the provider's app. Nothing was stored.")
     said = f"The admin of tenant {bound} granted consent to the provider's app for customer {tenant.customer_id}."
-    switched = dataclasses.replace(tenant, authentication_method=AuthMethod.APPLICATION, tenant_id=bound,
-                                   application_id=provider.client_id, pending_consent=None,
-                                   last_consent=attempt.granted(said), updated_at=datetime.now(UTC)).not_verified()
-    saved = v.tenants.update(tenant, switched)
+    try:
+        saved = _grant(attempt, lambda current: dataclasses.replace(
+            current, authentication_method=AuthMethod.APPLICATION, tenant_id=bound, application_id=provider.client_id,
+            last_consent=attempt.granted(said)))
+    except _NotGranted:
+        return attempt.refused(_CHANGED_MEANWHILE)
     _retire_flow(v, tenant)
     return _verified(v, saved, said)
 

@@ -58,11 +58,6 @@ def retire_quietly(secrets: SecretStore, customer_id: str | None, versions: Mapp
                            err.code)
 
 
-def replaced(old: Mapping[Kind, str], new: Mapping[Kind, str]) -> dict[Kind, str]:
-    """The versions of `old` that `new` no longer names."""
-    return {name: version for name, version in old.items() if new.get(name) != version}
-
-
 @dataclass(frozen=True, slots=True)
 class Read:
     """A secret as a record reads it: its value, and the version that holds it (None with the value when the

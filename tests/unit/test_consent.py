@@ -381,3 +381,69 @@ def test_an_id_token_email_is_trimmed_then_stored(services):
 ])
 def test_the_tenant_an_issuer_names(issuer, tenant):
     assert tenant_in_issuer(issuer) == tenant
+
+
+def redeemed_for(services, customer_id: str = "c1", token: str = "rt-new"):
+    """A token link for the customer, and the platform ready to redeem its code with `token`."""
+    link = start_consent(services.consent, customer_id, method=AuthMethod.TOKEN, login_hint=None)
+    services.consent.platform.redeemed = TokenAnswer(
+        claims={}, identity={"tid": TENANT, "preferred_username": "admin@contoso.com"}, refresh_token=token)
+    return {"state": link_state(link.authorization_url), "code": "c0de"}
+
+
+def racing(services, change):
+    """The tenant store's next update first lets `change` write the record (another request, between the
+    callback's read and its write) through the store's own methods."""
+    store, real_update, raced = services.tenants, services.tenants.update, []
+
+    def update(previous, tenant):
+        if not raced:
+            raced.append(True)
+            change(real_update, store, previous)
+        return real_update(previous, tenant)
+
+    store.update = update
+    return raced
+
+
+def test_a_granted_consent_is_kept_when_a_verification_wrote_the_record_meanwhile(services):
+    params = redeemed_for(services)
+    raced = racing(services, lambda update, store, previous: update(previous, dataclasses.replace(
+        previous, hint="a result written meanwhile")))
+    outcome = complete_consent(services.consent, params)
+    assert raced and outcome.status == 200 and outcome.title == "Consent granted"
+    after = services.tenants.get("c1")
+    assert (after.authentication_method, after.pending_consent, after.last_consent.outcome) == (
+        AuthMethod.TOKEN, None, ConsentResult.GRANTED)
+    assert services.secrets.get("c1", SecretName.REFRESH_TOKEN, after.secret_versions[SecretName.REFRESH_TOKEN]) \
+        == "rt-new"
+
+
+def test_a_consent_for_a_customer_whose_tenant_changed_meanwhile_stores_nothing(services):
+    params = redeemed_for(services, token="rt-stale")
+    racing(services, lambda update, store, previous: update(previous, dataclasses.replace(previous, tenant_id=OTHER)))
+    outcome = complete_consent(services.consent, params)
+    assert outcome.status == 400
+    after = services.tenants.get("c1")
+    assert (after.tenant_id, after.authentication_method) == (OTHER, AuthMethod.PASSWORD)
+    assert SecretName.REFRESH_TOKEN not in after.secret_versions
+    assert "rt-stale" not in [value for found in services.secrets.stored.values() for value, _ in found.values()]
+    assert after.pending_consent is None and after.last_consent.outcome is ConsentResult.FAILED
+
+
+def test_a_consent_for_a_customer_deleted_meanwhile_stores_nothing(services):
+    params = redeemed_for(services, token="rt-gone")
+    racing(services, lambda update, store, previous: store.delete(previous))
+    outcome = complete_consent(services.consent, params)
+    assert outcome.status == 400 and services.tenants.get("c1") is None
+    assert "rt-gone" not in [value for found in services.secrets.stored.values() for value, _ in found.values()]
+
+
+def test_the_refresh_token_a_consent_replaces_is_left_to_the_sweep(services):
+    complete_consent(services.consent, redeemed_for(services, token="rt-first"))
+    first = services.tenants.get("c1").secret_versions[SecretName.REFRESH_TOKEN]
+    complete_consent(services.consent, redeemed_for(services, token="rt-second"))
+    after = services.tenants.get("c1")
+    assert after.secret_versions[SecretName.REFRESH_TOKEN] != first
+    # Storage may yet lose the record's move back to `first`: it stays readable until the sweep's grace passes.
+    assert services.secrets.get("c1", SecretName.REFRESH_TOKEN, first) is not None
