@@ -26,7 +26,7 @@ from typing import Any
 from shared.domain.errors import ConfigurationError
 from tools.hostconfig import HostConfig, HostConfigError, load_host_config, load_local_settings
 from tools.httpserver import MAX_BODY_BYTES, LocalHTTPServer
-from tools.invocation import HTTP_TRIGGER, QUEUE_TRIGGER, FunctionSpec
+from tools.invocation import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec
 from tools.queues import QueuePoller, build_poller, invocation_threads
 from tools.routing import RouteTable
 from tools.scheduling import TimerRunner, parse_schedule
@@ -95,13 +95,6 @@ def plan_functions(functions: Sequence[Any], config: HostConfig) -> Plan:
     return plan
 
 
-def _loaded(spec: FunctionSpec, build: Any) -> Any:
-    try:
-        return build()
-    except HostConfigError as exc:
-        raise HostConfigError(f"Function '{spec.name}': {exc}") from None
-
-
 def _print_banner(plan: Plan, timers: Sequence[TimerRunner], pollers: Sequence[QueuePoller], base_url: str) -> None:
     print("\nFunctions:\n")
     for route in plan.routes.routes:
@@ -130,12 +123,18 @@ def serve(args: argparse.Namespace) -> int:
             raise HostConfigError(str(exc)) from None
     plan = plan_functions(functions, config)
     stop = threading.Event()
-    timers = [_loaded(s, lambda s=s: TimerRunner(s, parse_schedule(str(s.trigger["schedule"])), stop=stop))
-              for s in plan.timers]
     # One pool for every queue function, as the Python worker runs all sync invocations on one pool.
     pool = ThreadPoolExecutor(invocation_threads(), thread_name_prefix="invocation")
-    pollers = [_loaded(s, lambda s=s: build_poller(s, options=config.queues, stop=stop, pool=pool))
-               for s in plan.queues]
+    timers: list[TimerRunner] = []
+    pollers: list[QueuePoller] = []
+    for spec in plan.timers + plan.queues:
+        try:
+            if spec.trigger_type == TIMER_TRIGGER:
+                timers.append(TimerRunner(spec, parse_schedule(str(spec.trigger["schedule"])), stop=stop))
+            else:
+                pollers.append(build_poller(spec, options=config.queues, stop=stop, pool=pool))
+        except HostConfigError as exc:
+            raise HostConfigError(f"Function '{spec.name}': {exc}") from None
     server = LocalHTTPServer((args.host, args.port), routes=plan.routes, max_body=int(args.max_body_mb * 2**20))
     # Blocked in every thread started from here on; the main thread takes them with sigwait (later ones wait
     # unseen, so a script's repeated signal cannot cut the drain short).
@@ -177,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     except Exception:
-        logger.exception("Cannot start: the app failed to load.")  # the trace is the help
+        logger.exception("Cannot start.")  # the app failed to import, or the port is taken: the trace says
         return 1
 
 

@@ -134,7 +134,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.track(self.connection, busy=True):
             self.close_connection = True
             return False  # a stop closed this idle connection just as the request arrived
-        return super().parse_request()
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(400)  # a request line without a version: Kestrel refuses it too
+            return False
+        return True
 
     def finish(self) -> None:
         self.server.track(self.connection, busy=None)

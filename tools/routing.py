@@ -1,9 +1,6 @@
-"""HTTP routes as the Functions host matches them, for the templates the app uses.
-
-A template is literal segments (compared ignoring case) and whole-segment parameters `{name}`, optionally
-`{name:minlength(n)}` / `{name:maxlength(n)}` and, in the last segment, optional (`{name?}`). Routes match in
-registration order; a path that matches no route with the request's method answers 404. The host refuses a route
-under its own `admin` or `runtime` space, and one that repeats another's template with an overlapping method.
+"""HTTP routes as the Functions host matches them (in registration order), for the templates the app uses:
+literal segments (compared ignoring case) and whole-segment parameters `{name}`, optionally `{name:minlength(n)}` /
+`{name:maxlength(n)}` and, in the last segment, optional (`{name?}`).
 """
 from __future__ import annotations
 

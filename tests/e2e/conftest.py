@@ -1,6 +1,7 @@
 """The app as an operator runs it: tools.devserver over HTTP, real Azurite, the local secret store."""
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ class RunningApp:
     connection_string: str
 
     @property
-    def process(self):
+    def process(self) -> subprocess.Popen:
         return self.host.process
 
     @property
@@ -33,7 +34,8 @@ class RunningApp:
 
 
 def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | None = None) -> RunningApp:
-    """The app on the local host over this storage, with the local secret store; no timer run unless told."""
+    """The app on the local host over this storage, with the local secret store; the verification timer does not
+    fire unless `extra_env` sets VERIFY_SCHEDULE."""
     secrets_file = tmp / "dev-secrets.json"
     env = {"AzureWebJobsStorage": connection_string, "KEY_VAULT_URL": "", "LOCAL_SECRETS_FILE": str(secrets_file),
            "VERIFY_SCHEDULE": "0 0 0 1 1 *", **(extra_env or {})}
