@@ -111,8 +111,7 @@ def _print_banner(plan: Plan, timers: Sequence[TimerRunner], pollers: Sequence[Q
 
 
 def serve(args: argparse.Namespace) -> int:
-    applied = load_local_settings(args.settings)
-    if applied:
+    if applied := load_local_settings(args.settings):
         logger.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
     config = load_host_config(args.host_json)
     functions = _attribute(args.app, "app").get_functions()  # once: a second call raises

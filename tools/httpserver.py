@@ -87,7 +87,9 @@ class LocalHTTPServer(ThreadingHTTPServer):
         with self._state:
             if busy is None:
                 self._connections.pop(connection, None)
-            elif self.stopping if not busy else self._connections.get(connection) is not False:
+            elif busy and self._connections.get(connection) is not False:
+                return False  # the stop closed it while it waited
+            elif not busy and self.stopping:
                 return False
             else:
                 self._connections[connection] = busy

@@ -25,8 +25,10 @@ pytestmark = pytest.mark.integration
 
 def refused_start(tmp: Path, env: dict[str, str]) -> tuple[int, str]:
     host = start_sample(tmp, env, wait=False)
-    status = host.process.wait(timeout=60)
-    return status, host.log_text()
+    try:
+        return host.process.wait(timeout=60), host.log_text()
+    finally:
+        host.stop(signal.SIGKILL)  # when it started after all
 
 
 @pytest.fixture(scope="module")
