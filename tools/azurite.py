@@ -6,12 +6,10 @@ checks its lifetime, issuer and audience, not its signature). Shared-key access 
 """
 from __future__ import annotations
 
-import queue
 import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,42 +75,23 @@ def start_azurite(
     if oauth:
         options += ["--oauth", "basic"]
     location = tempfile.mkdtemp(prefix="azurite-")
+    log_path = Path(location) / "azurite.log"
     # Port 0: Azurite binds free ports and prints which; reading them avoids any race for a port.
-    process = subprocess.Popen(
-        [str(AZURITE_BIN), "--location", location, "--skipApiVersionCheck", "--disableTelemetry", "--loose",
-         "--blobPort", "0", "--queuePort", "0", "--tablePort", "0", *options],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=location,
-    )
-    # A reader thread drains its output for its whole life (a full pipe would block it) and hands lines
-    # over through a queue, so waiting for the ports has a real deadline even if Azurite prints nothing.
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def drain() -> None:
-        for text in process.stdout:
-            lines.put(text)
-        lines.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    ports: dict[str, int] = {}
-    output: list[str] = []
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(AZURITE_BIN), "--location", location, "--skipApiVersionCheck", "--disableTelemetry", "--loose",
+             "--blobPort", "0", "--queuePort", "0", "--tablePort", "0", *options],
+            stdout=log, stderr=subprocess.STDOUT, cwd=location,
+        )
     deadline = time.monotonic() + timeout
-    while len(ports) < 3:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
+    while len(listening := _LISTENING.findall(log_path.read_text(errors="replace"))) < 3:
+        if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError("Azurite did not start within the time-out:\n" + "".join(output[-20:])) from None
-        if line is None:
-            process.kill()
-            said = "".join(output[-20:])
-            raise RuntimeError(f"Azurite exited before listening (code {process.wait()}):\n{said}")
-        output.append(line)
-        match = _LISTENING.search(line)
-        if match:
-            if match.group(2) != scheme:
-                process.kill()
-                raise RuntimeError(f"Azurite listens with {match.group(2)}, not {scheme}.")
-            ports[match.group(1)] = int(match.group(3))
-    # After start-up nobody reads the queue; stop collecting so it cannot grow without bound.
-    threading.Thread(target=lambda: [None for _ in iter(lines.get, None)], daemon=True).start()
+            said = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"Azurite did not start (exit code {process.wait()}):\n{said}")
+        time.sleep(0.05)
+    if any(found_scheme != scheme for _, found_scheme, _ in listening):
+        process.kill()
+        raise RuntimeError(f"Azurite does not listen with {scheme}.")
+    ports = {service: int(port) for service, _, port in listening}
     return Azurite(process, location, ports["Blob"], ports["Queue"], ports["Table"], scheme)

@@ -1,82 +1,55 @@
-"""The local Functions host: `python -m tools.devserver [--host 127.0.0.1] [--port 7071]` from the repo root.
+"""The local Functions host, for where Azure Functions Core Tools cannot be installed (README, "Local host"):
+`python -m tools.devserver [--host 127.0.0.1] [--port 7071]` from the repo root.
 
-It stands in for `func start` where Azure Functions Core Tools cannot be installed:
-  1. copies local.settings.json `Values` into the environment (never overriding what is set);
-  2. imports the app (`function_app:app` unless `--app` says otherwise) and indexes it with
-     `app.get_functions()` — once, since a second call raises;
-  3. runs the app's start-up check (`shared.bootstrap:startup_check` when it exists): a
-     ConfigurationError prints its message and exits with status 2;
-  4. serves every HTTP function, runs every timer on its schedule and polls every trigger queue,
-     until Ctrl-C or SIGTERM;
-  5. then drains as the Functions host does (tools/lifecycle.py): new connections are refused, and
-     requests and invocations in flight get `--grace` seconds (default 10) to finish.
-Exit status: 0 after a stop (also when the grace period ran out), 1 when the app cannot be loaded, 2 for
-a configuration error.
-
-Queue messages are base64 text, as the Functions host expects by default (host.json
-`extensions.queues.messageEncoding`); see tools/queues.py.
+It loads local.settings.json `Values` (never overriding the environment), imports and indexes the app once
+(`app.get_functions()`: a second call raises), runs its start-up check, and serves its HTTP functions
+(httpserver.py), timers (scheduling.py) and queue triggers (queues.py) until SIGTERM or Ctrl-C; then the work in
+flight gets `--grace` seconds to finish. A function the host would not load stops the start with its reason.
+Exit status: 0 after a stop, 1 when the app cannot be loaded, 2 for a configuration error.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.hostconfig import (
-    HostConfig,
-    HostConfigError,
-    load_host_config,
-    load_local_settings,
-    resolve_settings,
-)
-from tools.httpserver import MAX_BODY_BYTES, FunctionsHTTPServer, describe_routes
-from tools.invocation import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec, IndexingError
-from tools.lifecycle import DEFAULT_GRACE_SECONDS, StopSignals, drain, exit_now
-from tools.queues import InvocationPool, OutputSender, QueuePoller, build_poller, invocation_threads
-from tools.routing import Route, RouteTable, RouteTemplateError
+from shared.domain.errors import ConfigurationError
+from tools.hostconfig import HostConfig, HostConfigError, load_host_config, load_local_settings
+from tools.httpserver import MAX_BODY_BYTES, LocalHTTPServer
+from tools.invocation import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec
+from tools.queues import QueuePoller, build_poller, invocation_threads
+from tools.routing import RouteTable
 from tools.scheduling import TimerRunner, parse_schedule
 
 logger = logging.getLogger("tools.devserver")  # not __main__ when run with -m
 
-DEFAULT_STARTUP_CHECK = "shared.bootstrap:startup_check"
-DEFAULT_QUEUE_RETRY_SECONDS = 5.0  # the host retries at once by default; a pause is kinder in development
-
-
-class StartupFailure(Exception):
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.devserver", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7071, help="port to listen on; 0 picks a free one")
-    parser.add_argument("--app", default="function_app",
-                        help="the FunctionApp as module[:attribute] (default function_app:app)")
+    parser.add_argument("--app", default="function_app", help="the FunctionApp as module[:attribute]")
     parser.add_argument("--settings", type=Path, default=Path("local.settings.json"),
                         help="local settings file whose Values fill unset variables")
     parser.add_argument("--host-json", type=Path, default=Path("host.json"))
-    parser.add_argument("--startup-check", default=DEFAULT_STARTUP_CHECK,
+    parser.add_argument("--startup-check", default="shared.bootstrap:startup_check",
                         help="module:function called before serving, or 'none'")
-    parser.add_argument("--queue-retry-seconds", type=float, default=None,
-                        help="delay before a failed queue message reappears (default: host.json "
-                             f"queues.visibilityTimeout, else {DEFAULT_QUEUE_RETRY_SECONDS:g})")
-    parser.add_argument("--log-level", default="INFO", type=str.upper,
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="level of the app's and the host's logs on stderr (the SDKs stay at WARNING)")
-    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_SECONDS,
-                        help="seconds that requests and invocations in flight get to finish after SIGTERM or "
-                             f"Ctrl-C before the host exits anyway (default {DEFAULT_GRACE_SECONDS:g})")
+    parser.add_argument("--grace", type=float, default=10.0,
+                        help="seconds the work in flight gets after SIGTERM or Ctrl-C before the host exits anyway")
     parser.add_argument("--max-body-mb", type=float, default=MAX_BODY_BYTES / (1024 * 1024),
                         help="largest request body accepted (default 100)")
     return parser.parse_args(argv)
@@ -85,182 +58,109 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def _configure_logging(level: str) -> None:
     # stdout carries the banner and one line per request; everything else goes to stderr.
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The SDKs log every HTTP exchange at INFO; that is noise here, and could quote a URL's SAS.
     for noisy in ("azure", "urllib3", "msal"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def import_app(target: str) -> Any:
-    module_name, _, attribute = target.partition(":")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
-    app = getattr(module, attribute or "app", None)
-    if app is None or not hasattr(app, "get_functions"):
-        raise StartupFailure(f"{module_name} defines no FunctionApp named '{attribute or 'app'}'.", status=1)
-    return app
-
-
-def run_startup_check(target: str) -> None:
-    """Call the app's own start-up check; a ConfigurationError becomes exit status 2."""
-    if target.lower() == "none":
-        return
-    module_name, _, attribute = target.partition(":")
-    try:
-        found = importlib.util.find_spec(module_name) is not None
-    except ModuleNotFoundError:
-        found = False
-    if not found:
-        if target == DEFAULT_STARTUP_CHECK:
-            return  # the app has no start-up check (yet)
-        raise StartupFailure(f"The start-up check module {module_name} does not exist.", status=1)
-    check = getattr(importlib.import_module(module_name), attribute or "startup_check", None)
-    if check is None:
-        return
-    try:
-        from shared.domain.errors import ConfigurationError
-    except ImportError:  # an app without the project's shared package
-        ConfigurationError = None  # type: ignore[assignment,misc]  # noqa: N806
-    try:
-        check()
-    except Exception as exc:
-        if ConfigurationError is not None and isinstance(exc, ConfigurationError):
-            raise StartupFailure(str(exc), status=2) from None
-        raise
+def _attribute(target: str, default: str) -> Any:
+    module_name, _, attribute = target.partition(":")  # importable from the repo root (python -m puts it first)
+    return getattr(importlib.import_module(module_name), attribute or default)
 
 
 @dataclass
 class Plan:
-    routes: list[Route[FunctionSpec]] = field(default_factory=list)
-    timers: list[tuple[FunctionSpec, str, bool]] = field(default_factory=list)
+    routes: RouteTable
+    timers: list[FunctionSpec] = field(default_factory=list)
     queues: list[FunctionSpec] = field(default_factory=list)
-    not_loaded: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _disabled(name: str) -> bool:
-    return os.environ.get(f"AzureWebJobs.{name}.Disabled", "").strip().lower() in {"true", "1"}
 
 
 def plan_functions(functions: Sequence[Any], config: HostConfig) -> Plan:
-    """Sort the indexed functions by trigger; one that cannot run is reported, not fatal (as in the host)."""
-    plan = Plan()
+    """Sort the indexed functions by trigger, routes in registration order; raises HostConfigError for a function
+    the host would not load."""
+    plan = Plan(RouteTable(config.route_prefix))
     for function in functions:
         name = function.get_function_name()
-        if _disabled(name):
-            plan.not_loaded.append((name, "disabled by its AzureWebJobs.<name>.Disabled setting"))
+        if os.environ.get(f"AzureWebJobs.{name}.Disabled", "").strip().lower() in {"true", "1"}:
             continue
         try:
             spec = FunctionSpec.from_function(function)
-            kind = spec.trigger_type
-            if kind == HTTP_TRIGGER:
-                route = str(spec.trigger.get("route") or name).strip("/")
-                template = f"{config.route_prefix}/{route}" if config.route_prefix else route
-                plan.routes.append(Route.build(template, spec.trigger.get("methods"), spec))
-            elif kind == TIMER_TRIGGER:
-                on_startup = bool(spec.trigger.get("runOnStartup"))
-                plan.timers.append((spec, str(spec.trigger["schedule"]), on_startup))
-            elif kind == QUEUE_TRIGGER:
-                plan.queues.append(spec)
+            if spec.trigger_type == HTTP_TRIGGER:
+                plan.routes.add(name, spec.trigger.get("route"), spec.trigger.get("methods"), spec)
             else:
-                raise IndexingError(f"its trigger type {kind} is not supported by the devserver")
-        except (IndexingError, RouteTemplateError, HostConfigError) as exc:
-            plan.not_loaded.append((name, str(exc)))
+                (plan.queues if spec.trigger_type == QUEUE_TRIGGER else plan.timers).append(spec)
+        except ValueError as exc:  # RouteError and HostConfigError too
+            raise HostConfigError(f"Function '{name}': {exc}") from None
     return plan
 
 
-def _print_banner(routes: Sequence[Route[FunctionSpec]], timers: Sequence[TimerRunner],
-                  pollers: Sequence[QueuePoller], schedules: dict[str, str],
-                  not_loaded: Sequence[tuple[str, str]], base_url: str) -> None:
+def _print_banner(plan: Plan, timers: Sequence[TimerRunner], pollers: Sequence[QueuePoller], base_url: str) -> None:
     print("\nFunctions:\n")
-    for name, line in describe_routes(routes, base_url).items():
-        print(f"        {name}: {line}\n")
-    for runner in timers:
-        print(f"        {runner.spec.name}: timerTrigger ({schedules[runner.spec.name]})\n")
+    for route in plan.routes.routes:
+        methods = ",".join(sorted(route.methods)) if route.methods else "ANY"
+        print(f"        {route.name}: [{methods}] {base_url}/{route.template}\n")
+    for timer in timers:
+        raw = str(timer.spec.trigger["schedule"])
+        shown = raw if raw == timer.expression else f"{raw} = {timer.expression}"
+        print(f"        {timer.spec.name}: timerTrigger ({shown})\n")
     for poller in pollers:
         print(f"        {poller.spec.name}: queueTrigger ({poller.queue_name})\n")
-    if not_loaded:
-        print("Not loaded:\n")
-        for name, reason in not_loaded:
-            print(f"        {name}: {reason}\n")
     print("Function keys are not checked (as with func start).")
     print(f"Listening on {base_url} (Ctrl-C to stop)", flush=True)
 
 
-def _timers(plan: Plan, deliver: OutputSender, stop: threading.Event,
-            not_loaded: list[tuple[str, str]]) -> tuple[list[TimerRunner], dict[str, str]]:
-    timers, shown = [], {}
-    for spec, raw_schedule, on_startup in plan.timers:
-        try:
-            schedule = parse_schedule(raw_schedule)
-        except HostConfigError as exc:
-            not_loaded.append((spec.name, str(exc)))
-            continue
-        resolved = resolve_settings(raw_schedule)
-        shown[spec.name] = raw_schedule if resolved == raw_schedule else f"{raw_schedule} = {resolved}"
-        timers.append(TimerRunner(spec, schedule, run_on_startup=on_startup, deliver=deliver, stop=stop))
-    return timers, shown
-
-
-def _pollers(plan: Plan, config: HostConfig, retry_seconds: float | None, deliver: OutputSender,
-             stop: threading.Event, not_loaded: list[tuple[str, str]]) -> list[QueuePoller]:
-    if retry_seconds is None:
-        retry_seconds = config.queues.visibility_timeout
-    if retry_seconds is None:
-        retry_seconds = DEFAULT_QUEUE_RETRY_SECONDS
-    pollers: list[QueuePoller] = []
-    if not plan.queues:
-        return pollers
-    # One pool for every queue function, as the Python worker runs all sync invocations on one pool.
-    pool = InvocationPool(invocation_threads(), name="invocation")
-    for spec in plan.queues:
-        try:
-            pollers.append(build_poller(spec, options=config.queues, retry_seconds=retry_seconds,
-                                        deliver=deliver, stop=stop, pool=pool))
-        except (HostConfigError, ValueError) as exc:
-            not_loaded.append((spec.name, str(exc)))
-    return pollers
-
-
 def serve(args: argparse.Namespace) -> int:
-    applied = load_local_settings(args.settings)
-    if applied:
+    if applied := load_local_settings(args.settings):
         logger.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
     config = load_host_config(args.host_json)
-    app = import_app(args.app)
-    plan = plan_functions(app.get_functions(), config)  # once: a second call raises
-    run_startup_check(args.startup_check)
-
+    functions = _attribute(args.app, "app").get_functions()  # once: a second call raises
+    if args.startup_check.lower() != "none":
+        try:
+            _attribute(args.startup_check, "startup_check")()
+        except ConfigurationError as exc:
+            raise HostConfigError(str(exc)) from None
+    plan = plan_functions(functions, config)
     stop = threading.Event()
-    deliver = OutputSender(config.queues)
-    not_loaded = list(plan.not_loaded)
-    timers, schedules = _timers(plan, deliver, stop, not_loaded)
-    pollers = _pollers(plan, config, args.queue_retry_seconds, deliver, stop, not_loaded)
-    table = RouteTable(plan.routes)
-    try:
-        server = FunctionsHTTPServer((args.host, args.port), table=table, deliver=deliver,
-                                     max_body=int(args.max_body_mb * 1024 * 1024))
-    except OSError as exc:
-        raise StartupFailure(f"cannot listen on {args.host}:{args.port}: {exc}", status=1) from None
-    signals = StopSignals()
-    signals.install()  # before the banner: whoever waits for it may signal at once
+    # One pool for every queue function, as the Python worker runs all sync invocations on one pool.
+    pool = ThreadPoolExecutor(invocation_threads(), thread_name_prefix="invocation")
+    timers: list[TimerRunner] = []
+    pollers: list[QueuePoller] = []
+    for spec in plan.timers + plan.queues:
+        try:
+            if spec.trigger_type == TIMER_TRIGGER:
+                timers.append(TimerRunner(spec, parse_schedule(str(spec.trigger["schedule"])), stop=stop))
+            else:
+                pollers.append(build_poller(spec, options=config.queues, stop=stop, pool=pool))
+        except HostConfigError as exc:
+            raise HostConfigError(f"Function '{spec.name}': {exc}") from None
+    server = LocalHTTPServer((args.host, args.port), routes=plan.routes, max_body=int(args.max_body_mb * 2**20))
+    # Blocked in every thread started from here on; the main thread takes them with sigwait (later ones wait
+    # unseen, so a script's repeated signal cannot cut the drain short).
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     host, port = server.server_address[:2]
     shown = "localhost" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in str(host) else host)
-    _print_banner(plan.routes, timers, pollers, schedules, not_loaded, f"http://{shown}:{port}")
+    _print_banner(plan, timers, pollers, f"http://{shown}:{port}")
+    workers = [threading.Thread(target=t.run, name=f"timer-{t.spec.name}", daemon=True) for t in timers]
+    workers += [threading.Thread(target=p.run, name=f"queue-{p.spec.name}", daemon=True) for p in pollers]
+    workers.append(threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True))
+    for worker in workers:
+        worker.start()
 
-    threads = [threading.Thread(target=t.run, name=f"timer-{t.spec.name}", daemon=True) for t in timers]
-    threads += [threading.Thread(target=p.run, name=f"queue-{p.spec.name}", daemon=True) for p in pollers]
-    for thread in threads:
-        thread.start()
-    server.serve_in_thread()
-
-    received = signal.Signals(signals.wait()).name
+    received = signal.Signals(signal.sigwait(STOP_SIGNALS)).name
     logger.info("%s received: finishing the work in flight (up to %g s).", received, args.grace)
-    finished = drain(server, stop=stop, workers=threads, grace=max(0.0, args.grace))
+    deadline = time.monotonic() + max(0.0, args.grace)
+    stop.set()  # timers and queue pollers start nothing new
+    in_flight = server.drain(deadline=deadline)
+    for worker in workers:
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+    running = [worker.name for worker in workers if worker.is_alive()]
     print("Stopped.", flush=True)
-    if not finished:
-        exit_now(0)
+    if in_flight or running:
+        logger.warning("Stopping after the %g s grace period with %d request(s) still in flight%s.", args.grace,
+                       in_flight, f" and {', '.join(running)} still running" if running else "")
+        logging.shutdown()
+        os._exit(0)  # without waiting for what still runs (the interpreter's exit would join its threads)
     return 0
 
 
@@ -269,17 +169,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.log_level)
     try:
         return serve(args)
-    except StartupFailure as exc:
-        print(f"Cannot start: {exc}", file=sys.stderr, flush=True)
-        return exc.status
     except HostConfigError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:
         return 0
     except Exception:
-        # The app failed to import or index (or its start-up check broke): the trace is the help.
-        logger.exception("Cannot start: the app failed to load.")
+        logger.exception("Cannot start.")  # the app failed to import, or the port is taken: the trace says
         return 1
 
 

@@ -1,247 +1,218 @@
-"""The HTTP side of the local host: one thread per connection, HTTP/1.1, every HTTP-triggered function.
+"""The local host's HTTP side on the standard library's threaded server: each request to its function, as the
+Functions host hands it over (the body only when Content-Length > 0; query parameters without a value dropped).
 
-Like `func start`, function keys are not checked. Bodies are read in full (Content-Length or chunked)
-up to a cap, as the host's request size limit does. Each request is logged as one line on stdout —
-method, path without its query string, status, duration — never headers, bodies or query values,
-which may carry secrets (the OAuth callback's `code`, function keys). On a stop, `drain()` refuses new
-connections, closes idle ones and lets the requests in flight finish (see tools/lifecycle.py).
+Only loopback `Host` names are served (400 otherwise, against DNS rebinding). What no route takes with its method
+answers an empty 404; a failing function an empty 500, its trace in the log. Each request is one line on stdout
+(method, path, status, time), never the query string, headers or body, which may carry secrets.
 """
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import logging
+import re
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
-from tools.connections import ConnectionTracker
-from tools.httpwire import (
-    METHOD_TOKEN,
-    BodyTooLarge,
-    InvalidContentLength,
-    MalformedBody,
-    Reply,
-    declared_length,
-    error_reply,
-    protocol_error,
-    read_body,
-    reason,
-    reply_from,
-)
-from tools.invocation import HTTP_OUT, FunctionSpec, Outcome, invoke
-from tools.routing import Matched, MethodNotAllowed, Route, RouteTable
+from tools.routing import RouteTable
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default maxRequestBodySize (100 MiB)
+MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's request size limit
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+_INVALID_HOST = b"Bad Request - Invalid Hostname: this local host answers only localhost, 127.0.0.0/8 and [::1].\n"
 
-Deliver = Callable[[FunctionSpec, Outcome], None]
+
+class Reply(NamedTuple):
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
 
 
-def _join(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    # ASP.NET hands repeated headers and query keys to the worker joined by commas.
+def reply_from(response: func.HttpResponse) -> Reply:
+    """A function's HttpResponse as the Python worker hands it to the host: its mimetype becomes Content-Type."""
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP]
+    if not any(k.lower() == "content-type" for k, _ in headers):
+        mimetype = response.mimetype
+        headers.append(("Content-Type", f"{mimetype}; charset={response.charset}" if mimetype.startswith("text/")
+                        else mimetype))
+    return Reply(response.status_code, headers, response.get_body() or b"")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether a Host header names this machine: localhost, 127.0.0.0/8 or [::1], with or without a port."""
+    if not host or any(c in host for c in "/?#@\\ "):
+        return False
+    try:
+        parts = urlsplit(f"//{host}")
+        parts.port  # noqa: B018  (raises ValueError for a port that is no number)
+        return parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _joined(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    # The host hands repeated query keys and headers to the worker joined by commas.
     joined: dict[str, str] = {}
     for key, value in pairs:
         joined[key] = f"{joined[key]},{value}" if key in joined else value
     return joined
 
 
-def _printable(path: str, limit: int = 300) -> str:
-    text = "".join(c if c.isprintable() and c != " " else f"%{ord(c):02X}" for c in path)
-    return text if len(text) <= limit else text[:limit] + "..."
+class LocalHTTPServer(ThreadingHTTPServer):
+    """One thread per connection, keep-alive; `drain()` stops as the Functions host does."""
 
-
-class FunctionsHTTPServer(ThreadingHTTPServer):
-    # socketserver listens with a backlog of 5: a burst of connections (a page's parallel fetches, a load
-    # test) overflowed it and saw resets. The kernel caps this at net.core.somaxconn.
-    request_queue_size = 1024
     daemon_threads = True
-    block_on_close = False  # drain() waits for requests in flight; past its deadline nothing more is owed
+    block_on_close = False
+    request_queue_size = 1024  # the listen backlog: a burst of connections (the page, a benchmark) is queued
 
-    def __init__(self, address: tuple[str, int], *, table: RouteTable[FunctionSpec], deliver: Deliver,
-                 max_body: int = MAX_BODY_BYTES) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.table = table
-        self.deliver = deliver
-        self.max_body = max_body
-        self.connections = ConnectionTracker()
-        self._print_lock = threading.Lock()
-        self._accepting: threading.Thread | None = None
+    def __init__(self, address: tuple[str, int], *, routes: RouteTable, max_body: int = MAX_BODY_BYTES) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
+        self.routes, self.max_body = routes, max_body
+        self.stopping = False
+        self._state = threading.Condition()
+        self._connections: dict[socket.socket, bool] = {}  # open connection -> serving a request
 
-    def access_log(self, line: str) -> None:
-        with self._print_lock:
-            print(line, file=sys.stdout, flush=True)
-
-    def serve_in_thread(self) -> None:
-        self._accepting = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
-                                           name="http-accept", daemon=True)
-        self._accepting.start()
+    def track(self, connection: socket.socket, busy: bool | None) -> bool:
+        """Mark a connection waiting for a request (False), serving one (True) or closed (None). False when a stop
+        refuses it: no waiting once stopping, and no request on a connection the stop closed."""
+        with self._state:
+            if busy is None:
+                self._connections.pop(connection, None)
+            elif busy and self._connections.get(connection) is not False:
+                return False  # the stop closed it while it waited
+            elif not busy and self.stopping:
+                return False
+            else:
+                self._connections[connection] = busy
+            self._state.notify_all()
+            return True
 
     def drain(self, *, deadline: float) -> int:
-        """Refuse new connections, close idle ones, and wait until `deadline` (time.monotonic()) for the
-        requests in flight; returns how many are still in flight."""
-        self.connections.start_draining()
-        if self._accepting is not None and self._accepting.is_alive():
-            self.shutdown()  # ends serve_forever, which must run on another thread
-        self.server_close()  # closes the listener: new connections are refused
-        return self.connections.wait_closed(deadline=deadline)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.connections.opened(request):
-            self.shutdown_request(request)  # accepted while a stop began
-            return
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        try:
-            super().shutdown_request(request)
-        finally:
-            self.connections.closed(request)
+        """Refuse new connections, close idle ones and wait until `deadline` (time.monotonic()) for the requests
+        in flight, which answer with Connection: close; how many are still in flight."""
+        with self._state:
+            self.stopping = True
+            for connection in [c for c, busy in self._connections.items() if not busy]:
+                del self._connections[connection]
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)  # wakes its thread, waiting for the next request
+        self.shutdown()
+        self.server_close()
+        with self._state:
+            self._state.wait_for(lambda: not any(self._connections.values()), max(0.0, deadline - time.monotonic()))
+            return sum(self._connections.values())
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], OSError):  # the client went away, or a stop closed its connection
-            logger.debug("Connection from %s ended early.", client_address[0])
-        else:
-            logger.exception("The devserver failed on a connection from %s.", client_address[0])
+        logger.debug("A connection from %s ended early.", client_address[0], exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "tools.devserver"
-    timeout = 120  # seconds an idle keep-alive connection (or a stalled body) may hold a thread
-    server: FunctionsHTTPServer
+    timeout = 130  # seconds an idle keep-alive connection may hold its thread (Kestrel's keep-alive time-out)
+    server: LocalHTTPServer
+    _unread_body = False  # the connection closes with a body the client may still be sending
 
     def version_string(self) -> str:
-        return self.server_version
-
-    # http.server logs the request line, query string included: this host logs its own line instead.
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("HTTP protocol message from %s (details withheld: may quote the query).",
-                  self.client_address[0])
+        return "tools.devserver"
 
     def handle_one_request(self) -> None:
-        # What the previous request on this connection left must not show in this one's answer or log line.
-        self.command, self.path, self.request_version, self._started = "", "", self.protocol_version, None
+        if not self.server.track(self.connection, busy=False):
+            self.close_connection = True
+            return
+        self.command, self.path, self._began = "", "", time.perf_counter()  # nothing of the previous request
         super().handle_one_request()
-        if not self.server.connections.idle(self.connection):
-            self.close_connection = True  # stopping: no next request on this connection
 
     def parse_request(self) -> bool:
-        self._started = time.perf_counter()
-        if not self.server.connections.busy(self.connection):
+        self._began = time.perf_counter()
+        if not self.server.track(self.connection, busy=True):
+            self.close_connection = True
             return False  # a stop closed this idle connection just as the request arrived
-        words = self.raw_requestline.decode("iso-8859-1").split()
-        # http.server takes 'GET /' for HTTP/0.9 (answered without status line or headers) and answers a
-        # method that is no token with a 501; Kestrel refuses both as a bad request line.
-        if len(words) == 2 or (len(words) == 3 and not METHOD_TOKEN.fullmatch(words[0])):
-            self.send_error(HTTPStatus.BAD_REQUEST)
+        if not super().parse_request():
             return False
-        return super().parse_request()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (request line, version, header size) as the contract's JSON."""
         if self.request_version == "HTTP/0.9":
-            # http.server's guess until it has read a version; it would write no status line or headers.
-            self.request_version = "HTTP/1.1"
-        self.close_connection = True
-        self._finish(protocol_error(int(code)))
+            self.send_error(400)  # a request line without a version: Kestrel refuses it too
+            return False
+        return True
 
-    def handle_expect_100(self) -> bool:
-        # Refuse a bad or too large body before the client sends it.
-        try:
-            length = declared_length(self.headers.get_all("Content-Length"))
-        except InvalidContentLength as exc:
-            refusal = error_reply(400, "invalidContentLength", str(exc))
-        else:
-            if length is None or length <= self.server.max_body:
-                return super().handle_expect_100()
-            refusal = self._too_large()
-        self.close_connection = True
-        self._finish(refusal)
-        return False
+    def finish(self) -> None:
+        self.server.track(self.connection, busy=None)
+        super().finish()
+        if self._unread_body:  # read what still comes before closing, or the close would reset the answer
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(2)
+                while self.connection.recv(65536):
+                    pass
 
     def __getattr__(self, name: str) -> Any:
-        # http.server answers a method it has no do_X for with an HTML 501; every method token (QUERY,
-        # M-SEARCH, lower-case get...) is routed instead, to a function or the host's JSON 404/405.
-        if name.startswith("do_") and METHOD_TOKEN.fullmatch(name[3:]):
+        # http.server answers a method it has no do_X for with a 501 page; the host routes every method.
+        if name.startswith("do_"):
             return self._dispatch
         raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the server itself refuses (request line, headers) gets an empty answer, as Kestrel's."""
+        if self.request_version == "HTTP/0.9":  # http.server's guess before it read a version
+            self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self._send(Reply(int(code), [], b""))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # http.server would log the request line, query string included; _send logs its own line
 
     def _dispatch(self) -> None:
         try:
             reply = self._serve()
-        except Exception:  # a defect of this host, not of the app: still a JSON 500 without a trace
-            logger.exception("The devserver failed to handle %s %s.", self.command, self._log_path())
-            reply = error_reply(500, "internalError", "The local host failed to handle the request.")
-        self._finish(reply)
+        except Exception:
+            logger.exception("The request %s %s failed.", self.command, urlsplit(self.path).path)
+            reply = Reply(500, [], b"")
+        self._send(reply)
 
     def _serve(self) -> Reply:
-        try:
-            body = read_body(self.rfile, self.headers, max_body=self.server.max_body)
-        except BodyTooLarge:
-            self.close_connection = True  # the rest of the body is never read
-            return self._too_large()
-        except InvalidContentLength as exc:
-            self.close_connection = True  # where this body ends is anyone's guess
-            return error_reply(400, "invalidContentLength", str(exc))
-        except MalformedBody as exc:
-            self.close_connection = True
-            return error_reply(400, "badRequest", str(exc))
+        wanted_close = self.close_connection  # the client's own wish (Connection: close, HTTP/1.0)
+        self._unread_body = self.close_connection = True  # until its body is read
+        if not is_loopback_host(self.headers.get("Host")):
+            return Reply(400, [("Content-Type", "text/plain; charset=utf-8")], _INVALID_HOST)
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1 or lengths and not re.fullmatch(r"[0-9]+", lengths[0].strip(" \t")):
+            return Reply(400, [], b"")
+        chunked = "Transfer-Encoding" in self.headers  # the host reads no body without a Content-Length
+        length = int(lengths[0]) if lengths and not chunked else 0
+        if length > self.server.max_body:
+            return Reply(413, [], b"")
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            return Reply(400, [], b"")
+        self._unread_body, self.close_connection = chunked, chunked or wanted_close
         target = urlsplit(self.path)
-        resolved = self.server.table.resolve(self.command, target.path)
-        if resolved is None:
-            return error_reply(404, "notFound", f"No function answers {target.path or '/'}.")
-        if isinstance(resolved, MethodNotAllowed):
-            return error_reply(405, "methodNotAllowed",
-                               f"{self.command} is not allowed here; use {', '.join(resolved.allowed)}.",
-                               [("Allow", ", ".join(resolved.allowed))])
-        return self._invoke(resolved, target.path, target.query, body)
-
-    def _invoke(self, matched: Matched[FunctionSpec], path: str, query: str, body: bytes) -> Reply:
-        spec = matched.route.target
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        matched = self.server.routes.resolve(self.command, target.path)
+        if matched is None:
+            return Reply(404, [], b"")
         request = func.HttpRequest(
             method=self.command,
-            url=f"http://{host}{path}" + (f"?{query}" if query else ""),
-            headers=_join(self.headers.items()),
-            params=_join(parse_qsl(query, keep_blank_values=True)),
+            url=f"http://{self.headers['Host']}{target.path}" + (f"?{target.query}" if target.query else ""),
+            headers=_joined(list(self.headers.items())),
+            params={k: v for k, v in _joined(parse_qsl(target.query, keep_blank_values=True)).items() if v},
             route_params=dict(matched.values),
             body=body,
         )
-        try:
-            outcome = invoke(spec, request)
-            http_out = next((b for b in spec.outputs if b["type"] == HTTP_OUT), None)
-            reply = reply_from(outcome.value_for(http_out) if http_out else None)
-            self.server.deliver(spec, outcome)
-            return reply
-        except Exception:
-            # The trace goes to the operator's console; the client learns only that it failed.
-            logger.exception("Function '%s' failed (%s %s).", spec.name, self.command, self._log_path())
-            return error_reply(500, "internalError",
-                               f"The function '{spec.name}' failed; see the host's log.")
+        return reply_from(matched.route.target(request))
 
-    def _too_large(self) -> Reply:
-        limit = self.server.max_body // (1024 * 1024)
-        return error_reply(413, "payloadTooLarge", f"The request body is larger than {limit} MiB.")
-
-    def _finish(self, reply: Reply) -> None:
-        if self.server.connections.draining:
+    def _send(self, reply: Reply) -> None:
+        bodiless = reply.status in (204, 304)
+        if self.server.stopping:
             self.close_connection = True
         try:
-            bodiless = reply.status in (204, 304) or reply.status < 200
-            self.send_response(reply.status, reason(reply.status))
+            self.send_response(reply.status)
             for key, value in reply.headers:
                 self.send_header(key, value)
             if not bodiless:
@@ -251,22 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD" and not bodiless:
                 self.wfile.write(reply.body)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        now = time.perf_counter()
-        elapsed_ms = (now - (self._started or now)) * 1000
-        method = _printable(self.command, limit=40) if self.command else "-"
-        self.server.access_log(f"{method} {self._log_path()} {reply.status} {elapsed_ms:.1f} ms")
-
-    def _log_path(self) -> str:
-        return _printable(urlsplit(self.path).path or "/") if self.path else "-"
-
-
-def describe_routes(routes: Iterable[Route[FunctionSpec]], base_url: str) -> Mapping[str, str]:
-    """`name -> [METHODS] url` lines for the start-up banner, as `func start` prints them."""
-    lines = {}
-    for route in routes:
-        methods = ",".join(sorted(route.methods)) if route.methods else "ANY"
-        lines[route.target.name] = f"[{methods}] {base_url}/{route.template.lstrip('/')}"
-    return lines
+        except OSError:
+            self.close_connection = True  # the client went away
+        path = "".join(c if c.isprintable() and c != " " else f"%{ord(c):02X}" for c in urlsplit(self.path).path)
+        elapsed_ms = (time.perf_counter() - self._began) * 1000
+        sys.stdout.write(f"{self.command or '-'} {path[:300] or '-'} {reply.status} {elapsed_ms:.1f} ms\n")  # one write

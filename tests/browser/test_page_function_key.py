@@ -15,7 +15,7 @@ import azure.functions as func
 import pytest
 
 from functions import page as page_functions
-from tools.httpwire import reply_from
+from tools.httpserver import reply_from
 
 KEY = "a-function-key-0123456789"
 VIEW = {"customerId": "zulu", "tenantId": "zulu.onmicrosoft.com", "m365Email": None,

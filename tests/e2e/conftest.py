@@ -2,78 +2,49 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
+from tests.support.devserver_process import REPO, LocalHost, start_local_host  # noqa: F401  (REPO: for test_demo)
 from tools.azurite import start_azurite
 from tools.identity_sim import IdentitySimulator
 from tools.processes import stop_process
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @dataclass
 class RunningApp:
-    base_url: str
-    log_path: Path
+    host: LocalHost
     secrets_file: Path
     connection_string: str
-    process: subprocess.Popen
+
+    @property
+    def process(self) -> subprocess.Popen:
+        return self.host.process
+
+    @property
+    def base_url(self) -> str:
+        return self.host.base_url
 
     def url(self, path: str) -> str:
-        return self.base_url + path
+        return self.host.url(path)
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.host.log_text()
 
 
 def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | None = None,
               args: list[str] | None = None) -> RunningApp:
-    log_path = tmp / "devserver.log"
+    """The app on the local host over this storage, with the local secret store; the verification timer does not
+    fire unless `extra_env` sets VERIFY_SCHEDULE."""
     secrets_file = tmp / "dev-secrets.json"
-    env = {
-        **os.environ,
-        "AzureWebJobsStorage": connection_string,
-        "KEY_VAULT_URL": "",
-        "LOCAL_SECRETS_FILE": str(secrets_file),
-        "PYTHONUNBUFFERED": "1",
-        **(extra_env or {}),
-    }
-    for _attempt in range(3):
-        port = free_port()
-        log = log_path.open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "DEBUG", *(args or [])],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if requests.get(base_url + "/api/health", timeout=2).status_code == 200:
-                    return RunningApp(base_url, log_path, secrets_file, connection_string, process)
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        process.kill()
-        process.wait()
-    raise RuntimeError("the local host did not start:\n" + log_path.read_text(errors="replace")[-4000:])
+    env = {"AzureWebJobsStorage": connection_string, "KEY_VAULT_URL": "", "LOCAL_SECRETS_FILE": str(secrets_file),
+           "VERIFY_SCHEDULE": "0 0 0 1 1 *", **(extra_env or {})}
+    return RunningApp(start_local_host(tmp, env, args=["--log-level", "DEBUG", *(args or [])]), secrets_file,
+                      connection_string)
 
 
 @contextlib.contextmanager

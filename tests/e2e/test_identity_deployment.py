@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import selectors
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
 import time
@@ -45,6 +43,7 @@ from azure.data.tables import TableServiceClient
 
 from shared.adapters.secret_names import secret_name
 from shared.domain.secrets import SecretName
+from tests.support.devserver_process import LocalHost, start_local_host
 from tests.support.keyvault_sim import KeyVaultSimulator
 from tests.support.managed_identity_sim import (
     API_VERSION,
@@ -56,15 +55,12 @@ from tests.support.managed_identity_sim import (
 from tests.support.serving import ServedInThread
 from tests.support.tls import TestCA
 from tools.azurite import Azurite, start_azurite
-from tools.processes import stop_process
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 TENANT_ID = "3f6c1a52-7a0e-4b8f-9d7e-2c1b0a9e8d11"  # the directory the identity lives in
 START_TIMEOUT = 60.0
 HTTP_TIMEOUT = 60.0
-_LISTENING = re.compile(r"Listening on (http://127\.0\.0\.1:\d+) ")
 
 
 # --- harness ---------------------------------------------------------------------------------------------
@@ -175,24 +171,6 @@ class VaultTunnel(ServedInThread):
                         return
 
 
-@dataclass
-class Host:
-    """A running `python -m tools.devserver`; stdout and stderr go to one log file."""
-
-    process: subprocess.Popen
-    log_path: Path
-    base_url: str = ""
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
 def hermetic_env(tmp: Path, settings: Mapping[str, str]) -> dict[str, str]:
     """Only what a Python process needs, plus `settings`: nothing of the outer environment leaks in."""
     home = tmp / "home"
@@ -206,38 +184,10 @@ def hermetic_env(tmp: Path, settings: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def devserver_command(tmp: Path) -> list[str]:
-    return [
-        sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", "0", "--log-level", "DEBUG",
-        "--settings", str(tmp / "no-local-settings.json"),  # not the developer's local.settings.json
-    ]
-
-
-def launch(tmp: Path, settings: Mapping[str, str]) -> Host:
-    """Start the local host on a free port (it binds port 0 and says which) and wait until it is healthy."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    log_path = tmp / "devserver.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            devserver_command(tmp), cwd=REPO, env=hermetic_env(tmp, settings),
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-    host = Host(process, log_path)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        if not host.base_url:
-            match = _LISTENING.search(host.log_text())
-            if match:
-                host.base_url = match.group(1)
-        if host.base_url:
-            try:
-                if requests.get(host.url("/api/health"), timeout=5).status_code == 200:
-                    return host
-            except requests.ConnectionError:
-                pass
-        time.sleep(0.1)
-    host.stop()
-    raise RuntimeError("the local host did not start:\n" + host.log_text()[-4000:])
+def launch(tmp: Path, settings: Mapping[str, str], *, wait: bool = True) -> LocalHost:
+    """Start the local host with only `settings` (no local.settings.json) on a free port."""
+    return start_local_host(tmp, hermetic_env(tmp, settings), inherit_env=False, args=["--log-level", "DEBUG"],
+                            wait=wait, timeout=START_TIMEOUT)
 
 
 @dataclass
@@ -271,6 +221,9 @@ class Deployment:
             "SSL_CERT_FILE": str(self.ca.bundle_path),
             "HTTPS_PROXY": self.tunnel.url,
             "NO_PROXY": "127.0.0.1,localhost",
+            "VERIFY_SCHEDULE": "0 0 0 1 1 *",
+            # The local host polls queues through a connection string only (README, "Local host").
+            "AzureWebJobs.verify_worker.Disabled": "true",
             **overrides,
         }
 
@@ -316,7 +269,7 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
 
 
 @pytest.fixture(scope="module")
-def app(deployment, tmp_path_factory) -> Iterator[Host]:
+def app(deployment, tmp_path_factory) -> Iterator[LocalHost]:
     tmp = tmp_path_factory.mktemp("identity-app")
     host = launch(tmp, deployment.settings(tmp))
     try:
@@ -563,13 +516,11 @@ def test_identity_storage_off_loopback_without_key_vault_url_refuses_to_start(tm
             "LOCAL_SECRETS_FILE": str(tmp_path / "local-secrets.json"),
             **msi.environment(),
         }
-        finished = subprocess.run(
-            devserver_command(tmp_path), cwd=REPO, env=hermetic_env(tmp_path, settings),
-            capture_output=True, text=True, timeout=START_TIMEOUT,
-        )
+        host = launch(tmp_path, settings, wait=False)
+        status = host.process.wait(timeout=START_TIMEOUT)
         asked = msi.requests
-    assert finished.returncode == 2, finished.stdout + finished.stderr
-    assert "Cannot start: KEY_VAULT_URL is not set." in finished.stderr
-    assert "Listening on" not in finished.stdout
+    assert status == 2, host.log_text()
+    assert "Cannot start: KEY_VAULT_URL is not set." in host.log_text()
+    assert "Listening on" not in host.log_text()
     assert asked == []
     assert not (tmp_path / "local-secrets.json").exists()

@@ -126,7 +126,6 @@ def test_delete_removes_the_customer(app):
     assert (again.status_code, again.json()["error"]["code"]) == (404, "notFound")
 
 
-def test_unknown_route_is_404_json(app):
+def test_unknown_route_is_the_hosts_empty_404(app):
     response = requests.get(app.url("/api/nothing-here"), timeout=10)
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "notFound"
+    assert response.status_code == 404 and response.content == b""  # no function runs: the host answers

@@ -1,6 +1,7 @@
 """How the local host fetches and runs queue messages, against a real Azurite: batchSize at a time, the next batch
-once the messages in flight drop to newBatchThreshold, on a bounded pool of invocation threads, and what a stop
-does to messages fetched but not started.
+once the messages in flight drop to newBatchThreshold, on a bounded pool of invocation threads; the hold on a message
+renewed while its function runs; the retry delay after a failure; and what a stop does to messages fetched but not
+started.
 
 The function under test blocks on a per-message gate that the test opens, so nothing depends on how long
 anything takes; every wait has a deadline.
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from azure.storage.queue import QueueClient
@@ -21,7 +24,7 @@ from azure.storage.queue import QueueClient
 from tests.support.devserver_process import eventually
 from tools.hostconfig import HostConfigError, QueueOptions, load_host_config
 from tools.invocation import QUEUE_TRIGGER, FunctionSpec
-from tools.queues import InvocationPool, QueuePoller, invocation_threads
+from tools.queues import QueuePoller, invocation_threads
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +34,11 @@ QUIET = 0.5  # how long "nothing more happens" is watched for
 class Gated:
     """A queue function that records each message as it starts and returns once the test opens its gate."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
         self.started: list[str] = []
+        self.dequeue_counts: list[int] = []
+        self.times: list[float] = []  # time.monotonic() of each start
         self.finished: list[str] = []
         self._gates: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
@@ -45,10 +51,14 @@ class Gated:
         body = msg.get_body().decode("utf-8")
         with self._lock:
             self.started.append(body)
+            self.dequeue_counts.append(msg.dequeue_count)
+            self.times.append(time.monotonic())
         if not self.gate(body).wait(60):
             raise RuntimeError(f"gate {body} never opened")
         with self._lock:
             self.finished.append(body)
+        if self.fail:
+            raise RuntimeError(f"{body} failed, as told")
 
     def running(self) -> list[str]:
         with self._lock:
@@ -69,15 +79,15 @@ def queues(azurite) -> Iterator[tuple[QueueClient, QueueClient]]:
     inbox.delete_queue()
 
 
-def start_poller(inbox: QueueClient, poison: QueueClient, function: Gated, *, batch: int, threshold: int,
-                 threads: int) -> tuple[QueuePoller, threading.Thread, threading.Event]:
-    spec = FunctionSpec(name="gated", user_function=function,
-                        trigger={"type": QUEUE_TRIGGER, "name": "msg", "queueName": inbox.queue_name},
-                        outputs=(), wants_context=False)
+def start_poller(inbox: QueueClient, poison: QueueClient, function: Gated, *, batch: int = 4, threshold: int = 0,
+                 threads: int = 4, hold_seconds: int = 600, retry_seconds: float = 0.0,
+                 ) -> tuple[QueuePoller, threading.Thread, threading.Event]:
+    spec = FunctionSpec("gated", function, {"type": QUEUE_TRIGGER, "name": "msg", "queueName": inbox.queue_name})
     stop = threading.Event()
-    poller = QueuePoller(spec, inbox, poison, options=QueueOptions(batch_size=batch, new_batch_threshold=threshold),
-                         retry_seconds=0, deliver=lambda spec, outcome: None, stop=stop,
-                         pool=InvocationPool(threads, name="test"))
+    options = QueueOptions(batch_size=batch, new_batch_threshold=threshold, max_polling_interval=0.5,
+                           visibility_timeout=retry_seconds)
+    poller = QueuePoller(spec, inbox, poison, options=options, stop=stop, pool=ThreadPoolExecutor(threads),
+                         hold_seconds=hold_seconds)
     thread = threading.Thread(target=poller.run, daemon=True)
     thread.start()
     return poller, thread, stop
@@ -168,6 +178,48 @@ def test_a_stop_lets_running_invocations_finish_and_releases_the_messages_not_st
         thread.join(30)
 
 
+def renewals(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "tools.queues" and r.getMessage().startswith("Renewed the hold")]
+
+
+def test_the_hold_on_a_message_is_renewed_while_its_function_runs(queues, caplog):
+    inbox, poison = queues
+    caplog.set_level(logging.DEBUG, logger="tools.queues")
+    function = Gated()
+    send(inbox, 1)
+    # A 2 s hold, renewed every second (the host's: 10 minutes, renewed every 5).
+    _, thread, stop = start_poller(inbox, poison, function, hold_seconds=2)
+    try:
+        eventually(lambda: function.running(), timeout=30, what="the invocation")
+        eventually(lambda: len(renewals(caplog)) >= 2, timeout=30, what="two renewals")
+        assert inbox.peek_messages() == []  # the first hold has run out, yet the message is still hidden
+        function.open("m00")
+        # Deleted with the receipt of the last renewal (the first one no longer holds it).
+        eventually(lambda: inbox.get_queue_properties().approximate_message_count == 0, timeout=30,
+                   what="the message to be deleted")
+        assert function.started == ["m00"] and function.dequeue_counts == [1]
+    finally:
+        function.open("m00")
+        stop.set()
+        thread.join(30)
+
+
+def test_a_failed_message_comes_back_after_the_visibility_timeout(queues):
+    inbox, poison = queues
+    function = Gated(fail=True)
+    function.open("m00")
+    send(inbox, 1)
+    _, thread, stop = start_poller(inbox, poison, function, retry_seconds=3)
+    try:
+        eventually(lambda: len(function.started) >= 2, timeout=30, what="a second try")
+        assert function.dequeue_counts[:2] == [1, 2]
+        # Hidden for host.json's visibilityTimeout (3 s; the storage service counts whole seconds) between tries.
+        assert function.times[1] - function.times[0] >= 2
+    finally:
+        stop.set()
+        thread.join(30)
+
+
 # --- the settings behind it ----------------------------------------------------------------------------
 
 def test_host_json_sets_batch_size_and_new_batch_threshold_whose_default_is_half_a_batch_per_processor(tmp_path):
@@ -179,6 +231,14 @@ def test_host_json_sets_batch_size_and_new_batch_threshold_whose_default_is_half
     path.write_text(json.dumps({"version": "2.0", "extensions": {"queues": {"newBatchThreshold": -1}}}))
     with pytest.raises(HostConfigError, match="newBatchThreshold"):
         load_host_config(path)
+
+
+def test_the_retry_delay_is_host_json_visibility_timeout_whose_default_is_zero(tmp_path):
+    path = tmp_path / "host.json"
+    path.write_text(json.dumps({"version": "2.0", "extensions": {"queues": {"maxDequeueCount": 5}}}))
+    assert load_host_config(path).queues.visibility_timeout == 0
+    path.write_text(json.dumps({"version": "2.0", "extensions": {"queues": {"visibilityTimeout": "00:01:30"}}}))
+    assert load_host_config(path).queues.visibility_timeout == 90
 
 
 @pytest.mark.parametrize(("setting", "threads"), [

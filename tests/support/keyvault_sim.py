@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.support.serving import ServedInThread
 from tests.support.tls import TestCA
+from tools.identity_sim.replies import Reply
+from tools.identity_sim.server import Exchange, TlsThreadingServer
 
 DEFAULT_TOKEN = "kv-sim-access-token"
 DEFAULT_TENANT = "72f988bf-0000-4000-8000-00000000cafe"
@@ -116,8 +115,9 @@ class KeyVaultSimulator(ServedInThread):
         self._failure: tuple[str, int] | None = None
 
     # -- lifecycle (start/stop/with from ServedInThread) -----------------------------------------
-    def _make_server(self) -> _Server:
-        return _Server(self, self._ca.server_context(*self.hostnames))
+    def _make_server(self) -> TlsThreadingServer:
+        return TlsThreadingServer(("127.0.0.1", 0), context=self._ca.server_context(*self.hostnames),
+                                  handle=self._exchange, methods=("GET", "PUT", "DELETE", "POST", "PATCH"))
 
     @property
     def url(self) -> str:
@@ -348,74 +348,21 @@ class KeyVaultSimulator(ServedInThread):
         del self._secrets[name.lower()]
         return _Reply(204)
 
-    def _record(self, seen: SeenRequest) -> None:
-        with self._lock:
-            self._seen.append(seen)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, sim: KeyVaultSimulator, context: ssl.SSLContext) -> None:
-        self.sim = sim
-        self.tls = context
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def finish_request(self, request: socket.socket, client_address: Any) -> None:
-        # Headers and body go out as separate writes: without NODELAY, Nagle + delayed ACK add 40 ms to each.
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # The TLS handshake runs here, in the connection's own thread, so a slow client cannot stall accept().
+    def _exchange(self, exchange: Exchange) -> None:
+        authorized = exchange.headers.get("Authorization") == f"Bearer {self.token}"
         try:
-            conn = self.tls.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        try:
-            self.RequestHandlerClass(conn, client_address, self)
-        finally:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hangs up mid-request is not the simulator's failure
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_PUT = do_DELETE = do_POST = do_PATCH = do_GET
-
-    def _serve(self) -> None:
-        sim = self.server.sim
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        head = self.requestline + "\r\n" + str(self.headers)
-        authorized = self.headers.get("Authorization") == f"Bearer {sim.token}"
-        try:
-            reply = sim._handle(self.command, self.path, self.headers, body)
+            reply = self._handle(exchange.method, exchange.target, exchange.headers, exchange.body)
         except _Reply as answer:
             reply = answer
         except ConnectionAbortedError:
-            sim._record(SeenRequest(self.command, self.path, authorized, None, head))
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            self._record(SeenRequest(exchange.method, exchange.target, authorized, None, exchange.head))
+            exchange.drop()
             return
-        sim._record(SeenRequest(self.command, self.path, authorized, reply.status, head))
-        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if reply.body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._record(SeenRequest(exchange.method, exchange.target, authorized, reply.status, exchange.head))
+        json_type = () if reply.body is None else (("Content-Type", "application/json; charset=utf-8"),)
+        exchange.send(Reply(reply.status, b"" if reply.body is None else json.dumps(reply.body).encode(),
+                            (*reply.headers.items(), *json_type)))
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def _record(self, seen: SeenRequest) -> None:
+        with self._lock:
+            self._seen.append(seen)

@@ -22,11 +22,12 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support.serving import ServedInThread
+from tools.identity_sim.replies import Reply
+from tools.identity_sim.server import Exchange, TlsThreadingServer
 
 API_VERSION = "2019-08-01"
 STORAGE_RESOURCE = "https://storage.azure.com"
@@ -124,8 +125,9 @@ class ManagedIdentitySimulator(ServedInThread):
         self._issued: list[str] = []
 
     # -- lifecycle (start/stop/with from ServedInThread) -----------------------------------------
-    def _make_server(self) -> _Server:
-        return _Server(self)
+    def _make_server(self) -> TlsThreadingServer:
+        return TlsThreadingServer(("127.0.0.1", 0), context=None, handle=self._exchange,  # the platform's is http
+                                  methods=("GET", "POST", "PUT", "DELETE"))
 
     @property
     def endpoint(self) -> str:
@@ -151,6 +153,10 @@ class ManagedIdentitySimulator(ServedInThread):
         return [seen for seen in self.requests if seen.status == 200]
 
     # -- the endpoint -----------------------------------------------------------------------------
+    def _exchange(self, exchange: Exchange) -> None:
+        status, body = self._answer(exchange.method, exchange.target, exchange.headers)
+        exchange.send(Reply(status, json.dumps(body).encode(), (("Content-Type", "application/json; charset=utf-8"),)))
+
     def _answer(self, method: str, target: str, headers: Any) -> tuple[int, dict[str, Any]]:
         url = urlsplit(target)
         query = {name: values[0] for name, values in parse_qs(url.query).items()}
@@ -205,40 +211,3 @@ class ManagedIdentitySimulator(ServedInThread):
             "token_type": "Bearer",
             "client_id": seen.client_id or "",
         }
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, sim: ManagedIdentitySimulator) -> None:
-        self.sim = sim
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hangs up mid-request is not the simulator's failure
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_DELETE = do_GET
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        status, body = self.server.sim._answer(self.command, self.path, self.headers)
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass

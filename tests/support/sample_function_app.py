@@ -1,11 +1,11 @@
-"""A small FunctionApp for the devserver's tests: each trigger kind the devserver runs, none of the product.
+"""A small FunctionApp for the local host's tests: each trigger kind the host runs, none of the product.
 
-Timer and queue functions record what they received as JSON lines in $SAMPLE_EVENTS_DIR/<function>.jsonl,
-so a test can see each invocation from outside the devserver process.
+Timer and queue functions record what they received as JSON lines in $SAMPLE_EVENTS_DIR/<function>.jsonl
+(`recorded()` reads them), so a test sees each invocation from outside the host's process. $SAMPLE_EXTRA_ROUTE
+("<route> <METHOD,...>") registers one more HTTP function last, for the routes the host refuses at start-up.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
@@ -26,6 +26,12 @@ def _record(function: str, event: dict[str, Any]) -> None:
     folder = Path(os.environ["SAMPLE_EVENTS_DIR"])
     with _write_lock, (folder / f"{function}.jsonl").open("a", encoding="utf-8") as out:
         out.write(json.dumps(event) + "\n")
+
+
+def recorded(folder: Path, function: str) -> list[dict[str, Any]]:
+    """What `function` recorded so far in `folder` ($SAMPLE_EVENTS_DIR)."""
+    path = folder / f"{function}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def _wait_for_gate(gate: str) -> bool:
@@ -51,7 +57,6 @@ def startup_check() -> None:
 
 @app.route(route="api/echo/{name}", methods=["GET", "POST", "PUT"], trigger_arg_name="request")
 def echo(request: func.HttpRequest) -> func.HttpResponse:
-    status = int(request.params.get("status", "200"))
     return func.HttpResponse(
         json.dumps({
             "method": request.method,
@@ -61,35 +66,31 @@ def echo(request: func.HttpRequest) -> func.HttpResponse:
             "headers": {k: v for k, v in request.headers.items() if k.startswith("x-sample")},
             "body": request.get_body().decode("utf-8"),
         }),
-        status_code=status,
+        status_code=int(request.params.get("status", "200")),
         mimetype="application/json",
         headers={"X-Echo": request.route_params.get("name", "")},
     )
 
 
-@app.route(route="api/status/verify", methods=["POST"])
-def verify_all(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"handler": "verify_all"}, 202)
+# Registered in this order on purpose: a route registered earlier wins over a more specific one registered later.
+@app.route(route="api/order/{name}", methods=["GET"])
+def order_parameter(req: func.HttpRequest) -> func.HttpResponse:
+    return _json({"handler": "order_parameter", "name": req.route_params["name"]})
 
 
-@app.route(route="api/status/{customerId}", methods=["GET"])
-def status_one(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"handler": "status_one", "customerId": req.route_params["customerId"]})
+@app.route(route="api/order/first", methods=["GET", "POST"])
+def order_literal(req: func.HttpRequest) -> func.HttpResponse:
+    return _json({"handler": "order_literal"})
 
 
-@app.route(route="api/status/{customerId}/verify", methods=["POST"])
-def verify_one(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"handler": "verify_one", "customerId": req.route_params["customerId"]})
-
-
-@app.route(route="api/items/{id:int}", methods=["GET"])
+@app.route(route="api/items/{id}", methods=["GET"])
 def item(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"id": int(req.route_params["id"])})
+    return _json({"id": req.route_params["id"]})
 
 
-@app.route(route="api/files/{*path}", methods=["GET"])
-def files(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"path": req.route_params.get("path")})
+@app.route(route="api/short/{code:maxlength(3)?}", methods=["GET"])
+def short(req: func.HttpRequest) -> func.HttpResponse:
+    return _json({"code": req.route_params.get("code")})
 
 
 @app.route(route="api/page", methods=["GET"])
@@ -100,17 +101,6 @@ def page(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="api/things/{id}", methods=["DELETE"])
 def delete_thing(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(status_code=204)
-
-
-@app.route(route="api/context", methods=["GET"])
-def with_context(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    return _json({"functionName": context.function_name, "invocationId": context.invocation_id})
-
-
-@app.route(route="api/async/{value}", methods=["GET"])
-async def asynchronous(req: func.HttpRequest) -> func.HttpResponse:
-    await asyncio.sleep(0)
-    return _json({"value": req.route_params["value"], "async": True})
 
 
 @app.route(route="api/boom", methods=["GET"])
@@ -166,17 +156,21 @@ def tick_fails(timer: func.TimerRequest) -> None:
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%SAMPLE_QUEUE%", connection="SAMPLE_STORAGE")
-@app.queue_output(arg_name="forward", queue_name="%SAMPLE_QUEUE%-out", connection="SAMPLE_STORAGE")
-def consume(msg: func.QueueMessage, forward: func.Out[str]) -> None:
-    body = msg.get_body().decode("utf-8")
-    _record("consume", {"id": msg.id, "body": body, "dequeueCount": msg.dequeue_count,
-                        "inserted": msg.insertion_time is not None,
-                        "expires": msg.expiration_time is not None,
+def consume(msg: func.QueueMessage) -> None:
+    _record("consume", {"id": msg.id, "body": msg.get_body().decode("utf-8"), "dequeueCount": msg.dequeue_count,
+                        "inserted": msg.insertion_time is not None, "expires": msg.expiration_time is not None,
                         "popReceipt": bool(msg.pop_receipt)})
-    forward.set(body.upper())
 
 
 @app.queue_trigger(arg_name="msg", queue_name="%SAMPLE_FAIL_QUEUE%", connection="SAMPLE_STORAGE")
 def always_fails(msg: func.QueueMessage) -> None:
     _record("always_fails", {"id": msg.id, "dequeueCount": msg.dequeue_count})
     raise RuntimeError("queue failure: retried, then poisoned")
+
+
+if os.environ.get("SAMPLE_EXTRA_ROUTE"):
+    _route, _, _methods = os.environ["SAMPLE_EXTRA_ROUTE"].partition(" ")
+
+    @app.route(route=_route, methods=_methods.split(",") if _methods else None)
+    def extra(req: func.HttpRequest) -> func.HttpResponse:
+        return _json({"handler": "extra"})

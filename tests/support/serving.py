@@ -5,6 +5,8 @@ import socketserver
 import threading
 from typing import Self
 
+from tools.identity_sim.server import TlsThreadingServer
+
 
 class ServedInThread:
     """Subclasses build their server in `_make_server()`; `thread_name` names the thread in dumps."""
@@ -27,6 +29,9 @@ class ServedInThread:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+            if isinstance(self._server, TlsThreadingServer):  # release requests held and idle connections
+                self._server.stopping.set()
+                self._server.close_connections()
             self._server.server_close()
             assert self._thread is not None
             self._thread.join(timeout=10)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import azure.functions as func
 import pytest
-
-from tools.queues import encode_body
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 PACKAGE = "azure.functions"
@@ -82,23 +79,3 @@ def test_the_scan_lets_public_names_through(source):
 @pytest.mark.parametrize("path", sorted(TOOLS.glob("*.py")), ids=lambda p: p.name)
 def test_tools_use_only_public_azure_functions_names(path):
     assert private_uses(path.read_text(encoding="utf-8")) == []
-
-
-def test_a_queue_output_may_be_a_queue_message_of_either_public_class():
-    from azure.functions.queue import QueueMessage as WorkerQueueMessage
-
-    assert encode_body(func.QueueMessage(body=b"plain"), "none") == "plain"
-    assert encode_body(WorkerQueueMessage(body=b"worker"), "base64") == "d29ya2Vy"
-
-
-def test_context_carries_trace_and_retry_context_with_the_workers_attributes():
-    from tools.invocation import Context, FunctionSpec
-
-    spec = FunctionSpec(name="f", user_function=lambda req: None, trigger={"type": "httpTrigger", "name": "req"},
-                        outputs=(), wants_context=True)
-    context = Context(spec)
-    assert isinstance(context, func.Context)
-    trace, retry = context.trace_context, context.retry_context
-    assert (trace.trace_parent, trace.trace_state, dict(trace.attributes)) == ("", "", {})
-    assert (trace.Traceparent, trace.Tracestate, dict(trace.Attributes)) == ("", "", {})  # the worker's names
-    assert (retry.retry_count, retry.max_retry_count, retry.exception, retry.rpc_exception) == (0, 0, None, None)

@@ -1,178 +1,103 @@
-"""Route templates and matching of the local host (tools/routing.py), against ASP.NET Core's rules."""
+"""Route templates and matching of the local host (tools/routing.py), as the Functions host matches routes:
+in registration order, and refusing at start-up what it refuses."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
-from tools.routing import Matched, MethodNotAllowed, Route, RouteTable, RouteTemplateError, split_path
+from tests.support.registry import registered_functions
+from tools.devserver import plan_functions
+from tools.hostconfig import load_host_config
+from tools.routing import RouteError, RouteTable, split_path
 
-CONTRACT_ROUTES = [
-    ("api/health", ["GET"], "health"),
-    ("api/tenants/{customerId}", ["GET", "PUT", "DELETE"], "tenant"),
-    ("api/status", ["GET"], "list"),
-    ("api/status/{customerId}", ["GET"], "status_one"),
-    ("api/status/{customerId}/verify", ["POST"], "verify_one"),
-    ("api/status/verify", ["POST"], "verify_all"),
-    ("api/status/runs/{runId}", ["GET"], "run"),
-    ("authenticate/OAuth2Callback", ["GET", "POST"], "callback"),
-]
+REPO = Path(__file__).resolve().parents[2]
 
 
-def table(routes=CONTRACT_ROUTES) -> RouteTable[str]:
-    return RouteTable([Route.build(template, methods, target) for template, methods, target in routes])
+def table(*routes: tuple[str, list[str] | None], prefix: str = "api") -> RouteTable:
+    routes_table = RouteTable(prefix)
+    for index, (route, methods) in enumerate(routes):
+        routes_table.add(f"f{index}", route, methods, f"target{index}")
+    return routes_table
 
 
-def resolve(routes, method: str, path: str):
-    return table(routes).resolve(method, path)
-
-
-def target(method: str, path: str, routes=CONTRACT_ROUTES) -> tuple[str, dict[str, str]] | None:
-    found = resolve(routes, method, path)
-    assert not isinstance(found, MethodNotAllowed), f"{method} {path} answered 405 ({found})"
+def target(routes: RouteTable, method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    found = routes.resolve(method, path)
     return None if found is None else (found.route.target, dict(found.values))
 
 
-@pytest.mark.parametrize(("method", "path", "expected"), [
-    ("POST", "/api/status/verify", ("verify_all", {})),
-    ("GET", "/api/status/cust-1", ("status_one", {"customerId": "cust-1"})),
-    ("POST", "/api/status/cust-1/verify", ("verify_one", {"customerId": "cust-1"})),
-    ("GET", "/api/status/runs/r1", ("run", {"runId": "r1"})),
-    ("GET", "/api/status", ("list", {})),
-    ("PUT", "/api/tenants/a.b_c-d", ("tenant", {"customerId": "a.b_c-d"})),
-    ("GET", "/authenticate/OAuth2Callback", ("callback", {})),
+@pytest.mark.parametrize(("method", "path", "function"), [
+    ("GET", "/", "page"), ("GET", "", "page"), ("GET", "/page/app.js", "page_file"),
+    ("GET", "/api/health", "health"), ("PUT", "/api/tenants/c-1", "tenants_put"),
+    ("GET", "/api/tenants/c-1", "tenants_get"), ("DELETE", "/api/tenants/c-1", "tenants_delete"),
+    ("GET", "/api/status", "status_list"), ("GET", "/api/status/c-1", "status_get"),
+    ("POST", "/api/status/c-1/verify", "status_verify"), ("POST", "/api/runs", "runs_start"),
+    ("GET", "/api/runs", "runs_list"), ("GET", "/api/runs/r-1", "runs_get"), ("PUT", "/api/settings", "settings_put"),
+    ("POST", "/api/consent/c-1", "consent_start"), ("POST", "/authenticate/OAuth2Callback", "consent_callback"),
+    ("POST", "/", None), ("GET", "/api", None), ("GET", "/dashboard", None), ("PATCH", "/api/status", None),
+    ("GET", "/api/status/c-1/verify", None), ("GET", "/page", None),
 ])
-def test_contract_routes_reach_their_functions(method, path, expected):
-    assert target(method, path) == expected
+def test_the_apps_routes_reach_their_functions_under_the_apps_host_json(method, path, function):
+    routes = plan_functions(registered_functions(), load_host_config(REPO / "host.json")).routes
+    found = routes.resolve(method, path)
+    assert (found.route.name if found else None) == function
 
 
-def test_literal_segment_wins_over_a_parameter_whatever_the_order_of_declaration():
-    routes = [("api/status/{customerId}", ["POST"], "param"), ("api/status/verify", ["POST"], "literal")]
-    assert target("POST", "/api/status/verify", routes) == ("literal", {})
-    assert target("POST", "/api/status/verify", list(reversed(routes))) == ("literal", {})
-    assert target("POST", "/api/status/other", routes) == ("param", {"customerId": "other"})
+def test_routes_match_in_registration_order_not_by_specificity():
+    parameter_first = table(("status/{customerId}", ["POST"]), ("status/verify", ["POST"]))
+    assert target(parameter_first, "POST", "/api/status/verify") == ("target0", {"customerId": "verify"})
+    literal_first = table(("status/verify", ["POST"]), ("status/{customerId}", ["POST"]))
+    assert target(literal_first, "POST", "/api/status/verify") == ("target0", {})
+    assert target(literal_first, "POST", "/api/status/other") == ("target1", {"customerId": "other"})
 
 
-def test_a_literal_route_that_refuses_the_method_leaves_the_parameter_route_to_answer():
-    # As in ASP.NET endpoint routing: the method filter runs over every route that matched the path.
-    assert target("GET", "/api/status/verify") == ("status_one", {"customerId": "verify"})
+def test_a_route_that_refuses_the_method_leaves_the_next_route_to_answer():
+    routes = table(("status/verify", ["POST"]), ("status/{customerId}", ["GET"]), ("any/{thing}", None))
+    assert target(routes, "GET", "/api/status/verify") == ("target1", {"customerId": "verify"})
+    assert target(routes, "PATCH", "/api/status/verify") is None
+    assert target(routes, "m-search", "/api/any/x") == ("target2", {"thing": "x"})  # no methods: every method
 
 
-def test_precedence_constrained_parameter_then_parameter_then_catch_all():
-    routes = [
-        ("api/x/{*rest}", None, "catch_all"),
-        ("api/x/{value}", None, "param"),
-        ("api/x/{value:int}", None, "int"),
-        ("api/x/fixed", None, "literal"),
-    ]
-    assert target("GET", "/api/x/fixed", routes)[0] == "literal"
-    assert target("GET", "/api/x/42", routes) == ("int", {"value": "42"})
-    assert target("GET", "/api/x/abc", routes) == ("param", {"value": "abc"})
-    assert target("GET", "/api/x/a/b", routes) == ("catch_all", {"rest": "a/b"})
+def test_literals_ignore_case_values_keep_it_and_one_trailing_slash_is_ignored():
+    routes = table(("Tenants/{customerId}", ["get"]))
+    assert target(routes, "GET", "/API/tenants/MiXeD/") == ("target0", {"customerId": "MiXeD"})
+    assert target(routes, "GET", "/api/tenants/a/b") is None
+    assert target(routes, "GET", "/api/tenants//") is None
 
 
-def test_literals_are_case_insensitive_and_values_keep_their_case():
-    assert target("get", "/API/Status/CustOne") == ("status_one", {"customerId": "CustOne"})
-    assert target("GET", "/AUTHENTICATE/oauth2callback") == ("callback", {})
+def test_values_are_percent_decoded_per_segment_but_an_encoded_slash_stays_as_sent():
+    assert split_path("/api/tenants/caf%C3%A9%20x/") == ["api", "tenants", "caf\u00e9 x"]
+    assert split_path("/api/tenants/a%2Fb%2fc") == ["api", "tenants", "a%2Fb%2fc"]
+    assert split_path("/api/status?x=%2F") == ["api", "status"]
 
 
-def test_a_trailing_slash_is_ignored_and_extra_segments_do_not_match():
-    assert target("GET", "/api/health/") == ("health", {})
-    assert target("GET", "/api/health/more") is None
-    assert target("GET", "/api") is None
-    assert target("GET", "/") is None
+def test_an_optional_last_parameter_with_length_bounds():
+    routes = table(("{root:maxlength(0)?}", ["GET"]), ("code/{code:minlength(2):maxlength(3)}", None), prefix="")
+    assert target(routes, "GET", "/") == ("target0", {})
+    assert target(routes, "GET", "/x") is None  # longer than 0 characters
+    assert target(routes, "GET", "/code/ab") == ("target1", {"code": "ab"})
+    assert target(routes, "GET", "/code/a") is None and target(routes, "GET", "/code/abcd") is None
 
 
-def test_route_values_are_percent_decoded_per_segment():
-    assert target("GET", "/api/status/caf%C3%A9") == ("status_one", {"customerId": "caf\u00e9"})
-    # An encoded slash stays inside its segment, as Kestrel leaves %2F undecoded.
-    assert target("GET", "/api/status/a%2Fb") == ("status_one", {"customerId": "a%2Fb"})
-    assert split_path("/a//b/") == ["a", "", "b"]
+@pytest.mark.parametrize("route", ["admin", "admin/keys", "Administration/x", "runtime/webhooks", "/RUNTIME"])
+def test_routes_under_the_hosts_own_admin_and_runtime_space_are_refused(route):
+    with pytest.raises(RouteError, match="conflicts with the host's built-in routes"):
+        table((route, ["GET"]))
 
 
-def test_known_path_with_a_wrong_method_reports_every_allowed_method():
-    found = resolve(CONTRACT_ROUTES, "PATCH", "/api/tenants/x")
-    assert found == MethodNotAllowed(("DELETE", "GET", "PUT"))
-    found = resolve(CONTRACT_ROUTES, "DELETE", "/api/status/verify")
-    assert isinstance(found, MethodNotAllowed)
-    assert set(found.allowed) == {"GET", "POST"}  # the literal route and the parameter route
+@pytest.mark.parametrize(("first", "second"), [
+    (["GET"], ["get", "POST"]), (None, ["DELETE"]), (["PUT"], None), (None, None)])
+def test_the_same_template_with_a_method_in_common_is_refused(first, second):
+    with pytest.raises(RouteError, match="conflicts with the route of function 'f0'"):
+        table(("tenants/{customerId}", first), ("/Tenants/{customerId}/", second))
 
 
-def test_unknown_path_is_none_and_a_route_without_methods_takes_any():
-    assert resolve(CONTRACT_ROUTES, "GET", "/api/nothing") is None
-    routes = [("api/any", None, "any")]
-    for method in ("GET", "POST", "DELETE", "OPTIONS"):
-        assert target(method, "/api/any", routes) == ("any", {})
+def test_the_same_template_with_other_methods_is_another_function():
+    routes = table(("tenants/{customerId}", ["GET"]), ("tenants/{customerId}", ["PUT", "DELETE"]))
+    assert target(routes, "DELETE", "/api/tenants/c") == ("target1", {"customerId": "c"})
 
 
-@pytest.mark.parametrize(("template", "good", "bad"), [
-    ("{v:int}", ["0", "-12", "2147483647"], ["2147483648", "1.5", "x"]),
-    ("{v:long}", ["9223372036854775807"], ["9223372036854775808"]),
-    ("{v:bool}", ["true", "False"], ["yes", "1"]),
-    ("{v:guid}", ["8f14e45f-ceea-467f-a0f6-7a4e3c1f2b9a", "{8f14e45f-ceea-467f-a0f6-7a4e3c1f2b9a}"],
-     ["8f14e45f", "x"]),
-    ("{v:alpha}", ["abcXYZ"], ["abc1"]),
-    ("{v:minlength(3)}", ["abc"], ["ab"]),
-    ("{v:maxlength(3)}", ["abc"], ["abcd"]),
-    ("{v:length(2,3)}", ["ab", "abc"], ["a", "abcd"]),
-    ("{v:range(1,10)}", ["1", "10"], ["0", "11", "x"]),
-    ("{v:min(5)}", ["5"], ["4"]),
-    ("{v:max(5)}", ["5"], ["6"]),
-    ("{v:double}", ["1.5", "-2"], ["abc"]),
-    ("{v:regex(^[a-z]{{2}}\\d$)}", ["ab1", "AB1"], ["abc1", "ab"]),
-    ("{v:int:min(10)}", ["10"], ["9", "x"]),
-    ("{v:datetime}", ["2024-05-01", "2024-05-01T10:00:00"], ["yesterday"]),
-])
-def test_inline_constraints(template, good, bad):
-    routes = [(f"api/{template}", None, "t")]
-    for value in good:
-        assert target("GET", f"/api/{value}", routes) == ("t", {"v": value}), value
-    for value in bad:
-        assert target("GET", f"/api/{value}", routes) is None, value
-
-
-def test_optional_default_and_catch_all_parameters():
-    routes = [("api/opt/{v?}", None, "opt"), ("api/def/{v=first}", None, "def"),
-              ("api/all/{**rest}", None, "all")]
-    assert target("GET", "/api/opt", routes) == ("opt", {})
-    assert target("GET", "/api/opt/x", routes) == ("opt", {"v": "x"})
-    assert target("GET", "/api/def", routes) == ("def", {"v": "first"})
-    assert target("GET", "/api/def/second", routes) == ("def", {"v": "second"})
-    assert target("GET", "/api/all", routes) == ("all", {})
-    assert target("GET", "/api/all/a/b/c", routes) == ("all", {"rest": "a/b/c"})
-
-
-def test_complex_segments_split_right_to_left_like_aspnet():
-    routes = [("api/files/{name}.{ext}", None, "file")]
-    expected = ("file", {"name": "report.final", "ext": "pdf"})
-    assert target("GET", "/api/files/report.final.pdf", routes) == expected
-    assert target("GET", "/api/files/noextension", routes) is None
-
-
-def test_route_prefix_joined_template_and_leading_slash_or_tilde_are_equivalent():
-    for template in ("/api/health", "~/api/health", "api/health/"):
-        assert target("GET", "/api/health", [(template, None, "h")]) == ("h", {})
-
-
-@pytest.mark.parametrize("template", [
-    "api/{a}/{a}",            # duplicate name
-    "api/{*rest}/more",       # catch-all not last
-    "api/{v?}/more",          # optional not last
-    "api/{v:unknown}",        # unknown constraint
-    "api/{v:minlength(x)}",   # bad constraint argument
-    "api/{v",                 # unclosed brace
-    "api/v}",                 # stray brace
-    "api//x",                 # empty segment
-    "api/{a}{b}",             # adjacent parameters
-    "api/{v:regex(()}",       # bad regex
-])
-def test_invalid_templates_are_refused_at_start(template):
-    with pytest.raises(RouteTemplateError):
-        Route.build(template, None, "t")
-
-
-def test_escaped_braces_are_literals():
-    assert target("GET", "/api/{x}", [("api/{{x}}", None, "literal")]) == ("literal", {})
-
-
-def test_matched_carries_the_route():
-    found = resolve(CONTRACT_ROUTES, "GET", "/api/health")
-    assert isinstance(found, Matched) and found.route.template == "api/health"
+@pytest.mark.parametrize("route", ["files/{*path}", "items/{id:int}", "a/{x}.{y}", "{a?}/b", "x/{b=1}", "x/{"])
+def test_templates_beyond_what_the_app_uses_are_refused_with_their_reason(route):
+    with pytest.raises(RouteError):
+        table((route, ["GET"]))

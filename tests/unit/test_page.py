@@ -14,7 +14,6 @@ from functions import page
 from tests.support.registry import registered_functions
 from tools.devserver import plan_functions
 from tools.hostconfig import load_host_config
-from tools.routing import Matched, RouteTable
 
 REPO = Path(__file__).resolve().parents[2]
 TYPES = {".css": "text/css", ".js": "application/javascript", ".svg": "image/svg+xml"}
@@ -62,12 +61,11 @@ def test_any_other_name_is_a_json_404(name):
 
 
 def test_both_hosts_route_only_the_empty_path_to_the_page():
-    plan = plan_functions(registered_functions(), load_host_config(REPO / "host.json"))
-    table = RouteTable(plan.routes)
+    table = plan_functions(registered_functions(), load_host_config(REPO / "host.json")).routes
 
     def target(path: str) -> str | None:
         found = table.resolve("GET", path)
-        return found.route.target.name if isinstance(found, Matched) else None
+        return found.route.name if found else None
 
     assert target("/") == target("") == target("/?x=1") == "page"
     assert target("/page/app.js") == "page_file"

@@ -1,8 +1,9 @@
-"""The HTTPS transport: a threaded server on loopback whose TLS handshake runs in each connection's own thread.
+"""The simulators' one server: threaded, on loopback, HTTPS with a certificate from a local CA (tls.py) or plain HTTP.
 
-One thread per connection (HTTP/1.1 keep-alive), a listen backlog of 512, and no lock held while a request
-waits (latency, hang), so N requests in flight wait concurrently. A scripted Reset closes the connection with
-SO_LINGER 0 (the client sees a TCP RST); a Hang holds it until its time is up or the server stops.
+One thread per connection (HTTP/1.1 keep-alive), the TLS handshake in that thread, a listen backlog of 512, and
+no lock held while a request waits (latency, hang), so N requests in flight wait concurrently. Each request
+reaches `handle` as an `Exchange`, which ends in exactly one of: `send(reply)`, `reset()` (a TCP RST, no answer),
+`drop()` (the connection closes, no answer). `close_connections()` ends idle keep-alive connections at a stop.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import ssl
 import struct
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,12 +29,12 @@ HANDSHAKE_SECONDS = 10.0
 
 
 class Exchange:
-    """One request as the application layer sees it; `handle` gets one and calls exactly one of its endings."""
+    """One request as the application layer sees it."""
 
-    def __init__(self, handler: _Handler, method: str, body: bytes) -> None:
-        self._handler, self.method, self.body = handler, method, body
-        self.target = handler.path
+    def __init__(self, handler: _Handler, body: bytes) -> None:
+        self._handler, self.method, self.target, self.body = handler, handler.command, handler.path, body
         self.headers: Mapping[str, str] = CaseInsensitiveDict(handler.headers.items())  # as HTTP compares names
+        self.head = f"{handler.requestline}\r\n{handler.headers}"  # request line and headers as received
 
     def send(self, reply: Reply) -> None:
         handler = self._handler
@@ -51,50 +52,46 @@ class Exchange:
         self._handler.close_connection = True
 
     def drop(self) -> None:
-        """No answer: the connection is closed normally (a hang that ended with the server)."""
+        """No answer: the connection is closed normally."""
         self._handler.close_connection = True
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "identity-sim"
+    server_version = "simulator"
     sys_version = ""
     timeout = IDLE_CONNECTION_SECONDS
     server: TlsThreadingServer
 
-    def do_GET(self) -> None:
-        self._exchange("GET")
+    def __getattr__(self, name: str) -> Any:
+        # A method the server does not take has no do_X, and http.server answers it 501.
+        if name.startswith("do_") and name[3:] in self.server.methods:
+            return self._exchange
+        raise AttributeError(name)
 
-    def do_POST(self) -> None:
-        self._exchange("POST")
-
-    def do_HEAD(self) -> None:
-        self._exchange("HEAD")
-
-    def _exchange(self, method: str) -> None:
+    def _exchange(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self.send_error(413)
             self.close_connection = True
             return
-        body = self.rfile.read(length) if length else b""
-        self.server.handle(Exchange(self, method, body))
+        self.server.handle(Exchange(self, self.rfile.read(length) if length else b""))
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # the simulator logs each request itself, without query strings
+        pass  # a simulator logs what it needs itself, without query strings
 
 
 class TlsThreadingServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512  # the listen backlog: a burst of concurrent connections is queued, not refused
 
-    def __init__(
-        self, address: tuple[str, int], *, context: ssl.SSLContext, handle: Callable[[Exchange], None],
-    ) -> None:
+    def __init__(self, address: tuple[str, int], *, context: ssl.SSLContext | None,
+                 handle: Callable[[Exchange], None], methods: Collection[str] = ("GET", "POST", "HEAD")) -> None:
+        """`context` None: plain HTTP (as the App Service managed identity endpoint speaks)."""
         super().__init__(address, _Handler)
-        self._context, self.handle = context, handle
+        self._context, self.handle, self.methods = context, handle, frozenset(methods)
         self.stopping = threading.Event()
-        self._open: weakref.WeakSet[ssl.SSLSocket] = weakref.WeakSet()
+        self._open: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._open_lock = threading.Lock()
 
     def finish_request(self, request: socket.socket, client_address: Any) -> None:
@@ -103,24 +100,24 @@ class TlsThreadingServer(ThreadingHTTPServer):
         # Headers and body leave in separate writes; without NODELAY, Nagle + delayed ACK add ~40 ms to each.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            tls = self._context.wrap_socket(request, server_side=True)
+            connection = request if self._context is None else self._context.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError) as error:
             logger.debug("TLS handshake with %s failed: %s", client_address, error)
             request.close()
             return
         with self._open_lock:
-            self._open.add(tls)
+            self._open.add(connection)
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(connection, client_address, self)
         except (OSError, ssl.SSLError) as error:  # the client went away mid-request
             logger.debug("connection from %s ended: %s", client_address, error)
         finally:
             with self._open_lock:
-                self._open.discard(tls)
-            tls.close()
+                self._open.discard(connection)
+            connection.close()
 
     def shutdown_request(self, request: socket.socket) -> None:
-        request.close()  # the TLS socket took over the descriptor and is closed in finish_request
+        request.close()  # the connection (a TLS socket took over the descriptor) is closed in finish_request
 
     def close_connections(self) -> None:
         """Ends idle keep-alive connections so their threads return when the simulator stops."""

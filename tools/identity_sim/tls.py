@@ -1,4 +1,4 @@
-"""The simulator's certificate authority: a trustme CA, its PEM, and a bundle that trusts it.
+"""The simulators' certificate authority: a trustme CA, its PEM, and a bundle that trusts it.
 
 The bundle is the CAs this machine already trusts (REQUESTS_CA_BUNDLE, else certifi's, else the OS file)
 plus the simulator's CA, so a process pointed at it (REQUESTS_CA_BUNDLE=<bundle>) keeps trusting every
@@ -34,14 +34,15 @@ def system_ca_bundle() -> Path | None:
 
 
 class SimulatorCA:
-    """A fresh CA whose files live in `directory`: `ca_path` (this CA only) and `bundle_path` (system + this CA)."""
+    """A fresh CA (`ca`) whose files live in `directory`: `ca_path` (this CA only) and `bundle_path` (system + this
+    CA)."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._ca = trustme.CA(organization_name="Identity platform simulator")
+        self.ca = trustme.CA(organization_name="Identity platform simulator")
         self.ca_path = self.directory / "identity-sim-ca.pem"
-        self._ca.cert_pem.write_to_path(str(self.ca_path))
+        self.ca.cert_pem.write_to_path(str(self.ca_path))
         system = system_ca_bundle()
         system_pem = system.read_bytes() if system is not None else b""
         if system_pem and not system_pem.endswith(b"\n"):
@@ -50,7 +51,7 @@ class SimulatorCA:
             logger.warning("No system CA bundle found: the simulator's bundle trusts only the simulator")
         # Written whole, then renamed: a process reading the bundle never sees half a file.
         partial = self.directory / "identity-sim-ca-bundle.pem.partial"
-        partial.write_bytes(system_pem + self._ca.cert_pem.bytes())
+        partial.write_bytes(system_pem + self.ca.cert_pem.bytes())
         self.bundle_path = self.directory / "identity-sim-ca-bundle.pem"
         partial.replace(self.bundle_path)
 
@@ -58,5 +59,5 @@ class SimulatorCA:
         """A server-side TLS context with a certificate for `hostnames` (default 127.0.0.1 and localhost)."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        self._ca.issue_cert(*(hostnames or SERVER_NAMES)).configure_cert(context)
+        self.ca.issue_cert(*(hostnames or SERVER_NAMES)).configure_cert(context)
         return context
