@@ -22,7 +22,7 @@ from shared.domain.rules import (
     is_guid,
     is_url_host,
 )
-from shared.domain.verification import is_run_id
+from shared.domain.runs import is_run_id
 
 MAX_BODY_BYTES = 64 * 1024
 

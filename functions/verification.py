@@ -6,7 +6,7 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.domain.errors import NotFound
-from shared.domain.verification import Trigger
+from shared.domain.runs import Trigger
 from shared.usecases.runs import handle_poisoned, handle_work, start_run
 from shared.usecases.verify import verify_tenant
 from shared.views import run_view, runs_view, tenant_view

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
-from .domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
-from .domain.verification import RunStore, WorkQueue
+from .domain.ports import HistoryStore, ProviderSettingsStore, RunStore, SecretStore, TenantStore, WorkQueue
 from .usecases.consent import ConsentContext
 from .usecases.limiter import ConcurrencyLimiter
 from .usecases.token_key import TokenKey

@@ -16,7 +16,7 @@ from .domain.models import (
     Tenant,
     VerificationResult,
 )
-from .domain.verification import RecoveryCause, Run
+from .domain.runs import RecoveryCause, Run
 
 
 def iso(value: datetime | None) -> str | None:

@@ -44,7 +44,7 @@ class RetryPolicy:
 
 
 class MsalIdentityPlatform:
-    """Implements domain.verification.IdentityPlatform."""
+    """Implements ports.IdentityPlatform."""
 
     def __init__(
         self,

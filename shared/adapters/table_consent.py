@@ -15,7 +15,7 @@ _PARTITION = "state"
 
 
 class TableConsentStates:
-    """Implements domain.consent.ConsentStates."""
+    """Implements ports.ConsentStates."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "ConsentStates") -> None:
         self._name = table

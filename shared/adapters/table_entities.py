@@ -25,8 +25,8 @@ from ..domain.models import (
     VerificationResult,
 )
 from ..domain.reasons import Reason
+from ..domain.runs import RecoveryCause, Run, Trigger
 from ..domain.secrets import CURRENT_VERSION, SecretName
-from ..domain.verification import RecoveryCause, Run, Trigger
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.rules import MAX_BATCH, is_customer_id
-from ..domain.verification import RecoveryCause, Run, Trigger, is_run_id
+from ..domain.runs import RecoveryCause, Run, Trigger, is_run_id
 from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, delete_partition, storage_call
 from .table_counts import COUNT_PREFIX, ShardedCounts
 from .table_entities import (
@@ -62,7 +62,7 @@ def _utcnow() -> datetime:
 
 
 class TableRunStore:
-    """Implements verification.RunStore. Creates its table on first use (and again if storage lost it).
+    """Implements ports.RunStore. Creates its table on first use (and again if storage lost it).
 
     A run's last progress is the newest write to its run row or count shards, as the service stamped it;
     `clock` gives "now" to judge staleness against (tests move it).

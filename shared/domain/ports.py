@@ -1,9 +1,11 @@
 """The ports the use cases depend on; shared/adapters implement them, unit tests pass fakes."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from .consent import AuthorizationRequest, ClaimedState
 from .models import (
     Cursor,
     ProviderSecret,
@@ -14,7 +16,10 @@ from .models import (
     TenantPage,
     VerificationResult,
 )
+from .runs import RecoveryCause, Run
 from .secrets import SecretName, SecretVersion, StoredSecret
+from .verification import AppCredential, TokenAnswer
+from .work import Work
 
 
 class TenantStore(Protocol):
@@ -94,3 +99,112 @@ class SecretStore(Protocol):
 
     def inventory(self) -> Iterator[StoredSecret]:
         """Every secret of this app with its readable versions, for the sweep."""
+
+
+class IdentityPlatform(Protocol):
+    """Claims tokens from the Microsoft identity platform; a fresh client per call, so no cached token hides
+    a revoked credential. `deadline` is a time.monotonic() value the call must not run past."""
+
+    def with_password(
+        self, *, tenant: str, app: AppCredential, username: str, password: str, deadline: float
+    ) -> TokenAnswer: ...
+
+    def with_refresh_token(
+        self, *, tenant: str, app: AppCredential, refresh_token: str, deadline: float
+    ) -> TokenAnswer: ...
+
+    def with_client_credentials(self, *, tenant: str, app: AppCredential, deadline: float) -> TokenAnswer: ...
+
+
+class RunStore(Protocol):
+    """Runs and their exact progress, however many workers report at once and however often a queue
+    message is delivered."""
+
+    def start(self, run: Run, *, stale_after: timedelta) -> tuple[Run, bool]:
+        """Make `run` (total 0, nothing completed) the running one, unless another run is running (not
+        finished, and progress within `stale_after`): then that one. Returns (the running run, is it new)."""
+
+    def enrol(self, run_id: str, customer_ids: list[str]) -> bool:
+        """Add customers to a run (its total grows by those not enrolled before); False when the run takes no
+        more (it is fanned out, or unknown)."""
+
+    def fanned_out(self, run_id: str) -> None:
+        """Every customer of the run is enrolled: the run finishes once they are all completed or given up."""
+
+    def pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
+        """The enrolled customers not yet completed nor given up, sorted: of `among`, or of the whole run."""
+
+    def alive(self, run_id: str) -> None:
+        """A worker is still verifying for the run: counts as progress, though nothing was completed."""
+
+    def give_up(self, run_id: str, customer_ids: Sequence[str] | None, *, cause: RecoveryCause) -> int:
+        """Stop trying to verify these pending customers (None: every pending one), counted in `given_up` once
+        each, and note `cause`; how many were given up now."""
+
+    def recovering(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+        """Note a recovery: its cause and how many customers it sends again. With `stall` (the run's `stalls`
+        as read) it counts one more stall, only if nobody counted one since: False then (another watcher is
+        recovering this stall), or when the run is unknown."""
+
+    def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
+        """Record an enrolled customer's outcome, once (None: the customer is gone; it leaves the run and the
+        total shrinks). False when it was recorded before (a message delivered twice) or never enrolled."""
+
+    def complete_many(self, run_id: str, outcomes: Mapping[str, Status | None]) -> int:
+        """`complete` for several customers in one write (at most MAX_BATCH); how many were recorded now."""
+
+    def finish(self, run_id: str) -> Run | None:
+        """Mark the run finished if it is fanned out and every customer completed; returns the run only to
+        the one caller that marked it (so the run's summary is logged once)."""
+
+    def prune(self, *, started_before: datetime) -> int:
+        """Forget which customer had which outcome in the runs started before `started_before` (their totals
+        and counts stay); how many runs were pruned."""
+
+    def get(self, run_id: str) -> Run | None:
+        """The run with its counts; finished_at is set once it is fanned out and every customer completed."""
+
+    def recent(self, *, top: int) -> list[Run]:
+        """Newest first."""
+
+
+class WorkQueue(Protocol):
+    """The Storage queue `verify-requests`; a queue-triggered worker handles each message."""
+
+    def send(self, work: list[Work], *, delay: timedelta | None = None) -> None:
+        """One message per item; with `delay`, each becomes visible only after it."""
+
+
+class ConsentStates(Protocol):
+    """The states of the links handed out, by hash; each can be claimed once."""
+
+    def add(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None: ...
+
+    def claim(self, hashed: str) -> ClaimedState | None:
+        """Take the state for good and return what it was for; None when unknown or claimed already (of two
+        concurrent claims exactly one gets it)."""
+
+    def remove_expired(self, *, expired_before: datetime) -> int:
+        """Forget the states of links that expired unused before that moment; how many."""
+
+
+class ConsentPlatform(Protocol):
+    """The identity platform's side of consent (MSAL's auth-code flow with PKCE, and admin consent)."""
+
+    def authorization_request(
+        self, *, tenant: str, client_id: str, client_secret: str, redirect_uri: str, scopes: tuple[str, ...],
+        state: str, login_hint: str | None,
+    ) -> AuthorizationRequest: ...
+
+    def admin_consent_url(self, *, tenant: str, client_id: str, redirect_uri: str, scope: str, state: str) -> str: ...
+
+    def redeem_code(
+        self, *, tenant: str, app: AppCredential, flow: str, response: Mapping[str, str], deadline: float
+    ) -> TokenAnswer:
+        """Redeem the code of `response` with the flow it was asked with; on success `claims` are the ID
+        token's (tid, preferred_username) and `refresh_token` is set."""
+
+    def tenant_of_domain(self, domain: str, *, deadline: float) -> str | None:
+        """The tenant id (lower-case GUID) the identity platform says `domain` belongs to: the `issuer` of the
+        domain's OpenID configuration. None when the platform does not know the domain; raises
+        DependencyUnavailable when it cannot be asked."""

@@ -15,17 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..domain.classification import aadsts_code, classify
-from ..domain.consent import (
-    CONSENT_TTL,
-    ConsentLink,
-    ConsentOutcome,
-    ConsentPlatform,
-    ConsentStates,
-    consent_description,
-    state_hash,
-)
+from ..domain.consent import CONSENT_TTL, ConsentLink, ConsentOutcome, consent_description, state_hash
 from ..domain.errors import Conflict, DependencyUnavailable, InputError
 from ..domain.models import AuthMethod, ConsentResult, LastConsent, PendingConsent, ProviderSecret, Tenant
+from ..domain.ports import ConsentPlatform, ConsentStates
 from ..domain.rules import is_email, is_guid
 from ..domain.secrets import SecretName
 from ..domain.verification import AppCredential, same_tenant

@@ -12,17 +12,16 @@ Markers count each customer once however many copies of its work run, so a resul
 from __future__ import annotations
 
 import logging
-import secrets as random_source
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 
 from ..domain.models import Status, Tenant
-from ..domain.ports import TenantStore
+from ..domain.ports import RunStore, TenantStore, WorkQueue
 from ..domain.rules import MAX_PAGE_SIZE
-from ..domain.verification import Chunk, FanOut, RecoveryCause, Run, RunStore, Trigger, Watch, Work, WorkQueue
-from ..domain.work_messages import decode
+from ..domain.runs import RecoveryCause, Run, Trigger, new_run_id
+from ..domain.work import Chunk, FanOut, Watch, Work, decode
 from .verify import Verified, VerifyContext, check, record_many
 
 logger = logging.getLogger(__name__)
@@ -42,8 +41,7 @@ MAX_STALLS = 3  # stalls recovered by sending work again; at the next one the ou
 def start_run(runs: RunStore, queue: WorkQueue, *, trigger: Trigger, now: datetime | None = None) -> tuple[Run, bool]:
     """Start a run, or return the one running; (run, started now)."""
     now = now or datetime.now(UTC)
-    run_id = f"{now:%Y%m%d%H%M%S}-{random_source.token_hex(8)}"  # time-ordered, and unguessable
-    proposed = Run(run_id=run_id, trigger=trigger, started_at=now, finished_at=None, total=0, completed=0,
+    proposed = Run(run_id=new_run_id(now), trigger=trigger, started_at=now, finished_at=None, total=0, completed=0,
                    by_status=dict.fromkeys(Status, 0))
     run, started = runs.start(proposed, stale_after=STALE_AFTER)
     if started:

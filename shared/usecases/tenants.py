@@ -9,7 +9,7 @@ from ..domain.inputs import TenantInput
 from ..domain.models import AuthMethod, Status, Tenant
 from ..domain.ports import HistoryStore, SecretStore, TenantStore
 from ..domain.secrets import SecretName
-from ..domain.verification import verification_inputs
+from ..domain.verification import same_verification_inputs
 from .secret_writes import new_versions, retire_quietly
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _save(store: TenantStore, existing: Tenant | None, tenant: Tenant) -> tuple[
             # Another request created it between our read and write: the caller may retry as an update.
             raise Conflict("modifiedConcurrently", "The customer was created by another request; retry.") from None
 
-    if verification_inputs(existing) == verification_inputs(tenant):
+    if same_verification_inputs(existing, tenant):
         # The last verification still describes this configuration (a new secret is a new version): keep it.
         tenant = tenant.with_outcome_of(existing)
     else:

@@ -23,11 +23,11 @@ from typing import Any
 from ..domain.classification import Failure, classify, failure
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, Conflict, DependencyUnavailable
 from ..domain.models import AuthMethod, Status, Tenant, VerificationResult
-from ..domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
+from ..domain.ports import HistoryStore, IdentityPlatform, ProviderSettingsStore, SecretStore, TenantStore
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_BATCH, is_guid
 from ..domain.secrets import SecretName
-from ..domain.verification import AppCredential, IdentityPlatform, TokenAnswer, verification_inputs
+from ..domain.verification import AppCredential, TokenAnswer, same_verification_inputs
 from .limiter import ConcurrencyLimiter
 from .provider_credential import ProviderCredential
 from .secret_writes import new_versions, read_named
@@ -300,7 +300,7 @@ def _write_result(ctx: VerifyContext, read: Tenant, result: VerificationResult, 
             saved = ctx.tenants.update(current, updated)
         except Conflict:
             fresh = ctx.tenants.get(read.customer_id)
-            if fresh is None or verification_inputs(fresh) != verification_inputs(read):
+            if fresh is None or not same_verification_inputs(fresh, read):
                 raise
             current = fresh  # only the status fields changed (another verification): write over them
             continue

@@ -17,9 +17,9 @@ from shared.domain.errors import DependencyUnavailable
 from shared.domain.inputs import TenantInput
 from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
+from shared.domain.runs import Trigger
 from shared.domain.secrets import SecretName
-from shared.domain.verification import Trigger
-from shared.domain.work_messages import decode, encode
+from shared.domain.work import decode, encode
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import handle_work, start_run
 from shared.usecases.tenants import put_tenant

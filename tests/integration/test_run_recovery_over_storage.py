@@ -16,8 +16,9 @@ from shared.adapters.table_tenants import TableTenantStore
 from shared.config import StorageConfig
 from shared.domain.inputs import TenantInput
 from shared.domain.models import AuthMethod, Status
-from shared.domain.verification import Chunk, RecoveryCause, TokenAnswer, Trigger, Watch
-from shared.domain.work_messages import decode, encode
+from shared.domain.runs import RecoveryCause, Trigger
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import Chunk, Watch, decode, encode
 from shared.usecases import runs as runs_module
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import handle_poisoned, handle_work, start_run

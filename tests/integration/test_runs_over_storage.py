@@ -16,8 +16,9 @@ from shared.adapters.table_tenants import TableTenantStore
 from shared.config import StorageConfig
 from shared.domain.inputs import TenantInput
 from shared.domain.models import AuthMethod, Status
-from shared.domain.verification import FanOut, TokenAnswer, Trigger
-from shared.domain.work_messages import decode
+from shared.domain.runs import Trigger
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import FanOut, decode
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import handle_work, start_run
 from shared.usecases.tenants import put_tenant

@@ -17,7 +17,7 @@ from shared.adapters.table_runs import TableRunStore
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
 from shared.domain.rules import MAX_BATCH
-from shared.domain.verification import Run, Trigger, is_run_id
+from shared.domain.runs import Run, Trigger, is_run_id
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,9 @@ from typing import Any
 from shared.domain.consent import AuthorizationRequest, ClaimedState
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
-from shared.domain.verification import AppCredential, RecoveryCause, Run, TokenAnswer, Work
+from shared.domain.runs import RecoveryCause, Run
+from shared.domain.verification import AppCredential, TokenAnswer
+from shared.domain.work import Work
 
 
 class ScriptedPlatform:

@@ -160,7 +160,7 @@ def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(stores
     from azure.functions.timer import TimerRequest
 
     from functions import maintenance
-    from shared.domain.verification import Run, Trigger
+    from shared.domain.runs import Run, Trigger
 
     store, secrets, _ = stores
     put("c1", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.domain.models import Cursor, Status
-from shared.domain.verification import Chunk, FanOut, RecoveryCause, TokenAnswer, Trigger, Watch
-from shared.domain.work_messages import decode, encode
+from shared.domain.runs import RecoveryCause, Trigger
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import Chunk, FanOut, Watch, decode, encode
 from shared.usecases.runs import (
     CHUNK_SIZE,
     MAX_STALLS,

@@ -11,8 +11,9 @@ import pytest
 from shared.domain.inputs import TenantInput
 from shared.domain.models import AuthMethod, Status, Tenant
 from shared.domain.reasons import Reason
-from shared.domain.verification import Chunk, FanOut, TokenAnswer, Trigger
-from shared.domain.work_messages import decode, encode
+from shared.domain.runs import Trigger
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import Chunk, FanOut, decode, encode
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import CHUNK_SIZE, handle_work, start_run
 from shared.usecases.tenants import put_tenant

@@ -9,8 +9,8 @@ from functions import verification
 from shared import bootstrap
 from shared.domain.inputs import TenantInput
 from shared.domain.models import AuthMethod
-from shared.domain.verification import FanOut, TokenAnswer
-from shared.domain.work_messages import encode
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import FanOut, encode
 from shared.usecases.tenants import put_tenant
 from tests.support.fakes import fake_services
 

@@ -1,16 +1,45 @@
-"""The queue messages of `verify-requests` as JSON: what the fan-out sends and the worker reads.
+"""The work of a run sent over the queue `verify-requests`, and its messages as JSON.
 
 A message the host gave up on reaches `verify-requests-poison` as it was sent, so the same decoding reads it
-there. `resent` is written only when true, so a first sending reads as it always did.
+there. `resent` is written only when true.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from .models import Cursor
 from .rules import is_customer_id
-from .verification import Chunk, FanOut, Watch, Work
+
+
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """Enrol the next page of customers (after `after`) in a run and send their chunks. `resent`: sent again
+    after it failed on every delivery (it is not sent a third time)."""
+
+    run_id: str
+    after: Cursor | None = None
+    resent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Verify these customers for a run. `resent`: sent again after their work was lost."""
+
+    run_id: str
+    customer_ids: tuple[str, ...]
+    resent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Sent with a delay: look whether a run still makes progress, and recover it if not."""
+
+    run_id: str
+
+
+Work = FanOut | Chunk | Watch
 
 
 def encode(work: Work) -> str:
