@@ -21,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from azure.data.tables import TableServiceClient  # noqa: E402
 
 from shared.adapters.local_secrets import LocalFileSecretStore  # noqa: E402
-from shared.adapters.table_entities import tenant_to_entity  # noqa: E402
-from shared.adapters.table_tenants import TableTenantStore  # noqa: E402
+from shared.adapters.table_customers import TableTenantStore, tenant_to_entity
 from shared.domain.inputs import StatusQuery  # noqa: E402
 from shared.domain.models import AuthMethod, Status, Tenant, TenantFilter  # noqa: E402
 from shared.usecases.status import list_status  # noqa: E402

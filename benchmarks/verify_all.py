@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from azure.data.tables import TableServiceClient  # noqa: E402
 
 from shared.adapters.local_secrets import LocalFileSecretStore  # noqa: E402
+from shared.adapters.table_customers import TableTenantStore
 from shared.adapters.table_runs import TableRunStore  # noqa: E402
-from shared.adapters.table_tenants import TableTenantStore  # noqa: E402
 from shared.domain.inputs import TenantInput  # noqa: E402
 from shared.domain.models import AuthMethod  # noqa: E402
 from shared.usecases.tenants import put_tenant  # noqa: E402

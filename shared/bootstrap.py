@@ -75,11 +75,11 @@ def build(config: AppConfig) -> Services:
     from .adapters.msal_platform import MsalIdentityPlatform
     from .adapters.queue_work import StorageWorkQueue
     from .adapters.storage_clients import default_credential, queue_service_from_config, table_service_from_config
-    from .adapters.table_consent import TableConsentStates
+    from .adapters.table_consent_states import TableConsentStates
+    from .adapters.table_customers import TableTenantStore
     from .adapters.table_history import TableHistoryStore
     from .adapters.table_runs import TableRunStore
     from .adapters.table_settings import TableProviderSettingsStore
-    from .adapters.table_tenants import TableTenantStore
 
     credential = None
     if config.key_vault_url or not config.storage.connection_string:

@@ -1,7 +1,9 @@
-"""ProviderSettingsStore on Azure Table Storage: one entity in the Settings table (never the secret)."""
+"""ProviderSettingsStore on Azure Table Storage: one entity (PartitionKey "provider", RowKey "consent") in the
+Settings table with the provider's consent settings (never the secret, only the version of it in use)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -9,8 +11,10 @@ from azure.data.tables import TableServiceClient, UpdateMode
 
 from ..domain.errors import Conflict
 from ..domain.models import ProviderSettings
-from .table_common import TableAccess, storage_call
-from .table_entities import SETTINGS_KEYS, settings_from_entity, settings_to_entity
+from ..domain.secrets import CURRENT_VERSION
+from .table_common import TableAccess, plain_datetime, storage_call, utc, without_none
+
+_KEYS = ("provider", "consent")  # (PartitionKey, RowKey) of the one entity
 
 
 class TableProviderSettingsStore:
@@ -23,7 +27,7 @@ class TableProviderSettingsStore:
     def get(self) -> ProviderSettings | None:
         with storage_call("read the settings"):
             try:
-                entity = self._on_table(lambda table: table.get_entity(*SETTINGS_KEYS))
+                entity = self._on_table(lambda table: table.get_entity(*_KEYS))
             except ResourceNotFoundError:
                 return None
         return settings_from_entity(entity)
@@ -46,3 +50,25 @@ class TableProviderSettingsStore:
         return replace(settings, etag=metadata["etag"])
 
 
+def settings_to_entity(settings: ProviderSettings) -> dict[str, Any]:
+    return without_none({
+        "PartitionKey": _KEYS[0],
+        "RowKey": _KEYS[1],
+        "clientId": settings.client_id,
+        "redirectUrl": settings.redirect_url,
+        "clientSecretVersion": settings.client_secret_version,
+        "updatedAt": utc(settings.updated_at),
+    })
+
+
+def settings_from_entity(entity: Any) -> ProviderSettings:
+    return ProviderSettings(
+        client_id=entity.get("clientId"),
+        redirect_url=entity.get("redirectUrl"),
+        client_secret_version=entity.get("clientSecretVersion") or (
+            # written before secrets were versioned: it names the current version
+            CURRENT_VERSION if entity.get("clientSecretConfigured") else None
+        ),
+        updated_at=plain_datetime(entity.get("updatedAt")),
+        etag=entity.metadata["etag"],
+    )

@@ -22,7 +22,7 @@ from azure.data.tables import TableServiceClient
 
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.secret_names import secret_name
-from shared.adapters.table_entities import TENANT_PARTITION
+from shared.adapters.table_customers import CUSTOMER_PARTITION
 from shared.domain.secrets import SecretName
 from tests.e2e.conftest import identity_env, start_app
 from tools.azurite import AZURITE_BIN, Azurite, start_azurite
@@ -112,7 +112,7 @@ def add_token_customers(app, azurite, identity, tenant, provider) -> list[str]:
         body = {"tenantId": tenant.id, "authenticationMethod": "token"}
         assert requests.put(app.url(f"/api/tenants/{cid}"), json=body, timeout=30).status_code == 201
         token = identity.issue_refresh_token(tenant=tenant.id, upn=f"admin@{tenant.default_domain}", client_id=provider)
-        entity = table.get_entity(TENANT_PARTITION, cid)
+        entity = table.get_entity(CUSTOMER_PARTITION, cid)
         entity["secretVersions"] = json.dumps({RT.value: store.put(cid, RT, token)})
         table.update_entity(entity)
     return customers
@@ -126,7 +126,7 @@ def newest_stored(app, cid: str) -> str | None:
 
 def named(azurite: Azurite, cid: str) -> str:
     table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client("Tenants")
-    return json.loads(table.get_entity(TENANT_PARTITION, cid)["secretVersions"])[RT.value]
+    return json.loads(table.get_entity(CUSTOMER_PARTITION, cid)["secretVersions"])[RT.value]
 
 
 def wait_finished(app, run_id: str, *, timeout: float = 120) -> dict:

@@ -12,8 +12,7 @@ import pytest
 
 from shared.adapters.msal_consent import MsalConsentPlatform
 from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
-from shared.adapters.table_entities import TENANT_PARTITION
-from shared.adapters.table_tenants import TableTenantStore
+from shared.adapters.table_customers import CUSTOMER_PARTITION, TableTenantStore
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import AuthMethod, ConsentResult, LastConsent, Tenant
 from shared.domain.verification import AppCredential
@@ -50,7 +49,7 @@ def test_an_unreadable_last_consent_reads_as_none_and_the_record_still_reads(sto
     client = tables.get_table_client(store._name)
     for n, raw in enumerate(['{"outcome": "maybe", "method": "token", "at": "2026-01-01T00:00:00+00:00"}',
                              "not json", '["a list"]', '{"outcome": "granted"}']):
-        client.create_entity({"PartitionKey": TENANT_PARTITION, "RowKey": f"odd{n}", "tenantId": "contoso.com",
+        client.create_entity({"PartitionKey": CUSTOMER_PARTITION, "RowKey": f"odd{n}", "tenantId": "contoso.com",
                               "authenticationMethod": "password", "lastConsent": raw})
         with caplog.at_level(logging.WARNING):
             got = store.get(f"odd{n}")

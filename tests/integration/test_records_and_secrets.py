@@ -20,9 +20,9 @@ from azure.keyvault.secrets._shared import http_challenge_cache
 
 from shared.adapters.keyvault import KeyVaultSecretStore
 from shared.adapters.local_secrets import LocalFileSecretStore
+from shared.adapters.table_customers import TableTenantStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_settings import TableProviderSettingsStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.inputs import ProviderSettingsInput, TenantInput
 from shared.domain.models import AuthMethod, ProviderSecret, Status

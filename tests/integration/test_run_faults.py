@@ -10,9 +10,9 @@ import pytest
 
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
+from shared.adapters.table_customers import TableTenantStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.inputs import TenantInput
 from shared.domain.models import AuthMethod, Status

@@ -10,9 +10,9 @@ from azure.storage.queue import QueueClient
 
 from shared.adapters.queue_work import StorageWorkQueue
 from shared.adapters.storage_clients import queue_service_from_config
+from shared.adapters.table_customers import TableTenantStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.config import StorageConfig
 from shared.domain.inputs import TenantInput
 from shared.domain.models import AuthMethod, Status

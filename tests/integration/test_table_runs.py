@@ -11,9 +11,8 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.adapters.storage_clients import table_service_from_config
-from shared.adapters.table_counts import COUNT_PREFIX
-from shared.adapters.table_entities import RUN_ROW, RUNS_PARTITION
-from shared.adapters.table_runs import TableRunStore
+from shared.adapters.table_counter import COUNT_PREFIX
+from shared.adapters.table_runs import RUN_ROW, RUNS_PARTITION, TableRunStore
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
 from shared.domain.rules import MAX_BATCH

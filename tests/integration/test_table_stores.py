@@ -14,10 +14,9 @@ from azure.data.tables import TableServiceClient
 
 from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_common import first_non_empty_page
-from shared.adapters.table_counts import COUNT_PREFIX, ShardedCounts
-from shared.adapters.table_entities import TENANT_PARTITION, tenant_to_entity
+from shared.adapters.table_counter import COUNT_PREFIX, ShardedCounts
+from shared.adapters.table_customers import CUSTOMER_PARTITION, TableTenantStore, tenant_to_entity
 from shared.adapters.table_history import TableHistoryStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import Conflict, DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
 from shared.domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, VerificationResult
@@ -108,7 +107,7 @@ def test_every_field_round_trips(store, tables):
         assert type(value) is datetime and value.tzinfo is UTC
     assert got.when_last_verified.microsecond == 123456
 
-    (row,) = _raw(tables, store._name, TENANT_PARTITION)
+    (row,) = _raw(tables, store._name, CUSTOMER_PARTITION)
     assert row["RowKey"] == "Contoso.EU_01-x"
     assert row["secretVersions"] == '{"applicationSecret": "v-app", "refreshToken": "v-rt"}'
     assert row["lastVerificationStatus"] == "failed"
@@ -123,7 +122,7 @@ def test_every_field_round_trips(store, tables):
 def test_a_record_from_before_versioned_secrets_names_the_current_versions(store, tables):
     client = tables.get_table_client(store._name)
     store.count_by_status()  # creates the table
-    client.create_entity({"PartitionKey": TENANT_PARTITION, "RowKey": "legacy", "tenantId": "contoso.com",
+    client.create_entity({"PartitionKey": CUSTOMER_PARTITION, "RowKey": "legacy", "tenantId": "contoso.com",
                           "authenticationMethod": "password", "secretsConfigured": '["password"]'})
     assert store.get("legacy").secret_versions == {SecretName.PASSWORD: CURRENT_VERSION}
 
@@ -136,7 +135,7 @@ def test_unset_fields_round_trip_as_none(store, tables):
     assert got.m365_email is None and got.when_last_verified is None and got.aadsts_code is None
     assert got.secrets_configured == frozenset()
     assert got.last_verification_status is Status.NOT_VERIFIED
-    (row,) = _raw(tables, store._name, TENANT_PARTITION)
+    (row,) = _raw(tables, store._name, CUSTOMER_PARTITION)
     assert "m365Email" not in row and "lastVerificationReason" not in row
 
 
@@ -433,7 +432,7 @@ def test_a_token_is_only_good_for_the_filter_it_was_issued_for(mixed):
 
 
 def test_a_forged_cursor_never_becomes_a_server_error(mixed):
-    for partition in (TENANT_PARTITION, "dGVuYW50"):
+    for partition in (CUSTOMER_PARTITION, "dGVuYW50"):
         for row in ("zzz", "a' or 'x' eq 'x", "%00", "", "\u00e9", None):
             try:
                 page = mixed.list(TenantFilter(), top=2, after=Cursor(partition, row))

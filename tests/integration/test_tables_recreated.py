@@ -14,9 +14,9 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from shared.adapters.table_common import ensure_table, on_table, storage_call, table_missing
+from shared.adapters.table_customers import TableTenantStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_settings import TableProviderSettingsStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import Conflict, DependencyUnavailable
 from shared.domain.models import (
     AuthMethod,

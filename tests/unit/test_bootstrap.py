@@ -39,9 +39,9 @@ def test_with_key_vault_start_up_is_quiet(monkeypatch, caplog):
 
 def test_build_next_to_azurite_uses_tables_and_the_local_store(tmp_path):
     from shared.adapters.local_secrets import LocalFileSecretStore
+    from shared.adapters.table_customers import TableTenantStore
     from shared.adapters.table_history import TableHistoryStore
     from shared.adapters.table_settings import TableProviderSettingsStore
-    from shared.adapters.table_tenants import TableTenantStore
     from shared.config import load_config
 
     config = load_config({"AzureWebJobsStorage": "UseDevelopmentStorage=true",

@@ -54,6 +54,17 @@ def test_file_is_private_and_keyed_by_vault_names(path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
+def test_a_file_in_the_stored_format_is_read(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"tenant-inxw45dponxq-password": {
+        "v-1": {"value": "old", "created": "2026-11-26T02:00:00+00:00"},
+        "v-2": {"value": "new", "created": "2026-11-27T02:00:00+00:00"},
+    }}))
+    store = LocalFileSecretStore(path)
+    assert (store.get("Contoso", P, "v-1"), store.get("Contoso", P, "v-2")) == ("old", "new")
+    assert sorted(v.version for v in store.versions("Contoso", P)) == ["v-1", "v-2"]
+
+
 def test_a_file_from_before_versions_reads_as_the_current_version(path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({secret_name("Contoso", P): "old-value"}))

@@ -10,6 +10,7 @@ import pytest
 
 from shared.adapters.secret_names import secret_name
 from shared.domain.errors import InputError
+from shared.domain.models import ProviderSecret
 from shared.domain.secrets import SecretName
 
 VAULT_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
@@ -29,6 +30,12 @@ def test_name_is_the_documented_scheme() -> None:
     assert secret_name("Contoso", SecretName.PASSWORD) == "tenant-inxw45dponxq-password"
     assert secret_name("Contoso", SecretName.REFRESH_TOKEN) == "tenant-inxw45dponxq-refresh-token"
     assert secret_name("Contoso", SecretName.APPLICATION_SECRET) == "tenant-inxw45dponxq-app-secret"
+
+
+def test_the_consent_flow_and_the_providers_secrets_have_the_documented_names() -> None:
+    assert secret_name("Contoso", SecretName.CONSENT_FLOW) == "tenant-inxw45dponxq-consent-flow"
+    assert secret_name(None, ProviderSecret.CLIENT_SECRET) == "provider-client-secret"
+    assert secret_name(None, ProviderSecret.TOKEN_KEY) == "provider-token-key"
 
 
 @pytest.mark.parametrize("kind", list(SecretName))

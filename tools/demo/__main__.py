@@ -20,7 +20,7 @@ import requests
 
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.storage_clients import table_service_from_config
-from shared.adapters.table_tenants import TableTenantStore
+from shared.adapters.table_customers import TableTenantStore
 from shared.config import StorageConfig
 from shared.domain.secrets import SecretName
 from tools.azurite import start_azurite

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.table_consent import TableConsentStates
+from shared.adapters.table_consent_states import TableConsentStates
 from shared.domain.consent import state_hash
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,403 @@
+"""CustomerStore on Azure Table Storage: the Tenants table, its entities, and the status counts kept in it.
+
+Partition "tenant": one entity per customer (RowKey = customerId, one camelCase column per field), and the count
+shards of the customers' statuses ("~count-NN", table_counter.py: they sort after every customerId), changed in
+the same entity-group transaction as the customer whose status changes. Every filter goes through the SDK's
+`parameters` (it quotes and escapes values); none is built from input.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+
+from ..domain.errors import Conflict, invalid_continuation_token
+from ..domain.models import (
+    AuthMethod,
+    ConsentResult,
+    Cursor,
+    LastConsent,
+    PendingConsent,
+    Status,
+    Tenant,
+    TenantFilter,
+    TenantPage,
+)
+from ..domain.reasons import Reason
+from ..domain.rules import MAX_BATCH, is_customer_id
+from ..domain.secrets import CURRENT_VERSION, SecretName
+from .table_common import (
+    TableAccess,
+    check_page_size,
+    first_non_empty_page,
+    int_or_none,
+    plain_datetime,
+    reason_of,
+    status_of,
+    storage_call,
+    utc,
+    without_none,
+)
+from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
+
+logger = logging.getLogger(__name__)
+
+CUSTOMER_PARTITION = "tenant"
+_SECRET_NAMES = frozenset(name.value for name in SecretName)
+
+
+class TableTenantStore:
+    """Implements ports.TenantStore. Creates its table on first use, once per process."""
+
+    def __init__(self, service: TableServiceClient, *, table: str = "Tenants") -> None:
+        self._name = table
+        self._on_table = TableAccess(service, table)
+
+    def get(self, customer_id: str) -> Tenant | None:
+        with storage_call("read a tenant"):
+            try:
+                entity = self._on_table(lambda table: table.get_entity(CUSTOMER_PARTITION, customer_id))
+            except ResourceNotFoundError:
+                return None
+        return tenant_from_entity(entity)
+
+    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Tenant]:
+        """One range query from the first id to the last: a run's chunk is a run of adjacent ids."""
+        wanted = {c for c in customer_ids if is_customer_id(c)}
+        if not wanted:
+            return {}
+        bounds = {"pk": CUSTOMER_PARTITION, "first": min(wanted), "last": max(wanted)}
+        with storage_call("read tenants"):
+            entities = self._on_table(lambda table: list(table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @first and RowKey le @last", parameters=bounds)))
+        return {e["RowKey"]: tenant_from_entity(e) for e in entities if e["RowKey"] in wanted}
+
+    def add(self, tenant: Tenant) -> Tenant:
+        with storage_call("add a tenant"):
+            try:
+                metadata = self._on_table(lambda table: counted_write(
+                    table, ("create", tenant_to_entity(tenant)), {tenant.last_verification_status: 1}
+                ))
+            except TableTransactionError as err:
+                if err.error_code != "EntityAlreadyExists":
+                    raise
+                raise Conflict(
+                    "alreadyExists", f"A customer with the id {tenant.customer_id!r} already exists."
+                ) from None
+        return replace(tenant, etag=metadata["etag"])
+
+    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
+        operation = _replace_operation(previous, tenant)
+        delta = _change(previous.last_verification_status, tenant.last_verification_status)
+        with storage_call("update a tenant"), _conflict_if_changed(previous):
+            metadata = self._on_table(lambda table: counted_write(table, operation, delta))
+        return replace(tenant, etag=metadata["etag"])
+
+    def update_many(self, changes: Sequence[tuple[Tenant, Tenant]]) -> list[Tenant]:
+        """One entity-group transaction: every tenant under its ETag, and one count shard for all of them."""
+        if len(changes) > MAX_BATCH:
+            raise ValueError(f"At most {MAX_BATCH} tenants are updated at once.")
+        if len({tenant.customer_id for _, tenant in changes}) != len(changes):
+            raise ValueError("A tenant appears twice among the changes.")
+        if not changes:
+            return []
+        operations = [_replace_operation(previous, tenant) for previous, tenant in changes]
+        delta = Counter[str]()
+        for previous, tenant in changes:
+            delta.update({status.value: n for status, n in _change(previous.last_verification_status,
+                                                                   tenant.last_verification_status).items()})
+        with storage_call("update tenants"):
+            try:
+                metadata = self._on_table(
+                    lambda table: STATUS_COUNTS.write(table, CUSTOMER_PARTITION, operations, delta))
+            except TableTransactionError as err:
+                if err.status_code in (404, 412) and 0 <= err.index < len(changes):
+                    raise _modified(changes[err.index][0].customer_id) from None
+                raise
+        return [replace(tenant, etag=meta["etag"]) for (_, tenant), meta in zip(changes, metadata, strict=True)]
+
+    def delete(self, tenant: Tenant) -> None:
+        guard = _etag_guard(tenant, "delete")
+        operation = ("delete", {"PartitionKey": CUSTOMER_PARTITION, "RowKey": tenant.customer_id}, guard)
+        with storage_call("delete a tenant"):
+            try:
+                self._on_table(lambda table: counted_write(table, operation, {tenant.last_verification_status: -1}))
+            except TableTransactionError as err:
+                if err.status_code == 404:
+                    return  # deleted meanwhile, and counted then: the record is gone either way
+                if err.status_code == 412:
+                    raise _modified(tenant.customer_id) from None
+                raise
+
+    def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
+        """One page in customerId order.
+
+        Table Storage may return fewer than `top` tenants together with a cursor (it stops at partition
+        and time boundaries); the caller just follows it.
+        """
+        entities, following = self._page(flt, top, after, select=None)
+        return TenantPage([tenant_from_entity(entity) for entity in entities], following)
+
+    def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
+        """`list` of every tenant, ids only: the service sends a few bytes per tenant instead of the record."""
+        entities, following = self._page(TenantFilter(), top, after, select=["RowKey"])
+        return [entity["RowKey"] for entity in entities], following
+
+    def _page(self, flt: TenantFilter, top: int, after: Cursor | None,
+              select: list[str] | None) -> tuple[list[Any], Cursor | None]:
+        check_page_size(top, "top")
+        start = {"PartitionKey": after.partition, "RowKey": after.row} if after is not None else None
+        query_filter, parameters = _tenant_query(flt)
+        with storage_call("list tenants"):
+            try:
+                entities, next_token = self._on_table(lambda table: first_non_empty_page(table.query_entities(
+                    query_filter, parameters=parameters, results_per_page=top, select=select
+                ).by_page(continuation_token=start)))
+            except HttpResponseError as error:
+                if start is not None and error.status_code == 400:
+                    # The service rejected the keys the client's token carried: still the client's token.
+                    raise invalid_continuation_token() from None
+                raise
+        following = None
+        if next_token and next_token.get("PartitionKey"):
+            following = Cursor(next_token["PartitionKey"], next_token.get("RowKey"))
+        return entities, following
+
+    def count_by_status(self) -> dict[Status, int]:
+        with storage_call("count tenants"):
+            counts = self._on_table(read_counts)
+            # A table from before the counts were kept: count once, which starts keeping them.
+            return counts if counts is not None else self._on_table(recount)
+
+    def recount_by_status(self) -> dict[Status, int]:
+        with storage_call("count tenants"):
+            return self._on_table(recount)
+
+
+def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:
+    clauses = ["PartitionKey eq @pk", "RowKey lt @counts"]  # the count shards sort after every customerId
+    parameters = {"pk": CUSTOMER_PARTITION, "counts": COUNT_PREFIX}
+    if flt.status is not None:
+        clauses.append("lastVerificationStatus eq @status")
+        parameters["status"] = Status(flt.status).value
+    if flt.method is not None:
+        clauses.append("authenticationMethod eq @method")
+        parameters["method"] = AuthMethod(flt.method).value
+    return " and ".join(clauses), parameters
+
+
+def _replace_operation(previous: Tenant, tenant: Tenant) -> tuple[Any, ...]:
+    return ("update", tenant_to_entity(tenant), {"mode": UpdateMode.REPLACE, **_etag_guard(previous, "update")})
+
+
+def _etag_guard(tenant: Tenant, action: str) -> dict[str, object]:
+    if tenant.etag is None:
+        raise ValueError(f"To {action} a tenant, read it from the store first: its etag guards the write.")
+    return {"etag": tenant.etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _change(before: Status, after: Status) -> dict[Status, int]:
+    return {} if before == after else {before: -1, after: 1}
+
+
+@contextmanager
+def _conflict_if_changed(previous: Tenant) -> Iterator[None]:
+    """412 (changed since it was read) or 404 (deleted since) on the tenant itself: read again and retry."""
+    try:
+        yield
+    except TableTransactionError as err:
+        if err.status_code in (404, 412):
+            raise _modified(previous.customer_id) from None
+        raise
+
+
+def _modified(customer_id: str) -> Conflict:
+    return Conflict(
+        "modifiedConcurrently",
+        f"The customer {customer_id!r} was changed or deleted by another request; read it again and retry.",
+    )
+
+
+# --- the customers' status counts (one column per Status) ----------------------------------------
+
+STATUS_COUNTS = ShardedCounts(tuple(status.value for status in Status))
+
+
+def counted_write(table: TableClient, operation: tuple[Any, ...], delta: Mapping[Status, int]) -> Mapping[str, Any]:
+    """Submit one tenant operation together with the change it makes to the counts; returns the tenant
+    operation's metadata. The tenant's own failure (TableTransactionError with index 0) is raised as is."""
+    values = {Status(status).value: change for status, change in delta.items()}
+    return STATUS_COUNTS.write(table, CUSTOMER_PARTITION, [operation], values)[0]
+
+
+def read_counts(table: TableClient) -> dict[Status, int] | None:
+    """The kept counts; None when none were ever kept (a table from before counts)."""
+    shards = STATUS_COUNTS.rows(table, CUSTOMER_PARTITION)
+    if not shards:
+        return None
+    return _by_status(STATUS_COUNTS.sums(shards.values()))
+
+
+def recount(table: TableClient) -> dict[Status, int]:
+    """Count every tenant and correct the kept counts to match. Exact despite concurrent writers: the scan
+    counts only if no shard changed while it ran (every status change changes a shard)."""
+    for _ in range(ATTEMPTS):
+        before = STATUS_COUNTS.rows(table, CUSTOMER_PARTITION)
+        counted = dict.fromkeys(Status, 0)
+        rows = table.query_entities(
+            "PartitionKey eq @pk and RowKey lt @end",
+            parameters={"pk": CUSTOMER_PARTITION, "end": "~"},
+            select=["lastVerificationStatus"],  # projection: a few bytes per tenant
+        )
+        for row in rows:
+            counted[status_of(row.get("lastVerificationStatus"))] += 1
+        after = STATUS_COUNTS.rows(table, CUSTOMER_PARTITION)
+        if {k: v.metadata["etag"] for k, v in after.items()} != {k: v.metadata["etag"] for k, v in before.items()}:
+            continue
+        kept = _by_status(STATUS_COUNTS.sums(before.values()))
+        correction = {status.value: counted[status] - kept[status] for status in Status}
+        if not any(correction.values()) and before:
+            return counted
+        if STATUS_COUNTS.correct(table, CUSTOMER_PARTITION, before, correction):
+            return counted
+        # a writer came in between: count again
+    raise Conflict("modifiedConcurrently", "Tenants kept changing while they were counted; retry later.")
+
+
+def _by_status(sums: Mapping[str, int]) -> dict[Status, int]:
+    return {status: sums[status.value] for status in Status}
+
+
+# --- entities ------------------------------------------------------------------------------------------
+
+
+def tenant_to_entity(tenant: Tenant) -> dict[str, Any]:
+    return without_none(
+        {
+            "PartitionKey": CUSTOMER_PARTITION,
+            "RowKey": tenant.customer_id,
+            "customerId": tenant.customer_id,
+            "tenantId": tenant.tenant_id,
+            "m365Email": tenant.m365_email,
+            "authenticationMethod": AuthMethod(tenant.authentication_method).value,
+            "applicationId": tenant.application_id,
+            "lastVerificationStatus": Status(tenant.last_verification_status).value,
+            "whenLastVerified": utc(tenant.when_last_verified),
+            "lastVerificationReason": (
+                Reason(tenant.last_verification_reason).value if tenant.last_verification_reason else None
+            ),
+            "lastVerificationMessage": tenant.last_verification_message,
+            "aadstsCode": tenant.aadsts_code,
+            "hint": tenant.hint,
+            # Kinds and version ids only, never values; JSON because Table Storage has no map type.
+            "secretVersions": json.dumps(
+                {SecretName(name).value: version for name, version in tenant.secret_versions.items()}, sort_keys=True
+            ),
+            "createdAt": utc(tenant.created_at),
+            "updatedAt": utc(tenant.updated_at),
+            "pendingConsent": _pending_to_json(tenant.pending_consent),
+            "lastConsent": _last_consent_to_json(tenant.last_consent),
+        }
+    )
+
+
+def tenant_from_entity(entity: Any) -> Tenant:
+    customer_id = entity["RowKey"]
+    return Tenant(
+        customer_id=customer_id,
+        tenant_id=entity["tenantId"],
+        authentication_method=AuthMethod(entity["authenticationMethod"]),
+        m365_email=entity.get("m365Email"),
+        application_id=entity.get("applicationId"),
+        secret_versions=_secret_versions(entity, customer_id),
+        last_verification_status=status_of(entity.get("lastVerificationStatus")),
+        when_last_verified=plain_datetime(entity.get("whenLastVerified")),
+        last_verification_reason=reason_of(entity.get("lastVerificationReason")),
+        last_verification_message=entity.get("lastVerificationMessage"),
+        aadsts_code=int_or_none(entity.get("aadstsCode")),
+        hint=entity.get("hint"),
+        created_at=plain_datetime(entity.get("createdAt")),
+        updated_at=plain_datetime(entity.get("updatedAt")),
+        pending_consent=_pending_from_json(entity.get("pendingConsent"), customer_id),
+        last_consent=_last_consent_from_json(entity.get("lastConsent"), customer_id),
+        etag=entity.metadata.get("etag"),
+    )
+
+
+def _pending_to_json(pending: PendingConsent | None) -> str | None:
+    if pending is None:
+        return None
+    return json.dumps({"method": pending.method.value, "createdAt": pending.created_at.isoformat(),
+                       "expiresAt": pending.expires_at.isoformat(), "stateHash": pending.state_hash,
+                       "flowVersion": pending.flow_version}, sort_keys=True)
+
+
+def _pending_from_json(raw: Any, customer_id: str) -> PendingConsent | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        return PendingConsent(method=AuthMethod(data["method"]), created_at=datetime.fromisoformat(data["createdAt"]),
+                              expires_at=datetime.fromisoformat(data["expiresAt"]), state_hash=str(data["stateHash"]),
+                              flow_version=data.get("flowVersion"))
+    except (ValueError, KeyError, TypeError):
+        logger.warning("pendingConsent of customer %r cannot be read; read as none.", customer_id)
+        return None
+
+
+def _last_consent_to_json(last: LastConsent | None) -> str | None:
+    if last is None:
+        return None
+    return json.dumps({"outcome": last.outcome.value, "method": last.method.value, "at": last.at.isoformat(),
+                       "message": last.message}, sort_keys=True)
+
+
+def _last_consent_from_json(raw: Any, customer_id: str) -> LastConsent | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        message = data.get("message")
+        return LastConsent(outcome=ConsentResult(data["outcome"]), method=AuthMethod(data["method"]),
+                           at=datetime.fromisoformat(data["at"]), message=message if isinstance(message, str) else None)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        logger.warning("lastConsent of customer %r cannot be read; read as none.", customer_id)
+        return None
+
+
+def _secret_versions(entity: Any, customer_id: str) -> dict[SecretName, str]:
+    raw = entity.get("secretVersions")
+    if raw is None:  # written before secrets were versioned: each listed kind names its current version
+        return dict.fromkeys(_legacy_secret_names(entity.get("secretsConfigured"), customer_id), CURRENT_VERSION)
+    try:
+        versions = json.loads(raw)
+    except ValueError:
+        versions = None
+    if not isinstance(versions, dict):
+        logger.warning("secretVersions of customer %r is not a JSON object; read as empty.", customer_id)
+        return {}
+    return {
+        SecretName(name): version
+        for name, version in versions.items()
+        if name in _SECRET_NAMES and isinstance(version, str)
+    }
+
+
+def _legacy_secret_names(value: Any, customer_id: str) -> frozenset[SecretName]:
+    try:
+        names = json.loads(value) if value else []
+    except ValueError:
+        names = None
+    if not isinstance(names, list):
+        logger.warning("secretsConfigured of customer %r is not a JSON list; read as empty.", customer_id)
+        return frozenset()
+    return frozenset(SecretName(name) for name in names if name in _SECRET_NAMES)
