@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 CUSTOMER_PARTITION = "tenant"
 _SECRET_NAMES = frozenset(name.value for name in SecretName)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class TableTenantStore:
@@ -155,7 +157,7 @@ class TableTenantStore:
     def _page(self, flt: TenantFilter, top: int, after: Cursor | None,
               select: list[str] | None) -> tuple[list[Any], Cursor | None]:
         check_page_size(top, "top")
-        start = {"PartitionKey": after.partition, "RowKey": after.row} if after is not None else None
+        start = _start_of(after) if after is not None else None
         query_filter, parameters = _tenant_query(flt)
         with storage_call("list tenants"):
             try:
@@ -167,10 +169,7 @@ class TableTenantStore:
                     # The service rejected the keys the client's token carried: still the client's token.
                     raise invalid_continuation_token() from None
                 raise
-        following = None
-        if next_token and next_token.get("PartitionKey"):
-            following = Cursor(next_token["PartitionKey"], next_token.get("RowKey"))
-        return entities, following
+        return entities, _cursor_of(next_token)
 
     def count_by_status(self) -> dict[Status, int]:
         with storage_call("count tenants"):
@@ -181,6 +180,28 @@ class TableTenantStore:
     def recount_by_status(self) -> dict[Status, int]:
         with storage_call("count tenants"):
             return self._on_table(recount)
+
+
+def _cursor_of(next_token: dict[str, Any] | None) -> Cursor | None:
+    """The SDK's continuation (the next partition and row key) as the cursor this store hands out: compact JSON,
+    ASCII only."""
+    if not next_token or not next_token.get("PartitionKey"):
+        return None
+    return json.dumps([next_token["PartitionKey"], next_token.get("RowKey")], separators=(",", ":"))
+
+
+def _start_of(cursor: Cursor) -> dict[str, Any]:
+    """The SDK's continuation a cursor of this store names; a cursor it did not make is the client's bad token."""
+    try:
+        keys: Any = json.loads(cursor)
+    except (ValueError, RecursionError):
+        raise invalid_continuation_token() from None
+    if not (isinstance(keys, list) and len(keys) == 2 and isinstance(keys[0], str) and keys[0]
+            and (keys[1] is None or isinstance(keys[1], str))):
+        raise invalid_continuation_token()
+    if any(key and _SURROGATE.search(key) for key in keys):
+        raise invalid_continuation_token()  # no key holds one; the SDK could not even put it in a URL
+    return {"PartitionKey": keys[0], "RowKey": keys[1]}
 
 
 def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:

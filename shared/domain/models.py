@@ -126,13 +126,14 @@ class TenantFilter:
     method: AuthMethod | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where the next page of a listing starts, as the tenant store reported it. Clients never see it
-    bare: the status use case wraps it, with the filter it belongs to, into the one continuation token."""
+# Where the next page of a listing starts: printable ASCII that the store which made it reads back, and that
+# nothing else looks into. Clients never see it bare: the status use case wraps it, with the filter it belongs to,
+# into the one continuation token; a fan-out message carries it as it is.
+Cursor = str
 
-    partition: str
-    row: str | None = None
+
+def is_cursor(value: object) -> bool:
+    return isinstance(value, str) and value != "" and value.isascii() and value.isprintable()
 
 
 @dataclass(frozen=True, slots=True)

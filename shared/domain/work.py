@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Cursor
+from .models import Cursor, is_cursor
 from .rules import is_customer_id
 
 
@@ -46,8 +46,7 @@ def encode(work: Work) -> str:
     if isinstance(work, Watch):
         body: dict[str, Any] = {"watch": work.run_id}
     elif isinstance(work, FanOut):
-        after = [work.after.partition, work.after.row] if work.after is not None else None
-        body = {"fanOut": work.run_id, "after": after}
+        body = {"fanOut": work.run_id, "after": work.after}
     else:
         body = {"run": work.run_id, "customers": list(work.customer_ids)}
     if getattr(work, "resent", False):
@@ -67,11 +66,8 @@ def decode(text: str) -> Work:
         return Watch(body["watch"])
     if set(body) == {"fanOut", "after"} and isinstance(body["fanOut"], str):
         after = body["after"]
-        if after is None:
-            return FanOut(body["fanOut"], resent=resent)
-        if (isinstance(after, list) and len(after) == 2 and isinstance(after[0], str)
-                and (after[1] is None or isinstance(after[1], str))):
-            return FanOut(body["fanOut"], Cursor(after[0], after[1]), resent=resent)
+        if after is None or is_cursor(after):
+            return FanOut(body["fanOut"], after, resent=resent)
     if set(body) == {"run", "customers"} and isinstance(body["run"], str) and isinstance(body["customers"], list):
         customers = body["customers"]
         if all(isinstance(c, str) and is_customer_id(c) for c in customers):

@@ -19,7 +19,7 @@ from shared.adapters.table_customers import CUSTOMER_PARTITION, TableTenantStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.domain.errors import Conflict, DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
-from shared.domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, VerificationResult
+from shared.domain.models import AuthMethod, Status, Tenant, TenantFilter, VerificationResult
 from shared.domain.reasons import Reason
 from shared.domain.rules import MAX_BATCH
 from shared.domain.secrets import CURRENT_VERSION, SecretName
@@ -388,26 +388,27 @@ def _garbled(valid: str) -> list[str]:
 
     def resigned(new_body: object, *, compact: bool = True) -> str:
         text = json.dumps(new_body, separators=(",", ":") if compact else None, sort_keys=True)
-        return "c2." + _b64(text) + "." + signature  # the old signature: the forger has no key
+        return "c3." + _b64(text) + "." + signature  # the old signature: the forger has no key
 
     return [
         "garbage",
-        "c2.",
-        "c2.!!!",
+        "c3.",
+        "c3.!!!",
         "c1." + valid[3:],
+        "c2." + valid[3:],
         valid[3:],  # no version marker
         valid + "=",
         valid[:-1],
         valid + "A",
         head,  # no signature
-        valid.replace("c2.", "c2.\u00e9", 1),
+        valid.replace("c3.", "c3.\u00e9", 1),
         resigned("not json"),
         resigned([1, 2]),
         resigned({**body, "extra": 1}),
-        resigned({**body, "p": 7}),
-        resigned({**body, "r": "p-ok"}),
+        resigned({**body, "c": 7}),
+        resigned({**body, "c": '["tenant","p-ok"]'}),
         resigned(body, compact=False),
-        "c2." + "A" * 5000,
+        "c3." + "A" * 5000,
         base64.urlsafe_b64encode(b"\xff\xfe\x00").decode(),
     ]
 
@@ -432,14 +433,16 @@ def test_a_token_is_only_good_for_the_filter_it_was_issued_for(mixed):
 
 
 def test_a_forged_cursor_never_becomes_a_server_error(mixed):
-    for partition in (CUSTOMER_PARTITION, "dGVuYW50"):
-        for row in ("zzz", "a' or 'x' eq 'x", "%00", "", "\u00e9", None):
-            try:
-                page = mixed.list(TenantFilter(), top=2, after=Cursor(partition, row))
-            except InputError as err:
-                assert err.code == "invalidContinuationToken"
-            else:
-                assert set(_ids(page.tenants)) <= set(MIX)
+    keys = [[partition, row] for partition in (CUSTOMER_PARTITION, "dGVuYW50")
+            for row in ("zzz", "a' or 'x' eq 'x", "%00", "", "\u00e9", "\ud800", None)]
+    others = ["", "garbage", "[]", "[1,2]", '["tenant"]', '["",null]', '{"p":"tenant"}', "[" * 5000 + "]" * 5000]
+    for cursor in [json.dumps(pair) for pair in keys] + others:
+        try:
+            page = mixed.list(TenantFilter(), top=2, after=cursor)
+        except InputError as err:
+            assert err.code == "invalidContinuationToken"
+        else:
+            assert set(_ids(page.tenants)) <= set(MIX)
 
 
 # --- injection-shaped input ----------------------------------------------------------------------

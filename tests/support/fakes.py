@@ -65,7 +65,7 @@ class InMemoryTenantStore:
         self.tenants.pop(tenant.customer_id, None)
 
     def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
-        start = after.row or "" if after is not None else ""
+        start = after or ""
         rows = [
             t for key, t in sorted(self.tenants.items())
             if key >= start
@@ -73,7 +73,7 @@ class InMemoryTenantStore:
             and (flt.method is None or t.authentication_method == flt.method)
         ]
         page, more = rows[:top], len(rows) > top
-        return TenantPage(page, Cursor("tenant", rows[top].customer_id) if more else None)
+        return TenantPage(page, rows[top].customer_id if more else None)  # its cursor: the next customerId
 
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
         page = self.list(TenantFilter(), top=top, after=after)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.models import Cursor, Status
+from shared.domain.models import Status
 from shared.domain.runs import RecoveryCause, Trigger
 from shared.domain.verification import TokenAnswer
 from shared.domain.work import Chunk, FanOut, Watch, decode, encode
@@ -53,11 +53,12 @@ def test_a_run_starts_with_a_watch_sent_for_later(world):
 
 
 def test_work_messages_round_trip_with_resent_and_watch():
-    for work in (Watch("r1"), FanOut("r1", Cursor("tenant", "c9"), resent=True), Chunk("r1", ("a",), resent=True),
+    for work in (Watch("r1"), FanOut("r1", '["tenant","c9"]', resent=True), Chunk("r1", ("a",), resent=True),
                  Chunk("r1", ("a", "b"))):
         assert decode(encode(work)) == work
     assert "resent" not in encode(Chunk("r1", ("a",)))  # a first sending reads as it always did
-    for text in ('{"watch": "r1", "resent": true}', '{"run": "r", "customers": [], "resent": 1}', '{"watch": 5}'):
+    for text in ('{"watch": "r1", "resent": true}', '{"run": "r", "customers": [], "resent": 1}', '{"watch": 5}',
+                 '{"fanOut": "r1", "after": ["tenant", "c9"]}', '{"fanOut": "r1", "after": ""}'):
         with pytest.raises(ValueError):
             decode(text)
 

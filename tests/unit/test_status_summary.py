@@ -68,12 +68,12 @@ def test_counts_reflect_a_change_made_during_the_walk(store, keys):
 
 def signed(body: dict, key: bytes) -> str:
     raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-    head = "c2." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    head = "c3." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
     mac = hmac.new(key, head.encode(), hashlib.sha256).digest()
     return head + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-GOOD = {"p": "tenant", "r": "c2", "s": None, "m": None}
+GOOD = {"c": "c2", "s": None, "m": None}  # the fake store's cursor: the next customerId
 
 
 def test_the_forging_helper_makes_tokens_the_api_accepts_with_the_right_key(store, keys):
@@ -83,18 +83,18 @@ def test_the_forging_helper_makes_tokens_the_api_accepts_with_the_right_key(stor
 
 @pytest.mark.parametrize("make", [
     lambda key: "garbage",
-    lambda key: "c2.",
-    lambda key: "c2.!!!.x",
+    lambda key: "c3.",
+    lambda key: "c3.!!!.x",
     lambda key: "x" * 5000,
     lambda key: signed(GOOD, b"not-the-key"),                                 # forged: another key
     lambda key: signed(GOOD, key)[:-2] + "AA",                               # signature altered
-    lambda key: signed({**GOOD, "r": "c5"}, key).split(".")[0] + "." + signed(GOOD, key).split(".")[-1],
+    lambda key: signed({**GOOD, "c": "c5"}, key).split(".")[0] + "." + signed(GOOD, key).split(".")[-1],
     lambda key: signed({**GOOD, "s": "failed"}, key),                        # issued for another filter
-    lambda key: signed({**GOOD, "p": ""}, key),
-    lambda key: signed({**GOOD, "r": "c\ud800"}, key),                       # a key no store can hold
-    lambda key: signed({**GOOD, "c": {"succeeded": 1424248}}, key),         # a carried summary: not ours
+    lambda key: signed({**GOOD, "c": ""}, key),
+    lambda key: signed({**GOOD, "c": "c\ud800"}, key),                       # no cursor a store makes
+    lambda key: signed({**GOOD, "n": {"succeeded": 1424248}}, key),         # a carried summary: not ours
     lambda key: signed([[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]], key),
-    lambda key: "c2." + base64.urlsafe_b64encode(b"[" * 1400 + b"]" * 1400).decode() + ".AAAA",
+    lambda key: "c3." + base64.urlsafe_b64encode(b"[" * 1400 + b"]" * 1400).decode() + ".AAAA",
 ])
 def test_tokens_we_did_not_issue_are_refused(store, keys, make):
     token = make(keys.current())
