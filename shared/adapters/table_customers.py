@@ -26,16 +26,16 @@ from ..domain.models import (
     AuthMethod,
     ConsentResult,
     Cursor,
+    Customer,
+    CustomerFilter,
+    CustomerListing,
     LastConsent,
     PendingConsent,
     Status,
-    Tenant,
-    TenantFilter,
-    TenantPage,
 )
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_BATCH, is_customer_id
-from ..domain.secrets import CURRENT_VERSION, SecretName
+from ..domain.secrets import CURRENT_VERSION, SecretKind
 from .table_common import (
     TableAccess,
     check_page_size,
@@ -53,71 +53,71 @@ from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 logger = logging.getLogger(__name__)
 
 CUSTOMER_PARTITION = "tenant"
-_SECRET_NAMES = frozenset(name.value for name in SecretName)
+_SECRET_NAMES = frozenset(name.value for name in SecretKind)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class TableTenantStore:
-    """Implements ports.TenantStore. Creates its table on first use, once per process."""
+class TableCustomerStore:
+    """Implements ports.CustomerStore. Creates its table on first use, once per process."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "Tenants") -> None:
         self._name = table
         self._on_table = TableAccess(service, table)
 
-    def get(self, customer_id: str) -> Tenant | None:
-        with storage_call("read a tenant"):
+    def get(self, customer_id: str) -> Customer | None:
+        with storage_call("read a customer"):
             try:
                 entity = self._on_table(lambda table: table.get_entity(CUSTOMER_PARTITION, customer_id))
             except ResourceNotFoundError:
                 return None
-        return tenant_from_entity(entity)
+        return customer_from_entity(entity)
 
-    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Tenant]:
+    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Customer]:
         """One range query from the first id to the last: a run's chunk is a run of adjacent ids."""
         wanted = {c for c in customer_ids if is_customer_id(c)}
         if not wanted:
             return {}
         bounds = {"pk": CUSTOMER_PARTITION, "first": min(wanted), "last": max(wanted)}
-        with storage_call("read tenants"):
+        with storage_call("read customers"):
             entities = self._on_table(lambda table: list(table.query_entities(
                 "PartitionKey eq @pk and RowKey ge @first and RowKey le @last", parameters=bounds)))
-        return {e["RowKey"]: tenant_from_entity(e) for e in entities if e["RowKey"] in wanted}
+        return {e["RowKey"]: customer_from_entity(e) for e in entities if e["RowKey"] in wanted}
 
-    def add(self, tenant: Tenant) -> Tenant:
-        with storage_call("add a tenant"):
+    def add(self, customer: Customer) -> Customer:
+        with storage_call("add a customer"):
             try:
                 metadata = self._on_table(lambda table: counted_write(
-                    table, ("create", tenant_to_entity(tenant)), {tenant.last_verification_status: 1}
+                    table, ("create", customer_to_entity(customer)), {customer.last_verification_status: 1}
                 ))
             except TableTransactionError as err:
                 if err.error_code != "EntityAlreadyExists":
                     raise
                 raise Conflict(
-                    "alreadyExists", f"A customer with the id {tenant.customer_id!r} already exists."
+                    "alreadyExists", f"A customer with the id {customer.customer_id!r} already exists."
                 ) from None
-        return replace(tenant, etag=metadata["etag"])
+        return replace(customer, etag=metadata["etag"])
 
-    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
-        operation = _replace_operation(previous, tenant)
-        delta = _change(previous.last_verification_status, tenant.last_verification_status)
-        with storage_call("update a tenant"), _conflict_if_changed(previous):
+    def update(self, previous: Customer, customer: Customer) -> Customer:
+        operation = _replace_operation(previous, customer)
+        delta = _change(previous.last_verification_status, customer.last_verification_status)
+        with storage_call("update a customer"), _conflict_if_changed(previous):
             metadata = self._on_table(lambda table: counted_write(table, operation, delta))
-        return replace(tenant, etag=metadata["etag"])
+        return replace(customer, etag=metadata["etag"])
 
-    def update_many(self, changes: Sequence[tuple[Tenant, Tenant]]) -> list[Tenant]:
-        """One entity-group transaction: every tenant under its ETag, and one count shard for all of them."""
+    def update_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
+        """One entity-group transaction: every customer under its ETag, and one count shard for all of them."""
         if len(changes) > MAX_BATCH:
-            raise ValueError(f"At most {MAX_BATCH} tenants are updated at once.")
-        if len({tenant.customer_id for _, tenant in changes}) != len(changes):
-            raise ValueError("A tenant appears twice among the changes.")
+            raise ValueError(f"At most {MAX_BATCH} customers are updated at once.")
+        if len({customer.customer_id for _, customer in changes}) != len(changes):
+            raise ValueError("A customer appears twice among the changes.")
         if not changes:
             return []
-        operations = [_replace_operation(previous, tenant) for previous, tenant in changes]
+        operations = [_replace_operation(previous, customer) for previous, customer in changes]
         delta = Counter[str]()
-        for previous, tenant in changes:
+        for previous, customer in changes:
             delta.update({status.value: n for status, n in _change(previous.last_verification_status,
-                                                                   tenant.last_verification_status).items()})
-        with storage_call("update tenants"):
+                                                                   customer.last_verification_status).items()})
+        with storage_call("update customers"):
             try:
                 metadata = self._on_table(
                     lambda table: STATUS_COUNTS.write(table, CUSTOMER_PARTITION, operations, delta))
@@ -125,41 +125,41 @@ class TableTenantStore:
                 if err.status_code in (404, 412) and 0 <= err.index < len(changes):
                     raise _modified(changes[err.index][0].customer_id) from None
                 raise
-        return [replace(tenant, etag=meta["etag"]) for (_, tenant), meta in zip(changes, metadata, strict=True)]
+        return [replace(customer, etag=meta["etag"]) for (_, customer), meta in zip(changes, metadata, strict=True)]
 
-    def delete(self, tenant: Tenant) -> None:
-        guard = _etag_guard(tenant, "delete")
-        operation = ("delete", {"PartitionKey": CUSTOMER_PARTITION, "RowKey": tenant.customer_id}, guard)
-        with storage_call("delete a tenant"):
+    def delete(self, customer: Customer) -> None:
+        guard = _etag_guard(customer, "delete")
+        operation = ("delete", {"PartitionKey": CUSTOMER_PARTITION, "RowKey": customer.customer_id}, guard)
+        with storage_call("delete a customer"):
             try:
-                self._on_table(lambda table: counted_write(table, operation, {tenant.last_verification_status: -1}))
+                self._on_table(lambda table: counted_write(table, operation, {customer.last_verification_status: -1}))
             except TableTransactionError as err:
                 if err.status_code == 404:
                     return  # deleted meanwhile, and counted then: the record is gone either way
                 if err.status_code == 412:
-                    raise _modified(tenant.customer_id) from None
+                    raise _modified(customer.customer_id) from None
                 raise
 
-    def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
-        """One page in customerId order.
+    def list(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
+        """One listing in customerId order.
 
-        Table Storage may return fewer than `top` tenants together with a cursor (it stops at partition
+        Table Storage may return fewer than `top` customers together with a cursor (it stops at partition
         and time boundaries); the caller just follows it.
         """
         entities, following = self._page(flt, top, after, select=None)
-        return TenantPage([tenant_from_entity(entity) for entity in entities], following)
+        return CustomerListing([customer_from_entity(entity) for entity in entities], following)
 
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
-        """`list` of every tenant, ids only: the service sends a few bytes per tenant instead of the record."""
-        entities, following = self._page(TenantFilter(), top, after, select=["RowKey"])
+        """`list` of every customer, ids only: the service sends a few bytes per customer instead of the record."""
+        entities, following = self._page(CustomerFilter(), top, after, select=["RowKey"])
         return [entity["RowKey"] for entity in entities], following
 
-    def _page(self, flt: TenantFilter, top: int, after: Cursor | None,
+    def _page(self, flt: CustomerFilter, top: int, after: Cursor | None,
               select: list[str] | None) -> tuple[list[Any], Cursor | None]:
         check_page_size(top, "top")
         start = _start_of(after) if after is not None else None
-        query_filter, parameters = _tenant_query(flt)
-        with storage_call("list tenants"):
+        query_filter, parameters = _customer_query(flt)
+        with storage_call("list customers"):
             try:
                 entities, next_token = self._on_table(lambda table: first_non_empty_page(table.query_entities(
                     query_filter, parameters=parameters, results_per_page=top, select=select
@@ -172,13 +172,13 @@ class TableTenantStore:
         return entities, _cursor_of(next_token)
 
     def count_by_status(self) -> dict[Status, int]:
-        with storage_call("count tenants"):
+        with storage_call("count customers"):
             counts = self._on_table(read_counts)
             # A table from before the counts were kept: count once, which starts keeping them.
             return counts if counts is not None else self._on_table(recount)
 
     def recount_by_status(self) -> dict[Status, int]:
-        with storage_call("count tenants"):
+        with storage_call("count customers"):
             return self._on_table(recount)
 
 
@@ -204,7 +204,7 @@ def _start_of(cursor: Cursor) -> dict[str, Any]:
     return {"PartitionKey": keys[0], "RowKey": keys[1]}
 
 
-def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:
+def _customer_query(flt: CustomerFilter) -> tuple[str, dict[str, str]]:
     clauses = ["PartitionKey eq @pk", "RowKey lt @counts"]  # the count shards sort after every customerId
     parameters = {"pk": CUSTOMER_PARTITION, "counts": COUNT_PREFIX}
     if flt.status is not None:
@@ -216,14 +216,14 @@ def _tenant_query(flt: TenantFilter) -> tuple[str, dict[str, str]]:
     return " and ".join(clauses), parameters
 
 
-def _replace_operation(previous: Tenant, tenant: Tenant) -> tuple[Any, ...]:
-    return ("update", tenant_to_entity(tenant), {"mode": UpdateMode.REPLACE, **_etag_guard(previous, "update")})
+def _replace_operation(previous: Customer, customer: Customer) -> tuple[Any, ...]:
+    return ("update", customer_to_entity(customer), {"mode": UpdateMode.REPLACE, **_etag_guard(previous, "update")})
 
 
-def _etag_guard(tenant: Tenant, action: str) -> dict[str, object]:
-    if tenant.etag is None:
-        raise ValueError(f"To {action} a tenant, read it from the store first: its etag guards the write.")
-    return {"etag": tenant.etag, "match_condition": MatchConditions.IfNotModified}
+def _etag_guard(customer: Customer, action: str) -> dict[str, object]:
+    if customer.etag is None:
+        raise ValueError(f"To {action} a customer, read it from the store first: its etag guards the write.")
+    return {"etag": customer.etag, "match_condition": MatchConditions.IfNotModified}
 
 
 def _change(before: Status, after: Status) -> dict[Status, int]:
@@ -231,8 +231,8 @@ def _change(before: Status, after: Status) -> dict[Status, int]:
 
 
 @contextmanager
-def _conflict_if_changed(previous: Tenant) -> Iterator[None]:
-    """412 (changed since it was read) or 404 (deleted since) on the tenant itself: read again and retry."""
+def _conflict_if_changed(previous: Customer) -> Iterator[None]:
+    """412 (changed since it was read) or 404 (deleted since) on the customer itself: read again and retry."""
     try:
         yield
     except TableTransactionError as err:
@@ -254,8 +254,8 @@ STATUS_COUNTS = ShardedCounts(tuple(status.value for status in Status))
 
 
 def counted_write(table: TableClient, operation: tuple[Any, ...], delta: Mapping[Status, int]) -> Mapping[str, Any]:
-    """Submit one tenant operation together with the change it makes to the counts; returns the tenant
-    operation's metadata. The tenant's own failure (TableTransactionError with index 0) is raised as is."""
+    """Submit one customer operation together with the change it makes to the counts; returns the customer
+    operation's metadata. The customer's own failure (TableTransactionError with index 0) is raised as is."""
     values = {Status(status).value: change for status, change in delta.items()}
     return STATUS_COUNTS.write(table, CUSTOMER_PARTITION, [operation], values)[0]
 
@@ -269,7 +269,7 @@ def read_counts(table: TableClient) -> dict[Status, int] | None:
 
 
 def recount(table: TableClient) -> dict[Status, int]:
-    """Count every tenant and correct the kept counts to match. Exact despite concurrent writers: the scan
+    """Count every customer and correct the kept counts to match. Exact despite concurrent writers: the scan
     counts only if no shard changed while it ran (every status change changes a shard)."""
     for _ in range(ATTEMPTS):
         before = STATUS_COUNTS.rows(table, CUSTOMER_PARTITION)
@@ -277,7 +277,7 @@ def recount(table: TableClient) -> dict[Status, int]:
         rows = table.query_entities(
             "PartitionKey eq @pk and RowKey lt @end",
             parameters={"pk": CUSTOMER_PARTITION, "end": "~"},
-            select=["lastVerificationStatus"],  # projection: a few bytes per tenant
+            select=["lastVerificationStatus"],  # projection: a few bytes per customer
         )
         for row in rows:
             counted[status_of(row.get("lastVerificationStatus"))] += 1
@@ -291,7 +291,7 @@ def recount(table: TableClient) -> dict[Status, int]:
         if STATUS_COUNTS.correct(table, CUSTOMER_PARTITION, before, correction):
             return counted
         # a writer came in between: count again
-    raise Conflict("modifiedConcurrently", "Tenants kept changing while they were counted; retry later.")
+    raise Conflict("modifiedConcurrently", "Customers kept changing while they were counted; retry later.")
 
 
 def _by_status(sums: Mapping[str, int]) -> dict[Status, int]:
@@ -301,39 +301,39 @@ def _by_status(sums: Mapping[str, int]) -> dict[Status, int]:
 # --- entities ------------------------------------------------------------------------------------------
 
 
-def tenant_to_entity(tenant: Tenant) -> dict[str, Any]:
+def customer_to_entity(customer: Customer) -> dict[str, Any]:
     return without_none(
         {
             "PartitionKey": CUSTOMER_PARTITION,
-            "RowKey": tenant.customer_id,
-            "customerId": tenant.customer_id,
-            "tenantId": tenant.tenant_id,
-            "m365Email": tenant.m365_email,
-            "authenticationMethod": AuthMethod(tenant.authentication_method).value,
-            "applicationId": tenant.application_id,
-            "lastVerificationStatus": Status(tenant.last_verification_status).value,
-            "whenLastVerified": utc(tenant.when_last_verified),
+            "RowKey": customer.customer_id,
+            "customerId": customer.customer_id,
+            "tenantId": customer.tenant_id,
+            "m365Email": customer.m365_email,
+            "authenticationMethod": AuthMethod(customer.authentication_method).value,
+            "applicationId": customer.application_id,
+            "lastVerificationStatus": Status(customer.last_verification_status).value,
+            "whenLastVerified": utc(customer.when_last_verified),
             "lastVerificationReason": (
-                Reason(tenant.last_verification_reason).value if tenant.last_verification_reason else None
+                Reason(customer.last_verification_reason).value if customer.last_verification_reason else None
             ),
-            "lastVerificationMessage": tenant.last_verification_message,
-            "aadstsCode": tenant.aadsts_code,
-            "hint": tenant.hint,
+            "lastVerificationMessage": customer.last_verification_message,
+            "aadstsCode": customer.aadsts_code,
+            "hint": customer.hint,
             # Kinds and version ids only, never values; JSON because Table Storage has no map type.
             "secretVersions": json.dumps(
-                {SecretName(name).value: version for name, version in tenant.secret_versions.items()}, sort_keys=True
+                {SecretKind(name).value: version for name, version in customer.secret_versions.items()}, sort_keys=True
             ),
-            "createdAt": utc(tenant.created_at),
-            "updatedAt": utc(tenant.updated_at),
-            "pendingConsent": _pending_to_json(tenant.pending_consent),
-            "lastConsent": _last_consent_to_json(tenant.last_consent),
+            "createdAt": utc(customer.created_at),
+            "updatedAt": utc(customer.updated_at),
+            "pendingConsent": _pending_to_json(customer.pending_consent),
+            "lastConsent": _last_consent_to_json(customer.last_consent),
         }
     )
 
 
-def tenant_from_entity(entity: Any) -> Tenant:
+def customer_from_entity(entity: Any) -> Customer:
     customer_id = entity["RowKey"]
-    return Tenant(
+    return Customer(
         customer_id=customer_id,
         tenant_id=entity["tenantId"],
         authentication_method=AuthMethod(entity["authenticationMethod"]),
@@ -395,7 +395,7 @@ def _last_consent_from_json(raw: Any, customer_id: str) -> LastConsent | None:
         return None
 
 
-def _secret_versions(entity: Any, customer_id: str) -> dict[SecretName, str]:
+def _secret_versions(entity: Any, customer_id: str) -> dict[SecretKind, str]:
     raw = entity.get("secretVersions")
     if raw is None:  # written before secrets were versioned: each listed kind names its current version
         return dict.fromkeys(_legacy_secret_names(entity.get("secretsConfigured"), customer_id), CURRENT_VERSION)
@@ -407,13 +407,13 @@ def _secret_versions(entity: Any, customer_id: str) -> dict[SecretName, str]:
         logger.warning("secretVersions of customer %r is not a JSON object; read as empty.", customer_id)
         return {}
     return {
-        SecretName(name): version
+        SecretKind(name): version
         for name, version in versions.items()
         if name in _SECRET_NAMES and isinstance(version, str)
     }
 
 
-def _legacy_secret_names(value: Any, customer_id: str) -> frozenset[SecretName]:
+def _legacy_secret_names(value: Any, customer_id: str) -> frozenset[SecretKind]:
     try:
         names = json.loads(value) if value else []
     except ValueError:
@@ -421,4 +421,4 @@ def _legacy_secret_names(value: Any, customer_id: str) -> frozenset[SecretName]:
     if not isinstance(names, list):
         logger.warning("secretsConfigured of customer %r is not a JSON list; read as empty.", customer_id)
         return frozenset()
-    return frozenset(SecretName(name) for name in names if name in _SECRET_NAMES)
+    return frozenset(SecretKind(name) for name in names if name in _SECRET_NAMES)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .classification import first_line
-from .models import Tenant
+from .models import Customer
 from .rules import is_guid
 
 CONSENT_TTL = timedelta(minutes=15)  # a link (its state) expires after this
@@ -64,7 +64,7 @@ class ConsentOutcome:
     title: str
     lines: tuple[str, ...] = ()
     customer_id: str | None = None
-    tenant: Tenant | None = field(default=None, compare=False)
+    customer: Customer | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,51 +8,51 @@ from typing import Protocol
 from .consent import AuthorizationRequest, ClaimedState
 from .models import (
     Cursor,
+    Customer,
+    CustomerFilter,
+    CustomerListing,
     ProviderSecret,
     ProviderSettings,
     Status,
-    Tenant,
-    TenantFilter,
-    TenantPage,
     VerificationResult,
 )
 from .runs import RecoveryCause, Run
-from .secrets import SecretName, SecretVersion, StoredSecret
+from .secrets import SecretKind, SecretVersion, StoredSecret
 from .verification import AppCredential, TokenAnswer
 from .work import Work
 
 
-class TenantStore(Protocol):
-    def get(self, customer_id: str) -> Tenant | None: ...
+class CustomerStore(Protocol):
+    def get(self, customer_id: str) -> Customer | None: ...
 
-    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Tenant]:
+    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Customer]:
         """Those of `customer_ids` that exist, by customerId (one read for adjacent ids, as a run's chunk has)."""
 
-    def add(self, tenant: Tenant) -> Tenant:
-        """Insert a new tenant; raises errors.Conflict when the customerId exists."""
+    def add(self, customer: Customer) -> Customer:
+        """Insert a new customer; raises errors.Conflict when the customerId exists."""
 
-    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
-        """Replace `previous`, as it was read (its etag must still match), with `tenant`; raises
+    def update(self, previous: Customer, customer: Customer) -> Customer:
+        """Replace `previous`, as it was read (its etag must still match), with `customer`; raises
         errors.Conflict otherwise."""
 
-    def update_many(self, changes: Sequence[tuple[Tenant, Tenant]]) -> list[Tenant]:
-        """Each (previous, tenant) as `update` does, all in one write: every one or none. Raises errors.Conflict
+    def update_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
+        """Each (previous, customer) as `update` does, all in one write: every one or none. Raises errors.Conflict
         (and writes nothing) when any previous changed since it was read. At most MAX_BATCH changes."""
 
-    def delete(self, tenant: Tenant) -> None:
-        """Remove a tenant read before (its etag must still match); raises errors.Conflict otherwise."""
+    def delete(self, customer: Customer) -> None:
+        """Remove a customer read before (its etag must still match); raises errors.Conflict otherwise."""
 
-    def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
-        """One page in customerId order, from `after` (a cursor a page of this filter returned)."""
+    def list(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
+        """One listing in customerId order, from `after` (a cursor a listing of this filter returned)."""
 
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
-        """`list` of every tenant, customerIds only; the cursor of the next page (None at the end)."""
+        """`list` of every customer, customerIds only; the cursor of the next listing (None at the end)."""
 
     def count_by_status(self) -> dict[Status, int]:
-        """Counts over every tenant (not a page), kept as tenants change: no scan."""
+        """Counts over every customer (not a listing), kept as customers change: no scan."""
 
     def recount_by_status(self) -> dict[Status, int]:
-        """Count every tenant again and correct the kept counts (a safety net; they are exact by design)."""
+        """Count every customer again and correct the kept counts (a safety net; they are exact by design)."""
 
 
 class HistoryStore(Protocol):
@@ -81,20 +81,20 @@ class SecretStore(Protocol):
     its ETag, so concurrent writers never make a record point at a secret it did not write.
     """
 
-    def put(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> str:
+    def put(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
         """Store the value as a new version and return its id; every other version stays as it was."""
 
-    def get(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> str | None:
+    def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
         """That version's value; None when it is missing or retired. CURRENT_VERSION reads the newest."""
 
-    def retire(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> None:
+    def retire(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
         """Make one version unreadable for good (Key Vault disables it; it cannot delete one version).
         Idempotent."""
 
-    def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
+    def delete(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> None:
         """Remove the secret with every version. Idempotent."""
 
-    def versions(self, customer_id: str | None, name: SecretName | ProviderSecret) -> tuple[SecretVersion, ...]:
+    def versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
         """The readable versions of one secret."""
 
     def inventory(self) -> Iterator[StoredSecret]:

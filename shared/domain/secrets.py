@@ -17,7 +17,7 @@ class StoredSecret:
     versions. What the sweep compares with the versions the records name."""
 
     customer_id: str | None
-    name: str
+    kind: str  # a SecretKind's value, or a ProviderSecret's for the provider's own
     versions: tuple[SecretVersion, ...]
 
 
@@ -29,7 +29,7 @@ class SecretVersion:
     created_at: datetime
 
 
-class SecretName(enum.StrEnum):
+class SecretKind(enum.StrEnum):
     """The kinds of secret a customer can hold; the values are what `secretsConfigured` lists."""
 
     PASSWORD = "password"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Tenant
+from .models import Customer
 from .reasons import Reason
 
 
@@ -55,7 +55,7 @@ def same_tenant(a: str, b: str) -> bool:
     return _case_blind(a) == _case_blind(b)
 
 
-def same_verification_inputs(a: Tenant, b: Tenant) -> bool:
+def same_verification_inputs(a: Customer, b: Customer) -> bool:
     """Whether a verification of either record sends the identity platform the same sign-in (method, tenant id,
     email, application id, secret versions), as the platform tells values apart. So an edit that changes only
     the letter case of the email (a UPN) or of a domain tenant id keeps the last verification, and with it the
@@ -63,6 +63,6 @@ def same_verification_inputs(a: Tenant, b: Tenant) -> bool:
     return _inputs(a) == _inputs(b)
 
 
-def _inputs(tenant: Tenant) -> tuple[Any, ...]:
-    return (tenant.authentication_method, _case_blind(tenant.tenant_id), _case_blind(tenant.m365_email),
-            _case_blind(tenant.application_id), tuple(sorted(tenant.secret_versions.items())))
+def _inputs(customer: Customer) -> tuple[Any, ...]:
+    return (customer.authentication_method, _case_blind(customer.tenant_id), _case_blind(customer.m365_email),
+            _case_blind(customer.application_id), tuple(sorted(customer.secret_versions.items())))

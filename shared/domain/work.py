@@ -15,7 +15,7 @@ from .rules import is_customer_id
 
 @dataclass(frozen=True, slots=True)
 class FanOut:
-    """Enrol the next page of customers (after `after`) in a run and send their chunks. `resent`: sent again
+    """Enrol the customers listed next (after `after`) in a run and send their chunks. `resent`: sent again
     after it failed on every delivery (it is not sent a third time)."""
 
     run_id: str

@@ -1,4 +1,4 @@
-"""Runs: Verify All and the timer start one, a fan-out enrols every tenant page by page and sends them in
+"""Runs: Verify All and the timer start one, a fan-out enrols every customer, a listing at a time, and sends them in
 chunks over the work queue, and queue workers verify the chunks. One run at a time.
 
 Work can be lost two ways, and each run recovers from both:
@@ -17,18 +17,18 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 
-from ..domain.models import Status, Tenant
-from ..domain.ports import RunStore, TenantStore, WorkQueue
+from ..domain.models import Customer, Status
+from ..domain.ports import CustomerStore, RunStore, WorkQueue
 from ..domain.rules import MAX_PAGE_SIZE
 from ..domain.runs import RecoveryCause, Run, Trigger, new_run_id
 from ..domain.work import Chunk, FanOut, Watch, Work, decode
-from .verify import Verified, VerifyContext, check, record_many
+from .verify import ResultToRecord, VerifyContext, check, record_many
 
 logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
-FAN_OUT_SECONDS = 20.0  # one fan-out message enrols pages for this long, then hands on to the next
+FAN_OUT_SECONDS = 20.0  # one fan-out message enrols customers for this long, then hands on to the next
 ENROL_SLICE = 3 * CHUNK_SIZE  # customers enrolled (one transaction: at most 98) and then sent, at a time
 MARKERS_KEPT = timedelta(days=7)  # how long a run remembers each customer's outcome (its counts stay)
 GROUP_WAIT = 0.05  # seconds a finished verification waits for others to be recorded with it
@@ -75,7 +75,7 @@ def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: s
     if isinstance(work, Watch):
         watch_run(runs, queue, work.run_id)
     elif isinstance(work, FanOut):
-        fan_out(ctx.tenants, runs, queue, work)
+        fan_out(ctx.customers, runs, queue, work)
     else:
         verify_chunk(ctx, runs, work)
 
@@ -164,16 +164,16 @@ def _recover_stall(runs: RunStore, queue: WorkQueue, run: Run) -> None:
                    run.run_id, STALL_AFTER.total_seconds(), len(pending))
 
 
-def fan_out(tenants: TenantStore, runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
-    """Enrol the run's tenants page after page, a slice at a time, sending each slice's chunks as soon as it is
+def fan_out(customers: CustomerStore, runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
+    """Enrol the run's customers listing after listing, a slice at a time, sending each slice's chunks as soon as it is
     enrolled: workers start after one enrolment transaction, and the queue never runs dry (a queue found
     empty makes the host back off its polling, up to a minute in Azure, while the workers wait). After
     FAN_OUT_SECONDS the rest goes to a new fan-out message, so a redelivery repeats at most that much.
-    The run is marked fanned out once the last page is enrolled."""
+    The run is marked fanned out once the last listing is enrolled."""
     deadline = time.monotonic() + FAN_OUT_SECONDS
     after = work.after
     while True:
-        ids, after = tenants.list_ids(top=MAX_PAGE_SIZE, after=after)
+        ids, after = customers.list_ids(top=MAX_PAGE_SIZE, after=after)
         for start in range(0, len(ids), ENROL_SLICE):
             piece = ids[start:start + ENROL_SLICE]
             if not runs.enrol(work.run_id, piece):
@@ -203,13 +203,13 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
     todo = runs.pending(chunk.run_id, chunk.customer_ids)
     if not todo:
         return
-    read = ctx.tenants.get_many(todo)
+    read = ctx.customers.get_many(todo)
     gone = {customer_id: None for customer_id in todo if customer_id not in read}
     errors: list[BaseException] = []
     if gone:
         _complete(runs, chunk.run_id, gone, errors)
     pool = _pool(ctx.limiter.ceiling)
-    pending = {pool.submit(check, ctx, tenant, in_run=True) for tenant in read.values()}
+    pending = {pool.submit(check, ctx, customer, in_run=True) for customer in read.values()}
     while pending:
         finished, pending = wait(pending, timeout=ALIVE_EVERY, return_when=FIRST_COMPLETED)
         if not finished:
@@ -230,15 +230,15 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
         raise errors[0]
 
 
-def _record_group(ctx: VerifyContext, runs: RunStore, run_id: str, checked: list[Verified | Tenant],
+def _record_group(ctx: VerifyContext, runs: RunStore, run_id: str, checked: list[ResultToRecord | Customer],
                   errors: list[BaseException]) -> None:
-    stored = [one for one in checked if isinstance(one, Tenant)]  # skipped, and said so on the record
+    stored = [one for one in checked if isinstance(one, Customer)]  # skipped, and said so on the record
     try:
-        stored += record_many(ctx, [one for one in checked if isinstance(one, Verified)])
+        stored += record_many(ctx, [one for one in checked if isinstance(one, ResultToRecord)])
     except Exception as err:  # noqa: BLE001 - the group stays pending; the message fails after the rest
         errors.append(err)
     if stored:
-        _complete(runs, run_id, {tenant.customer_id: tenant.last_verification_status for tenant in stored}, errors)
+        _complete(runs, run_id, {one.customer_id: one.last_verification_status for one in stored}, errors)
 
 
 def _complete(runs: RunStore, run_id: str, outcomes: dict[str, Status | None], errors: list[BaseException]) -> None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..domain.models import ProviderSecret
-from ..domain.ports import ProviderSettingsStore, SecretStore, TenantStore
-from ..domain.secrets import CURRENT_VERSION, SecretName, SecretVersion, StoredSecret, newest_first
+from ..domain.ports import CustomerStore, ProviderSettingsStore, SecretStore
+from ..domain.secrets import CURRENT_VERSION, SecretKind, SecretVersion, StoredSecret, newest_first
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class SweepReport:
 
 
 def sweep_secrets(
-    tenants: TenantStore,
+    customers: CustomerStore,
     provider_settings: ProviderSettingsStore,
     secrets: SecretStore,
     *,
@@ -44,9 +44,9 @@ def sweep_secrets(
     seen = retired = 0
     for stored in secrets.inventory():
         seen += 1
-        if stored.customer_id is None and stored.name == ProviderSecret.TOKEN_KEY:
+        if stored.customer_id is None and stored.kind == ProviderSecret.TOKEN_KEY:
             continue  # no record names it; every instance uses its oldest version
-        named = _named_by_record(stored, tenants, provider_settings)
+        named = _named_by_record(stored, customers, provider_settings)
         held = {version.version for version in stored.versions}
         if stored.versions and (CURRENT_VERSION in named or not named <= held):
             # A record from before versions, or one whose version is gone: it reads the newest one.
@@ -66,21 +66,21 @@ def _out_of_use_since(versions: tuple[SecretVersion, ...]) -> list[tuple[SecretV
     return [(version, ordered[max(i - 1, 0)].created_at) for i, version in enumerate(ordered)]
 
 
-def _kind(stored: StoredSecret) -> SecretName | ProviderSecret:
-    return ProviderSecret(stored.name) if stored.customer_id is None else SecretName(stored.name)
+def _kind(stored: StoredSecret) -> SecretKind | ProviderSecret:
+    return ProviderSecret(stored.kind) if stored.customer_id is None else SecretKind(stored.kind)
 
 
 def _named_by_record(
-    stored: StoredSecret, tenants: TenantStore, provider_settings: ProviderSettingsStore
+    stored: StoredSecret, customers: CustomerStore, provider_settings: ProviderSettingsStore
 ) -> set[str]:
     """The versions of this secret that its owner's record names (none when the record is gone)."""
     if stored.customer_id is None:
         settings = provider_settings.get()
         version = settings.client_secret_version if settings else None
     else:
-        tenant = tenants.get(stored.customer_id)
-        if tenant is not None and stored.name == SecretName.CONSENT_FLOW:
-            version = tenant.pending_consent.flow_version if tenant.pending_consent else None
+        customer = customers.get(stored.customer_id)
+        if customer is not None and stored.kind == SecretKind.CONSENT_FLOW:
+            version = customer.pending_consent.flow_version if customer.pending_consent else None
         else:
-            version = tenant.secret_versions.get(SecretName(stored.name)) if tenant else None
+            version = customer.secret_versions.get(SecretKind(stored.kind)) if customer else None
     return {version} if version is not None else set()

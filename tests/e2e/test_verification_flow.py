@@ -72,7 +72,7 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def test_the_timer_runs_verify_every_tenant_and_count_exactly(world):
+def test_the_timer_runs_verify_every_customer_and_count_exactly(world):
     app, identity, tenants, refresh_token, _ = world
     assert api(app, "PUT", "/api/settings", {
         "clientId": PROVIDER, "redirectUrl": "http://localhost:7071/authenticate/OAuth2Callback",

@@ -12,12 +12,12 @@ import pytest
 
 from shared.adapters.msal_consent import MsalConsentPlatform
 from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
-from shared.adapters.table_customers import CUSTOMER_PARTITION, TableTenantStore
+from shared.adapters.table_customers import CUSTOMER_PARTITION, TableCustomerStore
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.models import AuthMethod, ConsentResult, LastConsent, Tenant
+from shared.domain.models import AuthMethod, ConsentResult, Customer, LastConsent
 from shared.domain.verification import AppCredential
 from tools.identity_sim import AppRegistration, ClientSecret, IdentitySimulator, ServerError
-from tools.identity_sim import Tenant as SimTenant
+from tools.identity_sim import Customer as SimTenant
 
 pytestmark = pytest.mark.integration
 
@@ -29,18 +29,18 @@ POLICY = RetryPolicy(attempts=3, retry_after_cap=1.0, backoff=0.05, request_time
 
 
 @pytest.fixture
-def store(tables) -> TableTenantStore:
-    return TableTenantStore(tables, table=f"Tenants{uuid.uuid4().hex[:16]}")
+def store(tables) -> TableCustomerStore:
+    return TableCustomerStore(tables, table=f"Tenants{uuid.uuid4().hex[:16]}")
 
 
 def test_last_consent_round_trips_with_the_record(store, tables):
     last = LastConsent(ConsentResult.DECLINED, AuthMethod.TOKEN, datetime(2026, 5, 1, 12, 0, 1, 5, tzinfo=UTC),
                        'AADSTS65004: User declined to consent. <b>"quoted"</b> ' + "x" * 400)
-    added = store.add(Tenant(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
-                             authentication_method=AuthMethod.PASSWORD, last_consent=last))
+    added = store.add(Customer(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
+                               authentication_method=AuthMethod.PASSWORD, last_consent=last))
     assert store.get("c1").last_consent == last
-    store.update(added, Tenant(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
-                               authentication_method=AuthMethod.PASSWORD))
+    store.update(added, Customer(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
+                                 authentication_method=AuthMethod.PASSWORD))
     assert store.get("c1").last_consent is None  # REPLACE clears the column
 
 

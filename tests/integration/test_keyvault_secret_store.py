@@ -11,15 +11,15 @@ from azure.identity import CredentialUnavailableError
 from azure.keyvault.secrets._shared import http_challenge_cache
 
 from shared.adapters.keyvault import KeyVaultSecretStore
-from shared.adapters.secret_names import secret_name
+from shared.adapters.secret_store_names import store_name
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.secrets import CURRENT_VERSION, SecretName
+from shared.domain.secrets import CURRENT_VERSION, SecretKind
 from tests.support.credentials import FixedTokenCredential
 from tests.support.keyvault_sim import DEFAULT_TENANT, KeyVaultSimulator
 from tests.support.tls import TestCA
 
 SECRET = "Pa55-w0rd!{not-in-any-url}"
-PASSWORD = SecretName.PASSWORD
+PASSWORD = SecretKind.PASSWORD
 VAULT_SCOPE = "https://vault.azure.net/.default"
 
 
@@ -68,7 +68,7 @@ def test_challenge_is_answered_then_the_authorized_request_succeeds(
         store.put("Contoso", PASSWORD, SECRET)
         assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
     first, second, third = vault.requests
-    name = secret_name("Contoso", PASSWORD)
+    name = store_name("Contoso", PASSWORD)
     assert (first.method, first.path) == (second.method, second.path) == ("PUT", f"/secrets/{name}")
     assert (first.authorized, first.status) == (False, 401)
     assert (second.authorized, second.status) == (True, 200)
@@ -90,7 +90,7 @@ def test_set_writes_a_tagged_text_secret_and_overwrite_adds_a_version(
         store.put("Contoso", PASSWORD, "first")
         store.put("Contoso", PASSWORD, SECRET)
         assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
-    stored = vault.secret(secret_name("Contoso", PASSWORD))
+    stored = vault.secret(store_name("Contoso", PASSWORD))
     assert stored is not None
     assert [v["value"] for v in stored.versions] == ["first", SECRET]
     assert stored.latest["contentType"] == "text/plain"
@@ -109,9 +109,9 @@ def test_each_put_returns_its_version_which_reads_back_until_retired(vault: KeyV
         assert store.get("Contoso", PASSWORD, first) is None  # Key Vault answers 403 for a disabled version
         assert store.get("Contoso", PASSWORD, second) == SECRET
         store.retire("Contoso", PASSWORD, "f" * 32)  # a version that never existed
-        found = {(s.customer_id, s.name): [v.version for v in s.versions] for s in store.inventory()}
+        found = {(s.customer_id, s.kind): [v.version for v in s.versions] for s in store.inventory()}
     assert found == {("Contoso", "password"): [second]}  # retired versions are not listed
-    stored = vault.secret(secret_name("Contoso", PASSWORD))
+    stored = vault.secret(store_name("Contoso", PASSWORD))
     assert [v.get("enabled", True) for v in stored.versions] == [False, True]
     assert ("GET", f"/secrets/{stored.name}/{first}", 403) in [(r.method, r.path, r.status) for r in vault.requests]
 
@@ -122,10 +122,10 @@ def test_case_variants_of_a_customer_stay_apart_in_a_case_insensitive_vault(
     with make_store(vault, ca) as store:
         store.put("Contoso", PASSWORD, "upper")
         store.put("contoso", PASSWORD, "lower")
-        store.put("contoso", SecretName.REFRESH_TOKEN, "token")
+        store.put("contoso", SecretKind.REFRESH_TOKEN, "token")
         assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == "upper"
         assert store.get("contoso", PASSWORD, CURRENT_VERSION) == "lower"
-        assert store.get("contoso", SecretName.REFRESH_TOKEN, CURRENT_VERSION) == "token"
+        assert store.get("contoso", SecretKind.REFRESH_TOKEN, CURRENT_VERSION) == "token"
     assert len(vault.names()) == 3
 
 
@@ -136,12 +136,12 @@ def test_delete_then_delete_again(vault: KeyVaultSimulator, ca: TestCA) -> None:
         store.delete("Contoso", PASSWORD)
         assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
         store.delete("Contoso", PASSWORD)  # already deleted
-    stored = vault.secret(secret_name("Contoso", PASSWORD))
+    stored = vault.secret(store_name("Contoso", PASSWORD))
     assert stored is not None and stored.state == "deleted"
 
 
 def test_delete_waits_until_the_secret_is_recoverable(slow_vault: KeyVaultSimulator, ca: TestCA) -> None:
-    name = secret_name("Contoso", PASSWORD)
+    name = store_name("Contoso", PASSWORD)
     with make_store(slow_vault, ca) as store:
         store.put("Contoso", PASSWORD, "old")
         store.delete("Contoso", PASSWORD)
@@ -153,7 +153,7 @@ def test_delete_waits_until_the_secret_is_recoverable(slow_vault: KeyVaultSimula
 
 
 def test_recreate_after_delete_recovers_then_writes(slow_vault: KeyVaultSimulator, ca: TestCA) -> None:
-    name = secret_name("Contoso", PASSWORD)
+    name = store_name("Contoso", PASSWORD)
     with make_store(slow_vault, ca) as store:
         store.put("Contoso", PASSWORD, "old")
         store.delete("Contoso", PASSWORD)

@@ -9,23 +9,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.adapters.table_consent_states import TableConsentStates
-from shared.adapters.table_customers import TableTenantStore
+from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
 from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.domain.models import (
     AuthMethod,
     ConsentResult,
+    Customer,
     LastConsent,
     PendingConsent,
     ProviderSettings,
     Status,
-    Tenant,
     VerificationResult,
 )
 from shared.domain.reasons import Reason
 from shared.domain.runs import RecoveryCause, Run, Trigger
-from shared.domain.secrets import SecretName
+from shared.domain.secrets import SecretKind
 
 pytestmark = pytest.mark.integration
 
@@ -54,12 +54,12 @@ CUSTOMER_ENTITY = {
     "lastConsent": '{"at": "2026-11-27T01:00:00+00:00", "message": "The admin declined.", "method": "token", '
                    '"outcome": "declined"}',
 }
-CUSTOMER = Tenant(
+CUSTOMER = Customer(
     customer_id="contoso",
     tenant_id="contoso.onmicrosoft.com",
     authentication_method=AuthMethod.PASSWORD,
     m365_email="admin@contoso.onmicrosoft.com",
-    secret_versions={SecretName.PASSWORD: "v-1", SecretName.CONSENT_FLOW: "f-1"},
+    secret_versions={SecretKind.PASSWORD: "v-1", SecretKind.CONSENT_FLOW: "f-1"},
     last_verification_status=Status.FAILED,
     when_last_verified=T0,
     last_verification_reason=Reason.INVALID_CREDENTIALS,
@@ -86,12 +86,12 @@ def _rows(tables, table: str, partition: str) -> dict[str, dict]:
 def test_a_customer_entity_in_the_stored_format_is_read(tables):
     table = _name("Tenants")
     tables.create_table(table).create_entity(CUSTOMER_ENTITY)
-    assert TableTenantStore(tables, table=table).get("contoso") == CUSTOMER
+    assert TableCustomerStore(tables, table=table).get("contoso") == CUSTOMER
 
 
 def test_a_customer_is_written_in_the_stored_format_with_its_status_count(tables):
     table = _name("Tenants")
-    TableTenantStore(tables, table=table).add(CUSTOMER)
+    TableCustomerStore(tables, table=table).add(CUSTOMER)
     rows = _rows(tables, table, "tenant")
     assert rows.pop("contoso") == CUSTOMER_ENTITY
     ((shard_key, shard),) = rows.items()
@@ -107,7 +107,7 @@ def test_status_counts_in_the_stored_format_are_summed(tables):
                           "failed": 1})
     client.create_entity({"PartitionKey": "tenant", "RowKey": "~count-11", "notVerified": -1, "succeeded": 0,
                           "failed": 4})
-    assert TableTenantStore(tables, table=table).count_by_status() == {
+    assert TableCustomerStore(tables, table=table).count_by_status() == {
         Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 5, Status.FAILED: 5}
 
 

@@ -10,11 +10,11 @@ from shared.bootstrap import Services
 from shared.domain.errors import Conflict
 from shared.domain.models import (
     Cursor,
+    Customer,
+    CustomerFilter,
+    CustomerListing,
     ProviderSettings,
     Status,
-    Tenant,
-    TenantFilter,
-    TenantPage,
     VerificationResult,
 )
 from shared.domain.secrets import CURRENT_VERSION, SecretVersion, StoredSecret
@@ -24,64 +24,64 @@ from shared.usecases.token_key import TokenKey
 from shared.usecases.verify import VerifyContext
 
 
-class InMemoryTenantStore:
+class InMemoryCustomerStore:
     def __init__(self) -> None:
-        self.tenants: dict[str, Tenant] = {}
+        self.customers: dict[str, Customer] = {}
         self._etags = itertools.count(1)
 
-    def _stamp(self, tenant: Tenant) -> Tenant:
-        tenant = dataclasses.replace(tenant, etag=f"W/{next(self._etags)}")
-        self.tenants[tenant.customer_id] = tenant
-        return tenant
+    def _stamp(self, customer: Customer) -> Customer:
+        customer = dataclasses.replace(customer, etag=f"W/{next(self._etags)}")
+        self.customers[customer.customer_id] = customer
+        return customer
 
-    def get(self, customer_id: str) -> Tenant | None:
-        return self.tenants.get(customer_id)
+    def get(self, customer_id: str) -> Customer | None:
+        return self.customers.get(customer_id)
 
-    def get_many(self, customer_ids) -> dict[str, Tenant]:
-        return {c: self.tenants[c] for c in customer_ids if c in self.tenants}
+    def get_many(self, customer_ids) -> dict[str, Customer]:
+        return {c: self.customers[c] for c in customer_ids if c in self.customers}
 
-    def add(self, tenant: Tenant) -> Tenant:
-        if tenant.customer_id in self.tenants:
+    def add(self, customer: Customer) -> Customer:
+        if customer.customer_id in self.customers:
             raise Conflict("alreadyExists", "exists")
-        return self._stamp(tenant)
+        return self._stamp(customer)
 
-    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
-        current = self.tenants.get(tenant.customer_id)
+    def update(self, previous: Customer, customer: Customer) -> Customer:
+        current = self.customers.get(customer.customer_id)
         if current is None or current.etag != previous.etag:
             raise Conflict("modifiedConcurrently", "changed")
-        return self._stamp(tenant)
+        return self._stamp(customer)
 
-    def update_many(self, changes) -> list[Tenant]:
-        for previous, tenant in changes:  # all or none, as the transaction
-            current = self.tenants.get(tenant.customer_id)
+    def update_many(self, changes) -> list[Customer]:
+        for previous, customer in changes:  # all or none, as the transaction
+            current = self.customers.get(customer.customer_id)
             if current is None or current.etag != previous.etag:
                 raise Conflict("modifiedConcurrently", "changed")
-        return [self._stamp(tenant) for _, tenant in changes]
+        return [self._stamp(customer) for _, customer in changes]
 
-    def delete(self, tenant: Tenant) -> None:
-        current = self.tenants.get(tenant.customer_id)
-        if current is not None and current.etag != tenant.etag:
+    def delete(self, customer: Customer) -> None:
+        current = self.customers.get(customer.customer_id)
+        if current is not None and current.etag != customer.etag:
             raise Conflict("modifiedConcurrently", "changed")
-        self.tenants.pop(tenant.customer_id, None)
+        self.customers.pop(customer.customer_id, None)
 
-    def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
+    def list(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
         start = after or ""
         rows = [
-            t for key, t in sorted(self.tenants.items())
+            t for key, t in sorted(self.customers.items())
             if key >= start
             and (flt.status is None or t.last_verification_status == flt.status)
             and (flt.method is None or t.authentication_method == flt.method)
         ]
-        page, more = rows[:top], len(rows) > top
-        return TenantPage(page, rows[top].customer_id if more else None)  # its cursor: the next customerId
+        # The cursor of this fake: the customerId the next listing starts at.
+        return CustomerListing(rows[:top], rows[top].customer_id if len(rows) > top else None)
 
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
-        page = self.list(TenantFilter(), top=top, after=after)
-        return [t.customer_id for t in page.tenants], page.next
+        listing = self.list(CustomerFilter(), top=top, after=after)
+        return [t.customer_id for t in listing.customers], listing.next
 
     def count_by_status(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}
-        for t in self.tenants.values():
+        for t in self.customers.values():
             counts[t.last_verification_status] += 1
         return counts
 
@@ -173,15 +173,15 @@ def fake_services() -> Services:
         ScriptedPlatform,
     )
 
-    secrets, tenants, history = InMemorySecretStore(), InMemoryTenantStore(), InMemoryHistoryStore()
+    secrets, customers, history = InMemorySecretStore(), InMemoryCustomerStore(), InMemoryHistoryStore()
     provider_settings = InMemoryProviderSettingsStore()
     verification = VerifyContext(
-        tenants=tenants, history=history, secrets=secrets, provider_settings=provider_settings,
+        customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
         platform=ScriptedPlatform(), limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",),
     )
     return Services(
         config=None,
-        tenants=tenants,
+        customers=customers,
         history=history,
         secrets=secrets,
         provider_settings=provider_settings,

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.local_secrets import LocalFileSecretStore
-from shared.adapters.secret_names import secret_name
+from shared.adapters.secret_store_names import store_name
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.secrets import CURRENT_VERSION, SecretName
+from shared.domain.secrets import CURRENT_VERSION, SecretKind
 
-P = SecretName.PASSWORD
+P = SecretKind.PASSWORD
 
 
 @pytest.fixture
@@ -45,11 +45,11 @@ def test_retire_removes_one_version_and_the_name_with_its_last(path: Path) -> No
 
 
 def test_file_is_private_and_keyed_by_vault_names(path: Path) -> None:
-    version = LocalFileSecretStore(path).put("Contoso", SecretName.REFRESH_TOKEN, "rt-value")
+    version = LocalFileSecretStore(path).put("Contoso", SecretKind.REFRESH_TOKEN, "rt-value")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     stored = json.loads(path.read_text())
-    assert list(stored) == [secret_name("Contoso", SecretName.REFRESH_TOKEN)]
-    assert stored[secret_name("Contoso", SecretName.REFRESH_TOKEN)][version]["value"] == "rt-value"
+    assert list(stored) == [store_name("Contoso", SecretKind.REFRESH_TOKEN)]
+    assert stored[store_name("Contoso", SecretKind.REFRESH_TOKEN)][version]["value"] == "rt-value"
     # Only the file itself remains: the temporary file was renamed into place, not left behind.
     assert [p.name for p in path.parent.iterdir()] == [path.name]
 
@@ -67,7 +67,7 @@ def test_a_file_in_the_stored_format_is_read(path: Path) -> None:
 
 def test_a_file_from_before_versions_reads_as_the_current_version(path: Path) -> None:
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({secret_name("Contoso", P): "old-value"}))
+    path.write_text(json.dumps({store_name("Contoso", P): "old-value"}))
     store = LocalFileSecretStore(path)
     assert store.get("Contoso", P, CURRENT_VERSION) == "old-value"
     newer = store.put("Contoso", P, "new-value")
@@ -87,11 +87,11 @@ def test_delete_is_idempotent_and_removes_every_version(path: Path) -> None:
     store.delete("Contoso", P)  # no file yet
     assert not path.exists()
     first, second = store.put("Contoso", P, "p1"), store.put("Contoso", P, "p2")
-    kept = store.put("Contoso", SecretName.APPLICATION_SECRET, "s")
+    kept = store.put("Contoso", SecretKind.APPLICATION_SECRET, "s")
     store.delete("Contoso", P)
     store.delete("Contoso", P)  # already gone
     assert store.get("Contoso", P, first) is None and store.get("Contoso", P, second) is None
-    assert store.get("Contoso", SecretName.APPLICATION_SECRET, kept) == "s"
+    assert store.get("Contoso", SecretKind.APPLICATION_SECRET, kept) == "s"
 
 
 def test_secrets_are_isolated_by_customer_and_kind(path: Path) -> None:
@@ -100,7 +100,7 @@ def test_secrets_are_isolated_by_customer_and_kind(path: Path) -> None:
                 (("Contoso", "upper"), ("contoso", "lower"), ("a.b", "dot"), ("a_b", "underscore"))}
     assert {cid: store.get(cid, P, v) for cid, v in versions.items()} == {
         "Contoso": "upper", "contoso": "lower", "a.b": "dot", "a_b": "underscore"}
-    assert store.get("Contoso", SecretName.REFRESH_TOKEN, versions["Contoso"]) is None
+    assert store.get("Contoso", SecretKind.REFRESH_TOKEN, versions["Contoso"]) is None
     store.delete("contoso", P)
     assert store.get("Contoso", P, versions["Contoso"]) == "upper"
 
@@ -109,7 +109,7 @@ def test_inventory_lists_owners_kinds_and_versions(path: Path) -> None:
     store = LocalFileSecretStore(path)
     first, second = store.put("Contoso", P, "a"), store.put("Contoso", P, "b")
     provider = store.put(None, "clientSecret", "c")
-    found = {(s.customer_id, s.name): {v.version for v in s.versions} for s in store.inventory()}
+    found = {(s.customer_id, s.kind): {v.version for v in s.versions} for s in store.inventory()}
     assert found == {("Contoso", "password"): {first, second}, (None, "clientSecret"): {provider}}
 
 

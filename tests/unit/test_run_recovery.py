@@ -94,7 +94,7 @@ def test_a_poisoned_chunk_is_sent_once_more_then_given_up_and_the_run_finishes(w
     }
     assert "25 given up" in next(r.getMessage() for r in caplog.records if "finished" in r.getMessage())
     # Given up means not verified by this run: their records keep what they had.
-    assert services.tenants.get(first.customer_ids[0]).last_verification_status is Status.NOT_VERIFIED
+    assert services.customers.get(first.customer_ids[0]).last_verification_status is Status.NOT_VERIFIED
 
 
 def test_a_poisoned_chunk_sends_again_only_its_customers_still_pending(world):

@@ -1,4 +1,4 @@
-"""GET /api/status as a use case: counts from the store's kept counts on every page, and signed tokens."""
+"""GET /api/status as a use case: counts from the store's kept counts on every listing, and signed tokens."""
 import base64
 import hashlib
 import hmac
@@ -9,15 +9,15 @@ import pytest
 
 from shared.domain.errors import InputError
 from shared.domain.inputs import StatusQuery
-from shared.domain.models import AuthMethod, ProviderSecret, Status, Tenant
+from shared.domain.models import AuthMethod, Customer, ProviderSecret, Status
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
-from tests.support.fakes import InMemorySecretStore, InMemoryTenantStore
+from tests.support.fakes import InMemoryCustomerStore, InMemorySecretStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-class CountingStore(InMemoryTenantStore):
+class CountingStore(InMemoryCustomerStore):
     def __init__(self):
         super().__init__()
         self.counts = 0
@@ -31,8 +31,8 @@ class CountingStore(InMemoryTenantStore):
 def store():
     store = CountingStore()
     for i in range(7):
-        store.add(Tenant(customer_id=f"c{i}", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN,
-                         last_verification_status=[Status.SUCCEEDED, Status.FAILED][i % 2]))
+        store.add(Customer(customer_id=f"c{i}", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN,
+                           last_verification_status=[Status.SUCCEEDED, Status.FAILED][i % 2]))
     return store
 
 
@@ -42,26 +42,26 @@ def keys():
 
 
 def walk(store, keys):
-    token, pages = None, []
+    token, listings = None, []
     while True:
-        page = list_status(store, StatusQuery(None, None, 2, token), keys=keys, now=NOW)
-        pages.append(page)
-        token = page.continuation_token
+        listing = list_status(store, StatusQuery(None, None, 2, token), keys=keys, now=NOW)
+        listings.append(listing)
+        token = listing.continuation_token
         if token is None:
-            return pages
+            return listings
 
 
-def test_every_page_carries_the_kept_counts_and_the_walk_sees_every_tenant_once(store, keys):
-    pages = walk(store, keys)
-    assert len(pages) == 4 and store.counts == 4  # one cheap read of the kept counts per page
-    assert {sum(p.counts.values()) for p in pages} == {7}
-    assert pages[0].counts == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 4, Status.FAILED: 3}
-    assert [t.customer_id for p in pages for t in p.tenants] == [f"c{i}" for i in range(7)]
+def test_every_listing_carries_the_kept_counts_and_the_walk_sees_every_customer_once(store, keys):
+    listings = walk(store, keys)
+    assert len(listings) == 4 and store.counts == 4  # one cheap read of the kept counts per listing
+    assert {sum(p.counts.values()) for p in listings} == {7}
+    assert listings[0].counts == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 4, Status.FAILED: 3}
+    assert [t.customer_id for p in listings for t in p.customers] == [f"c{i}" for i in range(7)]
 
 
 def test_counts_reflect_a_change_made_during_the_walk(store, keys):
     first = list_status(store, StatusQuery(None, None, 2, None), keys=keys)
-    store.add(Tenant(customer_id="c9", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
+    store.add(Customer(customer_id="c9", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
     second = list_status(store, StatusQuery(None, None, 2, first.continuation_token), keys=keys)
     assert sum(second.counts.values()) == 8
 
@@ -77,8 +77,8 @@ GOOD = {"c": "c2", "s": None, "m": None}  # the fake store's cursor: the next cu
 
 
 def test_the_forging_helper_makes_tokens_the_api_accepts_with_the_right_key(store, keys):
-    page = list_status(store, StatusQuery(None, None, 2, signed(GOOD, keys.current())), keys=keys)
-    assert [t.customer_id for t in page.tenants] == ["c2", "c3"]
+    listing = list_status(store, StatusQuery(None, None, 2, signed(GOOD, keys.current())), keys=keys)
+    assert [t.customer_id for t in listing.customers] == ["c2", "c3"]
 
 
 @pytest.mark.parametrize("make", [
@@ -112,4 +112,4 @@ def test_instances_that_make_the_key_at_once_agree_on_the_oldest(store):
     second = TokenKey(secrets)
     assert second.current() == first.current()
     token = list_status(store, StatusQuery(None, None, 2, None), keys=first).continuation_token
-    assert list_status(store, StatusQuery(None, None, 2, token), keys=second).tenants
+    assert list_status(store, StatusQuery(None, None, 2, token), keys=second).customers
