@@ -19,7 +19,7 @@ function buildField(control) {
 // The field an API error is about: the one its `target` names; without a target, the one its message starts
 // with (each validation message of the API names its field first: "clientId must be a GUID ..."). Null when
 // this form shows no such field: the message goes to the form's own paragraph.
-export function fieldOf(form, error) {
+function fieldOf(form, error) {
   const name = error.target ?? String(error.message).split(/[\s,.]/, 1)[0];
   const control = name ? form.elements.namedItem(name) : null;
   const shown = control instanceof HTMLElement && control.parentElement.classList.contains("field");
