@@ -113,6 +113,17 @@ class Run:
     causes: frozenset[RecoveryCause] = frozenset()
 
 
+STALE_AFTER = timedelta(minutes=30)  # a run without progress for this long no longer counts as running
+
+
+def is_running(run: Run, *, now: datetime, stale_after: timedelta = STALE_AFTER) -> bool:
+    """Whether `run` still counts as running: not finished, and its last progress (its start, before any)
+    within `stale_after` of `now`. Only a running run keeps a new one from starting."""
+    if run.finished_at is not None:
+        return False
+    return now - (run.last_progress_at or run.started_at) <= stale_after
+
+
 # Run ids go into routes (/api/runs/{runId}) and storage keys (a run's partition): letters, digits and '-'.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 

@@ -21,13 +21,23 @@ from datetime import UTC, datetime, timedelta
 from ..domain.models import Status, Tenant
 from ..domain.ports import TenantStore
 from ..domain.rules import MAX_PAGE_SIZE
-from ..domain.verification import Chunk, FanOut, RecoveryCause, Run, RunStore, Trigger, Watch, Work, WorkQueue
+from ..domain.verification import (
+    STALE_AFTER,
+    Chunk,
+    FanOut,
+    RecoveryCause,
+    Run,
+    RunStore,
+    Trigger,
+    Watch,
+    Work,
+    WorkQueue,
+)
 from ..domain.work_messages import decode
 from .verify import Verified, VerifyContext, check, record_many
 
 logger = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
 FAN_OUT_SECONDS = 20.0  # one fan-out message enrols pages for this long, then hands on to the next
 ENROL_SLICE = 3 * CHUNK_SIZE  # customers enrolled (one transaction: at most 98) and then sent, at a time
