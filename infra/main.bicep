@@ -61,7 +61,7 @@ var tags = {
 }
 var serviceName = 'api'
 // azd passes a parameter as text, so the list arrives comma-separated.
-var alertEmailList = empty(trim(alertEmails)) ? [] : split(replace(alertEmails, ' ', ''), ',')
+var alertEmailList = filter(split(replace(alertEmails, ' ', ''), ','), email => !empty(email))
 var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 
 // Names the app code uses (design: queue `verify-requests`, one table per concern). The host moves a message

@@ -170,9 +170,9 @@ def _as_text(value: Any) -> str | None:
 def evaluate(value: Any, scope: dict[str, Any]) -> Any:
     """The value of a pycep expression when the names in `scope` (parameters, variables) hold the given values.
 
-    Knows literals, names, `!`, `?:`, `a.b` (kept as a reference: ("a", "b")) and the functions the Bicep's
-    conditions use; anything else raises, so a test never passes on an expression it did not evaluate. As in
-    resolve_default, a string that names something in scope is taken as that name.
+    Knows literals, names, `!`, `?:`, `a.b` (kept as a reference: ("a", "b")), `filter` with its lambda and
+    the functions the Bicep's conditions use; anything else raises, so a test never passes on an expression it
+    did not evaluate. As in resolve_default, a string that names something in scope is taken as that name.
     """
     if isinstance(value, str):
         return scope[value] if value in scope else value
@@ -191,6 +191,10 @@ def evaluate(value: Any, scope: dict[str, Any]) -> Any:
         if operator["type"] == "property_accessor":
             return accessor(value)
     function = value.get("function") if isinstance(value, dict) else None
+    if function and function["type"] == "filter":  # filter(array, item => condition)
+        lambda_args = function["parameters"]
+        return [item for item in evaluate(lambda_args["input_array"], scope)
+                if evaluate(lambda_args["expression"], scope | {lambda_args["input_element"]: item})]
     if function:
         args = {name: evaluate(arg, scope) for name, arg in function["parameters"].items()}
         if function["type"] in _FUNCTIONS:
@@ -200,7 +204,6 @@ def evaluate(value: Any, scope: dict[str, Any]) -> Any:
 
 _FUNCTIONS = {
     "empty": lambda item_to_test: len(item_to_test) == 0,
-    "trim": lambda string_to_trim: string_to_trim.strip(),
     "replace": lambda original_string, old_string, new_string: original_string.replace(old_string, new_string),
     "split": lambda input_string, delimiter: input_string.split(delimiter),
 }

@@ -79,7 +79,7 @@ def test_alert_emails_come_from_azd_with_an_empty_default(bicep) -> None:
 # --- the action group ----------------------------------------------------------------------------
 
 def test_no_addresses_deploy_no_action_group_and_no_rule_action(bicep) -> None:
-    for setting in ("", "  "):
+    for setting in ("", "  ", ","):
         deployed = _deployed_for(bicep, setting)
         assert deployed["emails"] == []
         assert deployed["action group deployed"] is False
@@ -87,7 +87,7 @@ def test_no_addresses_deploy_no_action_group_and_no_rule_action(bicep) -> None:
 
 
 def test_addresses_deploy_one_action_group_that_mails_each_of_them(bicep) -> None:
-    deployed = _deployed_for(bicep, "ops@example.com, oncall@example.com")
+    deployed = _deployed_for(bicep, "ops@example.com, oncall@example.com,")
     assert deployed["emails"] == ["ops@example.com", "oncall@example.com"]
     assert deployed["action group deployed"] is True
     assert deployed["rule actions"] == [("actionGroup", "id")]
