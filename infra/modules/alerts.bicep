@@ -104,5 +104,3 @@ traces
     }
   }
 }
-
-output alertRuleName string = connectionLostRule.name
