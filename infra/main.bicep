@@ -51,12 +51,17 @@ param requiredApplicationRoles string = 'User.Read.All'
 @description('CONSENT_SCOPES app setting: delegated scopes asked at consent.')
 param consentScopes string = 'https://graph.microsoft.com/.default'
 
+@description('Email addresses that get an alert when a Microsoft 365 connection is lost, separated by commas; empty: the alert rule fires in the portal only.')
+param alertEmails string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
 }
 var serviceName = 'api'
+// azd passes a parameter as text, so the list arrives comma-separated.
+var alertEmailList = filter(split(replace(alertEmails, ' ', ''), ','), email => !empty(email))
 var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 
 // Names the app code uses (design: queue `verify-requests`, one table per concern). The host moves a message
@@ -165,6 +170,19 @@ module functionApp 'modules/functionapp.bicep' = {
     verifyConcurrency: verifyConcurrency
     requiredApplicationRoles: requiredApplicationRoles
     consentScopes: consentScopes
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
+    alertRuleName: 'M365 connection lost - ${environmentName}'
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    alertEmails: alertEmailList
+    location: location
+    tags: tags
   }
 }
 

@@ -1,23 +1,30 @@
-// The API client: JSON in and out, the contract's error shape, and the function key.
+// The API client: JSON in and out, the contract's error shape, and the function key. No UI here: the page
+// gives the prompt for a key (setKeyPrompt).
 // In Azure every /api/* route but health needs a function key. It is asked for once, when an answer is 401,
 // and kept in sessionStorage only (gone with the tab), sent as x-functions-key; locally none is needed.
-import { askForKey } from "./dialogs.js";
-
 const KEY = "tas.functionKey";
 
+// `target`: the field or parameter at fault, when the API names one (null otherwise).
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, target = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.target = target;
   }
 }
 
+let keyPrompt = async () => null; // until the page sets one, a 401 is an error
 let asking = null; // one prompt for every call that met a 401 at the same time
+
+// `ask(refused)` resolves the key a person typed, or null; `refused` says the last key was turned down.
+export function setKeyPrompt(ask) {
+  keyPrompt = ask;
+}
 
 async function functionKey(refused) {
   if (!asking) {
-    asking = askForKey(refused).then((key) => {
+    asking = keyPrompt(refused).then((key) => {
       if (key) sessionStorage.setItem(KEY, key);
       else sessionStorage.removeItem(KEY);
       return key;
@@ -53,7 +60,8 @@ export async function api(method, path, body) {
     if (!response.ok) {
       const error = data && data.error;
       throw new ApiError(response.status, error ? String(error.code) : "httpError",
-        error ? String(error.message) : `The app answered ${response.status}.`);
+        error ? String(error.message) : `The app answered ${response.status}.`,
+        error && error.target != null ? String(error.target) : null);
     }
     return data;
   }

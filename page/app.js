@@ -1,26 +1,17 @@
 // The Authentication Status page: wires the parts together. Every datum comes from the API (openapi.yaml).
-import { api, id } from "./api.js";
+import { api, id, setKeyPrompt } from "./api.js";
 import { createCustomerDialog } from "./customer.js";
-import { wireCloseButtons } from "./dialogs.js";
-import { $, showText } from "./dom.js";
-import { followRun, isRunning, loadLastRun, renderSummary } from "./summary.js";
-import { createTable, refreshAgo } from "./table.js";
+import { askForKey, wireCloseButtons } from "./dialogs.js";
+import { $, showText, whileBusy } from "./dom.js";
+import { refreshAgo } from "./render.js";
+import { followRun, loadLastRun, renderSummary } from "./summary.js";
+import { createTable } from "./table.js";
 import { createSettings } from "./settings.js";
 import { createTenantForm } from "./tenant-form.js";
 
 const report = (error) => showText($("notice"), error.message);
 
-// Runs `work` with `button` disabled (so a double click does not start it twice); failures go to the notice.
-async function withButton(button, work) {
-  button.disabled = true;
-  try {
-    await work();
-  } catch (error) {
-    report(error);
-  } finally {
-    button.disabled = false;
-  }
-}
+setKeyPrompt(askForKey);
 
 const table = createTable({ onOpen: (customerId) => customer.open(customerId), onVerify: verifyRow });
 const customer = createCustomerDialog({
@@ -59,10 +50,9 @@ function changed(view) {
 
 async function verifyRow(customerId, button) {
   const hadFocus = document.activeElement === button;
-  await withButton(button, async () => {
-    button.firstChild.textContent = "Verifying...";
-    changed(await api("POST", `/api/status/${id(customerId)}/verify`));
-  });
+  button.firstChild.textContent = "Verifying...";
+  await whileBusy(button, async () => changed(await api("POST", `/api/status/${id(customerId)}/verify`)))
+    .catch(report);
   button.firstChild.textContent = "Verify now"; // when the row was not replaced (the call failed)
   if (hadFocus) table.focusRow(customerId, "verify");
 }
@@ -73,27 +63,18 @@ async function reloadAll() {
   return run;
 }
 
-async function follow(run) {
-  const button = $("verify-all");
-  button.disabled = true;
-  try {
-    await followRun(run, report);
+// Follows the run `start` gives until it ends, with Verify All disabled: the API would answer the same run.
+function follow(start) {
+  return whileBusy($("verify-all"), async () => {
+    await followRun(await start(), report);
     await reloadAll(); // the run changed every status: show them
-  } finally {
-    button.disabled = false;
-  }
+  }).catch(report);
 }
 
-$("update").addEventListener("click", (event) => withButton(event.currentTarget, update));
-$("reload-all").addEventListener("click", (event) => withButton(event.currentTarget, reloadAll));
-$("verify-all").addEventListener("click", async () => {
-  try {
-    await follow(await api("POST", "/api/runs"));
-  } catch (error) {
-    report(error);
-  }
-});
-$("load-more").addEventListener("click", (event) => withButton(event.currentTarget, () => table.more()));
+$("update").addEventListener("click", (event) => whileBusy(event.currentTarget, update).catch(report));
+$("reload-all").addEventListener("click", (event) => whileBusy(event.currentTarget, reloadAll).catch(report));
+$("verify-all").addEventListener("click", () => follow(() => api("POST", "/api/runs")));
+$("load-more").addEventListener("click", (event) => whileBusy(event.currentTarget, () => table.more()).catch(report));
 $("add-customer").addEventListener("click", () => tenantForm.open(null));
 
 $("filters").addEventListener("submit", (event) => event.preventDefault());
@@ -112,4 +93,4 @@ $("search").addEventListener("input", () => {
 wireCloseButtons();
 setInterval(refreshAgo, 30000);
 
-reloadAll().then((run) => (isRunning(run) ? follow(run) : null)).catch(report);
+reloadAll().then((run) => (run && run.running ? follow(() => run) : null)).catch(report);

@@ -1,9 +1,9 @@
 // One customer: its facts, verify now, Grant Consent, edit, delete, and its latest results.
 import { api, id } from "./api.js";
 import { confirmDialog, openModal } from "./dialogs.js";
-import { $, el, showText } from "./dom.js";
+import { $, el, showText, whileBusy } from "./dom.js";
 import { CONSENT_CONFLICTS, CONSENT_OUTCOMES, METHODS, fromNow, label, localTime } from "./format.js";
-import { statusBadge, verdict, whenCell } from "./table.js";
+import { statusBadge, verdict, whenCell } from "./render.js";
 
 const SECRETS = { password: "Password", refreshToken: "Refresh token", applicationSecret: "Application secret" };
 
@@ -68,25 +68,15 @@ export function createCustomerDialog({ onChanged, onDeleted, onEdit, report }) {
     return detail;
   }
 
-  async function busy(button, text, work) {
-    button.disabled = true;
-    showText($("customer-state"), text);
-    try {
-      await work();
-    } catch (error) {
-      showText($("customer-state"), error.message);
-      return;
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  $("customer-verify").addEventListener("click", (event) => busy(event.currentTarget, "Verifying...", async () => {
-    const view = await api("POST", `/api/status/${id(current.customerId)}/verify`);
-    await show(view.customerId);
-    showText($("customer-state"), `Verified ${fromNow(view.whenLastVerified)}.`);
-    onChanged(view);
-  }));
+  $("customer-verify").addEventListener("click", (event) => {
+    showText($("customer-state"), "Verifying...");
+    whileBusy(event.currentTarget, async () => {
+      const view = await api("POST", `/api/status/${id(current.customerId)}/verify`);
+      await show(view.customerId);
+      showText($("customer-state"), `Verified ${fromNow(view.whenLastVerified)}.`);
+      onChanged(view);
+    }).catch((error) => showText($("customer-state"), error.message));
+  });
 
   $("customer-edit").addEventListener("click", () => onEdit(current));
 

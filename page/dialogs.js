@@ -1,5 +1,6 @@
 // Modal dialogs on <dialog>: showModal() traps focus and Escape closes; focus goes back to the opener.
 import { $ } from "./dom.js";
+import { formFields } from "./form-fields.js";
 
 // `fallback()` finds where focus goes when the opener is gone meanwhile (its row was re-rendered).
 export function openModal(dialog, focus, fallback) {
@@ -44,6 +45,7 @@ export function confirmDialog(title, text, yesLabel) {
 export function askForKey(refused) {
   const dialog = $("key-dialog");
   const form = $("key-form");
+  formFields(form); // its one field, built the first time
   const input = $("key-input");
   input.value = "";
   $("key-title").textContent = refused ? "That function key was refused" : "Function key needed";

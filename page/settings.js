@@ -1,16 +1,15 @@
 // Settings (GET/PUT /api/settings): Apply Changes saves, Reset Changes puts back what was last loaded.
 // The client secret is write-only: the form says whether one is set, and an empty field keeps it.
 import { api } from "./api.js";
-import { $, errorField, fieldErrors, showText } from "./dom.js";
+import { $, showText, whileBusy } from "./dom.js";
+import { formFields } from "./form-fields.js";
 import { fromNow, localTime } from "./format.js";
 
 const CALLBACK = "/authenticate/OAuth2Callback";
-const FIELDS = ["clientId", "redirectUrl", "clientSecret"];
-const CODES = { invalidClientId: "clientId", invalidRedirectUrl: "redirectUrl" };
 
 export function createSettings({ report }) {
   const form = $("settings");
-  const errors = fieldErrors(form, "", $("settings-error"));
+  const errors = formFields(form, $("settings-error"));
   const suggested = location.origin + CALLBACK;
   let loaded = null;
   let dirty = false;
@@ -47,16 +46,10 @@ export function createSettings({ report }) {
     errors.clear();
     const body = { clientId: $("clientId").value.trim(), redirectUrl: $("redirectUrl").value.trim() };
     if ($("clientSecret").value) body.clientSecret = $("clientSecret").value;
-    const apply = form.querySelector("button[type=submit]");
-    apply.disabled = true;
-    try {
+    await whileBusy(form.querySelector("button[type=submit]"), async () => {
       fill(await api("PUT", "/api/settings", body));
       $("settings-state").textContent = "Changes applied.";
-    } catch (error) {
-      errors.show(errorField(error, CODES, FIELDS), error.message);
-    } finally {
-      apply.disabled = false;
-    }
+    }).catch(errors.show);
   });
 
   $("settings-reset").addEventListener("click", () => {

@@ -4,7 +4,6 @@ import { $ } from "./dom.js";
 import { TRIGGERS, count, fromNow, label, localTime } from "./format.js";
 
 const POLL_MS = 1000;
-const STALE_MS = 30 * 60 * 1000; // the API no longer counts a run without progress for 30 minutes as running
 
 export function renderSummary(summary) {
   $("count-total").textContent = String(summary.total);
@@ -40,9 +39,10 @@ export function renderLastRun(run) {
   }
   const when = `${localTime(run.startedAt)} (${fromNow(run.startedAt)}), ${label(TRIGGERS, run.trigger)}`;
   const lost = givenUp(run) ? `, ${givenUp(run)} given up` : "";
-  line.textContent = run.finishedAt
-    ? `Last run: ${when}; ${count(run.total, "customer", "customers")}, ${run.byStatus.failed} failed${lost}.`
-    : `Run in progress since ${when}; ${tally(run)}.`;
+  const done = `${count(run.total, "customer", "customers")}, ${run.byStatus.failed} failed${lost}`;
+  line.textContent = run.running ? `Run in progress since ${when}; ${tally(run)}.`
+    : run.finishedAt ? `Last run: ${when}; ${done}.`
+    : `Last run: ${when}; it stopped making progress before it finished: ${tally(run)}.`;
 }
 
 export async function loadLastRun() {
@@ -51,27 +51,24 @@ export async function loadLastRun() {
   return runs[0] || null;
 }
 
-export function isRunning(run) {
-  return Boolean(run) && !run.finishedAt && Date.now() - new Date(run.startedAt).getTime() < STALE_MS;
-}
-
 function showProgress(run) {
   $("run-progress").hidden = false;
   const bar = $("run-bar");
   bar.max = Math.max(run.total, 1);
   bar.value = Math.min(run.completed + givenUp(run), bar.max);
   renderRecovery(run);
-  $("run-text").textContent = run.finishedAt
-    ? `Verify All finished at ${localTime(run.finishedAt)}. ${tally(run)}.`
-    : `Verifying... ${tally(run)}.`;
+  $("run-text").textContent = run.running ? `Verifying... ${tally(run)}.`
+    : run.finishedAt ? `Verify All finished at ${localTime(run.finishedAt)}. ${tally(run)}.`
+    : `Verify All stopped making progress before it finished. ${tally(run)}.`;
 }
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-// Polls the run until it finishes, showing its progress; `report` gets errors while polling (it keeps going).
+// Polls the run while the API says it is running, showing its progress; `report` gets errors while polling
+// (it keeps going).
 export async function followRun(run, report) {
   showProgress(run);
-  while (!run.finishedAt) {
+  while (run.running) {
     await sleep(POLL_MS);
     try {
       run = await api("GET", `/api/runs/${id(run.runId)}`);

@@ -2,29 +2,10 @@
 // Customer Id over the rows loaded. Rows are built off-document in a DocumentFragment, with text only.
 import { api } from "./api.js";
 import { $, el } from "./dom.js";
-import { CONSENT_OUTCOMES, METHODS, REASONS, STATUSES, count, fromNow, label, localTime } from "./format.js";
+import { CONSENT_OUTCOMES, METHODS, STATUSES, count, label, localTime } from "./format.js";
+import { verdict, whenCell } from "./render.js";
 
 const PAGE_SIZE = 1000; // the API's largest page
-
-export function statusBadge(status) {
-  return el("span", { className: `status status-${status}`, text: label(STATUSES, status) });
-}
-
-export function whenCell(iso) {
-  if (!iso) return el("span", { className: "muted", text: "Never" });
-  return el("span", {},
-    el("time", { text: localTime(iso), attrs: { datetime: iso } }),
-    el("span", { className: "ago", text: fromNow(iso), attrs: { "data-ago": iso } }));
-}
-
-// Status, reason, the provider's message and what to do, as words.
-export function verdict(status, reason, message, hint) {
-  const cell = el("div", { className: "verdict" }, status ? statusBadge(status) : null);
-  if (reason) cell.append(el("span", { className: "reason", text: label(REASONS, reason) }));
-  if (message) cell.append(el("p", { className: "message", text: message }));
-  if (hint) cell.append(el("p", { className: "hint" }, el("strong", { text: "What to do: " }), hint));
-  return cell;
-}
 
 function row(view) {
   const tr = el("tr", { attrs: { "data-id": view.customerId } });
@@ -155,9 +136,4 @@ export function createTable({ onOpen, onVerify }) {
       if (button) button.focus();
     },
   };
-}
-
-// "5 minutes ago" goes stale: refresh every [data-ago] now and then.
-export function refreshAgo() {
-  for (const span of document.querySelectorAll("[data-ago]")) span.textContent = fromNow(span.dataset.ago);
 }

@@ -2,19 +2,15 @@
 // (an empty secret field keeps the stored one), and no answer ever holds one.
 import { ApiError, api, id } from "./api.js";
 import { openModal } from "./dialogs.js";
-import { $, errorField, fieldErrors } from "./dom.js";
-
-const FIELDS = ["customerId", "tenantId", "authenticationMethod", "m365Email", "password", "applicationId",
-  "applicationSecret"];
-const CODES = { invalidCustomerId: "customerId", invalidTenantId: "tenantId", invalidEmail: "m365Email",
-  invalidAuthenticationMethod: "authenticationMethod" };
+import { $, whileBusy } from "./dom.js";
+import { formFields } from "./form-fields.js";
 
 const input = (name) => $(`t-${name}`);
 
 export function createTenantForm({ onSaved }) {
   const dialog = $("tenant-dialog");
   const form = $("tenant-form");
-  const errors = fieldErrors(form, "t-", $("tenant-error"));
+  const errors = formFields(form, $("tenant-error"));
   let editing = null; // the view being edited, or null when adding
 
   function showMethodFields() {
@@ -48,18 +44,12 @@ export function createTenantForm({ onSaved }) {
     event.preventDefault();
     errors.clear();
     const customerId = editing ? editing.customerId : input("customerId").value.trim();
-    const save = form.querySelector("button[type=submit]");
-    save.disabled = true;
-    try {
+    await whileBusy(form.querySelector("button[type=submit]"), async () => {
       if (!editing) await mustBeNew(customerId);
       const view = await api("PUT", `/api/tenants/${id(customerId)}`, body());
       dialog.close();
       onSaved(view, !editing);
-    } catch (error) {
-      errors.show(errorField(error, CODES, FIELDS), error.message);
-    } finally {
-      save.disabled = false;
-    }
+    }).catch(errors.show);
   });
 
   return {
@@ -86,12 +76,13 @@ export function createTenantForm({ onSaved }) {
 
 // PUT creates or replaces: adding must not overwrite a customer that exists already.
 async function mustBeNew(customerId) {
-  if (!customerId) throw new ApiError(400, "invalidCustomerId", "Customer Id is required.");
+  if (!customerId) throw new ApiError(400, "invalidCustomerId", "Customer Id is required.", "customerId");
   try {
     await api("GET", `/api/tenants/${id(customerId)}`);
   } catch (error) {
     if (error.status === 404) return;
     throw error;
   }
-  throw new ApiError(409, "invalidCustomerId", `A customer with the Customer Id ${customerId} exists already.`);
+  throw new ApiError(409, "invalidCustomerId", `A customer with the Customer Id ${customerId} exists already.`,
+    "customerId");
 }

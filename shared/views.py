@@ -16,7 +16,7 @@ from .domain.models import (
     StatusListing,
     VerificationResult,
 )
-from .domain.runs import RecoveryCause, Run
+from .domain.runs import RecoveryCause, Run, is_running
 
 
 def iso(value: datetime | None) -> str | None:
@@ -105,12 +105,14 @@ def provider_settings_view(settings: ProviderSettings) -> dict[str, Any]:
     }
 
 
-def run_view(run: Run) -> dict[str, Any]:
+def run_view(run: Run, *, now: datetime | None = None) -> dict[str, Any]:
+    """`running` as of `now` (this moment by default): whether the run still counts as the running one."""
     return {
         "runId": run.run_id,
         "trigger": run.trigger.value,
         "startedAt": iso(run.started_at),
         "finishedAt": iso(run.finished_at),
+        "running": is_running(run, now=now or datetime.now(UTC)),
         "total": run.total,
         "completed": run.completed,
         "byStatus": {status.value: run.by_status.get(status, 0) for status in Status},
@@ -145,8 +147,9 @@ def _customers(count: int) -> str:
     return f"{count} customer was" if count == 1 else f"{count} customers were"
 
 
-def runs_view(runs: list[Run]) -> dict[str, Any]:
-    return {"runs": [run_view(run) for run in runs]}
+def runs_view(runs: list[Run], *, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    return {"runs": [run_view(run, now=now) for run in runs]}
 
 
 def consent_link_view(link: ConsentLink) -> dict[str, Any]:

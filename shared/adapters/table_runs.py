@@ -27,7 +27,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.rules import MAX_BATCH, is_customer_id
-from ..domain.runs import RecoveryCause, Run, Trigger, is_run_id
+from ..domain.runs import RecoveryCause, Run, Trigger, is_run_id, is_running
 from .table_common import (
     TRANSACTION_LIMIT,
     TableAccess,
@@ -172,7 +172,7 @@ class TableRunStore:
         for _ in range(ATTEMPTS):
             pointer = _get(table, RUNS_PARTITION, CURRENT_RUN_ROW)
             running = _read(table, pointer["runId"]) if pointer is not None else None
-            if running is not None and self._is_running(running, stale_after):
+            if running is not None and is_running(running, now=self._clock(), stale_after=stale_after):
                 if created:
                     _discard(table, run.run_id)
                 return running, False
@@ -192,11 +192,6 @@ class TableRunStore:
                 raise
             return _read(table, run.run_id) or run, True
         raise Conflict("modifiedConcurrently", "Runs kept starting concurrently; retry in a moment.")
-
-    def _is_running(self, run: Run, stale_after: timedelta) -> bool:
-        if run.finished_at is not None:
-            return False
-        return self._clock() - (run.last_progress_at or run.started_at) <= stale_after
 
 
 # --- on the table, inside storage_call ---------------------------------------------------------------

@@ -5,7 +5,7 @@ import enum
 import re
 import secrets as random_source
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .models import Status
 
@@ -40,6 +40,17 @@ class Run:
     resent: int = 0  # customers whose work was sent again after it was lost
     stalls: int = 0  # times it was found without progress while customers were outstanding
     causes: frozenset[RecoveryCause] = frozenset()
+
+
+STALE_AFTER = timedelta(minutes=30)  # a run without progress for this long no longer counts as running
+
+
+def is_running(run: Run, *, now: datetime, stale_after: timedelta = STALE_AFTER) -> bool:
+    """Whether `run` still counts as running: not finished, and its last progress (its start, before any)
+    within `stale_after` of `now`. Only a running run keeps a new one from starting."""
+    if run.finished_at is not None:
+        return False
+    return now - (run.last_progress_at or run.started_at) <= stale_after
 
 
 # Run ids go into routes (/api/runs/{runId}) and storage keys (a run's partition): letters, digits and '-'.

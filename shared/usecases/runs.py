@@ -20,13 +20,12 @@ from datetime import UTC, datetime, timedelta
 from ..domain.models import Customer, Status
 from ..domain.ports import CustomerStore, RunStore, WorkQueue
 from ..domain.rules import MAX_PAGE_SIZE
-from ..domain.runs import RecoveryCause, Run, Trigger, new_run_id
+from ..domain.runs import STALE_AFTER, RecoveryCause, Run, Trigger, new_run_id
 from ..domain.work import Chunk, FanOut, Watch, Work, decode
 from .verify import ResultToRecord, VerifyContext, check, record_many
 
 logger = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(minutes=30)  # a run with no progress for this long no longer counts as running
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
 FAN_OUT_SECONDS = 20.0  # one fan-out message enrols customers for this long, then hands on to the next
 ENROL_SLICE = 3 * CHUNK_SIZE  # customers enrolled (one transaction: at most 98) and then sent, at a time

@@ -83,3 +83,57 @@ def test_settings_errors_reset_apply_and_a_consent_link(world, open_page, identi
     assert requests.get(app.url("/api/tenants/kilo"), timeout=30).json()["pendingConsent"]["method"] == "token"
     # The 409 and the refused settings were answers the page showed in words, not page errors.
     assert page.console_errors(expected_api_errors=("/api/consent/kilo", "/api/settings")) == []
+
+
+# An API error as the client makes it from an answer (api.js), shown by the form code every form uses: what the
+# settings form and the customer form do with an error the server answers. The server does not name `target`
+# yet; this proves the page's side: the field `target` names wins over the one the message starts with.
+SHOW_ERROR = """
+const [formId, generalId, target, message, done] = arguments;
+Promise.all([import("/page/api.js"), import("/page/form-fields.js")]).then(([{ ApiError }, { formFields }]) => {
+  const errors = formFields(document.getElementById(formId), document.getElementById(generalId));
+  errors.clear();
+  errors.show(new ApiError(400, "invalidField", message, target));
+  done(document.activeElement.id);
+}, (error) => done(String(error)));
+"""
+
+
+def test_a_message_goes_beside_the_field_its_target_names(world, open_page):
+    page = open_page(world)
+
+    def show(form_id: str, general_id: str, target: str | None, message: str) -> str:
+        return page.driver.execute_async_script(SHOW_ERROR, form_id, general_id, target, message)
+
+    def shown(element_id: str) -> str:
+        element = page.by_id(element_id)
+        return element.text if element.is_displayed() else ""
+
+    # The settings form: the target, not the first word.
+    assert show("settings", "settings-error", "redirectUrl", "clientId is named first; the URL is at fault.") == \
+        "redirectUrl"
+    assert shown("redirectUrl-error") == "clientId is named first; the URL is at fault."
+    assert page.by_id("redirectUrl").get_attribute("aria-invalid") == "true"
+    assert (shown("clientId-error"), shown("settings-error")) == ("", "")
+    assert page.by_id("clientId").get_attribute("aria-invalid") is None
+    # A target this form does not show: the form's own paragraph, and no guess from the message.
+    show("settings", "settings-error", "customerId", "clientId is not what is at fault here.")
+    assert (shown("settings-error"), shown("clientId-error")) == ("clientId is not what is at fault here.", "")
+    # No target (what the server answers today): the field the message starts with.
+    show("settings", "settings-error", None, "clientSecret must be 1 to 512 characters.")
+    assert shown("clientSecret-error") == "clientSecret must be 1 to 512 characters."
+
+    # The customer form, as Add customer opens it for an application registration.
+    page.by_id("add-customer").click()
+    page.wait_visible("tenant-dialog")
+    page.select("t-authenticationMethod", "application")
+    assert show("tenant-form", "tenant-error", "applicationId", "tenantId is named first; the id is at fault.") == \
+        "t-applicationId"
+    assert shown("t-applicationId-error") == "tenantId is named first; the id is at fault."
+    assert (shown("t-tenantId-error"), shown("tenant-error")) == ("", "")
+    # The field of another method is hidden: the form's own paragraph says it.
+    show("tenant-form", "tenant-error", "password", "password is accepted only with authenticationMethod password.")
+    assert shown("tenant-error") == "password is accepted only with authenticationMethod password."
+    show("tenant-form", "tenant-error", None, "m365Email must be an email address such as admin@contoso.com.")
+    assert shown("t-m365Email-error") == "m365Email must be an email address such as admin@contoso.com."
+    assert page.console_errors() == []

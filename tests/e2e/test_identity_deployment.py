@@ -224,6 +224,7 @@ class Deployment:
             "VERIFY_SCHEDULE": "0 0 0 1 1 *",
             # The local host polls queues through a connection string only (README, "Local host").
             "AzureWebJobs.verify_worker.Disabled": "true",
+            "AzureWebJobs.verify_poisoned.Disabled": "true",
             **overrides,
         }
 

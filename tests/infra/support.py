@@ -39,6 +39,36 @@ def resources(document: dict[str, Any], resource_type: str) -> dict[str, dict[st
     return {name: r for name, r in (document.get("resources") or {}).items() if r["type"] == resource_type}
 
 
+def body(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource's declaration; pycep nests it one level deeper, beside `condition`, for `= if (...) {...}`."""
+    config = resource["config"]
+    return config["config"] if "condition" in config else config
+
+
+def only(document: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    found = [r for r in resources(document, resource_type).values() if not r.get("existing")]
+    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+    return found[0]["config"]
+
+
+def declaring(bicep: dict[str, dict[str, Any]], resource_type: str) -> tuple[str, dict[str, Any]]:
+    """The one file that declares (not references) a resource of this type."""
+    files = [(p, d) for p, d in bicep.items()
+             if any(not r.get("existing") for r in resources(d, resource_type).values())]
+    assert len(files) == 1, f"expected one file declaring {resource_type}, found {[p for p, _ in files]}"
+    return files[0]
+
+
+def accessor(value: Any) -> tuple[str, ...]:
+    """a.b.c of a pycep property accessor, as ("a", "b", "c")."""
+    if isinstance(value, str):
+        return (value,)
+    op = (value or {}).get("operator") or {}
+    if op.get("type") != "property_accessor":
+        return ()
+    return accessor(op["operands"]["operand_1"]) + accessor(op["operands"]["operand_2"])
+
+
 def strip_quotes(key: str) -> str:
     """pycep keeps the quotes of quoted object keys ('azd-env-name'); compare without them."""
     return key[1:-1] if len(key) >= 2 and key[0] == key[-1] == "'" else key
@@ -131,3 +161,49 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, str) and "${" not in value:
         return value
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions and computed values, evaluated for given parameter values
+
+
+def evaluate(value: Any, scope: dict[str, Any]) -> Any:
+    """The value of a pycep expression when the names in `scope` (parameters, variables) hold the given values.
+
+    Knows literals, names, `!`, `?:`, `a.b` (kept as a reference: ("a", "b")), `filter` with its lambda and
+    the functions the Bicep's conditions use; anything else raises, so a test never passes on an expression it
+    did not evaluate. As in resolve_default, a string that names something in scope is taken as that name.
+    """
+    if isinstance(value, str):
+        return scope[value] if value in scope else value
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, list):
+        return [evaluate(item, scope) for item in value]
+    operator = value.get("operator") if isinstance(value, dict) else None
+    if operator:
+        operands = operator["operands"]
+        if operator["type"] == "not":
+            return not evaluate(operands["bool_value"], scope)
+        if operator["type"] == "conditional":
+            chosen = "true_value" if evaluate(operands["condition"], scope) else "false_value"
+            return evaluate(operands[chosen], scope)
+        if operator["type"] == "property_accessor":
+            return accessor(value)
+    function = value.get("function") if isinstance(value, dict) else None
+    if function and function["type"] == "filter":  # filter(array, item => condition)
+        lambda_args = function["parameters"]
+        return [item for item in evaluate(lambda_args["input_array"], scope)
+                if evaluate(lambda_args["expression"], scope | {lambda_args["input_element"]: item})]
+    if function:
+        args = {name: evaluate(arg, scope) for name, arg in function["parameters"].items()}
+        if function["type"] in _FUNCTIONS:
+            return _FUNCTIONS[function["type"]](**args)
+    raise ValueError(f"cannot evaluate {value!r}")
+
+
+_FUNCTIONS = {
+    "empty": lambda item_to_test: len(item_to_test) == 0,
+    "replace": lambda original_string, old_string, new_string: original_string.replace(old_string, new_string),
+    "split": lambda input_string, delimiter: input_string.split(delimiter),
+}

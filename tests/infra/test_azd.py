@@ -7,13 +7,14 @@ from typing import Any
 
 import yaml
 
-from .support import INFRA, ROOT, function_app_bicep, resolve_default, resources, strip_quotes
+from .support import INFRA, ROOT, body, function_app_bicep, resolve_default, resources, strip_quotes
 
 AZD_VARIABLE = re.compile(r"^\$\{(?P<name>[A-Z][A-Z0-9_]*)(?:=(?P<default>[^}]*))?\}$")
 TAGGED_TYPES = {
     "Microsoft.Resources/resourceGroups", "Microsoft.ManagedIdentity/userAssignedIdentities",
     "Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults", "Microsoft.OperationalInsights/workspaces",
     "Microsoft.Insights/components", "Microsoft.Web/serverfarms", "Microsoft.Web/sites",
+    "Microsoft.Insights/actionGroups", "Microsoft.Insights/scheduledQueryRules",
 }
 
 
@@ -46,7 +47,7 @@ def test_every_resource_carries_the_azd_environment_tag(bicep) -> None:
     assert {strip_quotes(k): v for k, v in main["variables"]["tags"]["value"].items()} == \
         {"azd-env-name": "environmentName"}
     untagged = [f"{path}: {name}" for path, doc in bicep.items() for name, r in (doc.get("resources") or {}).items()
-                if r["type"] in TAGGED_TYPES and not r.get("existing") and "tags" not in r["config"]]
+                if r["type"] in TAGGED_TYPES and not r.get("existing") and "tags" not in body(r)]
     assert not untagged, f"resources without tags: {untagged}"
     for name, module in main["modules"].items():
         params = module["config"]["params"]

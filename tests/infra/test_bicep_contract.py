@@ -6,11 +6,19 @@ Python 3.11, one user-assigned identity, no keys anywhere, and exactly the roles
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
-from .support import app_settings, function_app_bicep, resolve_default, resources, strip_quotes
+from .support import (
+    accessor,
+    app_settings,
+    declaring,
+    function_app_bicep,
+    only,
+    resolve_default,
+    resources,
+    strip_quotes,
+)
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -25,30 +33,6 @@ EXPECTED_ROLES = {
 APP_TABLES = {"Tenants", "VerificationHistory", "Settings", "VerificationRuns", "ConsentStates"}
 APP_QUEUES = {"verify-requests", "verify-requests-poison"}  # the host moves what fails 5 times to the second
 CALLBACK_PATH = "/authenticate/OAuth2Callback"
-
-
-def only(document: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    found = [r for r in resources(document, resource_type).values() if not r.get("existing")]
-    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
-    return found[0]["config"]
-
-
-def declaring(bicep: dict[str, dict[str, Any]], resource_type: str) -> tuple[str, dict[str, Any]]:
-    """The one file that declares (not references) a resource of this type."""
-    files = [(p, d) for p, d in bicep.items()
-             if any(not r.get("existing") for r in resources(d, resource_type).values())]
-    assert len(files) == 1, f"expected one file declaring {resource_type}, found {[p for p, _ in files]}"
-    return files[0]
-
-
-def accessor(value: Any) -> tuple[str, ...]:
-    """a.b.c of a pycep property accessor, as ("a", "b", "c")."""
-    if isinstance(value, str):
-        return (value,)
-    op = (value or {}).get("operator") or {}
-    if op.get("type") != "property_accessor":
-        return ()
-    return accessor(op["operands"]["operand_1"]) + accessor(op["operands"]["operand_2"])
 
 
 # --- function app ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ EXPECTED_FILES = {
     "infra/modules/monitoring.bicep",
     "infra/modules/functionapp.bicep",
     "infra/modules/rbac.bicep",
+    "infra/modules/alerts.bicep",
 }
 
 

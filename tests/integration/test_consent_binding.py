@@ -17,7 +17,7 @@ from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import AuthMethod, ConsentResult, Customer, LastConsent
 from shared.domain.verification import AppCredential
 from tools.identity_sim import AppRegistration, ClientSecret, IdentitySimulator, ServerError
-from tools.identity_sim import Customer as SimTenant
+from tools.identity_sim import Tenant as SimTenant
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from typing import Any
 from shared.domain.consent import AuthorizationRequest, ClaimedState
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
-from shared.domain.runs import RecoveryCause, Run
+from shared.domain.runs import RecoveryCause, Run, is_running
 from shared.domain.verification import AppCredential, TokenAnswer
 from shared.domain.work import Work
 
@@ -59,8 +59,7 @@ class InMemoryRunStore:
         with self._lock:
             if self.current is not None:
                 running = self._view(self.current)
-                fresh = (datetime.now(UTC) - (running.last_progress_at or running.started_at)) < stale_after
-                if running.finished_at is None and fresh:
+                if is_running(running, now=datetime.now(UTC), stale_after=stale_after):
                     return running, False
             self.runs[run.run_id] = run
             self.members[run.run_id] = {}

@@ -96,3 +96,13 @@ def test_scripts_insert_data_as_text_only(name):
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
                  "setAttribute(\"style", "http://", "https://"):
         assert sink not in source, f"{name} uses {sink}"
+
+
+def test_the_api_client_imports_no_ui_code():
+    source = (page.FOLDER / "api.js").read_text()
+    assert re.findall(r"^\s*import\b.*$", source, flags=re.MULTILINE) == []  # the page gives it the key prompt
+
+
+def test_one_helper_disables_a_button_while_a_call_runs():
+    scripts = sorted(n for n in page.STATIC_FILES if n.endswith(".js"))
+    assert [n for n in scripts if re.search(r"\.disabled\s*=", (page.FOLDER / n).read_text())] == ["dom.js"]

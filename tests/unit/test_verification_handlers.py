@@ -45,14 +45,15 @@ def work_off(services):
 def test_verify_all_answers_202_with_the_run_then_the_workers_finish_it(services):
     response, run = call(verification.runs_start, "POST", "/api/runs")
     assert response.status_code == 202 and response.headers["Location"] == f"/api/runs/{run['runId']}"
-    assert run["trigger"] == "http" and run["finishedAt"] is None
+    assert run["trigger"] == "http" and run["finishedAt"] is None and run["running"] is True
     again, same = call(verification.runs_start, "POST", "/api/runs")
     assert again.status_code == 202 and same["runId"] == run["runId"]
     work_off(services)
     _, done = call(verification.runs_get, "GET", "/", route_params={"runId": run["runId"]})
     assert (done["total"], done["completed"], done["byStatus"]["succeeded"]) == (3, 3, 3) and done["finishedAt"]
+    assert done["running"] is False
     _, recent = call(verification.runs_list, "GET", "/api/runs", params={"top": "5"})
-    assert [r["runId"] for r in recent["runs"]] == [run["runId"]]
+    assert [(r["runId"], r["running"]) for r in recent["runs"]] == [(run["runId"], False)]
 
 
 def test_the_timer_starts_a_run_with_trigger_timer(services):
