@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 def maintenance(timer: func.TimerRequest) -> None:
     services = bootstrap.services()
     sweep_secrets(services.customers, services.provider_settings, services.secrets)
-    counts = services.customers.recount_by_status()
+    counts = services.customers.recount_status_counts()
     logger.info("Status counts recounted: %s.", ", ".join(f"{s.value} {n}" for s, n in counts.items()))
     logger.info("Markers of %d old runs deleted.", prune_runs(services.runs))
     logger.info("%d expired consent states removed.", forget_expired_states(services.consent.states))

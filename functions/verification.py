@@ -36,7 +36,7 @@ def runs_get(req: func.HttpRequest) -> func.HttpResponse:
 
 @endpoint(bp, "runs_list", "api/runs", methods=["GET"])
 def runs_list(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(runs_view(bootstrap.services().runs.recent(top=parsing.runs_top(req.params))))
+    return json_response(runs_view(bootstrap.services().runs.list_recent(top=parsing.runs_top(req.params))))
 
 
 @endpoint(bp, "status_verify", "api/status/{customerId}/verify", methods=["POST"])

@@ -88,7 +88,7 @@ class KeyVaultSecretStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def put(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
+    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
         key = store_name(customer_id, kind)
         owner = {"owner": "provider"} if customer_id is None else {"customerId": customer_id}
         tags = {"kind": str(kind), **owner}
@@ -122,7 +122,7 @@ class KeyVaultSecretStore:
                     return None  # a retired version
                 raise
 
-    def retire(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
+    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
         key = store_name(customer_id, kind)
         with self._mapped(_describe("retire", customer_id, kind)):
             try:
@@ -131,7 +131,7 @@ class KeyVaultSecretStore:
             except ResourceNotFoundError:
                 return
 
-    def versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
         key = store_name(customer_id, kind)
         with self._mapped(_describe("list", customer_id, kind)):
             try:
@@ -139,7 +139,7 @@ class KeyVaultSecretStore:
             except ResourceNotFoundError:
                 return ()
 
-    def inventory(self) -> Iterator[StoredSecret]:
+    def list_secrets(self) -> Iterator[StoredSecret]:
         with self._mapped("list the secrets"):
             for item in self._client.list_properties_of_secrets():
                 owner = owner_of(item.name or "")

@@ -40,7 +40,7 @@ class LocalFileSecretStore:
     def __repr__(self) -> str:
         return f"LocalFileSecretStore({str(self._path)!r})"
 
-    def put(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
+    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
         key = store_name(customer_id, kind)
         version = uuid.uuid4().hex
         with self._lock:
@@ -58,7 +58,7 @@ class LocalFileSecretStore:
         found = versions.get(version)
         return found["value"] if found else None
 
-    def retire(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
+    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
         key = store_name(customer_id, kind)
         with self._lock:
             secrets = self._read()
@@ -76,12 +76,12 @@ class LocalFileSecretStore:
             if secrets.pop(key, None) is not None:
                 self._write(secrets)
 
-    def versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
         key = store_name(customer_id, kind)
         with self._lock:
             return _listed(self._read().get(key, {}))
 
-    def inventory(self) -> Iterator[StoredSecret]:
+    def list_secrets(self) -> Iterator[StoredSecret]:
         with self._lock:
             secrets = self._read()
         for key, versions in secrets.items():

@@ -83,7 +83,7 @@ class TableCustomerStore:
                 "PartitionKey eq @pk and RowKey ge @first and RowKey le @last", parameters=bounds)))
         return {e["RowKey"]: customer_from_entity(e) for e in entities if e["RowKey"] in wanted}
 
-    def add(self, customer: Customer) -> Customer:
+    def create(self, customer: Customer) -> Customer:
         with storage_call("add a customer"):
             try:
                 metadata = self._on_table(lambda table: counted_write(
@@ -97,14 +97,14 @@ class TableCustomerStore:
                 ) from None
         return replace(customer, etag=metadata["etag"])
 
-    def update(self, previous: Customer, customer: Customer) -> Customer:
+    def replace(self, previous: Customer, customer: Customer) -> Customer:
         operation = _replace_operation(previous, customer)
         delta = _change(previous.last_verification_status, customer.last_verification_status)
         with storage_call("update a customer"), _conflict_if_changed(previous):
             metadata = self._on_table(lambda table: counted_write(table, operation, delta))
         return replace(customer, etag=metadata["etag"])
 
-    def update_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
+    def replace_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
         """One entity-group transaction: every customer under its ETag, and one count shard for all of them."""
         if len(changes) > MAX_BATCH:
             raise ValueError(f"At most {MAX_BATCH} customers are updated at once.")
@@ -171,13 +171,13 @@ class TableCustomerStore:
                 raise
         return entities, _cursor_of(next_token)
 
-    def count_by_status(self) -> dict[Status, int]:
+    def get_status_counts(self) -> dict[Status, int]:
         with storage_call("count customers"):
             counts = self._on_table(read_counts)
             # A table from before the counts were kept: count once, which starts keeping them.
             return counts if counts is not None else self._on_table(recount)
 
-    def recount_by_status(self) -> dict[Status, int]:
+    def recount_status_counts(self) -> dict[Status, int]:
         with storage_call("count customers"):
             return self._on_table(recount)
 

@@ -40,7 +40,7 @@ class TableHistoryStore:
         with storage_call("record a verification result"):
             self._on_table(lambda table: table.create_entity(result_to_entity(result)))
 
-    def latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         check_page_size(limit, "limit")
         with storage_call("read verification history"):
             found = self._on_table(lambda table: _first_rows(table, customer_id, limit))

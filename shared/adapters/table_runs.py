@@ -92,7 +92,7 @@ class TableRunStore:
         with storage_call("enrol customers in a run"):
             return self._on_table(lambda table: _enrol(table, run_id, wanted))
 
-    def fanned_out(self, run_id: str) -> None:
+    def mark_fanned_out(self, run_id: str) -> None:
         if not is_run_id(run_id):
             raise ValueError(f"{run_id!r} is not a run id.")
         with storage_call("mark a run fanned out"):
@@ -111,7 +111,7 @@ class TableRunStore:
         with storage_call("record a run's progress"):
             return self._on_table(lambda table: _complete(table, run_id, ids, outcomes))
 
-    def pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
+    def list_pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
         """One range query of the markers (a chunk's ids are adjacent), or of the whole run for `among` None."""
         ids = None if among is None else sorted({c for c in among if is_customer_id(c)})
         if not is_run_id(run_id) or ids == []:
@@ -119,7 +119,7 @@ class TableRunStore:
         with storage_call("read a run's outstanding customers"):
             return self._on_table(lambda table: _pending(table, run_id, ids))
 
-    def alive(self, run_id: str) -> None:
+    def mark_alive(self, run_id: str) -> None:
         """Rewrites one row, unconditionally: its timestamp is what counts."""
         if not is_run_id(run_id):
             return
@@ -133,7 +133,7 @@ class TableRunStore:
         with storage_call("give up customers of a run"):
             return self._on_table(lambda table: _give_up(table, run_id, customer_ids, RecoveryCause(cause)))
 
-    def recovering(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+    def note_recovery(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
         if not is_run_id(run_id):
             return False
         with storage_call("note a run's recovery"):
@@ -141,7 +141,7 @@ class TableRunStore:
 
     def finish(self, run_id: str) -> Run | None:
         """Write finishedAt once the run is fanned out and every customer completed; the run, to the one caller
-        that wrote it. Callers ask after their own writes (fanned_out, complete), so whichever asks after the
+        that wrote it. Callers ask after their own writes (mark_fanned_out, complete), so whichever asks after the
         last of those sees the run done. Until then `get` already says finished (the same moment)."""
         if not is_run_id(run_id):
             return None
@@ -161,7 +161,7 @@ class TableRunStore:
         with storage_call("read a run"):
             return self._on_table(lambda table: _read(table, run_id))
 
-    def recent(self, *, top: int) -> list[Run]:
+    def list_recent(self, *, top: int) -> list[Run]:
         """One query of the index, then one per run for its counts (the route asks for at most 100)."""
         check_page_size(top, "top")
         with storage_call("list runs"):

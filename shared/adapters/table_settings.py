@@ -2,6 +2,8 @@
 Settings table with the provider's consent settings (never the secret, only the version of it in use)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -32,22 +34,31 @@ class TableProviderSettingsStore:
                 return None
         return settings_from_entity(entity)
 
-    def save(self, settings: ProviderSettings) -> ProviderSettings:
+    def create(self, settings: ProviderSettings) -> ProviderSettings:
         entity = settings_to_entity(settings)
-        with storage_call("save the settings"):
-            try:
-                if settings.etag is None:
-                    metadata = self._on_table(lambda table: table.create_entity(entity))
-                else:
-                    metadata = self._on_table(lambda table: table.update_entity(
-                        entity, mode=UpdateMode.REPLACE, etag=settings.etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    ))
-            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                raise Conflict(
-                    "modifiedConcurrently", "The settings were changed by another request; read them again and retry."
-                ) from None
+        with storage_call("save the settings"), _conflict_if_changed():
+            metadata = self._on_table(lambda table: table.create_entity(entity))
         return replace(settings, etag=metadata["etag"])
+
+    def replace(self, previous: ProviderSettings, settings: ProviderSettings) -> ProviderSettings:
+        if previous.etag is None:
+            raise ValueError("To replace the settings, read them from the store first: their etag guards the write.")
+        entity = settings_to_entity(settings)
+        with storage_call("save the settings"), _conflict_if_changed():
+            metadata = self._on_table(lambda table: table.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=previous.etag, match_condition=MatchConditions.IfNotModified))
+        return replace(settings, etag=metadata["etag"])
+
+
+@contextmanager
+def _conflict_if_changed() -> Iterator[None]:
+    """Created (409), changed (412) or deleted (404) by another request since they were read."""
+    try:
+        yield
+    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        raise Conflict(
+            "modifiedConcurrently", "The settings were changed by another request; read them again and retry."
+        ) from None
 
 
 def settings_to_entity(settings: ProviderSettings) -> dict[str, Any]:

@@ -28,15 +28,15 @@ class CustomerStore(Protocol):
     def get_many(self, customer_ids: Sequence[str]) -> dict[str, Customer]:
         """Those of `customer_ids` that exist, by customerId (one read for adjacent ids, as a run's chunk has)."""
 
-    def add(self, customer: Customer) -> Customer:
+    def create(self, customer: Customer) -> Customer:
         """Insert a new customer; raises errors.Conflict when the customerId exists."""
 
-    def update(self, previous: Customer, customer: Customer) -> Customer:
+    def replace(self, previous: Customer, customer: Customer) -> Customer:
         """Replace `previous`, as it was read (its etag must still match), with `customer`; raises
         errors.Conflict otherwise."""
 
-    def update_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
-        """Each (previous, customer) as `update` does, all in one write: every one or none. Raises errors.Conflict
+    def replace_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
+        """Each (previous, customer) as `replace` does, all in one write: every one or none. Raises errors.Conflict
         (and writes nothing) when any previous changed since it was read. At most MAX_BATCH changes."""
 
     def delete(self, customer: Customer) -> None:
@@ -48,10 +48,10 @@ class CustomerStore(Protocol):
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
         """`list` of every customer, customerIds only; the cursor of the next listing (None at the end)."""
 
-    def count_by_status(self) -> dict[Status, int]:
+    def get_status_counts(self) -> dict[Status, int]:
         """Counts over every customer (not a listing), kept as customers change: no scan."""
 
-    def recount_by_status(self) -> dict[Status, int]:
+    def recount_status_counts(self) -> dict[Status, int]:
         """Count every customer again and correct the kept counts (a safety net; they are exact by design)."""
 
 
@@ -60,7 +60,7 @@ class HistoryStore(Protocol):
 
     def append(self, result: VerificationResult) -> None: ...
 
-    def latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         """Newest first."""
 
     def delete_all(self, customer_id: str) -> None:
@@ -70,8 +70,12 @@ class HistoryStore(Protocol):
 class ProviderSettingsStore(Protocol):
     def get(self) -> ProviderSettings | None: ...
 
-    def save(self, settings: ProviderSettings) -> ProviderSettings:
-        """Insert, or replace the record read before (etag must match); raises errors.Conflict otherwise."""
+    def create(self, settings: ProviderSettings) -> ProviderSettings:
+        """Insert the record; raises errors.Conflict when there is one."""
+
+    def replace(self, previous: ProviderSettings, settings: ProviderSettings) -> ProviderSettings:
+        """Replace `previous`, as it was read (its etag must still match), with `settings`; raises
+        errors.Conflict otherwise."""
 
 
 class SecretStore(Protocol):
@@ -81,23 +85,23 @@ class SecretStore(Protocol):
     its ETag, so concurrent writers never make a record point at a secret it did not write.
     """
 
-    def put(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
+    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
         """Store the value as a new version and return its id; every other version stays as it was."""
 
     def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
         """That version's value; None when it is missing or retired. CURRENT_VERSION reads the newest."""
 
-    def retire(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
+    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
         """Make one version unreadable for good (Key Vault disables it; it cannot delete one version).
         Idempotent."""
 
     def delete(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> None:
         """Remove the secret with every version. Idempotent."""
 
-    def versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
         """The readable versions of one secret."""
 
-    def inventory(self) -> Iterator[StoredSecret]:
+    def list_secrets(self) -> Iterator[StoredSecret]:
         """Every secret of this app with its readable versions, for the sweep."""
 
 
@@ -128,20 +132,20 @@ class RunStore(Protocol):
         """Add customers to a run (its total grows by those not enrolled before); False when the run takes no
         more (it is fanned out, or unknown)."""
 
-    def fanned_out(self, run_id: str) -> None:
+    def mark_fanned_out(self, run_id: str) -> None:
         """Every customer of the run is enrolled: the run finishes once they are all completed or given up."""
 
-    def pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
+    def list_pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
         """The enrolled customers not yet completed nor given up, sorted: of `among`, or of the whole run."""
 
-    def alive(self, run_id: str) -> None:
+    def mark_alive(self, run_id: str) -> None:
         """A worker is still verifying for the run: counts as progress, though nothing was completed."""
 
     def give_up(self, run_id: str, customer_ids: Sequence[str] | None, *, cause: RecoveryCause) -> int:
         """Stop trying to verify these pending customers (None: every pending one), counted in `given_up` once
         each, and note `cause`; how many were given up now."""
 
-    def recovering(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+    def note_recovery(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
         """Note a recovery: its cause and how many customers it sends again. With `stall` (the run's `stalls`
         as read) it counts one more stall, only if nobody counted one since: False then (another watcher is
         recovering this stall), or when the run is unknown."""
@@ -164,7 +168,7 @@ class RunStore(Protocol):
     def get(self, run_id: str) -> Run | None:
         """The run with its counts; finished_at is set once it is fanned out and every customer completed."""
 
-    def recent(self, *, top: int) -> list[Run]:
+    def list_recent(self, *, top: int) -> list[Run]:
         """Newest first."""
 
 
@@ -178,13 +182,13 @@ class WorkQueue(Protocol):
 class ConsentStates(Protocol):
     """The states of the links handed out, by hash; each can be claimed once."""
 
-    def add(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None: ...
+    def create(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None: ...
 
     def claim(self, hashed: str) -> ClaimedState | None:
         """Take the state for good and return what it was for; None when unknown or claimed already (of two
         concurrent claims exactly one gets it)."""
 
-    def remove_expired(self, *, expired_before: datetime) -> int:
+    def delete_expired(self, *, expired_before: datetime) -> int:
         """Forget the states of links that expired unused before that moment; how many."""
 
 

@@ -7,7 +7,7 @@ import uuid
 
 # The most customers one listing holds (also the most Table Storage returns for one request).
 MAX_PAGE_SIZE = 1000
-# Records written together (CustomerStore.update_many, RunStore.complete_many): one Table Storage transaction
+# Records written together (CustomerStore.replace_many, RunStore.complete_many): one Table Storage transaction
 # holds at most 100 operations, and a count shard goes with them.
 MAX_BATCH = 50
 # The consent callback's path: the Redirect URL must end exactly so.

@@ -78,10 +78,10 @@ def start_consent(
                                              state=state)
     expires_at = now + CONSENT_TTL
     with new_versions(v.secrets, customer_id, {SecretKind.CONSENT_FLOW: flow_secret}) as written:
-        ctx.states.add(state_hash(state), customer_id=customer_id, expires_at=expires_at)
+        ctx.states.create(state_hash(state), customer_id=customer_id, expires_at=expires_at)
         pending = PendingConsent(method=method, created_at=now, expires_at=expires_at, state_hash=state_hash(state),
                                  flow_version=written.get(SecretKind.CONSENT_FLOW))
-        v.customers.update(customer, dataclasses.replace(customer, pending_consent=pending))
+        v.customers.replace(customer, dataclasses.replace(customer, pending_consent=pending))
     _retire_flow(v, customer)
     return ConsentLink(authorization_url=url, expires_at=expires_at)
 
@@ -222,7 +222,7 @@ def _grant(attempt: _Attempt, switch: Callable[[Customer], Customer]) -> Custome
         granted = dataclasses.replace(switch(current), pending_consent=pending,
                                       updated_at=datetime.now(UTC)).not_verified()
         try:
-            return v.customers.update(current, granted)
+            return v.customers.replace(current, granted)
         except Conflict:
             fresh = v.customers.get(current.customer_id)
             if fresh is None or not same_tenant(fresh.tenant_id, attempt.customer.tenant_id):
@@ -316,7 +316,7 @@ def _end_link(v: VerifyContext, customer: Customer, last: LastConsent | None) ->
         ended = dataclasses.replace(current, pending_consent=pending,
                                     last_consent=last if last is not None else current.last_consent)
         try:
-            saved = v.customers.update(current, ended)
+            saved = v.customers.replace(current, ended)
         except Conflict:
             fresh = v.customers.get(customer.customer_id)
             if fresh is None:
@@ -344,4 +344,4 @@ EXPIRED_STATES_KEPT = timedelta(days=1)
 def forget_expired_states(states: ConsentStates, *, now: datetime | None = None) -> int:
     """Maintenance: remove the states of links that expired unused (one row per link handed out, else kept
     for good); how many."""
-    return states.remove_expired(expired_before=(now or datetime.now(UTC)) - EXPIRED_STATES_KEPT)
+    return states.delete_expired(expired_before=(now or datetime.now(UTC)) - EXPIRED_STATES_KEPT)

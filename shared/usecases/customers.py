@@ -74,7 +74,7 @@ def put_customer(
 def _save(store: CustomerStore, existing: Customer | None, customer: Customer) -> tuple[Customer, bool]:
     if existing is None:
         try:
-            return store.add(customer), True
+            return store.create(customer), True
         except Conflict:
             # Another request created it between our read and write: the caller may retry as an update.
             raise Conflict("modifiedConcurrently", "The customer was created by another request; retry.") from None
@@ -86,7 +86,7 @@ def _save(store: CustomerStore, existing: Customer | None, customer: Customer) -
         logger.info(
             "customer %s changed how it is reached; its status is back to %s", customer.customer_id, Status.NOT_VERIFIED
         )
-    return store.update(existing, customer), False
+    return store.replace(existing, customer), False
 
 
 def delete_customer(store: CustomerStore, history: HistoryStore, secrets: SecretStore, customer_id: str) -> None:

@@ -103,21 +103,21 @@ def handle_poisoned(runs: RunStore, queue: WorkQueue, message: str) -> None:
 def _fan_out_failed(runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
     if not work.resent:
         queue.send([FanOut(work.run_id, work.after, resent=True)])
-        runs.recovering(work.run_id, cause=RecoveryCause.WORK_FAILED)
+        runs.note_recovery(work.run_id, cause=RecoveryCause.WORK_FAILED)
         logger.warning("Run %s: a fan-out failed on every delivery; it was sent once more.", work.run_id)
         return
-    runs.recovering(work.run_id, cause=RecoveryCause.ENROLMENT_STOPPED)
-    runs.fanned_out(work.run_id)
+    runs.note_recovery(work.run_id, cause=RecoveryCause.ENROLMENT_STOPPED)
+    runs.mark_fanned_out(work.run_id)
     logger.error("Run %s: a fan-out sent again failed as well; enrolment stopped where it got to.", work.run_id)
 
 
 def _chunk_failed(runs: RunStore, queue: WorkQueue, chunk: Chunk) -> None:
-    pending = runs.pending(chunk.run_id, chunk.customer_ids)
+    pending = runs.list_pending(chunk.run_id, chunk.customer_ids)
     if not pending:
         return
     if not chunk.resent:
         queue.send(_chunks(chunk.run_id, pending, resent=True))
-        runs.recovering(chunk.run_id, cause=RecoveryCause.WORK_FAILED, resent=len(pending))
+        runs.note_recovery(chunk.run_id, cause=RecoveryCause.WORK_FAILED, resent=len(pending))
         logger.warning("Run %s: the work of %d customers failed on every delivery; it was sent once more.",
                        chunk.run_id, len(pending))
         return
@@ -142,16 +142,16 @@ def watch_run(runs: RunStore, queue: WorkQueue, run_id: str, *, now: datetime | 
 def _recover_stall(runs: RunStore, queue: WorkQueue, run: Run) -> None:
     if run.stalls >= MAX_STALLS:
         if not run.fanned_out:
-            runs.recovering(run.run_id, cause=RecoveryCause.ENROLMENT_STOPPED)
-            runs.fanned_out(run.run_id)
+            runs.note_recovery(run.run_id, cause=RecoveryCause.ENROLMENT_STOPPED)
+            runs.mark_fanned_out(run.run_id)
         given_up = runs.give_up(run.run_id, None, cause=RecoveryCause.WORKER_STALLED)
         logger.error("Run %s stalled again after %d recoveries: %d customers given up.",
                      run.run_id, run.stalls, given_up)
         _finish(runs, run.run_id)
         return
-    pending = runs.pending(run.run_id)
+    pending = runs.list_pending(run.run_id)
     # Claim this stall first: of two watchers that saw it, one sends the work again.
-    if not runs.recovering(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=len(pending), stall=run.stalls):
+    if not runs.note_recovery(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=len(pending), stall=run.stalls):
         return
     if not run.fanned_out:
         # Where the lost fan-out got to is unknown: it starts again (enrolment counts each customer once,
@@ -179,7 +179,7 @@ def fan_out(customers: CustomerStore, runs: RunStore, queue: WorkQueue, work: Fa
                 return  # fanned out meanwhile (by a copy of this work sent again), or unknown
             queue.send(_chunks(work.run_id, piece))
         if after is None:
-            runs.fanned_out(work.run_id)
+            runs.mark_fanned_out(work.run_id)
             _finish(runs, work.run_id)
             return
         if time.monotonic() >= deadline:
@@ -199,7 +199,7 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
     worker is alive, so a slow chunk is not taken for a lost one. A group whose recording failed for a reason
     of our own (storage down) is left pending and the message fails, so the host delivers it again; those
     already recorded are not counted twice."""
-    todo = runs.pending(chunk.run_id, chunk.customer_ids)
+    todo = runs.list_pending(chunk.run_id, chunk.customer_ids)
     if not todo:
         return
     read = ctx.customers.get_many(todo)
@@ -249,7 +249,7 @@ def _complete(runs: RunStore, run_id: str, outcomes: dict[str, Status | None], e
 
 def _alive(runs: RunStore, run_id: str) -> None:
     try:
-        runs.alive(run_id)
+        runs.mark_alive(run_id)
     except Exception as err:  # noqa: BLE001 - only a hint to the watch; the verifications go on
         logger.warning("Run %s: could not say this worker is alive: %s.", run_id, type(err).__name__)
 

@@ -42,7 +42,7 @@ def sweep_secrets(
 ) -> SweepReport:
     cutoff = (now or datetime.now(UTC)) - grace
     seen = retired = 0
-    for stored in secrets.inventory():
+    for stored in secrets.list_secrets():
         seen += 1
         if stored.customer_id is None and stored.kind == ProviderSecret.TOKEN_KEY:
             continue  # no record names it; every instance uses its oldest version
@@ -53,7 +53,7 @@ def sweep_secrets(
             named |= {newest_first(stored.versions)[0].version}
         for version, out_of_use_since in _out_of_use_since(stored.versions):
             if out_of_use_since <= cutoff and version.version not in named:
-                secrets.retire(stored.customer_id, _kind(stored), version.version)
+                secrets.retire_version(stored.customer_id, _kind(stored), version.version)
                 retired += 1
     report = SweepReport(secrets_seen=seen, versions_retired=retired)
     logger.info("Secret sweep: %d secrets seen, %d versions retired.", report.secrets_seen, report.versions_retired)

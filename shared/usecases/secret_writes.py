@@ -39,7 +39,7 @@ def new_versions(
     try:
         for kind, value in values.items():
             if value is not None:
-                written[kind] = secrets.put(customer_id, kind, value)
+                written[kind] = secrets.create_version(customer_id, kind, value)
         yield written
     except BaseException:
         retire_quietly(secrets, customer_id, written)
@@ -52,7 +52,7 @@ def retire_quietly(secrets: SecretStore, customer_id: str | None, versions: Mapp
         if version == CURRENT_VERSION:
             continue  # a record from before versioning: its version is whatever is newest, keep it
         try:
-            secrets.retire(customer_id, kind, version)
+            secrets.retire_version(customer_id, kind, version)
         except DependencyUnavailable as err:
             logger.warning("Could not retire a %s version of %s (%s); the sweep will.", kind, _owner(customer_id),
                            err.code)
@@ -74,7 +74,7 @@ def read_named(secrets: SecretStore, customer_id: str | None, kind: Kind, versio
     value = secrets.get(customer_id, kind, version)
     if value is not None:
         return Read(value, version)
-    for candidate in newest_first(secrets.versions(customer_id, kind)):
+    for candidate in newest_first(secrets.list_versions(customer_id, kind)):
         if candidate.version != version and (value := secrets.get(customer_id, kind, candidate.version)) is not None:
             logger.warning("The %s version the record of %s names is not in the secret store; the newest version "
                            "still stored is used instead.", kind, _owner(customer_id))

@@ -20,7 +20,7 @@ def list_status(
     """One listing, with the counts over every customer (kept by the store as customers change: no scan)."""
     flt = CustomerFilter(status=query.status, method=query.method)
     after = _cursor(query.continuation_token, flt, keys) if query.continuation_token is not None else None
-    counts = store.count_by_status()
+    counts = store.get_status_counts()
     listing = store.list(flt, top=query.top, after=after)
     token = continuation.encode(listing.next, flt, keys.current()) if listing.next is not None else None
     return StatusListing(generated_at=now or datetime.now(UTC), counts=counts, customers=listing.customers,
@@ -29,7 +29,7 @@ def list_status(
 
 def status_detail(store: CustomerStore, history: HistoryStore, customer_id: str) -> StatusDetail:
     customer = get_customer(store, customer_id)
-    return StatusDetail(customer=customer, history=history.latest(customer_id, limit=HISTORY_LENGTH))
+    return StatusDetail(customer=customer, history=history.list_latest(customer_id, limit=HISTORY_LENGTH))
 
 
 def _cursor(token: str, flt: CustomerFilter, keys: TokenKey) -> Cursor:

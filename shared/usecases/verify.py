@@ -132,7 +132,7 @@ def _skip(ctx: VerifyContext, customer: Customer) -> Customer:
     if customer.hint == hint:
         return customer
     try:
-        return ctx.customers.update(customer, dataclasses.replace(customer, hint=hint))
+        return ctx.customers.replace(customer, dataclasses.replace(customer, hint=hint))
     except Conflict:
         return ctx.customers.get(customer.customer_id) or customer
 
@@ -277,7 +277,7 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord]) -> list[Cust
                     renewed = {SecretKind.REFRESH_TOKEN: one.refresh_token}
                     written = stack.enter_context(new_versions(ctx.secrets, one.read.customer_id, renewed))
                     changes.append((one.read, _with_result(one.read, one.result, {**one.pointers, **written})))
-                saved = ctx.customers.update_many(changes)
+                saved = ctx.customers.replace_many(changes)
         except Conflict:
             pass  # its new versions were retired on the way out; each again on its own, below
         except DependencyUnavailable as err:
@@ -297,7 +297,7 @@ def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult
     for _ in range(_WRITE_ATTEMPTS):
         updated = _with_result(current, result, pointers)
         try:
-            saved = ctx.customers.update(current, updated)
+            saved = ctx.customers.replace(current, updated)
         except Conflict:
             fresh = ctx.customers.get(read.customer_id)
             if fresh is None or not same_verification_inputs(fresh, read):

@@ -74,7 +74,7 @@ def test_a_run_started_long_ago_that_still_makes_progress_is_followed_as_running
         assert stopped.startswith("Last run: ") and "stopped making progress before it finished: 0 of 0" in stopped
         # It finishes: the page, following it, says so and lets Verify All start the next.
         assert runs.enrol(run.run_id, [])
-        runs.fanned_out(run.run_id)
+        runs.mark_fanned_out(run.run_id)
         assert runs.finish(run.run_id) is not None
         page.wait_text("run-text", "Verify All finished at")
         page.wait(lambda: page.by_id("verify-all").is_enabled(), "Verify All enabled again")

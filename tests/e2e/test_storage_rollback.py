@@ -113,7 +113,7 @@ def add_token_customers(app, azurite, identity, tenant, provider) -> list[str]:
         assert requests.put(app.url(f"/api/tenants/{cid}"), json=body, timeout=30).status_code == 201
         token = identity.issue_refresh_token(tenant=tenant.id, upn=f"admin@{tenant.default_domain}", client_id=provider)
         entity = table.get_entity(CUSTOMER_PARTITION, cid)
-        entity["secretVersions"] = json.dumps({RT.value: store.put(cid, RT, token)})
+        entity["secretVersions"] = json.dumps({RT.value: store.create_version(cid, RT, token)})
         table.update_entity(entity)
     return customers
 

@@ -148,7 +148,7 @@ def test_a_token_customer_rotates_its_refresh_token_and_no_secret_is_anywhere(wo
     api(app, "PUT", "/api/tenants/tok", {"tenantId": tenants["a"].id, "authenticationMethod": "token"})
     secrets_file = app.secrets_file
     # The consent callback (a later capability) stores refresh tokens; here the test puts one in as it would.
-    version = LocalFileSecretStore(secrets_file).put("tok", "refreshToken", refresh_token)
+    version = LocalFileSecretStore(secrets_file).create_version("tok", "refreshToken", refresh_token)
     tables = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client("Tenants")
     entity = tables.get_entity(CUSTOMER_PARTITION, "tok")
     entity["secretVersions"] = json.dumps({"refreshToken": version})

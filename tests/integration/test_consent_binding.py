@@ -36,16 +36,16 @@ def store(tables) -> TableCustomerStore:
 def test_last_consent_round_trips_with_the_record(store, tables):
     last = LastConsent(ConsentResult.DECLINED, AuthMethod.TOKEN, datetime(2026, 5, 1, 12, 0, 1, 5, tzinfo=UTC),
                        'AADSTS65004: User declined to consent. <b>"quoted"</b> ' + "x" * 400)
-    added = store.add(Customer(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
-                               authentication_method=AuthMethod.PASSWORD, last_consent=last))
+    added = store.create(Customer(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
+                                  authentication_method=AuthMethod.PASSWORD, last_consent=last))
     assert store.get("c1").last_consent == last
-    store.update(added, Customer(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
-                                 authentication_method=AuthMethod.PASSWORD))
+    store.replace(added, Customer(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
+                                  authentication_method=AuthMethod.PASSWORD))
     assert store.get("c1").last_consent is None  # REPLACE clears the column
 
 
 def test_an_unreadable_last_consent_reads_as_none_and_the_record_still_reads(store, tables, caplog):
-    store.count_by_status()  # creates the table
+    store.get_status_counts()  # creates the table
     client = tables.get_table_client(store._name)
     for n, raw in enumerate(['{"outcome": "maybe", "method": "token", "at": "2026-01-01T00:00:00+00:00"}',
                              "not json", '["a list"]', '{"outcome": "granted"}']):

@@ -83,8 +83,8 @@ def add(world, method, *, cid="c1", tenant_id=None, **fields):
 
 def with_refresh_token(world, value, cid="c1"):
     tenant = add(world, AuthMethod.TOKEN, cid=cid)
-    version = world.services.secrets.put(cid, RT, value)
-    return world.services.customers.update(tenant, dataclasses.replace(tenant, secret_versions={RT: version}))
+    version = world.services.secrets.create_version(cid, RT, value)
+    return world.services.customers.replace(tenant, dataclasses.replace(tenant, secret_versions={RT: version}))
 
 
 def verify(world, cid="c1"):

@@ -100,7 +100,7 @@ def password(value: str) -> CustomerInput:
 
 
 def readable(secrets, customer_id: str | None, name) -> set[str]:
-    return {v.version for s in secrets.inventory() if (s.customer_id, s.kind) == (customer_id, str(name))
+    return {v.version for s in secrets.list_secrets() if (s.customer_id, s.kind) == (customer_id, str(name))
             for v in s.versions}
 
 
@@ -187,8 +187,8 @@ def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_
     first, _ = put_customer(customers, secrets, "lost", application("first"))
     # A later PUT wrote its version and its record, but storage lost the record's write after confirming it;
     # the sweep had retired the version that write replaced before the loss.
-    newer = secrets.put("lost", A, "second")
-    secrets.retire("lost", A, first.secret_versions[A])
+    newer = secrets.create_version("lost", A, "second")
+    secrets.retire_version("lost", A, first.secret_versions[A])
     assert secrets.get("lost", A, first.secret_versions[A]) is None
     ctx, platform = verifier(stores, secrets)
     customer = verify_customer(ctx, "lost", in_run=True)
@@ -201,7 +201,7 @@ def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_
 def test_a_record_whose_secret_the_store_lost_altogether_stops_naming_it(stores, secrets):
     customers, _, _ = stores
     first, _ = put_customer(customers, secrets, "gone", application("first"))
-    secrets.retire("gone", A, first.secret_versions[A])
+    secrets.retire_version("gone", A, first.secret_versions[A])
     ctx, platform = verifier(stores, secrets)
     customer = verify_customer(ctx, "gone", in_run=True)
     assert platform.sent == [] and customer.last_verification_reason is Reason.NOT_CONFIGURED

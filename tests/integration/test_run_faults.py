@@ -43,13 +43,13 @@ class FlakyCustomers(TableCustomerStore):
         super().__init__(*args, **kwargs)
         self.flaky = set(flaky)
 
-    def update(self, previous, customer):
+    def replace(self, previous, customer):
         self._hiccup([customer])
-        return super().update(previous, customer)
+        return super().replace(previous, customer)
 
-    def update_many(self, changes):
+    def replace_many(self, changes):
         self._hiccup([customer for _, customer in changes])
-        return super().update_many(changes)
+        return super().replace_many(changes)
 
     def _hiccup(self, customers):
         hit = {c.customer_id for c in customers if c.customer_id in self.flaky and c.when_last_verified is not None}

@@ -45,15 +45,15 @@ def test_pending_lists_the_outstanding_customers_of_a_chunk_or_of_the_whole_run(
     run = _started(store)
     store.enrol(run.run_id, ["a", "b", "c", "d"])
     store.complete_many(run.run_id, {"b": Status.SUCCEEDED, "c": None})
-    assert store.pending(run.run_id) == ["a", "d"]
-    assert store.pending(run.run_id, ("d", "c", "b", "x")) == ["d"]
-    assert store.pending(run.run_id, []) == [] and store.pending("no-such-run") == []
+    assert store.list_pending(run.run_id) == ["a", "d"]
+    assert store.list_pending(run.run_id, ("d", "c", "b", "x")) == ["d"]
+    assert store.list_pending(run.run_id, []) == [] and store.list_pending("no-such-run") == []
 
 
 def test_given_up_customers_count_once_and_finish_the_run_with_their_cause(store):
     run = _started(store)
     store.enrol(run.run_id, ["a", "b", "c"])
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     store.complete(run.run_id, "a", Status.FAILED)
     assert store.give_up(run.run_id, ["b", "a"], cause=RecoveryCause.WORK_FAILED) == 1
     assert store.give_up(run.run_id, ["b"], cause=RecoveryCause.WORK_FAILED) == 0  # a redelivery: counted once
@@ -70,20 +70,20 @@ def test_given_up_customers_count_once_and_finish_the_run_with_their_cause(store
 def test_a_stall_is_counted_once_however_many_watchers_saw_it(store):
     run = _started(store)
     store.enrol(run.run_id, ["a"])
-    assert store.recovering(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=1, stall=0)
-    assert not store.recovering(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=1, stall=0)
-    assert store.recovering(run.run_id, cause=RecoveryCause.WORK_FAILED, resent=1)  # not a stall: always noted
+    assert store.note_recovery(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=1, stall=0)
+    assert not store.note_recovery(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=1, stall=0)
+    assert store.note_recovery(run.run_id, cause=RecoveryCause.WORK_FAILED, resent=1)  # not a stall: always noted
     seen = store.get(run.run_id)
     assert (seen.stalls, seen.resent, seen.causes) == (1, 2, {RecoveryCause.WORKER_STALLED,
                                                                RecoveryCause.WORK_FAILED})
-    assert not store.recovering("no-such-run", cause=RecoveryCause.WORK_FAILED)
+    assert not store.note_recovery("no-such-run", cause=RecoveryCause.WORK_FAILED)
 
 
 def test_a_worker_saying_it_is_alive_is_progress(store, tables):
     run = _started(store)
     store.enrol(run.run_id, ["a"])
     before = store.get(run.run_id).last_progress_at
-    eventually(lambda: (store.alive(run.run_id), store.get(run.run_id).last_progress_at > before)[1],
+    eventually(lambda: (store.mark_alive(run.run_id), store.get(run.run_id).last_progress_at > before)[1],
                timeout=30, what="a later progress time once the worker said it is alive")
     assert store.get(run.run_id).completed == 0
 

@@ -77,7 +77,7 @@ def test_a_run_over_real_storage_counts_every_customer_once(azurite, caplog):
     done = runs.get(run.run_id)
     assert (done.total, done.completed) == (60, 60) and done.finished_at is not None
     assert done.by_status == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 40, Status.FAILED: 20}
-    assert runs.recent(top=5) == [done]
+    assert runs.list_recent(top=5) == [done]
     summaries = [r.getMessage() for r in caplog.records if "finished" in r.getMessage()]
     assert len(summaries) == 1 and "60 tenants" in summaries[0]
     following, started = start_run(runs, queue, trigger=Trigger.TIMER)  # finished: the next run may start

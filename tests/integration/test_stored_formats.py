@@ -91,7 +91,7 @@ def test_a_customer_entity_in_the_stored_format_is_read(tables):
 
 def test_a_customer_is_written_in_the_stored_format_with_its_status_count(tables):
     table = _name("Tenants")
-    TableCustomerStore(tables, table=table).add(CUSTOMER)
+    TableCustomerStore(tables, table=table).create(CUSTOMER)
     rows = _rows(tables, table, "tenant")
     assert rows.pop("contoso") == CUSTOMER_ENTITY
     ((shard_key, shard),) = rows.items()
@@ -107,7 +107,7 @@ def test_status_counts_in_the_stored_format_are_summed(tables):
                           "failed": 1})
     client.create_entity({"PartitionKey": "tenant", "RowKey": "~count-11", "notVerified": -1, "succeeded": 0,
                           "failed": 4})
-    assert TableCustomerStore(tables, table=table).count_by_status() == {
+    assert TableCustomerStore(tables, table=table).get_status_counts() == {
         Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 5, Status.FAILED: 5}
 
 
@@ -120,7 +120,7 @@ def test_a_history_row_in_the_stored_format_is_read_and_written(tables):
               "reason": "accountLocked", "message": "AADSTS50053: locked", "aadstsCode": 50053, "hint": "Unlock it."}
     tables.create_table(table).create_entity({**entity, "RowKey": f"{T0_INVERTED}-0000abcd"})
     store = TableHistoryStore(tables, table=table)
-    assert store.latest("contoso", limit=5) == [result]
+    assert store.list_latest("contoso", limit=5) == [result]
 
     store.append(result)
     (written,) = [row for key, row in _rows(tables, table, "contoso").items() if key != f"{T0_INVERTED}-0000abcd"]
@@ -142,8 +142,8 @@ def test_the_provider_settings_entity_in_the_stored_format_is_read_and_written(t
                                     client_secret_version="cs-1", updated_at=T0)
     table = _name("Settings")
     store = TableProviderSettingsStore(tables, table=table)
-    store.save(ProviderSettings(client_id=read.client_id, redirect_url=read.redirect_url, client_secret_version="cs-1",
-                                updated_at=T0))
+    store.create(ProviderSettings(client_id=read.client_id, redirect_url=read.redirect_url,
+                                  client_secret_version="cs-1", updated_at=T0))
     assert _rows(tables, table, "provider") == {"consent": entity}
 
 
@@ -169,8 +169,8 @@ def test_a_run_in_the_stored_format_is_read(tables):
     assert run.by_status == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 1, Status.FAILED: 0}
     assert (run.fanned_out, run.resent, run.stalls, run.causes) == (
         True, 3, 1, frozenset({RecoveryCause.WORK_FAILED, RecoveryCause.WORKER_STALLED}))
-    assert store.pending(run_id) == ["fabrikam"]
-    assert [listed.run_id for listed in store.recent(top=5)] == [run_id]
+    assert store.list_pending(run_id) == ["fabrikam"]
+    assert [listed.run_id for listed in store.list_recent(top=5)] == [run_id]
 
 
 def test_a_run_is_started_in_the_stored_format(tables):
@@ -200,6 +200,6 @@ def test_a_consent_state_in_the_stored_format_is_read_and_written(tables):
     store = TableConsentStates(tables, table=table)
     claimed = store.claim("hash-1")
     assert (claimed.customer_id, claimed.expires_at) == ("contoso", T0)
-    store.add("hash-2", customer_id="fabrikam", expires_at=T0)
+    store.create("hash-2", customer_id="fabrikam", expires_at=T0)
     assert _rows(tables, table, "state") == {
         "hash-2": {"PartitionKey": "state", "RowKey": "hash-2", "customerId": "fabrikam", "expiresAt": T0}}

@@ -97,7 +97,7 @@ def test_every_field_round_trips(store, tables):
         created_at=T0 - timedelta(days=3),
         updated_at=T0 + timedelta(seconds=1),
     )
-    added = store.add(customer)
+    added = store.create(customer)
     assert added.etag
 
     got = store.get("Contoso.EU_01-x")
@@ -121,7 +121,7 @@ def test_every_field_round_trips(store, tables):
 
 def test_a_record_from_before_versioned_secrets_names_the_current_versions(store, tables):
     client = tables.get_table_client(store._name)
-    store.count_by_status()  # creates the table
+    store.get_status_counts()  # creates the table
     client.create_entity({"PartitionKey": CUSTOMER_PARTITION, "RowKey": "legacy", "tenantId": "contoso.com",
                           "authenticationMethod": "password", "secretsConfigured": '["password"]'})
     assert store.get("legacy").secret_versions == {SecretKind.PASSWORD: CURRENT_VERSION}
@@ -129,7 +129,7 @@ def test_a_record_from_before_versioned_secrets_names_the_current_versions(store
 
 def test_unset_fields_round_trip_as_none(store, tables):
     customer = _customer("minimal")
-    store.add(customer)
+    store.create(customer)
     got = store.get("minimal")
     assert got == customer
     assert got.m365_email is None and got.when_last_verified is None and got.aadsts_code is None
@@ -140,21 +140,21 @@ def test_unset_fields_round_trip_as_none(store, tables):
 
 
 def test_get_of_an_unknown_customer_is_none(store):
-    store.add(_customer("known"))
+    store.create(_customer("known"))
     assert store.get("unknown") is None
     assert store.get("KNOWN") is None  # customerId is case-sensitive
 
 
 def test_adding_the_same_customer_twice_conflicts_and_keeps_the_first(store):
-    store.add(_customer("dup", tenant_id="first.example"))
+    store.create(_customer("dup", tenant_id="first.example"))
     with pytest.raises(Conflict) as err:
-        store.add(_customer("dup", tenant_id="second.example"))
+        store.create(_customer("dup", tenant_id="second.example"))
     assert err.value.code == "alreadyExists"
     assert store.get("dup").tenant_id == "first.example"
 
 
 def test_update_replaces_every_column_and_returns_the_new_etag(store):
-    added = store.add(_customer("upd", m365_email="old@example.com", hint="old hint", aadsts_code=50126))
+    added = store.create(_customer("upd", m365_email="old@example.com", hint="old hint", aadsts_code=50126))
     changed = Customer(
         customer_id="upd",
         tenant_id="new.example",
@@ -162,7 +162,7 @@ def test_update_replaces_every_column_and_returns_the_new_etag(store):
         secret_versions={SecretKind.REFRESH_TOKEN: "v-rt2"},
         etag=added.etag,
     )
-    updated = store.update(added, changed)
+    updated = store.replace(added, changed)
     assert updated.etag and updated.etag != added.etag
     got = store.get("upd")
     assert got == changed  # REPLACE: columns now None are gone, not merged from before
@@ -171,26 +171,26 @@ def test_update_replaces_every_column_and_returns_the_new_etag(store):
 
 
 def test_update_with_a_stale_etag_conflicts(store):
-    added = store.add(_customer("race"))
-    store.update(added, _customer("race", tenant_id="winner.example"))
+    added = store.create(_customer("race"))
+    store.replace(added, _customer("race", tenant_id="winner.example"))
     with pytest.raises(Conflict) as err:
-        store.update(added, _customer("race", tenant_id="loser.example"))
+        store.replace(added, _customer("race", tenant_id="loser.example"))
     assert err.value.code == "modifiedConcurrently"
     assert store.get("race").tenant_id == "winner.example"
 
 
 def test_update_of_a_deleted_customer_conflicts(store):
-    added = store.add(_customer("gone"))
+    added = store.create(_customer("gone"))
     store.delete(added)
     with pytest.raises(Conflict) as err:
-        store.update(added, _customer("gone"))
+        store.replace(added, _customer("gone"))
     assert err.value.code == "modifiedConcurrently"
     assert store.get("gone") is None  # the failed update did not recreate it
 
 
 def test_get_many_reads_the_customers_asked_for_and_only_them(store):
     for cid in ("m1", "m2", "m3", "m4"):
-        store.add(_customer(cid))
+        store.create(_customer(cid))
     got = store.get_many(["m1", "m3", "m9", "../x", ""])  # m2 lies in the range read, m9 does not exist
     assert sorted(got) == ["m1", "m3"]
     assert got["m3"] == store.get("m3")  # with its etag
@@ -198,48 +198,48 @@ def test_get_many_reads_the_customers_asked_for_and_only_them(store):
 
 
 def test_update_many_writes_every_record_and_the_sum_of_their_count_changes(store):
-    a = store.add(_customer("a"))
-    b = store.add(_customer("b", last_verification_status=Status.FAILED))
-    c = store.add(_customer("c"))
-    saved = store.update_many([
+    a = store.create(_customer("a"))
+    b = store.create(_customer("b", last_verification_status=Status.FAILED))
+    c = store.create(_customer("c"))
+    saved = store.replace_many([
         (a, _customer("a", last_verification_status=Status.SUCCEEDED)),
         (b, _customer("b", last_verification_status=Status.SUCCEEDED, hint="fixed")),
         (c, _customer("c", hint="same status")),
     ])
     assert [t.customer_id for t in saved] == ["a", "b", "c"]
     assert saved == [store.get("a"), store.get("b"), store.get("c")]  # each with its new etag
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 2, Status.FAILED: 0}
-    assert store.recount_by_status() == store.count_by_status()
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 2, Status.FAILED: 0}
+    assert store.recount_status_counts() == store.get_status_counts()
 
 
 def test_update_many_with_one_stale_record_writes_none_of_them(store):
-    a = store.add(_customer("a"))
-    b = store.add(_customer("b"))
-    store.update(b, _customer("b", tenant_id="winner.example"))
+    a = store.create(_customer("a"))
+    b = store.create(_customer("b"))
+    store.replace(b, _customer("b", tenant_id="winner.example"))
     with pytest.raises(Conflict) as err:
-        store.update_many([(a, _customer("a", last_verification_status=Status.SUCCEEDED)),
-                           (b, _customer("b", last_verification_status=Status.SUCCEEDED))])
+        store.replace_many([(a, _customer("a", last_verification_status=Status.SUCCEEDED)),
+                            (b, _customer("b", last_verification_status=Status.SUCCEEDED))])
     assert err.value.code == "modifiedConcurrently" and "'b'" in err.value.message
     assert store.get("a") == a and store.get("b").tenant_id == "winner.example"
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 2, Status.SUCCEEDED: 0, Status.FAILED: 0}
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 2, Status.SUCCEEDED: 0, Status.FAILED: 0}
     store.delete(store.get("b"))
     with pytest.raises(Conflict):  # deleted since it was read
-        store.update_many([(a, _customer("a", hint="x")), (b, _customer("b", hint="y"))])
+        store.replace_many([(a, _customer("a", hint="x")), (b, _customer("b", hint="y"))])
     assert store.get("b") is None and store.get("a") == a
 
 
 def test_update_many_refuses_more_than_a_transaction_holds_and_a_record_twice(store):
-    a = store.add(_customer("a"))
+    a = store.create(_customer("a"))
     with pytest.raises(ValueError):
-        store.update_many([(a, _customer("a"))] * 2)
+        store.replace_many([(a, _customer("a"))] * 2)
     with pytest.raises(ValueError):
-        store.update_many([(a, _customer(f"n{n}")) for n in range(MAX_BATCH + 1)])
-    assert store.update_many([]) == [] and store.get("a") == a
+        store.replace_many([(a, _customer(f"n{n}")) for n in range(MAX_BATCH + 1)])
+    assert store.replace_many([]) == [] and store.get("a") == a
 
 
 def test_delete_removes_the_customer_read_and_only_it(store):
-    doomed = store.add(_customer("doomed"))
-    store.add(_customer("kept"))
+    doomed = store.create(_customer("doomed"))
+    store.create(_customer("kept"))
     store.delete(doomed)
     assert store.get("doomed") is None
     assert store.get("kept") is not None
@@ -247,8 +247,8 @@ def test_delete_removes_the_customer_read_and_only_it(store):
 
 
 def test_delete_of_a_customer_changed_since_it_was_read_conflicts_and_keeps_it(store):
-    read = store.add(_customer("busy"))
-    store.update(read, _customer("busy", tenant_id="newer.example"))
+    read = store.create(_customer("busy"))
+    store.replace(read, _customer("busy", tenant_id="newer.example"))
     with pytest.raises(Conflict) as err:
         store.delete(read)
     assert err.value.code == "modifiedConcurrently"
@@ -263,8 +263,8 @@ def test_delete_all_removes_a_customers_whole_history_in_batches(history, tables
 
     history.delete_all("doomed")
     assert _raw(tables, history._name, "doomed") == []
-    assert history.latest("doomed", limit=20) == []
-    assert len(history.latest("kept", limit=20)) == 1  # nothing else went with it
+    assert history.list_latest("doomed", limit=20) == []
+    assert len(history.list_latest("kept", limit=20)) == 1  # nothing else went with it
     history.delete_all("doomed")  # nothing left to remove is not an error
 
 
@@ -284,7 +284,7 @@ MIX = {
 @pytest.fixture
 def mixed(store) -> TableCustomerStore:
     for customer_id, (method, status) in MIX.items():
-        store.add(_customer(customer_id, authentication_method=method, last_verification_status=status))
+        store.create(_customer(customer_id, authentication_method=method, last_verification_status=status))
     return store
 
 
@@ -316,7 +316,7 @@ def test_list_filters_by_status_and_method(mixed, flt):
 def test_listings_return_every_customer_once_in_customer_id_order(store, top):
     ids = ["b", "A", "a", "Z", "_x", "-y", ".z", "0", "a.b", "aa", "zz-9"]
     for customer_id in random.sample(ids, len(ids)):
-        store.add(_customer(customer_id))
+        store.create(_customer(customer_id))
     listings = list(_all_listings(store, CustomerFilter(), top=top))
     collected = [customer_id for listing in listings for customer_id in _ids(listing)]
     assert collected == sorted(ids)  # ordinal order, each exactly once
@@ -335,7 +335,7 @@ def test_an_empty_table_lists_one_empty_last_page(store):
 
 def test_listings_that_end_exactly_at_the_last_customer(store):
     for customer_id in ("c1", "c2", "c3", "c4"):
-        store.add(_customer(customer_id))
+        store.create(_customer(customer_id))
     listings = list(_all_listings(store, CustomerFilter(), top=2))
     assert [_ids(listing) for listing in listings if listing] == [["c1", "c2"], ["c3", "c4"]]
     assert all(listings[:-1])  # only the last listing may be empty
@@ -449,26 +449,26 @@ def test_a_forged_cursor_never_becomes_a_server_error(mixed):
 
 
 def test_quote_characters_in_keys_match_nothing_else(store, history):
-    store.add(_customer("a"))
-    store.add(_customer("x"))
+    store.create(_customer("a"))
+    store.create(_customer("x"))
     history.append(_result("a", T0))
     history.append(_result("x", T0))
     for hostile in ("a' or 'x' eq 'x", "a' or PartitionKey ne '", "x' or RowKey ne '"):
         assert store.get(hostile) is None
-        assert history.latest(hostile, limit=10) == []
+        assert history.list_latest(hostile, limit=10) == []
         history.delete_all(hostile)
     # ...and nothing was deleted by those deletes.
     assert store.get("a") is not None and store.get("x") is not None
-    assert len(history.latest("a", limit=10)) == 1 and len(history.latest("x", limit=10)) == 1
+    assert len(history.list_latest("a", limit=10)) == 1 and len(history.list_latest("x", limit=10)) == 1
 
 
 # --- counts --------------------------------------------------------------------------------------
 
 
 def test_count_by_status_lists_every_status_even_at_zero(store):
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 0}
-    store.add(_customer("one", last_verification_status=Status.FAILED))
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 0}
+    store.create(_customer("one", last_verification_status=Status.FAILED))
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
 
 
 def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, tables):
@@ -476,46 +476,46 @@ def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, ta
     # and behind the store's back, so the kept counts are wrong until the recount corrects them.
     statuses = [Status.SUCCEEDED] * 700 + [Status.FAILED] * 250 + [Status.NOT_VERIFIED] * 57
     client = tables.get_table_client(store._name)
-    assert sum(store.count_by_status().values()) == 0  # creates the table and starts keeping counts
+    assert sum(store.get_status_counts().values()) == 0  # creates the table and starts keeping counts
     operations = [
         ("create", customer_to_entity(_customer(f"c{n:05d}", last_verification_status=status)))
         for n, status in enumerate(statuses)
     ]
     for start in range(0, len(operations), 100):
         client.submit_transaction(operations[start:start + 100])
-    assert sum(store.count_by_status().values()) == 0  # kept, not scanned
+    assert sum(store.get_status_counts().values()) == 0  # kept, not scanned
     expected = {Status.SUCCEEDED: 700, Status.FAILED: 250, Status.NOT_VERIFIED: 57}
-    assert store.recount_by_status() == expected
-    assert store.count_by_status() == expected
+    assert store.recount_status_counts() == expected
+    assert store.get_status_counts() == expected
 
 
 def test_a_table_from_before_kept_counts_is_counted_once(store, tables):
     client = tables.create_table(store._name)
     client.create_entity(customer_to_entity(_customer("old", last_verification_status=Status.FAILED)))
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
-    store.add(_customer("new"))
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 0, Status.FAILED: 1}
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+    store.create(_customer("new"))
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 0, Status.FAILED: 1}
 
 
 def test_counts_follow_every_write_and_stay_out_of_listings(store):
-    a = store.add(_customer("a"))
-    b = store.add(_customer("b", last_verification_status=Status.FAILED))
-    a = store.update(a, _customer("a", last_verification_status=Status.SUCCEEDED))
-    store.update(a, _customer("a", last_verification_status=Status.SUCCEEDED, hint="same status"))
+    a = store.create(_customer("a"))
+    b = store.create(_customer("b", last_verification_status=Status.FAILED))
+    a = store.replace(a, _customer("a", last_verification_status=Status.SUCCEEDED))
+    store.replace(a, _customer("a", last_verification_status=Status.SUCCEEDED, hint="same status"))
     store.delete(b)
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 1, Status.FAILED: 0}
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 1, Status.FAILED: 0}
     assert _ids(store.list(CustomerFilter(), top=1000, after=None).customers) == ["a"]
-    assert store.recount_by_status() == store.count_by_status()
+    assert store.recount_status_counts() == store.get_status_counts()
 
 
 def test_a_failed_write_changes_no_count(store):
-    read = store.add(_customer("x"))
-    store.update(read, _customer("x", last_verification_status=Status.FAILED))
+    read = store.create(_customer("x"))
+    store.replace(read, _customer("x", last_verification_status=Status.FAILED))
     with pytest.raises(Conflict):
-        store.update(read, _customer("x", last_verification_status=Status.SUCCEEDED))  # stale etag
+        store.replace(read, _customer("x", last_verification_status=Status.SUCCEEDED))  # stale etag
     with pytest.raises(Conflict):
-        store.add(_customer("x"))
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+        store.create(_customer("x"))
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
 
 
 class CountingReads:
@@ -559,9 +559,9 @@ def test_counts_stay_exact_under_concurrent_writers(store):
 
     def writer(worker: int) -> None:
         for n in range(15):
-            customer = store.add(_customer(f"w{worker}-{n}"))
+            customer = store.create(_customer(f"w{worker}-{n}"))
             if n % 3 == 0:
-                store.update(customer, _customer(f"w{worker}-{n}", last_verification_status=Status.FAILED))
+                store.replace(customer, _customer(f"w{worker}-{n}", last_verification_status=Status.FAILED))
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
     for thread in threads:
@@ -569,8 +569,8 @@ def test_counts_stay_exact_under_concurrent_writers(store):
     for thread in threads:
         thread.join(timeout=120)
     expected = {Status.NOT_VERIFIED: 8 * 10, Status.SUCCEEDED: 0, Status.FAILED: 8 * 5}
-    assert store.count_by_status() == expected
-    assert store.recount_by_status() == expected
+    assert store.get_status_counts() == expected
+    assert store.recount_status_counts() == expected
 
 
 # --- history -------------------------------------------------------------------------------------
@@ -583,10 +583,10 @@ def test_history_is_newest_first_and_limited(history):
         history.append(_result("cust", T0 + timedelta(minutes=n), message=f"run {n}"))
     history.append(_result("other", T0 + timedelta(days=1)))
 
-    latest = history.latest("cust", limit=5)
+    latest = history.list_latest("cust", limit=5)
     assert [result.message for result in latest] == [f"run {n}" for n in (11, 10, 9, 8, 7)]
     assert [result.verified_at for result in latest] == [T0 + timedelta(minutes=n) for n in (11, 10, 9, 8, 7)]
-    assert len(history.latest("cust", limit=1000)) == 12
+    assert len(history.list_latest("cust", limit=1000)) == 12
 
 
 def test_history_rows_keep_every_field(history):
@@ -603,7 +603,7 @@ def test_history_rows_keep_every_field(history):
     bare = _result("cust", T0 - timedelta(hours=1))
     history.append(bare)
     history.append(failed)
-    got = history.latest("cust", limit=20)
+    got = history.list_latest("cust", limit=20)
     assert got == [failed, bare]
     assert type(got[0].verified_at) is datetime and got[0].verified_at.tzinfo is UTC
 
@@ -611,7 +611,7 @@ def test_history_rows_keep_every_field(history):
 def test_results_of_the_same_instant_are_all_kept(history):
     for _ in range(3):
         history.append(_result("same", T0))
-    assert len(history.latest("same", limit=20)) == 3
+    assert len(history.list_latest("same", limit=20)) == 3
 
 
 # --- storage unreachable -------------------------------------------------------------------------
@@ -627,12 +627,12 @@ def unreachable_store(unreachable_storage) -> tuple[TableCustomerStore, TableHis
     "call",
     [
         lambda store, _: store.get("a"),
-        lambda store, _: store.add(_customer("a")),
+        lambda store, _: store.create(_customer("a")),
         lambda store, _: store.list(CustomerFilter(), top=10, after=None),
-        lambda store, _: store.count_by_status(),
+        lambda store, _: store.get_status_counts(),
         lambda store, _: store.delete(_customer("a", etag="W/\"x\"")),
         lambda _, history: history.append(_result("a", T0)),
-        lambda _, history: history.latest("a", limit=5),
+        lambda _, history: history.list_latest("a", limit=5),
         lambda _, history: history.delete_all("a"),
     ],
 )

@@ -145,21 +145,21 @@ def test_storage_call_forgets_the_tables_when_one_is_missing(tables, table_name)
 
 def test_customers_are_written_again_after_the_table_is_deleted(tables, table_name):
     store = TableCustomerStore(tables, table=table_name)
-    store.add(_customer("before"))
+    store.create(_customer("before"))
     tables.delete_table(table_name)
 
     assert store.get("before") is None  # the data is gone with the table; reading it is not an error
-    _at_most_twice(lambda: store.add(_customer("after")))
+    _at_most_twice(lambda: store.create(_customer("after")))
     assert store.get("after") is not None
     assert [t.customer_id for t in store.list(CustomerFilter(), top=10, after=None).customers] == ["after"]
 
 
 def test_a_listing_of_a_deleted_table_recovers(tables, table_name):
     store = TableCustomerStore(tables, table=table_name)
-    store.add(_customer("before"))
+    store.create(_customer("before"))
     tables.delete_table(table_name)
     assert _at_most_twice(lambda: store.list(CustomerFilter(), top=10, after=None)).customers == []
-    assert _at_most_twice(store.count_by_status) == dict.fromkeys(Status, 0)
+    assert _at_most_twice(store.get_status_counts) == dict.fromkeys(Status, 0)
 
 
 def test_history_is_appended_again_after_the_table_is_deleted(tables, table_name):
@@ -168,17 +168,17 @@ def test_history_is_appended_again_after_the_table_is_deleted(tables, table_name
     history.append(result)
     tables.delete_table(table_name)
     _at_most_twice(lambda: history.append(result))
-    assert history.latest("c", limit=5) == [result]
+    assert history.list_latest("c", limit=5) == [result]
 
 
 def test_a_settings_save_into_a_deleted_table_is_not_a_conflict(tables, table_name):
     store = TableProviderSettingsStore(tables, table=table_name)
-    store.save(_settings())
+    store.create(_settings())
     tables.delete_table(table_name)
 
     assert store.get() is None
     try:
-        saved = _at_most_twice(lambda: store.save(_settings()))
+        saved = _at_most_twice(lambda: store.create(_settings()))
     except Conflict:
         pytest.fail("a missing table was reported as a 409 conflict")
     assert store.get() == saved
@@ -187,10 +187,10 @@ def test_a_settings_save_into_a_deleted_table_is_not_a_conflict(tables, table_na
 def test_the_first_write_after_the_tables_are_deleted_already_works(tables, table_name):
     store = TableCustomerStore(tables, table=table_name)
     settings = TableProviderSettingsStore(tables, table=table_name + "s")
-    store.add(_customer("before"))
-    settings.save(_settings())
+    store.create(_customer("before"))
+    settings.create(_settings())
     tables.delete_table(table_name)
     tables.delete_table(table_name + "s")
-    store.add(_customer("after"))
-    settings.save(_settings())
+    store.create(_customer("after"))
+    settings.create(_settings())
     assert store.get("after") is not None and settings.get() is not None

@@ -40,18 +40,18 @@ class InMemoryCustomerStore:
     def get_many(self, customer_ids) -> dict[str, Customer]:
         return {c: self.customers[c] for c in customer_ids if c in self.customers}
 
-    def add(self, customer: Customer) -> Customer:
+    def create(self, customer: Customer) -> Customer:
         if customer.customer_id in self.customers:
             raise Conflict("alreadyExists", "exists")
         return self._stamp(customer)
 
-    def update(self, previous: Customer, customer: Customer) -> Customer:
+    def replace(self, previous: Customer, customer: Customer) -> Customer:
         current = self.customers.get(customer.customer_id)
         if current is None or current.etag != previous.etag:
             raise Conflict("modifiedConcurrently", "changed")
         return self._stamp(customer)
 
-    def update_many(self, changes) -> list[Customer]:
+    def replace_many(self, changes) -> list[Customer]:
         for previous, customer in changes:  # all or none, as the transaction
             current = self.customers.get(customer.customer_id)
             if current is None or current.etag != previous.etag:
@@ -79,13 +79,13 @@ class InMemoryCustomerStore:
         listing = self.list(CustomerFilter(), top=top, after=after)
         return [t.customer_id for t in listing.customers], listing.next
 
-    def count_by_status(self) -> dict[Status, int]:
+    def get_status_counts(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}
         for t in self.customers.values():
             counts[t.last_verification_status] += 1
         return counts
 
-    recount_by_status = count_by_status
+    recount_status_counts = get_status_counts
 
 
 class InMemoryHistoryStore:
@@ -95,7 +95,7 @@ class InMemoryHistoryStore:
     def append(self, result: VerificationResult) -> None:
         self.results.setdefault(result.customer_id, []).append(result)
 
-    def latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         rows = sorted(self.results.get(customer_id, []), key=lambda r: r.verified_at, reverse=True)
         return rows[:limit]
 
@@ -111,10 +111,17 @@ class InMemoryProviderSettingsStore:
     def get(self) -> ProviderSettings | None:
         return self.settings
 
-    def save(self, settings: ProviderSettings) -> ProviderSettings:
-        current_etag = self.settings.etag if self.settings else None
-        if settings.etag != current_etag:
+    def create(self, settings: ProviderSettings) -> ProviderSettings:
+        if self.settings is not None:
             raise Conflict("modifiedConcurrently", "changed")
+        return self._stamp(settings)
+
+    def replace(self, previous: ProviderSettings, settings: ProviderSettings) -> ProviderSettings:
+        if self.settings is None or previous.etag != self.settings.etag:
+            raise Conflict("modifiedConcurrently", "changed")
+        return self._stamp(settings)
+
+    def _stamp(self, settings: ProviderSettings) -> ProviderSettings:
         self.settings = dataclasses.replace(settings, etag=f"W/{next(self._etags)}")
         return self.settings
 
@@ -132,7 +139,7 @@ class InMemorySecretStore:
         """The newest readable value of each secret."""
         return {key: list(found.values())[-1][0] for key, found in self.stored.items() if found}
 
-    def put(self, customer_id: str | None, name: str, value: str) -> str:
+    def create_version(self, customer_id: str | None, name: str, value: str) -> str:
         if self.fail_with:
             raise self.fail_with
         version = f"v{next(self._ids)}"
@@ -145,7 +152,7 @@ class InMemorySecretStore:
             version = list(found)[-1]
         return found[version][0] if version in found else None
 
-    def retire(self, customer_id: str | None, name: str, version: str) -> None:
+    def retire_version(self, customer_id: str | None, name: str, version: str) -> None:
         if self.fail_with:
             raise self.fail_with
         self.stored.get((customer_id, name), {}).pop(version, None)
@@ -155,10 +162,10 @@ class InMemorySecretStore:
             raise self.fail_with
         self.stored.pop((customer_id, name), None)
 
-    def versions(self, customer_id: str | None, name: str) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, name: str) -> tuple[SecretVersion, ...]:
         return tuple(SecretVersion(v, at) for v, (_, at) in self.stored.get((customer_id, name), {}).items())
 
-    def inventory(self) -> Iterator[StoredSecret]:
+    def list_secrets(self) -> Iterator[StoredSecret]:
         for (customer_id, name), found in list(self.stored.items()):
             yield StoredSecret(customer_id, str(name), tuple(SecretVersion(v, at) for v, (_, at) in found.items()))
 

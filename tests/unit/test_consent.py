@@ -336,14 +336,14 @@ def test_last_consent_is_null_until_a_callback_and_survives_an_edit(services):
 
 def test_a_consent_answer_is_recorded_even_when_the_record_changed_meanwhile(services):
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    store, real_update, raced = services.customers, services.customers.update, []
+    store, real_update, raced = services.customers, services.customers.replace, []
 
     def update(previous, customer):
         if not raced:  # a verification writes its result between our read and our write
             raced.append(real_update(previous, dataclasses.replace(previous, hint="written meanwhile")))
         return real_update(previous, customer)
 
-    store.update = update
+    store.replace = update
     complete_consent(services.consent, {"state": link_state(link.authorization_url), "error": "access_denied"})
     after = store.get("c1")
     assert (after.hint, after.last_consent.outcome, after.pending_consent) == (
@@ -394,7 +394,7 @@ def redeemed_for(services, customer_id: str = "c1", token: str = "rt-new"):
 def racing(services, change):
     """The customer store's next update first lets `change` write the record (another request, between the
     callback's read and its write) through the store's own methods."""
-    store, real_update, raced = services.customers, services.customers.update, []
+    store, real_update, raced = services.customers, services.customers.replace, []
 
     def update(previous, customer):
         if not raced:
@@ -402,7 +402,7 @@ def racing(services, change):
             change(real_update, store, previous)
         return real_update(previous, customer)
 
-    store.update = update
+    store.replace = update
     return raced
 
 

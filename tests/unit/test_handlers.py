@@ -165,7 +165,7 @@ def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(stores
     store, secrets, _ = stores
     put("c1", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",
                "password": "x-Y-z-1234"})
-    stray = secrets.put("c1", SecretKind.PASSWORD, "stray")
+    stray = secrets.create_version("c1", SecretKind.PASSWORD, "stray")
     versions = secrets.stored[("c1", SecretKind.PASSWORD)]
     for key, (value, _) in versions.items():  # both written long enough ago for the sweep
         versions[key] = (value, datetime(2000, 1, 1, tzinfo=UTC))
@@ -175,8 +175,8 @@ def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(stores
         runs.start(Run(f"{started:%Y%m%d%H%M%S}-{days:016x}", Trigger.TIMER, started, None, 0, 0, {}),
                    stale_after=timedelta(0))
     states = bootstrap.services().consent.states
-    states.add("expired-unused", customer_id="c1", expires_at=datetime.now(UTC) - timedelta(days=2))
-    states.add("still-valid", customer_id="c1", expires_at=datetime.now(UTC) + timedelta(minutes=5))
+    states.create("expired-unused", customer_id="c1", expires_at=datetime.now(UTC) - timedelta(days=2))
+    states.create("still-valid", customer_id="c1", expires_at=datetime.now(UTC) + timedelta(minutes=5))
     with caplog.at_level(logging.INFO):
         maintenance.maintenance(TimerRequest())
     assert "Markers of 1 old runs deleted." in caplog.text

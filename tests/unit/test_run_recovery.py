@@ -252,8 +252,8 @@ def test_a_slow_chunk_says_its_worker_is_alive_so_it_is_not_taken_for_a_lost_one
     handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))
     chunk = encode(queue.messages.pop(0))
     said = threading.Event()
-    alive = runs.alive
-    runs.alive = lambda run_id: (alive(run_id), said.set())
+    alive = runs.mark_alive
+    runs.mark_alive = lambda run_id: (alive(run_id), said.set())
     quiet_for(runs, run.run_id, STALL_AFTER.total_seconds() + 1)
     worker = threading.Thread(target=handle_work, args=(ctx, runs, queue, chunk))
     worker.start()
@@ -279,6 +279,6 @@ def test_a_worker_that_cannot_say_it_is_alive_still_finishes_its_chunk(world, mo
     def unreachable(run_id):
         raise OSError("storage down")
 
-    runs.alive = unreachable
+    runs.mark_alive = unreachable
     drain(ctx, runs, queue)
     assert runs.get(run.run_id).completed == 1 and "could not say this worker is alive" in caplog.text

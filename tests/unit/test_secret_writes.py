@@ -61,8 +61,8 @@ def test_the_sweep_keeps_the_newest_version_for_a_record_that_names_a_missing_on
     """Storage lost the write that moved the record to "two" after the sweep had retired "one": the record
     reads "two" (secret_writes.read_named), so the sweep must not take it, however old."""
     first, _ = put_customer(services.customers, services.secrets, "c1", password("one"))
-    newer = services.secrets.put("c1", P, "two")
-    services.secrets.retire("c1", P, first.secret_versions[P])
+    newer = services.secrets.create_version("c1", P, "two")
+    services.secrets.retire_version("c1", P, first.secret_versions[P])
     age(services, "c1", newer, by=timedelta(days=30))
     assert sweep(services, at=datetime.now(UTC) + timedelta(days=1)) == 0
     assert readable(services, "c1") == {newer: "two"}
@@ -74,10 +74,10 @@ def test_a_writer_that_loses_the_record_race_leaves_no_trace(services):
     class LateStore(type(services.customers)):
         """Another request updates the record between this request's read and its write."""
 
-        def update(self, previous, customer):
+        def replace(self, previous, customer):
             winner = dataclasses.replace(self.customers[customer.customer_id], m365_email="winner@contoso.com")
             self.customers[customer.customer_id] = dataclasses.replace(winner, etag="W/winner")
-            return super().update(previous, customer)
+            return super().replace(previous, customer)
 
     late = LateStore()
     late.customers = dict(services.customers.customers)
@@ -90,12 +90,13 @@ def test_a_writer_that_loses_the_record_race_leaves_no_trace(services):
 
 def test_a_store_that_fails_on_retire_leaves_the_version_to_the_sweep(services, caplog):
     put_customer(services.customers, services.secrets, "c1", password("one"))
-    retire = services.secrets.retire
-    services.secrets.retire = lambda *a: (_ for _ in ()).throw(DependencyUnavailable("secretStoreUnavailable", "x"))
+    retire = services.secrets.retire_version
+    down = DependencyUnavailable("secretStoreUnavailable", "x")
+    services.secrets.retire_version = lambda *a: (_ for _ in ()).throw(down)
     delete_customer(services.customers, services.history, services.secrets, "c1")  # still succeeds
     assert list(readable(services, "c1").values()) == ["one"]
     assert "the sweep will" in caplog.text and "one" not in caplog.text
-    services.secrets.retire = retire
+    services.secrets.retire_version = retire
     assert sweep(services, at=datetime.now(UTC) + timedelta(hours=1)) == 1
     assert readable(services, "c1") == {}
 
@@ -108,8 +109,8 @@ def test_delete_takes_the_record_first_then_retires_its_versions(services):
 
 def test_the_sweep_leaves_young_versions_and_what_records_name(services):
     saved, _ = put_customer(services.customers, services.secrets, "c1", password("named"))
-    services.secrets.put("c1", P, "stray-young")
-    services.secrets.put("gone", P, "orphan")
+    services.secrets.create_version("c1", P, "stray-young")
+    services.secrets.create_version("gone", P, "orphan")
     now = datetime.now(UTC)
     report = sweep_secrets(services.customers, services.provider_settings, services.secrets, now=now)
     assert report.versions_retired == 0
@@ -120,11 +121,11 @@ def test_the_sweep_leaves_young_versions_and_what_records_name(services):
 
 
 def test_the_sweep_keeps_the_newest_version_for_a_record_from_before_versions(services):
-    services.secrets.put("c1", P, "older")
-    newest = services.secrets.put("c1", P, "newest")
+    services.secrets.create_version("c1", P, "older")
+    newest = services.secrets.create_version("c1", P, "newest")
     put_customer(services.customers, services.secrets, "c1", password("x"))
     record = services.customers.customers["c1"]
-    services.secrets.retire("c1", P, record.secret_versions[P])
+    services.secrets.retire_version("c1", P, record.secret_versions[P])
     services.customers.customers["c1"] = dataclasses.replace(record, secret_versions={P: CURRENT_VERSION})
     sweep_secrets(services.customers, services.provider_settings, services.secrets,
                   now=datetime.now(UTC) + timedelta(hours=1))

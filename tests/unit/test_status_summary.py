@@ -22,17 +22,17 @@ class CountingStore(InMemoryCustomerStore):
         super().__init__()
         self.counts = 0
 
-    def count_by_status(self):
+    def get_status_counts(self):
         self.counts += 1
-        return super().count_by_status()
+        return super().get_status_counts()
 
 
 @pytest.fixture
 def store():
     store = CountingStore()
     for i in range(7):
-        store.add(Customer(customer_id=f"c{i}", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN,
-                           last_verification_status=[Status.SUCCEEDED, Status.FAILED][i % 2]))
+        store.create(Customer(customer_id=f"c{i}", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN,
+                              last_verification_status=[Status.SUCCEEDED, Status.FAILED][i % 2]))
     return store
 
 
@@ -61,7 +61,7 @@ def test_every_listing_carries_the_kept_counts_and_the_walk_sees_every_customer_
 
 def test_counts_reflect_a_change_made_during_the_walk(store, keys):
     first = list_status(store, StatusQuery(None, None, 2, None), keys=keys)
-    store.add(Customer(customer_id="c9", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
+    store.create(Customer(customer_id="c9", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
     second = list_status(store, StatusQuery(None, None, 2, first.continuation_token), keys=keys)
     assert sum(second.counts.values()) == 8
 
@@ -108,7 +108,7 @@ def test_instances_that_make_the_key_at_once_agree_on_the_oldest(store):
     first = TokenKey(secrets)
     first.current()
     # A second instance made its own version at the same moment: both settle on the oldest.
-    secrets.put(None, ProviderSecret.TOKEN_KEY, "made-by-another-instance")
+    secrets.create_version(None, ProviderSecret.TOKEN_KEY, "made-by-another-instance")
     second = TokenKey(secrets)
     assert second.current() == first.current()
     token = list_status(store, StatusQuery(None, None, 2, None), keys=first).continuation_token

@@ -53,8 +53,8 @@ def add(services, cid, method, **fields):
 
 def with_refresh_token(services, cid, value="rt-1"):
     customer = add(services, cid, AuthMethod.TOKEN)
-    version = services.secrets.put(cid, RT, value)
-    return services.customers.update(customer, dataclasses.replace(customer, secret_versions={RT: version}))
+    version = services.secrets.create_version(cid, RT, value)
+    return services.customers.replace(customer, dataclasses.replace(customer, secret_versions={RT: version}))
 
 
 def failing(code, description=None, error="invalid_grant"):
@@ -69,7 +69,7 @@ def test_password_success_through_the_providers_app(world):
     customer = verify_customer(ctx, "c1", in_run=False)
     assert customer.last_verification_status is Status.SUCCEEDED and customer.when_last_verified is not None
     assert platform.calls == [("password", TENANT, PROVIDER)] and platform.sent == ["Pw-1"]
-    assert [r.status for r in services.history.latest("c1", limit=5)] == [Status.SUCCEEDED]
+    assert [r.status for r in services.history.list_latest("c1", limit=5)] == [Status.SUCCEEDED]
 
 
 @pytest.mark.parametrize("code, reason", [
@@ -206,9 +206,9 @@ def rolled_back(services, cid, *, retired: bool):
     """What storage that lost confirmed writes leaves: the record still names rt-1, whose renewal rt-2 is the
     newest version stored (and rt-1 retired, if the sweep ran before the loss)."""
     record = with_refresh_token(services, cid, "rt-1")
-    services.secrets.put(cid, RT, "rt-2")
+    services.secrets.create_version(cid, RT, "rt-2")
     if retired:
-        services.secrets.retire(cid, RT, record.secret_versions[RT])
+        services.secrets.retire_version(cid, RT, record.secret_versions[RT])
     return record
 
 
@@ -222,7 +222,7 @@ def test_a_record_naming_a_missing_version_uses_the_newest_one_still_stored_and_
     assert platform.sent == ["rt-2"] and customer.last_verification_status is Status.SUCCEEDED
     assert services.secrets.get("c1", RT, customer.secret_versions[RT]) == "rt-2"
     assert "missing from the secret store" in customer.last_verification_message
-    assert "missing from the secret store" in services.history.latest("c1", limit=1)[0].message
+    assert "missing from the secret store" in services.history.list_latest("c1", limit=1)[0].message
     assert "refreshToken version the record of customer c1 names is not in the secret store" in caplog.text
     assert "rt-1" not in caplog.text and "rt-2" not in caplog.text
     # What it moved to is named now: the sweep keeps it.
@@ -239,7 +239,7 @@ def test_a_group_with_a_record_naming_a_missing_version_uses_the_newest_and_reco
     saved = record_many(ctx, checked(ctx, "a1", "t1"))
     assert platform.sent[-1] == "rt-2" and [t.last_verification_status for t in saved] == [Status.SUCCEEDED] * 2
     assert services.secrets.get("t1", RT, saved[1].secret_versions[RT]) == "rt-3"
-    assert "missing from the secret store" in services.history.latest("t1", limit=1)[0].message
+    assert "missing from the secret store" in services.history.list_latest("t1", limit=1)[0].message
 
 
 def test_a_record_whose_version_is_still_stored_keeps_using_it_after_a_rollback(world):
@@ -266,7 +266,7 @@ def test_a_record_whose_secret_is_gone_altogether_stops_listing_it(world):
     services, _, ctx = world
     configure_provider(services)
     record = with_refresh_token(services, "c1", "rt-1")
-    services.secrets.retire("c1", RT, record.secret_versions[RT])
+    services.secrets.retire_version("c1", RT, record.secret_versions[RT])
     assert tenant_view(record)["secretsConfigured"] == ["refreshToken"]
     customer = verify_customer(ctx, "c1", in_run=True)
     assert customer.last_verification_reason is Reason.NOT_CONFIGURED
@@ -285,7 +285,7 @@ def test_an_edit_during_the_verification_wins_and_the_result_is_dropped(world):
     platform.script(TENANT, edit_then_answer)
     customer = verify_customer(ctx, "c1", in_run=False)
     assert customer.tenant_id == OTHER and customer.last_verification_status is Status.NOT_VERIFIED
-    assert services.history.latest("c1", limit=5) == []
+    assert services.history.list_latest("c1", limit=5) == []
     assert "rt-new" not in services.secrets.values.values()  # the new version was retired
 
 
@@ -323,12 +323,12 @@ class CountingCustomers:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def update_many(self, changes):
+    def replace_many(self, changes):
         self.batches.append([customer.customer_id for _, customer in changes])
         if self.fail_once is not None:
             error, self.fail_once = self.fail_once, None
             raise error
-        return self.inner.update_many(changes)
+        return self.inner.replace_many(changes)
 
 
 def checked(ctx, *cids):
@@ -347,7 +347,7 @@ def test_a_group_of_results_is_written_in_one_batch_with_its_history_and_renewed
     assert [t.customer_id for t in saved] == ["a1", "t1"]
     assert all(t.last_verification_status is Status.SUCCEEDED for t in saved)
     assert saved == [services.customers.get("a1"), services.customers.get("t1")]
-    assert [len(services.history.latest(c, limit=5)) for c in ("a1", "t1")] == [1, 1]
+    assert [len(services.history.list_latest(c, limit=5)) for c in ("a1", "t1")] == [1, 1]
     renewed = services.customers.get("t1").secret_versions[RT]
     assert services.secrets.get("t1", RT, renewed) == "rt-new"
     assert services.secrets.get("t1", RT, before.secret_versions[RT]) == "rt-old"  # left to the sweep
@@ -366,9 +366,9 @@ def test_a_group_with_one_record_changed_meanwhile_records_the_others_and_drops_
     saved = record_many(ctx, done)
     assert len(ctx.customers.batches) == 1  # the batch lost as a whole, then each on its own
     assert [t.last_verification_status for t in saved] == [Status.SUCCEEDED, Status.NOT_VERIFIED, Status.SUCCEEDED]
-    assert services.customers.get("t1").tenant_id == OTHER and services.history.latest("t1", limit=5) == []
+    assert services.customers.get("t1").tenant_id == OTHER and services.history.list_latest("t1", limit=5) == []
     assert "rt-new" not in services.secrets.values.values()  # the dropped result's renewed token was retired
-    assert [len(services.history.latest(c, limit=5)) for c in ("a1", "a2")] == [1, 1]
+    assert [len(services.history.list_latest(c, limit=5)) for c in ("a1", "a2")] == [1, 1]
 
 
 def test_a_group_whose_renewed_token_cannot_be_stored_keeps_the_old_one_and_says_so(world):
@@ -397,7 +397,7 @@ def test_a_storage_failure_of_the_batch_is_raised_and_nothing_is_recorded(world)
     with pytest.raises(DependencyUnavailable):
         record_many(ctx, checked(ctx, "a1", "a2"))
     assert [services.customers.get(c).last_verification_status for c in ("a1", "a2")] == [Status.NOT_VERIFIED] * 2
-    assert services.history.latest("a1", limit=5) == []
+    assert services.history.list_latest("a1", limit=5) == []
 
 
 def test_verification_inputs_fold_only_ascii_letter_case():

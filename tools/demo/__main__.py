@@ -128,8 +128,8 @@ def seed(base: str, connection_string: str, secrets_file: Path) -> None:
     store = LocalFileSecretStore(secrets_file)
     for customer_id, value in REFRESH_TOKENS.items():
         read = customers.get(customer_id)
-        version = store.put(customer_id, SecretKind.REFRESH_TOKEN, value)
-        customers.update(read, dataclasses.replace(read, secret_versions={SecretKind.REFRESH_TOKEN: version}))
+        version = store.create_version(customer_id, SecretKind.REFRESH_TOKEN, value)
+        customers.replace(read, dataclasses.replace(read, secret_versions={SecretKind.REFRESH_TOKEN: version}))
     methods = {m: sum(b["authenticationMethod"] == m for b in CUSTOMERS.values()) for m in ("password", "token",
                                                                                           "application")}
     print(f"{len(CUSTOMERS)} customers added: " + ", ".join(f"{n} by {m}" for m, n in methods.items()))
