@@ -114,7 +114,7 @@ class KeyVaultSecretStore:
         key = store_name(customer_id, kind)
         with self._mapped(_describe("read", customer_id, kind)):
             try:
-                return self._client.get_secret(key, version or None).value
+                return self._client.get_secret(key, version).value
             except ResourceNotFoundError:
                 return None
             except HttpResponseError as exc:

@@ -18,11 +18,10 @@ from typing import Any
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
 from ..domain.models import ProviderSecret
-from ..domain.secrets import CURRENT_VERSION, SecretKind, SecretVersion, StoredSecret
+from ..domain.secrets import SecretKind, SecretVersion, StoredSecret
 from .secret_store_names import owner_of, store_name
 
 Versions = dict[str, dict[str, str]]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC).isoformat()
 
 
 class LocalFileSecretStore:
@@ -53,8 +52,6 @@ class LocalFileSecretStore:
         key = store_name(customer_id, kind)
         with self._lock:
             versions = self._read_shared().get(key, {})
-        if version == CURRENT_VERSION and versions:
-            version = max(versions, key=lambda v: versions[v]["created"])
         found = versions.get(version)
         return found["value"] if found else None
 
@@ -141,8 +138,6 @@ class LocalFileSecretStore:
 
 
 def _versions(entry: Any) -> Versions:
-    if isinstance(entry, str):  # written before secrets were versioned: one value, the current version
-        return {CURRENT_VERSION: {"value": entry, "created": _EPOCH}}
     valid = isinstance(entry, dict) and all(
         isinstance(v, dict) and isinstance(v.get("value"), str) and isinstance(v.get("created"), str)
         for v in entry.values()

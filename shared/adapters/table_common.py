@@ -1,13 +1,11 @@
-"""What every Table Storage adapter shares: error mapping, table creation, paging, batch deletes and column values."""
+"""What every Table Storage adapter shares: error mapping, table creation, paging and batch deletes."""
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
@@ -15,8 +13,6 @@ from azure.core.paging import PageIterator
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
 
 from ..domain.errors import STORAGE_UNAVAILABLE, DependencyUnavailable
-from ..domain.models import Status
-from ..domain.reasons import Reason
 from ..domain.rules import MAX_PAGE_SIZE
 
 logger = logging.getLogger(__name__)
@@ -29,7 +25,6 @@ _UNAVAILABLE = "Table Storage cannot be reached right now; try again in a moment
 _TABLE_NOT_FOUND = "TableNotFound"
 
 T = TypeVar("T")
-E = TypeVar("E", bound=enum.Enum)
 
 # Tables created (or found) by this process, keyed by (account URL, table name). An entry is dropped when the
 # service says the table is gone (storage wiped or restarted empty), so the next use creates it again.
@@ -198,63 +193,3 @@ class TableAccess:
 
     def __call__(self, operation: Callable[[TableClient], T]) -> T:
         return on_table(self._service, self._name, self._client, operation)
-
-
-# --- column values -------------------------------------------------------------------------------
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_INVERT_FROM = 10**20 - 1  # 20 digits: keys made from later moments sort first as plain strings
-
-
-def newest_first_key(moment: datetime) -> str:
-    """A key part that sorts newest first: every moment before `moment` has a larger key than this."""
-    micros = (utc(moment) - _EPOCH) // timedelta(microseconds=1)
-    return f"{_INVERT_FROM - micros:020d}"
-
-
-def without_none(entity: dict[str, Any]) -> dict[str, Any]:
-    # A missing column is how Table Storage says null; REPLACE then also clears a column set before.
-    return {name: value for name, value in entity.items() if value is not None}
-
-
-def utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    # Naive values are taken as UTC: the SDK would otherwise read them as the machine's local time.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def plain_datetime(value: Any) -> datetime | None:
-    """The SDK's TablesEntityDatetime (which remembers the service's text) as a plain aware datetime."""
-    moment = utc(value)
-    if moment is None:
-        return None
-    return datetime(
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond,
-        tzinfo=UTC,
-    )
-
-
-def int_or_none(value: Any) -> int | None:
-    if value is None:
-        return None
-    return int(getattr(value, "value", value))  # an Edm.Int64 column arrives as an EntityProperty
-
-
-def known(kind: type[E], value: Any, *, default: E) -> E | None:
-    """Tolerates values another version wrote, so one odd row cannot break a whole list."""
-    if value is None:
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        logger.warning("Unknown %s %r in Table Storage; read as %s.", kind.__name__, value, default.value)
-        return default
-
-
-def status_of(value: Any) -> Status:
-    return known(Status, value, default=Status.NOT_VERIFIED) or Status.NOT_VERIFIED
-
-
-def reason_of(value: Any) -> Reason | None:
-    return known(Reason, value, default=Reason.UNKNOWN_ERROR)

@@ -11,11 +11,11 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -35,22 +35,14 @@ from ..domain.models import (
 )
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_BATCH, is_customer_id
-from ..domain.secrets import CURRENT_VERSION, SecretKind
-from .table_common import (
-    TableAccess,
-    check_page_size,
-    first_non_empty_page,
-    int_or_none,
-    plain_datetime,
-    reason_of,
-    status_of,
-    storage_call,
-    utc,
-    without_none,
-)
+from ..domain.secrets import SecretKind
+from .table_columns import int_or_none, plain_datetime, reason_of, status_of, utc, without_none
+from .table_common import TableAccess, check_page_size, first_non_empty_page, storage_call
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CUSTOMER_PARTITION = "tenant"
 _SECRET_NAMES = frozenset(name.value for name in SecretKind)
@@ -173,9 +165,7 @@ class TableCustomerStore:
 
     def get_status_counts(self) -> dict[Status, int]:
         with storage_call("count customers"):
-            counts = self._on_table(read_counts)
-            # A table from before the counts were kept: count once, which starts keeping them.
-            return counts if counts is not None else self._on_table(recount)
+            return self._on_table(read_counts)
 
     def recount_status_counts(self) -> dict[Status, int]:
         with storage_call("count customers"):
@@ -260,12 +250,9 @@ def counted_write(table: TableClient, operation: tuple[Any, ...], delta: Mapping
     return STATUS_COUNTS.write(table, CUSTOMER_PARTITION, [operation], values)[0]
 
 
-def read_counts(table: TableClient) -> dict[Status, int] | None:
-    """The kept counts; None when none were ever kept (a table from before counts)."""
-    shards = STATUS_COUNTS.rows(table, CUSTOMER_PARTITION)
-    if not shards:
-        return None
-    return _by_status(STATUS_COUNTS.sums(shards.values()))
+def read_counts(table: TableClient) -> dict[Status, int]:
+    """The kept counts (all zero before any customer was written)."""
+    return _by_status(STATUS_COUNTS.sums(STATUS_COUNTS.rows(table, CUSTOMER_PARTITION).values()))
 
 
 def recount(table: TableClient) -> dict[Status, int]:
@@ -348,8 +335,8 @@ def customer_from_entity(entity: Any) -> Customer:
         hint=entity.get("hint"),
         created_at=plain_datetime(entity.get("createdAt")),
         updated_at=plain_datetime(entity.get("updatedAt")),
-        pending_consent=_pending_from_json(entity.get("pendingConsent"), customer_id),
-        last_consent=_last_consent_from_json(entity.get("lastConsent"), customer_id),
+        pending_consent=_json_column(entity, "pendingConsent", _pending_of),
+        last_consent=_json_column(entity, "lastConsent", _last_consent_of),
         etag=entity.metadata.get("etag"),
     )
 
@@ -362,17 +349,10 @@ def _pending_to_json(pending: PendingConsent | None) -> str | None:
                        "flowVersion": pending.flow_version}, sort_keys=True)
 
 
-def _pending_from_json(raw: Any, customer_id: str) -> PendingConsent | None:
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-        return PendingConsent(method=AuthMethod(data["method"]), created_at=datetime.fromisoformat(data["createdAt"]),
-                              expires_at=datetime.fromisoformat(data["expiresAt"]), state_hash=str(data["stateHash"]),
-                              flow_version=data.get("flowVersion"))
-    except (ValueError, KeyError, TypeError):
-        logger.warning("pendingConsent of customer %r cannot be read; read as none.", customer_id)
-        return None
+def _pending_of(data: Any) -> PendingConsent:
+    return PendingConsent(method=AuthMethod(data["method"]), created_at=datetime.fromisoformat(data["createdAt"]),
+                          expires_at=datetime.fromisoformat(data["expiresAt"]), state_hash=str(data["stateHash"]),
+                          flow_version=data.get("flowVersion"))
 
 
 def _last_consent_to_json(last: LastConsent | None) -> str | None:
@@ -382,25 +362,27 @@ def _last_consent_to_json(last: LastConsent | None) -> str | None:
                        "message": last.message}, sort_keys=True)
 
 
-def _last_consent_from_json(raw: Any, customer_id: str) -> LastConsent | None:
+def _last_consent_of(data: Any) -> LastConsent:
+    message = data.get("message")
+    return LastConsent(outcome=ConsentResult(data["outcome"]), method=AuthMethod(data["method"]),
+                       at=datetime.fromisoformat(data["at"]), message=message if isinstance(message, str) else None)
+
+
+def _json_column(entity: Any, column: str, read: Callable[[Any], T]) -> T | None:
+    """A JSON column read by `read`; a column that cannot be read is logged and read as none."""
+    raw = entity.get(column)
     if not raw:
         return None
     try:
-        data = json.loads(raw)
-        message = data.get("message")
-        return LastConsent(outcome=ConsentResult(data["outcome"]), method=AuthMethod(data["method"]),
-                           at=datetime.fromisoformat(data["at"]), message=message if isinstance(message, str) else None)
+        return read(json.loads(raw))
     except (ValueError, KeyError, TypeError, AttributeError):
-        logger.warning("lastConsent of customer %r cannot be read; read as none.", customer_id)
+        logger.warning("%s of customer %r cannot be read; read as none.", column, entity["RowKey"])
         return None
 
 
 def _secret_versions(entity: Any, customer_id: str) -> dict[SecretKind, str]:
-    raw = entity.get("secretVersions")
-    if raw is None:  # written before secrets were versioned: each listed kind names its current version
-        return dict.fromkeys(_legacy_secret_names(entity.get("secretsConfigured"), customer_id), CURRENT_VERSION)
     try:
-        versions = json.loads(raw)
+        versions = json.loads(entity.get("secretVersions") or "{}")
     except ValueError:
         versions = None
     if not isinstance(versions, dict):
@@ -411,14 +393,3 @@ def _secret_versions(entity: Any, customer_id: str) -> dict[SecretKind, str]:
         for name, version in versions.items()
         if name in _SECRET_NAMES and isinstance(version, str)
     }
-
-
-def _legacy_secret_names(value: Any, customer_id: str) -> frozenset[SecretKind]:
-    try:
-        names = json.loads(value) if value else []
-    except ValueError:
-        names = None
-    if not isinstance(names, list):
-        logger.warning("secretsConfigured of customer %r is not a JSON list; read as empty.", customer_id)
-        return frozenset()
-    return frozenset(SecretKind(name) for name in names if name in _SECRET_NAMES)

@@ -13,20 +13,8 @@ from typing import Any
 from azure.data.tables import TableClient, TableServiceClient
 
 from ..domain.models import AuthMethod, VerificationResult
-from .table_common import (
-    MAX_ROUND_TRIPS,
-    TableAccess,
-    check_page_size,
-    delete_partition,
-    int_or_none,
-    newest_first_key,
-    plain_datetime,
-    reason_of,
-    status_of,
-    storage_call,
-    utc,
-    without_none,
-)
+from .table_columns import int_or_none, newest_first_key, plain_datetime, reason_of, status_of, utc, without_none
+from .table_common import MAX_ROUND_TRIPS, TableAccess, check_page_size, delete_partition, storage_call
 
 
 class TableHistoryStore:

@@ -28,16 +28,8 @@ from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.rules import MAX_BATCH, is_customer_id
 from ..domain.runs import RecoveryCause, Run, Trigger, is_run_id, is_running
-from .table_common import (
-    TRANSACTION_LIMIT,
-    TableAccess,
-    check_page_size,
-    delete_partition,
-    newest_first_key,
-    plain_datetime,
-    storage_call,
-    utc,
-)
+from .table_columns import newest_first_key, plain_datetime, utc
+from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, delete_partition, storage_call
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 
 logger = logging.getLogger(__name__)

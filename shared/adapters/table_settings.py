@@ -13,8 +13,8 @@ from azure.data.tables import TableServiceClient, UpdateMode
 
 from ..domain.errors import Conflict
 from ..domain.models import ProviderSettings
-from ..domain.secrets import CURRENT_VERSION
-from .table_common import TableAccess, plain_datetime, storage_call, utc, without_none
+from .table_columns import plain_datetime, utc, without_none
+from .table_common import TableAccess, storage_call
 
 _KEYS = ("provider", "consent")  # (PartitionKey, RowKey) of the one entity
 
@@ -76,10 +76,7 @@ def settings_from_entity(entity: Any) -> ProviderSettings:
     return ProviderSettings(
         client_id=entity.get("clientId"),
         redirect_url=entity.get("redirectUrl"),
-        client_secret_version=entity.get("clientSecretVersion") or (
-            # written before secrets were versioned: it names the current version
-            CURRENT_VERSION if entity.get("clientSecretConfigured") else None
-        ),
+        client_secret_version=entity.get("clientSecretVersion"),
         updated_at=plain_datetime(entity.get("updatedAt")),
         etag=entity.metadata["etag"],
     )

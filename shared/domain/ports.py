@@ -89,7 +89,7 @@ class SecretStore(Protocol):
         """Store the value as a new version and return its id; every other version stays as it was."""
 
     def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
-        """That version's value; None when it is missing or retired. CURRENT_VERSION reads the newest."""
+        """That version's value; None when it is missing or retired."""
 
     def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
         """Make one version unreadable for good (Key Vault disables it; it cannot delete one version).

@@ -1,8 +1,5 @@
-"""Consent: hand out a Grant Consent link, and complete it when Microsoft redirects the admin back.
-
-A link's state is random, kept only as its hash, single-use and valid for 15 minutes; the MSAL flow that
-redeems its code (PKCE verifier, nonce) is a secret of the customer until then. A completed consent follows
-the secret write rule and is verified at once.
+"""Consent: hand out a Grant Consent link, and complete it when Microsoft redirects the admin back (README,
+"Consent").
 """
 from __future__ import annotations
 
@@ -169,7 +166,8 @@ def _redeem(ctx: ConsentContext, attempt: _Attempt, bound: str, pending: Pending
             params: Mapping[str, str]) -> ConsentOutcome:
     v, customer = ctx.verification, attempt.customer
     provider = _provider(v)
-    flow = v.secrets.get(customer.customer_id, SecretKind.CONSENT_FLOW, pending.flow_version or "")
+    flow = (v.secrets.get(customer.customer_id, SecretKind.CONSENT_FLOW, pending.flow_version)
+            if pending.flow_version else None)
     if provider is None or flow is None:
         return attempt.refused("The provider's settings changed since the link was made. Ask for a new link.")
     answer = ctx.platform.redeem_code(tenant=customer.tenant_id, app=provider, flow=flow, response=dict(params),

@@ -1,13 +1,5 @@
-"""Runs: Verify All and the timer start one, a fan-out enrols every customer, a listing at a time, and sends them in
-chunks over the work queue, and queue workers verify the chunks. One run at a time.
-
-Work can be lost two ways, and each run recovers from both:
-- a message fails on every delivery (the host moves it to `verify-requests-poison`): its customers still
-  pending are sent once more, and given up if that fails too (`handle_poisoned`);
-- a worker dies holding a message: the Functions host keeps it hidden for 10 minutes (its hold, renewed
-  every 5 while the function runs), so a watch message checks the run every WATCH_EVERY, and a run with
-  outstanding customers and no progress for STALL_AFTER sends them again, once per stall (`watch_run`).
-Markers count each customer once however many copies of its work run, so a result recorded twice counts once.
+"""Runs: starting one (one at a time), the fan-out that enrols the customers and sends them in chunks, the
+queue workers that verify the chunks, and the recovery of lost work (README, "Verification": Runs and Lost work).
 """
 from __future__ import annotations
 

@@ -1,15 +1,5 @@
-"""The sweep: retire every secret version that no record names (a customer that is gone names none) once it has
-been out of use for `grace`.
-
-It retires what the write rule (usecases/secret_writes.py) leaves to it: the versions a record moved away
-from, and what a crash between the rule's steps, a store that failed on retire or a DELETE that could not
-finish left behind. A version is out of use since the next version of its secret was written (what replaced
-it), or, for the newest, since it was written itself: within `grace` a write in flight may have added its
-version but not yet moved its record's pointer, and storage may still lose the write that moved a pointer
-away from a version (a crash, an unplanned failover) and bring the record back to naming it. A record that
-names a version the store no longer holds reads the newest one (secret_writes.read_named), so that one is
-kept too. The sweep only retires versions, never deletes a whole secret: a customer re-created under the same
-id meanwhile writes new versions of the same secret, which a delete of the name would take with it.
+"""The sweep: retire every secret version no record names once it has been out of use for `grace`
+(README, "Records and secrets that cannot disagree").
 """
 from __future__ import annotations
 
@@ -19,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from ..domain.models import ProviderSecret
 from ..domain.ports import CustomerStore, ProviderSettingsStore, SecretStore
-from ..domain.secrets import CURRENT_VERSION, SecretKind, SecretVersion, StoredSecret, newest_first
+from ..domain.secrets import SecretKind, SecretVersion, StoredSecret, newest_first
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +38,8 @@ def sweep_secrets(
             continue  # no record names it; every instance uses its oldest version
         named = _named_by_record(stored, customers, provider_settings)
         held = {version.version for version in stored.versions}
-        if stored.versions and (CURRENT_VERSION in named or not named <= held):
-            # A record from before versions, or one whose version is gone: it reads the newest one.
+        if stored.versions and not named <= held:
+            # A record whose version is gone reads the newest one.
             named |= {newest_first(stored.versions)[0].version}
         for version, out_of_use_since in _out_of_use_since(stored.versions):
             if out_of_use_since <= cutoff and version.version not in named:

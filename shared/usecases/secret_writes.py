@@ -1,16 +1,6 @@
-"""The one rule for writing a secret that a record uses, shared by every use case that writes one, and the
-one way of reading it back.
-
-1. Add the new value as a new version (the record still names the old one, so nothing changes yet).
-2. Move the record's pointer to the new version under the record's ETag.
-3. If that write lost (Conflict) or failed, retire the version just added: no record names it.
-   If it won, leave the version it replaced: the sweep (usecases/secret_sweep.py) retires it once it has been
-   out of use for a grace period, never at once, since storage can still lose the write that moved the
-   pointer (a crash, an unplanned failover) and bring the record back to naming it.
-
-A crash between the steps leaves a version no record names; the sweep retires it too. So a record never
-points at a secret it did not write, and a loser's secret is never used. A record that names a version the
-store no longer holds reads the newest one still stored instead (`read_named`).
+"""The one rule for writing a secret that a record uses, and the one way of reading it back: a new value
+becomes a new version, the record's pointer moves to it under the record's ETag, and a version no record
+names is retired (README, "Records and secrets that cannot disagree").
 """
 from __future__ import annotations
 
@@ -22,7 +12,7 @@ from dataclasses import dataclass, field
 from ..domain.errors import DependencyUnavailable
 from ..domain.models import ProviderSecret
 from ..domain.ports import SecretStore
-from ..domain.secrets import CURRENT_VERSION, SecretKind, newest_first
+from ..domain.secrets import SecretKind, newest_first
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +39,6 @@ def new_versions(
 def retire_quietly(secrets: SecretStore, customer_id: str | None, versions: Mapping[Kind, str]) -> None:
     """Retire versions no record names any more; a failure is left to the sweep, not to the caller."""
     for kind, version in versions.items():
-        if version == CURRENT_VERSION:
-            continue  # a record from before versioning: its version is whatever is newest, keep it
         try:
             secrets.retire_version(customer_id, kind, version)
         except DependencyUnavailable as err:

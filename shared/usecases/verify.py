@@ -1,13 +1,6 @@
 """Verify one customer: claim a token by its method, classify the answer, and record the result (`check`, then
-`record`; a run records the results of a group of customers together with `record_many`).
-
-The result is written only if the customer's verification inputs are still those this verification read
-(an edit or a consent arriving meanwhile wins), and a history row is appended for each result written.
-A refresh token the platform renews is stored by the secret write rule (usecases/secret_writes.py): the new
-version is added first and the record moves to it with the result, so a failed write never loses the
-working token. A record that names a secret version the store no longer holds (storage lost the write that
-moved it on) is verified with the newest version still stored and moves to it with the result; with none
-stored, the record stops naming the secret, so `secretsConfigured` lists only what the store holds.
+`record`; a run records a group of results at once with `record_many`). README, "Verification", says when a
+result is written and how renewed refresh tokens are stored.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from azure.keyvault.secrets._shared import http_challenge_cache
 from shared.adapters.keyvault import KeyVaultSecretStore
 from shared.adapters.secret_store_names import store_name
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.secrets import CURRENT_VERSION, SecretKind
+from shared.domain.secrets import SecretKind
 from tests.support.credentials import FixedTokenCredential
 from tests.support.keyvault_sim import DEFAULT_TENANT, KeyVaultSimulator
 from tests.support.tls import TestCA
@@ -21,6 +21,7 @@ from tests.support.tls import TestCA
 SECRET = "Pa55-w0rd!{not-in-any-url}"
 PASSWORD = SecretKind.PASSWORD
 VAULT_SCOPE = "https://vault.azure.net/.default"
+NO_VERSION = "0" * 32  # a version id no secret has
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +66,8 @@ def test_challenge_is_answered_then_the_authorized_request_succeeds(
 ) -> None:
     credential = FixedTokenCredential()
     with make_store(vault, ca, credential) as store:
-        store.create_version("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
+        version = store.create_version("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
     first, second, third = vault.requests
     name = store_name("Contoso", PASSWORD)
     assert (first.method, first.path) == (second.method, second.path) == ("PUT", f"/secrets/{name}")
@@ -79,7 +80,7 @@ def test_challenge_is_answered_then_the_authorized_request_succeeds(
 
 def test_get_of_a_missing_secret_is_none(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca) as store:
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
+        assert store.get("Contoso", PASSWORD, NO_VERSION) is None
     assert vault.requests[-1].status == 404
 
 
@@ -88,8 +89,8 @@ def test_set_writes_a_tagged_text_secret_and_overwrite_adds_a_version(
 ) -> None:
     with make_store(vault, ca) as store:
         store.create_version("Contoso", PASSWORD, "first")
-        store.create_version("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
+        version = store.create_version("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
     stored = vault.secret(store_name("Contoso", PASSWORD))
     assert stored is not None
     assert [v["value"] for v in stored.versions] == ["first", SECRET]
@@ -120,21 +121,21 @@ def test_case_variants_of_a_customer_stay_apart_in_a_case_insensitive_vault(
     vault: KeyVaultSimulator, ca: TestCA
 ) -> None:
     with make_store(vault, ca) as store:
-        store.create_version("Contoso", PASSWORD, "upper")
-        store.create_version("contoso", PASSWORD, "lower")
-        store.create_version("contoso", SecretKind.REFRESH_TOKEN, "token")
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == "upper"
-        assert store.get("contoso", PASSWORD, CURRENT_VERSION) == "lower"
-        assert store.get("contoso", SecretKind.REFRESH_TOKEN, CURRENT_VERSION) == "token"
+        upper = store.create_version("Contoso", PASSWORD, "upper")
+        lower = store.create_version("contoso", PASSWORD, "lower")
+        token = store.create_version("contoso", SecretKind.REFRESH_TOKEN, "token")
+        assert store.get("Contoso", PASSWORD, upper) == "upper"
+        assert store.get("contoso", PASSWORD, lower) == "lower"
+        assert store.get("contoso", SecretKind.REFRESH_TOKEN, token) == "token"
     assert len(vault.names()) == 3
 
 
 def test_delete_then_delete_again(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca) as store:
         store.delete("Contoso", PASSWORD)  # never existed
-        store.create_version("Contoso", PASSWORD, SECRET)
+        version = store.create_version("Contoso", PASSWORD, SECRET)
         store.delete("Contoso", PASSWORD)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
+        assert store.get("Contoso", PASSWORD, version) is None
         store.delete("Contoso", PASSWORD)  # already deleted
     stored = vault.secret(store_name("Contoso", PASSWORD))
     assert stored is not None and stored.state == "deleted"
@@ -157,8 +158,8 @@ def test_recreate_after_delete_recovers_then_writes(slow_vault: KeyVaultSimulato
     with make_store(slow_vault, ca) as store:
         store.create_version("Contoso", PASSWORD, "old")
         store.delete("Contoso", PASSWORD)
-        store.create_version("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
+        version = store.create_version("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
     seen = [(r.method, r.path, r.status) for r in slow_vault.requests]
     conflict = seen.index(("PUT", f"/secrets/{name}", 409))
     recover = seen.index(("POST", f"/deletedsecrets/{name}/recover", 200))
@@ -174,11 +175,11 @@ def test_a_deletion_that_never_completes_fails_set_within_its_bound(
 ) -> None:
     for sim in _vault(ca, deletion_polls=10**9):
         with make_store(sim, ca, max_wait=0.3) as store:
-            store.create_version("Contoso", PASSWORD, "old")
+            old = store.create_version("Contoso", PASSWORD, "old")
             with caplog.at_level(logging.WARNING, logger="shared.adapters.keyvault"):
                 store.delete("Contoso", PASSWORD)  # accepted: the secret is gone from reads already
             assert "still in progress" in caplog.text
-            assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
+            assert store.get("Contoso", PASSWORD, old) is None
             with pytest.raises(DependencyUnavailable) as caught:
                 store.create_version("Contoso", PASSWORD, SECRET)
         assert caught.value.code == "secretStoreUnavailable"
@@ -198,7 +199,7 @@ def test_vault_failures_become_dependency_unavailable(
             if operation == "set":
                 store.create_version("Contoso", PASSWORD, SECRET)
             elif operation == "get":
-                store.get("Contoso", PASSWORD, CURRENT_VERSION)
+                store.get("Contoso", PASSWORD, NO_VERSION)
             elif operation == "retire":
                 store.retire_version("Contoso", PASSWORD, "0" * 32)
             else:
@@ -225,7 +226,7 @@ def test_a_credential_that_cannot_get_a_token_is_an_authentication_failure(
     credential = FixedTokenCredential(error=CredentialUnavailableError("no managed identity endpoint"))
     with make_store(vault, ca, credential) as store:
         with pytest.raises(DependencyUnavailable) as caught:
-            store.get("Contoso", PASSWORD, CURRENT_VERSION)
+            store.get("Contoso", PASSWORD, NO_VERSION)
     assert "authenticate" in caught.value.message
     assert credential.calls  # the challenge reached the credential
     assert all(not r.authorized for r in vault.requests)
@@ -239,7 +240,7 @@ def test_an_unreachable_vault_is_dependency_unavailable(ca: TestCA) -> None:
         verify_challenge_resource=False, retry_total=0,
     )
     with store, pytest.raises(DependencyUnavailable) as caught:
-        store.get("Contoso", PASSWORD, CURRENT_VERSION)
+        store.get("Contoso", PASSWORD, NO_VERSION)
     assert "could not be reached" in caught.value.message
 
 
@@ -251,7 +252,7 @@ def test_certificates_are_checked(
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with make_store(vault, ca, connection_verify=None) as store:
         with pytest.raises(DependencyUnavailable):
-            store.get("Contoso", PASSWORD, CURRENT_VERSION)
+            store.get("Contoso", PASSWORD, NO_VERSION)
     assert vault.requests == []  # no request got through the handshake
 
 
@@ -262,7 +263,7 @@ def test_a_pooled_store_checks_certificates_and_takes_its_ca_bundle_from_the_env
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with make_store(vault, ca, connection_verify=None, pool_size=4) as store:
         with pytest.raises(DependencyUnavailable):
-            store.get("Contoso", PASSWORD, CURRENT_VERSION)
+            store.get("Contoso", PASSWORD, NO_VERSION)
     assert vault.requests == []
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca.bundle_path))  # read when the store is made
     with make_store(vault, ca, connection_verify=None, pool_size=4) as store:
@@ -285,8 +286,8 @@ def test_secret_values_never_reach_urls_headers_logs_or_reprs(
     with make_store(slow_vault, ca) as store:
         store.create_version("Contoso", PASSWORD, "old-" + SECRET)
         store.delete("Contoso", PASSWORD)
-        store.create_version("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
+        version = store.create_version("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
         slow_vault.fail(status=503)
         with pytest.raises(DependencyUnavailable):
             store.create_version("Contoso", PASSWORD, SECRET)

@@ -22,7 +22,7 @@ from shared.domain.inputs import StatusQuery
 from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status, VerificationResult
 from shared.domain.reasons import Reason
 from shared.domain.rules import MAX_BATCH
-from shared.domain.secrets import CURRENT_VERSION, SecretKind
+from shared.domain.secrets import SecretKind
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
 from tests.support.fakes import InMemorySecretStore
@@ -117,14 +117,6 @@ def test_every_field_round_trips(store, tables):
         "applicationId", "lastVerificationStatus", "whenLastVerified", "lastVerificationReason",
         "lastVerificationMessage", "aadstsCode", "hint", "secretVersions", "createdAt", "updatedAt",
     }
-
-
-def test_a_record_from_before_versioned_secrets_names_the_current_versions(store, tables):
-    client = tables.get_table_client(store._name)
-    store.get_status_counts()  # creates the table
-    client.create_entity({"PartitionKey": CUSTOMER_PARTITION, "RowKey": "legacy", "tenantId": "contoso.com",
-                          "authenticationMethod": "password", "secretsConfigured": '["password"]'})
-    assert store.get("legacy").secret_versions == {SecretKind.PASSWORD: CURRENT_VERSION}
 
 
 def test_unset_fields_round_trip_as_none(store, tables):
@@ -487,14 +479,6 @@ def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, ta
     expected = {Status.SUCCEEDED: 700, Status.FAILED: 250, Status.NOT_VERIFIED: 57}
     assert store.recount_status_counts() == expected
     assert store.get_status_counts() == expected
-
-
-def test_a_table_from_before_kept_counts_is_counted_once(store, tables):
-    client = tables.create_table(store._name)
-    client.create_entity(customer_to_entity(_customer("old", last_verification_status=Status.FAILED)))
-    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
-    store.create(_customer("new"))
-    assert store.get_status_counts() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 0, Status.FAILED: 1}
 
 
 def test_counts_follow_every_write_and_stay_out_of_listings(store):

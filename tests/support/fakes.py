@@ -17,7 +17,7 @@ from shared.domain.models import (
     Status,
     VerificationResult,
 )
-from shared.domain.secrets import CURRENT_VERSION, SecretVersion, StoredSecret
+from shared.domain.secrets import SecretVersion, StoredSecret
 from shared.usecases.consent import ConsentContext
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.token_key import TokenKey
@@ -148,8 +148,6 @@ class InMemorySecretStore:
 
     def get(self, customer_id: str | None, name: str, version: str) -> str | None:
         found = self.stored.get((customer_id, name), {})
-        if version == CURRENT_VERSION and found:
-            version = list(found)[-1]
         return found[version][0] if version in found else None
 
     def retire_version(self, customer_id: str | None, name: str, version: str) -> None:

@@ -324,6 +324,19 @@ def test_control_characters_of_a_description_are_not_kept(services):
     assert services.customers.get("c1").last_consent.message == "no thanks [31m"
 
 
+def test_the_callback_page_carries_every_security_header_whatever_it_says(services):
+    expected = {
+        "Content-Security-Policy": "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    }
+    for params in ({}, {"state": "unknown"}):
+        page = consent.consent_callback(
+            func.HttpRequest("GET", "/authenticate/OAuth2Callback", body=b"", params=params))
+        assert page.status_code == 400
+        assert {name: page.headers.get(name) for name in expected} == expected
+
+
 def test_last_consent_is_null_until_a_callback_and_survives_an_edit(services):
     assert tenant_view(services.customers.get("c1"))["lastConsent"] is None
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)

@@ -11,7 +11,7 @@ import pytest
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.secret_store_names import store_name
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.secrets import CURRENT_VERSION, SecretKind
+from shared.domain.secrets import SecretKind
 
 P = SecretKind.PASSWORD
 
@@ -28,7 +28,6 @@ def test_each_put_is_a_new_version_and_every_version_stays_readable(path: Path) 
     second = store.create_version("Contoso", P, "second")
     assert first != second
     assert (store.get("Contoso", P, first), store.get("Contoso", P, second)) == ("first", "second")
-    assert store.get("Contoso", P, CURRENT_VERSION) == "second"
     # A new instance (a restarted host) reads what the first wrote.
     assert LocalFileSecretStore(path).get("Contoso", P, first) == "first"
 
@@ -63,15 +62,6 @@ def test_a_file_in_the_stored_format_is_read(path: Path) -> None:
     store = LocalFileSecretStore(path)
     assert (store.get("Contoso", P, "v-1"), store.get("Contoso", P, "v-2")) == ("old", "new")
     assert sorted(v.version for v in store.list_versions("Contoso", P)) == ["v-1", "v-2"]
-
-
-def test_a_file_from_before_versions_reads_as_the_current_version(path: Path) -> None:
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({store_name("Contoso", P): "old-value"}))
-    store = LocalFileSecretStore(path)
-    assert store.get("Contoso", P, CURRENT_VERSION) == "old-value"
-    newer = store.create_version("Contoso", P, "new-value")
-    assert store.get("Contoso", P, CURRENT_VERSION) == "new-value" == store.get("Contoso", P, newer)
 
 
 def test_existing_wider_file_is_narrowed_on_write(path: Path) -> None:
@@ -138,7 +128,7 @@ def test_corrupt_file_is_reported_without_its_contents(path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text('{"tenant-x-password": "s3cret-value')
     with pytest.raises(DependencyUnavailable) as caught:
-        LocalFileSecretStore(path).get("Contoso", P, CURRENT_VERSION)
+        LocalFileSecretStore(path).get("Contoso", P, "v-1")
     assert caught.value.code == "secretStoreUnavailable"
     assert "s3cret" not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__

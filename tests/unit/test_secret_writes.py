@@ -9,7 +9,7 @@ import pytest
 from shared.domain.errors import Conflict, DependencyUnavailable
 from shared.domain.inputs import CustomerInput, ProviderSettingsInput
 from shared.domain.models import AuthMethod, ProviderSecret
-from shared.domain.secrets import CURRENT_VERSION, SecretKind
+from shared.domain.secrets import SecretKind
 from shared.usecases.customers import delete_customer, put_customer
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.secret_sweep import GRACE, sweep_secrets
@@ -118,18 +118,6 @@ def test_the_sweep_leaves_young_versions_and_what_records_name(services):
                            now=now + timedelta(minutes=16))
     assert report.versions_retired == 2
     assert readable(services, "c1") == {saved.secret_versions[P]: "named"} and readable(services, "gone") == {}
-
-
-def test_the_sweep_keeps_the_newest_version_for_a_record_from_before_versions(services):
-    services.secrets.create_version("c1", P, "older")
-    newest = services.secrets.create_version("c1", P, "newest")
-    put_customer(services.customers, services.secrets, "c1", password("x"))
-    record = services.customers.customers["c1"]
-    services.secrets.retire_version("c1", P, record.secret_versions[P])
-    services.customers.customers["c1"] = dataclasses.replace(record, secret_versions={P: CURRENT_VERSION})
-    sweep_secrets(services.customers, services.provider_settings, services.secrets,
-                  now=datetime.now(UTC) + timedelta(hours=1))
-    assert readable(services, "c1") == {newest: "newest"}
 
 
 def test_provider_settings_follow_the_same_rule(services):
