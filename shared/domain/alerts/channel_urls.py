@@ -55,7 +55,7 @@ class ChannelUrl:
             return None
 
 
-def _invalid(message: str) -> FieldError:
+def invalid_url(message: str) -> FieldError:
     return FieldError(INVALID_CHANNEL_URL, message, target="url")
 
 
@@ -67,18 +67,18 @@ def check_channel_url(url: object, *, local_development: bool) -> ChannelUrl:
     """`url` taken apart, or FieldError (target `url`); messages name the host at most, never the path or query,
     which may carry the URL's own secret. `local_development` (storage is the local emulator) allows loopback."""
     if not isinstance(url, str) or not url:
-        raise _invalid("url must be an absolute https URL.")
+        raise invalid_url("url must be an absolute https URL.")
     if len(url) > MAX_URL_CHARS or not url.isascii() or not url.isprintable() or " " in url:
-        raise _invalid(f"url must be an absolute https URL of at most {MAX_URL_CHARS} characters, without spaces "
+        raise invalid_url(f"url must be an absolute https URL of at most {MAX_URL_CHARS} characters, without spaces "
                        "or characters outside ASCII (encode them with %XX).")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.netloc:
-        raise _invalid("url must be an absolute https URL.")
+        raise invalid_url("url must be an absolute https URL.")
     if "@" in parts.netloc:
-        raise _invalid("url must not carry a user name or password.")
+        raise invalid_url("url must not carry a user name or password.")
     if parts.fragment or url.endswith("#"):
-        raise _invalid("url must not have a fragment (#...).")
+        raise invalid_url("url must not have a fragment (#...).")
     host = parts.hostname or ""
     typed = f"[{host}]" if ":" in host else host
     try:
@@ -86,7 +86,7 @@ def check_channel_url(url: object, *, local_development: bool) -> ChannelUrl:
     except ValueError:
         port = 0
     if not is_url_host(typed) or port == 0 or typed.lower() not in parts.netloc.lower():
-        raise _invalid("url must have a valid host (a DNS name or an IP address) and, if any, a port from 1 to "
+        raise invalid_url("url must have a valid host (a DNS name or an IP address) and, if any, a port from 1 to "
                        "65535.")
     loopback_name = host == "localhost" or host.endswith(".localhost")
     try:
@@ -96,7 +96,7 @@ def check_channel_url(url: object, *, local_development: bool) -> ChannelUrl:
     is_loopback = loopback_name or (address is not None and refused_range(address, local_development=False)
                                     == "loopback")
     if scheme == "http" and not (local_development and is_loopback):
-        raise _invalid("url must be an https URL (plain http only to this machine in local development).")
+        raise invalid_url("url must be an https URL (plain http only to this machine in local development).")
     if loopback_name and not local_development:
         raise not_allowed(f"url's host {host} is this machine, which alerts may not reach.")
     if address is not None:

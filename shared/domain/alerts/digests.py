@@ -129,7 +129,7 @@ def build_digest(channel: AlertChannel, batch: Batch, entries: Iterable[DigestEn
                   more=len(wanted) - len(listed))
 
 
-def test_digest(channel_id: str, *, test_id: str, created_at: datetime) -> Digest:
+def channel_test_digest(channel_id: str, *, test_id: str, created_at: datetime) -> Digest:
     """The message `POST .../test` sends: no entries, marked as a test."""
     return Digest(channel_id=channel_id, batch_key=f"test:{test_id}", run_id=None, created_at=created_at,
                   counts=dict.fromkeys(EntryKind, 0), entries=(), test=True)
