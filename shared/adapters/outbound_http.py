@@ -54,16 +54,17 @@ def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
 
 class OutboundHttp:
     """Posts alert messages (the AlertTransport port). `local_development` (storage is the local emulator) allows
-    loopback addresses and plain http to them; `resolver` and `connect` are what tests replace."""
+    loopback addresses and plain http to them; `verify` is a CA bundle file (default: the environment's, as
+    REQUESTS_CA_BUNDLE names it); `resolver` and `connect` are what tests replace."""
 
     def __init__(self, *, local_development: bool, resolver: Resolver = system_resolver,
-                 connect: Connector = _connect, verify: str | bool | None = None,
+                 connect: Connector = _connect, verify: str | None = None,
                  connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT,
                  max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self._local = local_development
         self._resolve, self._connect = resolver, connect
         self._connect_timeout, self._read_timeout, self._max_body = connect_timeout, read_timeout, max_body_bytes
-        bundle = ca_bundle() if verify is None else verify
+        bundle = ca_bundle() if verify is None else verify  # True: none named, requests' own (certifi)
         self._tls = ssl.create_default_context(cafile=requests.certs.where() if bundle is True else str(bundle))
         self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
 

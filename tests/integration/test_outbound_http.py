@@ -142,7 +142,7 @@ def test_a_receiver_that_does_not_answer_times_out(receiver, network):
     url = receiver.add_webhook("ops", secret)
     receiver.answer(200, delay=60, times=1)
     message = _webhook(secret)
-    outcome = _sender(receiver, network, read_timeout=0.5).post(url, message.body, message.headers)
+    outcome = _sender(receiver, network, read_timeout=2).post(url, message.body, message.headers)
     assert outcome.kind is OutcomeKind.UNREACHABLE
     assert "did not answer within the time-out" in outcome.detail
 
@@ -254,3 +254,16 @@ def test_saving_a_channel_checks_where_its_url_resolves(receiver, network):
     assert sender.check_destination("https://hooks.example.com/x?a=1") == ChannelUrl("https", "hooks.example.com", 443,
                                                                                       "/x?a=1")
     assert network.connections == []
+
+
+def test_the_sender_trusts_the_environments_ca_bundle_by_default(receiver, network, monkeypatch):
+    secret = new_signing_secret()
+    url = receiver.add_webhook("ops", secret)
+    message = _webhook(secret)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(receiver.ca_bundle_path))
+    sender = OutboundHttp(local_development=True, resolver=network.resolve, connect=network.connect)
+    assert sender.post(url, message.body, message.headers).kind is OutcomeKind.SENT
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    untrusting = OutboundHttp(local_development=True, resolver=network.resolve, connect=network.connect)
+    assert untrusting.post(url, message.body, message.headers).kind is OutcomeKind.UNREACHABLE  # certifi's CAs only

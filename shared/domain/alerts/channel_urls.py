@@ -69,8 +69,8 @@ def check_channel_url(url: object, *, local_development: bool) -> ChannelUrl:
     if not isinstance(url, str) or not url:
         raise invalid_url("url must be an absolute https URL.")
     if len(url) > MAX_URL_CHARS or not url.isascii() or not url.isprintable() or " " in url:
-        raise invalid_url(f"url must be an absolute https URL of at most {MAX_URL_CHARS} characters, without spaces "
-                       "or characters outside ASCII (encode them with %XX).")
+        raise invalid_url(f"url must be an absolute https URL of at most {MAX_URL_CHARS} characters, without "
+                          "spaces or characters outside ASCII (encode them with %XX).")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.netloc:
@@ -86,15 +86,14 @@ def check_channel_url(url: object, *, local_development: bool) -> ChannelUrl:
     except ValueError:
         port = 0
     if not is_url_host(typed) or port == 0 or typed.lower() not in parts.netloc.lower():
-        raise invalid_url("url must have a valid host (a DNS name or an IP address) and, if any, a port from 1 to "
-                       "65535.")
+        raise invalid_url("url must have a valid host (a DNS name or an IP address) and, if any, a port from 1 "
+                          "to 65535.")
     loopback_name = host == "localhost" or host.endswith(".localhost")
     try:
         address: IPAddress | None = ipaddress.ip_address(host)
     except ValueError:
         address = None
-    is_loopback = loopback_name or (address is not None and refused_range(address, local_development=False)
-                                    == "loopback")
+    is_loopback = loopback_name or (address is not None and address.is_loopback)
     if scheme == "http" and not (local_development and is_loopback):
         raise invalid_url("url must be an https URL (plain http only to this machine in local development).")
     if loopback_name and not local_development:
