@@ -2,7 +2,9 @@
 headers a webhook carries, and the receiver's check (secret, body, timestamp, rotation)."""
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,18 @@ def test_signing_secrets_are_256_random_bits_with_a_prefix():
         "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
     made = {new_signing_secret() for _ in range(20)}
     assert len(made) == 20 and all(s.startswith("whsec_") and len(s) == 6 + 43 for s in made)
+
+
+def test_the_receivers_guide_verifies_what_the_app_signs():
+    """docs/alerts-webhook.md shows receivers how to verify; its code must accept our signature and nothing else."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "alerts-webhook.md").read_text(encoding="utf-8")
+    code = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(code, "alerts-webhook.md", "exec"), scope)
+    stamp = int(time.time())
+    headers = webhook_headers(delivery_id="d-1", secret=SECRET, body=BODY, timestamp=stamp)
+    verified = scope["verified"]
+    assert verified(SECRET, BODY, headers["X-Signature-Timestamp"], headers["X-Signature"])
+    assert not verified("whsec_other", BODY, headers["X-Signature-Timestamp"], headers["X-Signature"])
+    assert not verified(SECRET, BODY + b" ", headers["X-Signature-Timestamp"], headers["X-Signature"])
+    assert not verified(SECRET, BODY, str(stamp - 600), signature(SECRET, timestamp=stamp - 600, body=BODY))
