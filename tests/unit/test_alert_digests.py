@@ -45,7 +45,14 @@ def test_a_run_goes_out_once_it_has_finished():
     events = [_event(1), _event(2, run_id="run-2")]
     assert ready_batches(events, now=T0, finished_runs=set()) == []
     batches = ready_batches(events, now=T0, finished_runs={"run-1"})
-    assert batches == [Batch("run:run-1", "run-1", (events[0],))]
+    assert batches == [Batch("run:run-1:e-00001", "run-1", (events[0],))]
+
+
+def test_a_runs_event_recorded_after_its_batch_went_out_makes_another_batch():
+    first, late = _event(1), _event(2, at=T0 + timedelta(minutes=5))
+    [main] = ready_batches([first], now=T0, finished_runs={"run-1"})
+    [after] = ready_batches([late], now=T0 + timedelta(minutes=6), finished_runs={"run-1"})
+    assert main.key != after.key and after.events == (late,)
 
 
 def test_changes_outside_runs_are_gathered_for_at_most_a_minute_from_the_first():

@@ -53,9 +53,17 @@ class Inbox:
             self._changed.notify_all()
             return True
 
-    def attempted(self, attempt: Attempt) -> None:
+    def attempted(self, attempt: Attempt) -> int:
+        """Records an attempt (before it is answered, so a client that has its answer finds it); its number."""
         with self._changed:
             self._attempts.append(attempt)
+            self._changed.notify_all()
+            return len(self._attempts) - 1
+
+    def answer_cut_short(self, number: int) -> None:
+        """The client of attempt `number` went away before the whole answer was written."""
+        with self._changed:
+            self._attempts[number] = dataclasses.replace(self._attempts[number], answer_complete=False)
             self._changed.notify_all()
 
     def messages(self) -> list[Received]:

@@ -174,8 +174,9 @@ class AlertReceiver:
             return
         scripted = self._script.next()
         if scripted is not None:
-            complete = self._send_scripted(exchange, scripted)
-            self.inbox.attempted(Attempt(target.path, delivery_id, scripted.status, "scripted", complete))
+            number = self.inbox.attempted(Attempt(target.path, delivery_id, scripted.status, "scripted"))
+            if not self._send_scripted(exchange, scripted):
+                self.inbox.answer_cut_short(number)
             return
         status, outcome, payload = self._check(exchange, channel, target.query)
         if status < 300:

@@ -54,7 +54,9 @@ class DigestEntry:
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Events that go out together. `key` names the batch the same way on every instance that builds it, so the
-    delivery made from it has one id however often it is built (`run:<runId>`, `changes:<first eventId>`)."""
+    delivery made from it has one id however often it is built: `run:<runId>:<first eventId>` or
+    `changes:<first eventId>`. (A run's event recorded after its batch went out makes a batch of its own, with
+    another key, rather than vanish under the id of a delivery already made.)"""
 
     key: str
     run_id: str | None
@@ -98,8 +100,11 @@ def ready_batches(events: Iterable[StatusEvent], *, now: datetime, finished_runs
             outside.append(event)
         else:
             by_run.setdefault(event.run_id, []).append(event)
-    batches = [Batch(f"run:{run_id}", run_id, tuple(sorted(run_events, key=_chronological)))
-               for run_id, run_events in sorted(by_run.items()) if run_id in finished_runs]
+    batches = []
+    for run_id, run_events in sorted(by_run.items()):
+        if run_id in finished_runs:
+            run_events.sort(key=_chronological)
+            batches.append(Batch(f"run:{run_id}:{run_events[0].event_id}", run_id, tuple(run_events)))
     outside.sort(key=_chronological)
     start = 0
     while start < len(outside):
