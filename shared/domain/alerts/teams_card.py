@@ -16,7 +16,7 @@ from .digests import Digest, DigestEntry, EntryKind
 
 CARD_VERSION = "1.4"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-MAX_CARD_BYTES = 24_000
+MAX_CARD_BYTES = 20_000  # well under the ~28 KB a Workflows post takes (rendering adds to the JSON)
 MAX_TEXT_CHARS = 300  # one provider message or hint on a card; the page shows it whole
 _WORD_JOINER = "\u2060"
 
