@@ -3,8 +3,8 @@ channel, and not while an operator has acknowledged its failure (until its state
 
 Each channel keeps when its digests last carried reminders (`AlertChannel.reminded_at`): its reminder period. The
 first digest for the channel once a period has passed carries every customer failing, unacknowledged, for at least
-an interval; so no customer is reminded twice within one interval on one channel, and none is reminded about a
-failure that was just alerted.
+an interval; so on one channel no customer is reminded twice within an interval (less the slack below), and none
+is reminded about a failure that was just alerted.
 """
 from __future__ import annotations
 
