@@ -2,6 +2,7 @@
 50 customers and "and N more"."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from shared.domain.alerts.channels import AlertChannel, ChannelKind
@@ -141,7 +142,12 @@ def test_ten_thousand_failures_in_one_run_give_one_message_per_channel():
                                          page_url="https://status.example.com/", signing_secret="whsec_x",
                                          timestamp=1_700_000_000))
     assert len(messages) == len(channels) == 3
-    assert all(b"9950" in m.body for m in messages)
+    ops, noc, team = (json.loads(m.body) for m in messages)
+    assert (len(ops["customers"]), ops["more"], ops["counts"]["connectionLost"]) == (50, 9_950, 10_000) == (
+        len(noc["customers"]), noc["more"], noc["counts"]["connectionLost"])
+    card = team["attachments"][0]["content"]
+    listed = sum(element["type"] == "Container" for element in card["body"])
+    assert card["body"][-1]["text"] == f"and {10_000 - listed} more on the status page"
 
 
 def test_the_test_message_lists_no_one():
