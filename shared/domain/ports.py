@@ -94,3 +94,23 @@ class SecretStore(Protocol):
 
     def inventory(self) -> Iterator[StoredSecret]:
         """Every secret of this app with its readable versions, for the sweep."""
+
+
+# Alerts (issue 16) --------------------------------------------------------------------------------------------------
+# Imported here, not at the top, so this section is appended whole while the rest of the file is being renamed.
+from collections.abc import Mapping  # noqa: E402
+
+from .alerts.channel_urls import ChannelUrl  # noqa: E402
+from .alerts.delivery_retry import SendOutcome  # noqa: E402
+
+
+class AlertTransport(Protocol):
+    """Sends alert messages to the URLs of channels, by the outbound rules of shared.domain.alerts.channel_urls
+    (https, no refused address, no redirect, short time-outs, a small answer read and never kept)."""
+
+    def check_destination(self, url: str) -> ChannelUrl:
+        """`url` taken apart if messages may go there now (its host resolved, every address allowed); raises
+        FieldError (target `url`: invalidChannelUrl, channelUrlNotAllowed) otherwise."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
+        """POST one message; what came of it, as data (never raised, never the answer's body)."""
