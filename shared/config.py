@@ -6,8 +6,10 @@ environment holds is configuration.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from .domain.errors import ConfigurationError
@@ -31,7 +33,12 @@ DEFAULTS: dict[str, str] = {
     "REQUIRED_APPLICATION_ROLES": "User.Read.All",
     "CONSENT_SCOPES": "https://graph.microsoft.com/.default",
     "LOCAL_SECRETS_FILE": ".local/dev-secrets.json",
+    "REMINDER_INTERVAL": "24:00:00",
 }
+
+# A TimeSpan as the design writes it: "hh:mm:ss" (any number of hours) or "d.hh:mm:ss"; "0" alone turns it off.
+_TIMESPAN = re.compile(r"(?:(?P<days>[0-9]{1,5})\.(?P<day_hours>[0-9]{2})|(?P<hours>[0-9]{1,6})):(?P<minutes>[0-9]{2})"
+                       r":(?P<seconds>[0-9]{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,7 @@ class AppConfig:
     required_application_roles: tuple[str, ...]
     consent_scopes: tuple[str, ...]
     local_secrets_file: str
+    reminder_interval: timedelta = timedelta(hours=24)  # timedelta(0): reminders are off
 
 
 def connection_string(value: str) -> str:
@@ -99,6 +107,22 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.replace(" ", ",").split(",") if part.strip())
 
 
+def parse_timespan(name: str, value: str) -> timedelta:
+    """`value` of setting `name` as a duration: "hh:mm:ss" (hours may pass 23: "24:00:00" is a day, unlike .NET's
+    TimeSpan.Parse, which reads that as 24 days), "d.hh:mm:ss", or "0" for none."""
+    text = value.strip()
+    if text == "0":
+        return timedelta(0)
+    match = _TIMESPAN.fullmatch(text)
+    if match is None or int(match["minutes"]) > 59 or int(match["seconds"]) > 59 or (
+            match["day_hours"] is not None and int(match["day_hours"]) > 23):
+        raise ConfigurationError(
+            f"{name} must be a duration as hh:mm:ss or d.hh:mm:ss (e.g. 24:00:00 or 1.00:00:00), or 0 for none, "
+            f"not {value!r}.")
+    hours = int(match["hours"]) if match["hours"] is not None else int(match["days"]) * 24 + int(match["day_hours"])
+    return timedelta(hours=hours, minutes=int(match["minutes"]), seconds=int(match["seconds"]))
+
+
 def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
     env = os.environ if env is None else env
     concurrency_raw = _get(env, "VERIFY_CONCURRENCY")
@@ -121,4 +145,5 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         required_application_roles=_csv(_get(env, "REQUIRED_APPLICATION_ROLES")),
         consent_scopes=_csv(_get(env, "CONSENT_SCOPES")),
         local_secrets_file=_get(env, "LOCAL_SECRETS_FILE"),
+        reminder_interval=parse_timespan("REMINDER_INTERVAL", _get(env, "REMINDER_INTERVAL")),
     )

@@ -5,6 +5,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from .alerts.channel_urls import ChannelUrl
+from .alerts.delivery_retry import SendOutcome
 from .consent import AuthorizationRequest, ClaimedState
 from .models import (
     Cursor,
@@ -212,3 +214,15 @@ class ConsentPlatform(Protocol):
         """The tenant id (lower-case GUID) the identity platform says `domain` belongs to: the `issuer` of the
         domain's OpenID configuration. None when the platform does not know the domain; raises
         DependencyUnavailable when it cannot be asked."""
+
+
+class AlertTransport(Protocol):
+    """Sends alert messages to the URLs of channels, by the outbound rules of shared.domain.alerts.channel_urls
+    (https, no refused address, no redirect, short time-outs, a small answer read and never kept)."""
+
+    def check_destination(self, url: str) -> ChannelUrl:
+        """`url` taken apart if messages may go there now (its host resolved, every address allowed); raises
+        FieldError (target `url`: invalidChannelUrl, channelUrlNotAllowed) otherwise."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
+        """POST one message; what came of it, as data (never raised, never the answer's body)."""

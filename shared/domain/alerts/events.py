@@ -1,0 +1,63 @@
+"""The events a customer's status changes make, and the one rule that says which change makes which event.
+
+An event is written with the result that causes it (an outbox); a result that repeats the state makes none.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import Status
+from ..reasons import Reason
+
+
+class EventType(enum.StrEnum):
+    CONNECTION_LOST = "connectionLost"  # succeeded or notVerified -> failed
+    CONNECTION_RESTORED = "connectionRestored"  # failed -> succeeded
+    REASON_CHANGED = "reasonChanged"  # failed -> failed, another reason
+    CONNECTION_EXPIRING = "connectionExpiring"  # a warning band before a known expiry was crossed
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPoint:
+    """A customer's state as an event names it (`from` and `to`): its status and, when failed, why."""
+
+    status: Status
+    reason: Reason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """One change of a customer's state (`GET /api/events`). `run_id` is None outside runs (verify one, consent)."""
+
+    event_id: str
+    type: EventType
+    customer_id: str
+    tenant_id: str
+    before: StatusPoint  # `from` in JSON
+    after: StatusPoint  # `to` in JSON
+    at: datetime
+    run_id: str | None = None
+
+
+def change_type(before: StatusPoint, after: StatusPoint) -> EventType | None:
+    """The event a change from `before` to `after` makes, or None for a change that tells no one anything new
+    (a repeat, a first success, a record reset to notVerified by an edit)."""
+    if after.status is Status.FAILED:
+        if before.status is not Status.FAILED:
+            return EventType.CONNECTION_LOST
+        return EventType.REASON_CHANGED if before.reason != after.reason else None
+    if before.status is Status.FAILED and after.status is Status.SUCCEEDED:
+        return EventType.CONNECTION_RESTORED
+    return None
+
+
+def status_event(*, event_id: str, customer_id: str, tenant_id: str, before: StatusPoint, after: StatusPoint,
+                 at: datetime, run_id: str | None) -> StatusEvent | None:
+    """The event of one recorded result, or None when it makes none."""
+    kind = change_type(before, after)
+    if kind is None:
+        return None
+    return StatusEvent(event_id=event_id, type=kind, customer_id=customer_id, tenant_id=tenant_id, before=before,
+                       after=after, at=at, run_id=run_id)
