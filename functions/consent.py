@@ -8,14 +8,16 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.domain.consent import ConsentOutcome
-from shared.pages import PAGE_HEADERS, consent_page
+from shared.pages import consent_page
 from shared.usecases.consent import complete_consent, start_consent
 from shared.views import consent_link_view
 
 from . import parsing
-from .http import body_of, endpoint, json_response
+from .http import body_of, endpoint, json_response, page_headers
 
 bp = func.Blueprint()
+# The page is text: it loads, runs, frames and submits nothing.
+CALLBACK_HEADERS = page_headers(cache="no-store")
 logger = logging.getLogger(__name__)
 
 
@@ -37,7 +39,7 @@ def consent_callback(req: func.HttpRequest) -> func.HttpResponse:
         outcome = ConsentOutcome(503, "Consent could not be completed",
                                  ("Something went wrong on our side; the link can be asked for again.",))
     return func.HttpResponse(consent_page(outcome), status_code=outcome.status, mimetype="text/html",
-                             charset="utf-8", headers=PAGE_HEADERS)
+                             charset="utf-8", headers=CALLBACK_HEADERS)
 
 
 def _complete(req: func.HttpRequest) -> ConsentOutcome:

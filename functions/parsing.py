@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from shared.domain.errors import InputError, invalid_customer_id
-from shared.domain.inputs import ProviderSettingsInput, StatusQuery, TenantInput
+from shared.domain.inputs import CustomerInput, ProviderSettingsInput, StatusQuery
 from shared.domain.models import AuthMethod, Status
 from shared.domain.rules import (
     CALLBACK_PATH,
@@ -22,7 +22,7 @@ from shared.domain.rules import (
     is_guid,
     is_url_host,
 )
-from shared.domain.verification import is_run_id
+from shared.domain.runs import is_run_id
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -31,7 +31,7 @@ _READ_ONLY_VIEW_FIELDS = frozenset({
     "customerId", "whenLastVerified", "lastVerificationStatus", "lastVerificationReason",
     "lastVerificationMessage", "aadstsCode", "hint", "secretsConfigured", "history", "pendingConsent", "lastConsent",
 })
-_TENANT_FIELDS = frozenset({
+_CUSTOMER_FIELDS = frozenset({
     "tenantId", "authenticationMethod", "m365Email", "password", "applicationId", "applicationSecret",
 })
 # Longest secret values we accept: Entra passwords are at most 256 characters; client secrets are ~40.
@@ -143,8 +143,8 @@ def _folded(value: str) -> str | None:
     return value.strip().lower() if value.isascii() else None
 
 
-def tenant_input(body: Mapping[str, Any]) -> TenantInput:
-    unknown = sorted(set(body) - _TENANT_FIELDS - _READ_ONLY_VIEW_FIELDS)
+def customer_input(body: Mapping[str, Any]) -> CustomerInput:
+    unknown = sorted(set(body) - _CUSTOMER_FIELDS - _READ_ONLY_VIEW_FIELDS)
     if unknown:
         raise _unknown_field(unknown[0])
 
@@ -183,7 +183,7 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
             "invalidField",
             "applicationId and applicationSecret are accepted only with authenticationMethod application.",
         )
-    return TenantInput(
+    return CustomerInput(
         tenant_id=tenant_id,
         authentication_method=method,
         m365_email=email,

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
-from .domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
-from .domain.verification import RunStore, WorkQueue
+from .domain.ports import CustomerStore, HistoryStore, ProviderSettingsStore, RunStore, SecretStore, WorkQueue
 from .usecases.consent import ConsentContext
 from .usecases.limiter import ConcurrencyLimiter
 from .usecases.token_key import TokenKey
@@ -26,7 +25,7 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True, slots=True)
 class Services:
     config: AppConfig | None
-    tenants: TenantStore
+    customers: CustomerStore
     history: HistoryStore
     secrets: SecretStore
     provider_settings: ProviderSettingsStore
@@ -76,11 +75,11 @@ def build(config: AppConfig) -> Services:
     from .adapters.msal_platform import MsalIdentityPlatform
     from .adapters.queue_work import StorageWorkQueue
     from .adapters.storage_clients import default_credential, queue_service_from_config, table_service_from_config
-    from .adapters.table_consent import TableConsentStates
+    from .adapters.table_consent_states import TableConsentStates
+    from .adapters.table_customers import TableCustomerStore
     from .adapters.table_history import TableHistoryStore
     from .adapters.table_runs import TableRunStore
     from .adapters.table_settings import TableProviderSettingsStore
-    from .adapters.table_tenants import TableTenantStore
 
     credential = None
     if config.key_vault_url or not config.storage.connection_string:
@@ -95,7 +94,7 @@ def build(config: AppConfig) -> Services:
                                       pool_size=config.verify_concurrency + 4)
     else:
         secrets = LocalFileSecretStore(_local_secrets_path(config))
-    tenants, history = TableTenantStore(tables), TableHistoryStore(tables)
+    customers, history = TableCustomerStore(tables), TableHistoryStore(tables)
     provider_settings = TableProviderSettingsStore(tables)
     platform = MsalIdentityPlatform(
         config.entra_authority_host,
@@ -104,7 +103,7 @@ def build(config: AppConfig) -> Services:
         pool_size=config.verify_concurrency,
     )
     verification = VerifyContext(
-        tenants=tenants, history=history, secrets=secrets, provider_settings=provider_settings, platform=platform,
+        customers=customers, history=history, secrets=secrets, provider_settings=provider_settings, platform=platform,
         limiter=ConcurrencyLimiter(config.verify_concurrency), required_roles=config.required_application_roles,
     )
     # A short retry budget: Verify All answers at once, not after the SDK's minute of back-off.
@@ -112,7 +111,7 @@ def build(config: AppConfig) -> Services:
                                        retry_total=2, connection_timeout=5, read_timeout=10)
     return Services(
         config=config,
-        tenants=tenants,
+        customers=customers,
         history=history,
         secrets=secrets,
         provider_settings=provider_settings,

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 class MsalConsentPlatform:
-    """Implements domain.consent.ConsentPlatform on MSAL's auth-code flow (PKCE, state, nonce)."""
+    """Implements ports.ConsentPlatform on MSAL's auth-code flow (PKCE, state, nonce)."""
 
     def __init__(self, platform: MsalIdentityPlatform) -> None:
         self._platform = platform

@@ -1,17 +1,14 @@
-"""Consent: the values and ports of Grant Consent links and the callback that completes them."""
+"""Consent: the values of Grant Consent links and of the callback that completes them."""
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from .classification import first_line
-from .models import Tenant
+from .models import Customer
 from .rules import is_guid
-from .verification import AppCredential, TokenAnswer
 
 CONSENT_TTL = timedelta(minutes=15)  # a link (its state) expires after this
 
@@ -67,45 +64,10 @@ class ConsentOutcome:
     title: str
     lines: tuple[str, ...] = ()
     customer_id: str | None = None
-    tenant: Tenant | None = field(default=None, compare=False)
+    customer: Customer | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimedState:
     customer_id: str
     expires_at: datetime
-
-
-class ConsentStates(Protocol):
-    """The states of the links handed out, by hash; each can be claimed once."""
-
-    def add(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None: ...
-
-    def claim(self, hashed: str) -> ClaimedState | None:
-        """Take the state for good and return what it was for; None when unknown or claimed already (of two
-        concurrent claims exactly one gets it)."""
-
-    def remove_expired(self, *, expired_before: datetime) -> int:
-        """Forget the states of links that expired unused before that moment; how many."""
-
-
-class ConsentPlatform(Protocol):
-    """The identity platform's side of consent (MSAL's auth-code flow with PKCE, and admin consent)."""
-
-    def authorization_request(
-        self, *, tenant: str, client_id: str, client_secret: str, redirect_uri: str, scopes: tuple[str, ...],
-        state: str, login_hint: str | None,
-    ) -> AuthorizationRequest: ...
-
-    def admin_consent_url(self, *, tenant: str, client_id: str, redirect_uri: str, scope: str, state: str) -> str: ...
-
-    def redeem_code(
-        self, *, tenant: str, app: AppCredential, flow: str, response: Mapping[str, str], deadline: float
-    ) -> TokenAnswer:
-        """Redeem the code of `response` with the flow it was asked with; on success `claims` are the ID
-        token's (tid, preferred_username) and `refresh_token` is set."""
-
-    def tenant_of_domain(self, domain: str, *, deadline: float) -> str | None:
-        """The tenant id (lower-case GUID) the identity platform says `domain` belongs to: the `issuer` of the
-        domain's OpenID configuration. None when the platform does not know the domain; raises
-        DependencyUnavailable when it cannot be asked."""

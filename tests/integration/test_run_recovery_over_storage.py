@@ -10,18 +10,19 @@ from azure.storage.queue import QueueClient
 
 from shared.adapters.queue_work import StorageWorkQueue
 from shared.adapters.storage_clients import queue_service_from_config
+from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.config import StorageConfig
-from shared.domain.inputs import TenantInput
+from shared.domain.inputs import CustomerInput
 from shared.domain.models import AuthMethod, Status
-from shared.domain.verification import Chunk, RecoveryCause, TokenAnswer, Trigger, Watch
-from shared.domain.work_messages import decode, encode
+from shared.domain.runs import RecoveryCause, Trigger
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import Chunk, Watch, decode, encode
 from shared.usecases import runs as runs_module
+from shared.usecases.customers import put_customer
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import handle_poisoned, handle_work, start_run
-from shared.usecases.tenants import put_tenant
 from shared.usecases.verify import VerifyContext
 from tests.integration.test_table_runs import _started
 from tests.support.devserver_process import eventually
@@ -44,15 +45,15 @@ def test_pending_lists_the_outstanding_customers_of_a_chunk_or_of_the_whole_run(
     run = _started(store)
     store.enrol(run.run_id, ["a", "b", "c", "d"])
     store.complete_many(run.run_id, {"b": Status.SUCCEEDED, "c": None})
-    assert store.pending(run.run_id) == ["a", "d"]
-    assert store.pending(run.run_id, ("d", "c", "b", "x")) == ["d"]
-    assert store.pending(run.run_id, []) == [] and store.pending("no-such-run") == []
+    assert store.list_pending(run.run_id) == ["a", "d"]
+    assert store.list_pending(run.run_id, ("d", "c", "b", "x")) == ["d"]
+    assert store.list_pending(run.run_id, []) == [] and store.list_pending("no-such-run") == []
 
 
 def test_given_up_customers_count_once_and_finish_the_run_with_their_cause(store):
     run = _started(store)
     store.enrol(run.run_id, ["a", "b", "c"])
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     store.complete(run.run_id, "a", Status.FAILED)
     assert store.give_up(run.run_id, ["b", "a"], cause=RecoveryCause.WORK_FAILED) == 1
     assert store.give_up(run.run_id, ["b"], cause=RecoveryCause.WORK_FAILED) == 0  # a redelivery: counted once
@@ -69,20 +70,20 @@ def test_given_up_customers_count_once_and_finish_the_run_with_their_cause(store
 def test_a_stall_is_counted_once_however_many_watchers_saw_it(store):
     run = _started(store)
     store.enrol(run.run_id, ["a"])
-    assert store.recovering(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=1, stall=0)
-    assert not store.recovering(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=1, stall=0)
-    assert store.recovering(run.run_id, cause=RecoveryCause.WORK_FAILED, resent=1)  # not a stall: always noted
+    assert store.note_recovery(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=1, stall=0)
+    assert not store.note_recovery(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=1, stall=0)
+    assert store.note_recovery(run.run_id, cause=RecoveryCause.WORK_FAILED, resent=1)  # not a stall: always noted
     seen = store.get(run.run_id)
     assert (seen.stalls, seen.resent, seen.causes) == (1, 2, {RecoveryCause.WORKER_STALLED,
                                                                RecoveryCause.WORK_FAILED})
-    assert not store.recovering("no-such-run", cause=RecoveryCause.WORK_FAILED)
+    assert not store.note_recovery("no-such-run", cause=RecoveryCause.WORK_FAILED)
 
 
 def test_a_worker_saying_it_is_alive_is_progress(store, tables):
     run = _started(store)
     store.enrol(run.run_id, ["a"])
     before = store.get(run.run_id).last_progress_at
-    eventually(lambda: (store.alive(run.run_id), store.get(run.run_id).last_progress_at > before)[1],
+    eventually(lambda: (store.mark_alive(run.run_id), store.get(run.run_id).last_progress_at > before)[1],
                timeout=30, what="a later progress time once the worker said it is alive")
     assert store.get(run.run_id).completed == 0
 
@@ -96,17 +97,17 @@ def test_a_worker_that_dies_holding_a_chunk_of_the_real_queue_is_recovered_by_th
     storage = StorageConfig(connection_string=azurite.connection_string)
     suffix = uuid.uuid4().hex[:12]
     fakes = fake_services()
-    tenants = TableTenantStore(tables, table=f"Tenants{suffix}")
+    customers = TableCustomerStore(tables, table=f"Tenants{suffix}")
     platform = ScriptedPlatform()
     platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
-    ctx = VerifyContext(tenants=tenants, history=TableHistoryStore(tables, table=f"History{suffix}"),
+    ctx = VerifyContext(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"),
                         secrets=fakes.secrets, provider_settings=fakes.provider_settings, platform=platform,
                         limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
     runs = TableRunStore(tables, table=f"Runs{suffix}")
     queue = StorageWorkQueue(queue_service_from_config(storage, retry_total=0), queue=f"verify-{suffix}")
     raw = QueueClient.from_connection_string(azurite.connection_string, f"verify-{suffix}")
     for n in range(75):
-        put_tenant(tenants, fakes.secrets, f"c{n:03d}", TenantInput(
+        put_customer(customers, fakes.secrets, f"c{n:03d}", CustomerInput(
             tenant_id=GOOD, authentication_method=AuthMethod.APPLICATION, m365_email=None,
             application_id=APP, application_secret="s"))
     run, _ = start_run(runs, queue, trigger=Trigger.HTTP)
@@ -142,14 +143,14 @@ def test_a_chunk_that_keeps_failing_ends_given_up_through_the_poison_queue(azuri
     storage = StorageConfig(connection_string=azurite.connection_string)
     suffix = uuid.uuid4().hex[:12]
     fakes = fake_services()
-    tenants = TableTenantStore(tables, table=f"Tenants{suffix}")
-    ctx = VerifyContext(tenants=tenants, history=TableHistoryStore(tables, table=f"History{suffix}"),
+    customers = TableCustomerStore(tables, table=f"Tenants{suffix}")
+    ctx = VerifyContext(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"),
                         secrets=fakes.secrets, provider_settings=fakes.provider_settings, platform=ScriptedPlatform(),
                         limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
     runs = TableRunStore(tables, table=f"Runs{suffix}")
     queue = StorageWorkQueue(queue_service_from_config(storage, retry_total=0), queue=f"verify-{suffix}")
     for n in range(3):
-        put_tenant(tenants, fakes.secrets, f"c{n:03d}", TenantInput(
+        put_customer(customers, fakes.secrets, f"c{n:03d}", CustomerInput(
             tenant_id=GOOD, authentication_method=AuthMethod.APPLICATION, m365_email=None,
             application_id=APP, application_secret="s"))
     run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
@@ -161,7 +162,7 @@ def test_a_chunk_that_keeps_failing_ends_given_up_through_the_poison_queue(azuri
     def broken(customer_ids):
         raise OSError("the tenants cannot be read")
 
-    tenants.get_many = broken
+    customers.get_many = broken
     for _attempt in range(2):  # the chunk, then its copy sent once more: each fails on every delivery
         (message,) = raw.receive_messages(max_messages=32)
         text = decode_body(message.content, "base64").decode("utf-8")

@@ -10,17 +10,18 @@ from azure.storage.queue import QueueClient
 
 from shared.adapters.queue_work import StorageWorkQueue
 from shared.adapters.storage_clients import queue_service_from_config, table_service_from_config
+from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.config import StorageConfig
-from shared.domain.inputs import TenantInput
+from shared.domain.inputs import CustomerInput
 from shared.domain.models import AuthMethod, Status
-from shared.domain.verification import FanOut, TokenAnswer, Trigger
-from shared.domain.work_messages import decode
+from shared.domain.runs import Trigger
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import FanOut, decode
+from shared.usecases.customers import put_customer
 from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import handle_work, start_run
-from shared.usecases.tenants import put_tenant
 from shared.usecases.verify import VerifyContext
 from tests.support.fakes import fake_services
 from tests.support.verification_fakes import ScriptedPlatform
@@ -32,16 +33,16 @@ GOOD, BAD = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0f6a5d1c-3b7e-4f7a-9a51-6c1
 APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 
-def test_a_run_over_real_storage_counts_every_tenant_once(azurite, caplog):
+def test_a_run_over_real_storage_counts_every_customer_once(azurite, caplog):
     storage = StorageConfig(connection_string=azurite.connection_string)
     tables = table_service_from_config(storage, retry_total=0)
     suffix = uuid.uuid4().hex[:12]
     fakes = fake_services()  # secrets and provider settings stay in memory
-    tenants = TableTenantStore(tables, table=f"Tenants{suffix}")
+    customers = TableCustomerStore(tables, table=f"Tenants{suffix}")
     platform = ScriptedPlatform()
     platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
     platform.script(BAD, TokenAnswer(error="invalid_client", error_codes=(7000222,), description="AADSTS7000222: x"))
-    ctx = VerifyContext(tenants=tenants, history=TableHistoryStore(tables, table=f"History{suffix}"),
+    ctx = VerifyContext(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"),
                         secrets=fakes.secrets, provider_settings=fakes.provider_settings, platform=platform,
                         limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
     runs = TableRunStore(tables, table=f"Runs{suffix}")
@@ -49,7 +50,7 @@ def test_a_run_over_real_storage_counts_every_tenant_once(azurite, caplog):
     queue = StorageWorkQueue(queue_service_from_config(storage, retry_total=0), queue=queue_name)
     raw = QueueClient.from_connection_string(azurite.connection_string, queue_name)
     for n in range(60):
-        put_tenant(tenants, fakes.secrets, f"c{n:03d}", TenantInput(
+        put_customer(customers, fakes.secrets, f"c{n:03d}", CustomerInput(
             tenant_id=GOOD if n % 3 else BAD, authentication_method=AuthMethod.APPLICATION, m365_email=None,
             application_id=APP, application_secret="s"))
 
@@ -76,7 +77,7 @@ def test_a_run_over_real_storage_counts_every_tenant_once(azurite, caplog):
     done = runs.get(run.run_id)
     assert (done.total, done.completed) == (60, 60) and done.finished_at is not None
     assert done.by_status == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 40, Status.FAILED: 20}
-    assert runs.recent(top=5) == [done]
+    assert runs.list_recent(top=5) == [done]
     summaries = [r.getMessage() for r in caplog.records if "finished" in r.getMessage()]
     assert len(summaries) == 1 and "60 tenants" in summaries[0]
     following, started = start_run(runs, queue, trigger=Trigger.TIMER)  # finished: the next run may start

@@ -47,7 +47,7 @@ def services():
 
 
 def stored(services) -> tuple:
-    return (copy.deepcopy(services.tenants.tenants), copy.deepcopy(services.secrets.stored),
+    return (copy.deepcopy(services.customers.customers), copy.deepcopy(services.secrets.stored),
             services.provider_settings.get(), dict(services.runs.runs), list(services.work.messages))
 
 

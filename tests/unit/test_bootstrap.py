@@ -39,15 +39,15 @@ def test_with_key_vault_start_up_is_quiet(monkeypatch, caplog):
 
 def test_build_next_to_azurite_uses_tables_and_the_local_store(tmp_path):
     from shared.adapters.local_secrets import LocalFileSecretStore
+    from shared.adapters.table_customers import TableCustomerStore
     from shared.adapters.table_history import TableHistoryStore
     from shared.adapters.table_settings import TableProviderSettingsStore
-    from shared.adapters.table_tenants import TableTenantStore
     from shared.config import load_config
 
     config = load_config({"AzureWebJobsStorage": "UseDevelopmentStorage=true",
                           "LOCAL_SECRETS_FILE": str(tmp_path / "s.json")})
     services = bootstrap.build(config)
-    assert isinstance(services.tenants, TableTenantStore)
+    assert isinstance(services.customers, TableCustomerStore)
     assert isinstance(services.history, TableHistoryStore)
     assert isinstance(services.provider_settings, TableProviderSettingsStore)
     assert isinstance(services.secrets, LocalFileSecretStore)
@@ -65,7 +65,7 @@ def test_build_in_azure_uses_one_identity_for_tables_and_key_vault():
     services = bootstrap.build(config)
     assert isinstance(services.secrets, KeyVaultSecretStore)
     vault_credential = services.secrets._client._client._config.credential
-    table_credential = services.tenants._on_table._service.credential
+    table_credential = services.customers._on_table._service.credential
     assert isinstance(vault_credential, DefaultAzureCredential)
     assert vault_credential is table_credential
     assert services.work._client.credential is table_credential  # the queue too: one identity

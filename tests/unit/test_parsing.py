@@ -24,7 +24,7 @@ def test_other_customer_ids_are_refused(value):
 
 @pytest.mark.parametrize("value", [GUID, GUID.upper(), "contoso.onmicrosoft.com", "Fabrikam.com", "a-b.co.uk"])
 def test_tenant_id_is_a_guid_or_a_domain(value):
-    data = parsing.tenant_input({"tenantId": value, "authenticationMethod": "token"})
+    data = parsing.customer_input({"tenantId": value, "authenticationMethod": "token"})
     assert data.tenant_id == value.lower()
 
 
@@ -33,16 +33,16 @@ def test_tenant_id_is_a_guid_or_a_domain(value):
 )
 def test_tenant_id_that_is_neither_is_refused(value):
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": value, "authenticationMethod": "token"})
+        parsing.customer_input({"tenantId": value, "authenticationMethod": "token"})
     assert err.value.code == "invalidTenantId"
 
 
 def test_password_method_needs_an_email_and_refuses_a_bad_one():
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "password"})
+        parsing.customer_input({"tenantId": GUID, "authenticationMethod": "password"})
     assert (err.value.code, "m365Email" in err.value.message) == ("missingField", True)
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin"})
+        parsing.customer_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin"})
     assert err.value.code == "invalidEmail"
 
 
@@ -59,23 +59,23 @@ def test_password_method_needs_an_email_and_refuses_a_bad_one():
     ({"tenantId": GUID, "authenticationMethod": "application", "applicationId": "nope"}, "invalidField"),
     ({"tenantId": GUID, "authenticationMethod": "token", "applicationSecret": "s"}, "invalidField"),
 ])
-def test_malformed_tenant_bodies_name_the_problem(body, code):
+def test_malformed_customer_bodies_name_the_problem(body, code):
     with pytest.raises(InputError) as err:
-        parsing.tenant_input(body)
+        parsing.customer_input(body)
     assert err.value.code == code
     assert err.value.status == 400
 
 
 def test_read_only_view_fields_sent_back_are_ignored():
-    data = parsing.tenant_input({
+    data = parsing.customer_input({
         "tenantId": GUID, "authenticationMethod": "token", "customerId": "x",
         "lastVerificationStatus": "succeeded", "secretsConfigured": [],
     })
     assert data.authentication_method is AuthMethod.TOKEN
 
 
-def test_tenant_input_repr_hides_secrets():
-    data = parsing.tenant_input({
+def test_customer_input_repr_hides_secrets():
+    data = parsing.customer_input({
         "tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@b.com", "password": "Sup3r-S3cret!",
     })
     assert "Sup3r-S3cret!" not in repr(data)
