@@ -61,6 +61,16 @@ class MsalIdentityPlatform:
         use_environment_proxies(self._session, self._host)
         self._discovery = _DiscoveryCache()
 
+    def close(self) -> None:
+        """Close the shared session's pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> MsalIdentityPlatform:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def with_password(
         self, *, tenant: str, app: AppCredential, username: str, password: str, deadline: float
     ) -> TokenAnswer:
