@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,7 +43,7 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
-class Services:
+class Services(AbstractContextManager):
     """The app's ports and use-case contexts. It owns the verification threads and the clients `build()` made:
     `close()` (or leaving a `with` block) ends them; what the caller gave `build()` stays the caller's."""
 
@@ -60,10 +60,8 @@ class Services:
     _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     def close(self) -> None:
+        """End the verification threads and close the clients build() made."""
         self._owned.close()
-
-    def __enter__(self) -> Services:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

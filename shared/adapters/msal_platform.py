@@ -65,12 +65,6 @@ class MsalIdentityPlatform:
         """Close the shared session's pooled connections."""
         self._session.close()
 
-    def __enter__(self) -> MsalIdentityPlatform:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def with_password(
         self, *, tenant: str, app: AppCredential, username: str, password: str, deadline: float
     ) -> TokenAnswer:

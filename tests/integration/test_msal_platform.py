@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -63,7 +64,7 @@ def world(sim, monkeypatch, caplog):
     platform = MsalIdentityPlatform(sim.authority_host, delegated_scopes=("https://graph.microsoft.com/.default",),
                                     application_scope="https://graph.microsoft.com/.default", pool_size=8,
                                     policy=POLICY)
-    with platform, fake_services(platform=platform) as services:
+    with closing(platform), fake_services(platform=platform) as services:
         put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
             client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
             client_secret=PROVIDER_SECRET))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from contextlib import closing
 
 import pytest
 
@@ -111,9 +112,10 @@ def test_a_run_under_faults_ends_with_every_customer_counted_once(world, tables,
                                                        request_timeout=1.5))
     runs = StoppingRuns(tables, table=f"Runs{suffix}", after=3)
     queue = InMemoryWorkQueue()
-    with platform, fake_services(config=dataclasses.replace(FAKE_CONFIG, verify_concurrency=16), customers=customers,
-                                 history=TableHistoryStore(tables, table=f"History{suffix}"), secrets=secrets,
-                                 platform=platform, runs=runs, work=queue) as services:
+    config = dataclasses.replace(FAKE_CONFIG, verify_concurrency=16)
+    with closing(platform), fake_services(config=config, customers=customers, secrets=secrets, platform=platform,
+                                          history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+                                          work=queue) as services:
         ctx = dataclasses.replace(services.verification, deadline_seconds=4.0)
         run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
 

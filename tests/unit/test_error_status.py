@@ -8,16 +8,6 @@ import pytest
 from functions.http import CONSENT_STATUS, ERROR_STATUS, error_response, error_status
 from shared.domain import errors
 from shared.domain.consent import ConsentOutcomeKind
-from shared.domain.errors import (
-    AppError,
-    ConfigurationError,
-    Conflict,
-    DependencyUnavailable,
-    InputError,
-    NotFound,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-)
 
 
 def kinds_of(base: type) -> set[type]:
@@ -28,9 +18,9 @@ def kinds_of(base: type) -> set[type]:
 
 
 def test_every_kind_of_error_has_a_status():
-    kinds = kinds_of(AppError)
-    assert {InputError, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType, DependencyUnavailable,
-            ConfigurationError} <= kinds
+    kinds = kinds_of(errors.AppError)  # every subclass imported so far, the errors module's among them
+    defined = {value for value in vars(errors).values() if isinstance(value, type) and issubclass(value, Exception)}
+    assert len(defined) >= 8 and defined - {errors.AppError} <= kinds
     assert all(any(base in ERROR_STATUS for base in kind.__mro__) for kind in kinds)
 
 
@@ -42,23 +32,23 @@ def test_every_outcome_of_the_consent_callback_has_a_status():
 
 
 @pytest.mark.parametrize("error, status, body", [
-    (InputError("invalidTenantId", "tenantId must be a GUID.", target="tenantId"), 400,
+    (errors.InputError("invalidTenantId", "tenantId must be a GUID.", target="tenantId"), 400,
      {"code": "invalidTenantId", "message": "tenantId must be a GUID.", "target": "tenantId"}),
-    (InputError("invalidJson", "The request body is not valid UTF-8 JSON."), 400,
+    (errors.InputError("invalidJson", "The request body is not valid UTF-8 JSON."), 400,
      {"code": "invalidJson", "message": "The request body is not valid UTF-8 JSON."}),
-    (PayloadTooLarge("payloadTooLarge", "The request body is larger than 64 KiB."), 413,
+    (errors.PayloadTooLarge("payloadTooLarge", "The request body is larger than 64 KiB."), 413,
      {"code": "payloadTooLarge", "message": "The request body is larger than 64 KiB."}),
-    (UnsupportedMediaType("unsupportedMediaType", "JSON only."), 415,
+    (errors.UnsupportedMediaType("unsupportedMediaType", "JSON only."), 415,
      {"code": "unsupportedMediaType", "message": "JSON only."}),
-    (NotFound("No customer with customerId c1."), 404,
+    (errors.NotFound("No customer with customerId c1."), 404,
      {"code": "notFound", "message": "No customer with customerId c1."}),
-    (Conflict("modifiedConcurrently", "Changed meanwhile."), 409,
+    (errors.Conflict("modifiedConcurrently", "Changed meanwhile."), 409,
      {"code": "modifiedConcurrently", "message": "Changed meanwhile."}),
-    (Conflict("invalidTenantId", "The identity platform does not know the domain x."), 409,
+    (errors.Conflict("invalidTenantId", "The identity platform does not know the domain x."), 409,
      {"code": "invalidTenantId", "message": "The identity platform does not know the domain x."}),
-    (DependencyUnavailable(errors.STORAGE_UNAVAILABLE, "Storage is down."), 503,
+    (errors.DependencyUnavailable(errors.STORAGE_UNAVAILABLE, "Storage is down."), 503,
      {"code": "storageUnavailable", "message": "Storage is down."}),
-    (ConfigurationError("KEY_VAULT_URL is not set."), 503,
+    (errors.ConfigurationError("KEY_VAULT_URL is not set."), 503,
      {"code": "serviceMisconfigured", "message": "KEY_VAULT_URL is not set."}),
 ])
 def test_each_error_answers_its_status_with_the_contract_shape(error, status, body):
@@ -68,6 +58,6 @@ def test_each_error_answers_its_status_with_the_contract_shape(error, status, bo
 
 
 def test_errors_keep_the_builtin_exceptions_they_are():
-    assert issubclass(InputError, ValueError) and issubclass(NotFound, LookupError)
-    assert issubclass(Conflict, RuntimeError) and issubclass(DependencyUnavailable, RuntimeError)
-    assert str(ConfigurationError("why")) == "why"
+    assert issubclass(errors.InputError, ValueError) and issubclass(errors.NotFound, LookupError)
+    assert issubclass(errors.Conflict, RuntimeError) and issubclass(errors.DependencyUnavailable, RuntimeError)
+    assert str(errors.ConfigurationError("why")) == "why"
