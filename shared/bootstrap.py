@@ -184,9 +184,6 @@ class _Production:
             retry_total=2, connection_timeout=5, read_timeout=10))
         return StorageWorkQueue(queues)
 
-    def platform(self) -> IdentityPlatform:
-        return self.msal
-
     def consent_platform(self) -> ConsentPlatform:
         from .adapters.msal_consent import MsalConsentPlatform
 
@@ -219,7 +216,7 @@ def build(
         owned.callback(pool.shutdown, wait=True, cancel_futures=True)
         verification = VerifyContext(
             customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
-            platform=_given(platform, made.platform), limiter=ConcurrencyLimiter(config.verify_concurrency),
+            platform=_given(platform, lambda: made.msal), limiter=ConcurrencyLimiter(config.verify_concurrency),
             pool=pool, required_roles=config.required_application_roles,
         )
         consent = ConsentContext(
