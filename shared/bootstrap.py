@@ -210,28 +210,29 @@ def build(
         secrets = _given(secrets, made.secrets)
         customers, history = _given(customers, made.customers), _given(history, made.history)
         provider_settings = _given(provider_settings, made.provider_settings)
-        # One pool of verification threads, shared by every chunk a worker handles at once: threads are reused,
-        # and never more than VERIFY_CONCURRENCY of them exist.
-        pool = ThreadPoolExecutor(max_workers=config.verify_concurrency, thread_name_prefix="verify")
-        owned.callback(pool.shutdown, wait=True, cancel_futures=True)
         verification = VerifyContext(
             customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
             platform=_given(platform, lambda: made.msal), limiter=ConcurrencyLimiter(config.verify_concurrency),
-            pool=pool, required_roles=config.required_application_roles,
+            # One pool of verification threads, shared by every chunk a worker handles at once: threads are
+            # reused, and never more than VERIFY_CONCURRENCY of them exist. It starts them on first use.
+            pool=ThreadPoolExecutor(max_workers=config.verify_concurrency, thread_name_prefix="verify"),
+            required_roles=config.required_application_roles,
         )
         consent = ConsentContext(
             verification=verification, states=_given(consent_states, made.consent_states),
             platform=_given(consent_platform, made.consent_platform), scopes=config.consent_scopes,
             application_scope=f"{config.graph_endpoint}/.default",
         )
-        return Services(
-            config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
-            token_keys=TokenKey(secrets), verification=verification, runs=_given(runs, made.runs),
-            work=_given(work, made.work), consent=consent, _owned=owned,
-        )
+        runs, work = _given(runs, made.runs), _given(work, made.work)
     except BaseException:
         owned.close()
         raise
+    # Closed first: the verifications in flight finish before the clients they use are closed.
+    owned.callback(verification.pool.shutdown, wait=True, cancel_futures=True)
+    return Services(
+        config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
+        token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, _owned=owned,
+    )
 
 
 def _given(dependency: T | None, production: Callable[[], T]) -> T:
