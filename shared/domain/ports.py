@@ -114,3 +114,24 @@ class AlertTransport(Protocol):
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
         """POST one message; what came of it, as data (never raised, never the answer's body)."""
+
+
+# Audit log (issue 18) -----------------------------------------------------------------------------------------------
+# Imported here, not at the top, so this section is appended whole while the rest of the file is being renamed.
+from datetime import datetime  # noqa: E402
+
+from .audit import AuditPage, AuditRecord  # noqa: E402
+
+
+class AuditLog(Protocol):
+    """Every change made through the API, append-only (shared.domain.audit)."""
+
+    def append(self, record: AuditRecord) -> None:
+        """Keep one record; the same record appended again (a retry) is kept once."""
+
+    def list(self, *, customer_id: str | None, actor_id: str | None, top: int, cursor: str | None) -> AuditPage:
+        """Newest first, only those of the customer and of the actor (Actor.id) given; `cursor` is one a page
+        returned. Raises InputError (invalidContinuationToken) for a cursor it did not make."""
+
+    def delete_older_than(self, moment: datetime) -> int:
+        """Delete the records from before `moment` (maintenance: audit.expired_before); how many."""
