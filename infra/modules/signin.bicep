@@ -84,8 +84,8 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(opera
       }
     }
     login: {
-      // The app needs who signed in, not tokens to call other APIs; Flex Consumption has no shared file system
-      // for the store, and a blob store would need a SAS URL, a secret.
+      // The app needs who signed in, not tokens to call other APIs on their behalf: none are kept (a blob store
+      // would also need a SAS URL, a secret). Without a store /.auth/me does not answer.
       tokenStore: {
         enabled: false
       }

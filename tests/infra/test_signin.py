@@ -132,7 +132,7 @@ def test_the_callback_and_health_are_excluded(module, settings):
         assert any(route == path and needed is None for (_, route), needed in ROUTE_ROLES.items()), path
 
 
-def test_sessions_are_https_only_without_a_token_store(settings):
+def test_sessions_are_https_only_and_keep_no_tokens(settings):
     assert settings["httpSettings"]["requireHttps"] is True
     assert settings["httpSettings"]["routes"]["apiPrefix"] == "/.auth"
     assert settings["login"]["tokenStore"]["enabled"] is False
