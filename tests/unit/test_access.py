@@ -206,6 +206,7 @@ def _b64(raw: bytes) -> str:
     "A" * 20_000,
     _b64("\ud800".encode("utf-8", "surrogatepass")),
     _b64(b"\xff\xfe\x00"),
+    "ÿÿÿÿ",
 ], ids=lambda value: f"{len(value)} chars")
 def test_malformed_input_is_no_principal_never_an_exception(value):
     assert principal_from_header(value, sign_in=ON) is None
