@@ -49,7 +49,8 @@ class TableAuditLog:
             except ResourceExistsError:
                 pass  # this very record, appended before (same time, same request)
 
-    def list_records(self, *, customer_id: str | None, actor_id: str | None, top: int, cursor: str | None) -> AuditListing:
+    def list_records(self, *, customer_id: str | None, actor_id: str | None, top: int,
+                     cursor: str | None) -> AuditListing:
         check_page_size(top, "top")
         start = _decode_cursor(cursor) if cursor is not None else None
         query, parameters = "PartitionKey eq @pk", {"pk": PARTITION}

@@ -235,7 +235,8 @@ class AuditLog(Protocol):
     def append(self, record: AuditRecord) -> None:
         """Keep one record; the same record appended again (a retry) is kept once."""
 
-    def list_records(self, *, customer_id: str | None, actor_id: str | None, top: int, cursor: str | None) -> AuditListing:
+    def list_records(self, *, customer_id: str | None, actor_id: str | None, top: int,
+                     cursor: str | None) -> AuditListing:
         """Newest first, only those of the customer and of the actor (Actor.id) given; `cursor` is one a page
         returned. Raises InputError (invalidContinuationToken) for a cursor it did not make."""
 
