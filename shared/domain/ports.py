@@ -7,6 +7,7 @@ from typing import Protocol
 
 from .alerts.channel_urls import ChannelUrl
 from .alerts.delivery_retry import SendOutcome
+from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
 from .models import (
     Cursor,
@@ -226,3 +227,18 @@ class AlertTransport(Protocol):
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
         """POST one message; what came of it, as data (never raised, never the answer's body)."""
+
+
+class AuditLog(Protocol):
+    """Every change made through the API, append-only (shared.domain.audit)."""
+
+    def append(self, record: AuditRecord) -> None:
+        """Keep one record; the same record appended again (a retry) is kept once."""
+
+    def list_records(self, *, customer_id: str | None, actor_id: str | None, top: int,
+                     cursor: str | None) -> AuditListing:
+        """Newest first, only those of the customer and of the actor (Actor.id) given; `cursor` is one a page
+        returned. Raises InputError (invalidContinuationToken) for a cursor it did not make."""
+
+    def delete_older_than(self, moment: datetime) -> int:
+        """Delete the records from before `moment` (maintenance: audit.expired_before); how many."""
