@@ -11,6 +11,8 @@ from pathlib import Path
 
 import azure.functions as func
 
+from shared.domain.errors import NotFound
+
 from .http import error_response, page_headers
 
 bp = func.Blueprint()
@@ -62,5 +64,5 @@ def page(req: func.HttpRequest) -> func.HttpResponse:
 def page_file(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("file") or ""
     if name not in STATIC_FILES:
-        return error_response("notFound", "No such file of the page.", status=404)
+        return error_response(NotFound("No such file of the page."))
     return _serve(req, name)

@@ -25,8 +25,9 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
-def error_view(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+def error_view(code: str, message: str, *, target: str | None = None) -> dict[str, Any]:
+    """The contract's error body; `target` (the field or parameter at fault) only when one is."""
+    return {"error": {"code": code, "message": message, **({"target": target} if target is not None else {})}}
 
 
 def health_view() -> dict[str, Any]:

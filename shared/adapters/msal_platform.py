@@ -61,6 +61,10 @@ class MsalIdentityPlatform:
         use_environment_proxies(self._session, self._host)
         self._discovery = _DiscoveryCache()
 
+    def close(self) -> None:
+        """Close the shared session's pooled connections."""
+        self._session.close()
+
     def with_password(
         self, *, tenant: str, app: AppCredential, username: str, password: str, deadline: float
     ) -> TokenAnswer:

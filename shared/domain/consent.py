@@ -1,6 +1,7 @@
 """Consent: the values of Grant Consent links and of the callback that completes them."""
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -56,11 +57,22 @@ class AuthorizationRequest:
     flow: str = field(repr=False)
 
 
+class ConsentOutcomeKind(enum.Enum):
+    """What came of a consent callback, as the page answers it (functions/http.py gives each its status code)."""
+
+    GRANTED = "granted"  # the consent is stored and the customer verified
+    DECLINED = "declined"  # the admin said no: an answer, not a failure of the callback
+    FAILED = "failed"  # Microsoft answered an error, or issued no refresh token for the code
+    REFUSED = "refused"  # the link or the answer cannot be used (unknown, expired, another tenant, unreadable)
+    TOO_LARGE = "tooLarge"  # a form body over the contract's limit
+    UNAVAILABLE = "unavailable"  # a dependency could not be reached, or the app failed: ask again later
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentOutcome:
-    """What the callback page says: its HTTP status, a title, and lines for a person (never a secret)."""
+    """What the callback page says: what came of it, a title, and lines for a person (never a secret)."""
 
-    status: int
+    kind: ConsentOutcomeKind
     title: str
     lines: tuple[str, ...] = ()
     customer_id: str | None = None

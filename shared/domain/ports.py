@@ -223,7 +223,7 @@ class AlertTransport(Protocol):
 
     def check_destination(self, url: str) -> ChannelUrl:
         """`url` taken apart if messages may go there now (its host resolved, every address allowed); raises
-        FieldError (target `url`: invalidChannelUrl, channelUrlNotAllowed) otherwise."""
+        InputError (target `url`: invalidChannelUrl, channelUrlNotAllowed) otherwise."""
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
         """POST one message; what came of it, as data (never raised, never the answer's body)."""

@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..domain.classification import aadsts_code, classify
-from ..domain.consent import CONSENT_TTL, ConsentLink, ConsentOutcome, consent_description, state_hash
-from ..domain.errors import Conflict, DependencyUnavailable, InputError
+from ..domain.consent import (
+    CONSENT_TTL,
+    ConsentLink,
+    ConsentOutcome,
+    ConsentOutcomeKind,
+    consent_description,
+    state_hash,
+)
+from ..domain.errors import Conflict, DependencyUnavailable
 from ..domain.models import AuthMethod, ConsentResult, Customer, LastConsent, PendingConsent, ProviderSecret
 from ..domain.ports import ConsentPlatform, ConsentStates
 from ..domain.rules import is_email, is_guid
@@ -59,8 +66,8 @@ def start_consent(
     if not is_guid(customer.tenant_id) and ctx.platform.tenant_of_domain(
             customer.tenant_id, deadline=time.monotonic() + v.deadline_seconds) is None:
         # The callback could not bind a consent to it: say so now rather than after the admin consented.
-        raise InputError("invalidTenantId", f"The identity platform does not know the domain {customer.tenant_id}; "
-                         "check the customer's tenant id.", status=409)
+        raise Conflict("invalidTenantId", f"The identity platform does not know the domain {customer.tenant_id}; "
+                       "check the customer's tenant id.")
     now = now or datetime.now(UTC)
     state = random_source.token_urlsafe(32)
     flow_secret: str | None = None
@@ -127,16 +134,16 @@ class _Attempt:
     def granted(self, message: str) -> LastConsent:
         return LastConsent(ConsentResult.GRANTED, self.method, self.at, message)
 
-    def refused(self, why: str, *, status: int = 400) -> ConsentOutcome:
+    def refused(self, why: str, *, kind: ConsentOutcomeKind = ConsentOutcomeKind.REFUSED) -> ConsentOutcome:
         """Nothing of the consent is kept: the connection stays as it was; the link is used up all the same."""
-        return self.not_granted(ConsentResult.FAILED, why, status=status, title="This consent link cannot be used",
+        return self.not_granted(ConsentResult.FAILED, why, kind=kind, title="This consent link cannot be used",
                                 lines=(why, "The customer's connection is unchanged."))
 
-    def not_granted(self, outcome: ConsentResult, message: str | None, *, status: int, title: str,
+    def not_granted(self, outcome: ConsentResult, message: str | None, *, kind: ConsentOutcomeKind, title: str,
                     lines: tuple[str, ...]) -> ConsentOutcome:
         saved = _end_link(self.v, self.customer, LastConsent(outcome, self.method, self.at, message))
         logger.info("Consent for customer %s: %s (%s).", self.customer_id, outcome.value, self.method.value)
-        return ConsentOutcome(status, title, lines, self.customer_id, saved)
+        return ConsentOutcome(kind, title, lines, self.customer_id, saved)
 
 
 def _provider(v: VerifyContext) -> AppCredential | None:
@@ -154,7 +161,7 @@ def _bound_tenant(ctx: ConsentContext, attempt: _Attempt) -> str | ConsentOutcom
     except DependencyUnavailable:
         return attempt.refused(f"The Microsoft identity platform could not be reached to confirm which tenant "
                                f"{tenant_id} belongs to. Nothing was stored; ask for a new link in a moment.",
-                               status=503)
+                               kind=ConsentOutcomeKind.UNAVAILABLE)
     if resolved is None:
         return attempt.refused(f"The Microsoft identity platform does not know the domain {tenant_id}, so this "
                                f"consent cannot be bound to the customer's tenant. Nothing was stored; check the "
@@ -174,10 +181,12 @@ def _redeem(ctx: ConsentContext, attempt: _Attempt, bound: str, pending: Pending
                                       deadline=time.monotonic() + v.deadline_seconds)
     if not answer.ok or not answer.refresh_token:
         if answer.transport is not None:
-            return attempt.refused(f"{answer.description} Nothing was stored; ask for a new link.", status=503)
+            return attempt.refused(f"{answer.description} Nothing was stored; ask for a new link.",
+                                   kind=ConsentOutcomeKind.UNAVAILABLE)
         found = classify(answer.error_codes, answer.description or answer.error, method=AuthMethod.TOKEN)
         message = consent_description(found.message) or "Microsoft issued no refresh token for this consent."
-        return attempt.not_granted(ConsentResult.FAILED, message, status=400, title="Consent did not complete",
+        return attempt.not_granted(ConsentResult.FAILED, message, kind=ConsentOutcomeKind.FAILED,
+                                   title="Consent did not complete",
                                    lines=(f"Customer {customer.customer_id}: the consent did not complete.", message,
                                           "The customer's connection is unchanged. Ask for a new link."))
     identity = answer.identity or {}
@@ -256,7 +265,7 @@ def _admin_consent(attempt: _Attempt, bound: str, returned: str | None) -> Conse
                                                 deadline=time.monotonic() + v.deadline_seconds)
     if answer.transport is not None:
         return attempt.refused(f"{answer.description} The consent could not be confirmed; nothing was stored. Ask "
-                               "for a new link.", status=503)
+                               "for a new link.", kind=ConsentOutcomeKind.UNAVAILABLE)
     if not answer.ok or str((answer.claims or {}).get("tid") or "").lower() != bound:
         return attempt.refused("The consent could not be confirmed for this customer's tenant: a token for it was "
                                "not issued to the provider's app. Nothing was stored.")
@@ -282,7 +291,7 @@ def _declined(attempt: _Attempt, params: Mapping[str, str]) -> ConsentOutcome:
     said = "the admin declined consent" if declined else "the consent did not complete"
     return attempt.not_granted(
         ConsentResult.DECLINED if declined else ConsentResult.FAILED, description,
-        status=200 if declined else 400, title="Consent was not granted",
+        kind=ConsentOutcomeKind.DECLINED if declined else ConsentOutcomeKind.FAILED, title="Consent was not granted",
         lines=(f"Customer {attempt.customer_id}: {said}.", description or "", "The customer's connection is unchanged.",
                "What to do: to grant consent after all, ask the service provider for a new link."))
 
@@ -292,13 +301,13 @@ def _verified(v: VerifyContext, customer: Customer, said: str) -> ConsentOutcome
     status = checked.last_verification_status.value
     why = f" ({checked.last_verification_reason.value})" if checked.last_verification_reason else ""
     logger.info("Consent for customer %s: granted (%s).", customer.customer_id, customer.authentication_method.value)
-    return ConsentOutcome(200, "Consent granted", (said, f"Verified just now: {status}{why}."),
+    return ConsentOutcome(ConsentOutcomeKind.GRANTED, "Consent granted", (said, f"Verified just now: {status}{why}."),
                           customer.customer_id, checked)
 
 
 def _refused(why: str, customer_id: str | None = None) -> ConsentOutcome:
     """A callback that used up no link of the customer's (none, or not the current one): nothing changes."""
-    return ConsentOutcome(400, "This consent link cannot be used", (why,), customer_id)
+    return ConsentOutcome(ConsentOutcomeKind.REFUSED, "This consent link cannot be used", (why,), customer_id)
 
 
 _END_LINK_ATTEMPTS = 3

@@ -24,7 +24,8 @@ def get_customer(store: CustomerStore, customer_id: str) -> Customer:
 
 def _require(condition: bool, field: str, method: AuthMethod) -> None:
     if not condition:
-        raise InputError("missingField", f"{field} is required for authenticationMethod {method.value}.")
+        raise InputError("missingField", f"{field} is required for authenticationMethod {method.value}.",
+                         target=field)
 
 
 def put_customer(

@@ -4,9 +4,8 @@ queue workers that verify the chunks, and the recovery of lost work (README, "Ve
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from datetime import UTC, datetime, timedelta
 
 from ..domain.models import Customer, Status
@@ -199,8 +198,7 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
     errors: list[BaseException] = []
     if gone:
         _complete(runs, chunk.run_id, gone, errors)
-    pool = _pool(ctx.limiter.ceiling)
-    pending = {pool.submit(check, ctx, customer, in_run=True) for customer in read.values()}
+    pending = {ctx.pool.submit(check, ctx, customer, in_run=True) for customer in read.values()}
     while pending:
         finished, pending = wait(pending, timeout=ALIVE_EVERY, return_when=FIRST_COMPLETED)
         if not finished:
@@ -258,15 +256,3 @@ def _finish(runs: RunStore, run_id: str) -> None:
         (run.finished_at - run.started_at).total_seconds(),
     )
 
-
-# One pool of verification threads per process, shared by every message the worker handles at once: threads
-# are reused instead of started per chunk, and never more than VERIFY_CONCURRENCY of them exist.
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def _pool(size: int) -> ThreadPoolExecutor:
-    with _pools_lock:
-        if size not in _pools:
-            _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="verify")
-        return _pools[size]

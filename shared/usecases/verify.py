@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
+from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ class VerifyContext:
     provider_settings: ProviderSettingsStore
     platform: IdentityPlatform
     limiter: ConcurrencyLimiter
+    pool: Executor  # the threads that verify a run's chunks (the services own it)
     required_roles: tuple[str, ...]
     deadline_seconds: float = DEADLINE_SECONDS
     provider: ProviderCredential = field(default_factory=ProviderCredential)

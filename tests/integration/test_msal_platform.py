@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,9 +16,8 @@ from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
 from shared.domain.secrets import SecretKind
 from shared.usecases.customers import put_customer
-from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.provider_settings import put_settings
-from shared.usecases.verify import VerifyContext, verify_customer
+from shared.usecases.verify import verify_customer
 from tests.support.fakes import fake_services
 from tools.identity_sim import (
     AadstsError,
@@ -61,18 +61,16 @@ def world(sim, monkeypatch, caplog):
     sim.add_user(User(upn=admin, password=PASSWORD))
     sim.add_app(AppRegistration(client_id=PROVIDER, secrets=(ClientSecret(PROVIDER_SECRET),)))
     sim.add_app(AppRegistration(client_id=APP, secrets=(ClientSecret(APP_SECRET),), roles={"*": ("User.Read.All",)}))
-    services = fake_services()
-    put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
-        client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
-        client_secret=PROVIDER_SECRET))
     platform = MsalIdentityPlatform(sim.authority_host, delegated_scopes=("https://graph.microsoft.com/.default",),
                                     application_scope="https://graph.microsoft.com/.default", pool_size=8,
                                     policy=POLICY)
-    ctx = VerifyContext(customers=services.customers, history=services.history, secrets=services.secrets,
-                        provider_settings=services.provider_settings, platform=platform,
-                        limiter=ConcurrencyLimiter(8), required_roles=("User.Read.All",), deadline_seconds=8.0)
-    return dataclasses.make_dataclass("World", ["sim", "services", "ctx", "tenant", "admin"])(
-        sim, services, ctx, tenant, admin)
+    with closing(platform), fake_services(platform=platform) as services:
+        put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
+            client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
+            client_secret=PROVIDER_SECRET))
+        ctx = dataclasses.replace(services.verification, deadline_seconds=8.0)
+        yield dataclasses.make_dataclass("World", ["sim", "services", "ctx", "tenant", "admin"])(
+            sim, services, ctx, tenant, admin)
 
 
 def add(world, method, *, cid="c1", tenant_id=None, **fields):

@@ -30,14 +30,13 @@ from shared.domain.reasons import Reason
 from shared.domain.secrets import SecretKind
 from shared.domain.verification import TokenAnswer
 from shared.usecases.customers import delete_customer, put_customer
-from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.secret_sweep import sweep_secrets
 from shared.usecases.verify import VerifyContext, verify_customer
 from tests.support.credentials import FixedTokenCredential
+from tests.support.fakes import fake_services
 from tests.support.keyvault_sim import KeyVaultSimulator
 from tests.support.tls import TestCA
-from tests.support.verification_fakes import ScriptedPlatform
 
 pytestmark = pytest.mark.integration
 
@@ -169,12 +168,13 @@ def test_concurrent_settings_changes_leave_the_winners_client_secret(stores, sec
         assert readable(secrets, None, ProviderSecret.CLIENT_SECRET) == {record.client_secret_version}
 
 
-def verifier(stores, secrets) -> tuple[VerifyContext, ScriptedPlatform]:
+@pytest.fixture
+def verifier(stores, secrets) -> Iterator[VerifyContext]:
+    """Verification over these stores and secrets, with a scripted identity platform."""
     customers, history, settings = stores
-    platform = ScriptedPlatform()
-    platform.script(GUID, TokenAnswer(claims={"tid": GUID, "roles": ["User.Read.All"]}))
-    return VerifyContext(customers=customers, history=history, secrets=secrets, provider_settings=settings,
-                         platform=platform, limiter=ConcurrencyLimiter(2), required_roles=("User.Read.All",)), platform
+    with fake_services(customers=customers, history=history, provider_settings=settings, secrets=secrets) as services:
+        services.verification.platform.script(GUID, TokenAnswer(claims={"tid": GUID, "roles": ["User.Read.All"]}))
+        yield services.verification
 
 
 def application(secret: str) -> CustomerInput:
@@ -182,7 +182,8 @@ def application(secret: str) -> CustomerInput:
                          application_id=APP, application_secret=secret)
 
 
-def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_and_moves_to_it(stores, secrets):
+def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_and_moves_to_it(stores, secrets,
+                                                                                                verifier):
     customers, _, _ = stores
     first, _ = put_customer(customers, secrets, "lost", application("first"))
     # A later PUT wrote its version and its record, but storage lost the record's write after confirming it;
@@ -190,7 +191,7 @@ def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_
     newer = secrets.create_version("lost", A, "second")
     secrets.retire_version("lost", A, first.secret_versions[A])
     assert secrets.get("lost", A, first.secret_versions[A]) is None
-    ctx, platform = verifier(stores, secrets)
+    ctx, platform = verifier, verifier.platform
     customer = verify_customer(ctx, "lost", in_run=True)
     assert platform.sent == ["second"] and customer.last_verification_status is Status.SUCCEEDED
     assert customers.get("lost").secret_versions[A] == newer
@@ -198,11 +199,11 @@ def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_
     assert readable(secrets, "lost", A) == {newer}
 
 
-def test_a_record_whose_secret_the_store_lost_altogether_stops_naming_it(stores, secrets):
+def test_a_record_whose_secret_the_store_lost_altogether_stops_naming_it(stores, secrets, verifier):
     customers, _, _ = stores
     first, _ = put_customer(customers, secrets, "gone", application("first"))
     secrets.retire_version("gone", A, first.secret_versions[A])
-    ctx, platform = verifier(stores, secrets)
+    ctx, platform = verifier, verifier.platform
     customer = verify_customer(ctx, "gone", in_run=True)
     assert platform.sent == [] and customer.last_verification_reason is Reason.NOT_CONFIGURED
     assert customers.get("gone").secret_versions == {}

@@ -4,7 +4,9 @@ every message is delivered twice; a worker stops mid-chunk and its message comes
 with a status, the run's counts are exact, and no secret is lost."""
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from contextlib import closing
 
 import pytest
 
@@ -21,10 +23,8 @@ from shared.domain.runs import Trigger
 from shared.domain.secrets import SecretKind
 from shared.domain.work import decode, encode
 from shared.usecases.customers import put_customer
-from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import handle_work, start_run
-from shared.usecases.verify import VerifyContext
-from tests.support.fakes import InMemoryProviderSettingsStore
+from tests.support.fakes import FAKE_CONFIG, fake_services
 from tests.support.verification_fakes import InMemoryWorkQueue
 from tools.identity_sim import AppRegistration, ClientSecret, Hang, IdentitySimulator, ServerError, Tenant, Throttle
 
@@ -110,37 +110,39 @@ def test_a_run_under_faults_ends_with_every_customer_counted_once(world, tables,
                                     application_scope="https://graph.microsoft.com/.default", pool_size=16,
                                     policy=RetryPolicy(attempts=4, retry_after_cap=2, backoff=0.05,
                                                        request_timeout=1.5))
-    ctx = VerifyContext(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"),
-                        secrets=secrets, provider_settings=InMemoryProviderSettingsStore(), platform=platform,
-                        limiter=ConcurrencyLimiter(16), required_roles=("User.Read.All",), deadline_seconds=4.0)
     runs = StoppingRuns(tables, table=f"Runs{suffix}", after=3)
     queue = InMemoryWorkQueue()
-    run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
+    config = dataclasses.replace(FAKE_CONFIG, verify_concurrency=16)
+    with closing(platform), fake_services(config=config, customers=customers, secrets=secrets, platform=platform,
+                                          history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+                                          work=queue) as services:
+        ctx = dataclasses.replace(services.verification, deadline_seconds=4.0)
+        run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
 
-    deliveries = 0
-    while queue.messages:
-        message = encode(queue.messages.pop(0))
-        for _ in range(2):  # every message is delivered twice
-            deliveries += 1
-            try:
-                handle_work(ctx, runs, queue, message)
-            except (DependencyUnavailable, SystemExit):
-                queue.messages.append(decode(message))  # the host delivers a failed message again
-    done = runs.get(run.run_id)
-    assert (done.total, done.completed) == (COUNT, COUNT), done
-    assert sum(done.by_status.values()) == COUNT and done.finished_at is not None
-    assert runs.left == -1 and not customers.flaky, "the faults did not all happen"
+        deliveries = 0
+        while queue.messages:
+            message = encode(queue.messages.pop(0))
+            for _ in range(2):  # every message is delivered twice
+                deliveries += 1
+                try:
+                    handle_work(ctx, runs, queue, message)
+                except (DependencyUnavailable, SystemExit):
+                    queue.messages.append(decode(message))  # the host delivers a failed message again
+        done = runs.get(run.run_id)
+        assert (done.total, done.completed) == (COUNT, COUNT), done
+        assert sum(done.by_status.values()) == COUNT and done.finished_at is not None
+        assert runs.left == -1 and not customers.flaky, "the faults did not all happen"
 
-    views = {cid: customers.get(cid) for cid in ids}
-    assert all(v.last_verification_status is not Status.NOT_VERIFIED for v in views.values())
-    for cid, (outcome, _) in faults.items():
-        expected = Reason.UNREACHABLE if isinstance(outcome, Hang) else None
-        assert views[cid].last_verification_reason is expected, (cid, outcome, views[cid])
-    assert done.by_status[Status.FAILED] == sum(isinstance(o, Hang) for o, _ in faults.values())
-    throttled = [r for r in sim.requests if r.status == 429]
-    assert throttled and all(r.tenant_id for r in throttled)  # the 429s really came, and were retried past
-    for cid in ids:  # no secret lost
-        assert views[cid].secret_versions == stored_before[cid]
-        version = views[cid].secret_versions[SecretKind.APPLICATION_SECRET]
-        assert secrets.get(cid, SecretKind.APPLICATION_SECRET, version) == SECRET
+        views = {cid: customers.get(cid) for cid in ids}
+        assert all(v.last_verification_status is not Status.NOT_VERIFIED for v in views.values())
+        for cid, (outcome, _) in faults.items():
+            expected = Reason.UNREACHABLE if isinstance(outcome, Hang) else None
+            assert views[cid].last_verification_reason is expected, (cid, outcome, views[cid])
+        assert done.by_status[Status.FAILED] == sum(isinstance(o, Hang) for o, _ in faults.values())
+        throttled = [r for r in sim.requests if r.status == 429]
+        assert throttled and all(r.tenant_id for r in throttled)  # the 429s really came, and were retried past
+        for cid in ids:  # no secret lost
+            assert views[cid].secret_versions == stored_before[cid]
+            version = views[cid].secret_versions[SecretKind.APPLICATION_SECRET]
+            assert secrets.get(cid, SecretKind.APPLICATION_SECRET, version) == SECRET
 

@@ -21,13 +21,10 @@ from shared.domain.verification import TokenAnswer
 from shared.domain.work import Chunk, Watch, decode, encode
 from shared.usecases import runs as runs_module
 from shared.usecases.customers import put_customer
-from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import handle_poisoned, handle_work, start_run
-from shared.usecases.verify import VerifyContext
 from tests.integration.test_table_runs import _started
 from tests.support.devserver_process import eventually
 from tests.support.fakes import fake_services
-from tests.support.verification_fakes import ScriptedPlatform
 from tools.queues import decode_body
 
 pytestmark = pytest.mark.integration
@@ -96,82 +93,79 @@ def test_a_worker_that_dies_holding_a_chunk_of_the_real_queue_is_recovered_by_th
     monkeypatch.setattr(runs_module, "WATCH_EVERY", timedelta(seconds=1))
     storage = StorageConfig(connection_string=azurite.connection_string)
     suffix = uuid.uuid4().hex[:12]
-    fakes = fake_services()
     customers = TableCustomerStore(tables, table=f"Tenants{suffix}")
-    platform = ScriptedPlatform()
-    platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
-    ctx = VerifyContext(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"),
-                        secrets=fakes.secrets, provider_settings=fakes.provider_settings, platform=platform,
-                        limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
     runs = TableRunStore(tables, table=f"Runs{suffix}")
     queue = StorageWorkQueue(queue_service_from_config(storage, retry_total=0), queue=f"verify-{suffix}")
-    raw = QueueClient.from_connection_string(azurite.connection_string, f"verify-{suffix}")
-    for n in range(75):
-        put_customer(customers, fakes.secrets, f"c{n:03d}", CustomerInput(
-            tenant_id=GOOD, authentication_method=AuthMethod.APPLICATION, m365_email=None,
-            application_id=APP, application_secret="s"))
-    run, _ = start_run(runs, queue, trigger=Trigger.HTTP)
+    with fake_services(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+                       work=queue) as fakes:
+        ctx, platform = fakes.verification, fakes.verification.platform
+        platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
+        raw = QueueClient.from_connection_string(azurite.connection_string, f"verify-{suffix}")
+        for n in range(75):
+            put_customer(customers, fakes.secrets, f"c{n:03d}", CustomerInput(
+                tenant_id=GOOD, authentication_method=AuthMethod.APPLICATION, m365_email=None,
+                application_id=APP, application_secret="s"))
+        run, _ = start_run(runs, queue, trigger=Trigger.HTTP)
 
-    held = None
-    kinds = []
+        held = None
+        kinds = []
 
-    def host_polls_once() -> bool:
-        """Handle what is visible, as the host would; the first chunk is taken by a worker that dies."""
-        nonlocal held
-        for message in raw.receive_messages(max_messages=32, visibility_timeout=600):  # the host's hold
-            work = decode(decode_body(message.content, "base64").decode("utf-8"))
-            kinds.append(type(work))
-            if isinstance(work, Chunk) and held is None:
-                held = work  # never finished, never deleted: hidden for the hold
-                continue
-            handle_work(ctx, runs, queue, decode_body(message.content, "base64").decode("utf-8"))
-            raw.delete_message(message)
-        return runs.get(run.run_id).finished_at is not None
+        def host_polls_once() -> bool:
+            """Handle what is visible, as the host would; the first chunk is taken by a worker that dies."""
+            nonlocal held
+            for message in raw.receive_messages(max_messages=32, visibility_timeout=600):  # the host's hold
+                work = decode(decode_body(message.content, "base64").decode("utf-8"))
+                kinds.append(type(work))
+                if isinstance(work, Chunk) and held is None:
+                    held = work  # never finished, never deleted: hidden for the hold
+                    continue
+                handle_work(ctx, runs, queue, decode_body(message.content, "base64").decode("utf-8"))
+                raw.delete_message(message)
+            return runs.get(run.run_id).finished_at is not None
 
-    eventually(host_polls_once, timeout=120, what="the run to finish without the held chunk")
-    assert held is not None and kinds.count(Watch) >= 2  # the watch looked more than once: it saw the stall
-    done = runs.get(run.run_id)
-    assert (done.total, done.completed, done.given_up) == (75, 75, 0)
-    assert (done.stalls, done.resent, done.causes) == (1, 25, {RecoveryCause.WORKER_STALLED})
-    calls = len(platform.calls)
-    handle_work(ctx, runs, queue, encode(held))  # the held chunk comes back after the hold
-    assert len(platform.calls) == calls and runs.get(run.run_id) == done
+        eventually(host_polls_once, timeout=120, what="the run to finish without the held chunk")
+        assert held is not None and kinds.count(Watch) >= 2  # the watch looked more than once: it saw the stall
+        done = runs.get(run.run_id)
+        assert (done.total, done.completed, done.given_up) == (75, 75, 0)
+        assert (done.stalls, done.resent, done.causes) == (1, 25, {RecoveryCause.WORKER_STALLED})
+        calls = len(platform.calls)
+        handle_work(ctx, runs, queue, encode(held))  # the held chunk comes back after the hold
+        assert len(platform.calls) == calls and runs.get(run.run_id) == done
 
 
 def test_a_chunk_that_keeps_failing_ends_given_up_through_the_poison_queue(azurite, tables):
     """What the host does with a message that fails 5 times, and what the app does with it then."""
     storage = StorageConfig(connection_string=azurite.connection_string)
     suffix = uuid.uuid4().hex[:12]
-    fakes = fake_services()
     customers = TableCustomerStore(tables, table=f"Tenants{suffix}")
-    ctx = VerifyContext(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"),
-                        secrets=fakes.secrets, provider_settings=fakes.provider_settings, platform=ScriptedPlatform(),
-                        limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
     runs = TableRunStore(tables, table=f"Runs{suffix}")
     queue = StorageWorkQueue(queue_service_from_config(storage, retry_total=0), queue=f"verify-{suffix}")
-    for n in range(3):
-        put_customer(customers, fakes.secrets, f"c{n:03d}", CustomerInput(
-            tenant_id=GOOD, authentication_method=AuthMethod.APPLICATION, m365_email=None,
-            application_id=APP, application_secret="s"))
-    run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
-    raw = QueueClient.from_connection_string(azurite.connection_string, f"verify-{suffix}")
-    (fan_out,) = raw.receive_messages(max_messages=32)
-    handle_work(ctx, runs, queue, decode_body(fan_out.content, "base64").decode("utf-8"))
-    raw.delete_message(fan_out)
+    with fake_services(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+                       work=queue) as fakes:
+        ctx = fakes.verification
+        for n in range(3):
+            put_customer(customers, fakes.secrets, f"c{n:03d}", CustomerInput(
+                tenant_id=GOOD, authentication_method=AuthMethod.APPLICATION, m365_email=None,
+                application_id=APP, application_secret="s"))
+        run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
+        raw = QueueClient.from_connection_string(azurite.connection_string, f"verify-{suffix}")
+        (fan_out,) = raw.receive_messages(max_messages=32)
+        handle_work(ctx, runs, queue, decode_body(fan_out.content, "base64").decode("utf-8"))
+        raw.delete_message(fan_out)
 
-    def broken(customer_ids):
-        raise OSError("the tenants cannot be read")
+        def broken(customer_ids):
+            raise OSError("the tenants cannot be read")
 
-    customers.get_many = broken
-    for _attempt in range(2):  # the chunk, then its copy sent once more: each fails on every delivery
-        (message,) = raw.receive_messages(max_messages=32)
-        text = decode_body(message.content, "base64").decode("utf-8")
-        for _delivery in range(5):
-            with pytest.raises(OSError):
-                handle_work(ctx, runs, queue, text)
-        raw.delete_message(message)  # moved to verify-requests-poison by the host
-        handle_poisoned(runs, queue, text)
-    assert list(raw.peek_messages(max_messages=32)) == []  # nothing more is sent
-    done = runs.get(run.run_id)
-    assert (done.total, done.completed, done.given_up, done.resent) == (3, 0, 3, 3) and done.finished_at
-    assert done.causes == {RecoveryCause.WORK_FAILED}
+        customers.get_many = broken
+        for _attempt in range(2):  # the chunk, then its copy sent once more: each fails on every delivery
+            (message,) = raw.receive_messages(max_messages=32)
+            text = decode_body(message.content, "base64").decode("utf-8")
+            for _delivery in range(5):
+                with pytest.raises(OSError):
+                    handle_work(ctx, runs, queue, text)
+            raw.delete_message(message)  # moved to verify-requests-poison by the host
+            handle_poisoned(runs, queue, text)
+        assert list(raw.peek_messages(max_messages=32)) == []  # nothing more is sent
+        done = runs.get(run.run_id)
+        assert (done.total, done.completed, done.given_up, done.resent) == (3, 0, 3, 3) and done.finished_at
+        assert done.causes == {RecoveryCause.WORK_FAILED}

@@ -411,7 +411,8 @@ def test_garbled_continuation_tokens_are_input_errors(mixed):
     for token in _garbled(valid):
         with pytest.raises(InputError) as err:
             _list(mixed, CustomerFilter(), token)
-        assert (err.value.code, err.value.status) == ("invalidContinuationToken", 400), token
+        assert (type(err.value), err.value.code, err.value.target) == (
+            InputError, "invalidContinuationToken", "continuationToken"), token
 
 
 def test_a_token_is_only_good_for_the_filter_it_was_issued_for(mixed):

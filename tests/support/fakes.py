@@ -5,8 +5,11 @@ import dataclasses
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
+from shared import bootstrap
 from shared.bootstrap import Services
+from shared.config import AppConfig, load_config
 from shared.domain.errors import Conflict
 from shared.domain.models import (
     Cursor,
@@ -18,10 +21,6 @@ from shared.domain.models import (
     VerificationResult,
 )
 from shared.domain.secrets import SecretVersion, StoredSecret
-from shared.usecases.consent import ConsentContext
-from shared.usecases.limiter import ConcurrencyLimiter
-from shared.usecases.token_key import TokenKey
-from shared.usecases.verify import VerifyContext
 
 
 class InMemoryCustomerStore:
@@ -168,8 +167,14 @@ class InMemorySecretStore:
             yield StoredSecret(customer_id, str(name), tuple(SecretVersion(v, at) for v, (_, at) in found.items()))
 
 
-def fake_services() -> Services:
-    """Fresh fakes behind every port, ready for bootstrap.use()."""
+# The configuration of services over fakes: local Azurite storage (never reached: every port has a fake) and the
+# defaults, with four verifications in flight.
+FAKE_CONFIG = load_config({"AzureWebJobsStorage": "UseDevelopmentStorage=true", "VERIFY_CONCURRENCY": "4"})
+
+
+def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
+    """bootstrap.build() over fresh fakes behind every port, or what `given` names instead (real adapters in
+    integration tests). Close what it answers (`with`); the `services` fixture does."""
     from tests.support.verification_fakes import (
         InMemoryConsentStates,
         InMemoryRunStore,
@@ -178,23 +183,10 @@ def fake_services() -> Services:
         ScriptedPlatform,
     )
 
-    secrets, customers, history = InMemorySecretStore(), InMemoryCustomerStore(), InMemoryHistoryStore()
-    provider_settings = InMemoryProviderSettingsStore()
-    verification = VerifyContext(
-        customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
-        platform=ScriptedPlatform(), limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",),
-    )
-    return Services(
-        config=None,
-        customers=customers,
-        history=history,
-        secrets=secrets,
-        provider_settings=provider_settings,
-        token_keys=TokenKey(secrets),
-        verification=verification,
-        runs=InMemoryRunStore(),
-        work=InMemoryWorkQueue(),
-        consent=ConsentContext(verification=verification, states=InMemoryConsentStates(),
-                               platform=ScriptedConsentPlatform(), scopes=("https://graph.microsoft.com/.default",),
-                               application_scope="https://graph.microsoft.com/.default"),
-    )
+    fakes = {
+        "customers": InMemoryCustomerStore, "history": InMemoryHistoryStore, "secrets": InMemorySecretStore,
+        "provider_settings": InMemoryProviderSettingsStore, "runs": InMemoryRunStore, "work": InMemoryWorkQueue,
+        "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
+        "consent_platform": ScriptedConsentPlatform,
+    }
+    return bootstrap.build(config, **{name: fake() for name, fake in fakes.items() if name not in given}, **given)

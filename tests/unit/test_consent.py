@@ -10,9 +10,9 @@ import azure.functions as func
 import pytest
 
 from functions import consent
-from shared import bootstrap
-from shared.domain.consent import tenant_in_issuer
-from shared.domain.errors import Conflict, InputError
+from functions.http import CONSENT_STATUS, error_status
+from shared.domain.consent import ConsentOutcome, tenant_in_issuer
+from shared.domain.errors import Conflict
 from shared.domain.inputs import CustomerInput, ProviderSettingsInput
 from shared.domain.models import AuthMethod, ConsentResult, Customer, Status
 from shared.domain.secrets import SecretKind
@@ -32,16 +32,18 @@ DOMAIN = "contoso.onmicrosoft.com"
 
 
 @pytest.fixture
-def services():
-    services = fake_services()
+def services(services):
     put_settings(services.provider_settings, services.secrets,
                  ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret="provider-secret"))
     put_customer(services.customers, services.secrets, "c1", CustomerInput(
         tenant_id=TENANT, authentication_method=AuthMethod.PASSWORD, m365_email="old@contoso.com", password="pw"))
     services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": TENANT}))
-    bootstrap.use(services)
-    yield services
-    bootstrap.use(None)
+    return services
+
+
+def answered(outcome: ConsentOutcome) -> int:
+    """The status code the callback page answers with."""
+    return CONSENT_STATUS[outcome.kind]
 
 
 def link_state(url: str) -> str:
@@ -79,7 +81,7 @@ def test_a_token_consent_switches_the_customer_stores_the_refresh_token_and_veri
     services.consent.platform.redeemed = TokenAnswer(
         claims={}, identity={"tid": TENANT, "preferred_username": "admin@contoso.com"}, refresh_token="rt-1")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c0de"})
-    assert outcome.status == 200 and outcome.title == "Consent granted"
+    assert answered(outcome) == 200 and outcome.title == "Consent granted"
     customer = services.customers.get("c1")
     assert (customer.authentication_method, customer.m365_email, customer.pending_consent) == (
         AuthMethod.TOKEN, "admin@contoso.com", None)
@@ -90,7 +92,7 @@ def test_a_token_consent_switches_the_customer_stores_the_refresh_token_and_veri
     assert "admin@contoso.com" in customer.last_consent.message
     assert not any(name == SecretKind.CONSENT_FLOW for (_, name), v in services.secrets.stored.items() if v)
     again = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c0de"})
-    assert again.status == 400  # single use
+    assert answered(again) == 400  # single use
 
 
 def test_a_tid_that_is_not_the_customers_tenant_stores_nothing_and_uses_up_the_link(services):
@@ -98,7 +100,7 @@ def test_a_tid_that_is_not_the_customers_tenant_stores_nothing_and_uses_up_the_l
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint="admin@contoso.com")
     services.consent.platform.redeemed = TokenAnswer(claims={}, identity={"tid": OTHER}, refresh_token="rt-x")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
-    assert outcome.status == 400 and OTHER in " ".join(outcome.lines)
+    assert answered(outcome) == 400 and OTHER in " ".join(outcome.lines)
     after = services.customers.get("c1")
     assert connection(after) == connection(before)
     assert "rt-x" not in services.secrets.values.values()
@@ -111,7 +113,7 @@ def test_admin_consent_checks_the_returned_tenant_with_a_token_then_switches_to_
     state = link_state(link.authorization_url)
     services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}))
     outcome = complete_consent(services.consent, {"state": state, "admin_consent": "True", "tenant": TENANT})
-    assert outcome.status == 200
+    assert answered(outcome) == 200
     customer = services.customers.get("c1")
     assert (customer.authentication_method, customer.application_id) == (AuthMethod.APPLICATION, PROVIDER)
     assert customer.last_verification_status is Status.SUCCEEDED
@@ -122,7 +124,7 @@ def test_admin_consent_for_a_tenant_whose_token_says_otherwise_is_refused(servic
     services.verification.platform.script(OTHER, TokenAnswer(claims={"tid": TENANT}))
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": OTHER})
-    assert outcome.status == 400 and services.customers.get("c1").authentication_method is AuthMethod.PASSWORD
+    assert answered(outcome) == 400 and services.customers.get("c1").authentication_method is AuthMethod.PASSWORD
     assert services.customers.get("c1").pending_consent is None
 
 
@@ -131,14 +133,14 @@ def test_admin_consent_naming_the_right_tenant_is_still_checked_with_a_token(ser
     services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": OTHER}))  # not the tenant named
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": TENANT})
-    assert outcome.status == 400 and services.customers.get("c1").authentication_method is AuthMethod.PASSWORD
+    assert answered(outcome) == 400 and services.customers.get("c1").authentication_method is AuthMethod.PASSWORD
     assert ("client_credentials", TENANT, PROVIDER) in services.verification.platform.calls
 
 
 @pytest.mark.parametrize("params", [{}, {"state": "forged"}, {"code": "c"}])
 def test_missing_or_unknown_states_answer_400_and_change_nothing(services, params):
     before = services.customers.get("c1")
-    assert complete_consent(services.consent, params).status == 400
+    assert answered(complete_consent(services.consent, params)) == 400
     assert services.customers.get("c1") == before
 
 
@@ -146,14 +148,15 @@ def test_an_expired_state_answers_400(services):
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None,
                          now=datetime.now(UTC) - timedelta(minutes=16))
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
-    assert outcome.status == 400 and "expired" in outcome.lines[0]
+    assert answered(outcome) == 400 and "expired" in outcome.lines[0]
     assert services.customers.get("c1").authentication_method is AuthMethod.PASSWORD
 
 
 def test_a_newer_link_makes_the_older_one_useless(services):
     old = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
     start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    assert complete_consent(services.consent, {"state": link_state(old.authorization_url), "code": "c"}).status == 400
+    outcome = complete_consent(services.consent, {"state": link_state(old.authorization_url), "code": "c"})
+    assert answered(outcome) == 400
 
 
 @pytest.mark.parametrize("missing, code", [
@@ -161,19 +164,19 @@ def test_a_newer_link_makes_the_older_one_useless(services):
     ("redirectUrl", "redirectUrlNotConfigured"),
 ])
 def test_links_need_complete_settings(missing, code):
-    services = fake_services()
-    put_customer(services.customers, services.secrets, "c1", CustomerInput(
-        tenant_id=TENANT, authentication_method=AuthMethod.TOKEN, m365_email=None))
-    if missing == "clientSecret":
-        put_settings(services.provider_settings, services.secrets,
-                     ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret=None))
-    if missing == "redirectUrl":  # the API cannot store settings without one; a record from elsewhere can
-        saved = put_settings(services.provider_settings, services.secrets,
-                             ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret="s"))
-        services.provider_settings.settings = dataclasses.replace(saved, redirect_url=None)
-    with pytest.raises(Conflict) as err:
-        start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    assert err.value.code == code and "Settings" in err.value.message
+    with fake_services() as services:
+        put_customer(services.customers, services.secrets, "c1", CustomerInput(
+            tenant_id=TENANT, authentication_method=AuthMethod.TOKEN, m365_email=None))
+        if missing == "clientSecret":
+            put_settings(services.provider_settings, services.secrets,
+                         ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret=None))
+        if missing == "redirectUrl":  # the API cannot store settings without one; a record from elsewhere can
+            saved = put_settings(services.provider_settings, services.secrets,
+                                 ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret="s"))
+            services.provider_settings.settings = dataclasses.replace(saved, redirect_url=None)
+        with pytest.raises(Conflict) as err:
+            start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+        assert err.value.code == code and "Settings" in err.value.message
 
 
 def test_the_link_route_and_the_callback_page(services):
@@ -206,7 +209,7 @@ def test_a_domain_customer_is_not_moved_to_another_tenant_by_admin_consent(servi
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": OTHER})
     after = services.customers.get("c2")
-    assert outcome.status == 400 and "Nothing was stored" in " ".join(outcome.lines)
+    assert answered(outcome) == 400 and "Nothing was stored" in " ".join(outcome.lines)
     assert connection(after) == connection(by_domain) and after.tenant_id == DOMAIN
     assert after.pending_consent is None and after.last_consent.outcome is ConsentResult.FAILED
     assert services.consent.platform.lookups[-1] == DOMAIN  # resolved before the callback was accepted
@@ -218,7 +221,7 @@ def test_a_domain_customer_is_not_moved_to_another_tenant_by_an_id_token(service
         claims={}, identity={"tid": OTHER, "preferred_username": "admin@other.example"}, refresh_token="rt-other")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
     after = services.customers.get("c2")
-    assert outcome.status == 400 and OTHER in " ".join(outcome.lines)
+    assert answered(outcome) == 400 and OTHER in " ".join(outcome.lines)
     assert connection(after) == connection(by_domain)
     assert "rt-other" not in services.secrets.values.values() and after.pending_consent is None
 
@@ -232,7 +235,7 @@ def test_a_domain_customer_consenting_in_its_own_tenant_is_bound_to_that_tenant_
     params = {"code": "c"} if method is AuthMethod.TOKEN else {"admin_consent": "True", "tenant": TENANT.upper()}
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), **params})
     after = services.customers.get("c2")
-    assert outcome.status == 200, outcome.lines
+    assert answered(outcome) == 200, outcome.lines
     assert (after.tenant_id, after.authentication_method, after.last_consent.outcome) == (
         TENANT, method, ConsentResult.GRANTED)
 
@@ -246,7 +249,7 @@ def test_a_domain_the_platform_does_not_know_is_refused_not_trusted(services, by
     calls = len(services.verification.platform.calls)
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), **params})
     after = services.customers.get("c2")
-    assert outcome.status == 400 and f"does not know the domain {DOMAIN}" in " ".join(outcome.lines)
+    assert answered(outcome) == 400 and f"does not know the domain {DOMAIN}" in " ".join(outcome.lines)
     assert connection(after) == connection(by_domain) and after.pending_consent is None
     assert "rt-x" not in services.secrets.values.values()
     assert len(services.verification.platform.calls) == calls  # no token was asked for the tenant named
@@ -259,7 +262,7 @@ def test_a_domain_that_cannot_be_looked_up_now_is_refused_with_503(services, by_
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": TENANT})
     after = services.customers.get("c2")
-    assert outcome.status == 503 and "could not be reached" in " ".join(outcome.lines)
+    assert answered(outcome) == 503 and "could not be reached" in " ".join(outcome.lines)
     assert connection(after) == connection(by_domain) and after.pending_consent is None
 
 
@@ -267,9 +270,9 @@ def test_a_domain_that_cannot_be_looked_up_now_is_refused_with_503(services, by_
 def test_no_link_is_handed_out_for_a_domain_the_platform_does_not_know(services, method):
     put_customer(services.customers, services.secrets, "c3", CustomerInput(
         tenant_id="nosuch.example", authentication_method=AuthMethod.TOKEN, m365_email=None))
-    with pytest.raises(InputError) as err:
+    with pytest.raises(Conflict) as err:
         start_consent(services.consent, "c3", method=method, login_hint=None)
-    assert (err.value.code, err.value.status) == ("invalidTenantId", 409)
+    assert (err.value.code, error_status(err.value)) == ("invalidTenantId", 409)
     assert services.customers.get("c3").pending_consent is None
 
 
@@ -295,7 +298,7 @@ def test_a_declined_or_failed_consent_keeps_the_connection_and_is_recorded_as_la
     after = services.customers.get("c1")
     assert connection(after) == connection(before)  # still succeeded, still by password
     assert len(services.history.results["c1"]) == rows  # the history holds verification results only
-    assert after.pending_consent is None and page.status == page_status
+    assert after.pending_consent is None and answered(page) == page_status
     last = after.last_consent
     assert (last.outcome, last.method, last.at) == (outcome, AuthMethod.TOKEN, link.expires_at - timedelta(minutes=10))
     shown = (description or error).splitlines()[0][:500]
@@ -312,7 +315,7 @@ def test_a_code_that_cannot_be_redeemed_keeps_the_connection(services):
         description="AADSTS70000: Provided grant is invalid or malformed.\r\nTrace ID: t")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
     after = services.customers.get("c1")
-    assert outcome.status == 400 and connection(after) == connection(before)
+    assert answered(outcome) == 400 and connection(after) == connection(before)
     assert (after.last_consent.outcome, after.last_consent.message) == (
         ConsentResult.FAILED, "AADSTS70000: Provided grant is invalid or malformed.")
 
@@ -371,7 +374,7 @@ def test_an_id_token_email_that_is_not_an_email_is_not_stored(services, username
         claims={}, identity={"tid": TENANT, "preferred_username": username}, refresh_token="rt-1")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
     after = services.customers.get("c1")
-    assert outcome.status == 200 and after.authentication_method is AuthMethod.TOKEN  # the consent succeeds
+    assert answered(outcome) == 200 and after.authentication_method is AuthMethod.TOKEN  # the consent succeeds
     assert after.m365_email == "old@contoso.com"
     assert outcome.lines[0] == "The admin granted consent for customer c1."
 
@@ -424,7 +427,7 @@ def test_a_granted_consent_is_kept_when_a_verification_wrote_the_record_meanwhil
     raced = racing(services, lambda update, store, previous: update(previous, dataclasses.replace(
         previous, hint="a result written meanwhile")))
     outcome = complete_consent(services.consent, params)
-    assert raced and outcome.status == 200 and outcome.title == "Consent granted"
+    assert raced and answered(outcome) == 200 and outcome.title == "Consent granted"
     after = services.customers.get("c1")
     assert (after.authentication_method, after.pending_consent, after.last_consent.outcome) == (
         AuthMethod.TOKEN, None, ConsentResult.GRANTED)
@@ -436,7 +439,7 @@ def test_a_consent_for_a_customer_whose_tenant_changed_meanwhile_stores_nothing(
     params = redeemed_for(services, token="rt-stale")
     racing(services, lambda update, store, previous: update(previous, dataclasses.replace(previous, tenant_id=OTHER)))
     outcome = complete_consent(services.consent, params)
-    assert outcome.status == 400
+    assert answered(outcome) == 400
     after = services.customers.get("c1")
     assert (after.tenant_id, after.authentication_method) == (OTHER, AuthMethod.PASSWORD)
     assert SecretKind.REFRESH_TOKEN not in after.secret_versions
@@ -448,7 +451,7 @@ def test_a_consent_for_a_customer_deleted_meanwhile_stores_nothing(services):
     params = redeemed_for(services, token="rt-gone")
     racing(services, lambda update, store, previous: store.delete(previous))
     outcome = complete_consent(services.consent, params)
-    assert outcome.status == 400 and services.customers.get("c1") is None
+    assert answered(outcome) == 400 and services.customers.get("c1") is None
     assert "rt-gone" not in [value for found in services.secrets.stored.values() for value, _ in found.values()]
 
 

@@ -5,21 +5,16 @@ import azure.functions as func
 import pytest
 
 from functions import customers, health, status
-from shared import bootstrap
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
 from shared.domain.secrets import SecretKind
-from tests.support.fakes import fake_services
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
 @pytest.fixture
-def stores():
-    services = fake_services()
-    bootstrap.use(services)
-    yield services.customers, services.secrets, services.history
-    bootstrap.use(None)
+def stores(services):
+    return services.customers, services.secrets, services.history
 
 
 def request(method, url, *, route_params=None, body=b"", params=None):
@@ -153,7 +148,7 @@ def test_invalid_customer_id_in_route_is_400(stores):
     assert read(response)["error"]["code"] == "invalidCustomerId"
 
 
-def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(stores, caplog):
+def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(services, stores, caplog):
     import logging
     from datetime import UTC, datetime, timedelta
 
@@ -169,12 +164,12 @@ def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(stores
     versions = secrets.stored[("c1", SecretKind.PASSWORD)]
     for key, (value, _) in versions.items():  # both written long enough ago for the sweep
         versions[key] = (value, datetime(2000, 1, 1, tzinfo=UTC))
-    runs = bootstrap.services().runs
+    runs = services.runs
     for days in (8, 1):  # a run from last week loses its markers; yesterday's keeps them
         started = datetime.now(UTC) - timedelta(days=days)
         runs.start(Run(f"{started:%Y%m%d%H%M%S}-{days:016x}", Trigger.TIMER, started, None, 0, 0, {}),
                    stale_after=timedelta(0))
-    states = bootstrap.services().consent.states
+    states = services.consent.states
     states.create("expired-unused", customer_id="c1", expires_at=datetime.now(UTC) - timedelta(days=2))
     states.create("still-valid", customer_id="c1", expires_at=datetime.now(UTC) + timedelta(minutes=5))
     with caplog.at_level(logging.INFO):

@@ -13,9 +13,7 @@ from functions import parsing
 from functions import provider_settings as settings_functions
 from functions import status as status_functions
 from functions.http import error_response, json_response
-from shared import bootstrap
 from shared.domain.errors import InputError
-from tests.support.fakes import fake_services
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
@@ -25,14 +23,6 @@ PASSWORD_TENANT = {"tenantId": GUID, "authenticationMethod": "password", "m365Em
 APPLICATION_TENANT = {"tenantId": GUID, "authenticationMethod": "application", "applicationId": GUID,
                       "applicationSecret": "App~Secret.1"}
 SETTINGS = {"clientId": GUID, "redirectUrl": CALLBACK, "clientSecret": "Prov~Secret.1"}
-
-
-@pytest.fixture
-def services():
-    fakes = fake_services()
-    bootstrap.use(fakes)
-    yield fakes
-    bootstrap.use(None)
 
 
 def with_lone_surrogate(body: dict, field: str) -> bytes:
@@ -54,9 +44,12 @@ def put_settings(raw: bytes) -> func.HttpResponse:
 
 
 def error_of(response: func.HttpResponse) -> tuple[int, str, str]:
-    """Status, code and message of an error answer, checking it is the contract's JSON in valid UTF-8."""
+    """Status, code and message of an error answer, checking it is the contract's JSON in valid UTF-8 (a target,
+    when named, is one of ours: printable ASCII)."""
     body = json.loads(response.get_body().decode("utf-8"))
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert set(body) == {"error"} and set(body["error"]) - {"target"} == {"code", "message"}, body
+    target = body["error"].get("target", "")
+    assert isinstance(target, str) and target.isascii() and target.isprintable(), body
     return response.status_code, body["error"]["code"], body["error"]["message"]
 
 
@@ -143,7 +136,7 @@ def test_a_printable_ascii_unknown_field_name_is_named():
 
 def test_json_responses_always_encode_even_when_given_a_lone_surrogate():
     # Defence in depth: a response body that cannot be UTF-8 must not turn an answer into a 500.
-    response = error_response("unknownField", "Unknown field: \ud800.", status=400)
+    response = error_response(InputError("unknownField", "Unknown field: \ud800.", target="\ud800"))
     assert response.status_code == 400
     assert json.loads(response.get_body().decode("utf-8"))["error"]["code"] == "unknownField"
     assert json.loads(json_response({"x": "caf\u00e9"}).get_body().decode("utf-8")) == {"x": "caf\u00e9"}

@@ -27,8 +27,8 @@ from tests.unit.test_runs import add, drain, new_world
 
 
 @pytest.fixture
-def world():
-    return new_world()
+def world(services):
+    return new_world(services)
 
 
 def started(world, customers: int):

@@ -15,32 +15,24 @@ from shared.domain.runs import Trigger
 from shared.domain.verification import TokenAnswer
 from shared.domain.work import Chunk, FanOut, decode, encode
 from shared.usecases.customers import put_customer
-from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.runs import CHUNK_SIZE, handle_work, start_run
-from shared.usecases.verify import VerifyContext
 from tests.support.devserver_process import eventually
-from tests.support.fakes import fake_services
-from tests.support.verification_fakes import InMemoryRunStore, InMemoryWorkQueue, ScriptedPlatform
 
 GOOD, BAD = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
 APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 
 @pytest.fixture
-def world():
-    return new_world()
+def world(services):
+    return new_world(services)
 
 
-def new_world():
+def new_world(services):
     """(services, verify context, run store, work queue), all in memory; GOOD verifies, BAD fails."""
-    services = fake_services()
-    platform = ScriptedPlatform()
+    platform = services.verification.platform
     platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
     platform.script(BAD, TokenAnswer(error="invalid_client", error_codes=(7000222,), description="AADSTS7000222: x"))
-    ctx = VerifyContext(customers=services.customers, history=services.history, secrets=services.secrets,
-                        provider_settings=services.provider_settings, platform=platform,
-                        limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
-    return services, ctx, InMemoryRunStore(), InMemoryWorkQueue()
+    return services, services.verification, services.runs, services.work
 
 
 def add(services, n, tenant_id=GOOD):

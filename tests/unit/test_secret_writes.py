@@ -13,7 +13,6 @@ from shared.domain.secrets import SecretKind
 from shared.usecases.customers import delete_customer, put_customer
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.secret_sweep import GRACE, sweep_secrets
-from tests.support.fakes import fake_services
 
 P = SecretKind.PASSWORD
 GUID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
@@ -23,11 +22,6 @@ CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
 def password(value: str) -> CustomerInput:
     return CustomerInput(tenant_id="contoso.com", authentication_method=AuthMethod.PASSWORD,
                          m365_email="admin@contoso.com", password=value)
-
-
-@pytest.fixture
-def services():
-    return fake_services()
 
 
 def readable(services, customer_id, name=P) -> dict[str, str]:

@@ -14,13 +14,10 @@ from shared.domain.reasons import Reason
 from shared.domain.secrets import SecretKind
 from shared.domain.verification import TokenAnswer, same_verification_inputs
 from shared.usecases.customers import put_customer
-from shared.usecases.limiter import ConcurrencyLimiter
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.secret_sweep import GRACE, sweep_secrets
-from shared.usecases.verify import VerifyContext, check, record_many, verify_customer
+from shared.usecases.verify import check, record_many, verify_customer
 from shared.views import tenant_view
-from tests.support.fakes import fake_services
-from tests.support.verification_fakes import ScriptedPlatform
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
@@ -30,13 +27,9 @@ RT = SecretKind.REFRESH_TOKEN
 
 
 @pytest.fixture
-def world():
-    services = fake_services()
-    platform = ScriptedPlatform()
-    ctx = VerifyContext(customers=services.customers, history=services.history, secrets=services.secrets,
-                        provider_settings=services.provider_settings, platform=platform,
-                        limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
-    return services, platform, ctx
+def world(services):
+    """(services, their scripted identity platform, their verification context)."""
+    return services, services.verification.platform, services.verification
 
 
 def configure_provider(services):
