@@ -76,8 +76,10 @@ def relay_left_behind(outbox: EventOutbox, log: EventLog, *, now: datetime | Non
     return relayed
 
 
-def relay_quietly(outbox: EventOutbox, log: EventLog) -> None:
-    """relay_left_behind for a step that has other work to do: a failure is logged, not raised."""
+def relay_quietly(outbox: EventOutbox | None, log: EventLog | None) -> None:
+    """relay_left_behind for a periodic step that has other work to do: a failure is logged, not raised."""
+    if outbox is None or log is None:
+        return
     try:
         relay_left_behind(outbox, log)
     except Exception as err:  # noqa: BLE001 - the outbox keeps them for the next periodic step

@@ -13,6 +13,7 @@ from ..domain.ports import CustomerStore, RunStore, WorkQueue
 from ..domain.rules import MAX_PAGE_SIZE
 from ..domain.runs import STALE_AFTER, RecoveryCause, Run, Trigger, new_run_id
 from ..domain.work import Chunk, FanOut, Watch, Work, decode
+from .events import relay_quietly
 from .verify import ResultToRecord, VerifyContext, check, record_many
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: s
     if work is None:
         return
     if isinstance(work, Watch):
+        relay_quietly(ctx.outbox, ctx.event_log)  # what a worker that died after its write left in the outbox
         watch_run(runs, queue, work.run_id)
     elif isinstance(work, FanOut):
         fan_out(ctx.customers, runs, queue, work)

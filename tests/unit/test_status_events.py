@@ -16,7 +16,7 @@ from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
 from shared.domain.runs import Trigger
 from shared.domain.verification import TokenAnswer
-from shared.domain.work import encode
+from shared.domain.work import Watch, encode
 from shared.usecases.consent import complete_consent, start_consent
 from shared.usecases.customers import put_customer
 from shared.usecases.events import RELAY_GRACE, relay, relay_left_behind
@@ -206,3 +206,15 @@ def test_a_granted_consent_records_its_verification_with_its_event_outside_runs(
     # A granted consent makes the record never verified; its verification is a first result from there.
     assert [e.type for e in services.events.appended] == expected
     assert all(event.run_id is None for event in services.events.appended)
+
+
+def test_a_runs_watch_relays_what_a_writer_left_in_the_outbox(services):
+    add(services, "c1")
+    broken = dataclasses.replace(services.verification, event_log=BrokenLog())
+    services.verification.platform.script(TENANT, failing(7000222))
+    verify_customer(broken, "c1", in_run=False)
+    ((key, (events, _)),) = services.customers.outbox.items()
+    services.customers.outbox[key] = (events, datetime.now(UTC) - RELAY_GRACE * 2)  # left behind a while ago
+    run, _ = start_run(services.runs, services.work, trigger=Trigger.HTTP)
+    handle_work(services.verification, services.runs, services.work, encode(Watch(run.run_id)))
+    assert kinds(services) == [(EventType.CONNECTION_LOST, "c1")] and services.customers.outbox == {}
