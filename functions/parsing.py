@@ -230,13 +230,19 @@ def status_query(params: Mapping[str, str]) -> StatusQuery:
     """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
     status = _enum_param(params, "status", Status)
     method = _enum_param(params, "method", AuthMethod)
-    top = MAX_PAGE_SIZE
+    top, token = _top_and_token(params, default=MAX_PAGE_SIZE)
+    return StatusQuery(status=status, method=method, top=top, continuation_token=token)
+
+
+def _top_and_token(params: Mapping[str, str], *, default: int) -> tuple[int, str | None]:
+    """`top` (1 to MAX_PAGE_SIZE, `default` when absent) and `continuationToken` of a paged listing's query."""
+    top = default
     if (raw := params.get("top")) is not None:
         top = _page_size(raw, "top", maximum=MAX_PAGE_SIZE)
     token = params.get("continuationToken")
     if token is not None and not token:
         raise InputError("invalidContinuationToken", "continuationToken is empty.", target="continuationToken")
-    return StatusQuery(status=status, method=method, top=top, continuation_token=token)
+    return top, token
 
 
 EVENTS_TOP = 100  # events a listing holds unless `top` says otherwise
@@ -248,12 +254,7 @@ def events_query(params: Mapping[str, str]) -> tuple[EventFilter, int, str | Non
     customer = params.get("customerId")
     if customer is not None:
         customer = customer_id(customer)
-    top = EVENTS_TOP
-    if (raw := params.get("top")) is not None:
-        top = _page_size(raw, "top", maximum=MAX_PAGE_SIZE)
-    token = params.get("continuationToken")
-    if token is not None and not token:
-        raise InputError("invalidContinuationToken", "continuationToken is empty.", target="continuationToken")
+    top, token = _top_and_token(params, default=EVENTS_TOP)
     return EventFilter(type=event_type, customer_id=customer), top, token
 
 

@@ -12,9 +12,6 @@ Every filter goes through the SDK's `parameters`; none is built from input.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import random
 import time
@@ -32,7 +29,15 @@ from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import Cursor, Status
 from ..domain.reasons import Reason
 from .table_columns import newest_first_key, plain_datetime, utc, without_none
-from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, first_non_empty_page, storage_call
+from .table_common import (
+    TRANSACTION_LIMIT,
+    TableAccess,
+    check_page_size,
+    first_non_empty_page,
+    keys_cursor,
+    keys_of_cursor,
+    storage_call,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +50,6 @@ EVENTS_PER_APPEND = (TRANSACTION_LIMIT - 1) // 2
 ATTEMPTS = 30  # transactions tried per slice before giving up (other relays moving the counter meanwhile)
 _RACE = (404, 409, 412)  # the counter was created, changed or lost by another writer since it was read
 _CURSOR_PREFIX = "e1."
-_MAX_CURSOR = 1024
 
 
 class TableEventLog:
@@ -194,26 +198,8 @@ def _reason(value: Any) -> Reason | None:
 
 
 def _encode_cursor(token: dict[str, Any] | None) -> str | None:
-    if not token or not token.get("PartitionKey"):
-        return None
-    raw = json.dumps([token["PartitionKey"], token.get("RowKey")], separators=(",", ":"), ensure_ascii=True)
-    return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw.encode("ascii")).decode("ascii").rstrip("=")
+    return keys_cursor(token, _CURSOR_PREFIX)
 
 
 def _decode_cursor(cursor: str) -> dict[str, Any]:
-    payload = cursor[len(_CURSOR_PREFIX):]
-    if len(cursor) > _MAX_CURSOR or not cursor.startswith(_CURSOR_PREFIX) or not payload.isascii():
-        raise invalid_continuation_token()
-    try:
-        keys = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (binascii.Error, ValueError, RecursionError):
-        raise invalid_continuation_token() from None
-    # The service's own (opaque) encoding of where it stopped: printable text, nothing more to check here.
-    if (not isinstance(keys, list) or len(keys) != 2 or not all(_printable(key) for key in keys)
-            or _encode_cursor({"PartitionKey": keys[0], "RowKey": keys[1]}) != cursor):
-        raise invalid_continuation_token()
-    return {"PartitionKey": keys[0], "RowKey": keys[1]}
-
-
-def _printable(key: Any) -> bool:
-    return isinstance(key, str) and key.isascii() and key.isprintable()
+    return keys_of_cursor(cursor, _CURSOR_PREFIX)
