@@ -294,9 +294,9 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: s
             if err.code != SECRET_STORE_UNAVAILABLE:
                 raise
         else:
-            _relay(ctx, events)
             for one in done:
                 ctx.history.append(one.result)
+            _relay(ctx, events)
             return saved
     return [record(ctx, one, run_id=run_id) for one in done]
 
@@ -318,8 +318,8 @@ def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult
                 raise
             current = fresh  # only the status fields changed (another verification): write over them
             continue
-        _relay(ctx, events)
         ctx.history.append(result)
+        _relay(ctx, events)
         return saved
     raise Conflict("modifiedConcurrently", f"The customer {read.customer_id!r} kept changing; try again.")
 
