@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -52,18 +54,63 @@ _RACE = (404, 409, 412)  # the counter was created, changed or lost by another w
 _CURSOR_PREFIX = "e1."
 
 
+@dataclass(frozen=True, slots=True)
+class _Counter:
+    """The counter as this process last wrote or read it: the last number taken and its ETag (None: no row)."""
+
+    last: int
+    etag: str | None
+
+
 class TableEventLog:
-    """Implements ports.EventLog. Creates its table on first use, once per process."""
+    """Implements ports.EventLog. Creates its table on first use, once per process.
+
+    The appends of one process take turns (a lock) and start from the counter this process last wrote: no read
+    before a write, and no writer of this process loses the counter's ETag to another. Another process's append
+    makes the next write fail (412) and the counter is read again."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "Events") -> None:
         self._on_table = TableAccess(service, table)
+        self._lock = threading.Lock()
+        self._counter: _Counter | None = None  # None: read it first
 
     def append_many(self, events: Sequence[StatusEvent]) -> None:
         unique = list({event.event_id: event for event in events}.values())
-        with storage_call("append events"):
+        with storage_call("append events"), self._lock:
             for start in range(0, len(unique), EVENTS_PER_APPEND):
                 piece = unique[start:start + EVENTS_PER_APPEND]
-                self._on_table(lambda table, piece=piece: _append(table, piece))
+                self._on_table(lambda table, piece=piece: self._append(table, piece))
+
+    def _append(self, table: TableClient, events: list[StatusEvent]) -> None:
+        """Append one slice in one transaction: the counter moved past new numbers, a numbered row and a listed
+        row per event. An event whose listed row exists is in the log already and is left out."""
+        for attempt in range(ATTEMPTS):
+            if not events:
+                return
+            counter = self._counter = self._counter or _read_counter(table)
+            numbered = [_numbered(event, counter.last + 1 + i) for i, event in enumerate(events)]
+            listed = [("create", _listed(event)) for event in events]
+            operations = [_counter_operation(counter, counter.last + len(events)), *numbered, *listed]
+            try:
+                written = table.submit_transaction(operations)
+            except TableTransactionError as err:
+                first_listed = 1 + len(events)
+                if err.status_code == 409 and err.index >= first_listed:
+                    events = events[:err.index - first_listed] + events[err.index - first_listed + 1:]
+                    continue  # that one was appended before (a relay run again): the counter did not move
+                self._counter = None
+                if err.index != 0 or err.status_code not in _RACE:
+                    raise
+                # Another process moved the counter: read it again, after a short, random pause.
+                time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
+                continue
+            except BaseException:
+                self._counter = None  # whether it was written is unknown
+                raise
+            self._counter = _Counter(counter.last + len(events), written[0]["etag"])
+            return
+        raise Conflict("modifiedConcurrently",
+                       "The event log is busy; the events stay in the outbox for the next relay.")
 
     def list_events(self, flt: EventFilter, *, top: int, after: Cursor | None) -> EventListing:
         check_page_size(top, "top")
@@ -102,46 +149,19 @@ class TableEventLog:
         return [event_from_entity(row) for row in rows], rows[-1]["RowKey"]
 
 
-def _append(table: TableClient, events: list[StatusEvent]) -> None:
-    """Append one slice in one transaction: the counter moved past new numbers, a numbered row and a listed row
-    per event. An event whose listed row exists is in the log already and is left out."""
-    counter: Any = None
-    for attempt in range(ATTEMPTS):
-        if not events:
-            return
-        if counter is None:
-            counter = _read_counter(table)
-        last = int(counter["last"]) if counter is not None else 0
-        numbered = [_numbered(event, last + 1 + i) for i, event in enumerate(events)]
-        listed = [("create", _listed(event)) for event in events]
-        operations = [_counter_operation(counter, last + len(events)), *numbered, *listed]
-        try:
-            table.submit_transaction(operations)
-            return
-        except TableTransactionError as err:
-            first_listed = 1 + len(events)
-            if err.status_code == 409 and err.index >= first_listed:
-                events = events[:err.index - first_listed] + events[err.index - first_listed + 1:]
-                continue  # that one was appended before (a relay run again): the counter did not move
-            if err.index != 0 or err.status_code not in _RACE:
-                raise
-        counter = None  # another relay moved the counter: read it again, after a short, random pause
-        time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
-    raise Conflict("modifiedConcurrently", "The event log is busy; the events stay in the outbox for the next relay.")
-
-
-def _read_counter(table: TableClient) -> Any:
+def _read_counter(table: TableClient) -> _Counter:
     try:
-        return table.get_entity(LOG_PARTITION, COUNTER)
+        row = table.get_entity(LOG_PARTITION, COUNTER)
     except ResourceNotFoundError:
-        return None
+        return _Counter(0, None)
+    return _Counter(int(row["last"]), row.metadata["etag"])
 
 
-def _counter_operation(counter: Any, last: int) -> tuple[Any, ...]:
+def _counter_operation(counter: _Counter, last: int) -> tuple[Any, ...]:
     entity = {"PartitionKey": LOG_PARTITION, "RowKey": COUNTER, "last": last}
-    if counter is None:
+    if counter.etag is None:
         return ("create", entity)
-    return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": counter.metadata["etag"],
+    return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": counter.etag,
                                "match_condition": MatchConditions.IfNotModified})
 
 
