@@ -38,9 +38,12 @@ def event_of_result(read: Customer, result: VerificationResult, *, run_id: str |
     )
 
 
-def relay(outbox: EventOutbox, log: EventLog, events: Sequence[StatusEvent]) -> bool:
-    """Copy the events one write put in the outbox to the log, log a line for each, and clear them from the
-    outbox. Never raises: on failure they stay in the outbox for a later relay (False)."""
+def relay(outbox: EventOutbox, log: EventLog, writes: Sequence[Sequence[StatusEvent]]) -> bool:
+    """Copy the events writes put in the outbox (each write's as it handed them to the store) to the log in one
+    append, log a line for each, and clear them from the outbox. Never raises: on failure they stay in the outbox
+    for a later relay (False)."""
+    writes = [write for write in writes if write]
+    events = [event for write in writes for event in write]
     if not events:
         return True
     try:
@@ -52,7 +55,7 @@ def relay(outbox: EventOutbox, log: EventLog, events: Sequence[StatusEvent]) -> 
     for event in events:
         logger.info("%s", _line(event))
     try:
-        outbox.forget_relayed(events)
+        outbox.forget_relayed(writes)
     except Exception as err:  # noqa: BLE001 - relayed; a later relay appends them again, which keeps them once
         logger.warning("%d relayed status events could not be cleared from the outbox (%s).",
                        len(events), type(err).__name__)
@@ -65,10 +68,9 @@ def relay_left_behind(outbox: EventOutbox, log: EventLog, *, now: datetime | Non
     relayed = 0
     while True:
         groups = outbox.claim_unrelayed(written_before=written_before, top=RELAY_ROWS)
-        for events in groups:
-            if not relay(outbox, log, events):
-                return relayed
-            relayed += len(events)
+        if not relay(outbox, log, groups):
+            return relayed
+        relayed += sum(len(events) for events in groups)
         if len(groups) < RELAY_ROWS:
             break
     if relayed:

@@ -19,7 +19,7 @@ from shared.domain.reasons import Reason
 from shared.domain.rules import MAX_BATCH
 from shared.domain.verification import TokenAnswer
 from shared.usecases.customers import put_customer
-from shared.usecases.events import RELAY_GRACE, event_of_result, relay_left_behind
+from shared.usecases.events import RELAY_GRACE, event_of_result, relay, relay_left_behind
 from shared.usecases.verify import verify_customer
 from tests.support.fakes import fake_services
 
@@ -130,8 +130,8 @@ def test_a_claimed_group_is_not_claimed_again_and_a_relayed_one_is_gone(store, t
     assert store.claim_unrelayed(written_before=datetime.now(UTC) - timedelta(minutes=1), top=10) == []  # too new
     assert claim_all(store) == [tuple(events)]
     assert store.claim_unrelayed(written_before=datetime.now(UTC) - timedelta(seconds=2), top=10) == []  # claimed
-    store.forget_relayed(events)
-    store.forget_relayed(events)  # idempotent
+    store.forget_relayed([events])
+    store.forget_relayed([events])  # idempotent
     assert outbox_rows(tables, store) == [] and claim_all(store) == []
 
 
@@ -147,6 +147,24 @@ def test_a_relay_run_again_keeps_every_event_once(store, log, tables):
     assert sorted(e.customer_id for e in log.list_events(EventFilter(), top=100, after=None).events) == [
         "c0", "c1", "c2"]
     assert outbox_rows(tables, store) == []
+
+
+def test_the_writes_of_a_chunk_are_relayed_in_one_append_and_every_row_of_theirs_is_cleared(store, log, tables):
+    writes = []
+    for n in range(3):  # three group writes, the last with two rows
+        reads = [succeeded(store, f"w{n}c{m:02d}") for m in range(OUTBOX_ROW_EVENTS + 1 if n == 2 else 2)]
+        changes, events = [], []
+        for read in reads:
+            changed, made = lost(read, "run-1")
+            changes.append((read, changed))
+            events += made
+        store.replace_many(changes, events=events)
+        writes.append(events)
+    assert len(outbox_rows(tables, store)) == 4
+    assert relay(store, log, writes) is True
+    assert outbox_rows(tables, store) == []
+    relayed, _ = log.read_since(None, top=1000)
+    assert [e.event_id for e in relayed] == [e.event_id for write in writes for e in write]
 
 
 def test_verification_over_the_real_stores_writes_relays_and_clears_the_outbox(store, log, tables):

@@ -218,3 +218,22 @@ def test_a_runs_watch_relays_what_a_writer_left_in_the_outbox(services):
     run, _ = start_run(services.runs, services.work, trigger=Trigger.HTTP)
     handle_work(services.verification, services.runs, services.work, encode(Watch(run.run_id)))
     assert kinds(services) == [(EventType.CONNECTION_LOST, "c1")] and services.customers.outbox == {}
+
+
+def test_a_chunk_relays_the_events_of_all_its_groups_in_one_append_before_its_run_finishes(services):
+    for n in range(1, 7):
+        tenant = f"a000000{n}-0000-4000-8000-00000000000{n}"
+        add(services, f"c{n}", tenant)
+        services.verification.platform.script(tenant, failing(7000222))
+    appends, real = [], services.events.append_many
+
+    def append_many(events):
+        appends.append(len(events))
+        real(events)
+
+    services.events.append_many = append_many
+    run, _ = start_run(services.runs, services.work, trigger=Trigger.HTTP)
+    while services.work.messages:
+        handle_work(services.verification, services.runs, services.work, encode(services.work.messages.pop(0)))
+    assert appends == [6] and services.customers.outbox == {}
+    assert services.runs.get(run.run_id).finished_at is not None
