@@ -1,8 +1,9 @@
 """Status events: the event a recorded result makes (written with it, in the customer store's outbox), the relay
 that copies the outbox to the event log, and the newest-first listing of `GET /api/events`.
 
-The relay runs right after the write that made the events, and again from the run watch and the maintenance
-timer for what a writer left behind (a host killed between its write and its relay). It logs the event line
+The relay runs in the invocation that wrote the events (right after the write, or once a run's chunk is
+recorded), and again from the run watch, the verification timer and maintenance for what a writer left behind
+(a host killed between its write and its relay). It logs the event line
 (shared/domain/event_log.py) of each event it relays, from the invocation that relays it.
 """
 from __future__ import annotations

@@ -192,7 +192,7 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
     itself. While verifications are in flight and none has finished for ALIVE_EVERY, the run is told this
     worker is alive, so a slow chunk is not taken for a lost one. A group whose recording failed for a reason
     of our own (storage down) is left pending and the message fails, so the host delivers it again; those
-    already recorded are not counted twice."""
+    already recorded are not counted twice. The status events of every group are relayed together at the end."""
     todo = runs.list_pending(chunk.run_id, chunk.customer_ids)
     if not todo:
         return
