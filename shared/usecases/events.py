@@ -3,8 +3,8 @@ that copies the outbox to the event log, and the newest-first listing of `GET /a
 
 The relay runs in the invocation that wrote the events (right after the write, or once a run's chunk is
 recorded), and again from the run watch, the verification timer and maintenance for what a writer left behind
-(a host killed between its write and its relay). It logs the event line
-(shared/domain/event_log.py) of each event it relays, from the invocation that relays it.
+(a host killed between its write and its relay). It logs the event line (shared/domain/event_log.py) of each
+event it relays, from the invocation that relays it.
 """
 from __future__ import annotations
 
