@@ -2,9 +2,10 @@
 
 One partition "log", three kinds of rows, written together in entity-group transactions:
 - "~seq": the counter of events appended so far (column `last`), changed under its ETag by every append;
-- "s<seq>" (12 digits): an event in the order it was appended, for followers (`read_since`). An append takes
-  the next numbers and writes their rows in the same transaction that moves the counter past them, so rows
-  become visible in number order: a reader that saw number n has already been able to see every number below;
+- "s<n>" (12 digits): up to NUMBERED_ROW_EVENTS events numbered n, n+1, ... in the order they were appended,
+  as JSON, for followers (`read_since`, whose mark is the number of the last event read). An append takes the
+  next numbers and writes their rows in the same transaction that moves the counter past them, so numbers
+  become visible in order: a reader that saw number n has already been able to see every number below;
 - "t<newest-first at>-<eventId>": the same event keyed for the newest-first listing (`list_events`). Its key
   depends only on the event, so creating it again fails (409) and that event is left out: appends are
   idempotent by eventId however often a relay runs.
@@ -12,6 +13,7 @@ Every filter goes through the SDK's `parameters`; none is built from input.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -19,7 +21,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from azure.core import MatchConditions
@@ -30,6 +31,7 @@ from ..domain.alerts.events import EventFilter, EventListing, EventType, StatusE
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import Cursor, Status
 from ..domain.reasons import Reason
+from ..domain.rules import MAX_PAGE_SIZE
 from .table_columns import newest_first_key, plain_datetime, utc, without_none
 from .table_common import (
     TRANSACTION_LIMIT,
@@ -47,8 +49,11 @@ LOG_PARTITION = "log"
 COUNTER = "~seq"
 _SEQ, _LISTED = "s", "t"  # row-key prefixes: relay order, newest first
 _SEQ_DIGITS = 12
-# The counter and two rows per event in one transaction.
-EVENTS_PER_APPEND = (TRANSACTION_LIMIT - 1) // 2
+# Events per numbered row: 25 events of the longest ids stay far below a string column's 64 KiB. Every Table
+# operation costs the SDK about as much CPU as the next, so events share numbered rows.
+NUMBERED_ROW_EVENTS = 25
+# The counter, a listed row per event and their numbered rows in one transaction (1 + 95 + 4 = 100).
+EVENTS_PER_APPEND = (TRANSACTION_LIMIT - 1) * NUMBERED_ROW_EVENTS // (NUMBERED_ROW_EVENTS + 1)
 ATTEMPTS = 30  # transactions tried per slice before giving up (other relays moving the counter meanwhile)
 _RACE = (404, 409, 412)  # the counter was created, changed or lost by another writer since it was read
 _CURSOR_PREFIX = "e1."
@@ -82,19 +87,20 @@ class TableEventLog:
                 self._on_table(lambda table, piece=piece: self._append(table, piece))
 
     def _append(self, table: TableClient, events: list[StatusEvent]) -> None:
-        """Append one slice in one transaction: the counter moved past new numbers, a numbered row and a listed
-        row per event. An event whose listed row exists is in the log already and is left out."""
+        """Append one slice in one transaction: the counter moved past new numbers, the numbered rows that hold
+        them, and a listed row per event. An event whose listed row exists is in the log already and is left out."""
         for attempt in range(ATTEMPTS):
             if not events:
                 return
             counter = self._counter = self._counter or _read_counter(table)
-            numbered = [_numbered(event, counter.last + 1 + i) for i, event in enumerate(events)]
+            numbered = [_numbered(events[i:i + NUMBERED_ROW_EVENTS], counter.last + 1 + i)
+                        for i in range(0, len(events), NUMBERED_ROW_EVENTS)]
             listed = [("create", _listed(event)) for event in events]
             operations = [_counter_operation(counter, counter.last + len(events)), *numbered, *listed]
             try:
                 written = table.submit_transaction(operations)
             except TableTransactionError as err:
-                first_listed = 1 + len(events)
+                first_listed = 1 + len(numbered)
                 if err.status_code == 409 and err.index >= first_listed:
                     events = events[:err.index - first_listed] + events[err.index - first_listed + 1:]
                     continue  # that one was appended before (a relay run again): the counter did not move
@@ -136,17 +142,27 @@ class TableEventLog:
 
     def read_since(self, mark: str | None, *, top: int) -> tuple[list[StatusEvent], str | None]:
         check_page_size(top, "top")
-        after = mark if mark is not None else _SEQ
-        if not (after.startswith(_SEQ) and after < chr(ord(_SEQ) + 1)):
+        if mark is not None and not (len(mark) == _SEQ_DIGITS and mark.isascii() and mark.isdigit()):
             raise ValueError("Not a mark this event log returned.")
-        parameters = {"pk": LOG_PARTITION, "after": after, "end": chr(ord(_SEQ) + 1)}
+        last = int(mark) if mark is not None else 0
+        # The numbered row that holds number last + 1 starts at most NUMBERED_ROW_EVENTS - 1 numbers before it.
+        first = max(1, last + 2 - NUMBERED_ROW_EVENTS)
+        parameters = {"pk": LOG_PARTITION, "first": _numbered_key(first), "end": chr(ord(_SEQ) + 1)}
+        found: list[StatusEvent] = []
         with storage_call("read events"):
-            rows = self._on_table(lambda table: list(islice(table.query_entities(
-                "PartitionKey eq @pk and RowKey gt @after and RowKey lt @end", parameters=parameters,
-                results_per_page=top), top)))
-        if not rows:
-            return [], mark
-        return [event_from_entity(row) for row in rows], rows[-1]["RowKey"]
+            rows = self._on_table(lambda table: table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @first and RowKey lt @end", parameters=parameters,
+                results_per_page=min(MAX_PAGE_SIZE, top // NUMBERED_ROW_EVENTS + 2)))
+            for row in rows:
+                number = int(row["RowKey"][len(_SEQ):])
+                for record in json.loads(row["events"]):
+                    if number > last:
+                        found.append(event_from_record(record))
+                        last = number
+                        if len(found) == top:
+                            return found, f"{last:0{_SEQ_DIGITS}d}"
+                    number += 1
+        return found, (f"{last:0{_SEQ_DIGITS}d}" if found else mark)
 
 
 def _read_counter(table: TableClient) -> _Counter:
@@ -165,9 +181,13 @@ def _counter_operation(counter: _Counter, last: int) -> tuple[Any, ...]:
                                "match_condition": MatchConditions.IfNotModified})
 
 
-def _numbered(event: StatusEvent, number: int) -> tuple[Any, ...]:
-    return ("create", {**event_to_entity(event), "PartitionKey": LOG_PARTITION,
-                       "RowKey": f"{_SEQ}{number:0{_SEQ_DIGITS}d}"})
+def _numbered_key(number: int) -> str:
+    return f"{_SEQ}{number:0{_SEQ_DIGITS}d}"
+
+
+def _numbered(events: list[StatusEvent], first: int) -> tuple[Any, ...]:
+    return ("create", {"PartitionKey": LOG_PARTITION, "RowKey": _numbered_key(first),
+                       "events": json.dumps([event_to_record(event) for event in events], separators=(",", ":"))})
 
 
 def _listed(event: StatusEvent) -> dict[str, Any]:
