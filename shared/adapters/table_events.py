@@ -6,9 +6,9 @@ One partition "log", three kinds of rows, written together in entity-group trans
   as JSON, for followers (`read_since`, whose mark is the number of the last event read). An append takes the
   next numbers and writes their rows in the same transaction that moves the counter past them, so numbers
   become visible in order: a reader that saw number n has already been able to see every number below;
-- "t<newest-first at>-<eventId>": the same event keyed for the newest-first listing (`list_events`). Its key
-  depends only on the event, so creating it again fails (409) and that event is left out: appends are
-  idempotent by eventId however often a relay runs.
+- "t<newest-first at>-<eventId>": the same event (JSON) keyed for the newest-first listing (`list_events`),
+  with the columns a listing filters on (`type`, `customerId`). Its key depends only on the event, so creating
+  it again fails (409) and that event is left out: appends are idempotent by eventId however often a relay runs.
 Every filter goes through the SDK's `parameters`; none is built from input.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import Cursor, Status
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_PAGE_SIZE
-from .table_columns import newest_first_key, plain_datetime, utc, without_none
+from .table_columns import newest_first_key, utc, without_none
 from .table_common import (
     TRANSACTION_LIMIT,
     TableAccess,
@@ -138,7 +138,8 @@ class TableEventLog:
                 if start is not None and error.status_code == 400:
                     raise invalid_continuation_token() from None
                 raise
-        return EventListing([event_from_entity(entity) for entity in entities], _encode_cursor(next_token))
+        return EventListing([event_from_record(json.loads(entity["event"])) for entity in entities],
+                            _encode_cursor(next_token))
 
     def read_since(self, mark: str | None, *, top: int) -> tuple[list[StatusEvent], str | None]:
         check_page_size(top, "top")
@@ -191,11 +192,13 @@ def _numbered(events: list[StatusEvent], first: int) -> tuple[Any, ...]:
 
 
 def _listed(event: StatusEvent) -> dict[str, Any]:
-    return {**event_to_entity(event), "PartitionKey": LOG_PARTITION,
-            "RowKey": f"{_LISTED}{newest_first_key(event.at)}-{event.event_id}"}
+    # The event as one JSON column, and the columns listings filter on.
+    return {"PartitionKey": LOG_PARTITION, "RowKey": f"{_LISTED}{newest_first_key(event.at)}-{event.event_id}",
+            "type": EventType(event.type).value, "customerId": event.customer_id,
+            "event": json.dumps(event_to_record(event), separators=(",", ":"))}
 
 
-# --- an event as columns (here) and as a JSON object (in the Tenants table's outbox) ---------------------------
+# --- an event as a JSON object (here and in the Tenants table's outbox) -------------------------------------------
 
 
 def event_to_record(event: StatusEvent) -> dict[str, Any]:
@@ -211,23 +214,15 @@ def event_to_record(event: StatusEvent) -> dict[str, Any]:
 
 
 def event_from_record(record: Any) -> StatusEvent:
-    """An event from event_to_record's values; `at` as text or as the SDK's datetime."""
-    at = record["at"]
+    """An event from event_to_record's values."""
     return StatusEvent(
         event_id=record["eventId"], type=EventType(record["type"]), customer_id=record["customerId"],
         tenant_id=record["tenantId"],
         before=StatusPoint(Status(record["fromStatus"]), _reason(record.get("fromReason"))),
         after=StatusPoint(Status(record["toStatus"]), _reason(record.get("toReason"))),
-        at=datetime.fromisoformat(at) if isinstance(at, str) else plain_datetime(at),
+        at=datetime.fromisoformat(record["at"]),
         run_id=record.get("runId"),
     )
-
-
-def event_to_entity(event: StatusEvent) -> dict[str, Any]:
-    return {**event_to_record(event), "at": utc(event.at)}
-
-
-event_from_entity = event_from_record
 
 
 def _reason(value: Any) -> Reason | None:
