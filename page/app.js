@@ -2,6 +2,7 @@
 import { api, id, setKeyPrompt } from "./api.js";
 import { createCustomerDialog } from "./customer.js";
 import { askForKey, wireCloseButtons } from "./dialogs.js";
+import { createEventsFeed } from "./events.js";
 import { $, showText, whileBusy } from "./dom.js";
 import { refreshAgo } from "./render.js";
 import { followRun, loadLastRun, renderSummary } from "./summary.js";
@@ -28,6 +29,7 @@ const tenantForm = createTenantForm({
   },
 });
 const settings = createSettings({ report });
+const feed = createEventsFeed({ report, onOpen: (customerId) => customer.open(customerId) });
 
 async function update() {
   $("customers").setAttribute("aria-busy", "true");
@@ -46,6 +48,7 @@ async function refreshCounts() {
 function changed(view) {
   table.update(view);
   refreshCounts().catch(report);
+  feed.load().catch(report); // a result may have made an event
 }
 
 async function verifyRow(customerId, button) {
@@ -59,7 +62,7 @@ async function verifyRow(customerId, button) {
 
 async function reloadAll() {
   showText($("notice"), "");
-  const [, run] = await Promise.all([update(), loadLastRun(), settings.load(), customer.refresh()]);
+  const [, run] = await Promise.all([update(), loadLastRun(), settings.load(), customer.refresh(), feed.load()]);
   return run;
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from .domain.alerts.events import StatusEvent, StatusPoint
 from .domain.classification import first_line
 from .domain.consent import ConsentLink
 from .domain.models import (
@@ -155,3 +156,25 @@ def runs_view(runs: list[Run], *, now: datetime | None = None) -> dict[str, Any]
 
 def consent_link_view(link: ConsentLink) -> dict[str, Any]:
     return {"authorizationUrl": link.authorization_url, "expiresAt": iso(link.expires_at)}
+
+
+def event_view(event: StatusEvent) -> dict[str, Any]:
+    """One status event of `GET /api/events` (`from` and `to`: the status and, when failed, why)."""
+    return {
+        "eventId": event.event_id,
+        "type": event.type.value,
+        "customerId": event.customer_id,
+        "tenantId": event.tenant_id,
+        "from": _point_view(event.before),
+        "to": _point_view(event.after),
+        "at": iso(event.at),
+        "runId": event.run_id,
+    }
+
+
+def _point_view(point: StatusPoint) -> dict[str, Any]:
+    return {"status": point.status.value, "reason": point.reason.value if point.reason else None}
+
+
+def events_view(events: list[StatusEvent], continuation_token: str | None) -> dict[str, Any]:
+    return {"events": [event_view(event) for event in events], "continuationToken": continuation_token}
