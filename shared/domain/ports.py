@@ -114,3 +114,28 @@ class AlertTransport(Protocol):
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
         """POST one message; what came of it, as data (never raised, never the answer's body)."""
+
+
+# Foresight (issue 17) -----------------------------------------------------------------------------------------------
+# Imported here, not at the top, so this section is appended whole while the rest of the file is being renamed.
+from .expiry_credentials import AppCredentials  # noqa: E402
+from .expiry_gdap import DelegatedAdminRelationship  # noqa: E402
+from .expiry_reads import ReadUnknown  # noqa: E402
+
+
+class GraphReader(Protocol):
+    """Reads what Microsoft Graph knows of expiries, with an access token the caller claimed; answers the data or
+    why there is none (never raises for what Graph answered or for the network). 429 waits for its Retry-After
+    and 5xx, resets and time-outs back off, within the retry policy and `deadline` (a time.monotonic() value)."""
+
+    def application_credentials(
+        self, *, access_token: str, application_id: str, deadline: float,
+    ) -> AppCredentials | ReadUnknown:
+        """`GET {GRAPH}/v1.0/applications(appId='{application_id}')?$select=passwordCredentials,keyCredentials` in
+        the token's tenant (its roles must hold Application.Read.All)."""
+
+    def delegated_admin_relationships(
+        self, *, access_token: str, deadline: float,
+    ) -> tuple[DelegatedAdminRelationship, ...] | ReadUnknown:
+        """`GET {GRAPH}/v1.0/tenantRelationships/delegatedAdminRelationships`, every page, in the provider's tenant
+        (DelegatedAdminRelationship.Read.All)."""

@@ -64,7 +64,8 @@ def sim(tmp_path, clock) -> Iterator[IdentitySimulator]:
         simulator.add_app(AppRegistration(
             client_id=PROVIDER_APP, home_tenant=PARTNER.id, name="Provider app",
             secrets=(ClientSecret(PROVIDER_SECRET, expires_at=NOW + timedelta(days=200)),),
-            roles={"*": ("User.Read.All",), PARTNER.id: ("DelegatedAdminRelationship.Read.All", "Application.Read.All")},
+            roles={"*": ("User.Read.All",),
+                   PARTNER.id: ("DelegatedAdminRelationship.Read.All", "Application.Read.All")},
             delegated_scopes=("User.Read", "Application.Read.All", "openid", "profile", "offline_access")))
         simulator.add_app(AppRegistration(
             client_id=CUSTOMER_APP, home_tenant=CONTOSO.id, name="Contoso's own app", tenants=(CONTOSO.id,),

@@ -176,6 +176,9 @@ class IdentitySimulator:
             raise KeyError(f"no tenant {partner_tenant!r}")
         self._state.relationships.add(partner_id, relationship)
 
+    def clear_relationships(self) -> None:
+        self._state.relationships.clear()
+
     def set_graph_page_size(self, size: int) -> None:
         """Relationships per page when the client asks no `$top`."""
         if not 1 <= size <= 300:
