@@ -30,7 +30,8 @@ from .retries import DEFAULT_POLICY, Retrying, RetryPolicy, retry_after
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGES = 1000  # relationships come 300 a page at most: 300,000 customers
+MAX_PAGE_SIZE = 300  # Graph's most relationships a page ($top)
+MAX_PAGES = 1000
 _ANSWERED: dict[int, tuple[UnknownReason, str]] = {
     401: (UnknownReason.TOKEN_REJECTED, "Microsoft Graph did not accept the access token (HTTP 401)."),
     403: (UnknownReason.PERMISSION_MISSING, "The app lacks the Microsoft Graph permission to read this (HTTP 403)."),
@@ -43,9 +44,11 @@ class HttpGraphReader:
 
     def __init__(
         self, graph_endpoint: str, *, pool_size: int, policy: RetryPolicy = DEFAULT_POLICY,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = time.sleep, page_size: int = MAX_PAGE_SIZE,
     ) -> None:
+        """`page_size`: relationships asked a page (the most Graph gives, so the listing costs fewest requests)."""
         self._graph = graph_endpoint.rstrip("/")
+        self._page_size = page_size
         self._origin = _origin(self._graph)
         self._retrying = Retrying(policy, sleep=sleep)
         self._session = pooled_session(pool_size)
@@ -69,7 +72,7 @@ class HttpGraphReader:
     def delegated_admin_relationships(
         self, *, access_token: str, deadline: float,
     ) -> tuple[DelegatedAdminRelationship, ...] | ReadUnknown:
-        url: str | None = f"{self._graph}/v1.0/tenantRelationships/delegatedAdminRelationships"
+        url: str | None = f"{self._graph}/v1.0/tenantRelationships/delegatedAdminRelationships?$top={self._page_size}"
         found: list[DelegatedAdminRelationship] = []
         for _ in range(MAX_PAGES):
             if url is None:

@@ -26,6 +26,7 @@ from tools.identity_sim import (
     IdentitySimulator,
     Reset,
     ServerError,
+    Success,
     Tenant,
     Throttle,
 )
@@ -119,9 +120,9 @@ def test_every_page_of_relationships_is_read(sim, world):
             for n in range(7)]
     for relationship in made:
         sim.add_relationship(PARTNER.id, relationship)
-    sim.set_graph_page_size(3)
+    paged = HttpGraphReader(sim.graph_endpoint, pool_size=2, policy=POLICY, page_size=3)
 
-    read = reader.delegated_admin_relationships(access_token=partner_token(sim), deadline=deadline())
+    read = paged.delegated_admin_relationships(access_token=partner_token(sim), deadline=deadline())
 
     assert not isinstance(read, ReadUnknown)
     assert [item.id for item in read] == [relationship.id for relationship in made]
@@ -129,6 +130,17 @@ def test_every_page_of_relationships_is_read(sim, world):
     assert read[1].auto_extend_duration == "P180D" and read[0].auto_extend_duration == "PT0S"
     assert read[3].role_ids == (GLOBAL_ADMINISTRATOR_ROLE,) and read[2].ends_at == ENDS + timedelta(days=2)
     assert len(graph_requests(sim)) == 3
+
+
+def test_relationships_are_asked_for_300_a_page(sim, world):
+    reader, _ = world
+    for n in range(301):
+        sim.add_relationship(PARTNER.id, DelegatedAdminRelationship(customer_tenant_id=CONTOSO.id, ends_at=ENDS,
+                                                                    id=f"rel-{n}"))
+
+    read = reader.delegated_admin_relationships(access_token=partner_token(sim), deadline=deadline())
+
+    assert len(read) == 301 and len(graph_requests(sim)) == 2  # the simulator's own page size is 100
 
 
 def test_no_relationships_is_an_empty_listing_not_unknown(sim, world):
@@ -219,13 +231,15 @@ def test_a_page_that_fails_makes_the_whole_listing_unknown(sim, world):
     reader, _ = world
     for _ in range(4):
         sim.add_relationship(PARTNER.id, DelegatedAdminRelationship(customer_tenant_id=CONTOSO.id, ends_at=ENDS))
-    sim.set_graph_page_size(2)
+    paged = HttpGraphReader(sim.graph_endpoint, pool_size=2, policy=POLICY, page_size=2)
     access_token = partner_token(sim)
-    sim.script(PARTNER.id, GraphError(403), endpoint="graph", times=1)  # the first page: permission gone
+    sim.script(PARTNER.id, Success(), endpoint="graph", times=1)  # the first page as it is
+    sim.script(PARTNER.id, GraphError(403), endpoint="graph", times=1)  # the second: permission gone
 
-    read = reader.delegated_admin_relationships(access_token=access_token, deadline=deadline())
+    read = paged.delegated_admin_relationships(access_token=access_token, deadline=deadline())
 
     assert isinstance(read, ReadUnknown) and read.reason is UnknownReason.PERMISSION_MISSING
+    assert [request.status for request in graph_requests(sim)] == [200, 403]
 
 
 def test_a_graph_that_does_not_answer_in_time_is_unreachable(sim, world):
@@ -255,9 +269,9 @@ def test_a_next_link_to_another_host_is_not_followed(sim, world):
     reader, _ = world
     for _ in range(3):
         sim.add_relationship(PARTNER.id, DelegatedAdminRelationship(customer_tenant_id=CONTOSO.id, ends_at=ENDS))
-    sim.set_graph_page_size(2)
     # The simulator writes its links for 127.0.0.1; a reader configured for localhost sees another host.
-    elsewhere = HttpGraphReader(sim.graph_endpoint.replace("127.0.0.1", "localhost"), pool_size=2, policy=POLICY)
+    elsewhere = HttpGraphReader(sim.graph_endpoint.replace("127.0.0.1", "localhost"), pool_size=2, policy=POLICY,
+                                page_size=2)
 
     read = elsewhere.delegated_admin_relationships(access_token=partner_token(sim), deadline=deadline())
 
