@@ -4,11 +4,11 @@ No I/O here: the host imports this module on every cold start.
 """
 import azure.functions as func
 
-from functions import consent, health, maintenance, page, provider_settings, status, tenants, verification
+from functions import consent, customers, health, maintenance, page, provider_settings, status, verification
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health.bp)
-app.register_functions(tenants.bp)
+app.register_functions(customers.bp)
 app.register_functions(status.bp)
 app.register_functions(provider_settings.bp)
 app.register_functions(verification.bp)

@@ -21,10 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from azure.data.tables import TableServiceClient  # noqa: E402
 
 from shared.adapters.local_secrets import LocalFileSecretStore  # noqa: E402
-from shared.adapters.table_entities import tenant_to_entity  # noqa: E402
-from shared.adapters.table_tenants import TableTenantStore  # noqa: E402
+from shared.adapters.table_customers import TableCustomerStore, customer_to_entity
 from shared.domain.inputs import StatusQuery  # noqa: E402
-from shared.domain.models import AuthMethod, Status, Tenant, TenantFilter  # noqa: E402
+from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status  # noqa: E402
 from shared.usecases.status import list_status  # noqa: E402
 from shared.usecases.token_key import TokenKey  # noqa: E402
 from tools.azurite import start_azurite  # noqa: E402
@@ -37,10 +36,10 @@ def seed(service: TableServiceClient, table: str, count: int) -> None:
     now = datetime.now(UTC)
     batch = []
     for i in range(count):
-        tenant = Tenant(customer_id=f"cust-{i:06d}", tenant_id=str(uuid.uuid4()), authentication_method=methods[i % 3],
-                        m365_email=f"admin{i}@example.com", last_verification_status=statuses[i % 3],
-                        created_at=now, updated_at=now)
-        batch.append(("create", tenant_to_entity(tenant)))
+        customer = Customer(customer_id=f"cust-{i:06d}", tenant_id=str(uuid.uuid4()),
+                            authentication_method=methods[i % 3], m365_email=f"admin{i}@example.com",
+                            last_verification_status=statuses[i % 3], created_at=now, updated_at=now)
+        batch.append(("create", customer_to_entity(customer)))
         if len(batch) == 100:  # Azurite's limit per transaction
             client.submit_transaction(batch)
             batch = []
@@ -69,7 +68,7 @@ def main() -> None:
         start = time.perf_counter()
         seed(service, "Tenants", args.tenants)
         print(f"seeded {args.tenants} tenants in {time.perf_counter() - start:.1f} s")
-        store = TableTenantStore(service)
+        store = TableCustomerStore(service)
         keys = TokenKey(LocalFileSecretStore(Path(tempfile.mkdtemp()) / "secrets.json"))
 
         def walk() -> int:
@@ -81,10 +80,10 @@ def main() -> None:
                 if token is None:
                     return pages
 
-        store.recount_by_status()  # the seed bypassed the store: start the kept counts from it
-        page_only = timed(lambda: store.list(TenantFilter(), top=args.top, after=None), args.runs)
-        scan = timed(store.recount_by_status, args.runs)
-        summary = timed(store.count_by_status, args.runs)
+        store.recount_status_counts()  # the seed bypassed the store: start the kept counts from it
+        page_only = timed(lambda: store.list(CustomerFilter(), top=args.top, after=None), args.runs)
+        scan = timed(store.recount_status_counts, args.runs)
+        summary = timed(store.get_status_counts, args.runs)
         one_page = timed(lambda: list_status(store, StatusQuery(None, None, args.top, None), keys=keys), args.runs)
         pages = walk()
         full = timed(walk, 1)

@@ -38,11 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from azure.data.tables import TableServiceClient  # noqa: E402
 
 from shared.adapters.local_secrets import LocalFileSecretStore  # noqa: E402
+from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_runs import TableRunStore  # noqa: E402
-from shared.adapters.table_tenants import TableTenantStore  # noqa: E402
-from shared.domain.inputs import TenantInput  # noqa: E402
+from shared.domain.inputs import CustomerInput  # noqa: E402
 from shared.domain.models import AuthMethod  # noqa: E402
-from shared.usecases.tenants import put_tenant  # noqa: E402
+from shared.usecases.customers import put_customer  # noqa: E402
 from tools.azurite import Azurite, start_azurite  # noqa: E402
 from tools.processes import stop_process  # noqa: E402
 
@@ -200,13 +200,13 @@ class HeldSecretFile(LocalFileSecretStore):
 def seed(azurite: Azurite, secrets_file: Path, count: int) -> float:
     """Create `count` application tenants with the app's own use case and adapters; seconds taken."""
     started = time.perf_counter()
-    store = TableTenantStore(TableServiceClient.from_connection_string(azurite.connection_string))
+    store = TableCustomerStore(TableServiceClient.from_connection_string(azurite.connection_string))
     secrets = HeldSecretFile(secrets_file)
 
     def create(index: int) -> None:
-        data = TenantInput(tenant_id=tenant_guid(index), authentication_method=AuthMethod.APPLICATION,
-                           m365_email=None, application_id=APP_ID, application_secret=APP_SECRET)
-        put_tenant(store, secrets, customer_id(index), data)
+        data = CustomerInput(tenant_id=tenant_guid(index), authentication_method=AuthMethod.APPLICATION,
+                             m365_email=None, application_id=APP_ID, application_secret=APP_SECRET)
+        put_customer(store, secrets, customer_id(index), data)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         for _ in pool.map(create, range(count)):

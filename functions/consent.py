@@ -7,15 +7,17 @@ from urllib.parse import parse_qsl
 import azure.functions as func
 
 from shared import bootstrap
-from shared.domain.consent import ConsentOutcome
-from shared.pages import PAGE_HEADERS, consent_page
+from shared.domain.consent import ConsentOutcome, ConsentOutcomeKind
+from shared.pages import consent_page
 from shared.usecases.consent import complete_consent, start_consent
 from shared.views import consent_link_view
 
 from . import parsing
-from .http import body_of, endpoint, json_response
+from .http import CONSENT_STATUS, body_of, endpoint, json_response, page_headers
 
 bp = func.Blueprint()
+# The page is text: it loads, runs, frames and submits nothing.
+CALLBACK_HEADERS = page_headers(cache="no-store")
 logger = logging.getLogger(__name__)
 
 
@@ -34,10 +36,10 @@ def consent_callback(req: func.HttpRequest) -> func.HttpResponse:
         outcome = _complete(req)
     except Exception as err:  # the admin gets a page, never a trace; the log keeps the kind for operators
         logger.exception("The consent callback failed (%s).", type(err).__name__)
-        outcome = ConsentOutcome(503, "Consent could not be completed",
+        outcome = ConsentOutcome(ConsentOutcomeKind.UNAVAILABLE, "Consent could not be completed",
                                  ("Something went wrong on our side; the link can be asked for again.",))
-    return func.HttpResponse(consent_page(outcome), status_code=outcome.status, mimetype="text/html",
-                             charset="utf-8", headers=PAGE_HEADERS)
+    return func.HttpResponse(consent_page(outcome), status_code=CONSENT_STATUS[outcome.kind],
+                             mimetype="text/html", charset="utf-8", headers=CALLBACK_HEADERS)
 
 
 def _complete(req: func.HttpRequest) -> ConsentOutcome:
@@ -45,9 +47,11 @@ def _complete(req: func.HttpRequest) -> ConsentOutcome:
     if req.method.upper() == "POST":  # response_mode=form_post
         body = body_of(req)
         if len(body) > parsing.MAX_BODY_BYTES:
-            return ConsentOutcome(413, "This answer is too large", ("The request body is larger than 64 KiB.",))
+            return ConsentOutcome(ConsentOutcomeKind.TOO_LARGE, "This answer is too large",
+                                  ("The request body is larger than 64 KiB.",))
         try:
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100))
         except (UnicodeDecodeError, ValueError):
-            return ConsentOutcome(400, "This answer cannot be read", ("The form is not valid UTF-8 form data.",))
+            return ConsentOutcome(ConsentOutcomeKind.REFUSED, "This answer cannot be read",
+                                  ("The form is not valid UTF-8 form data.",))
     return complete_consent(bootstrap.services().consent, params)

@@ -1,5 +1,5 @@
-"""Response helpers shared by the HTTP blueprints: JSON bodies, the contract's error shape, and what every API
-request and answer passes through (endpoint)."""
+"""Response helpers shared by the HTTP blueprints: JSON bodies, the contract's error shape, what every API
+request and answer passes through (endpoint), and the one map from the domain's kinds of outcome to status codes."""
 from __future__ import annotations
 
 import functools
@@ -10,7 +10,17 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.domain.errors import ConfigurationError, Conflict, DependencyUnavailable, InputError, NotFound
+from shared.domain.consent import ConsentOutcomeKind
+from shared.domain.errors import (
+    AppError,
+    ConfigurationError,
+    Conflict,
+    DependencyUnavailable,
+    InputError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from shared.views import error_view
 
 from . import parsing
@@ -23,6 +33,30 @@ NO_STORE = {"Cache-Control": "no-store"}
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 # Methods whose requests may carry a body: the API reads JSON only (parsing.json_content_type).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+# The status code of each kind of error (the class, or the nearest of its bases named here).
+ERROR_STATUS: dict[type[AppError], int] = {
+    InputError: 400,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    DependencyUnavailable: 503,
+    ConfigurationError: 503,
+}
+# The status code of each outcome of the consent callback's page.
+CONSENT_STATUS: dict[ConsentOutcomeKind, int] = {
+    ConsentOutcomeKind.GRANTED: 200,
+    ConsentOutcomeKind.DECLINED: 200,
+    ConsentOutcomeKind.FAILED: 400,
+    ConsentOutcomeKind.REFUSED: 400,
+    ConsentOutcomeKind.TOO_LARGE: 413,
+    ConsentOutcomeKind.UNAVAILABLE: 503,
+}
+
+
+def error_status(error: AppError) -> int:
+    return next(ERROR_STATUS[kind] for kind in type(error).__mro__ if kind in ERROR_STATUS)
 
 
 def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -45,8 +79,17 @@ def _json_bytes(body: Any) -> bytes:
         return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-def error_response(code: str, message: str, *, status: int) -> func.HttpResponse:
-    return json_response(error_view(code, message), status=status)
+def page_headers(*, sources: tuple[str, ...] = (), cache: str) -> dict[str, str]:
+    """The headers of every HTML page and page file: never framed, posting a form, changing its base, sniffed or
+    sent as a referrer; it loads only `sources` (Content-Security-Policy directives), by default nothing."""
+    policy = "; ".join(("default-src 'none'", *sources, "base-uri 'none'", "form-action 'none'",
+                        "frame-ancestors 'none'"))
+    return {"Content-Security-Policy": policy, **NOSNIFF, "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+            "Cache-Control": cache}
+
+
+def error_response(error: AppError) -> func.HttpResponse:
+    return json_response(error_view(error.code, error.message, target=error.target), status=error_status(error))
 
 
 def handles_errors(handler: Callable[[func.HttpRequest], func.HttpResponse]):
@@ -67,21 +110,15 @@ def _answer(handler: Callable[[func.HttpRequest], func.HttpResponse], req: func.
         if req.method.upper() in _BODY_METHODS:
             parsing.json_content_type(req.headers.get("Content-Type"), has_body=bool(body_of(req)))
         return handler(req)
-    except InputError as err:
-        return error_response(err.code, err.message, status=err.status)
-    except NotFound as err:
-        return error_response("notFound", err.message, status=404)
-    except Conflict as err:
-        return error_response(err.code, err.message, status=409)
-    except DependencyUnavailable as err:
-        logger.warning("dependency unavailable: %s", err.code)
-        return error_response(err.code, err.message, status=503)
-    except ConfigurationError as err:
-        logger.error("configuration error: %s", err)
-        return error_response("serviceMisconfigured", str(err), status=503)
+    except AppError as err:
+        if isinstance(err, DependencyUnavailable):
+            logger.warning("dependency unavailable: %s", err.code)
+        elif isinstance(err, ConfigurationError):
+            logger.error("configuration error: %s", err)
+        return error_response(err)
     except Exception as err:  # never a stack trace to the client; the log keeps the type for operators
         logger.exception("unhandled %s in %s", type(err).__name__, handler.__name__)
-        return error_response("internalError", "The server failed to handle the request.", status=500)
+        return json_response(error_view("internalError", "The server failed to handle the request."), status=500)
 
 
 def endpoint(bp: func.Blueprint, name: str, route: str, *, methods: list[str]):

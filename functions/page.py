@@ -11,7 +11,9 @@ from pathlib import Path
 
 import azure.functions as func
 
-from .http import error_response
+from shared.domain.errors import NotFound
+
+from .http import error_response, page_headers
 
 bp = func.Blueprint()
 
@@ -31,16 +33,9 @@ STATIC_FILES = frozenset({
 })
 INDEX = "index.html"
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    # Revalidate each time (the ETag makes that a 304): a deployment's new files are seen at once.
-    "Cache-Control": "no-cache",
-}
+# Revalidated each time (the ETag makes that a 304): a deployment's new files are seen at once.
+SECURITY_HEADERS = page_headers(sources=("script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+                                         "connect-src 'self'"), cache="no-cache")
 
 
 @functools.cache
@@ -69,5 +64,5 @@ def page(req: func.HttpRequest) -> func.HttpResponse:
 def page_file(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("file") or ""
     if name not in STATIC_FILES:
-        return error_response("notFound", "No such file of the page.", status=404)
+        return error_response(NotFound("No such file of the page."))
     return _serve(req, name)

@@ -1,6 +1,7 @@
 """The HTTP edge's parser: request bodies, route and query parameters into the domain's typed inputs.
 
-Every failure is an InputError with a contract code; the handlers turn it into a 4xx.
+Every failure is an InputError with a contract code and, where one field or parameter is at fault, its name as
+`target`; functions/http.py turns it into a 4xx.
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from shared.domain.errors import InputError, invalid_customer_id
-from shared.domain.inputs import ProviderSettingsInput, StatusQuery, TenantInput
+from shared.domain.errors import InputError, PayloadTooLarge, UnsupportedMediaType, invalid_customer_id
+from shared.domain.inputs import CustomerInput, ProviderSettingsInput, StatusQuery
 from shared.domain.models import AuthMethod, Status
 from shared.domain.rules import (
     CALLBACK_PATH,
@@ -22,7 +23,7 @@ from shared.domain.rules import (
     is_guid,
     is_url_host,
 )
-from shared.domain.verification import is_run_id
+from shared.domain.runs import is_run_id
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -31,7 +32,7 @@ _READ_ONLY_VIEW_FIELDS = frozenset({
     "customerId", "whenLastVerified", "lastVerificationStatus", "lastVerificationReason",
     "lastVerificationMessage", "aadstsCode", "hint", "secretsConfigured", "history", "pendingConsent", "lastConsent",
 })
-_TENANT_FIELDS = frozenset({
+_CUSTOMER_FIELDS = frozenset({
     "tenantId", "authenticationMethod", "m365Email", "password", "applicationId", "applicationSecret",
 })
 # Longest secret values we accept: Entra passwords are at most 256 characters; client secrets are ~40.
@@ -59,8 +60,8 @@ def json_content_type(content_type: str | None, *, has_body: bool) -> None:
         content_type = ""
     media_type, _, parameters = content_type.partition(";")
     if media_type.strip().lower() != "application/json" or not _utf8_or_no_charset(parameters):
-        raise InputError("unsupportedMediaType", "The request body must be JSON, sent with the header "
-                                                 "Content-Type: application/json.", status=415)
+        raise UnsupportedMediaType("unsupportedMediaType", "The request body must be JSON, sent with the header "
+                                   "Content-Type: application/json.")
 
 
 def _utf8_or_no_charset(parameters: str) -> bool:
@@ -76,7 +77,7 @@ def _utf8_or_no_charset(parameters: str) -> bool:
 def json_object(body: bytes, *, required: bool = True) -> dict[str, Any]:
     """Decode a request body that must be one JSON object of at most 64 KiB."""
     if len(body) > MAX_BODY_BYTES:
-        raise InputError("payloadTooLarge", "The request body is larger than 64 KiB.", status=413)
+        raise PayloadTooLarge("payloadTooLarge", "The request body is larger than 64 KiB.")
     if not body.strip():
         if required:
             raise InputError("invalidJson", "The request body is empty; a JSON object is expected.")
@@ -111,7 +112,7 @@ def _holds_surrogate(value: Any) -> bool:
 def _unknown_field(name: str) -> InputError:
     # Echo a name only when it is short printable ASCII: anything else could break or spoof the answer.
     if len(name) <= _MAX_ECHOED_NAME and name.isascii() and name.isprintable():
-        return InputError("unknownField", f"Unknown field: {name}.")
+        return InputError("unknownField", f"Unknown field: {name}.", target=name)
     return InputError("unknownField", "The body holds a field this API does not know (its name is not shown).")
 
 
@@ -119,12 +120,12 @@ def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None
     value = body.get(name)
     if value is None:
         if required:
-            raise InputError("missingField", f"{name} is required.")
+            raise InputError("missingField", f"{name} is required.", target=name)
         return None
     if not isinstance(value, str):
-        raise InputError("invalidField", f"{name} must be a string.")
+        raise InputError("invalidField", f"{name} must be a string.", target=name)
     if _SURROGATE.search(value):
-        raise InputError("invalidField", f"{name} holds a lone surrogate, which is not text.")
+        raise InputError("invalidField", f"{name} holds a lone surrogate, which is not text.", target=name)
     return value
 
 
@@ -133,7 +134,7 @@ def _secret(body: Mapping[str, Any], name: str, *, limit: int) -> str | None:
     if value is None:
         return None
     if not value or len(value) > limit or "\x00" in value:
-        raise InputError("invalidField", f"{name} must be 1 to {limit} characters.")
+        raise InputError("invalidField", f"{name} must be 1 to {limit} characters.", target=name)
     return value
 
 
@@ -143,8 +144,8 @@ def _folded(value: str) -> str | None:
     return value.strip().lower() if value.isascii() else None
 
 
-def tenant_input(body: Mapping[str, Any]) -> TenantInput:
-    unknown = sorted(set(body) - _TENANT_FIELDS - _READ_ONLY_VIEW_FIELDS)
+def customer_input(body: Mapping[str, Any]) -> CustomerInput:
+    unknown = sorted(set(body) - _CUSTOMER_FIELDS - _READ_ONLY_VIEW_FIELDS)
     if unknown:
         raise _unknown_field(unknown[0])
 
@@ -155,35 +156,40 @@ def tenant_input(body: Mapping[str, Any]) -> TenantInput:
         raise InputError(
             "invalidAuthenticationMethod",
             "authenticationMethod must be one of: " + ", ".join(m.value for m in AuthMethod) + ".",
+            target="authenticationMethod",
         ) from None
 
     tenant_id = _folded(_string(body, "tenantId", required=True) or "")
     if tenant_id is None or not (is_guid(tenant_id) or is_domain(tenant_id)):
-        raise InputError("invalidTenantId", "tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com.")
+        raise InputError("invalidTenantId", "tenantId must be a GUID or a domain name such as contoso.onmicrosoft.com.",
+                         target="tenantId")
 
     email = _string(body, "m365Email", required=method is AuthMethod.PASSWORD)
     if email is not None:
         email = email.strip()
         if not is_email(email):
-            raise InputError("invalidEmail", "m365Email must be an email address such as admin@contoso.com.")
+            raise InputError("invalidEmail", "m365Email must be an email address such as admin@contoso.com.",
+                             target="m365Email")
 
     password = _secret(body, "password", limit=_MAX_PASSWORD)
     application_id = _string(body, "applicationId", required=False)
     if application_id is not None:
         application_id = _folded(application_id)
         if application_id is None or not is_guid(application_id):
-            raise InputError("invalidField", "applicationId must be a GUID.")
+            raise InputError("invalidField", "applicationId must be a GUID.", target="applicationId")
     application_secret = _secret(body, "applicationSecret", limit=_MAX_APPLICATION_SECRET)
 
     # A secret sent for another method would be stored for nothing: refuse it instead.
     if password is not None and method is not AuthMethod.PASSWORD:
-        raise InputError("invalidField", "password is accepted only with authenticationMethod password.")
+        raise InputError("invalidField", "password is accepted only with authenticationMethod password.",
+                         target="password")
     if method is not AuthMethod.APPLICATION and (application_id is not None or application_secret is not None):
         raise InputError(
             "invalidField",
             "applicationId and applicationSecret are accepted only with authenticationMethod application.",
+            target="applicationId" if application_id is not None else "applicationSecret",
         )
-    return TenantInput(
+    return CustomerInput(
         tenant_id=tenant_id,
         authentication_method=method,
         m365_email=email,
@@ -204,7 +210,7 @@ def _enum_param(params: Mapping[str, str], name: str, kind: type[E]) -> E | None
         return kind(raw)
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        raise InputError("invalidQueryParameter", f"{name} must be one of: {allowed}.") from None
+        raise InputError("invalidQueryParameter", f"{name} must be one of: {allowed}.", target=name) from None
 
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -215,7 +221,7 @@ def _page_size(raw: str, name: str, *, maximum: int) -> int:
     text, so no length of input reaches int()'s digit limit (a ValueError, hence a 500, past 4300 digits)."""
     significant = raw.lstrip("0") if _DIGITS.fullmatch(raw) else ""
     if not significant or len(significant) > len(str(maximum)) or int(significant) > maximum:
-        raise InputError("invalidQueryParameter", f"{name} must be a whole number from 1 to {maximum}.")
+        raise InputError("invalidQueryParameter", f"{name} must be a whole number from 1 to {maximum}.", target=name)
     return int(significant)
 
 
@@ -228,7 +234,7 @@ def status_query(params: Mapping[str, str]) -> StatusQuery:
         top = _page_size(raw, "top", maximum=MAX_PAGE_SIZE)
     token = params.get("continuationToken")
     if token is not None and not token:
-        raise InputError("invalidContinuationToken", "continuationToken is empty.")
+        raise InputError("invalidContinuationToken", "continuationToken is empty.", target="continuationToken")
     return StatusQuery(status=status, method=method, top=top, continuation_token=token)
 
 
@@ -253,6 +259,7 @@ def redirect_url(value: str) -> str:
         "invalidRedirectUrl",
         f"redirectUrl must be an absolute https URL whose path is exactly {CALLBACK_PATH} "
         "(plain http only for localhost or 127.0.0.1).",
+        target="redirectUrl",
     )
     if len(value) > 2048 or not value.isascii() or not value.isprintable() or " " in value:
         raise problem
@@ -281,7 +288,8 @@ def provider_settings_input(body: Mapping[str, Any]) -> ProviderSettingsInput:
         raise _unknown_field(unknown[0])
     client_id = _folded(_string(body, "clientId", required=True) or "")
     if client_id is None or not is_guid(client_id):
-        raise InputError("invalidClientId", "clientId must be the GUID of the app registration (Application ID).")
+        raise InputError("invalidClientId", "clientId must be the GUID of the app registration (Application ID).",
+                         target="clientId")
     url = redirect_url((_string(body, "redirectUrl", required=True) or "").strip())
     secret = _secret(body, "clientSecret", limit=_MAX_APPLICATION_SECRET)
     return ProviderSettingsInput(client_id=client_id, redirect_url=url, client_secret=secret)
@@ -292,7 +300,7 @@ MAX_RUNS = 100
 
 def run_id(raw: str | None) -> str:
     if raw is None or not is_run_id(raw):
-        raise InputError("invalidRunId", "runId must be 1 to 64 letters, digits or '-'.")
+        raise InputError("invalidRunId", "runId must be 1 to 64 letters, digits or '-'.", target="runId")
     return raw
 
 
@@ -302,7 +310,7 @@ def runs_top(params: Mapping[str, str]) -> int:
     if raw is None:
         return 20
     if not raw.isascii() or not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= MAX_RUNS:
-        raise InputError("invalidQueryParameter", f"top must be a whole number from 1 to {MAX_RUNS}.")
+        raise InputError("invalidQueryParameter", f"top must be a whole number from 1 to {MAX_RUNS}.", target="top")
     return int(raw)
 
 
@@ -317,9 +325,10 @@ def consent_input(body: Mapping[str, Any]) -> tuple[AuthMethod, str | None]:
         raise _unknown_field(unknown[0])
     raw = _string(body, "method", required=False) or AuthMethod.TOKEN.value
     if raw not in (AuthMethod.TOKEN.value, AuthMethod.APPLICATION.value):
-        raise InputError("invalidField", "method must be token or application.")
+        raise InputError("invalidField", "method must be token or application.", target="method")
     raw_hint = _string(body, "loginHint", required=False)
     hint = _folded(raw_hint) if raw_hint is not None else None
     if raw_hint is not None and (hint is None or not is_email(hint)):
-        raise InputError("invalidField", "loginHint must be an email address such as admin@contoso.com.")
+        raise InputError("invalidField", "loginHint must be an email address such as admin@contoso.com.",
+                         target="loginHint")
     return AuthMethod(raw), hint

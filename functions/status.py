@@ -3,7 +3,7 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.usecases.status import list_status, status_detail
-from shared.views import status_detail_view, status_page_view
+from shared.views import status_detail_view, status_list_view
 
 from . import parsing
 from .http import endpoint, json_response
@@ -15,11 +15,11 @@ bp = func.Blueprint()
 def status_list(req: func.HttpRequest) -> func.HttpResponse:
     query = parsing.status_query(req.params)
     services = bootstrap.services()
-    return json_response(status_page_view(list_status(services.tenants, query, keys=services.token_keys)))
+    return json_response(status_list_view(list_status(services.customers, query, keys=services.token_keys)))
 
 
 @endpoint(bp, "status_get", "api/status/{customerId}", methods=["GET"])
 def status_get(req: func.HttpRequest) -> func.HttpResponse:
     customer_id = parsing.customer_id(req.route_params.get("customerId"))
     services = bootstrap.services()
-    return json_response(status_detail_view(status_detail(services.tenants, services.history, customer_id)))
+    return json_response(status_detail_view(status_detail(services.customers, services.history, customer_id)))

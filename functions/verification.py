@@ -6,9 +6,9 @@ import azure.functions as func
 
 from shared import bootstrap
 from shared.domain.errors import NotFound
-from shared.domain.verification import Trigger
+from shared.domain.runs import Trigger
 from shared.usecases.runs import handle_poisoned, handle_work, start_run
-from shared.usecases.verify import verify_tenant
+from shared.usecases.verify import verify_customer
 from shared.views import run_view, runs_view, tenant_view
 
 from . import parsing
@@ -36,16 +36,16 @@ def runs_get(req: func.HttpRequest) -> func.HttpResponse:
 
 @endpoint(bp, "runs_list", "api/runs", methods=["GET"])
 def runs_list(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(runs_view(bootstrap.services().runs.recent(top=parsing.runs_top(req.params))))
+    return json_response(runs_view(bootstrap.services().runs.list_recent(top=parsing.runs_top(req.params))))
 
 
 @endpoint(bp, "status_verify", "api/status/{customerId}/verify", methods=["POST"])
 def status_verify(req: func.HttpRequest) -> func.HttpResponse:
     customer_id = parsing.customer_id(req.route_params.get("customerId"))
-    tenant = verify_tenant(bootstrap.services().verification, customer_id, in_run=False)
-    if tenant is None:
+    customer = verify_customer(bootstrap.services().verification, customer_id, in_run=False)
+    if customer is None:
         raise NotFound(f"No customer with customerId {customer_id}.")
-    return json_response(tenant_view(tenant))
+    return json_response(tenant_view(customer))
 
 
 @bp.function_name("verify_schedule")

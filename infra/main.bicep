@@ -54,6 +54,10 @@ param consentScopes string = 'https://graph.microsoft.com/.default'
 @description('Email addresses that get an alert when a Microsoft 365 connection is lost, separated by commas; empty: the alert rule fires in the portal only.')
 param alertEmails string = ''
 
+@description('Application (client) id of the operators\' app registration (README: Operators\' sign-in); empty: sign-in is off and function keys alone open the API.')
+@maxLength(36)
+param operatorsClientId string = ''
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -76,6 +80,7 @@ var tableNames = [
   'Settings'
   'VerificationRuns'
   'ConsentStates'
+  'AuditLog'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
@@ -170,6 +175,19 @@ module functionApp 'modules/functionapp.bicep' = {
     verifyConcurrency: verifyConcurrency
     requiredApplicationRoles: requiredApplicationRoles
     consentScopes: consentScopes
+    operatorsClientId: operatorsClientId
+    operatorsTenantId: tenant().tenantId
+  }
+}
+
+// Operators' sign-in with Microsoft Entra; deploys nothing while operatorsClientId is empty.
+module signIn 'modules/signin.bicep' = {
+  name: 'signin'
+  scope: rg
+  params: {
+    appName: functionApp.outputs.name
+    operatorsClientId: operatorsClientId
+    operatorsTenantId: tenant().tenantId
   }
 }
 
@@ -195,3 +213,5 @@ output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}
 output REDIRECT_URL string = 'https://${functionApp.outputs.defaultHostName}/authenticate/OAuth2Callback'
 output KEY_VAULT_URI string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+// The subject of the operators' registration's federated credential (README: Operators' sign-in).
+output AZURE_APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId

@@ -1,32 +1,54 @@
-"""Builds the adapters once per process from the configuration; tests hand their own to `use()`.
+"""Builds the app's services: `build()` takes every dependency as a keyword argument and builds the production
+adapter from the configuration for each one not given (tests give fakes); `services()` builds them once per process.
 
 The only module that imports shared.adapters: handlers reach every adapter through `services()`.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
-from .domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
-from .domain.verification import RunStore, WorkQueue
+from .domain.ports import (
+    ConsentPlatform,
+    ConsentStates,
+    CustomerStore,
+    HistoryStore,
+    IdentityPlatform,
+    ProviderSettingsStore,
+    RunStore,
+    SecretStore,
+    WorkQueue,
+)
 from .usecases.consent import ConsentContext
 from .usecases.limiter import ConcurrencyLimiter
 from .usecases.token_key import TokenKey
 from .usecases.verify import VerifyContext
 
+if TYPE_CHECKING:
+    from .adapters.msal_platform import MsalIdentityPlatform
+
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
-class Services:
-    config: AppConfig | None
-    tenants: TenantStore
+class Services(AbstractContextManager):
+    """The app's ports and use-case contexts. It owns the verification threads and the clients `build()` made:
+    `close()` (or leaving a `with` block) ends them; what the caller gave `build()` stays the caller's."""
+
+    config: AppConfig
+    customers: CustomerStore
     history: HistoryStore
     secrets: SecretStore
     provider_settings: ProviderSettingsStore
@@ -35,6 +57,14 @@ class Services:
     runs: RunStore
     work: WorkQueue
     consent: ConsentContext
+    _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
+
+    def close(self) -> None:
+        """End the verification threads and close the clients build() made."""
+        self._owned.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 _lock = threading.Lock()
@@ -67,63 +97,146 @@ def _local_secrets_path(config: AppConfig) -> Path:
     return path if path.is_absolute() else APP_ROOT / path
 
 
-def build(config: AppConfig) -> Services:
-    check_secret_store(config)
-    # Imported here, not at module level: the host imports the app on every cold start.
-    from .adapters.keyvault import KeyVaultSecretStore
-    from .adapters.local_secrets import LocalFileSecretStore
-    from .adapters.msal_consent import MsalConsentPlatform
-    from .adapters.msal_platform import MsalIdentityPlatform
-    from .adapters.queue_work import StorageWorkQueue
-    from .adapters.storage_clients import default_credential, queue_service_from_config, table_service_from_config
-    from .adapters.table_consent import TableConsentStates
-    from .adapters.table_history import TableHistoryStore
-    from .adapters.table_runs import TableRunStore
-    from .adapters.table_settings import TableProviderSettingsStore
-    from .adapters.table_tenants import TableTenantStore
+class _Production:
+    """The production adapters, each made on first use from the configuration, its clients closed with `owned`.
+    Adapters are imported here, not at module level: the host imports the app on every cold start."""
 
-    credential = None
-    if config.key_vault_url or not config.storage.connection_string:
-        # One credential for storage and Key Vault, so they share its token cache.
-        credential = default_credential(config.storage)
-    # Every verification in flight reads and writes tables: one pooled connection each.
-    tables = table_service_from_config(config.storage, credential_factory=lambda _storage: credential,
-                                       pool_size=config.verify_concurrency + 8)
-    secrets: SecretStore
-    if config.key_vault_url:
-        secrets = KeyVaultSecretStore(config.key_vault_url, credential=credential,
-                                      pool_size=config.verify_concurrency + 4)
-    else:
-        secrets = LocalFileSecretStore(_local_secrets_path(config))
-    tenants, history = TableTenantStore(tables), TableHistoryStore(tables)
-    provider_settings = TableProviderSettingsStore(tables)
-    platform = MsalIdentityPlatform(
-        config.entra_authority_host,
-        delegated_scopes=config.consent_scopes,
-        application_scope=f"{config.graph_endpoint}/.default",
-        pool_size=config.verify_concurrency,
-    )
-    verification = VerifyContext(
-        tenants=tenants, history=history, secrets=secrets, provider_settings=provider_settings, platform=platform,
-        limiter=ConcurrencyLimiter(config.verify_concurrency), required_roles=config.required_application_roles,
-    )
-    # A short retry budget: Verify All answers at once, not after the SDK's minute of back-off.
-    queues = queue_service_from_config(config.storage, credential_factory=lambda _storage: credential,
-                                       retry_total=2, connection_timeout=5, read_timeout=10)
+    def __init__(self, config: AppConfig, owned: ExitStack) -> None:
+        self.config = config
+        self.owned = owned
+
+    def _owns(self, client: Any) -> Any:
+        self.owned.callback(client.close)
+        return client
+
+    @functools.cached_property
+    def credential(self) -> Any:
+        """One credential for storage and Key Vault, so they share its token cache; None with a connection string
+        and no Key Vault."""
+        from .adapters.storage_clients import default_credential
+
+        config = self.config
+        if config.key_vault_url or not config.storage.connection_string:
+            return self._owns(default_credential(config.storage))
+        return None
+
+    @functools.cached_property
+    def tables(self) -> Any:
+        from .adapters.storage_clients import table_service_from_config
+
+        # Every verification in flight reads and writes tables: one pooled connection each.
+        return self._owns(table_service_from_config(
+            self.config.storage, credential_factory=lambda _storage: self.credential,
+            pool_size=self.config.verify_concurrency + 8))
+
+    @functools.cached_property
+    def msal(self) -> MsalIdentityPlatform:
+        from .adapters.msal_platform import MsalIdentityPlatform
+
+        config = self.config
+        return self._owns(MsalIdentityPlatform(
+            config.entra_authority_host, delegated_scopes=config.consent_scopes,
+            application_scope=f"{config.graph_endpoint}/.default", pool_size=config.verify_concurrency))
+
+    def customers(self) -> CustomerStore:
+        from .adapters.table_customers import TableCustomerStore
+
+        return TableCustomerStore(self.tables)
+
+    def history(self) -> HistoryStore:
+        from .adapters.table_history import TableHistoryStore
+
+        return TableHistoryStore(self.tables)
+
+    def provider_settings(self) -> ProviderSettingsStore:
+        from .adapters.table_settings import TableProviderSettingsStore
+
+        return TableProviderSettingsStore(self.tables)
+
+    def runs(self) -> RunStore:
+        from .adapters.table_runs import TableRunStore
+
+        return TableRunStore(self.tables)
+
+    def consent_states(self) -> ConsentStates:
+        from .adapters.table_consent_states import TableConsentStates
+
+        return TableConsentStates(self.tables)
+
+    def secrets(self) -> SecretStore:
+        from .adapters.keyvault import KeyVaultSecretStore
+        from .adapters.local_secrets import LocalFileSecretStore
+
+        config = self.config
+        check_secret_store(config)
+        if config.key_vault_url:
+            return self._owns(KeyVaultSecretStore(config.key_vault_url, credential=self.credential,
+                                                  pool_size=config.verify_concurrency + 4))
+        return LocalFileSecretStore(_local_secrets_path(config))
+
+    def work(self) -> WorkQueue:
+        from .adapters.queue_work import StorageWorkQueue
+        from .adapters.storage_clients import queue_service_from_config
+
+        # A short retry budget: Verify All answers at once, not after the SDK's minute of back-off.
+        queues = self._owns(queue_service_from_config(
+            self.config.storage, credential_factory=lambda _storage: self.credential,
+            retry_total=2, connection_timeout=5, read_timeout=10))
+        return StorageWorkQueue(queues)
+
+    def consent_platform(self) -> ConsentPlatform:
+        from .adapters.msal_consent import MsalConsentPlatform
+
+        return MsalConsentPlatform(self.msal)
+
+
+def build(
+    config: AppConfig,
+    *,
+    customers: CustomerStore | None = None,
+    history: HistoryStore | None = None,
+    secrets: SecretStore | None = None,
+    provider_settings: ProviderSettingsStore | None = None,
+    runs: RunStore | None = None,
+    work: WorkQueue | None = None,
+    platform: IdentityPlatform | None = None,
+    consent_states: ConsentStates | None = None,
+    consent_platform: ConsentPlatform | None = None,
+) -> Services:
+    """The services over the dependencies given; None builds the production adapter from `config`."""
+    owned = ExitStack()
+    made = _Production(config, owned)
+    try:
+        secrets = _given(secrets, made.secrets)
+        customers, history = _given(customers, made.customers), _given(history, made.history)
+        provider_settings = _given(provider_settings, made.provider_settings)
+        verification = VerifyContext(
+            customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
+            platform=_given(platform, lambda: made.msal), limiter=ConcurrencyLimiter(config.verify_concurrency),
+            # One pool of verification threads, shared by every chunk a worker handles at once: threads are
+            # reused, and never more than VERIFY_CONCURRENCY of them exist. It starts them on first use.
+            pool=ThreadPoolExecutor(max_workers=config.verify_concurrency, thread_name_prefix="verify"),
+            required_roles=config.required_application_roles,
+        )
+        consent = ConsentContext(
+            verification=verification, states=_given(consent_states, made.consent_states),
+            platform=_given(consent_platform, made.consent_platform), scopes=config.consent_scopes,
+            application_scope=f"{config.graph_endpoint}/.default",
+        )
+        runs, work = _given(runs, made.runs), _given(work, made.work)
+    except BaseException:
+        owned.close()
+        raise
+    # Closed first: the verifications in flight finish before the clients they use are closed.
+    owned.callback(verification.pool.shutdown, wait=True, cancel_futures=True)
     return Services(
-        config=config,
-        tenants=tenants,
-        history=history,
-        secrets=secrets,
-        provider_settings=provider_settings,
-        token_keys=TokenKey(secrets),
-        verification=verification,
-        runs=TableRunStore(tables),
-        work=StorageWorkQueue(queues),
-        consent=ConsentContext(verification=verification, states=TableConsentStates(tables),
-                               platform=MsalConsentPlatform(platform), scopes=config.consent_scopes,
-                               application_scope=f"{config.graph_endpoint}/.default"),
+        config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
+        token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, _owned=owned,
     )
+
+
+def _given(dependency: T | None, production: Callable[[], T]) -> T:
+    return production() if dependency is None else dependency
 
 
 def services() -> Services:
@@ -135,7 +248,8 @@ def services() -> Services:
 
 
 def use(replacement: Services | None) -> None:
-    """Install the adapters to use (tests), or None to build them from the configuration again."""
+    """Install the services handlers use (the tests' one fixture), or None to build them from the configuration
+    again on next use."""
     global _services
     with _lock:
         _services = replacement

@@ -73,12 +73,17 @@ class AppConfig:
     reminder_interval: timedelta = timedelta(hours=24)  # timedelta(0): reminders are off
 
 
+def connection_string(value: str) -> str:
+    """The storage connection string a setting means: the UseDevelopmentStorage=true shorthand is local Azurite."""
+    value = value.strip()
+    shorthand = value.replace(" ", "").lower().rstrip(";") == "usedevelopmentstorage=true"
+    return AZURITE_CONNECTION_STRING if shorthand else value
+
+
 def _storage(env: Mapping[str, str]) -> StorageConfig:
     raw = (env.get("AzureWebJobsStorage") or "").strip()
     if raw:
-        if raw.replace(" ", "").lower().rstrip(";") == "usedevelopmentstorage=true":
-            raw = AZURITE_CONNECTION_STRING
-        return StorageConfig(connection_string=raw)
+        return StorageConfig(connection_string=connection_string(raw))
     table_uri = (env.get("AzureWebJobsStorage__tableServiceUri") or "").strip()
     if not table_uri:
         raise ConfigurationError(

@@ -5,15 +5,6 @@ from html import escape
 
 from .domain.consent import ConsentOutcome
 
-# Nothing is loaded, run, framed or submitted: the page is text.
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-}
-
 
 def consent_page(outcome: ConsentOutcome) -> str:
     lines = "\n".join(f"<p>{escape(line)}</p>" for line in outcome.lines if line)

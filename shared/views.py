@@ -7,16 +7,16 @@ from typing import Any
 from .domain.classification import first_line
 from .domain.consent import ConsentLink
 from .domain.models import (
+    Customer,
     LastConsent,
     PendingConsent,
     ProviderSettings,
     Status,
     StatusDetail,
-    StatusPage,
-    Tenant,
+    StatusListing,
     VerificationResult,
 )
-from .domain.verification import RecoveryCause, Run, is_running
+from .domain.runs import RecoveryCause, Run, is_running
 
 
 def iso(value: datetime | None) -> str | None:
@@ -25,29 +25,31 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
-def error_view(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+def error_view(code: str, message: str, *, target: str | None = None) -> dict[str, Any]:
+    """The contract's error body; `target` (the field or parameter at fault) only when one is."""
+    return {"error": {"code": code, "message": message, **({"target": target} if target is not None else {})}}
 
 
 def health_view() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-def tenant_view(tenant: Tenant) -> dict[str, Any]:
+def tenant_view(customer: Customer) -> dict[str, Any]:
     return {
-        "customerId": tenant.customer_id,
-        "tenantId": tenant.tenant_id,
-        "m365Email": tenant.m365_email,
-        "authenticationMethod": tenant.authentication_method.value,
-        "whenLastVerified": iso(tenant.when_last_verified),
-        "lastVerificationStatus": tenant.last_verification_status.value,
-        "lastVerificationReason": tenant.last_verification_reason.value if tenant.last_verification_reason else None,
-        "lastVerificationMessage": first_line(tenant.last_verification_message),
-        "aadstsCode": tenant.aadsts_code,
-        "hint": tenant.hint,
-        "secretsConfigured": sorted(name.value for name in tenant.secrets_configured),
-        "pendingConsent": _pending_consent(tenant.pending_consent),
-        "lastConsent": _last_consent(tenant.last_consent),
+        "customerId": customer.customer_id,
+        "tenantId": customer.tenant_id,
+        "m365Email": customer.m365_email,
+        "authenticationMethod": customer.authentication_method.value,
+        "whenLastVerified": iso(customer.when_last_verified),
+        "lastVerificationStatus": customer.last_verification_status.value,
+        "lastVerificationReason": (customer.last_verification_reason.value if customer.last_verification_reason
+                                   else None),
+        "lastVerificationMessage": first_line(customer.last_verification_message),
+        "aadstsCode": customer.aadsts_code,
+        "hint": customer.hint,
+        "secretsConfigured": sorted(name.value for name in customer.secrets_configured),
+        "pendingConsent": _pending_consent(customer.pending_consent),
+        "lastConsent": _last_consent(customer.last_consent),
     }
 
 
@@ -82,17 +84,17 @@ def summary_view(counts: dict[Status, int]) -> dict[str, Any]:
     return {"total": sum(by_status.values()), "byStatus": by_status}
 
 
-def status_page_view(page: StatusPage) -> dict[str, Any]:
+def status_list_view(listing: StatusListing) -> dict[str, Any]:
     return {
-        "generatedAt": iso(page.generated_at),
-        "summary": summary_view(page.counts),
-        "tenants": [tenant_view(tenant) for tenant in page.tenants],
-        "continuationToken": page.continuation_token,
+        "generatedAt": iso(listing.generated_at),
+        "summary": summary_view(listing.counts),
+        "tenants": [tenant_view(customer) for customer in listing.customers],
+        "continuationToken": listing.continuation_token,
     }
 
 
 def status_detail_view(detail: StatusDetail) -> dict[str, Any]:
-    return {**tenant_view(detail.tenant), "history": [history_view(result) for result in detail.history]}
+    return {**tenant_view(detail.customer), "history": [history_view(result) for result in detail.history]}
 
 
 def provider_settings_view(settings: ProviderSettings) -> dict[str, Any]:

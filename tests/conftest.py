@@ -3,7 +3,21 @@ from __future__ import annotations
 
 import pytest
 
+from shared import bootstrap
+from tests.support.fakes import fake_services
 from tools.azurite import Azurite, start_azurite
+
+
+@pytest.fixture
+def services():
+    """Services over fakes (tests/support/fakes.py), installed as the ones the handlers use for this test; then
+    removed and closed."""
+    with fake_services() as built:
+        bootstrap.use(built)
+        try:
+            yield built
+        finally:
+            bootstrap.use(None)
 
 
 @pytest.fixture(scope="session")

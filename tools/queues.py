@@ -25,7 +25,7 @@ from azure.functions.queue import QueueMessage as FunctionQueueMessage  # carrie
 from azure.storage.queue import LinearRetry, QueueClient
 from azure.storage.queue import QueueMessage as StorageMessage
 
-from shared.config import AZURITE_CONNECTION_STRING
+from shared.config import connection_string
 from tools.hostconfig import HostConfigError, QueueOptions, resolve_settings
 from tools.invocation import FunctionSpec
 
@@ -54,10 +54,8 @@ def queue_client(connection: str, queue_name: str, environ: Mapping[str, str] | 
     if not value:
         raise HostConfigError(f"The queue connection '{connection}' is not set to a connection string (the local "
                               f"host polls queues with a connection string only, not {connection}__queueServiceUri).")
-    if value.replace(" ", "").lower().rstrip(";") == "usedevelopmentstorage=true":
-        value = AZURITE_CONNECTION_STRING
     # The poll loop retries by itself: the SDK's own retries would stall it whenever Azurite is not up yet.
-    return QueueClient.from_connection_string(value, queue_name, connection_timeout=5,
+    return QueueClient.from_connection_string(connection_string(value), queue_name, connection_timeout=5,
                                               retry_policy=LinearRetry(backoff=1, retry_total=1, random_jitter_range=0))
 
 

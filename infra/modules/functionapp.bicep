@@ -73,6 +73,13 @@ param requiredApplicationRoles string
 @description('CONSENT_SCOPES: delegated scopes asked at consent.')
 param consentScopes string
 
+@description('OPERATORS_CLIENT_ID: client id of the operators\' app registration; empty: sign-in is off.')
+@maxLength(36)
+param operatorsClientId string
+
+@description('OPERATORS_TENANT_ID: the only tenant whose people may sign in.')
+param operatorsTenantId string
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -188,6 +195,27 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'CONSENT_SCOPES'
           value: consentScopes
+        }
+        {
+          // Operators' sign-in (signin.bicep): the app requires a principal or a function key when this is set.
+          name: 'OPERATORS_CLIENT_ID'
+          value: operatorsClientId
+        }
+        {
+          // The app accepts a principal of this tenant only, whatever the platform let through.
+          name: 'OPERATORS_TENANT_ID'
+          value: operatorsTenantId
+        }
+        {
+          // App Service Authentication refuses (403) a token whose tid is not listed.
+          name: 'WEBSITE_AUTH_AAD_ALLOWED_TENANTS'
+          value: operatorsTenantId
+        }
+        {
+          // App Service Authentication signs in with this identity's assertion instead of a client secret
+          // (signin.bicep names this setting as clientSecretSettingName). Inert while sign-in is off.
+          name: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
+          value: identityClientId
         }
       ]
     }

@@ -1,9 +1,8 @@
 """Pooled HTTP sessions that read the environment once.
 
 A requests session that trusts the environment reads it again on every request (proxies and NO_PROXY,
-REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, ~/.netrc): about 0.1 ms a request on this machine, more on a Functions
-host with hundreds of app settings, and several requests go out per customer verified. Each session here
-talks to one service, so the same settings are read once, when it is made.
+REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, ~/.netrc), and several requests go out per customer verified. Each session
+here talks to one service, so the same settings are read once, when it is made.
 """
 from __future__ import annotations
 

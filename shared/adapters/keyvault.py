@@ -26,9 +26,9 @@ from azure.keyvault.secrets import SecretClient
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
 from ..domain.models import ProviderSecret
-from ..domain.secrets import SecretName, SecretVersion, StoredSecret
+from ..domain.secrets import SecretKind, SecretVersion, StoredSecret
 from .http_sessions import pooled_transport, use_environment_proxies
-from .secret_names import owner_of, secret_name
+from .secret_store_names import owner_of, store_name
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +88,12 @@ class KeyVaultSecretStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def put(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> str:
-        key = secret_name(customer_id, name)
+    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
+        key = store_name(customer_id, kind)
         owner = {"owner": "provider"} if customer_id is None else {"customerId": customer_id}
-        tags = {"kind": str(name), **owner}
+        tags = {"kind": str(kind), **owner}
         deadline = time.monotonic() + self._max_wait
-        with self._mapped(_describe("store", customer_id, name)):
+        with self._mapped(_describe("store", customer_id, kind)):
             while True:
                 try:
                     stored = self._client.set_secret(key, value, content_type=CONTENT_TYPE, tags=tags)
@@ -102,19 +102,19 @@ class KeyVaultSecretStore:
                     # 409: the name is soft-deleted, or its deletion is still running. Purge protection rules
                     # out purging, so bring the old secret back and write the value as its next version
                     # (the recovered versions are named by no record: the sweep retires them).
-                    logger.info("Secret %s of customer %s is soft-deleted; recovering it.", name, customer_id)
+                    logger.info("Secret %s of customer %s is soft-deleted; recovering it.", kind, customer_id)
                     if not self._recover(key, deadline):
                         raise DependencyUnavailable(
                             SECRET_STORE_UNAVAILABLE,
-                            f"Key Vault did not finish recovering the deleted {name} secret of customer "
+                            f"Key Vault did not finish recovering the deleted {kind} secret of customer "
                             f"'{customer_id}' within {self._max_wait:g} seconds; try again later.",
                         ) from None
 
-    def get(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> str | None:
-        key = secret_name(customer_id, name)
-        with self._mapped(_describe("read", customer_id, name)):
+    def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
+        key = store_name(customer_id, kind)
+        with self._mapped(_describe("read", customer_id, kind)):
             try:
-                return self._client.get_secret(key, version or None).value
+                return self._client.get_secret(key, version).value
             except ResourceNotFoundError:
                 return None
             except HttpResponseError as exc:
@@ -122,29 +122,29 @@ class KeyVaultSecretStore:
                     return None  # a retired version
                 raise
 
-    def retire(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> None:
-        key = secret_name(customer_id, name)
-        with self._mapped(_describe("retire", customer_id, name)):
+    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
+        key = store_name(customer_id, kind)
+        with self._mapped(_describe("retire", customer_id, kind)):
             try:
                 # Key Vault cannot delete one version; a disabled one can no longer be read.
                 self._client.update_secret_properties(key, version, enabled=False)
             except ResourceNotFoundError:
                 return
 
-    def versions(self, customer_id: str | None, name: SecretName | ProviderSecret) -> tuple[SecretVersion, ...]:
-        key = secret_name(customer_id, name)
-        with self._mapped(_describe("list", customer_id, name)):
+    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
+        key = store_name(customer_id, kind)
+        with self._mapped(_describe("list", customer_id, kind)):
             try:
                 return self._enabled_versions(key)
             except ResourceNotFoundError:
                 return ()
 
-    def inventory(self) -> Iterator[StoredSecret]:
+    def list_secrets(self) -> Iterator[StoredSecret]:
         with self._mapped("list the secrets"):
             for item in self._client.list_properties_of_secrets():
                 owner = owner_of(item.name or "")
                 if owner is not None:  # else not a name this app makes
-                    yield StoredSecret(customer_id=owner[0], name=owner[1], versions=self._enabled_versions(item.name))
+                    yield StoredSecret(customer_id=owner[0], kind=owner[1], versions=self._enabled_versions(item.name))
 
     def _enabled_versions(self, key: str) -> tuple[SecretVersion, ...]:
         return tuple(
@@ -153,10 +153,10 @@ class KeyVaultSecretStore:
             if v.enabled
         )
 
-    def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
-        key = secret_name(customer_id, name)
+    def delete(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> None:
+        key = store_name(customer_id, kind)
         deadline = time.monotonic() + self._max_wait
-        with self._mapped(_describe("delete", customer_id, name)):
+        with self._mapped(_describe("delete", customer_id, kind)):
             try:
                 deleted = self._client.begin_delete_secret(key).result()
             except ResourceNotFoundError:
@@ -168,7 +168,7 @@ class KeyVaultSecretStore:
                 logger.warning(
                     "Deleting secret %s of customer %s was still in progress after %g s; "
                     "a later write waits for it.",
-                    name, customer_id, self._max_wait,
+                    kind, customer_id, self._max_wait,
                 )
 
     def _recover(self, key: str, deadline: float) -> bool:
@@ -236,9 +236,9 @@ class KeyVaultSecretStore:
             ) from exc
 
 
-def _describe(action: str, customer_id: str | None, name: SecretName | ProviderSecret) -> str:
+def _describe(action: str, customer_id: str | None, kind: SecretKind | ProviderSecret) -> str:
     owner = "the provider" if customer_id is None else f"customer '{customer_id}'"
-    return f"{action} the {name} secret of {owner}"
+    return f"{action} the {kind} secret of {owner}"
 
 
 def _disabled(error: HttpResponseError) -> bool:

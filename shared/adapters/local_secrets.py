@@ -1,6 +1,7 @@
 """Development-only SecretStore: a JSON file that only its owner can read, next to local Azurite.
 
-The file maps each secret's name (adapters/secret_names.py) to its versions: {version: {"value", "created"}}.
+The file maps each secret's store name (adapters/secret_store_names.py) to its versions:
+{version: {"value", "created"}}.
 Secret values never reach a log line, an exception message or a repr.
 """
 from __future__ import annotations
@@ -17,11 +18,10 @@ from typing import Any
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
 from ..domain.models import ProviderSecret
-from ..domain.secrets import CURRENT_VERSION, SecretName, SecretVersion, StoredSecret
-from .secret_names import owner_of, secret_name
+from ..domain.secrets import SecretKind, SecretVersion, StoredSecret
+from .secret_store_names import owner_of, store_name
 
 Versions = dict[str, dict[str, str]]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC).isoformat()
 
 
 class LocalFileSecretStore:
@@ -39,8 +39,8 @@ class LocalFileSecretStore:
     def __repr__(self) -> str:
         return f"LocalFileSecretStore({str(self._path)!r})"
 
-    def put(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> str:
-        key = secret_name(customer_id, name)
+    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
+        key = store_name(customer_id, kind)
         version = uuid.uuid4().hex
         with self._lock:
             secrets = self._read()
@@ -48,17 +48,15 @@ class LocalFileSecretStore:
             self._write(secrets)
         return version
 
-    def get(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> str | None:
-        key = secret_name(customer_id, name)
+    def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
+        key = store_name(customer_id, kind)
         with self._lock:
             versions = self._read_shared().get(key, {})
-        if version == CURRENT_VERSION and versions:
-            version = max(versions, key=lambda v: versions[v]["created"])
         found = versions.get(version)
         return found["value"] if found else None
 
-    def retire(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> None:
-        key = secret_name(customer_id, name)
+    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
+        key = store_name(customer_id, kind)
         with self._lock:
             secrets = self._read()
             versions = secrets.get(key, {})
@@ -68,25 +66,25 @@ class LocalFileSecretStore:
                 del secrets[key]
             self._write(secrets)
 
-    def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
-        key = secret_name(customer_id, name)
+    def delete(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> None:
+        key = store_name(customer_id, kind)
         with self._lock:
             secrets = self._read()
             if secrets.pop(key, None) is not None:
                 self._write(secrets)
 
-    def versions(self, customer_id: str | None, name: SecretName | ProviderSecret) -> tuple[SecretVersion, ...]:
-        key = secret_name(customer_id, name)
+    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
+        key = store_name(customer_id, kind)
         with self._lock:
             return _listed(self._read().get(key, {}))
 
-    def inventory(self) -> Iterator[StoredSecret]:
+    def list_secrets(self) -> Iterator[StoredSecret]:
         with self._lock:
             secrets = self._read()
         for key, versions in secrets.items():
             owner = owner_of(key)
             if owner is not None:  # else not a name this app makes
-                yield StoredSecret(customer_id=owner[0], name=owner[1], versions=_listed(versions))
+                yield StoredSecret(customer_id=owner[0], kind=owner[1], versions=_listed(versions))
 
     def _read_shared(self) -> dict[str, Versions]:
         """For readers only (never to be changed): the parse is reused until the file changes."""
@@ -140,8 +138,6 @@ class LocalFileSecretStore:
 
 
 def _versions(entry: Any) -> Versions:
-    if isinstance(entry, str):  # written before secrets were versioned: one value, the current version
-        return {CURRENT_VERSION: {"value": entry, "created": _EPOCH}}
     valid = isinstance(entry, dict) and all(
         isinstance(v, dict) and isinstance(v.get("value"), str) and isinstance(v.get("created"), str)
         for v in entry.values()

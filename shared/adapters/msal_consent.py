@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 import requests
 
 from ..domain.consent import AuthorizationRequest, tenant_in_issuer
-from ..domain.errors import DependencyUnavailable, InputError
+from ..domain.errors import Conflict, DependencyUnavailable
 from ..domain.verification import AppCredential, TokenAnswer
 from .msal_platform import MsalIdentityPlatform
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 class MsalConsentPlatform:
-    """Implements domain.consent.ConsentPlatform on MSAL's auth-code flow (PKCE, state, nonce)."""
+    """Implements ports.ConsentPlatform on MSAL's auth-code flow (PKCE, state, nonce)."""
 
     def __init__(self, platform: MsalIdentityPlatform) -> None:
         self._platform = platform
@@ -32,8 +32,8 @@ class MsalConsentPlatform:
             # Building the application discovers the tenant's endpoints; no token is asked for here.
             client = self._platform.application(tenant, AppCredential(client_id, client_secret))
         except ValueError:
-            raise InputError("invalidTenantId", f"The identity platform does not know the tenant {tenant}; "
-                             "check the customer's tenant id.", status=409) from None
+            raise Conflict("invalidTenantId", f"The identity platform does not know the tenant {tenant}; "
+                           "check the customer's tenant id.") from None
         except requests.RequestException:
             raise DependencyUnavailable("identityPlatformUnavailable", "The Microsoft identity platform could not "
                                         "be reached to prepare the consent link; try again in a moment.") from None

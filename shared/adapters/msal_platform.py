@@ -1,10 +1,6 @@
-"""IdentityPlatform on MSAL: one fresh ConfidentialClientApplication (and token cache) per attempt, over one
-shared HTTP session, with the retry policy of the design.
-
-Why a fresh application per attempt: MSAL answers from its token cache (a cached token would hide a revoked
-credential), and its HTTP layer replays a recent 429/5xx or 400 for an identical request without contacting
-the server; a retry must reach the identity platform. Discovery documents (OpenID configuration, user realm)
-are cached here instead, shared by every attempt.
+"""IdentityPlatform on MSAL: a fresh ConfidentialClientApplication (and token cache) per attempt, so no cached
+token or replayed answer hides the platform's own, over one shared HTTP session and one discovery cache, with
+the retry policy of the design.
 """
 from __future__ import annotations
 
@@ -30,12 +26,12 @@ from .retries import DEFAULT_POLICY, Retrying, RetryPolicy, retry_after
 logger = logging.getLogger(__name__)
 
 DISCOVERY_TTL = 3600.0
-DISCOVERY_ENTRIES = 4096  # about 2 KB each
+DISCOVERY_ENTRIES = 4096  # documents kept: memory stays bounded
 _DISCOVERY_PATHS = ("/.well-known/openid-configuration", "/common/userrealm/")
 
 
 class MsalIdentityPlatform:
-    """Implements domain.verification.IdentityPlatform."""
+    """Implements ports.IdentityPlatform."""
 
     def __init__(
         self,
@@ -55,6 +51,10 @@ class MsalIdentityPlatform:
         self._session = pooled_session(max(pool_size, 4))
         use_environment_proxies(self._session, self._host)
         self._discovery = _DiscoveryCache()
+
+    def close(self) -> None:
+        """Close the shared session's pooled connections."""
+        self._session.close()
 
     def with_password(
         self, *, tenant: str, app: AppCredential, username: str, password: str, deadline: float

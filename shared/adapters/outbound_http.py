@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 import requests
 
 from shared.domain.alerts.channel_urls import ChannelUrl, check_channel_url, invalid_url, not_allowed, refused_range
-from shared.domain.alerts.channels import FieldError
 from shared.domain.alerts.delivery_retry import OutcomeKind, SendOutcome, outcome_of_answer
+from shared.domain.errors import InputError
 
 from .http_sessions import ca_bundle
 
@@ -69,7 +69,7 @@ class OutboundHttp:
         self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
 
     def check_destination(self, url: str) -> ChannelUrl:
-        """`url` if alerts may be sent there now (its host resolved and every address allowed); else FieldError
+        """`url` if alerts may be sent there now (its host resolved and every address allowed); else InputError
         (target `url`): what saving a channel answers with a 400."""
         target = check_channel_url(url, local_development=self._local)
         try:
@@ -85,7 +85,7 @@ class OutboundHttp:
         try:
             target = check_channel_url(url, local_development=self._local)
             outcome = self._post(target, body, headers)
-        except FieldError as error:
+        except InputError as error:
             outcome = SendOutcome(OutcomeKind.NOT_ALLOWED, error.message)
         except _Refused as refused:
             outcome = refused.outcome

@@ -1,7 +1,7 @@
 """WorkQueue on Azure Queue Storage: the queue `verify-requests` that the queue-triggered worker reads.
 
 The Functions host base64-decodes a queue trigger's message by default (host.json
-`extensions.queues.messageEncoding`), so each message is work_messages JSON, UTF-8, base64-encoded by the
+`extensions.queues.messageEncoding`), so each message is the JSON of domain/work.py, UTF-8, base64-encoded by the
 SDK's TextBase64EncodePolicy; a message sent as plain text would go straight to the poison queue.
 """
 from __future__ import annotations
@@ -16,9 +16,8 @@ from datetime import timedelta
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
-from ..domain import work_messages
 from ..domain.errors import STORAGE_UNAVAILABLE, DependencyUnavailable
-from ..domain.verification import Work
+from ..domain.work import Work, encode
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +26,7 @@ _UNAVAILABLE = "Queue Storage cannot be reached right now; try again in a moment
 
 
 class StorageWorkQueue:
-    """Implements verification.WorkQueue. Creates its queue on first use, once per instance."""
+    """Implements ports.WorkQueue. Creates its queue on first use, once per instance."""
 
     def __init__(self, service: QueueServiceClient, *, queue: str = "verify-requests") -> None:
         self._client: QueueClient = service.get_queue_client(queue, message_encode_policy=TextBase64EncodePolicy())
@@ -38,7 +37,7 @@ class StorageWorkQueue:
         """One message per item, in order; with `delay`, hidden until it has passed (the service's initial
         visibility timeout). Sizes are checked before anything is sent, so an item too large for a message
         (a chunk of too many customers) sends none of them."""
-        texts = [work_messages.encode(item) for item in work]
+        texts = [encode(item) for item in work]
         for text in texts:
             size = len(base64.b64encode(text.encode("utf-8")))
             if size > MAX_MESSAGE_BYTES:

@@ -4,7 +4,7 @@ Each run is a partition of its own (PartitionKey = run id): the run row ("!run":
 fannedOut, finishedAt, and what recovered it: resent, stalls, causes), one marker row per enrolled customer
 (RowKey = customerId, `outcome` "pending", a Status, "gone" or "givenUp"), the row a worker rewrites to say
 it is still verifying ("~alive"), and count shards ("~count-NN": total, one column per Status and givenUp,
-table_counts). Every marker change goes with its count change in one entity-group transaction guarded by
+table_counter). Every marker change goes with its count change in one entity-group transaction guarded by
 ETags, so a marker changes once and counts once, whatever a queue redelivers; enrolments also guard the run
 row, so nobody joins a run once it is fanned out.
 
@@ -27,33 +27,25 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.rules import MAX_BATCH, is_customer_id
-from ..domain.verification import RecoveryCause, Run, Trigger, is_run_id, is_running
+from ..domain.runs import RecoveryCause, Run, Trigger, is_run_id, is_running
+from .table_columns import newest_first_key, plain_datetime, utc
 from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, delete_partition, storage_call
-from .table_counts import COUNT_PREFIX, ShardedCounts
-from .table_entities import (
-    ALIVE_ROW,
-    CURRENT_RUN_ROW,
-    GIVEN_UP,
-    GONE,
-    PENDING,
-    PRUNED_ROW,
-    RUN_COUNT_COLUMNS,
-    RUN_ROW,
-    RUNS_PARTITION,
-    TOTAL,
-    causes_of,
-    causes_text,
-    run_from_entities,
-    run_index_entity,
-    run_index_key,
-    run_to_entity,
-)
+from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 
 logger = logging.getLogger(__name__)
 
+RUN_ROW = "!run"  # "!" sorts before every customerId, as the count shards ("~count-") sort after them
+RUNS_PARTITION = "!runs"  # "!" is no run id character: no run's partition can be this one
+CURRENT_RUN_ROW = "~current"  # in RUNS_PARTITION, after the index rows (which start with digits)
+PRUNED_ROW = "~pruned"  # in RUNS_PARTITION: the index key of the newest run whose markers were deleted
+ALIVE_ROW = "~alive"  # a worker's "still verifying" for the run; between the markers and the count shards
+PENDING = "pending"  # a marker's outcome until its customer completes
+GONE = "gone"  # the customer was deleted during the run: it left the run
+GIVEN_UP = "givenUp"  # the run stopped trying to verify the customer (a marker's outcome, and its count)
+TOTAL = "total"
+RUN_COUNT_COLUMNS = (TOTAL, *(status.value for status in Status), GIVEN_UP)
 
 COUNTS = ShardedCounts(RUN_COUNT_COLUMNS)
-_ATTEMPTS = 12
 PRUNE_AT_MOST = 48  # runs pruned per call (two days of hourly runs): a backlog is worked off day by day
 
 
@@ -62,7 +54,7 @@ def _utcnow() -> datetime:
 
 
 class TableRunStore:
-    """Implements verification.RunStore. Creates its table on first use (and again if storage lost it).
+    """Implements ports.RunStore. Creates its table on first use (and again if storage lost it).
 
     A run's last progress is the newest write to its run row or count shards, as the service stamped it;
     `clock` gives "now" to judge staleness against (tests move it).
@@ -92,7 +84,7 @@ class TableRunStore:
         with storage_call("enrol customers in a run"):
             return self._on_table(lambda table: _enrol(table, run_id, wanted))
 
-    def fanned_out(self, run_id: str) -> None:
+    def mark_fanned_out(self, run_id: str) -> None:
         if not is_run_id(run_id):
             raise ValueError(f"{run_id!r} is not a run id.")
         with storage_call("mark a run fanned out"):
@@ -111,7 +103,7 @@ class TableRunStore:
         with storage_call("record a run's progress"):
             return self._on_table(lambda table: _complete(table, run_id, ids, outcomes))
 
-    def pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
+    def list_pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
         """One range query of the markers (a chunk's ids are adjacent), or of the whole run for `among` None."""
         ids = None if among is None else sorted({c for c in among if is_customer_id(c)})
         if not is_run_id(run_id) or ids == []:
@@ -119,7 +111,7 @@ class TableRunStore:
         with storage_call("read a run's outstanding customers"):
             return self._on_table(lambda table: _pending(table, run_id, ids))
 
-    def alive(self, run_id: str) -> None:
+    def mark_alive(self, run_id: str) -> None:
         """Rewrites one row, unconditionally: its timestamp is what counts."""
         if not is_run_id(run_id):
             return
@@ -133,7 +125,7 @@ class TableRunStore:
         with storage_call("give up customers of a run"):
             return self._on_table(lambda table: _give_up(table, run_id, customer_ids, RecoveryCause(cause)))
 
-    def recovering(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+    def note_recovery(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
         if not is_run_id(run_id):
             return False
         with storage_call("note a run's recovery"):
@@ -141,7 +133,7 @@ class TableRunStore:
 
     def finish(self, run_id: str) -> Run | None:
         """Write finishedAt once the run is fanned out and every customer completed; the run, to the one caller
-        that wrote it. Callers ask after their own writes (fanned_out, complete), so whichever asks after the
+        that wrote it. Callers ask after their own writes (mark_fanned_out, complete), so whichever asks after the
         last of those sees the run done. Until then `get` already says finished (the same moment)."""
         if not is_run_id(run_id):
             return None
@@ -161,7 +153,7 @@ class TableRunStore:
         with storage_call("read a run"):
             return self._on_table(lambda table: _read(table, run_id))
 
-    def recent(self, *, top: int) -> list[Run]:
+    def list_recent(self, *, top: int) -> list[Run]:
         """One query of the index, then one per run for its counts (the route asks for at most 100)."""
         check_page_size(top, "top")
         with storage_call("list runs"):
@@ -169,7 +161,7 @@ class TableRunStore:
 
     def _start(self, table: TableClient, run: Run, stale_after: timedelta) -> tuple[Run, bool]:
         created = False
-        for _ in range(_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             pointer = _get(table, RUNS_PARTITION, CURRENT_RUN_ROW)
             running = _read(table, pointer["runId"]) if pointer is not None else None
             if running is not None and is_running(running, now=self._clock(), stale_after=stale_after):
@@ -232,7 +224,7 @@ def _enrol(table: TableClient, run_id: str, wanted: list[str]) -> bool:
 
 
 def _fanned_out(table: TableClient, run_id: str) -> None:
-    for _ in range(_ATTEMPTS):
+    for _ in range(ATTEMPTS):
         head = _get(table, run_id, RUN_ROW)
         if head is None:
             logger.warning("Run %s is unknown: not marked fanned out.", run_id)
@@ -255,7 +247,7 @@ def _complete(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping
 def _mark(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping[str, str]) -> int:
     """Change the markers of these customers (sorted; at most MAX_BATCH) that are still pending to their outcome
     (a Status, GONE or GIVEN_UP), with the counts, in one transaction; how many changed."""
-    for _ in range(_ATTEMPTS):
+    for _ in range(ATTEMPTS):
         markers = {row["RowKey"]: row for row in table.query_entities(
             "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
             parameters={"pk": run_id, "first": ids[0], "last": ids[-1]}, select=["RowKey", "outcome"])}
@@ -305,7 +297,7 @@ def _give_up(table: TableClient, run_id: str, customer_ids: Sequence[str] | None
 
 
 def _recovering(table: TableClient, run_id: str, cause: RecoveryCause, resent: int, stall: int | None) -> bool:
-    for _ in range(_ATTEMPTS):
+    for _ in range(ATTEMPTS):
         head = _get(table, run_id, RUN_ROW)
         if head is None:
             return False
@@ -323,7 +315,7 @@ def _recovering(table: TableClient, run_id: str, cause: RecoveryCause, resent: i
 
 
 def _finish(table: TableClient, run_id: str) -> Run | None:
-    for _ in range(_ATTEMPTS):
+    for _ in range(ATTEMPTS):
         head, shards, alive = _run_rows(table, run_id)
         if head is None or head.get("finishedAt") is not None:
             return None
@@ -336,7 +328,7 @@ def _finish(table: TableClient, run_id: str) -> Run | None:
         except ResourceModifiedError:
             continue  # another finisher came first, or the run row changed: look again
         return _read(table, run_id) or run
-    logger.warning("Run %s: finishedAt not written after %d attempts; reads derive it.", run_id, _ATTEMPTS)
+    logger.warning("Run %s: finishedAt not written after %d attempts; reads derive it.", run_id, ATTEMPTS)
     return None
 
 
@@ -369,7 +361,7 @@ def _enrol_batch(table: TableClient, run_id: str, customer_ids: list[str]) -> bo
     """Enrol these customers (none enrolled a moment ago), unless the run is fanned out (False then). The run
     row goes into the transaction under its ETag, so a run cannot be fanned out while customers join it."""
     batch = customer_ids
-    for _ in range(_ATTEMPTS):
+    for _ in range(ATTEMPTS):
         head = _get(table, run_id, RUN_ROW)
         if head is None or head.get("fannedOut"):
             return False
@@ -441,3 +433,70 @@ def _pointer_operation(pointer: Any | None, run_id: str) -> tuple[Any, ...]:
 
 def _if_unchanged(entity: Any, mode: UpdateMode = UpdateMode.REPLACE) -> dict[str, Any]:
     return {"mode": mode, "etag": entity.metadata["etag"], "match_condition": MatchConditions.IfNotModified}
+
+
+# --- entities ------------------------------------------------------------------------------------------
+
+
+def run_to_entity(run: Run) -> dict[str, Any]:
+    return {
+        "PartitionKey": run.run_id,
+        "RowKey": RUN_ROW,
+        "trigger": Trigger(run.trigger).value,
+        "startedAt": utc(run.started_at),
+        "fannedOut": False,
+    }
+
+
+def run_index_entity(run: Run) -> dict[str, Any]:
+    return {"PartitionKey": RUNS_PARTITION, "RowKey": f"{run_index_key(run.started_at)}-{run.run_id}",
+            "runId": run.run_id}
+
+
+def run_index_key(started_at: datetime) -> str:
+    """Index RowKeys sort newest first: every run started before `started_at` has a larger key than this."""
+    return newest_first_key(started_at)
+
+
+def run_from_entities(head: Any, shards: list[Any], counts: dict[str, int], alive: Any | None = None) -> Run:
+    """The run from its run row, its count shards and their sums, and the row of a worker saying it is alive.
+    Its last progress is the newest write to any of them (every marker change changes a shard). Once it is
+    fanned out and every customer completed or given up, it is finished at that same moment, before finish()
+    writes the moment down as finishedAt."""
+    by_status = {status: counts[status.value] for status in Status}
+    completed = sum(by_status.values())
+    given_up = counts.get(GIVEN_UP, 0)
+    rows = [head, *shards, *([alive] if alive is not None else [])]
+    stamps = [plain_datetime(row.metadata.get("timestamp")) for row in rows]
+    last_progress = max((stamp for stamp in stamps if stamp is not None), default=None)
+    finished = plain_datetime(head.get("finishedAt"))
+    if finished is None and head.get("fannedOut") and completed + given_up == counts[TOTAL]:
+        finished = last_progress
+    started = plain_datetime(head.get("startedAt"))
+    if started is None:
+        raise ValueError("A run row has no startedAt.")
+    return Run(
+        run_id=head["PartitionKey"],
+        trigger=Trigger(head["trigger"]),
+        started_at=started,
+        finished_at=finished,
+        total=counts[TOTAL],
+        completed=completed,
+        by_status=by_status,
+        last_progress_at=last_progress,
+        fanned_out=bool(head.get("fannedOut")),
+        given_up=given_up,
+        resent=int(head.get("resent") or 0),
+        stalls=int(head.get("stalls") or 0),
+        causes=causes_of(head.get("causes")),
+    )
+
+
+def causes_text(causes: frozenset[RecoveryCause]) -> str:
+    """A run's recovery causes as its run row keeps them: one column, comma-separated."""
+    return ",".join(sorted(cause.value for cause in causes))
+
+
+def causes_of(text: Any) -> frozenset[RecoveryCause]:
+    known = {cause.value for cause in RecoveryCause}  # a cause a newer version wrote is left out
+    return frozenset(RecoveryCause(c) for c in str(text or "").split(",") if c in known)

@@ -1,7 +1,11 @@
-"""ProviderSettingsStore on Azure Table Storage: one entity in the Settings table (never the secret)."""
+"""ProviderSettingsStore on Azure Table Storage: one entity (PartitionKey "provider", RowKey "consent") in the
+Settings table with the provider's consent settings (never the secret, only the version of it in use)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -9,8 +13,10 @@ from azure.data.tables import TableServiceClient, UpdateMode
 
 from ..domain.errors import Conflict
 from ..domain.models import ProviderSettings
+from .table_columns import plain_datetime, utc, without_none
 from .table_common import TableAccess, storage_call
-from .table_entities import SETTINGS_KEYS, settings_from_entity, settings_to_entity
+
+_KEYS = ("provider", "consent")  # (PartitionKey, RowKey) of the one entity
 
 
 class TableProviderSettingsStore:
@@ -23,26 +29,54 @@ class TableProviderSettingsStore:
     def get(self) -> ProviderSettings | None:
         with storage_call("read the settings"):
             try:
-                entity = self._on_table(lambda table: table.get_entity(*SETTINGS_KEYS))
+                entity = self._on_table(lambda table: table.get_entity(*_KEYS))
             except ResourceNotFoundError:
                 return None
         return settings_from_entity(entity)
 
-    def save(self, settings: ProviderSettings) -> ProviderSettings:
+    def create(self, settings: ProviderSettings) -> ProviderSettings:
         entity = settings_to_entity(settings)
-        with storage_call("save the settings"):
-            try:
-                if settings.etag is None:
-                    metadata = self._on_table(lambda table: table.create_entity(entity))
-                else:
-                    metadata = self._on_table(lambda table: table.update_entity(
-                        entity, mode=UpdateMode.REPLACE, etag=settings.etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    ))
-            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                raise Conflict(
-                    "modifiedConcurrently", "The settings were changed by another request; read them again and retry."
-                ) from None
+        with storage_call("save the settings"), _conflict_if_changed():
+            metadata = self._on_table(lambda table: table.create_entity(entity))
+        return replace(settings, etag=metadata["etag"])
+
+    def replace(self, previous: ProviderSettings, settings: ProviderSettings) -> ProviderSettings:
+        if previous.etag is None:
+            raise ValueError("To replace the settings, read them from the store first: their etag guards the write.")
+        entity = settings_to_entity(settings)
+        with storage_call("save the settings"), _conflict_if_changed():
+            metadata = self._on_table(lambda table: table.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=previous.etag, match_condition=MatchConditions.IfNotModified))
         return replace(settings, etag=metadata["etag"])
 
 
+@contextmanager
+def _conflict_if_changed() -> Iterator[None]:
+    """Created (409), changed (412) or deleted (404) by another request since they were read."""
+    try:
+        yield
+    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        raise Conflict(
+            "modifiedConcurrently", "The settings were changed by another request; read them again and retry."
+        ) from None
+
+
+def settings_to_entity(settings: ProviderSettings) -> dict[str, Any]:
+    return without_none({
+        "PartitionKey": _KEYS[0],
+        "RowKey": _KEYS[1],
+        "clientId": settings.client_id,
+        "redirectUrl": settings.redirect_url,
+        "clientSecretVersion": settings.client_secret_version,
+        "updatedAt": utc(settings.updated_at),
+    })
+
+
+def settings_from_entity(entity: Any) -> ProviderSettings:
+    return ProviderSettings(
+        client_id=entity.get("clientId"),
+        redirect_url=entity.get("redirectUrl"),
+        client_secret_version=entity.get("clientSecretVersion"),
+        updated_at=plain_datetime(entity.get("updatedAt")),
+        etag=entity.metadata["etag"],
+    )

@@ -1,17 +1,15 @@
-"""Consent: the values and ports of Grant Consent links and the callback that completes them."""
+"""Consent: the values of Grant Consent links and of the callback that completes them."""
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from .classification import first_line
-from .models import Tenant
+from .models import Customer
 from .rules import is_guid
-from .verification import AppCredential, TokenAnswer
 
 CONSENT_TTL = timedelta(minutes=15)  # a link (its state) expires after this
 
@@ -59,53 +57,29 @@ class AuthorizationRequest:
     flow: str = field(repr=False)
 
 
+class ConsentOutcomeKind(enum.Enum):
+    """What came of a consent callback, as the page answers it (functions/http.py gives each its status code)."""
+
+    GRANTED = "granted"  # the consent is stored and the customer verified
+    DECLINED = "declined"  # the admin said no: an answer, not a failure of the callback
+    FAILED = "failed"  # Microsoft answered an error, or issued no refresh token for the code
+    REFUSED = "refused"  # the link or the answer cannot be used (unknown, expired, another tenant, unreadable)
+    TOO_LARGE = "tooLarge"  # a form body over the contract's limit
+    UNAVAILABLE = "unavailable"  # a dependency could not be reached, or the app failed: ask again later
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentOutcome:
-    """What the callback page says: its HTTP status, a title, and lines for a person (never a secret)."""
+    """What the callback page says: what came of it, a title, and lines for a person (never a secret)."""
 
-    status: int
+    kind: ConsentOutcomeKind
     title: str
     lines: tuple[str, ...] = ()
     customer_id: str | None = None
-    tenant: Tenant | None = field(default=None, compare=False)
+    customer: Customer | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimedState:
     customer_id: str
     expires_at: datetime
-
-
-class ConsentStates(Protocol):
-    """The states of the links handed out, by hash; each can be claimed once."""
-
-    def add(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None: ...
-
-    def claim(self, hashed: str) -> ClaimedState | None:
-        """Take the state for good and return what it was for; None when unknown or claimed already (of two
-        concurrent claims exactly one gets it)."""
-
-    def remove_expired(self, *, expired_before: datetime) -> int:
-        """Forget the states of links that expired unused before that moment; how many."""
-
-
-class ConsentPlatform(Protocol):
-    """The identity platform's side of consent (MSAL's auth-code flow with PKCE, and admin consent)."""
-
-    def authorization_request(
-        self, *, tenant: str, client_id: str, client_secret: str, redirect_uri: str, scopes: tuple[str, ...],
-        state: str, login_hint: str | None,
-    ) -> AuthorizationRequest: ...
-
-    def admin_consent_url(self, *, tenant: str, client_id: str, redirect_uri: str, scope: str, state: str) -> str: ...
-
-    def redeem_code(
-        self, *, tenant: str, app: AppCredential, flow: str, response: Mapping[str, str], deadline: float
-    ) -> TokenAnswer:
-        """Redeem the code of `response` with the flow it was asked with; on success `claims` are the ID
-        token's (tid, preferred_username) and `refresh_token` is set."""
-
-    def tenant_of_domain(self, domain: str, *, deadline: float) -> str | None:
-        """The tenant id (lower-case GUID) the identity platform says `domain` belongs to: the `issuer` of the
-        domain's OpenID configuration. None when the platform does not know the domain; raises
-        DependencyUnavailable when it cannot be asked."""

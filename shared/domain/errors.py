@@ -1,33 +1,42 @@
-"""Exceptions the use cases and adapters raise; functions/http.py turns each into the contract's error JSON.
+"""Every error the app answers with the contract's error JSON: one base class, `AppError`, whose subclass is the
+kind of failure; functions/http.py maps each kind to its status code, in one place.
 
 Messages are sentences for a person and never carry a secret value.
 """
 from __future__ import annotations
 
 
-class InputError(ValueError):
-    """The client sent something the contract does not accept (4xx)."""
+class AppError(Exception):
+    """A failure the API answers as `{"error": {"code", "message", "target"?}}`: `code` is machine-readable
+    (camelCase), `target` the field or parameter at fault when one is (as in the Microsoft REST API guidelines)."""
 
-    def __init__(self, code: str, message: str, *, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, *, target: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.status = status
+        self.target = target
 
 
-class NotFound(LookupError):
+class InputError(AppError, ValueError):
+    """The client sent something the contract does not accept."""
+
+
+class PayloadTooLarge(InputError):
+    """A request body over the contract's limit."""
+
+
+class UnsupportedMediaType(InputError):
+    """A request body that is not said to be JSON."""
+
+
+class NotFound(AppError, LookupError):
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__("notFound", message)
 
 
-class Conflict(RuntimeError):
-    """The stored record changed underneath the request (retryable 409)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class Conflict(AppError, RuntimeError):
+    """The request does not fit the stored state: a record changed underneath it (retryable), or what it needs is
+    not set up."""
 
 
 # The codes of DependencyUnavailable, one per dependency.
@@ -35,17 +44,15 @@ STORAGE_UNAVAILABLE = "storageUnavailable"
 SECRET_STORE_UNAVAILABLE = "secretStoreUnavailable"
 
 
-class DependencyUnavailable(RuntimeError):
-    """Table Storage or Key Vault could not be reached or refused us (503, retryable)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class DependencyUnavailable(AppError, RuntimeError):
+    """Table Storage, Key Vault or the identity platform could not be reached or refused us (retryable)."""
 
 
-class ConfigurationError(RuntimeError):
+class ConfigurationError(AppError, RuntimeError):
     """The app's settings cannot work (e.g. no Key Vault outside local development)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("serviceMisconfigured", message)
 
 
 def invalid_continuation_token() -> InputError:
@@ -53,6 +60,7 @@ def invalid_continuation_token() -> InputError:
     return InputError(
         "invalidContinuationToken",
         "continuationToken is not one this API returned for this query; start again without it.",
+        target="continuationToken",
     )
 
 
@@ -60,4 +68,5 @@ def invalid_customer_id() -> InputError:
     return InputError(
         "invalidCustomerId",
         "customerId must be 1 to 64 characters of letters, digits, '.', '_' or '-', and not only dots.",
+        target="customerId",
     )

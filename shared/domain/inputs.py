@@ -10,7 +10,7 @@ from .models import AuthMethod, Status
 
 
 @dataclass(frozen=True, slots=True)
-class TenantInput:
+class CustomerInput:
     """A validated PUT /api/tenants body."""
 
     tenant_id: str
@@ -22,7 +22,7 @@ class TenantInput:
 
     def __repr__(self) -> str:
         return (
-            f"TenantInput(tenant_id={self.tenant_id!r}, authentication_method={self.authentication_method!r}, "
+            f"CustomerInput(tenant_id={self.tenant_id!r}, authentication_method={self.authentication_method!r}, "
             f"m365_email={self.m365_email!r}, application_id={self.application_id!r}, "
             f"password={'<set>' if self.password else None}, "
             f"application_secret={'<set>' if self.application_secret else None})"

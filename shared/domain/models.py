@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .reasons import Reason
-from .secrets import SecretName
+from .secrets import SecretKind
 
 
 class AuthMethod(enum.StrEnum):
@@ -72,7 +72,7 @@ class LastConsent:
 
 
 @dataclass(frozen=True, slots=True)
-class Tenant:
+class Customer:
     """A customer and the one way the provider reaches its Microsoft 365. Holds no secret values."""
 
     customer_id: str
@@ -81,7 +81,7 @@ class Tenant:
     m365_email: str | None = None
     application_id: str | None = None
     # The secret version this record uses, per kind: the one pointer a write moves (under the record's ETag).
-    secret_versions: dict[SecretName, str] = field(default_factory=dict)
+    secret_versions: dict[SecretKind, str] = field(default_factory=dict)
     last_verification_status: Status = Status.NOT_VERIFIED
     when_last_verified: datetime | None = None
     last_verification_reason: Reason | None = None
@@ -95,65 +95,68 @@ class Tenant:
     etag: str | None = field(default=None, compare=False)
 
     @property
-    def secrets_configured(self) -> frozenset[SecretName]:
+    def secrets_configured(self) -> frozenset[SecretKind]:
         return frozenset(self.secret_versions)
 
-    def with_result(self, result: VerificationResult) -> Tenant:
+    def with_result(self, result: VerificationResult) -> Customer:
         """This record with `result` as its latest verification."""
         return self._outcome(result.status, result.verified_at, result.reason, result.message, result.aadsts_code,
                              result.hint)
 
-    def not_verified(self) -> Tenant:
+    def not_verified(self) -> Customer:
         """This record as never verified (how it is reached changed)."""
         return self._outcome(Status.NOT_VERIFIED, None, None, None, None, None)
 
-    def with_outcome_of(self, other: Tenant) -> Tenant:
+    def with_outcome_of(self, other: Customer) -> Customer:
         """This record with the latest verification `other` holds."""
         return self._outcome(other.last_verification_status, other.when_last_verified, other.last_verification_reason,
                              other.last_verification_message, other.aadsts_code, other.hint)
 
     def _outcome(self, status: Status, when: datetime | None, reason: Reason | None, message: str | None,
-                 code: int | None, hint: str | None) -> Tenant:
+                 code: int | None, hint: str | None) -> Customer:
         return replace(self, last_verification_status=status, when_last_verified=when, last_verification_reason=reason,
                        last_verification_message=message, aadsts_code=code, hint=hint)
 
 
 @dataclass(frozen=True, slots=True)
-class TenantFilter:
-    """Which tenants a listing holds; None matches every value."""
+class CustomerFilter:
+    """Which customers a listing holds; None matches every value."""
 
     status: Status | None = None
     method: AuthMethod | None = None
 
 
+# Where the next listing starts: printable ASCII that the store which made it reads back, and that
+# nothing else looks into. Clients never see it bare: the status use case wraps it, with the filter it belongs to,
+# into the one continuation token; a fan-out message carries it as it is.
+Cursor = str
+
+
+def is_cursor(value: object) -> bool:
+    return isinstance(value, str) and value != "" and value.isascii() and value.isprintable()
+
+
 @dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where the next page of a listing starts, as the tenant store reported it. Clients never see it
-    bare: the status use case wraps it, with the filter it belongs to, into the one continuation token."""
+class CustomerListing:
+    """Customers in customerId order, and where the next listing starts (None at the end)."""
 
-    partition: str
-    row: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TenantPage:
-    tenants: list[Tenant]
+    customers: list[Customer]
     next: Cursor | None
 
 
 @dataclass(frozen=True, slots=True)
-class StatusPage:
-    """One page of GET /api/status: the tenants, the counts over every tenant, and where to go on."""
+class StatusListing:
+    """What GET /api/status answers: a listing of customers, the counts over every customer, and where to go on."""
 
     generated_at: datetime
     counts: dict[Status, int]
-    tenants: list[Tenant]
+    customers: list[Customer]
     continuation_token: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class StatusDetail:
-    tenant: Tenant
+    customer: Customer
     history: list[VerificationResult]
 
 

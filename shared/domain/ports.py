@@ -1,53 +1,64 @@
 """The ports the use cases depend on; shared/adapters implement them, unit tests pass fakes."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from .alerts.channel_urls import ChannelUrl
+from .alerts.delivery_retry import SendOutcome
+from .audit import AuditListing, AuditRecord
+from .consent import AuthorizationRequest, ClaimedState
+from .expiry_credentials import AppCredentials
+from .expiry_gdap import DelegatedAdminRelationship
+from .expiry_reads import ReadUnknown
 from .models import (
     Cursor,
+    Customer,
+    CustomerFilter,
+    CustomerListing,
     ProviderSecret,
     ProviderSettings,
     Status,
-    Tenant,
-    TenantFilter,
-    TenantPage,
     VerificationResult,
 )
-from .secrets import SecretName, SecretVersion, StoredSecret
+from .runs import RecoveryCause, Run
+from .secrets import SecretKind, SecretVersion, StoredSecret
+from .verification import AppCredential, TokenAnswer
+from .work import Work
 
 
-class TenantStore(Protocol):
-    def get(self, customer_id: str) -> Tenant | None: ...
+class CustomerStore(Protocol):
+    def get(self, customer_id: str) -> Customer | None: ...
 
-    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Tenant]:
+    def get_many(self, customer_ids: Sequence[str]) -> dict[str, Customer]:
         """Those of `customer_ids` that exist, by customerId (one read for adjacent ids, as a run's chunk has)."""
 
-    def add(self, tenant: Tenant) -> Tenant:
-        """Insert a new tenant; raises errors.Conflict when the customerId exists."""
+    def create(self, customer: Customer) -> Customer:
+        """Insert a new customer; raises errors.Conflict when the customerId exists."""
 
-    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
-        """Replace `previous`, as it was read (its etag must still match), with `tenant`; raises
+    def replace(self, previous: Customer, customer: Customer) -> Customer:
+        """Replace `previous`, as it was read (its etag must still match), with `customer`; raises
         errors.Conflict otherwise."""
 
-    def update_many(self, changes: Sequence[tuple[Tenant, Tenant]]) -> list[Tenant]:
-        """Each (previous, tenant) as `update` does, all in one write: every one or none. Raises errors.Conflict
+    def replace_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
+        """Each (previous, customer) as `replace` does, all in one write: every one or none. Raises errors.Conflict
         (and writes nothing) when any previous changed since it was read. At most MAX_BATCH changes."""
 
-    def delete(self, tenant: Tenant) -> None:
-        """Remove a tenant read before (its etag must still match); raises errors.Conflict otherwise."""
+    def delete(self, customer: Customer) -> None:
+        """Remove a customer read before (its etag must still match); raises errors.Conflict otherwise."""
 
-    def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
-        """One page in customerId order, from `after` (a cursor a page of this filter returned)."""
+    def list(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
+        """One listing in customerId order, from `after` (a cursor a listing of this filter returned)."""
 
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
-        """`list` of every tenant, customerIds only; the cursor of the next page (None at the end)."""
+        """`list` of every customer, customerIds only; the cursor of the next listing (None at the end)."""
 
-    def count_by_status(self) -> dict[Status, int]:
-        """Counts over every tenant (not a page), kept as tenants change: no scan."""
+    def get_status_counts(self) -> dict[Status, int]:
+        """Counts over every customer (not a listing), kept as customers change: no scan."""
 
-    def recount_by_status(self) -> dict[Status, int]:
-        """Count every tenant again and correct the kept counts (a safety net; they are exact by design)."""
+    def recount_status_counts(self) -> dict[Status, int]:
+        """Count every customer again and correct the kept counts (a safety net; they are exact by design)."""
 
 
 class HistoryStore(Protocol):
@@ -55,7 +66,7 @@ class HistoryStore(Protocol):
 
     def append(self, result: VerificationResult) -> None: ...
 
-    def latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         """Newest first."""
 
     def delete_all(self, customer_id: str) -> None:
@@ -65,8 +76,12 @@ class HistoryStore(Protocol):
 class ProviderSettingsStore(Protocol):
     def get(self) -> ProviderSettings | None: ...
 
-    def save(self, settings: ProviderSettings) -> ProviderSettings:
-        """Insert, or replace the record read before (etag must match); raises errors.Conflict otherwise."""
+    def create(self, settings: ProviderSettings) -> ProviderSettings:
+        """Insert the record; raises errors.Conflict when there is one."""
+
+    def replace(self, previous: ProviderSettings, settings: ProviderSettings) -> ProviderSettings:
+        """Replace `previous`, as it was read (its etag must still match), with `settings`; raises
+        errors.Conflict otherwise."""
 
 
 class SecretStore(Protocol):
@@ -76,32 +91,133 @@ class SecretStore(Protocol):
     its ETag, so concurrent writers never make a record point at a secret it did not write.
     """
 
-    def put(self, customer_id: str | None, name: SecretName | ProviderSecret, value: str) -> str:
+    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
         """Store the value as a new version and return its id; every other version stays as it was."""
 
-    def get(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> str | None:
-        """That version's value; None when it is missing or retired. CURRENT_VERSION reads the newest."""
+    def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
+        """That version's value; None when it is missing or retired."""
 
-    def retire(self, customer_id: str | None, name: SecretName | ProviderSecret, version: str) -> None:
+    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
         """Make one version unreadable for good (Key Vault disables it; it cannot delete one version).
         Idempotent."""
 
-    def delete(self, customer_id: str | None, name: SecretName | ProviderSecret) -> None:
+    def delete(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> None:
         """Remove the secret with every version. Idempotent."""
 
-    def versions(self, customer_id: str | None, name: SecretName | ProviderSecret) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
         """The readable versions of one secret."""
 
-    def inventory(self) -> Iterator[StoredSecret]:
+    def list_secrets(self) -> Iterator[StoredSecret]:
         """Every secret of this app with its readable versions, for the sweep."""
 
 
-# Alerts (issue 16) --------------------------------------------------------------------------------------------------
-# Imported here, not at the top, so this section is appended whole while the rest of the file is being renamed.
-from collections.abc import Mapping  # noqa: E402
+class IdentityPlatform(Protocol):
+    """Claims tokens from the Microsoft identity platform; a fresh client per call, so no cached token hides
+    a revoked credential. `deadline` is a time.monotonic() value the call must not run past."""
 
-from .alerts.channel_urls import ChannelUrl  # noqa: E402
-from .alerts.delivery_retry import SendOutcome  # noqa: E402
+    def with_password(
+        self, *, tenant: str, app: AppCredential, username: str, password: str, deadline: float
+    ) -> TokenAnswer: ...
+
+    def with_refresh_token(
+        self, *, tenant: str, app: AppCredential, refresh_token: str, deadline: float
+    ) -> TokenAnswer: ...
+
+    def with_client_credentials(self, *, tenant: str, app: AppCredential, deadline: float) -> TokenAnswer: ...
+
+
+class RunStore(Protocol):
+    """Runs and their exact progress, however many workers report at once and however often a queue
+    message is delivered."""
+
+    def start(self, run: Run, *, stale_after: timedelta) -> tuple[Run, bool]:
+        """Make `run` (total 0, nothing completed) the running one, unless another run is running (not
+        finished, and progress within `stale_after`): then that one. Returns (the running run, is it new)."""
+
+    def enrol(self, run_id: str, customer_ids: list[str]) -> bool:
+        """Add customers to a run (its total grows by those not enrolled before); False when the run takes no
+        more (it is fanned out, or unknown)."""
+
+    def mark_fanned_out(self, run_id: str) -> None:
+        """Every customer of the run is enrolled: the run finishes once they are all completed or given up."""
+
+    def list_pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
+        """The enrolled customers not yet completed nor given up, sorted: of `among`, or of the whole run."""
+
+    def mark_alive(self, run_id: str) -> None:
+        """A worker is still verifying for the run: counts as progress, though nothing was completed."""
+
+    def give_up(self, run_id: str, customer_ids: Sequence[str] | None, *, cause: RecoveryCause) -> int:
+        """Stop trying to verify these pending customers (None: every pending one), counted in `given_up` once
+        each, and note `cause`; how many were given up now."""
+
+    def note_recovery(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+        """Note a recovery: its cause and how many customers it sends again. With `stall` (the run's `stalls`
+        as read) it counts one more stall, only if nobody counted one since: False then (another watcher is
+        recovering this stall), or when the run is unknown."""
+
+    def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
+        """Record an enrolled customer's outcome, once (None: the customer is gone; it leaves the run and the
+        total shrinks). False when it was recorded before (a message delivered twice) or never enrolled."""
+
+    def complete_many(self, run_id: str, outcomes: Mapping[str, Status | None]) -> int:
+        """`complete` for several customers in one write (at most MAX_BATCH); how many were recorded now."""
+
+    def finish(self, run_id: str) -> Run | None:
+        """Mark the run finished if it is fanned out and every customer completed; returns the run only to
+        the one caller that marked it (so the run's summary is logged once)."""
+
+    def prune(self, *, started_before: datetime) -> int:
+        """Forget which customer had which outcome in the runs started before `started_before` (their totals
+        and counts stay); how many runs were pruned."""
+
+    def get(self, run_id: str) -> Run | None:
+        """The run with its counts; finished_at is set once it is fanned out and every customer completed."""
+
+    def list_recent(self, *, top: int) -> list[Run]:
+        """Newest first."""
+
+
+class WorkQueue(Protocol):
+    """The Storage queue `verify-requests`; a queue-triggered worker handles each message."""
+
+    def send(self, work: list[Work], *, delay: timedelta | None = None) -> None:
+        """One message per item; with `delay`, each becomes visible only after it."""
+
+
+class ConsentStates(Protocol):
+    """The states of the links handed out, by hash; each can be claimed once."""
+
+    def create(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None: ...
+
+    def claim(self, hashed: str) -> ClaimedState | None:
+        """Take the state for good and return what it was for; None when unknown or claimed already (of two
+        concurrent claims exactly one gets it)."""
+
+    def delete_expired(self, *, expired_before: datetime) -> int:
+        """Forget the states of links that expired unused before that moment; how many."""
+
+
+class ConsentPlatform(Protocol):
+    """The identity platform's side of consent (MSAL's auth-code flow with PKCE, and admin consent)."""
+
+    def authorization_request(
+        self, *, tenant: str, client_id: str, client_secret: str, redirect_uri: str, scopes: tuple[str, ...],
+        state: str, login_hint: str | None,
+    ) -> AuthorizationRequest: ...
+
+    def admin_consent_url(self, *, tenant: str, client_id: str, redirect_uri: str, scope: str, state: str) -> str: ...
+
+    def redeem_code(
+        self, *, tenant: str, app: AppCredential, flow: str, response: Mapping[str, str], deadline: float
+    ) -> TokenAnswer:
+        """Redeem the code of `response` with the flow it was asked with; on success `claims` are the ID
+        token's (tid, preferred_username) and `refresh_token` is set."""
+
+    def tenant_of_domain(self, domain: str, *, deadline: float) -> str | None:
+        """The tenant id (lower-case GUID) the identity platform says `domain` belongs to: the `issuer` of the
+        domain's OpenID configuration. None when the platform does not know the domain; raises
+        DependencyUnavailable when it cannot be asked."""
 
 
 class AlertTransport(Protocol):
@@ -110,17 +226,27 @@ class AlertTransport(Protocol):
 
     def check_destination(self, url: str) -> ChannelUrl:
         """`url` taken apart if messages may go there now (its host resolved, every address allowed); raises
-        FieldError (target `url`: invalidChannelUrl, channelUrlNotAllowed) otherwise."""
+        InputError (target `url`: invalidChannelUrl, channelUrlNotAllowed) otherwise."""
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
         """POST one message; what came of it, as data (never raised, never the answer's body)."""
 
 
-# Foresight (issue 17) -----------------------------------------------------------------------------------------------
-# Imported here, not at the top, so this section is appended whole while the rest of the file is being renamed.
-from .expiry_credentials import AppCredentials  # noqa: E402
-from .expiry_gdap import DelegatedAdminRelationship  # noqa: E402
-from .expiry_reads import ReadUnknown  # noqa: E402
+class AuditLog(Protocol):
+    """Every change made through the API, append-only (shared.domain.audit)."""
+
+    def append(self, record: AuditRecord) -> None:
+        """Keep one record; the same record appended again (a retry) is kept once."""
+
+    def list_records(self, *, customer_id: str | None, actor_id: str | None, top: int,
+                     cursor: str | None) -> AuditListing:
+        """Newest first, only those of the customer and of the actor (Actor.id) given; `cursor` is one a page
+        returned. Raises InputError (invalidContinuationToken) for a cursor it did not make."""
+
+    def delete_older_than(self, moment: datetime) -> int:
+        """Delete the records from before `moment` (maintenance: audit.expired_before); how many."""
+
+
 
 
 class GraphReader(Protocol):
@@ -139,3 +265,4 @@ class GraphReader(Protocol):
     ) -> tuple[DelegatedAdminRelationship, ...] | ReadUnknown:
         """`GET {GRAPH}/v1.0/tenantRelationships/delegatedAdminRelationships`, every page, in the provider's tenant
         (DelegatedAdminRelationship.Read.All)."""
+

@@ -5,9 +5,9 @@ import ipaddress
 import re
 import uuid
 
-# The most tenants one page of a listing holds (also the most Table Storage returns for one request).
+# The most customers one listing holds (also the most Table Storage returns for one request).
 MAX_PAGE_SIZE = 1000
-# Records written together (TenantStore.update_many, RunStore.complete_many): one Table Storage transaction
+# Records written together (CustomerStore.replace_many, RunStore.complete_many): one Table Storage transaction
 # holds at most 100 operations, and a count shard goes with them.
 MAX_BATCH = 50
 # The consent callback's path: the Redirect URL must end exactly so.

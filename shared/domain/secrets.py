@@ -7,9 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-# A record made before secrets were versioned names no version: it means "the current one".
-CURRENT_VERSION = ""
-
 
 @dataclass(frozen=True, slots=True)
 class StoredSecret:
@@ -17,7 +14,7 @@ class StoredSecret:
     versions. What the sweep compares with the versions the records name."""
 
     customer_id: str | None
-    name: str
+    kind: str  # a SecretKind's value, or a ProviderSecret's for the provider's own
     versions: tuple[SecretVersion, ...]
 
 
@@ -29,7 +26,7 @@ class SecretVersion:
     created_at: datetime
 
 
-class SecretName(enum.StrEnum):
+class SecretKind(enum.StrEnum):
     """The kinds of secret a customer can hold; the values are what `secretsConfigured` lists."""
 
     PASSWORD = "password"
@@ -39,6 +36,6 @@ class SecretName(enum.StrEnum):
 
 
 def newest_first(versions: Iterable[SecretVersion]) -> list[SecretVersion]:
-    """Versions from the newest written to the oldest: a record that names no version (CURRENT_VERSION), or
-    one the store no longer holds, reads the first."""
+    """Versions from the newest written to the oldest: a record that names a version the store no longer
+    holds reads the first."""
     return sorted(versions, key=lambda v: v.created_at, reverse=True)

@@ -1,8 +1,5 @@
-"""Consent: hand out a Grant Consent link, and complete it when Microsoft redirects the admin back.
-
-A link's state is random, kept only as its hash, single-use and valid for 15 minutes; the MSAL flow that
-redeems its code (PKCE verifier, nonce) is a secret of the customer until then. A completed consent follows
-the secret write rule and is verified at once.
+"""Consent: hand out a Grant Consent link, and complete it when Microsoft redirects the admin back (README,
+"Consent").
 """
 from __future__ import annotations
 
@@ -19,19 +16,19 @@ from ..domain.consent import (
     CONSENT_TTL,
     ConsentLink,
     ConsentOutcome,
-    ConsentPlatform,
-    ConsentStates,
+    ConsentOutcomeKind,
     consent_description,
     state_hash,
 )
-from ..domain.errors import Conflict, DependencyUnavailable, InputError
-from ..domain.models import AuthMethod, ConsentResult, LastConsent, PendingConsent, ProviderSecret, Tenant
+from ..domain.errors import Conflict, DependencyUnavailable
+from ..domain.models import AuthMethod, ConsentResult, Customer, LastConsent, PendingConsent, ProviderSecret
+from ..domain.ports import ConsentPlatform, ConsentStates
 from ..domain.rules import is_email, is_guid
-from ..domain.secrets import SecretName
+from ..domain.secrets import SecretKind
 from ..domain.verification import AppCredential, same_tenant
+from .customers import get_customer
 from .secret_writes import new_versions, retire_quietly
-from .tenants import get_tenant
-from .verify import VerifyContext, verify_tenant
+from .verify import VerifyContext, verify_customer
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +48,7 @@ def start_consent(
     ctx: ConsentContext, customer_id: str, *, method: AuthMethod, login_hint: str | None, now: datetime | None = None
 ) -> ConsentLink:
     v = ctx.verification
-    tenant = get_tenant(v.tenants, customer_id)
+    customer = get_customer(v.customers, customer_id)
     settings = v.provider_settings.get()
     if settings is None or not settings.client_id:
         raise Conflict("clientIdNotConfigured", "Set the Client Id of your app registration in Settings "
@@ -66,30 +63,30 @@ def start_consent(
     if secret is None:
         raise Conflict("clientSecretNotConfigured",
                        "The stored Client Secret cannot be read: set it again in Settings.")
-    if not is_guid(tenant.tenant_id) and ctx.platform.tenant_of_domain(
-            tenant.tenant_id, deadline=time.monotonic() + v.deadline_seconds) is None:
+    if not is_guid(customer.tenant_id) and ctx.platform.tenant_of_domain(
+            customer.tenant_id, deadline=time.monotonic() + v.deadline_seconds) is None:
         # The callback could not bind a consent to it: say so now rather than after the admin consented.
-        raise InputError("invalidTenantId", f"The identity platform does not know the domain {tenant.tenant_id}; "
-                         "check the customer's tenant id.", status=409)
+        raise Conflict("invalidTenantId", f"The identity platform does not know the domain {customer.tenant_id}; "
+                       "check the customer's tenant id.")
     now = now or datetime.now(UTC)
     state = random_source.token_urlsafe(32)
     flow_secret: str | None = None
     if method is AuthMethod.TOKEN:
         request = ctx.platform.authorization_request(
-            tenant=tenant.tenant_id, client_id=settings.client_id, client_secret=secret,
+            tenant=customer.tenant_id, client_id=settings.client_id, client_secret=secret,
             redirect_uri=settings.redirect_url, scopes=ctx.scopes, state=state, login_hint=login_hint)
         url, flow_secret = request.url, request.flow
     else:
-        url = ctx.platform.admin_consent_url(tenant=tenant.tenant_id, client_id=settings.client_id,
+        url = ctx.platform.admin_consent_url(tenant=customer.tenant_id, client_id=settings.client_id,
                                              redirect_uri=settings.redirect_url, scope=ctx.application_scope,
                                              state=state)
     expires_at = now + CONSENT_TTL
-    with new_versions(v.secrets, customer_id, {SecretName.CONSENT_FLOW: flow_secret}) as written:
-        ctx.states.add(state_hash(state), customer_id=customer_id, expires_at=expires_at)
+    with new_versions(v.secrets, customer_id, {SecretKind.CONSENT_FLOW: flow_secret}) as written:
+        ctx.states.create(state_hash(state), customer_id=customer_id, expires_at=expires_at)
         pending = PendingConsent(method=method, created_at=now, expires_at=expires_at, state_hash=state_hash(state),
-                                 flow_version=written.get(SecretName.CONSENT_FLOW))
-        v.tenants.update(tenant, dataclasses.replace(tenant, pending_consent=pending))
-    _retire_flow(v, tenant)
+                                 flow_version=written.get(SecretKind.CONSENT_FLOW))
+        v.customers.replace(customer, dataclasses.replace(customer, pending_consent=pending))
+    _retire_flow(v, customer)
     return ConsentLink(authorization_url=url, expires_at=expires_at)
 
 
@@ -102,14 +99,14 @@ def complete_consent(ctx: ConsentContext, params: Mapping[str, str], *, now: dat
     if claimed is None:
         return _refused("This consent link is unknown or was used already. Ask for a new Grant Consent link.")
     v = ctx.verification
-    tenant = v.tenants.get(claimed.customer_id)
-    pending = tenant.pending_consent if tenant else None
-    if tenant is None or pending is None or pending.state_hash != state_hash(state):
+    customer = v.customers.get(claimed.customer_id)
+    pending = customer.pending_consent if customer else None
+    if customer is None or pending is None or pending.state_hash != state_hash(state):
         return _refused("This consent link was replaced by a newer one, or its customer is gone.", claimed.customer_id)
     if claimed.expires_at <= now:
-        _end_link(v, tenant, None)
-        return _refused("This consent link expired (links last 15 minutes). Ask for a new one.", tenant.customer_id)
-    attempt = _Attempt(v, tenant, pending.method, now)
+        _end_link(v, customer, None)
+        return _refused("This consent link expired (links last 15 minutes). Ask for a new one.", customer.customer_id)
+    attempt = _Attempt(v, customer, pending.method, now)
     if params.get("error"):
         return _declined(attempt, params)
     if pending.method is AuthMethod.TOKEN and params.get("code"):
@@ -126,27 +123,27 @@ class _Attempt:
     """One callback that used up a customer's link: whatever it brings ends the link and becomes lastConsent."""
 
     v: VerifyContext
-    tenant: Tenant  # as read when the link was claimed
+    customer: Customer  # as read when the link was claimed
     method: AuthMethod
     at: datetime
 
     @property
     def customer_id(self) -> str:
-        return self.tenant.customer_id
+        return self.customer.customer_id
 
     def granted(self, message: str) -> LastConsent:
         return LastConsent(ConsentResult.GRANTED, self.method, self.at, message)
 
-    def refused(self, why: str, *, status: int = 400) -> ConsentOutcome:
+    def refused(self, why: str, *, kind: ConsentOutcomeKind = ConsentOutcomeKind.REFUSED) -> ConsentOutcome:
         """Nothing of the consent is kept: the connection stays as it was; the link is used up all the same."""
-        return self.not_granted(ConsentResult.FAILED, why, status=status, title="This consent link cannot be used",
+        return self.not_granted(ConsentResult.FAILED, why, kind=kind, title="This consent link cannot be used",
                                 lines=(why, "The customer's connection is unchanged."))
 
-    def not_granted(self, outcome: ConsentResult, message: str | None, *, status: int, title: str,
+    def not_granted(self, outcome: ConsentResult, message: str | None, *, kind: ConsentOutcomeKind, title: str,
                     lines: tuple[str, ...]) -> ConsentOutcome:
-        saved = _end_link(self.v, self.tenant, LastConsent(outcome, self.method, self.at, message))
+        saved = _end_link(self.v, self.customer, LastConsent(outcome, self.method, self.at, message))
         logger.info("Consent for customer %s: %s (%s).", self.customer_id, outcome.value, self.method.value)
-        return ConsentOutcome(status, title, lines, self.customer_id, saved)
+        return ConsentOutcome(kind, title, lines, self.customer_id, saved)
 
 
 def _provider(v: VerifyContext) -> AppCredential | None:
@@ -156,7 +153,7 @@ def _provider(v: VerifyContext) -> AppCredential | None:
 def _bound_tenant(ctx: ConsentContext, attempt: _Attempt) -> str | ConsentOutcome:
     """The one tenant id this customer's consent may come from: its tenantId when a GUID, else the tenant its
     domain resolves to now. A domain that cannot be resolved binds to nothing: the callback is refused."""
-    tenant_id = attempt.tenant.tenant_id
+    tenant_id = attempt.customer.tenant_id
     if is_guid(tenant_id):
         return tenant_id.lower()
     try:
@@ -164,7 +161,7 @@ def _bound_tenant(ctx: ConsentContext, attempt: _Attempt) -> str | ConsentOutcom
     except DependencyUnavailable:
         return attempt.refused(f"The Microsoft identity platform could not be reached to confirm which tenant "
                                f"{tenant_id} belongs to. Nothing was stored; ask for a new link in a moment.",
-                               status=503)
+                               kind=ConsentOutcomeKind.UNAVAILABLE)
     if resolved is None:
         return attempt.refused(f"The Microsoft identity platform does not know the domain {tenant_id}, so this "
                                f"consent cannot be bound to the customer's tenant. Nothing was stored; check the "
@@ -174,30 +171,33 @@ def _bound_tenant(ctx: ConsentContext, attempt: _Attempt) -> str | ConsentOutcom
 
 def _redeem(ctx: ConsentContext, attempt: _Attempt, bound: str, pending: PendingConsent,
             params: Mapping[str, str]) -> ConsentOutcome:
-    v, tenant = ctx.verification, attempt.tenant
+    v, customer = ctx.verification, attempt.customer
     provider = _provider(v)
-    flow = v.secrets.get(tenant.customer_id, SecretName.CONSENT_FLOW, pending.flow_version or "")
+    flow = (v.secrets.get(customer.customer_id, SecretKind.CONSENT_FLOW, pending.flow_version)
+            if pending.flow_version else None)
     if provider is None or flow is None:
         return attempt.refused("The provider's settings changed since the link was made. Ask for a new link.")
-    answer = ctx.platform.redeem_code(tenant=tenant.tenant_id, app=provider, flow=flow, response=dict(params),
+    answer = ctx.platform.redeem_code(tenant=customer.tenant_id, app=provider, flow=flow, response=dict(params),
                                       deadline=time.monotonic() + v.deadline_seconds)
     if not answer.ok or not answer.refresh_token:
         if answer.transport is not None:
-            return attempt.refused(f"{answer.description} Nothing was stored; ask for a new link.", status=503)
+            return attempt.refused(f"{answer.description} Nothing was stored; ask for a new link.",
+                                   kind=ConsentOutcomeKind.UNAVAILABLE)
         found = classify(answer.error_codes, answer.description or answer.error, method=AuthMethod.TOKEN)
         message = consent_description(found.message) or "Microsoft issued no refresh token for this consent."
-        return attempt.not_granted(ConsentResult.FAILED, message, status=400, title="Consent did not complete",
-                                   lines=(f"Customer {tenant.customer_id}: the consent did not complete.", message,
+        return attempt.not_granted(ConsentResult.FAILED, message, kind=ConsentOutcomeKind.FAILED,
+                                   title="Consent did not complete",
+                                   lines=(f"Customer {customer.customer_id}: the consent did not complete.", message,
                                           "The customer's connection is unchanged. Ask for a new link."))
     identity = answer.identity or {}
     tid = str(identity.get("tid") or "").lower()
     if tid != bound:
         return attempt.refused(f"The admin who consented belongs to tenant {tid or '(none named)'}, not to this "
-                               f"customer's tenant {tenant.tenant_id}. Nothing was stored.")
-    email = _email(identity.get("preferred_username"), tenant.customer_id)
-    said = f"{email or 'The admin'} granted consent for customer {tenant.customer_id}."
+                               f"customer's tenant {customer.tenant_id}. Nothing was stored.")
+    email = _email(identity.get("preferred_username"), customer.customer_id)
+    said = f"{email or 'The admin'} granted consent for customer {customer.customer_id}."
     try:
-        with new_versions(v.secrets, tenant.customer_id, {SecretName.REFRESH_TOKEN: answer.refresh_token}) as written:
+        with new_versions(v.secrets, customer.customer_id, {SecretKind.REFRESH_TOKEN: answer.refresh_token}) as written:
             saved = _grant(attempt, lambda current: dataclasses.replace(
                 current, authentication_method=AuthMethod.TOKEN, tenant_id=bound,
                 m365_email=email or current.m365_email, secret_versions={**current.secret_versions, **written},
@@ -205,7 +205,7 @@ def _redeem(ctx: ConsentContext, attempt: _Attempt, bound: str, pending: Pending
     except _NotGranted:
         return attempt.refused(_CHANGED_MEANWHILE)
     # The refresh token it replaced is left to the sweep, as every replaced version is (secret_writes).
-    _retire_flow(v, tenant)
+    _retire_flow(v, customer)
     return _verified(v, saved, said)
 
 
@@ -218,21 +218,21 @@ class _NotGranted(Exception):
     apply to it any more. Raised inside new_versions, so the secret written for it is retired."""
 
 
-def _grant(attempt: _Attempt, switch: Callable[[Tenant], Tenant]) -> Tenant:
+def _grant(attempt: _Attempt, switch: Callable[[Customer], Customer]) -> Customer:
     """Write a granted consent: `switch` applied to the record, the link used up, as never verified. The code
     was redeemed once and cannot be again, so a record written meanwhile (a verification's result, an edit of
     the email) is read again and the consent applied to it, as long as it is the same customer in the same
     tenant; else _NotGranted and nothing is written."""
-    v, current, used = attempt.v, attempt.tenant, attempt.tenant.pending_consent
+    v, current, used = attempt.v, attempt.customer, attempt.customer.pending_consent
     for _ in range(_END_LINK_ATTEMPTS):
         pending = None if current.pending_consent == used else current.pending_consent
         granted = dataclasses.replace(switch(current), pending_consent=pending,
                                       updated_at=datetime.now(UTC)).not_verified()
         try:
-            return v.tenants.update(current, granted)
+            return v.customers.replace(current, granted)
         except Conflict:
-            fresh = v.tenants.get(current.customer_id)
-            if fresh is None or not same_tenant(fresh.tenant_id, attempt.tenant.tenant_id):
+            fresh = v.customers.get(current.customer_id)
+            if fresh is None or not same_tenant(fresh.tenant_id, attempt.customer.tenant_id):
                 raise _NotGranted from None
             current = fresh
     raise Conflict("modifiedConcurrently", "The customer's record kept changing while the consent was recorded.")
@@ -251,12 +251,12 @@ def _email(claim: object, customer_id: str) -> str | None:
 
 
 def _admin_consent(attempt: _Attempt, bound: str, returned: str | None) -> ConsentOutcome:
-    v, tenant = attempt.v, attempt.tenant
+    v, customer = attempt.v, attempt.customer
     returned = (returned or "").strip().lower()
     if returned != bound:
         named = f"tenant {returned}" if is_guid(returned) else "no tenant this customer has"
         return attempt.refused(f"The consent was given in {named}, not in this customer's tenant "
-                               f"{tenant.tenant_id}. Nothing was stored.")
+                               f"{customer.tenant_id}. Nothing was stored.")
     provider = _provider(v)
     if provider is None:
         return attempt.refused("The provider's settings changed since the link was made. Ask for a new link.")
@@ -265,18 +265,18 @@ def _admin_consent(attempt: _Attempt, bound: str, returned: str | None) -> Conse
                                                 deadline=time.monotonic() + v.deadline_seconds)
     if answer.transport is not None:
         return attempt.refused(f"{answer.description} The consent could not be confirmed; nothing was stored. Ask "
-                               "for a new link.", status=503)
+                               "for a new link.", kind=ConsentOutcomeKind.UNAVAILABLE)
     if not answer.ok or str((answer.claims or {}).get("tid") or "").lower() != bound:
         return attempt.refused("The consent could not be confirmed for this customer's tenant: a token for it was "
                                "not issued to the provider's app. Nothing was stored.")
-    said = f"The admin of tenant {bound} granted consent to the provider's app for customer {tenant.customer_id}."
+    said = f"The admin of tenant {bound} granted consent to the provider's app for customer {customer.customer_id}."
     try:
         saved = _grant(attempt, lambda current: dataclasses.replace(
             current, authentication_method=AuthMethod.APPLICATION, tenant_id=bound, application_id=provider.client_id,
             last_consent=attempt.granted(said)))
     except _NotGranted:
         return attempt.refused(_CHANGED_MEANWHILE)
-    _retire_flow(v, tenant)
+    _retire_flow(v, customer)
     return _verified(v, saved, said)
 
 
@@ -291,57 +291,57 @@ def _declined(attempt: _Attempt, params: Mapping[str, str]) -> ConsentOutcome:
     said = "the admin declined consent" if declined else "the consent did not complete"
     return attempt.not_granted(
         ConsentResult.DECLINED if declined else ConsentResult.FAILED, description,
-        status=200 if declined else 400, title="Consent was not granted",
+        kind=ConsentOutcomeKind.DECLINED if declined else ConsentOutcomeKind.FAILED, title="Consent was not granted",
         lines=(f"Customer {attempt.customer_id}: {said}.", description or "", "The customer's connection is unchanged.",
                "What to do: to grant consent after all, ask the service provider for a new link."))
 
 
-def _verified(v: VerifyContext, tenant: Tenant, said: str) -> ConsentOutcome:
-    checked = verify_tenant(v, tenant.customer_id, in_run=False) or tenant
+def _verified(v: VerifyContext, customer: Customer, said: str) -> ConsentOutcome:
+    checked = verify_customer(v, customer.customer_id, in_run=False) or customer
     status = checked.last_verification_status.value
     why = f" ({checked.last_verification_reason.value})" if checked.last_verification_reason else ""
-    logger.info("Consent for customer %s: granted (%s).", tenant.customer_id, tenant.authentication_method.value)
-    return ConsentOutcome(200, "Consent granted", (said, f"Verified just now: {status}{why}."),
-                          tenant.customer_id, checked)
+    logger.info("Consent for customer %s: granted (%s).", customer.customer_id, customer.authentication_method.value)
+    return ConsentOutcome(ConsentOutcomeKind.GRANTED, "Consent granted", (said, f"Verified just now: {status}{why}."),
+                          customer.customer_id, checked)
 
 
 def _refused(why: str, customer_id: str | None = None) -> ConsentOutcome:
     """A callback that used up no link of the customer's (none, or not the current one): nothing changes."""
-    return ConsentOutcome(400, "This consent link cannot be used", (why,), customer_id)
+    return ConsentOutcome(ConsentOutcomeKind.REFUSED, "This consent link cannot be used", (why,), customer_id)
 
 
 _END_LINK_ATTEMPTS = 3
 
 
-def _end_link(v: VerifyContext, tenant: Tenant, last: LastConsent | None) -> Tenant:
-    """The link `tenant` held is used up: pendingConsent goes (unless a newer link replaced it meanwhile) and
+def _end_link(v: VerifyContext, customer: Customer, last: LastConsent | None) -> Customer:
+    """The link `customer` held is used up: pendingConsent goes (unless a newer link replaced it meanwhile) and
     `last`, when given, becomes lastConsent; nothing else of the record changes. A record written meanwhile (a
     verification's result) is read again, so the answer is recorded all the same."""
-    used, current = tenant.pending_consent, tenant
+    used, current = customer.pending_consent, customer
     for _ in range(_END_LINK_ATTEMPTS):
         pending = None if current.pending_consent == used else current.pending_consent
         ended = dataclasses.replace(current, pending_consent=pending,
                                     last_consent=last if last is not None else current.last_consent)
         try:
-            saved = v.tenants.update(current, ended)
+            saved = v.customers.replace(current, ended)
         except Conflict:
-            fresh = v.tenants.get(tenant.customer_id)
+            fresh = v.customers.get(customer.customer_id)
             if fresh is None:
-                return tenant
+                return customer
             current = fresh
             continue
-        _retire_flow(v, tenant)
+        _retire_flow(v, customer)
         return saved
     logger.warning("Consent for customer %s: the record kept changing; the consent answer was not recorded.",
-                   tenant.customer_id)
+                   customer.customer_id)
     return current
 
 
-def _retire_flow(v: VerifyContext, tenant: Tenant) -> None:
-    """The flow of the link `tenant` held is of no use any more (used, replaced or expired)."""
-    pending = tenant.pending_consent
+def _retire_flow(v: VerifyContext, customer: Customer) -> None:
+    """The flow of the link `customer` held is of no use any more (used, replaced or expired)."""
+    pending = customer.pending_consent
     if pending is not None and pending.flow_version:
-        retire_quietly(v.secrets, tenant.customer_id, {SecretName.CONSENT_FLOW: pending.flow_version})
+        retire_quietly(v.secrets, customer.customer_id, {SecretKind.CONSENT_FLOW: pending.flow_version})
 
 
 # A state that expired unused still answers "expired" (not "unknown") for this long; then maintenance forgets it.
@@ -351,4 +351,4 @@ EXPIRED_STATES_KEPT = timedelta(days=1)
 def forget_expired_states(states: ConsentStates, *, now: datetime | None = None) -> int:
     """Maintenance: remove the states of links that expired unused (one row per link handed out, else kept
     for good); how many."""
-    return states.remove_expired(expired_before=(now or datetime.now(UTC)) - EXPIRED_STATES_KEPT)
+    return states.delete_expired(expired_before=(now or datetime.now(UTC)) - EXPIRED_STATES_KEPT)

@@ -1,10 +1,10 @@
 """The one continuation-token format of GET /api/status.
 
-Opaque to clients: "c2." + base64url (no padding) of compact JSON holding where the next page starts (the
-store's cursor) and the filter it was issued for, then "." and an HMAC-SHA256 of all that under the token key
-(usecases/token_key.py). A token is accepted only with a valid signature, only if re-encoding what it decodes
-to gives back the very same string, and only for the filter it was issued for. The summary counts are not in
-it: they are read from the store's kept counts on every page.
+Opaque to clients: "c3." + base64url (no padding) of compact JSON holding where the next listing starts (the
+store's cursor, opaque here too) and the filter it was issued for, then "." and an HMAC-SHA256 of all that under
+the token key (usecases/token_key.py). A token is accepted only with a valid signature, only if re-encoding what
+it decodes to gives back the very same string, and only for the filter it was issued for. The summary counts are
+not in it: they are read from the store's kept counts for every listing.
 """
 from __future__ import annotations
 
@@ -17,19 +17,17 @@ import re
 from typing import Any
 
 from ..domain.errors import invalid_continuation_token
-from ..domain.models import Cursor, TenantFilter
+from ..domain.models import Cursor, CustomerFilter, is_cursor
 
-_PREFIX = "c2."
+_PREFIX = "c3."
 _MAX_CHARS = 4096
 _PART = re.compile(r"[A-Za-z0-9_-]+")
-_KEYS = frozenset({"p", "r", "s", "m"})
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_KEYS = frozenset({"c", "s", "m"})
 
 
-def encode(cursor: Cursor, flt: TenantFilter, key: bytes) -> str:
+def encode(cursor: Cursor, flt: CustomerFilter, key: bytes) -> str:
     body = {
-        "p": cursor.partition,
-        "r": cursor.row,
+        "c": cursor,
         "s": flt.status.value if flt.status is not None else None,
         "m": flt.method.value if flt.method is not None else None,
     }
@@ -38,7 +36,7 @@ def encode(cursor: Cursor, flt: TenantFilter, key: bytes) -> str:
     return signed + "." + _b64(_signature(signed, key))
 
 
-def decode(token: str, flt: TenantFilter, key: bytes) -> Cursor:
+def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
     """The cursor a token carries; raises InputError for any token this API did not issue for this filter."""
     signed, _, signature = token.rpartition(".")
     payload = signed[len(_PREFIX):]
@@ -63,14 +61,9 @@ def is_signed_with(token: str, key: bytes) -> bool:
 
 
 def _cursor(body: Any) -> Cursor | None:
-    if not isinstance(body, dict) or set(body) != _KEYS:
+    if not isinstance(body, dict) or set(body) != _KEYS or not is_cursor(body["c"]):
         return None
-    partition, row = body["p"], body["r"]
-    if not isinstance(partition, str) or not partition or not (row is None or isinstance(row, str)):
-        return None
-    if _SURROGATE.search(partition) or (row and _SURROGATE.search(row)):
-        return None  # no store key holds one; the SDK could not even put it in a URL
-    return Cursor(partition, row)
+    return body["c"]
 
 
 def _signature(signed: str, key: bytes) -> bytes:

@@ -21,10 +21,6 @@ def put_settings(
     existing = store.get()
     with new_versions(secrets, None, {ProviderSecret.CLIENT_SECRET: data.client_secret}) as written:
         version = written.get(ProviderSecret.CLIENT_SECRET, existing.client_secret_version if existing else None)
-        return store.save(ProviderSettings(
-            client_id=data.client_id,
-            redirect_url=data.redirect_url,
-            client_secret_version=version,
-            updated_at=now or datetime.now(UTC),
-            etag=existing.etag if existing else None,
-        ))
+        settings = ProviderSettings(client_id=data.client_id, redirect_url=data.redirect_url,
+                                    client_secret_version=version, updated_at=now or datetime.now(UTC))
+        return store.replace(existing, settings) if existing else store.create(settings)

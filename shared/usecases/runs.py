@@ -1,45 +1,24 @@
-"""Runs: Verify All and the timer start one, a fan-out enrols every tenant page by page and sends them in
-chunks over the work queue, and queue workers verify the chunks. One run at a time.
-
-Work can be lost two ways, and each run recovers from both:
-- a message fails on every delivery (the host moves it to `verify-requests-poison`): its customers still
-  pending are sent once more, and given up if that fails too (`handle_poisoned`);
-- a worker dies holding a message: the Functions host keeps it hidden for 10 minutes (its hold, renewed
-  every 5 while the function runs), so a watch message checks the run every WATCH_EVERY, and a run with
-  outstanding customers and no progress for STALL_AFTER sends them again, once per stall (`watch_run`).
-Markers count each customer once however many copies of its work run, so a result recorded twice counts once.
+"""Runs: starting one (one at a time), the fan-out that enrols the customers and sends them in chunks, the
+queue workers that verify the chunks, and the recovery of lost work (README, "Verification": Runs and Lost work).
 """
 from __future__ import annotations
 
 import logging
-import secrets as random_source
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from datetime import UTC, datetime, timedelta
 
-from ..domain.models import Status, Tenant
-from ..domain.ports import TenantStore
+from ..domain.models import Customer, Status
+from ..domain.ports import CustomerStore, RunStore, WorkQueue
 from ..domain.rules import MAX_PAGE_SIZE
-from ..domain.verification import (
-    STALE_AFTER,
-    Chunk,
-    FanOut,
-    RecoveryCause,
-    Run,
-    RunStore,
-    Trigger,
-    Watch,
-    Work,
-    WorkQueue,
-)
-from ..domain.work_messages import decode
-from .verify import Verified, VerifyContext, check, record_many
+from ..domain.runs import STALE_AFTER, RecoveryCause, Run, Trigger, new_run_id
+from ..domain.work import Chunk, FanOut, Watch, Work, decode
+from .verify import ResultToRecord, VerifyContext, check, record_many
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 25  # customers per queue message: small enough that a redelivery repeats little
-FAN_OUT_SECONDS = 20.0  # one fan-out message enrols pages for this long, then hands on to the next
+FAN_OUT_SECONDS = 20.0  # one fan-out message enrols customers for this long, then hands on to the next
 ENROL_SLICE = 3 * CHUNK_SIZE  # customers enrolled (one transaction: at most 98) and then sent, at a time
 MARKERS_KEPT = timedelta(days=7)  # how long a run remembers each customer's outcome (its counts stay)
 GROUP_WAIT = 0.05  # seconds a finished verification waits for others to be recorded with it
@@ -52,8 +31,7 @@ MAX_STALLS = 3  # stalls recovered by sending work again; at the next one the ou
 def start_run(runs: RunStore, queue: WorkQueue, *, trigger: Trigger, now: datetime | None = None) -> tuple[Run, bool]:
     """Start a run, or return the one running; (run, started now)."""
     now = now or datetime.now(UTC)
-    run_id = f"{now:%Y%m%d%H%M%S}-{random_source.token_hex(8)}"  # time-ordered, and unguessable
-    proposed = Run(run_id=run_id, trigger=trigger, started_at=now, finished_at=None, total=0, completed=0,
+    proposed = Run(run_id=new_run_id(now), trigger=trigger, started_at=now, finished_at=None, total=0, completed=0,
                    by_status=dict.fromkeys(Status, 0))
     run, started = runs.start(proposed, stale_after=STALE_AFTER)
     if started:
@@ -87,7 +65,7 @@ def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: s
     if isinstance(work, Watch):
         watch_run(runs, queue, work.run_id)
     elif isinstance(work, FanOut):
-        fan_out(ctx.tenants, runs, queue, work)
+        fan_out(ctx.customers, runs, queue, work)
     else:
         verify_chunk(ctx, runs, work)
 
@@ -116,21 +94,21 @@ def handle_poisoned(runs: RunStore, queue: WorkQueue, message: str) -> None:
 def _fan_out_failed(runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
     if not work.resent:
         queue.send([FanOut(work.run_id, work.after, resent=True)])
-        runs.recovering(work.run_id, cause=RecoveryCause.WORK_FAILED)
+        runs.note_recovery(work.run_id, cause=RecoveryCause.WORK_FAILED)
         logger.warning("Run %s: a fan-out failed on every delivery; it was sent once more.", work.run_id)
         return
-    runs.recovering(work.run_id, cause=RecoveryCause.ENROLMENT_STOPPED)
-    runs.fanned_out(work.run_id)
+    runs.note_recovery(work.run_id, cause=RecoveryCause.ENROLMENT_STOPPED)
+    runs.mark_fanned_out(work.run_id)
     logger.error("Run %s: a fan-out sent again failed as well; enrolment stopped where it got to.", work.run_id)
 
 
 def _chunk_failed(runs: RunStore, queue: WorkQueue, chunk: Chunk) -> None:
-    pending = runs.pending(chunk.run_id, chunk.customer_ids)
+    pending = runs.list_pending(chunk.run_id, chunk.customer_ids)
     if not pending:
         return
     if not chunk.resent:
         queue.send(_chunks(chunk.run_id, pending, resent=True))
-        runs.recovering(chunk.run_id, cause=RecoveryCause.WORK_FAILED, resent=len(pending))
+        runs.note_recovery(chunk.run_id, cause=RecoveryCause.WORK_FAILED, resent=len(pending))
         logger.warning("Run %s: the work of %d customers failed on every delivery; it was sent once more.",
                        chunk.run_id, len(pending))
         return
@@ -155,16 +133,16 @@ def watch_run(runs: RunStore, queue: WorkQueue, run_id: str, *, now: datetime | 
 def _recover_stall(runs: RunStore, queue: WorkQueue, run: Run) -> None:
     if run.stalls >= MAX_STALLS:
         if not run.fanned_out:
-            runs.recovering(run.run_id, cause=RecoveryCause.ENROLMENT_STOPPED)
-            runs.fanned_out(run.run_id)
+            runs.note_recovery(run.run_id, cause=RecoveryCause.ENROLMENT_STOPPED)
+            runs.mark_fanned_out(run.run_id)
         given_up = runs.give_up(run.run_id, None, cause=RecoveryCause.WORKER_STALLED)
         logger.error("Run %s stalled again after %d recoveries: %d customers given up.",
                      run.run_id, run.stalls, given_up)
         _finish(runs, run.run_id)
         return
-    pending = runs.pending(run.run_id)
+    pending = runs.list_pending(run.run_id)
     # Claim this stall first: of two watchers that saw it, one sends the work again.
-    if not runs.recovering(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=len(pending), stall=run.stalls):
+    if not runs.note_recovery(run.run_id, cause=RecoveryCause.WORKER_STALLED, resent=len(pending), stall=run.stalls):
         return
     if not run.fanned_out:
         # Where the lost fan-out got to is unknown: it starts again (enrolment counts each customer once,
@@ -176,23 +154,23 @@ def _recover_stall(runs: RunStore, queue: WorkQueue, run: Run) -> None:
                    run.run_id, STALL_AFTER.total_seconds(), len(pending))
 
 
-def fan_out(tenants: TenantStore, runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
-    """Enrol the run's tenants page after page, a slice at a time, sending each slice's chunks as soon as it is
+def fan_out(customers: CustomerStore, runs: RunStore, queue: WorkQueue, work: FanOut) -> None:
+    """Enrol the run's customers listing after listing, a slice at a time, sending each slice's chunks as soon as it is
     enrolled: workers start after one enrolment transaction, and the queue never runs dry (a queue found
     empty makes the host back off its polling, up to a minute in Azure, while the workers wait). After
     FAN_OUT_SECONDS the rest goes to a new fan-out message, so a redelivery repeats at most that much.
-    The run is marked fanned out once the last page is enrolled."""
+    The run is marked fanned out once the last listing is enrolled."""
     deadline = time.monotonic() + FAN_OUT_SECONDS
     after = work.after
     while True:
-        ids, after = tenants.list_ids(top=MAX_PAGE_SIZE, after=after)
+        ids, after = customers.list_ids(top=MAX_PAGE_SIZE, after=after)
         for start in range(0, len(ids), ENROL_SLICE):
             piece = ids[start:start + ENROL_SLICE]
             if not runs.enrol(work.run_id, piece):
                 return  # fanned out meanwhile (by a copy of this work sent again), or unknown
             queue.send(_chunks(work.run_id, piece))
         if after is None:
-            runs.fanned_out(work.run_id)
+            runs.mark_fanned_out(work.run_id)
             _finish(runs, work.run_id)
             return
         if time.monotonic() >= deadline:
@@ -212,16 +190,15 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
     worker is alive, so a slow chunk is not taken for a lost one. A group whose recording failed for a reason
     of our own (storage down) is left pending and the message fails, so the host delivers it again; those
     already recorded are not counted twice."""
-    todo = runs.pending(chunk.run_id, chunk.customer_ids)
+    todo = runs.list_pending(chunk.run_id, chunk.customer_ids)
     if not todo:
         return
-    read = ctx.tenants.get_many(todo)
+    read = ctx.customers.get_many(todo)
     gone = {customer_id: None for customer_id in todo if customer_id not in read}
     errors: list[BaseException] = []
     if gone:
         _complete(runs, chunk.run_id, gone, errors)
-    pool = _pool(ctx.limiter.ceiling)
-    pending = {pool.submit(check, ctx, tenant, in_run=True) for tenant in read.values()}
+    pending = {ctx.pool.submit(check, ctx, customer, in_run=True) for customer in read.values()}
     while pending:
         finished, pending = wait(pending, timeout=ALIVE_EVERY, return_when=FIRST_COMPLETED)
         if not finished:
@@ -242,15 +219,15 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
         raise errors[0]
 
 
-def _record_group(ctx: VerifyContext, runs: RunStore, run_id: str, checked: list[Verified | Tenant],
+def _record_group(ctx: VerifyContext, runs: RunStore, run_id: str, checked: list[ResultToRecord | Customer],
                   errors: list[BaseException]) -> None:
-    stored = [one for one in checked if isinstance(one, Tenant)]  # skipped, and said so on the record
+    stored = [one for one in checked if isinstance(one, Customer)]  # skipped, and said so on the record
     try:
-        stored += record_many(ctx, [one for one in checked if isinstance(one, Verified)])
+        stored += record_many(ctx, [one for one in checked if isinstance(one, ResultToRecord)])
     except Exception as err:  # noqa: BLE001 - the group stays pending; the message fails after the rest
         errors.append(err)
     if stored:
-        _complete(runs, run_id, {tenant.customer_id: tenant.last_verification_status for tenant in stored}, errors)
+        _complete(runs, run_id, {one.customer_id: one.last_verification_status for one in stored}, errors)
 
 
 def _complete(runs: RunStore, run_id: str, outcomes: dict[str, Status | None], errors: list[BaseException]) -> None:
@@ -262,7 +239,7 @@ def _complete(runs: RunStore, run_id: str, outcomes: dict[str, Status | None], e
 
 def _alive(runs: RunStore, run_id: str) -> None:
     try:
-        runs.alive(run_id)
+        runs.mark_alive(run_id)
     except Exception as err:  # noqa: BLE001 - only a hint to the watch; the verifications go on
         logger.warning("Run %s: could not say this worker is alive: %s.", run_id, type(err).__name__)
 
@@ -279,15 +256,3 @@ def _finish(runs: RunStore, run_id: str) -> None:
         (run.finished_at - run.started_at).total_seconds(),
     )
 
-
-# One pool of verification threads per process, shared by every message the worker handles at once: threads
-# are reused instead of started per chunk, and never more than VERIFY_CONCURRENCY of them exist.
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def _pool(size: int) -> ThreadPoolExecutor:
-    with _pools_lock:
-        if size not in _pools:
-            _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="verify")
-        return _pools[size]

@@ -1,15 +1,5 @@
-"""The sweep: retire every secret version that no record names (a customer that is gone names none) once it has
-been out of use for `grace`.
-
-It retires what the write rule (usecases/secret_writes.py) leaves to it: the versions a record moved away
-from, and what a crash between the rule's steps, a store that failed on retire or a DELETE that could not
-finish left behind. A version is out of use since the next version of its secret was written (what replaced
-it), or, for the newest, since it was written itself: within `grace` a write in flight may have added its
-version but not yet moved its record's pointer, and storage may still lose the write that moved a pointer
-away from a version (a crash, an unplanned failover) and bring the record back to naming it. A record that
-names a version the store no longer holds reads the newest one (secret_writes.read_named), so that one is
-kept too. The sweep only retires versions, never deletes a whole secret: a customer re-created under the same
-id meanwhile writes new versions of the same secret, which a delete of the name would take with it.
+"""The sweep: retire every secret version no record names once it has been out of use for `grace`
+(README, "Records and secrets that cannot disagree").
 """
 from __future__ import annotations
 
@@ -18,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..domain.models import ProviderSecret
-from ..domain.ports import ProviderSettingsStore, SecretStore, TenantStore
-from ..domain.secrets import CURRENT_VERSION, SecretName, SecretVersion, StoredSecret, newest_first
+from ..domain.ports import CustomerStore, ProviderSettingsStore, SecretStore
+from ..domain.secrets import SecretKind, SecretVersion, StoredSecret, newest_first
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +23,7 @@ class SweepReport:
 
 
 def sweep_secrets(
-    tenants: TenantStore,
+    customers: CustomerStore,
     provider_settings: ProviderSettingsStore,
     secrets: SecretStore,
     *,
@@ -42,18 +32,18 @@ def sweep_secrets(
 ) -> SweepReport:
     cutoff = (now or datetime.now(UTC)) - grace
     seen = retired = 0
-    for stored in secrets.inventory():
+    for stored in secrets.list_secrets():
         seen += 1
-        if stored.customer_id is None and stored.name == ProviderSecret.TOKEN_KEY:
+        if stored.customer_id is None and stored.kind == ProviderSecret.TOKEN_KEY:
             continue  # no record names it; every instance uses its oldest version
-        named = _named_by_record(stored, tenants, provider_settings)
+        named = _named_by_record(stored, customers, provider_settings)
         held = {version.version for version in stored.versions}
-        if stored.versions and (CURRENT_VERSION in named or not named <= held):
-            # A record from before versions, or one whose version is gone: it reads the newest one.
+        if stored.versions and not named <= held:
+            # A record whose version is gone reads the newest one.
             named |= {newest_first(stored.versions)[0].version}
         for version, out_of_use_since in _out_of_use_since(stored.versions):
             if out_of_use_since <= cutoff and version.version not in named:
-                secrets.retire(stored.customer_id, _kind(stored), version.version)
+                secrets.retire_version(stored.customer_id, _kind(stored), version.version)
                 retired += 1
     report = SweepReport(secrets_seen=seen, versions_retired=retired)
     logger.info("Secret sweep: %d secrets seen, %d versions retired.", report.secrets_seen, report.versions_retired)
@@ -66,21 +56,21 @@ def _out_of_use_since(versions: tuple[SecretVersion, ...]) -> list[tuple[SecretV
     return [(version, ordered[max(i - 1, 0)].created_at) for i, version in enumerate(ordered)]
 
 
-def _kind(stored: StoredSecret) -> SecretName | ProviderSecret:
-    return ProviderSecret(stored.name) if stored.customer_id is None else SecretName(stored.name)
+def _kind(stored: StoredSecret) -> SecretKind | ProviderSecret:
+    return ProviderSecret(stored.kind) if stored.customer_id is None else SecretKind(stored.kind)
 
 
 def _named_by_record(
-    stored: StoredSecret, tenants: TenantStore, provider_settings: ProviderSettingsStore
+    stored: StoredSecret, customers: CustomerStore, provider_settings: ProviderSettingsStore
 ) -> set[str]:
     """The versions of this secret that its owner's record names (none when the record is gone)."""
     if stored.customer_id is None:
         settings = provider_settings.get()
         version = settings.client_secret_version if settings else None
     else:
-        tenant = tenants.get(stored.customer_id)
-        if tenant is not None and stored.name == SecretName.CONSENT_FLOW:
-            version = tenant.pending_consent.flow_version if tenant.pending_consent else None
+        customer = customers.get(stored.customer_id)
+        if customer is not None and stored.kind == SecretKind.CONSENT_FLOW:
+            version = customer.pending_consent.flow_version if customer.pending_consent else None
         else:
-            version = tenant.secret_versions.get(SecretName(stored.name)) if tenant else None
+            version = customer.secret_versions.get(SecretKind(stored.kind)) if customer else None
     return {version} if version is not None else set()

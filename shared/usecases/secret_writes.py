@@ -1,16 +1,6 @@
-"""The one rule for writing a secret that a record uses, shared by every use case that writes one, and the
-one way of reading it back.
-
-1. Add the new value as a new version (the record still names the old one, so nothing changes yet).
-2. Move the record's pointer to the new version under the record's ETag.
-3. If that write lost (Conflict) or failed, retire the version just added: no record names it.
-   If it won, leave the version it replaced: the sweep (usecases/secret_sweep.py) retires it once it has been
-   out of use for a grace period, never at once, since storage can still lose the write that moved the
-   pointer (a crash, an unplanned failover) and bring the record back to naming it.
-
-A crash between the steps leaves a version no record names; the sweep retires it too. So a record never
-points at a secret it did not write, and a loser's secret is never used. A record that names a version the
-store no longer holds reads the newest one still stored instead (`read_named`).
+"""The one rule for writing a secret that a record uses, and the one way of reading it back: a new value
+becomes a new version, the record's pointer moves to it under the record's ETag, and a version no record
+names is retired (README, "Records and secrets that cannot disagree").
 """
 from __future__ import annotations
 
@@ -22,11 +12,11 @@ from dataclasses import dataclass, field
 from ..domain.errors import DependencyUnavailable
 from ..domain.models import ProviderSecret
 from ..domain.ports import SecretStore
-from ..domain.secrets import CURRENT_VERSION, SecretName, newest_first
+from ..domain.secrets import SecretKind, newest_first
 
 logger = logging.getLogger(__name__)
 
-Kind = SecretName | ProviderSecret
+Kind = SecretKind | ProviderSecret
 
 
 @contextmanager
@@ -37,9 +27,9 @@ def new_versions(
     the versions it wrote are retired before the exception goes on."""
     written: dict[Kind, str] = {}
     try:
-        for name, value in values.items():
+        for kind, value in values.items():
             if value is not None:
-                written[name] = secrets.put(customer_id, name, value)
+                written[kind] = secrets.create_version(customer_id, kind, value)
         yield written
     except BaseException:
         retire_quietly(secrets, customer_id, written)
@@ -48,13 +38,11 @@ def new_versions(
 
 def retire_quietly(secrets: SecretStore, customer_id: str | None, versions: Mapping[Kind, str]) -> None:
     """Retire versions no record names any more; a failure is left to the sweep, not to the caller."""
-    for name, version in versions.items():
-        if version == CURRENT_VERSION:
-            continue  # a record from before versioning: its version is whatever is newest, keep it
+    for kind, version in versions.items():
         try:
-            secrets.retire(customer_id, name, version)
+            secrets.retire_version(customer_id, kind, version)
         except DependencyUnavailable as err:
-            logger.warning("Could not retire a %s version of %s (%s); the sweep will.", name, _owner(customer_id),
+            logger.warning("Could not retire a %s version of %s (%s); the sweep will.", kind, _owner(customer_id),
                            err.code)
 
 
@@ -67,20 +55,20 @@ class Read:
     version: str | None
 
 
-def read_named(secrets: SecretStore, customer_id: str | None, name: Kind, version: str) -> Read:
+def read_named(secrets: SecretStore, customer_id: str | None, kind: Kind, version: str) -> Read:
     """The version a record names; if the store no longer holds it (storage lost the write that moved the
     record on, and the version was retired meanwhile), the newest version still stored, which is the latest
     one this owner wrote. The caller moves the record to the version read."""
-    value = secrets.get(customer_id, name, version)
+    value = secrets.get(customer_id, kind, version)
     if value is not None:
         return Read(value, version)
-    for candidate in newest_first(secrets.versions(customer_id, name)):
-        if candidate.version != version and (value := secrets.get(customer_id, name, candidate.version)) is not None:
+    for candidate in newest_first(secrets.list_versions(customer_id, kind)):
+        if candidate.version != version and (value := secrets.get(customer_id, kind, candidate.version)) is not None:
             logger.warning("The %s version the record of %s names is not in the secret store; the newest version "
-                           "still stored is used instead.", name, _owner(customer_id))
+                           "still stored is used instead.", kind, _owner(customer_id))
             return Read(value, candidate.version)
     logger.warning("The %s version the record of %s names is not in the secret store, nor is any other version.",
-                   name, _owner(customer_id))
+                   kind, _owner(customer_id))
     return Read(None, None)
 
 

@@ -47,10 +47,10 @@ class TokenKey:
             return self._key
 
     def _load(self, *, create: bool) -> bytes | None:
-        versions = self._secrets.versions(None, ProviderSecret.TOKEN_KEY)
+        versions = self._secrets.list_versions(None, ProviderSecret.TOKEN_KEY)
         if not versions and create:
-            self._secrets.put(None, ProviderSecret.TOKEN_KEY, random_source.token_urlsafe(32))
-            versions = self._secrets.versions(None, ProviderSecret.TOKEN_KEY)
+            self._secrets.create_version(None, ProviderSecret.TOKEN_KEY, random_source.token_urlsafe(32))
+            versions = self._secrets.list_versions(None, ProviderSecret.TOKEN_KEY)
         for version in sorted(versions, key=lambda v: (v.created_at, v.version)):  # the oldest readable one
             value = self._secrets.get(None, ProviderSecret.TOKEN_KEY, version.version)
             if value is not None:

@@ -1,13 +1,6 @@
 """Verify one customer: claim a token by its method, classify the answer, and record the result (`check`, then
-`record`; a run records the results of a group of customers together with `record_many`).
-
-The result is written only if the customer's verification inputs are still those this verification read
-(an edit or a consent arriving meanwhile wins), and a history row is appended for each result written.
-A refresh token the platform renews is stored by the secret write rule (usecases/secret_writes.py): the new
-version is added first and the record moves to it with the result, so a failed write never loses the
-working token. A record that names a secret version the store no longer holds (storage lost the write that
-moved it on) is verified with the newest version still stored and moves to it with the result; with none
-stored, the record stops naming the secret, so `secretsConfigured` lists only what the store holds.
+`record`; a run records a group of results at once with `record_many`). README, "Verification", says when a
+result is written and how renewed refresh tokens are stored.
 """
 from __future__ import annotations
 
@@ -15,6 +8,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
+from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,12 +16,12 @@ from typing import Any
 
 from ..domain.classification import Failure, classify, failure
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, Conflict, DependencyUnavailable
-from ..domain.models import AuthMethod, Status, Tenant, VerificationResult
-from ..domain.ports import HistoryStore, ProviderSettingsStore, SecretStore, TenantStore
+from ..domain.models import AuthMethod, Customer, Status, VerificationResult
+from ..domain.ports import CustomerStore, HistoryStore, IdentityPlatform, ProviderSettingsStore, SecretStore
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_BATCH, is_guid
-from ..domain.secrets import SecretName
-from ..domain.verification import AppCredential, IdentityPlatform, TokenAnswer, verification_inputs
+from ..domain.secrets import SecretKind
+from ..domain.verification import AppCredential, TokenAnswer, same_verification_inputs
 from .limiter import ConcurrencyLimiter
 from .provider_credential import ProviderCredential
 from .secret_writes import new_versions, read_named
@@ -42,17 +36,18 @@ _WRITE_ATTEMPTS = 3
 
 # Where a record's secret pointers go with its result: to the version read instead of the one named, or (None)
 # away, as the store holds no version of it.
-Pointers = Mapping[SecretName, str | None]
+Pointers = Mapping[SecretKind, str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class VerifyContext:
-    tenants: TenantStore
+    customers: CustomerStore
     history: HistoryStore
     secrets: SecretStore
     provider_settings: ProviderSettingsStore
     platform: IdentityPlatform
     limiter: ConcurrencyLimiter
+    pool: Executor  # the threads that verify a run's chunks (the services own it)
     required_roles: tuple[str, ...]
     deadline_seconds: float = DEADLINE_SECONDS
     provider: ProviderCredential = field(default_factory=ProviderCredential)
@@ -66,49 +61,49 @@ class _Attempt:
 
 
 @dataclass(frozen=True, slots=True)
-class Verified:
+class ResultToRecord:
     """A verification done and not yet recorded: the record as it was read, and its result."""
 
-    read: Tenant
+    read: Customer
     result: VerificationResult
     refresh_token: str | None = dataclasses.field(default=None, repr=False)  # renewed by the platform
     pointers: Pointers = dataclasses.field(default_factory=dict)
 
 
-def verify_tenant(ctx: VerifyContext, customer_id: str, *, in_run: bool) -> Tenant | None:
+def verify_customer(ctx: VerifyContext, customer_id: str, *, in_run: bool) -> Customer | None:
     """Verify now and return the customer as stored afterwards; None when it does not exist (any more)."""
-    tenant = ctx.tenants.get(customer_id)
-    if tenant is None:
+    customer = ctx.customers.get(customer_id)
+    if customer is None:
         return None
-    done = check(ctx, tenant, in_run=in_run)
-    return record(ctx, done) if isinstance(done, Verified) else done
+    done = check(ctx, customer, in_run=in_run)
+    return record(ctx, done) if isinstance(done, ResultToRecord) else done
 
 
-def check(ctx: VerifyContext, tenant: Tenant, *, in_run: bool) -> Verified | Tenant:
+def check(ctx: VerifyContext, customer: Customer, *, in_run: bool) -> ResultToRecord | Customer:
     """Verify a record as read, without recording the result; or, when a run must not send its password
     again, the record as stored after saying so."""
-    if in_run and _password_rejected(tenant):
-        return _skip(ctx, tenant)
-    pointers: dict[SecretName, str | None] = {}
+    if in_run and _password_rejected(customer):
+        return _skip(ctx, customer)
+    pointers: dict[SecretKind, str | None] = {}
     with ctx.limiter.slot():
-        attempt = _attempt(ctx, tenant, pointers)
+        attempt = _attempt(ctx, customer, pointers)
     result = VerificationResult(
-        customer_id=tenant.customer_id,
+        customer_id=customer.customer_id,
         status=Status.FAILED if attempt.failure else Status.SUCCEEDED,
         verified_at=datetime.now(UTC),
-        method=tenant.authentication_method,
+        method=customer.authentication_method,
         reason=attempt.failure.reason if attempt.failure else None,
         message=attempt.failure.message if attempt.failure else None,
         aadsts_code=attempt.failure.aadsts_code if attempt.failure else None,
         hint=attempt.failure.hint if attempt.failure else None,
     )
-    return Verified(tenant, _noted(result, pointers), attempt.refresh_token, pointers)
+    return ResultToRecord(customer, _noted(result, pointers), attempt.refresh_token, pointers)
 
 
 def _noted(result: VerificationResult, pointers: Pointers) -> VerificationResult:
     """The result with a note, for the record and its history, of each secret read from another version than
     the one the record named."""
-    moved = sorted(name.value for name, version in pointers.items() if version is not None)
+    moved = sorted(kind.value for kind, version in pointers.items() if version is not None)
     if not moved:
         return result
     note = (f"The {' and '.join(moved)} version this customer's record named was missing from the secret store "
@@ -118,34 +113,34 @@ def _noted(result: VerificationResult, pointers: Pointers) -> VerificationResult
     return dataclasses.replace(result, hint=f"{note} {result.hint}" if result.hint else note)
 
 
-def _password_rejected(tenant: Tenant) -> bool:
-    return (tenant.authentication_method is AuthMethod.PASSWORD
-            and tenant.last_verification_status is Status.FAILED
-            and tenant.last_verification_reason in _LOCKOUT_REASONS)
+def _password_rejected(customer: Customer) -> bool:
+    return (customer.authentication_method is AuthMethod.PASSWORD
+            and customer.last_verification_status is Status.FAILED
+            and customer.last_verification_reason in _LOCKOUT_REASONS)
 
 
-def _skip(ctx: VerifyContext, tenant: Tenant) -> Tenant:
+def _skip(ctx: VerifyContext, customer: Customer) -> Customer:
     """Lockout safety: a scheduled run or Verify All does not resend a password the platform rejected;
     storing a new password (which resets the status) or Verify now sends it again."""
     hint = ("Not sent again by scheduled runs or Verify All, so the account is not locked out: store the "
             "current password, or use Verify now.")
-    if tenant.hint == hint:
-        return tenant
+    if customer.hint == hint:
+        return customer
     try:
-        return ctx.tenants.update(tenant, dataclasses.replace(tenant, hint=hint))
+        return ctx.customers.replace(customer, dataclasses.replace(customer, hint=hint))
     except Conflict:
-        return ctx.tenants.get(tenant.customer_id) or tenant
+        return ctx.customers.get(customer.customer_id) or customer
 
 
-def _attempt(ctx: VerifyContext, tenant: Tenant, pointers: MutableMapping[SecretName, str | None]) -> _Attempt:
-    method = tenant.authentication_method
+def _attempt(ctx: VerifyContext, customer: Customer, pointers: MutableMapping[SecretKind, str | None]) -> _Attempt:
+    method = customer.authentication_method
     deadline = time.monotonic() + ctx.deadline_seconds
     if method is AuthMethod.APPLICATION:
-        app = _customer_app(ctx, tenant, pointers)
+        app = _customer_app(ctx, customer, pointers)
         if isinstance(app, Failure):
             return _Attempt(app)
-        answer = ctx.platform.with_client_credentials(tenant=tenant.tenant_id, app=app, deadline=deadline)
-        return _Attempt(_judge(ctx, answer, tenant) or _roles_and_tenant(ctx, answer.claims or {}, tenant))
+        answer = ctx.platform.with_client_credentials(tenant=customer.tenant_id, app=app, deadline=deadline)
+        return _Attempt(_judge(ctx, answer, customer) or _roles_and_tenant(ctx, answer.claims or {}, customer))
 
     provider = ctx.provider.get(ctx.provider_settings, ctx.secrets)
     if provider is None:
@@ -155,49 +150,49 @@ def _attempt(ctx: VerifyContext, tenant: Tenant, pointers: MutableMapping[Secret
             hint="Set the Client Id and Client Secret of your app registration in Settings (Apply Changes).",
         ))
     if method is AuthMethod.PASSWORD:
-        password = _secret(ctx, tenant, SecretName.PASSWORD, pointers)
-        if password is None or not tenant.m365_email:
+        password = _secret(ctx, customer, SecretKind.PASSWORD, pointers)
+        if password is None or not customer.m365_email:
             return _Attempt(_missing(method, "the admin's M365 email and password"))
         answer = ctx.platform.with_password(
-            tenant=tenant.tenant_id, app=provider, username=tenant.m365_email, password=password, deadline=deadline
+            tenant=customer.tenant_id, app=provider, username=customer.m365_email, password=password, deadline=deadline
         )
     else:
-        refresh_token = _secret(ctx, tenant, SecretName.REFRESH_TOKEN, pointers)
+        refresh_token = _secret(ctx, customer, SecretKind.REFRESH_TOKEN, pointers)
         if refresh_token is None:
             return _Attempt(failure(
                 Reason.NOT_CONFIGURED, method=method, message="No refresh token is stored for this customer.",
                 hint="Grant Consent and send the link to the customer's admin.",
             ))
         answer = ctx.platform.with_refresh_token(
-            tenant=tenant.tenant_id, app=provider, refresh_token=refresh_token, deadline=deadline
+            tenant=customer.tenant_id, app=provider, refresh_token=refresh_token, deadline=deadline
         )
-    return _Attempt(_judge(ctx, answer, tenant), answer.refresh_token if answer.ok else None)
+    return _Attempt(_judge(ctx, answer, customer), answer.refresh_token if answer.ok else None)
 
 
 def _customer_app(
-    ctx: VerifyContext, tenant: Tenant, pointers: MutableMapping[SecretName, str | None]
+    ctx: VerifyContext, customer: Customer, pointers: MutableMapping[SecretKind, str | None]
 ) -> AppCredential | Failure:
     """The customer's own app registration, or the provider's after admin consent (same client id); the
     provider's settings are read only in that second case."""
-    secret = _secret(ctx, tenant, SecretName.APPLICATION_SECRET, pointers)
-    if tenant.application_id and secret:
-        return AppCredential(tenant.application_id, secret)
-    provider = ctx.provider.get(ctx.provider_settings, ctx.secrets) if tenant.application_id else None
-    if provider is not None and tenant.application_id == provider.client_id:
+    secret = _secret(ctx, customer, SecretKind.APPLICATION_SECRET, pointers)
+    if customer.application_id and secret:
+        return AppCredential(customer.application_id, secret)
+    provider = ctx.provider.get(ctx.provider_settings, ctx.secrets) if customer.application_id else None
+    if provider is not None and customer.application_id == provider.client_id:
         return provider
     return _missing(AuthMethod.APPLICATION, "the application id and its client secret")
 
 
 def _secret(
-    ctx: VerifyContext, tenant: Tenant, name: SecretName, pointers: MutableMapping[SecretName, str | None]
+    ctx: VerifyContext, customer: Customer, kind: SecretKind, pointers: MutableMapping[SecretKind, str | None]
 ) -> str | None:
     """The secret the record names; `pointers` learns where the record must point instead, if anywhere."""
-    version = tenant.secret_versions.get(name)
+    version = customer.secret_versions.get(kind)
     if version is None:
         return None
-    read = read_named(ctx.secrets, tenant.customer_id, name, version)
+    read = read_named(ctx.secrets, customer.customer_id, kind, version)
     if read.version != version:
-        pointers[name] = read.version
+        pointers[kind] = read.version
     return read.value
 
 
@@ -206,13 +201,13 @@ def _missing(method: AuthMethod, what: str) -> Failure:
                    hint=f"Update the customer with {what}.")
 
 
-def _judge(ctx: VerifyContext, answer: TokenAnswer, tenant: Tenant) -> Failure | None:
+def _judge(ctx: VerifyContext, answer: TokenAnswer, customer: Customer) -> Failure | None:
     """None when a token was issued; else why not. Also tells the limiter how the platform answered."""
     if answer.throttled:
         ctx.limiter.throttled()
     else:
         ctx.limiter.answered()
-    method = tenant.authentication_method
+    method = customer.authentication_method
     if answer.transport is not None:
         return failure(answer.transport, method=method, message=answer.description)
     if not answer.ok:
@@ -220,12 +215,12 @@ def _judge(ctx: VerifyContext, answer: TokenAnswer, tenant: Tenant) -> Failure |
     return None
 
 
-def _roles_and_tenant(ctx: VerifyContext, claims: Mapping[str, Any], tenant: Tenant) -> Failure | None:
-    method = tenant.authentication_method
+def _roles_and_tenant(ctx: VerifyContext, claims: Mapping[str, Any], customer: Customer) -> Failure | None:
+    method = customer.authentication_method
     tid = claims.get("tid")
-    if is_guid(tenant.tenant_id) and tid != tenant.tenant_id:
+    if is_guid(customer.tenant_id) and tid != customer.tenant_id:
         return failure(Reason.TENANT_NOT_FOUND, method=method,
-                       message=f"The token was issued for tenant {tid}, not {tenant.tenant_id}.",
+                       message=f"The token was issued for tenant {tid}, not {customer.tenant_id}.",
                        hint="Check the tenant id and the application id: they belong to different tenants.")
     roles = claims.get("roles") if isinstance(claims.get("roles"), list) else []
     missing = [role for role in ctx.required_roles if role not in roles]
@@ -237,12 +232,12 @@ def _roles_and_tenant(ctx: VerifyContext, claims: Mapping[str, Any], tenant: Ten
     return None
 
 
-def record(ctx: VerifyContext, done: Verified) -> Tenant:
+def record(ctx: VerifyContext, done: ResultToRecord) -> Customer:
     """Write a result onto its record and into the history; the record as stored afterwards."""
     read, result, refresh_token = done.read, done.result, done.refresh_token
     try:
         try:
-            with new_versions(ctx.secrets, read.customer_id, {SecretName.REFRESH_TOKEN: refresh_token}) as written:
+            with new_versions(ctx.secrets, read.customer_id, {SecretKind.REFRESH_TOKEN: refresh_token}) as written:
                 return _write_result(ctx, read, result, {**done.pointers, **written})
         except DependencyUnavailable as err:
             if refresh_token is None or err.code != SECRET_STORE_UNAVAILABLE:
@@ -260,10 +255,10 @@ def record(ctx: VerifyContext, done: Verified) -> Tenant:
         # The customer's inputs changed while it was verified: that change wins and this result is dropped
         # (the new refresh token version, if any, was retired on the way out).
         logger.info("Customer %s changed during its verification; the result is dropped.", read.customer_id)
-        return ctx.tenants.get(read.customer_id) or read
+        return ctx.customers.get(read.customer_id) or read
 
 
-def record_many(ctx: VerifyContext, done: Sequence[Verified]) -> list[Tenant]:
+def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord]) -> list[Customer]:
     """`record` for several results, with one write for all their records when none changed since it was read
     (the usual case in a run: a few round trips per group instead of several per customer). Otherwise (one
     changed, or the secret store refused a renewed token) each is recorded on its own, as `record` does."""
@@ -274,10 +269,10 @@ def record_many(ctx: VerifyContext, done: Sequence[Verified]) -> list[Tenant]:
             with ExitStack() as stack:
                 changes = []
                 for one in done:
-                    renewed = {SecretName.REFRESH_TOKEN: one.refresh_token}
+                    renewed = {SecretKind.REFRESH_TOKEN: one.refresh_token}
                     written = stack.enter_context(new_versions(ctx.secrets, one.read.customer_id, renewed))
                     changes.append((one.read, _with_result(one.read, one.result, {**one.pointers, **written})))
-                saved = ctx.tenants.update_many(changes)
+                saved = ctx.customers.replace_many(changes)
         except Conflict:
             pass  # its new versions were retired on the way out; each again on its own, below
         except DependencyUnavailable as err:
@@ -290,17 +285,17 @@ def record_many(ctx: VerifyContext, done: Sequence[Verified]) -> list[Tenant]:
     return [record(ctx, one) for one in done]
 
 
-def _write_result(ctx: VerifyContext, read: Tenant, result: VerificationResult, pointers: Pointers) -> Tenant:
+def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult, pointers: Pointers) -> Customer:
     """Write the result (and the record's new secret pointers) onto the record, and append it to the history,
     if the record's verification inputs are still those read; Conflict otherwise."""
     current = read
     for _ in range(_WRITE_ATTEMPTS):
         updated = _with_result(current, result, pointers)
         try:
-            saved = ctx.tenants.update(current, updated)
+            saved = ctx.customers.replace(current, updated)
         except Conflict:
-            fresh = ctx.tenants.get(read.customer_id)
-            if fresh is None or verification_inputs(fresh) != verification_inputs(read):
+            fresh = ctx.customers.get(read.customer_id)
+            if fresh is None or not same_verification_inputs(fresh, read):
                 raise
             current = fresh  # only the status fields changed (another verification): write over them
             continue
@@ -309,7 +304,7 @@ def _write_result(ctx: VerifyContext, read: Tenant, result: VerificationResult, 
     raise Conflict("modifiedConcurrently", f"The customer {read.customer_id!r} kept changing; try again.")
 
 
-def _with_result(tenant: Tenant, result: VerificationResult, pointers: Pointers) -> Tenant:
-    versions = {**tenant.secret_versions, **pointers}
-    return dataclasses.replace(tenant.with_result(result), secret_versions={
-        name: version for name, version in versions.items() if version is not None})
+def _with_result(customer: Customer, result: VerificationResult, pointers: Pointers) -> Customer:
+    versions = {**customer.secret_versions, **pointers}
+    return dataclasses.replace(customer.with_result(result), secret_versions={
+        kind: version for kind, version in versions.items() if version is not None})

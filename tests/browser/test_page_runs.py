@@ -13,7 +13,7 @@ from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_runs import TableRunStore
 from shared.config import StorageConfig
 from shared.domain.models import Status
-from shared.domain.verification import STALE_AFTER, Run, Trigger
+from shared.domain.runs import STALE_AFTER, Run, Trigger
 from tests.browser.conftest import running_app
 from tests.e2e.conftest import REPO
 from tools.identity_sim import AppRegistration, ClientSecret, Tenant
@@ -74,7 +74,7 @@ def test_a_run_started_long_ago_that_still_makes_progress_is_followed_as_running
         assert stopped.startswith("Last run: ") and "stopped making progress before it finished: 0 of 0" in stopped
         # It finishes: the page, following it, says so and lets Verify All start the next.
         assert runs.enrol(run.run_id, [])
-        runs.fanned_out(run.run_id)
+        runs.mark_fanned_out(run.run_id)
         assert runs.finish(run.run_id) is not None
         page.wait_text("run-text", "Verify All finished at")
         page.wait(lambda: page.by_id("verify-all").is_enabled(), "Verify All enabled again")

@@ -86,8 +86,9 @@ def test_settings_errors_reset_apply_and_a_consent_link(world, open_page, identi
 
 
 # An API error as the client makes it from an answer (api.js), shown by the form code every form uses: what the
-# settings form and the customer form do with an error the server answers. The server does not name `target`
-# yet; this proves the page's side: the field `target` names wins over the one the message starts with.
+# settings form and the customer form do with an error the server answers. The server names `target` for every
+# validation error (and its messages start with that field, so the tests above pass either way); this proves the
+# page's side: the field `target` names wins over the one the message starts with.
 SHOW_ERROR = """
 const [formId, generalId, target, message, done] = arguments;
 Promise.all([import("/page/api.js"), import("/page/form-fields.js")]).then(([{ ApiError }, { formFields }]) => {
@@ -119,7 +120,7 @@ def test_a_message_goes_beside_the_field_its_target_names(world, open_page):
     # A target this form does not show: the form's own paragraph, and no guess from the message.
     show("settings", "settings-error", "customerId", "clientId is not what is at fault here.")
     assert (shown("settings-error"), shown("clientId-error")) == ("clientId is not what is at fault here.", "")
-    # No target (what the server answers today): the field the message starts with.
+    # No target: the field the message starts with.
     show("settings", "settings-error", None, "clientSecret must be 1 to 512 characters.")
     assert shown("clientSecret-error") == "clientSecret must be 1 to 512 characters."
 

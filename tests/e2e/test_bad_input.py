@@ -1,4 +1,5 @@
-"""Malformed requests: each answers 4xx with the contract's error code and changes no stored data."""
+"""Malformed requests: each answers 4xx with the contract's error code, names the field or parameter at fault as
+`target` where one is, and changes no stored data."""
 from __future__ import annotations
 
 import json
@@ -40,61 +41,68 @@ def cases(existing):
     new = f"/api/tenants/{fresh}"
     good = {"tenantId": GUID, "authenticationMethod": "token"}
     return [
-        ("invalid JSON", "PUT", tenant, b'{"tenantId": ', 400, "invalidJson"),
-        ("not UTF-8", "PUT", tenant, b"\xff\xfe\x00{", 400, "invalidJson"),
-        ("empty body", "PUT", new, b"", 400, "invalidJson"),
-        ("array body", "PUT", tenant, b"[1, 2]", 400, "invalidBody"),
-        ("tenantId of wrong type", "PUT", tenant, {**good, "tenantId": 42}, 400, "invalidField"),
-        ("method missing", "PUT", tenant, {"tenantId": GUID}, 400, "missingField"),
+        ("invalid JSON", "PUT", tenant, b'{"tenantId": ', 400, "invalidJson", None),
+        ("not UTF-8", "PUT", tenant, b"\xff\xfe\x00{", 400, "invalidJson", None),
+        ("empty body", "PUT", new, b"", 400, "invalidJson", None),
+        ("array body", "PUT", tenant, b"[1, 2]", 400, "invalidBody", None),
+        ("tenantId of wrong type", "PUT", tenant, {**good, "tenantId": 42}, 400, "invalidField", "tenantId"),
+        ("method missing", "PUT", tenant, {"tenantId": GUID}, 400, "missingField", "authenticationMethod"),
         ("unknown method", "PUT", tenant, {**good, "authenticationMethod": "kerberos"}, 400,
-         "invalidAuthenticationMethod"),
-        ("method of wrong type", "PUT", tenant, {**good, "authenticationMethod": ["token"]}, 400, "invalidField"),
+         "invalidAuthenticationMethod", "authenticationMethod"),
+        ("method of wrong type", "PUT", tenant, {**good, "authenticationMethod": ["token"]}, 400, "invalidField",
+         "authenticationMethod"),
         ("tenantId neither GUID nor domain", "PUT", tenant, {**good, "tenantId": "not a tenant"}, 400,
-         "invalidTenantId"),
+         "invalidTenantId", "tenantId"),
         ("bad email on an existing customer", "PUT", tenant,
-         {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "nobody"}, 400, "invalidEmail"),
+         {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "nobody"}, 400, "invalidEmail",
+         "m365Email"),
         ("password without email", "PUT", new, {"tenantId": GUID, "authenticationMethod": "password",
-                                                "password": "x"}, 400, "missingField"),
+                                                "password": "x"}, 400, "missingField", "m365Email"),
         ("new password customer without password", "PUT", new,
-         {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com"}, 400, "missingField"),
+         {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com"}, 400, "missingField",
+         "password"),
         ("application without secret", "PUT", new,
-         {"tenantId": GUID, "authenticationMethod": "application", "applicationId": GUID}, 400, "missingField"),
+         {"tenantId": GUID, "authenticationMethod": "application", "applicationId": GUID}, 400, "missingField",
+         "applicationSecret"),
         ("applicationId not a GUID", "PUT", new,
          {"tenantId": GUID, "authenticationMethod": "application", "applicationId": "app",
-          "applicationSecret": "s"}, 400, "invalidField"),
-        ("password sent for token method", "PUT", tenant, {**good, "password": "Sneaky-1"}, 400, "invalidField"),
-        ("unknown field", "PUT", tenant, {**good, "isAdmin": True}, 400, "unknownField"),
-        ("over-long customerId", "PUT", "/api/tenants/" + "c" * 65, good, 400, "invalidCustomerId"),
+          "applicationSecret": "s"}, 400, "invalidField", "applicationId"),
+        ("password sent for token method", "PUT", tenant, {**good, "password": "Sneaky-1"}, 400, "invalidField",
+         "password"),
+        ("unknown field", "PUT", tenant, {**good, "isAdmin": True}, 400, "unknownField", "isAdmin"),
+        ("over-long customerId", "PUT", "/api/tenants/" + "c" * 65, good, 400, "invalidCustomerId", "customerId"),
         ("injection-shaped customerId (PUT)", "PUT", "/api/tenants/" + quote("a' or 'x' eq 'x", safe=""), good,
-         400, "invalidCustomerId"),
+         400, "invalidCustomerId", "customerId"),
         ("injection-shaped customerId (GET)", "GET", "/api/tenants/" + quote("a' or 'x' eq 'x", safe=""), None,
-         400, "invalidCustomerId"),
+         400, "invalidCustomerId", "customerId"),
         ("injection-shaped customerId (DELETE)", "DELETE", "/api/tenants/" + quote("x' or PartitionKey ne '", safe=""),
-         None, 400, "invalidCustomerId"),
-        ("encoded slash in customerId", "GET", "/api/status/" + quote("a/b", safe=""), None, 400, "invalidCustomerId"),
+         None, 400, "invalidCustomerId", "customerId"),
+        ("encoded slash in customerId", "GET", "/api/status/" + quote("a/b", safe=""), None, 400, "invalidCustomerId",
+         "customerId"),
         ("body over 64 KiB", "PUT", tenant, json.dumps({**good, "m365Email": "a" * 70000}).encode(), 413,
-         "payloadTooLarge"),
-        ("unknown status filter", "GET", "/api/status?status=ok", None, 400, "invalidQueryParameter"),
-        ("unknown method filter", "GET", "/api/status?method=saml", None, 400, "invalidQueryParameter"),
-        ("top of zero", "GET", "/api/status?top=0", None, 400, "invalidQueryParameter"),
-        ("top too large", "GET", "/api/status?top=1001", None, 400, "invalidQueryParameter"),
-        ("top not a number", "GET", "/api/status?top=ten", None, 400, "invalidQueryParameter"),
+         "payloadTooLarge", None),
+        ("unknown status filter", "GET", "/api/status?status=ok", None, 400, "invalidQueryParameter", "status"),
+        ("unknown method filter", "GET", "/api/status?method=saml", None, 400, "invalidQueryParameter", "method"),
+        ("top of zero", "GET", "/api/status?top=0", None, 400, "invalidQueryParameter", "top"),
+        ("top too large", "GET", "/api/status?top=1001", None, 400, "invalidQueryParameter", "top"),
+        ("top not a number", "GET", "/api/status?top=ten", None, 400, "invalidQueryParameter", "top"),
         ("forged continuation token", "GET", "/api/status?continuationToken=" + quote("{'PartitionKey':1}"), None,
-         400, "invalidContinuationToken"),
-        ("unknown customer", "GET", f"/api/status/{fresh}", None, 404, "notFound"),
+         400, "invalidContinuationToken", "continuationToken"),
+        ("unknown customer", "GET", f"/api/status/{fresh}", None, 404, "notFound", None),
     ]
 
 
 def test_each_malformed_request_is_refused_and_changes_nothing(app, existing):
     before = stored_state(app)
     seen_codes = set()
-    for name, method, path, body, status, code in cases(existing):
+    for name, method, path, body, status, code, target in cases(existing):
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         response = requests.request(method, app.url(path), data=data, timeout=30,
                                     headers={"Content-Type": "application/json"})
         assert response.status_code == status, (name, response.status_code, response.text)
         error = response.json()["error"]
         assert error["code"] == code, (name, error)
+        assert error.get("target") == target, (name, error)  # the field or parameter at fault, when one is
         assert error["message"] and "Traceback" not in response.text, name
         assert response.headers["X-Content-Type-Options"] == "nosniff", name
         seen_codes.add(code)

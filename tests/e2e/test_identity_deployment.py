@@ -41,8 +41,8 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableServiceClient
 
-from shared.adapters.secret_names import secret_name
-from shared.domain.secrets import SecretName
+from shared.adapters.secret_store_names import store_name
+from shared.domain.secrets import SecretKind
 from tests.support.devserver_process import LocalHost, start_local_host
 from tests.support.keyvault_sim import KeyVaultSimulator
 from tests.support.managed_identity_sim import (
@@ -370,7 +370,7 @@ def _identity_endpoint_answers(msi: ManagedIdentitySimulator, client_id: str) ->
 # --- the deployed configuration works ---------------------------------------------------------------------
 
 
-def test_tenants_round_trip_over_identity_based_storage_and_key_vault(flow):
+def test_customers_round_trip_over_identity_based_storage_and_key_vault(flow):
     r = flow.responses
     assert r[f"create {flow.password_id}"].status_code == 201, r[f"create {flow.password_id}"].text
     assert r[f"create {flow.application_id}"].status_code == 201, r[f"create {flow.application_id}"].text
@@ -415,23 +415,23 @@ def test_tokens_come_from_the_user_assigned_identity_for_storage_and_vault(flow,
     assert deployment.tunnel.refused == []
 
 
-def test_secrets_live_in_the_vault_under_their_names_and_leave_with_their_tenant(flow, deployment):
+def test_secrets_live_in_the_vault_under_their_names_and_leave_with_their_customer(flow, deployment):
     vault = deployment.vault
-    kept = vault.secret(secret_name(flow.application_id, SecretName.APPLICATION_SECRET))
+    kept = vault.secret(store_name(flow.application_id, SecretKind.APPLICATION_SECRET))
     assert kept is not None and kept.state == "active"
     assert kept.latest["value"] == flow.secrets["applicationSecret"]
     assert kept.latest.get("enabled", True)
     assert kept.latest["tags"] == {"customerId": flow.application_id, "kind": "applicationSecret"}
 
-    gone = vault.secret(secret_name(flow.password_id, SecretName.PASSWORD))
+    gone = vault.secret(store_name(flow.password_id, SecretKind.PASSWORD))
     assert gone is not None, "the password never reached the vault"
     assert gone.latest["value"] == flow.secrets["password"]
     # Deleting the customer retired every version its record named: disabled, so never readable again.
     assert [version.get("enabled", True) for version in gone.versions] == [False] * len(gone.versions)
 
     names = {name.lower() for name in vault.names()}
-    assert names == {secret_name(flow.application_id, SecretName.APPLICATION_SECRET),
-                     secret_name(flow.password_id, SecretName.PASSWORD)}
+    assert names == {store_name(flow.application_id, SecretKind.APPLICATION_SECRET),
+                     store_name(flow.password_id, SecretKind.PASSWORD)}
 
 
 def test_secrets_reach_no_table_response_log_or_local_file(flow, app, deployment):

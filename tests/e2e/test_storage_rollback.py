@@ -21,9 +21,9 @@ import requests
 from azure.data.tables import TableServiceClient
 
 from shared.adapters.local_secrets import LocalFileSecretStore
-from shared.adapters.secret_names import secret_name
-from shared.adapters.table_entities import TENANT_PARTITION
-from shared.domain.secrets import SecretName
+from shared.adapters.secret_store_names import store_name
+from shared.adapters.table_customers import CUSTOMER_PARTITION
+from shared.domain.secrets import SecretKind
 from tests.e2e.conftest import identity_env, start_app
 from tools.azurite import AZURITE_BIN, Azurite, start_azurite
 from tools.identity_sim import AppRegistration, ClientSecret, Tenant, User
@@ -36,7 +36,7 @@ SAVE_INTERVAL = 5.0  # Azurite's LokiJS autosaveInterval (node_modules/azurite/d
 KILL_BY = 4.5  # seconds after a save: before the next one
 ENOUGH = 20  # results recorded since the save: kill as soon as there are this many
 PROVIDER_SECRET = "Rollback-Provider-Secret-4"
-RT = SecretName.REFRESH_TOKEN
+RT = SecretKind.REFRESH_TOKEN
 
 
 def table_db(azurite: Azurite) -> Path:
@@ -112,21 +112,21 @@ def add_token_customers(app, azurite, identity, tenant, provider) -> list[str]:
         body = {"tenantId": tenant.id, "authenticationMethod": "token"}
         assert requests.put(app.url(f"/api/tenants/{cid}"), json=body, timeout=30).status_code == 201
         token = identity.issue_refresh_token(tenant=tenant.id, upn=f"admin@{tenant.default_domain}", client_id=provider)
-        entity = table.get_entity(TENANT_PARTITION, cid)
-        entity["secretVersions"] = json.dumps({RT.value: store.put(cid, RT, token)})
+        entity = table.get_entity(CUSTOMER_PARTITION, cid)
+        entity["secretVersions"] = json.dumps({RT.value: store.create_version(cid, RT, token)})
         table.update_entity(entity)
     return customers
 
 
 def newest_stored(app, cid: str) -> str | None:
     """The newest version of a customer's refresh token in the app's secret file (which Azurite cannot lose)."""
-    stored = json.loads(app.secrets_file.read_text()).get(secret_name(cid, RT), {})
+    stored = json.loads(app.secrets_file.read_text()).get(store_name(cid, RT), {})
     return max(stored, key=lambda version: stored[version]["created"], default=None)
 
 
 def named(azurite: Azurite, cid: str) -> str:
     table = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client("Tenants")
-    return json.loads(table.get_entity(TENANT_PARTITION, cid)["secretVersions"])[RT.value]
+    return json.loads(table.get_entity(CUSTOMER_PARTITION, cid)["secretVersions"])[RT.value]
 
 
 def wait_finished(app, run_id: str, *, timeout: float = 120) -> dict:

@@ -13,7 +13,7 @@ import requests
 from azure.data.tables import TableServiceClient
 
 from shared.adapters.local_secrets import LocalFileSecretStore
-from shared.adapters.table_entities import TENANT_PARTITION
+from shared.adapters.table_customers import CUSTOMER_PARTITION
 from tests.e2e.conftest import identity_env, start_app
 from tools.azurite import start_azurite
 from tools.identity_sim import AppRegistration, ClientSecret, Tenant, User
@@ -72,7 +72,7 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def test_the_timer_runs_verify_every_tenant_and_count_exactly(world):
+def test_the_timer_runs_verify_every_customer_and_count_exactly(world):
     app, identity, tenants, refresh_token, _ = world
     assert api(app, "PUT", "/api/settings", {
         "clientId": PROVIDER, "redirectUrl": "http://localhost:7071/authenticate/OAuth2Callback",
@@ -148,9 +148,9 @@ def test_a_token_customer_rotates_its_refresh_token_and_no_secret_is_anywhere(wo
     api(app, "PUT", "/api/tenants/tok", {"tenantId": tenants["a"].id, "authenticationMethod": "token"})
     secrets_file = app.secrets_file
     # The consent callback (a later capability) stores refresh tokens; here the test puts one in as it would.
-    version = LocalFileSecretStore(secrets_file).put("tok", "refreshToken", refresh_token)
+    version = LocalFileSecretStore(secrets_file).create_version("tok", "refreshToken", refresh_token)
     tables = TableServiceClient.from_connection_string(azurite.connection_string).get_table_client("Tenants")
-    entity = tables.get_entity(TENANT_PARTITION, "tok")
+    entity = tables.get_entity(CUSTOMER_PARTITION, "tok")
     entity["secretVersions"] = json.dumps({"refreshToken": version})
     tables.update_entity(entity)
     view = api(app, "POST", "/api/status/tok/verify").json()

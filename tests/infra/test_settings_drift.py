@@ -38,6 +38,9 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Functions host: telemetry through the identity (local auth off)",
     "AZURE_CLIENT_ID": "azure-identity: which user-assigned identity DefaultAzureCredential uses",
     "AzureWebJobsDisableHomepage": "Functions host: no welcome page at /, where the app serves its own page",
+    "WEBSITE_AUTH_AAD_ALLOWED_TENANTS": "App Service Authentication: the only tenant whose tokens it accepts",
+    "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID": "App Service Authentication: the identity it signs in with, "
+                                              "instead of a client secret",
 }
 HOST_CONNECTIONS = {"AzureWebJobsStorage"}  # the host's own storage connection, always present
 # Values Azure computes at deployment (resource endpoints, identity ids), for the dynamic check.
@@ -50,6 +53,9 @@ PLACEHOLDERS = {
     "KEY_VAULT_URL": "https://kv-example.vault.azure.net/",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=00000000-0000-0000-0000-000000000000",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=00000000-0000-0000-0000-00000000c11d;Authorization=AAD",
+    "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID": "00000000-0000-0000-0000-00000000c11d",
+    "OPERATORS_TENANT_ID": "00000000-0000-0000-0000-0000000000a1",
+    "WEBSITE_AUTH_AAD_ALLOWED_TENANTS": "00000000-0000-0000-0000-0000000000a1",
 }
 
 

@@ -12,10 +12,9 @@ import pytest
 
 from shared.adapters.msal_consent import MsalConsentPlatform
 from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
-from shared.adapters.table_entities import TENANT_PARTITION
-from shared.adapters.table_tenants import TableTenantStore
+from shared.adapters.table_customers import CUSTOMER_PARTITION, TableCustomerStore
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.models import AuthMethod, ConsentResult, LastConsent, Tenant
+from shared.domain.models import AuthMethod, ConsentResult, Customer, LastConsent
 from shared.domain.verification import AppCredential
 from tools.identity_sim import AppRegistration, ClientSecret, IdentitySimulator, ServerError
 from tools.identity_sim import Tenant as SimTenant
@@ -30,27 +29,27 @@ POLICY = RetryPolicy(attempts=3, retry_after_cap=1.0, backoff=0.05, request_time
 
 
 @pytest.fixture
-def store(tables) -> TableTenantStore:
-    return TableTenantStore(tables, table=f"Tenants{uuid.uuid4().hex[:16]}")
+def store(tables) -> TableCustomerStore:
+    return TableCustomerStore(tables, table=f"Tenants{uuid.uuid4().hex[:16]}")
 
 
 def test_last_consent_round_trips_with_the_record(store, tables):
     last = LastConsent(ConsentResult.DECLINED, AuthMethod.TOKEN, datetime(2026, 5, 1, 12, 0, 1, 5, tzinfo=UTC),
                        'AADSTS65004: User declined to consent. <b>"quoted"</b> ' + "x" * 400)
-    added = store.add(Tenant(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
-                             authentication_method=AuthMethod.PASSWORD, last_consent=last))
+    added = store.create(Customer(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
+                                  authentication_method=AuthMethod.PASSWORD, last_consent=last))
     assert store.get("c1").last_consent == last
-    store.update(added, Tenant(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
-                               authentication_method=AuthMethod.PASSWORD))
+    store.replace(added, Customer(customer_id="c1", tenant_id="contoso.onmicrosoft.com",
+                                  authentication_method=AuthMethod.PASSWORD))
     assert store.get("c1").last_consent is None  # REPLACE clears the column
 
 
 def test_an_unreadable_last_consent_reads_as_none_and_the_record_still_reads(store, tables, caplog):
-    store.count_by_status()  # creates the table
+    store.get_status_counts()  # creates the table
     client = tables.get_table_client(store._name)
     for n, raw in enumerate(['{"outcome": "maybe", "method": "token", "at": "2026-01-01T00:00:00+00:00"}',
                              "not json", '["a list"]', '{"outcome": "granted"}']):
-        client.create_entity({"PartitionKey": TENANT_PARTITION, "RowKey": f"odd{n}", "tenantId": "contoso.com",
+        client.create_entity({"PartitionKey": CUSTOMER_PARTITION, "RowKey": f"odd{n}", "tenantId": "contoso.com",
                               "authenticationMethod": "password", "lastConsent": raw})
         with caplog.at_level(logging.WARNING):
             got = store.get(f"odd{n}")

@@ -11,16 +11,17 @@ from azure.identity import CredentialUnavailableError
 from azure.keyvault.secrets._shared import http_challenge_cache
 
 from shared.adapters.keyvault import KeyVaultSecretStore
-from shared.adapters.secret_names import secret_name
+from shared.adapters.secret_store_names import store_name
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.secrets import CURRENT_VERSION, SecretName
+from shared.domain.secrets import SecretKind
 from tests.support.credentials import FixedTokenCredential
 from tests.support.keyvault_sim import DEFAULT_TENANT, KeyVaultSimulator
 from tests.support.tls import TestCA
 
 SECRET = "Pa55-w0rd!{not-in-any-url}"
-PASSWORD = SecretName.PASSWORD
+PASSWORD = SecretKind.PASSWORD
 VAULT_SCOPE = "https://vault.azure.net/.default"
+NO_VERSION = "0" * 32  # a version id no secret has
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +66,10 @@ def test_challenge_is_answered_then_the_authorized_request_succeeds(
 ) -> None:
     credential = FixedTokenCredential()
     with make_store(vault, ca, credential) as store:
-        store.put("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
+        version = store.create_version("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
     first, second, third = vault.requests
-    name = secret_name("Contoso", PASSWORD)
+    name = store_name("Contoso", PASSWORD)
     assert (first.method, first.path) == (second.method, second.path) == ("PUT", f"/secrets/{name}")
     assert (first.authorized, first.status) == (False, 401)
     assert (second.authorized, second.status) == (True, 200)
@@ -79,7 +80,7 @@ def test_challenge_is_answered_then_the_authorized_request_succeeds(
 
 def test_get_of_a_missing_secret_is_none(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca) as store:
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
+        assert store.get("Contoso", PASSWORD, NO_VERSION) is None
     assert vault.requests[-1].status == 404
 
 
@@ -87,10 +88,10 @@ def test_set_writes_a_tagged_text_secret_and_overwrite_adds_a_version(
     vault: KeyVaultSimulator, ca: TestCA
 ) -> None:
     with make_store(vault, ca) as store:
-        store.put("Contoso", PASSWORD, "first")
-        store.put("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
-    stored = vault.secret(secret_name("Contoso", PASSWORD))
+        store.create_version("Contoso", PASSWORD, "first")
+        version = store.create_version("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
+    stored = vault.secret(store_name("Contoso", PASSWORD))
     assert stored is not None
     assert [v["value"] for v in stored.versions] == ["first", SECRET]
     assert stored.latest["contentType"] == "text/plain"
@@ -99,19 +100,19 @@ def test_set_writes_a_tagged_text_secret_and_overwrite_adds_a_version(
 
 def test_each_put_returns_its_version_which_reads_back_until_retired(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca) as store:
-        first = store.put("Contoso", PASSWORD, "first")
-        second = store.put("Contoso", PASSWORD, SECRET)
+        first = store.create_version("Contoso", PASSWORD, "first")
+        second = store.create_version("Contoso", PASSWORD, SECRET)
         assert first != second
         assert store.get("Contoso", PASSWORD, first) == "first"
         assert store.get("Contoso", PASSWORD, second) == SECRET
-        store.retire("Contoso", PASSWORD, first)
-        store.retire("Contoso", PASSWORD, first)  # idempotent
+        store.retire_version("Contoso", PASSWORD, first)
+        store.retire_version("Contoso", PASSWORD, first)  # idempotent
         assert store.get("Contoso", PASSWORD, first) is None  # Key Vault answers 403 for a disabled version
         assert store.get("Contoso", PASSWORD, second) == SECRET
-        store.retire("Contoso", PASSWORD, "f" * 32)  # a version that never existed
-        found = {(s.customer_id, s.name): [v.version for v in s.versions] for s in store.inventory()}
+        store.retire_version("Contoso", PASSWORD, "f" * 32)  # a version that never existed
+        found = {(s.customer_id, s.kind): [v.version for v in s.versions] for s in store.list_secrets()}
     assert found == {("Contoso", "password"): [second]}  # retired versions are not listed
-    stored = vault.secret(secret_name("Contoso", PASSWORD))
+    stored = vault.secret(store_name("Contoso", PASSWORD))
     assert [v.get("enabled", True) for v in stored.versions] == [False, True]
     assert ("GET", f"/secrets/{stored.name}/{first}", 403) in [(r.method, r.path, r.status) for r in vault.requests]
 
@@ -120,30 +121,30 @@ def test_case_variants_of_a_customer_stay_apart_in_a_case_insensitive_vault(
     vault: KeyVaultSimulator, ca: TestCA
 ) -> None:
     with make_store(vault, ca) as store:
-        store.put("Contoso", PASSWORD, "upper")
-        store.put("contoso", PASSWORD, "lower")
-        store.put("contoso", SecretName.REFRESH_TOKEN, "token")
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == "upper"
-        assert store.get("contoso", PASSWORD, CURRENT_VERSION) == "lower"
-        assert store.get("contoso", SecretName.REFRESH_TOKEN, CURRENT_VERSION) == "token"
+        upper = store.create_version("Contoso", PASSWORD, "upper")
+        lower = store.create_version("contoso", PASSWORD, "lower")
+        token = store.create_version("contoso", SecretKind.REFRESH_TOKEN, "token")
+        assert store.get("Contoso", PASSWORD, upper) == "upper"
+        assert store.get("contoso", PASSWORD, lower) == "lower"
+        assert store.get("contoso", SecretKind.REFRESH_TOKEN, token) == "token"
     assert len(vault.names()) == 3
 
 
 def test_delete_then_delete_again(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca) as store:
         store.delete("Contoso", PASSWORD)  # never existed
-        store.put("Contoso", PASSWORD, SECRET)
+        version = store.create_version("Contoso", PASSWORD, SECRET)
         store.delete("Contoso", PASSWORD)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
+        assert store.get("Contoso", PASSWORD, version) is None
         store.delete("Contoso", PASSWORD)  # already deleted
-    stored = vault.secret(secret_name("Contoso", PASSWORD))
+    stored = vault.secret(store_name("Contoso", PASSWORD))
     assert stored is not None and stored.state == "deleted"
 
 
 def test_delete_waits_until_the_secret_is_recoverable(slow_vault: KeyVaultSimulator, ca: TestCA) -> None:
-    name = secret_name("Contoso", PASSWORD)
+    name = store_name("Contoso", PASSWORD)
     with make_store(slow_vault, ca) as store:
-        store.put("Contoso", PASSWORD, "old")
+        store.create_version("Contoso", PASSWORD, "old")
         store.delete("Contoso", PASSWORD)
     # The simulator completes a deletion only when polled: "deleted" proves delete() waited for it.
     stored = slow_vault.secret(name)
@@ -153,12 +154,12 @@ def test_delete_waits_until_the_secret_is_recoverable(slow_vault: KeyVaultSimula
 
 
 def test_recreate_after_delete_recovers_then_writes(slow_vault: KeyVaultSimulator, ca: TestCA) -> None:
-    name = secret_name("Contoso", PASSWORD)
+    name = store_name("Contoso", PASSWORD)
     with make_store(slow_vault, ca) as store:
-        store.put("Contoso", PASSWORD, "old")
+        store.create_version("Contoso", PASSWORD, "old")
         store.delete("Contoso", PASSWORD)
-        store.put("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
+        version = store.create_version("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
     seen = [(r.method, r.path, r.status) for r in slow_vault.requests]
     conflict = seen.index(("PUT", f"/secrets/{name}", 409))
     recover = seen.index(("POST", f"/deletedsecrets/{name}/recover", 200))
@@ -174,13 +175,13 @@ def test_a_deletion_that_never_completes_fails_set_within_its_bound(
 ) -> None:
     for sim in _vault(ca, deletion_polls=10**9):
         with make_store(sim, ca, max_wait=0.3) as store:
-            store.put("Contoso", PASSWORD, "old")
+            old = store.create_version("Contoso", PASSWORD, "old")
             with caplog.at_level(logging.WARNING, logger="shared.adapters.keyvault"):
                 store.delete("Contoso", PASSWORD)  # accepted: the secret is gone from reads already
             assert "still in progress" in caplog.text
-            assert store.get("Contoso", PASSWORD, CURRENT_VERSION) is None
+            assert store.get("Contoso", PASSWORD, old) is None
             with pytest.raises(DependencyUnavailable) as caught:
-                store.put("Contoso", PASSWORD, SECRET)
+                store.create_version("Contoso", PASSWORD, SECRET)
         assert caught.value.code == "secretStoreUnavailable"
         assert "recovering" in caught.value.message
         assert SECRET not in "".join(traceback.format_exception(caught.value))
@@ -192,15 +193,15 @@ def test_vault_failures_become_dependency_unavailable(
     vault: KeyVaultSimulator, ca: TestCA, failure: dict, operation: str
 ) -> None:
     with make_store(vault, ca) as store:
-        store.put("Contoso", PASSWORD, "warm-up")  # past the challenge, so the failure hits the real call
+        store.create_version("Contoso", PASSWORD, "warm-up")  # past the challenge, so the failure hits the real call
         vault.fail(**failure)
         with pytest.raises(DependencyUnavailable) as caught:
             if operation == "set":
-                store.put("Contoso", PASSWORD, SECRET)
+                store.create_version("Contoso", PASSWORD, SECRET)
             elif operation == "get":
-                store.get("Contoso", PASSWORD, CURRENT_VERSION)
+                store.get("Contoso", PASSWORD, NO_VERSION)
             elif operation == "retire":
-                store.retire("Contoso", PASSWORD, "0" * 32)
+                store.retire_version("Contoso", PASSWORD, "0" * 32)
             else:
                 store.delete("Contoso", PASSWORD)
     assert caught.value.code == "secretStoreUnavailable"
@@ -213,7 +214,7 @@ def test_vault_failures_become_dependency_unavailable(
 def test_a_token_the_vault_refuses_is_an_authentication_failure(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca, FixedTokenCredential("not-the-vault-token")) as store:
         with pytest.raises(DependencyUnavailable) as caught:
-            store.put("Contoso", PASSWORD, SECRET)
+            store.create_version("Contoso", PASSWORD, SECRET)
     assert "authenticate" in caught.value.message
     assert SECRET not in "".join(traceback.format_exception(caught.value))
     assert [(r.authorized, r.status) for r in vault.requests] == [(False, 401), (False, 401)]
@@ -225,7 +226,7 @@ def test_a_credential_that_cannot_get_a_token_is_an_authentication_failure(
     credential = FixedTokenCredential(error=CredentialUnavailableError("no managed identity endpoint"))
     with make_store(vault, ca, credential) as store:
         with pytest.raises(DependencyUnavailable) as caught:
-            store.get("Contoso", PASSWORD, CURRENT_VERSION)
+            store.get("Contoso", PASSWORD, NO_VERSION)
     assert "authenticate" in caught.value.message
     assert credential.calls  # the challenge reached the credential
     assert all(not r.authorized for r in vault.requests)
@@ -239,7 +240,7 @@ def test_an_unreachable_vault_is_dependency_unavailable(ca: TestCA) -> None:
         verify_challenge_resource=False, retry_total=0,
     )
     with store, pytest.raises(DependencyUnavailable) as caught:
-        store.get("Contoso", PASSWORD, CURRENT_VERSION)
+        store.get("Contoso", PASSWORD, NO_VERSION)
     assert "could not be reached" in caught.value.message
 
 
@@ -251,7 +252,7 @@ def test_certificates_are_checked(
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with make_store(vault, ca, connection_verify=None) as store:
         with pytest.raises(DependencyUnavailable):
-            store.get("Contoso", PASSWORD, CURRENT_VERSION)
+            store.get("Contoso", PASSWORD, NO_VERSION)
     assert vault.requests == []  # no request got through the handshake
 
 
@@ -262,17 +263,17 @@ def test_a_pooled_store_checks_certificates_and_takes_its_ca_bundle_from_the_env
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with make_store(vault, ca, connection_verify=None, pool_size=4) as store:
         with pytest.raises(DependencyUnavailable):
-            store.get("Contoso", PASSWORD, CURRENT_VERSION)
+            store.get("Contoso", PASSWORD, NO_VERSION)
     assert vault.requests == []
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca.bundle_path))  # read when the store is made
     with make_store(vault, ca, connection_verify=None, pool_size=4) as store:
-        version = store.put("Contoso", PASSWORD, SECRET)
+        version = store.create_version("Contoso", PASSWORD, SECRET)
         assert store.get("Contoso", PASSWORD, version) == SECRET
 
 
 def test_a_pooled_store_serves_more_readers_at_once_than_the_sdks_pool(vault: KeyVaultSimulator, ca: TestCA) -> None:
     with make_store(vault, ca, pool_size=24) as store:
-        versions = {f"c{n:02d}": store.put(f"c{n:02d}", PASSWORD, f"value-{n}") for n in range(24)}
+        versions = {f"c{n:02d}": store.create_version(f"c{n:02d}", PASSWORD, f"value-{n}") for n in range(24)}
         with ThreadPoolExecutor(24) as pool:
             got = dict(pool.map(lambda item: (item[0], store.get(item[0], PASSWORD, item[1])), versions.items()))
     assert got == {cid: f"value-{int(cid[1:])}" for cid in versions}
@@ -283,13 +284,13 @@ def test_secret_values_never_reach_urls_headers_logs_or_reprs(
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, every level
     with make_store(slow_vault, ca) as store:
-        store.put("Contoso", PASSWORD, "old-" + SECRET)
+        store.create_version("Contoso", PASSWORD, "old-" + SECRET)
         store.delete("Contoso", PASSWORD)
-        store.put("Contoso", PASSWORD, SECRET)
-        assert store.get("Contoso", PASSWORD, CURRENT_VERSION) == SECRET
+        version = store.create_version("Contoso", PASSWORD, SECRET)
+        assert store.get("Contoso", PASSWORD, version) == SECRET
         slow_vault.fail(status=503)
         with pytest.raises(DependencyUnavailable):
-            store.put("Contoso", PASSWORD, SECRET)
+            store.create_version("Contoso", PASSWORD, SECRET)
         assert SECRET not in repr(store)
     assert len(slow_vault.requests) > 10
     for request in slow_vault.requests:

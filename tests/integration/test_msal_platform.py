@@ -5,19 +5,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
-from shared.domain.inputs import ProviderSettingsInput, TenantInput
+from shared.domain.inputs import CustomerInput, ProviderSettingsInput
 from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
-from shared.domain.secrets import SecretName
-from shared.usecases.limiter import ConcurrencyLimiter
+from shared.domain.secrets import SecretKind
+from shared.usecases.customers import put_customer
 from shared.usecases.provider_settings import put_settings
-from shared.usecases.tenants import put_tenant
-from shared.usecases.verify import VerifyContext, verify_tenant
+from shared.usecases.verify import verify_customer
 from tests.support.fakes import fake_services
 from tools.identity_sim import (
     AadstsError,
@@ -40,7 +40,7 @@ PROVIDER, APP = "11111111-2222-4333-8444-555555555555", "aaaaaaaa-bbbb-4ccc-8ddd
 PROVIDER_SECRET, APP_SECRET, PASSWORD = "Provider-Secret-Value-1", "App-Secret-Value-2", "Admin-Pass-Word-3"
 ADMIN = "admin@contoso.onmicrosoft.com"
 POLICY = RetryPolicy(attempts=4, retry_after_cap=2.0, backoff=0.05, request_timeout=2.0)
-RT = SecretName.REFRESH_TOKEN
+RT = SecretKind.REFRESH_TOKEN
 
 
 @pytest.fixture(scope="module")
@@ -61,34 +61,32 @@ def world(sim, monkeypatch, caplog):
     sim.add_user(User(upn=admin, password=PASSWORD))
     sim.add_app(AppRegistration(client_id=PROVIDER, secrets=(ClientSecret(PROVIDER_SECRET),)))
     sim.add_app(AppRegistration(client_id=APP, secrets=(ClientSecret(APP_SECRET),), roles={"*": ("User.Read.All",)}))
-    services = fake_services()
-    put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
-        client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
-        client_secret=PROVIDER_SECRET))
     platform = MsalIdentityPlatform(sim.authority_host, delegated_scopes=("https://graph.microsoft.com/.default",),
                                     application_scope="https://graph.microsoft.com/.default", pool_size=8,
                                     policy=POLICY)
-    ctx = VerifyContext(tenants=services.tenants, history=services.history, secrets=services.secrets,
-                        provider_settings=services.provider_settings, platform=platform,
-                        limiter=ConcurrencyLimiter(8), required_roles=("User.Read.All",), deadline_seconds=8.0)
-    return dataclasses.make_dataclass("World", ["sim", "services", "ctx", "tenant", "admin"])(
-        sim, services, ctx, tenant, admin)
+    with closing(platform), fake_services(platform=platform) as services:
+        put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
+            client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
+            client_secret=PROVIDER_SECRET))
+        ctx = dataclasses.replace(services.verification, deadline_seconds=8.0)
+        yield dataclasses.make_dataclass("World", ["sim", "services", "ctx", "tenant", "admin"])(
+            sim, services, ctx, tenant, admin)
 
 
 def add(world, method, *, cid="c1", tenant_id=None, **fields):
-    data = TenantInput(tenant_id=tenant_id or world.tenant.id, authentication_method=method,
-                       m365_email=fields.pop("m365_email", world.admin), **fields)
-    return put_tenant(world.services.tenants, world.services.secrets, cid, data)[0]
+    data = CustomerInput(tenant_id=tenant_id or world.tenant.id, authentication_method=method,
+                         m365_email=fields.pop("m365_email", world.admin), **fields)
+    return put_customer(world.services.customers, world.services.secrets, cid, data)[0]
 
 
 def with_refresh_token(world, value, cid="c1"):
     tenant = add(world, AuthMethod.TOKEN, cid=cid)
-    version = world.services.secrets.put(cid, RT, value)
-    return world.services.tenants.update(tenant, dataclasses.replace(tenant, secret_versions={RT: version}))
+    version = world.services.secrets.create_version(cid, RT, value)
+    return world.services.customers.replace(tenant, dataclasses.replace(tenant, secret_versions={RT: version}))
 
 
 def verify(world, cid="c1"):
-    return verify_tenant(world.ctx, cid, in_run=False)
+    return verify_customer(world.ctx, cid, in_run=False)
 
 
 def token_requests(world):

@@ -12,11 +12,12 @@ import pytest
 
 from shared.adapters.outbound_http import OutboundHttp
 from shared.domain.alerts.channel_urls import ChannelUrl
-from shared.domain.alerts.channels import ChannelKind, FieldError
+from shared.domain.alerts.channels import ChannelKind
 from shared.domain.alerts.delivery_retry import OutcomeKind
 from shared.domain.alerts.digests import Digest, DigestEntry, EntryKind
 from shared.domain.alerts.messages import OutgoingMessage, outgoing_message
 from shared.domain.alerts.signing import new_signing_secret
+from shared.domain.errors import InputError
 from shared.domain.reasons import Reason
 from tools.alert_receiver import AlertReceiver
 from tools.identity_sim.tls import system_ca_bundle
@@ -244,11 +245,11 @@ def test_saving_a_channel_checks_where_its_url_resolves(receiver, network):
     sender = _sender(receiver, network, local=False)
     network.names["metadata.example.com"] = [["169.254.169.254"]]
     network.names["hooks.example.com"] = [["8.8.8.8"]]
-    with pytest.raises(FieldError) as refused:
+    with pytest.raises(InputError) as refused:
         sender.check_destination("https://metadata.example.com/latest?sig=S3CRET")
     assert (refused.value.code, refused.value.target) == ("channelUrlNotAllowed", "url")
     assert "S3CRET" not in refused.value.message
-    with pytest.raises(FieldError) as unresolved:
+    with pytest.raises(InputError) as unresolved:
         sender.check_destination("https://nowhere.example.com/x")
     assert (unresolved.value.code, unresolved.value.target) == ("invalidChannelUrl", "url")
     assert sender.check_destination("https://hooks.example.com/x?a=1") == ChannelUrl("https", "hooks.example.com", 443,

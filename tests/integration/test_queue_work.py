@@ -12,10 +12,8 @@ from azure.storage.queue import QueueClient, QueueServiceClient
 from shared.adapters.queue_work import MAX_MESSAGE_BYTES, StorageWorkQueue
 from shared.adapters.storage_clients import queue_service_from_config
 from shared.config import StorageConfig
-from shared.domain import work_messages
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.models import Cursor
-from shared.domain.verification import Chunk, FanOut, Watch
+from shared.domain.work import Chunk, FanOut, Watch, decode, encode
 from tests.support.devserver_process import eventually
 from tools.queues import decode_body
 
@@ -55,7 +53,7 @@ def _stored(raw: QueueClient) -> list[str]:
 def test_sent_work_reads_back_as_the_host_decodes_it(service, queue_name, raw):
     work = [
         FanOut(RUN),
-        FanOut(RUN, Cursor("tenant", "contoso-02")),
+        FanOut(RUN, '["tenant","contoso-02"]'),
         Chunk(RUN, ("contoso-01", "fabrikam.eu", "a_b-c")),
     ]
     StorageWorkQueue(service, queue=queue_name).send(work)  # the queue did not exist: created on first use
@@ -65,7 +63,7 @@ def test_sent_work_reads_back_as_the_host_decodes_it(service, queue_name, raw):
     assert all(base64.b64decode(text, validate=True) for text in stored)
     assert not any(text.startswith("{") for text in stored)
     # The local host's decoding (tools/queues.py), then the worker's: the same work, in the same order.
-    assert [work_messages.decode(decode_body(text, "base64").decode("utf-8")) for text in stored] == work
+    assert [decode(decode_body(text, "base64").decode("utf-8")) for text in stored] == work
 
 
 def test_sending_nothing_makes_no_call(service, queue_name, raw):
@@ -77,21 +75,21 @@ def test_sending_nothing_makes_no_call(service, queue_name, raw):
 def test_work_too_large_for_one_message_sends_none_of_it(service, queue_name, raw):
     customers = tuple(f"{n:060d}" for n in range(800))  # ~50 KiB of JSON, ~67 KiB as base64
     too_large = Chunk(RUN, customers)
-    assert len(base64.b64encode(work_messages.encode(too_large).encode())) > MAX_MESSAGE_BYTES
+    assert len(base64.b64encode(encode(too_large).encode())) > MAX_MESSAGE_BYTES
     queue = StorageWorkQueue(service, queue=queue_name)
     with pytest.raises(ValueError):
         queue.send([FanOut(RUN), too_large])
     queue.send([Chunk(RUN, customers[:600])])  # under the limit: one message
-    assert [work_messages.decode(base64.b64decode(t).decode()) for t in _stored(raw)] == [Chunk(RUN, customers[:600])]
+    assert [decode(base64.b64decode(t).decode()) for t in _stored(raw)] == [Chunk(RUN, customers[:600])]
 
 
 def test_a_queue_deleted_after_first_use_is_created_again(service, queue_name, raw):
     queue = StorageWorkQueue(service, queue=queue_name)
     queue.send([FanOut(RUN)])
     raw.delete_queue()  # storage restarted empty, say
-    queue.send([FanOut(RUN, Cursor("tenant", "b"))])
-    assert [work_messages.decode(base64.b64decode(t).decode()) for t in _stored(raw)] == [
-        FanOut(RUN, Cursor("tenant", "b"))
+    queue.send([FanOut(RUN, '["tenant","b"]')])
+    assert [decode(base64.b64decode(t).decode()) for t in _stored(raw)] == [
+        FanOut(RUN, '["tenant","b"]')
     ]
 
 
@@ -107,4 +105,4 @@ def test_work_sent_with_a_delay_stays_hidden_until_then(service, queue_name, raw
     StorageWorkQueue(service, queue=queue_name).send([Watch(RUN)], delay=timedelta(seconds=2))
     assert list(raw.peek_messages(max_messages=32)) == []
     (message,) = eventually(lambda: list(raw.peek_messages(max_messages=32)), timeout=30, what="the watch")
-    assert work_messages.decode(decode_body(message.content, "base64").decode("utf-8")) == Watch(RUN)
+    assert decode(decode_body(message.content, "base64").decode("utf-8")) == Watch(RUN)

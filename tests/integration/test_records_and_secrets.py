@@ -20,31 +20,30 @@ from azure.keyvault.secrets._shared import http_challenge_cache
 
 from shared.adapters.keyvault import KeyVaultSecretStore
 from shared.adapters.local_secrets import LocalFileSecretStore
+from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_settings import TableProviderSettingsStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import Conflict, NotFound
-from shared.domain.inputs import ProviderSettingsInput, TenantInput
+from shared.domain.inputs import CustomerInput, ProviderSettingsInput
 from shared.domain.models import AuthMethod, ProviderSecret, Status
 from shared.domain.reasons import Reason
-from shared.domain.secrets import SecretName
+from shared.domain.secrets import SecretKind
 from shared.domain.verification import TokenAnswer
-from shared.usecases.limiter import ConcurrencyLimiter
+from shared.usecases.customers import delete_customer, put_customer
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.secret_sweep import sweep_secrets
-from shared.usecases.tenants import delete_tenant, put_tenant
-from shared.usecases.verify import VerifyContext, verify_tenant
+from shared.usecases.verify import VerifyContext, verify_customer
 from tests.support.credentials import FixedTokenCredential
+from tests.support.fakes import fake_services
 from tests.support.keyvault_sim import KeyVaultSimulator
 from tests.support.tls import TestCA
-from tests.support.verification_fakes import ScriptedPlatform
 
 pytestmark = pytest.mark.integration
 
 ROUNDS = 50
 WRITERS = 6
-P = SecretName.PASSWORD
-A = SecretName.APPLICATION_SECRET
+P = SecretKind.PASSWORD
+A = SecretKind.APPLICATION_SECRET
 GUID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
 APP = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 
@@ -69,7 +68,7 @@ def secrets(request, tmp_path: Path, ca: TestCA) -> Iterator:
 @pytest.fixture
 def stores(tables):
     suffix = uuid.uuid4().hex[:12]
-    return (TableTenantStore(tables, table=f"Tenants{suffix}"), TableHistoryStore(tables, table=f"History{suffix}"),
+    return (TableCustomerStore(tables, table=f"Tenants{suffix}"), TableHistoryStore(tables, table=f"History{suffix}"),
             TableProviderSettingsStore(tables, table=f"Settings{suffix}"))
 
 
@@ -94,31 +93,31 @@ def race(calls: list[Callable[[], object]]) -> list[object]:
     return answers
 
 
-def password(value: str) -> TenantInput:
-    return TenantInput(tenant_id="contoso.com", authentication_method=AuthMethod.PASSWORD,
-                       m365_email="admin@contoso.com", password=value)
+def password(value: str) -> CustomerInput:
+    return CustomerInput(tenant_id="contoso.com", authentication_method=AuthMethod.PASSWORD,
+                         m365_email="admin@contoso.com", password=value)
 
 
 def readable(secrets, customer_id: str | None, name) -> set[str]:
-    return {v.version for s in secrets.inventory() if (s.customer_id, s.name) == (customer_id, str(name))
+    return {v.version for s in secrets.list_secrets() if (s.customer_id, s.kind) == (customer_id, str(name))
             for v in s.versions}
 
 
 def sweep_now(stores, secrets) -> None:
-    tenants, _, settings = stores
-    sweep_secrets(tenants, settings, secrets, now=datetime.now(UTC) + timedelta(hours=1))
+    customers, _, settings = stores
+    sweep_secrets(customers, settings, secrets, now=datetime.now(UTC) + timedelta(hours=1))
 
 
 def test_concurrent_puts_of_one_customer_leave_the_winners_password(stores, secrets):
-    tenants, _, _ = stores
+    customers, _, _ = stores
     for round_ in range(ROUNDS):
         cid = f"conc-{round_}"
         values = [f"pw-{round_}-{w}-{uuid.uuid4().hex[:6]}" for w in range(WRITERS)]
-        answers = race([lambda v=v, c=cid: put_tenant(tenants, secrets, c, password(v)) for v in values])
+        answers = race([lambda v=v, c=cid: put_customer(customers, secrets, c, password(v)) for v in values])
         assert all(isinstance(a, (tuple, Conflict)) for a in answers), answers
         succeeded = {values[i] for i, a in enumerate(answers) if isinstance(a, tuple)}
         assert succeeded, "at least the first writer wins"
-        record = tenants.get(cid)
+        record = customers.get(cid)
         stored = secrets.get(cid, P, record.secret_versions[P])
         assert stored in succeeded, f"round {round_}: the record names a password no successful request wrote"
         # The last successful writer is the one whose answer carries the record's ETag.
@@ -129,21 +128,21 @@ def test_concurrent_puts_of_one_customer_leave_the_winners_password(stores, secr
 
 
 def test_delete_racing_a_put_never_leaves_a_record_without_its_secret_or_a_secret_without_its_record(stores, secrets):
-    tenants, history, _ = stores
+    customers, history, _ = stores
     outcomes = set()
     for round_ in range(ROUNDS):
         cid = f"race-{round_}"
-        put_tenant(tenants, secrets, cid, password("before"))
+        put_customer(customers, secrets, cid, password("before"))
         new = f"after-{round_}-{uuid.uuid4().hex[:6]}"
         def delete(c: str = cid, late: float = random.uniform(0, 0.03)) -> object:
             time.sleep(late)  # up to 30 ms after the PUT, at random: which one gets in first varies by round
-            return delete_tenant(tenants, history, secrets, c)
+            return delete_customer(customers, history, secrets, c)
 
-        deleted, written = race([delete, lambda c=cid, v=new: put_tenant(tenants, secrets, c, password(v))])
+        deleted, written = race([delete, lambda c=cid, v=new: put_customer(customers, secrets, c, password(v))])
         assert deleted is None or isinstance(deleted, (Conflict, NotFound)), deleted
         assert isinstance(written, (tuple, Conflict)), written
         outcomes.add((type(deleted).__name__, type(written).__name__))
-        record = tenants.get(cid)
+        record = customers.get(cid)
         if record is None:
             assert deleted is None, f"round {round_}: the record is gone but DELETE did not answer 204"
         else:
@@ -169,40 +168,42 @@ def test_concurrent_settings_changes_leave_the_winners_client_secret(stores, sec
         assert readable(secrets, None, ProviderSecret.CLIENT_SECRET) == {record.client_secret_version}
 
 
-def verifier(stores, secrets) -> tuple[VerifyContext, ScriptedPlatform]:
-    tenants, history, settings = stores
-    platform = ScriptedPlatform()
-    platform.script(GUID, TokenAnswer(claims={"tid": GUID, "roles": ["User.Read.All"]}))
-    return VerifyContext(tenants=tenants, history=history, secrets=secrets, provider_settings=settings,
-                         platform=platform, limiter=ConcurrencyLimiter(2), required_roles=("User.Read.All",)), platform
+@pytest.fixture
+def verifier(stores, secrets) -> Iterator[VerifyContext]:
+    """Verification over these stores and secrets, with a scripted identity platform."""
+    customers, history, settings = stores
+    with fake_services(customers=customers, history=history, provider_settings=settings, secrets=secrets) as services:
+        services.verification.platform.script(GUID, TokenAnswer(claims={"tid": GUID, "roles": ["User.Read.All"]}))
+        yield services.verification
 
 
-def application(secret: str) -> TenantInput:
-    return TenantInput(tenant_id=GUID, authentication_method=AuthMethod.APPLICATION, m365_email=None,
-                       application_id=APP, application_secret=secret)
+def application(secret: str) -> CustomerInput:
+    return CustomerInput(tenant_id=GUID, authentication_method=AuthMethod.APPLICATION, m365_email=None,
+                         application_id=APP, application_secret=secret)
 
 
-def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_and_moves_to_it(stores, secrets):
-    tenants, _, _ = stores
-    first, _ = put_tenant(tenants, secrets, "lost", application("first"))
+def test_a_record_that_storage_moved_back_to_a_retired_version_reads_the_newest_and_moves_to_it(stores, secrets,
+                                                                                                verifier):
+    customers, _, _ = stores
+    first, _ = put_customer(customers, secrets, "lost", application("first"))
     # A later PUT wrote its version and its record, but storage lost the record's write after confirming it;
     # the sweep had retired the version that write replaced before the loss.
-    newer = secrets.put("lost", A, "second")
-    secrets.retire("lost", A, first.secret_versions[A])
+    newer = secrets.create_version("lost", A, "second")
+    secrets.retire_version("lost", A, first.secret_versions[A])
     assert secrets.get("lost", A, first.secret_versions[A]) is None
-    ctx, platform = verifier(stores, secrets)
-    tenant = verify_tenant(ctx, "lost", in_run=True)
-    assert platform.sent == ["second"] and tenant.last_verification_status is Status.SUCCEEDED
-    assert tenants.get("lost").secret_versions[A] == newer
+    ctx, platform = verifier, verifier.platform
+    customer = verify_customer(ctx, "lost", in_run=True)
+    assert platform.sent == ["second"] and customer.last_verification_status is Status.SUCCEEDED
+    assert customers.get("lost").secret_versions[A] == newer
     sweep_now(stores, secrets)  # what the record moved to is named now, so it stays
     assert readable(secrets, "lost", A) == {newer}
 
 
-def test_a_record_whose_secret_the_store_lost_altogether_stops_naming_it(stores, secrets):
-    tenants, _, _ = stores
-    first, _ = put_tenant(tenants, secrets, "gone", application("first"))
-    secrets.retire("gone", A, first.secret_versions[A])
-    ctx, platform = verifier(stores, secrets)
-    tenant = verify_tenant(ctx, "gone", in_run=True)
-    assert platform.sent == [] and tenant.last_verification_reason is Reason.NOT_CONFIGURED
-    assert tenants.get("gone").secret_versions == {}
+def test_a_record_whose_secret_the_store_lost_altogether_stops_naming_it(stores, secrets, verifier):
+    customers, _, _ = stores
+    first, _ = put_customer(customers, secrets, "gone", application("first"))
+    secrets.retire_version("gone", A, first.secret_versions[A])
+    ctx, platform = verifier, verifier.platform
+    customer = verify_customer(ctx, "gone", in_run=True)
+    assert platform.sent == [] and customer.last_verification_reason is Reason.NOT_CONFIGURED
+    assert customers.get("gone").secret_versions == {}

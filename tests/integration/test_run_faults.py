@@ -4,27 +4,27 @@ every message is delivered twice; a worker stops mid-chunk and its message comes
 with a status, the run's counts are exact, and no secret is lost."""
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from contextlib import closing
 
 import pytest
 
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
+from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import DependencyUnavailable
-from shared.domain.inputs import TenantInput
+from shared.domain.inputs import CustomerInput
 from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
-from shared.domain.secrets import SecretName
-from shared.domain.verification import Trigger
-from shared.domain.work_messages import decode, encode
-from shared.usecases.limiter import ConcurrencyLimiter
+from shared.domain.runs import Trigger
+from shared.domain.secrets import SecretKind
+from shared.domain.work import decode, encode
+from shared.usecases.customers import put_customer
 from shared.usecases.runs import handle_work, start_run
-from shared.usecases.tenants import put_tenant
-from shared.usecases.verify import VerifyContext
-from tests.support.fakes import InMemoryProviderSettingsStore
+from tests.support.fakes import FAKE_CONFIG, fake_services
 from tests.support.verification_fakes import InMemoryWorkQueue
 from tools.identity_sim import AppRegistration, ClientSecret, Hang, IdentitySimulator, ServerError, Tenant, Throttle
 
@@ -35,7 +35,7 @@ SECRET = "Faults-App-Secret-4"
 COUNT = 30
 
 
-class FlakyTenants(TableTenantStore):
+class FlakyCustomers(TableCustomerStore):
     """Fails the first result write of some customers, as a storage hiccup would (a batched write with one of
     them fails as a whole)."""
 
@@ -43,16 +43,16 @@ class FlakyTenants(TableTenantStore):
         super().__init__(*args, **kwargs)
         self.flaky = set(flaky)
 
-    def update(self, previous, tenant):
-        self._hiccup([tenant])
-        return super().update(previous, tenant)
+    def replace(self, previous, customer):
+        self._hiccup([customer])
+        return super().replace(previous, customer)
 
-    def update_many(self, changes):
-        self._hiccup([tenant for _, tenant in changes])
-        return super().update_many(changes)
+    def replace_many(self, changes):
+        self._hiccup([customer for _, customer in changes])
+        return super().replace_many(changes)
 
-    def _hiccup(self, tenants):
-        hit = {t.customer_id for t in tenants if t.customer_id in self.flaky and t.when_last_verified is not None}
+    def _hiccup(self, customers):
+        hit = {c.customer_id for c in customers if c.customer_id in self.flaky and c.when_last_verified is not None}
         if hit:
             self.flaky -= hit
             raise DependencyUnavailable("storageUnavailable", "Table Storage cannot be reached right now.")
@@ -87,7 +87,7 @@ def world(azurite, tmp_path, monkeypatch):
         yield sim
 
 
-def test_a_run_under_faults_ends_with_every_tenant_counted_once(world, tables, tmp_path):
+def test_a_run_under_faults_ends_with_every_customer_counted_once(world, tables, tmp_path):
     sim = world
     suffix = uuid.uuid4().hex[:10]
     secrets = LocalFileSecretStore(tmp_path / "secrets.json")
@@ -101,46 +101,48 @@ def test_a_run_under_faults_ends_with_every_tenant_counted_once(world, tables, t
             else (Hang(), None)
         sim.script(tenant_of[cid].id, faults[cid][0], times=faults[cid][1])
     flaky = set(ids[COUNT // 3: COUNT // 3 + 4])
-    tenants = FlakyTenants(tables, table=f"Tenants{suffix}", flaky=flaky)
+    customers = FlakyCustomers(tables, table=f"Tenants{suffix}", flaky=flaky)
     for cid in ids:
-        put_tenant(tenants, secrets, cid, TenantInput(tenant_id=tenant_of[cid].id, m365_email=None,
+        put_customer(customers, secrets, cid, CustomerInput(tenant_id=tenant_of[cid].id, m365_email=None,
                    authentication_method=AuthMethod.APPLICATION, application_id=APP, application_secret=SECRET))
-    stored_before = {cid: tenants.get(cid).secret_versions for cid in ids}
+    stored_before = {cid: customers.get(cid).secret_versions for cid in ids}
     platform = MsalIdentityPlatform(sim.authority_host, delegated_scopes=("https://graph.microsoft.com/.default",),
                                     application_scope="https://graph.microsoft.com/.default", pool_size=16,
                                     policy=RetryPolicy(attempts=4, retry_after_cap=2, backoff=0.05,
                                                        request_timeout=1.5))
-    ctx = VerifyContext(tenants=tenants, history=TableHistoryStore(tables, table=f"History{suffix}"),
-                        secrets=secrets, provider_settings=InMemoryProviderSettingsStore(), platform=platform,
-                        limiter=ConcurrencyLimiter(16), required_roles=("User.Read.All",), deadline_seconds=4.0)
     runs = StoppingRuns(tables, table=f"Runs{suffix}", after=3)
     queue = InMemoryWorkQueue()
-    run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
+    config = dataclasses.replace(FAKE_CONFIG, verify_concurrency=16)
+    with closing(platform), fake_services(config=config, customers=customers, secrets=secrets, platform=platform,
+                                          history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+                                          work=queue) as services:
+        ctx = dataclasses.replace(services.verification, deadline_seconds=4.0)
+        run, _ = start_run(runs, queue, trigger=Trigger.TIMER)
 
-    deliveries = 0
-    while queue.messages:
-        message = encode(queue.messages.pop(0))
-        for _ in range(2):  # every message is delivered twice
-            deliveries += 1
-            try:
-                handle_work(ctx, runs, queue, message)
-            except (DependencyUnavailable, SystemExit):
-                queue.messages.append(decode(message))  # the host delivers a failed message again
-    done = runs.get(run.run_id)
-    assert (done.total, done.completed) == (COUNT, COUNT), done
-    assert sum(done.by_status.values()) == COUNT and done.finished_at is not None
-    assert runs.left == -1 and not tenants.flaky, "the faults did not all happen"
+        deliveries = 0
+        while queue.messages:
+            message = encode(queue.messages.pop(0))
+            for _ in range(2):  # every message is delivered twice
+                deliveries += 1
+                try:
+                    handle_work(ctx, runs, queue, message)
+                except (DependencyUnavailable, SystemExit):
+                    queue.messages.append(decode(message))  # the host delivers a failed message again
+        done = runs.get(run.run_id)
+        assert (done.total, done.completed) == (COUNT, COUNT), done
+        assert sum(done.by_status.values()) == COUNT and done.finished_at is not None
+        assert runs.left == -1 and not customers.flaky, "the faults did not all happen"
 
-    views = {cid: tenants.get(cid) for cid in ids}
-    assert all(v.last_verification_status is not Status.NOT_VERIFIED for v in views.values())
-    for cid, (outcome, _) in faults.items():
-        expected = Reason.UNREACHABLE if isinstance(outcome, Hang) else None
-        assert views[cid].last_verification_reason is expected, (cid, outcome, views[cid])
-    assert done.by_status[Status.FAILED] == sum(isinstance(o, Hang) for o, _ in faults.values())
-    throttled = [r for r in sim.requests if r.status == 429]
-    assert throttled and all(r.tenant_id for r in throttled)  # the 429s really came, and were retried past
-    for cid in ids:  # no secret lost
-        assert views[cid].secret_versions == stored_before[cid]
-        version = views[cid].secret_versions[SecretName.APPLICATION_SECRET]
-        assert secrets.get(cid, SecretName.APPLICATION_SECRET, version) == SECRET
+        views = {cid: customers.get(cid) for cid in ids}
+        assert all(v.last_verification_status is not Status.NOT_VERIFIED for v in views.values())
+        for cid, (outcome, _) in faults.items():
+            expected = Reason.UNREACHABLE if isinstance(outcome, Hang) else None
+            assert views[cid].last_verification_reason is expected, (cid, outcome, views[cid])
+        assert done.by_status[Status.FAILED] == sum(isinstance(o, Hang) for o, _ in faults.values())
+        throttled = [r for r in sim.requests if r.status == 429]
+        assert throttled and all(r.tenant_id for r in throttled)  # the 429s really came, and were retried past
+        for cid in ids:  # no secret lost
+            assert views[cid].secret_versions == stored_before[cid]
+            version = views[cid].secret_versions[SecretKind.APPLICATION_SECRET]
+            assert secrets.get(cid, SecretKind.APPLICATION_SECRET, version) == SECRET
 

@@ -22,18 +22,19 @@ def test_nothing_stored_reads_as_none(store):
     assert store.get() is None
 
 
-def test_save_then_replace_round_trips_and_guards_with_the_etag(store):
+def test_create_then_replace_round_trips_and_guards_with_the_etag(store):
     when = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
-    first = store.save(ProviderSettings(client_id="a" * 8 + "-0000-0000-0000-" + "0" * 12,
-                                        redirect_url="https://x.example/authenticate/OAuth2Callback",
-                                        client_secret_version="v-1", updated_at=when))
+    first = store.create(ProviderSettings(client_id="a" * 8 + "-0000-0000-0000-" + "0" * 12,
+                                          redirect_url="https://x.example/authenticate/OAuth2Callback",
+                                          client_secret_version="v-1", updated_at=when))
     read = store.get()
     assert read == first and read.etag == first.etag
-    second = store.save(ProviderSettings(client_id=read.client_id, redirect_url="http://localhost/authenticate/OAuth2Callback",
-                                         client_secret_version="v-2", updated_at=when, etag=read.etag))
+    second = store.replace(read, ProviderSettings(client_id=read.client_id,
+                                                 redirect_url="http://localhost/authenticate/OAuth2Callback",
+                                                 client_secret_version="v-2", updated_at=when))
     assert store.get().redirect_url == "http://localhost/authenticate/OAuth2Callback"
     with pytest.raises(Conflict):
-        store.save(ProviderSettings(client_id=read.client_id, etag=read.etag))  # stale etag
+        store.replace(read, ProviderSettings(client_id=read.client_id))  # stale etag
     with pytest.raises(Conflict):
-        store.save(ProviderSettings(client_id=read.client_id))  # a second "first" save
+        store.create(ProviderSettings(client_id=read.client_id))  # a second "first" save
     assert store.get() == second

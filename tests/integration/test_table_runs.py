@@ -11,13 +11,12 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.adapters.storage_clients import table_service_from_config
-from shared.adapters.table_counts import COUNT_PREFIX
-from shared.adapters.table_entities import RUN_ROW, RUNS_PARTITION
-from shared.adapters.table_runs import TableRunStore
+from shared.adapters.table_counter import COUNT_PREFIX
+from shared.adapters.table_runs import RUN_ROW, RUNS_PARTITION, TableRunStore
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
 from shared.domain.rules import MAX_BATCH
-from shared.domain.verification import Run, Trigger, is_run_id
+from shared.domain.runs import Run, Trigger, is_run_id
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +88,7 @@ def test_concurrent_starts_make_one_run(store, tables, table_name):
     assert sum(new for _, new in answers) == 1
     assert len({run.run_id for run, _ in answers}) == 1
     winner = answers[0][0].run_id
-    assert [run.run_id for run in store.recent(top=100)] == [winner]
+    assert [run.run_id for run in store.list_recent(top=100)] == [winner]
     # The losers left nothing behind: their rows were removed once they saw the winner.
     assert [store.get(run.run_id) for run in asked if run.run_id != winner] == [None] * 7
     assert [r["runId"] for r in _rows(tables, table_name, RUNS_PARTITION)] == [winner, winner]  # index, pointer
@@ -97,7 +96,7 @@ def test_concurrent_starts_make_one_run(store, tables, table_name):
 
 def test_a_finished_run_makes_way_for_the_next(store):
     first = _started(store)
-    store.fanned_out(first.run_id)  # no customers: finished at once
+    store.mark_fanned_out(first.run_id)  # no customers: finished at once
     assert store.get(first.run_id).finished_at is not None
     second, new = store.start(_run(), stale_after=HOUR)
     assert new and second.run_id != first.run_id
@@ -120,14 +119,14 @@ def test_a_run_without_progress_for_stale_after_is_replaced(tables, table_name):
     # The stale run keeps its progress and can still record it; it is just no longer the running one.
     assert stale.complete(first.run_id, "a", Status.SUCCEEDED)
     assert stale.get(first.run_id).completed == 1
-    assert [run.run_id for run in stale.recent(top=10)] == [replacement.run_id, first.run_id]
+    assert [run.run_id for run in stale.list_recent(top=10)] == [replacement.run_id, first.run_id]
 
 
 def test_start_refuses_what_is_no_run(store):
     with pytest.raises(ValueError):
         store.start(Run("!runs", Trigger.HTTP, datetime.now(UTC), None, 0, 0, dict(ZERO)), stale_after=HOUR)
     run = _started(store)
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     with pytest.raises(ValueError):
         store.start(run, stale_after=HOUR)  # its id is taken
 
@@ -183,7 +182,7 @@ def test_a_customer_never_enrolled_is_not_recorded(store):
 def test_completing_a_group_records_those_pending_and_counts_them_in_one_change(store, tables, table_name):
     run = _started(store)
     store.enrol(run.run_id, ["a", "b", "c", "d", "e"])
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     assert store.complete(run.run_id, "b", Status.FAILED)  # recorded before: a redelivery repeats it
     outcomes = {"a": Status.SUCCEEDED, "b": Status.SUCCEEDED, "c": None, "d": Status.FAILED, "stranger": None}
     assert store.complete_many(run.run_id, outcomes) == 3
@@ -204,7 +203,7 @@ def test_overlapping_groups_completed_at_once_count_each_customer_once(store):
     run = _started(store)
     customers = [f"cust-{n:03d}" for n in range(120)]
     store.enrol(run.run_id, customers)
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     # Groups of 10 from two deliveries of the same chunks, cut at different places, all at once.
     groups = [customers[i:i + 10] for i in range(0, 120, 10)] + [customers[i:i + 10] for i in range(5, 120, 10)]
     groups.append(customers[:5])
@@ -226,7 +225,7 @@ def test_overlapping_groups_completed_at_once_count_each_customer_once(store):
 def test_a_customer_deleted_mid_run_leaves_the_total(store):
     run = _started(store)
     store.enrol(run.run_id, ["a", "b", "c"])
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     assert store.complete(run.run_id, "a", Status.SUCCEEDED)
     assert store.complete(run.run_id, "b", None)
     assert not store.complete(run.run_id, "b", None)
@@ -242,7 +241,7 @@ def test_many_workers_completing_one_run_keep_exact_counts(store, tables, table_
     run = _started(store)
     customers = [f"cust-{n:04d}" for n in range(240)]
     store.enrol(run.run_id, customers)
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     # Every customer is reported twice at about the same moment, as a redelivered message would be: threads t
     # and t + 8 go through the same customers in the same order.
     barrier = threading.Barrier(16)
@@ -280,13 +279,13 @@ def test_a_run_finishes_once_fanned_out_and_all_completed(store):
     assert store.complete(run.run_id, "b", Status.FAILED)
     assert store.finish(run.run_id) is None  # more may still be enrolled
     assert store.get(run.run_id).finished_at is None
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     done = store.get(run.run_id).finished_at
     assert done is not None  # reads say so before anyone asked to finish it
     finished = store.finish(run.run_id)
     assert finished is not None and finished.finished_at == done  # and the written moment is the same
     assert store.finish(run.run_id) is None  # only the one that marked it gets the run
-    store.fanned_out(run.run_id)  # redelivered
+    store.mark_fanned_out(run.run_id)  # redelivered
     store.enrol(run.run_id, ["late"])  # a redelivered fan-out after the last one enrols nobody
     assert store.get(run.run_id) == finished
     assert not store.complete(run.run_id, "late", Status.SUCCEEDED)
@@ -309,7 +308,7 @@ def test_the_last_completion_racing_the_end_of_the_fan_out_still_finishes_the_ru
         return store.finish(run_id)  # as the chunk's worker does
 
     def end_of_fan_out(run_id: str) -> Run | None:
-        store.fanned_out(run_id)
+        store.mark_fanned_out(run_id)
         return store.finish(run_id)  # as the fan-out does
 
     for _ in range(10):  # each round a new run: the previous one finished
@@ -326,7 +325,7 @@ def test_a_redelivered_enrolment_racing_the_end_of_the_fan_out_joins_wholly_or_n
     page = [f"c{n:02d}" for n in range(50)]
     for _ in range(6):
         run_id = _started(store).run_id
-        _together(lambda: store.enrol(run_id, page), lambda: store.fanned_out(run_id))  # noqa: B023
+        _together(lambda: store.enrol(run_id, page), lambda: store.mark_fanned_out(run_id))  # noqa: B023
         run = store.get(run_id)
         if run.total == 0:
             assert run.finished_at is not None  # fanned out first: nobody joined, nothing to wait for
@@ -341,7 +340,7 @@ def test_a_run_of_no_customers_finishes_when_fanned_out(store):
     run = _started(store)
     assert store.get(run.run_id).finished_at is None
     assert store.finish(run.run_id) is None
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     got = store.get(run.run_id)
     assert (got.total, got.completed, got.by_status) == (0, 0, ZERO)
     assert got.finished_at is not None
@@ -361,11 +360,11 @@ def test_recent_lists_runs_newest_first(store):
     ids = []
     for hours in (0, 2, 1):  # started out of order: the start time, not the order of writes, sorts them
         run = _started(store, started_at=t0 + timedelta(hours=hours))
-        store.fanned_out(run.run_id)
+        store.mark_fanned_out(run.run_id)
         ids.append(run.run_id)
-    assert [r.run_id for r in store.recent(top=10)] == [ids[1], ids[2], ids[0]]
-    assert [r.run_id for r in store.recent(top=2)] == [ids[1], ids[2]]
-    assert [r.started_at for r in store.recent(top=1)] == [t0 + timedelta(hours=2)]
+    assert [r.run_id for r in store.list_recent(top=10)] == [ids[1], ids[2], ids[0]]
+    assert [r.run_id for r in store.list_recent(top=2)] == [ids[1], ids[2]]
+    assert [r.started_at for r in store.list_recent(top=1)] == [t0 + timedelta(hours=2)]
 
 
 def test_unknown_and_malformed_run_ids_read_as_none(store):
@@ -373,7 +372,7 @@ def test_unknown_and_malformed_run_ids_read_as_none(store):
     assert store.get(_run_id()) is None
     assert store.get("!runs") is None
     assert store.get("a/b") is None
-    assert store.recent(top=5)[0].total == 0
+    assert store.list_recent(top=5)[0].total == 0
 
 
 def test_run_ids_are_letters_digits_and_hyphens():
@@ -384,7 +383,7 @@ def test_run_ids_are_letters_digits_and_hyphens():
 def test_a_table_lost_by_storage_is_created_again(store, tables, table_name):
     _started(store)
     tables.delete_table(table_name)  # storage restarted empty, say
-    assert store.recent(top=5) == []
+    assert store.list_recent(top=5) == []
     assert _started(store).total == 0
 
 
@@ -402,11 +401,11 @@ def unreachable(unreachable_storage) -> TableRunStore:
     [
         lambda s: s.start(_run(), stale_after=HOUR),
         lambda s: s.enrol("20240501-120000-abc", ["a"]),
-        lambda s: s.fanned_out("20240501-120000-abc"),
+        lambda s: s.mark_fanned_out("20240501-120000-abc"),
         lambda s: s.complete("20240501-120000-abc", "a", Status.SUCCEEDED),
         lambda s: s.finish("20240501-120000-abc"),
         lambda s: s.get("20240501-120000-abc"),
-        lambda s: s.recent(top=5),
+        lambda s: s.list_recent(top=5),
     ],
 )
 def test_an_unreachable_endpoint_is_dependency_unavailable(unreachable, call):
@@ -421,7 +420,7 @@ def test_an_unreachable_endpoint_is_dependency_unavailable(unreachable, call):
 def _finished(store: TableRunStore, started_at: datetime, customers: list[str]) -> Run:
     run = _started(store, started_at=started_at)
     store.enrol(run.run_id, customers)
-    store.fanned_out(run.run_id)
+    store.mark_fanned_out(run.run_id)
     for start in range(0, len(customers), 25):  # chunk by chunk, as workers do
         store.complete_many(run.run_id, {c: _status_of(start + n) for n, c in enumerate(customers[start:start + 25])})
     store.finish(run.run_id)
@@ -439,7 +438,7 @@ def test_old_runs_lose_their_markers_once_and_keep_their_figures(store, tables, 
     old = [_finished(store, now - timedelta(days=d), customers) for d in (9, 8)]
     recent = _finished(store, now - timedelta(days=1), customers[:3])
     assert [(r.total, r.completed) for r in old] == [(130, 130)] * 2 and all(r.finished_at for r in old)
-    listed_before = store.recent(top=10)
+    listed_before = store.list_recent(top=10)
     assert store.prune(started_before=now - timedelta(days=7)) == 2
     for run in old:
         assert _markers(tables, table_name, run.run_id) == []
@@ -447,7 +446,7 @@ def test_old_runs_lose_their_markers_once_and_keep_their_figures(store, tables, 
         assert (got.total, got.completed, got.by_status, got.finished_at) == (
             run.total, run.completed, run.by_status, run.finished_at)
     assert _markers(tables, table_name, recent.run_id) == customers[:3]
-    assert [(r.run_id, r.total, r.by_status) for r in store.recent(top=10)] == [
+    assert [(r.run_id, r.total, r.by_status) for r in store.list_recent(top=10)] == [
         (r.run_id, r.total, r.by_status) for r in listed_before]
     assert store.prune(started_before=now - timedelta(days=7)) == 0  # each run is pruned once
     later = store.prune(started_before=now)  # a week later, the recent one's turn

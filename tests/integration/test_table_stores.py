@@ -1,4 +1,4 @@
-"""TableTenantStore and TableHistoryStore against a real Azurite; each test gets tables of its own."""
+"""TableCustomerStore and TableHistoryStore against a real Azurite; each test gets tables of its own."""
 from __future__ import annotations
 
 import base64
@@ -14,16 +14,15 @@ from azure.data.tables import TableServiceClient
 
 from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_common import first_non_empty_page
-from shared.adapters.table_counts import COUNT_PREFIX, ShardedCounts
-from shared.adapters.table_entities import TENANT_PARTITION, tenant_to_entity
+from shared.adapters.table_counter import COUNT_PREFIX, ShardedCounts
+from shared.adapters.table_customers import CUSTOMER_PARTITION, TableCustomerStore, customer_to_entity
 from shared.adapters.table_history import TableHistoryStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import Conflict, DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
-from shared.domain.models import AuthMethod, Cursor, Status, Tenant, TenantFilter, VerificationResult
+from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status, VerificationResult
 from shared.domain.reasons import Reason
 from shared.domain.rules import MAX_BATCH
-from shared.domain.secrets import CURRENT_VERSION, SecretName
+from shared.domain.secrets import SecretKind
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
 from tests.support.fakes import InMemorySecretStore
@@ -34,8 +33,8 @@ T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tables) -> TableTenantStore:
-    return TableTenantStore(tables, table=f"Tenants{uuid.uuid4().hex[:16]}")
+def store(tables) -> TableCustomerStore:
+    return TableCustomerStore(tables, table=f"Tenants{uuid.uuid4().hex[:16]}")
 
 
 @pytest.fixture
@@ -43,10 +42,10 @@ def history(tables) -> TableHistoryStore:
     return TableHistoryStore(tables, table=f"History{uuid.uuid4().hex[:16]}")
 
 
-def _tenant(customer_id: str, **fields) -> Tenant:
+def _customer(customer_id: str, **fields) -> Customer:
     fields.setdefault("tenant_id", "contoso.onmicrosoft.com")
     fields.setdefault("authentication_method", AuthMethod.PASSWORD)
-    return Tenant(customer_id=customer_id, **fields)
+    return Customer(customer_id=customer_id, **fields)
 
 
 def _result(customer_id: str, at: datetime, **fields) -> VerificationResult:
@@ -58,36 +57,36 @@ def _result(customer_id: str, at: datetime, **fields) -> VerificationResult:
 def _raw(tables: TableServiceClient, table: str, partition: str) -> list[dict]:
     client = tables.get_table_client(table)
     rows = client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
-    return [row for row in rows if not row["RowKey"].startswith(COUNT_PREFIX)]  # the kept counts are no tenant
+    return [row for row in rows if not row["RowKey"].startswith(COUNT_PREFIX)]  # the kept counts are no customer
 
 
-def _all_pages(store: TableTenantStore, flt: TenantFilter, *, top: int) -> Iterator[list[Tenant]]:
+def _all_listings(store: TableCustomerStore, flt: CustomerFilter, *, top: int) -> Iterator[list[Customer]]:
     cursor = None
     for _ in range(100):  # bounded: a cursor that never ends fails the test instead of hanging it
-        page = store.list(flt, top=top, after=cursor)
-        assert len(page.tenants) <= top
-        yield page.tenants
-        cursor = page.next
+        listing = store.list(flt, top=top, after=cursor)
+        assert len(listing.customers) <= top
+        yield listing.customers
+        cursor = listing.next
         if cursor is None:
             return
     pytest.fail("paging did not end")
 
 
-def _ids(tenants: list[Tenant]) -> list[str]:
-    return [tenant.customer_id for tenant in tenants]
+def _ids(customers: list[Customer]) -> list[str]:
+    return [customer.customer_id for customer in customers]
 
 
-# --- tenants -------------------------------------------------------------------------------------
+# --- customers -----------------------------------------------------------------------------------
 
 
 def test_every_field_round_trips(store, tables):
-    tenant = _tenant(
+    customer = _customer(
         "Contoso.EU_01-x",
         tenant_id="8f0c5e4e-7c2a-4e0b-9a6f-0d2b1e3c4a5b",
         authentication_method=AuthMethod.APPLICATION,
         m365_email="admin@contoso.onmicrosoft.com",
         application_id="11111111-2222-3333-4444-555555555555",
-        secret_versions={SecretName.REFRESH_TOKEN: "v-rt", SecretName.APPLICATION_SECRET: "v-app"},
+        secret_versions={SecretKind.REFRESH_TOKEN: "v-rt", SecretKind.APPLICATION_SECRET: "v-app"},
         last_verification_status=Status.FAILED,
         # Given in another zone: the store keeps the instant, in UTC.
         when_last_verified=T0.astimezone(timezone(timedelta(hours=2))),
@@ -98,17 +97,17 @@ def test_every_field_round_trips(store, tables):
         created_at=T0 - timedelta(days=3),
         updated_at=T0 + timedelta(seconds=1),
     )
-    added = store.add(tenant)
+    added = store.create(customer)
     assert added.etag
 
     got = store.get("Contoso.EU_01-x")
-    assert got == tenant
+    assert got == customer
     assert got.etag == added.etag
     for value in (got.when_last_verified, got.created_at, got.updated_at):
         assert type(value) is datetime and value.tzinfo is UTC
     assert got.when_last_verified.microsecond == 123456
 
-    (row,) = _raw(tables, store._name, TENANT_PARTITION)
+    (row,) = _raw(tables, store._name, CUSTOMER_PARTITION)
     assert row["RowKey"] == "Contoso.EU_01-x"
     assert row["secretVersions"] == '{"applicationSecret": "v-app", "refreshToken": "v-rt"}'
     assert row["lastVerificationStatus"] == "failed"
@@ -120,50 +119,42 @@ def test_every_field_round_trips(store, tables):
     }
 
 
-def test_a_record_from_before_versioned_secrets_names_the_current_versions(store, tables):
-    client = tables.get_table_client(store._name)
-    store.count_by_status()  # creates the table
-    client.create_entity({"PartitionKey": TENANT_PARTITION, "RowKey": "legacy", "tenantId": "contoso.com",
-                          "authenticationMethod": "password", "secretsConfigured": '["password"]'})
-    assert store.get("legacy").secret_versions == {SecretName.PASSWORD: CURRENT_VERSION}
-
-
 def test_unset_fields_round_trip_as_none(store, tables):
-    tenant = _tenant("minimal")
-    store.add(tenant)
+    customer = _customer("minimal")
+    store.create(customer)
     got = store.get("minimal")
-    assert got == tenant
+    assert got == customer
     assert got.m365_email is None and got.when_last_verified is None and got.aadsts_code is None
     assert got.secrets_configured == frozenset()
     assert got.last_verification_status is Status.NOT_VERIFIED
-    (row,) = _raw(tables, store._name, TENANT_PARTITION)
+    (row,) = _raw(tables, store._name, CUSTOMER_PARTITION)
     assert "m365Email" not in row and "lastVerificationReason" not in row
 
 
 def test_get_of_an_unknown_customer_is_none(store):
-    store.add(_tenant("known"))
+    store.create(_customer("known"))
     assert store.get("unknown") is None
     assert store.get("KNOWN") is None  # customerId is case-sensitive
 
 
 def test_adding_the_same_customer_twice_conflicts_and_keeps_the_first(store):
-    store.add(_tenant("dup", tenant_id="first.example"))
+    store.create(_customer("dup", tenant_id="first.example"))
     with pytest.raises(Conflict) as err:
-        store.add(_tenant("dup", tenant_id="second.example"))
+        store.create(_customer("dup", tenant_id="second.example"))
     assert err.value.code == "alreadyExists"
     assert store.get("dup").tenant_id == "first.example"
 
 
 def test_update_replaces_every_column_and_returns_the_new_etag(store):
-    added = store.add(_tenant("upd", m365_email="old@example.com", hint="old hint", aadsts_code=50126))
-    changed = Tenant(
+    added = store.create(_customer("upd", m365_email="old@example.com", hint="old hint", aadsts_code=50126))
+    changed = Customer(
         customer_id="upd",
         tenant_id="new.example",
         authentication_method=AuthMethod.TOKEN,
-        secret_versions={SecretName.REFRESH_TOKEN: "v-rt2"},
+        secret_versions={SecretKind.REFRESH_TOKEN: "v-rt2"},
         etag=added.etag,
     )
-    updated = store.update(added, changed)
+    updated = store.replace(added, changed)
     assert updated.etag and updated.etag != added.etag
     got = store.get("upd")
     assert got == changed  # REPLACE: columns now None are gone, not merged from before
@@ -172,26 +163,26 @@ def test_update_replaces_every_column_and_returns_the_new_etag(store):
 
 
 def test_update_with_a_stale_etag_conflicts(store):
-    added = store.add(_tenant("race"))
-    store.update(added, _tenant("race", tenant_id="winner.example"))
+    added = store.create(_customer("race"))
+    store.replace(added, _customer("race", tenant_id="winner.example"))
     with pytest.raises(Conflict) as err:
-        store.update(added, _tenant("race", tenant_id="loser.example"))
+        store.replace(added, _customer("race", tenant_id="loser.example"))
     assert err.value.code == "modifiedConcurrently"
     assert store.get("race").tenant_id == "winner.example"
 
 
-def test_update_of_a_deleted_tenant_conflicts(store):
-    added = store.add(_tenant("gone"))
+def test_update_of_a_deleted_customer_conflicts(store):
+    added = store.create(_customer("gone"))
     store.delete(added)
     with pytest.raises(Conflict) as err:
-        store.update(added, _tenant("gone"))
+        store.replace(added, _customer("gone"))
     assert err.value.code == "modifiedConcurrently"
     assert store.get("gone") is None  # the failed update did not recreate it
 
 
 def test_get_many_reads_the_customers_asked_for_and_only_them(store):
     for cid in ("m1", "m2", "m3", "m4"):
-        store.add(_tenant(cid))
+        store.create(_customer(cid))
     got = store.get_many(["m1", "m3", "m9", "../x", ""])  # m2 lies in the range read, m9 does not exist
     assert sorted(got) == ["m1", "m3"]
     assert got["m3"] == store.get("m3")  # with its etag
@@ -199,57 +190,57 @@ def test_get_many_reads_the_customers_asked_for_and_only_them(store):
 
 
 def test_update_many_writes_every_record_and_the_sum_of_their_count_changes(store):
-    a = store.add(_tenant("a"))
-    b = store.add(_tenant("b", last_verification_status=Status.FAILED))
-    c = store.add(_tenant("c"))
-    saved = store.update_many([
-        (a, _tenant("a", last_verification_status=Status.SUCCEEDED)),
-        (b, _tenant("b", last_verification_status=Status.SUCCEEDED, hint="fixed")),
-        (c, _tenant("c", hint="same status")),
+    a = store.create(_customer("a"))
+    b = store.create(_customer("b", last_verification_status=Status.FAILED))
+    c = store.create(_customer("c"))
+    saved = store.replace_many([
+        (a, _customer("a", last_verification_status=Status.SUCCEEDED)),
+        (b, _customer("b", last_verification_status=Status.SUCCEEDED, hint="fixed")),
+        (c, _customer("c", hint="same status")),
     ])
     assert [t.customer_id for t in saved] == ["a", "b", "c"]
     assert saved == [store.get("a"), store.get("b"), store.get("c")]  # each with its new etag
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 2, Status.FAILED: 0}
-    assert store.recount_by_status() == store.count_by_status()
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 2, Status.FAILED: 0}
+    assert store.recount_status_counts() == store.get_status_counts()
 
 
 def test_update_many_with_one_stale_record_writes_none_of_them(store):
-    a = store.add(_tenant("a"))
-    b = store.add(_tenant("b"))
-    store.update(b, _tenant("b", tenant_id="winner.example"))
+    a = store.create(_customer("a"))
+    b = store.create(_customer("b"))
+    store.replace(b, _customer("b", tenant_id="winner.example"))
     with pytest.raises(Conflict) as err:
-        store.update_many([(a, _tenant("a", last_verification_status=Status.SUCCEEDED)),
-                           (b, _tenant("b", last_verification_status=Status.SUCCEEDED))])
+        store.replace_many([(a, _customer("a", last_verification_status=Status.SUCCEEDED)),
+                            (b, _customer("b", last_verification_status=Status.SUCCEEDED))])
     assert err.value.code == "modifiedConcurrently" and "'b'" in err.value.message
     assert store.get("a") == a and store.get("b").tenant_id == "winner.example"
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 2, Status.SUCCEEDED: 0, Status.FAILED: 0}
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 2, Status.SUCCEEDED: 0, Status.FAILED: 0}
     store.delete(store.get("b"))
     with pytest.raises(Conflict):  # deleted since it was read
-        store.update_many([(a, _tenant("a", hint="x")), (b, _tenant("b", hint="y"))])
+        store.replace_many([(a, _customer("a", hint="x")), (b, _customer("b", hint="y"))])
     assert store.get("b") is None and store.get("a") == a
 
 
 def test_update_many_refuses_more_than_a_transaction_holds_and_a_record_twice(store):
-    a = store.add(_tenant("a"))
+    a = store.create(_customer("a"))
     with pytest.raises(ValueError):
-        store.update_many([(a, _tenant("a"))] * 2)
+        store.replace_many([(a, _customer("a"))] * 2)
     with pytest.raises(ValueError):
-        store.update_many([(a, _tenant(f"n{n}")) for n in range(MAX_BATCH + 1)])
-    assert store.update_many([]) == [] and store.get("a") == a
+        store.replace_many([(a, _customer(f"n{n}")) for n in range(MAX_BATCH + 1)])
+    assert store.replace_many([]) == [] and store.get("a") == a
 
 
-def test_delete_removes_the_tenant_read_and_only_it(store):
-    doomed = store.add(_tenant("doomed"))
-    store.add(_tenant("kept"))
+def test_delete_removes_the_customer_read_and_only_it(store):
+    doomed = store.create(_customer("doomed"))
+    store.create(_customer("kept"))
     store.delete(doomed)
     assert store.get("doomed") is None
     assert store.get("kept") is not None
     store.delete(doomed)  # already gone: nothing to do
 
 
-def test_delete_of_a_tenant_changed_since_it_was_read_conflicts_and_keeps_it(store):
-    read = store.add(_tenant("busy"))
-    store.update(read, _tenant("busy", tenant_id="newer.example"))
+def test_delete_of_a_customer_changed_since_it_was_read_conflicts_and_keeps_it(store):
+    read = store.create(_customer("busy"))
+    store.replace(read, _customer("busy", tenant_id="newer.example"))
     with pytest.raises(Conflict) as err:
         store.delete(read)
     assert err.value.code == "modifiedConcurrently"
@@ -264,8 +255,8 @@ def test_delete_all_removes_a_customers_whole_history_in_batches(history, tables
 
     history.delete_all("doomed")
     assert _raw(tables, history._name, "doomed") == []
-    assert history.latest("doomed", limit=20) == []
-    assert len(history.latest("kept", limit=20)) == 1  # nothing else went with it
+    assert history.list_latest("doomed", limit=20) == []
+    assert len(history.list_latest("kept", limit=20)) == 1  # nothing else went with it
     history.delete_all("doomed")  # nothing left to remove is not an error
 
 
@@ -283,22 +274,22 @@ MIX = {
 
 
 @pytest.fixture
-def mixed(store) -> TableTenantStore:
+def mixed(store) -> TableCustomerStore:
     for customer_id, (method, status) in MIX.items():
-        store.add(_tenant(customer_id, authentication_method=method, last_verification_status=status))
+        store.create(_customer(customer_id, authentication_method=method, last_verification_status=status))
     return store
 
 
 @pytest.mark.parametrize(
     "flt",
     [
-        TenantFilter(),
-        TenantFilter(status=Status.FAILED),
-        TenantFilter(status=Status.NOT_VERIFIED),
-        TenantFilter(method=AuthMethod.TOKEN),
-        TenantFilter(method=AuthMethod.APPLICATION),
-        TenantFilter(status=Status.FAILED, method=AuthMethod.TOKEN),
-        TenantFilter(status=Status.FAILED, method=AuthMethod.APPLICATION),  # matches nothing
+        CustomerFilter(),
+        CustomerFilter(status=Status.FAILED),
+        CustomerFilter(status=Status.NOT_VERIFIED),
+        CustomerFilter(method=AuthMethod.TOKEN),
+        CustomerFilter(method=AuthMethod.APPLICATION),
+        CustomerFilter(status=Status.FAILED, method=AuthMethod.TOKEN),
+        CustomerFilter(status=Status.FAILED, method=AuthMethod.APPLICATION),  # matches nothing
     ],
 )
 def test_list_filters_by_status_and_method(mixed, flt):
@@ -307,39 +298,39 @@ def test_list_filters_by_status_and_method(mixed, flt):
         for customer_id, (method, status) in MIX.items()
         if flt.status in (None, status) and flt.method in (None, method)
     )
-    page = mixed.list(flt, top=1000, after=None)
-    assert _ids(page.tenants) == expected
-    assert page.next is None
-    assert all(tenant.etag for tenant in page.tenants)
+    listing = mixed.list(flt, top=1000, after=None)
+    assert _ids(listing.customers) == expected
+    assert listing.next is None
+    assert all(customer.etag for customer in listing.customers)
 
 
 @pytest.mark.parametrize("top", [1, 2, 3])
-def test_paging_returns_every_tenant_once_in_customer_id_order(store, top):
+def test_listings_return_every_customer_once_in_customer_id_order(store, top):
     ids = ["b", "A", "a", "Z", "_x", "-y", ".z", "0", "a.b", "aa", "zz-9"]
     for customer_id in random.sample(ids, len(ids)):
-        store.add(_tenant(customer_id))
-    pages = list(_all_pages(store, TenantFilter(), top=top))
-    collected = [customer_id for page in pages for customer_id in _ids(page)]
+        store.create(_customer(customer_id))
+    listings = list(_all_listings(store, CustomerFilter(), top=top))
+    collected = [customer_id for listing in listings for customer_id in _ids(listing)]
     assert collected == sorted(ids)  # ordinal order, each exactly once
-    assert len(pages) >= len(ids) // top
+    assert len(listings) >= len(ids) // top
 
 
 def test_paging_a_filtered_list(mixed):
-    pages = list(_all_pages(mixed, TenantFilter(status=Status.SUCCEEDED), top=2))
-    assert [customer_id for page in pages for customer_id in _ids(page)] == ["a-ok", "p-ok", "t-ok"]
+    listings = list(_all_listings(mixed, CustomerFilter(status=Status.SUCCEEDED), top=2))
+    assert [customer_id for listing in listings for customer_id in _ids(listing)] == ["a-ok", "p-ok", "t-ok"]
 
 
 def test_an_empty_table_lists_one_empty_last_page(store):
-    page = store.list(TenantFilter(), top=10, after=None)
-    assert page.tenants == [] and page.next is None
+    listing = store.list(CustomerFilter(), top=10, after=None)
+    assert listing.customers == [] and listing.next is None
 
 
-def test_pages_that_end_exactly_at_the_last_tenant(store):
+def test_listings_that_end_exactly_at_the_last_customer(store):
     for customer_id in ("c1", "c2", "c3", "c4"):
-        store.add(_tenant(customer_id))
-    pages = list(_all_pages(store, TenantFilter(), top=2))
-    assert [_ids(page) for page in pages if page] == [["c1", "c2"], ["c3", "c4"]]
-    assert all(pages[:-1])  # only the last page may be empty
+        store.create(_customer(customer_id))
+    listings = list(_all_listings(store, CustomerFilter(), top=2))
+    assert [_ids(listing) for listing in listings if listing] == [["c1", "c2"], ["c3", "c4"]]
+    assert all(listings[:-1])  # only the last listing may be empty
 
 
 def test_empty_pages_that_carry_a_token_are_followed_a_bounded_number_of_times():
@@ -368,15 +359,15 @@ def test_empty_pages_that_carry_a_token_are_followed_a_bounded_number_of_times()
 KEYS = TokenKey(InMemorySecretStore())
 
 
-def _a_token(store: TableTenantStore, flt: TenantFilter | None = None) -> str:
-    flt = flt or TenantFilter()
+def _a_token(store: TableCustomerStore, flt: CustomerFilter | None = None) -> str:
+    flt = flt or CustomerFilter()
     token = list_status(store, StatusQuery(flt.status, flt.method, 1, None), keys=KEYS).continuation_token
     assert token is not None
     return token
 
 
-def _list(store: TableTenantStore, flt: TenantFilter, token: str) -> list[str]:
-    return _ids(list_status(store, StatusQuery(flt.status, flt.method, 1, token), keys=KEYS).tenants)
+def _list(store: TableCustomerStore, flt: CustomerFilter, token: str) -> list[str]:
+    return _ids(list_status(store, StatusQuery(flt.status, flt.method, 1, token), keys=KEYS).customers)
 
 
 def _b64(text: str) -> str:
@@ -389,43 +380,45 @@ def _garbled(valid: str) -> list[str]:
 
     def resigned(new_body: object, *, compact: bool = True) -> str:
         text = json.dumps(new_body, separators=(",", ":") if compact else None, sort_keys=True)
-        return "c2." + _b64(text) + "." + signature  # the old signature: the forger has no key
+        return "c3." + _b64(text) + "." + signature  # the old signature: the forger has no key
 
     return [
         "garbage",
-        "c2.",
-        "c2.!!!",
+        "c3.",
+        "c3.!!!",
         "c1." + valid[3:],
+        "c2." + valid[3:],
         valid[3:],  # no version marker
         valid + "=",
         valid[:-1],
         valid + "A",
         head,  # no signature
-        valid.replace("c2.", "c2.\u00e9", 1),
+        valid.replace("c3.", "c3.\u00e9", 1),
         resigned("not json"),
         resigned([1, 2]),
         resigned({**body, "extra": 1}),
-        resigned({**body, "p": 7}),
-        resigned({**body, "r": "p-ok"}),
+        resigned({**body, "c": 7}),
+        resigned({**body, "c": '["tenant","p-ok"]'}),
         resigned(body, compact=False),
-        "c2." + "A" * 5000,
+        "c3." + "A" * 5000,
         base64.urlsafe_b64encode(b"\xff\xfe\x00").decode(),
     ]
 
 
 def test_garbled_continuation_tokens_are_input_errors(mixed):
     valid = _a_token(mixed)
-    assert _list(mixed, TenantFilter(), valid)  # the real one works
+    assert _list(mixed, CustomerFilter(), valid)  # the real one works
     for token in _garbled(valid):
         with pytest.raises(InputError) as err:
-            _list(mixed, TenantFilter(), token)
-        assert (err.value.code, err.value.status) == ("invalidContinuationToken", 400), token
+            _list(mixed, CustomerFilter(), token)
+        assert (type(err.value), err.value.code, err.value.target) == (
+            InputError, "invalidContinuationToken", "continuationToken"), token
 
 
 def test_a_token_is_only_good_for_the_filter_it_was_issued_for(mixed):
-    token = _a_token(mixed, TenantFilter(status=Status.FAILED))
-    assert _list(mixed, TenantFilter(status=Status.FAILED), token)
-    others = (TenantFilter(), TenantFilter(status=Status.SUCCEEDED), TenantFilter(method=AuthMethod.TOKEN))
+    token = _a_token(mixed, CustomerFilter(status=Status.FAILED))
+    assert _list(mixed, CustomerFilter(status=Status.FAILED), token)
+    others = (CustomerFilter(), CustomerFilter(status=Status.SUCCEEDED), CustomerFilter(method=AuthMethod.TOKEN))
     for other in others:
         with pytest.raises(InputError) as err:
             _list(mixed, other, token)
@@ -433,40 +426,42 @@ def test_a_token_is_only_good_for_the_filter_it_was_issued_for(mixed):
 
 
 def test_a_forged_cursor_never_becomes_a_server_error(mixed):
-    for partition in (TENANT_PARTITION, "dGVuYW50"):
-        for row in ("zzz", "a' or 'x' eq 'x", "%00", "", "\u00e9", None):
-            try:
-                page = mixed.list(TenantFilter(), top=2, after=Cursor(partition, row))
-            except InputError as err:
-                assert err.code == "invalidContinuationToken"
-            else:
-                assert set(_ids(page.tenants)) <= set(MIX)
+    keys = [[partition, row] for partition in (CUSTOMER_PARTITION, "dGVuYW50")
+            for row in ("zzz", "a' or 'x' eq 'x", "%00", "", "\u00e9", "\ud800", None)]
+    others = ["", "garbage", "[]", "[1,2]", '["tenant"]', '["",null]', '{"p":"tenant"}', "[" * 5000 + "]" * 5000]
+    for cursor in [json.dumps(pair) for pair in keys] + others:
+        try:
+            listing = mixed.list(CustomerFilter(), top=2, after=cursor)
+        except InputError as err:
+            assert err.code == "invalidContinuationToken"
+        else:
+            assert set(_ids(listing.customers)) <= set(MIX)
 
 
 # --- injection-shaped input ----------------------------------------------------------------------
 
 
 def test_quote_characters_in_keys_match_nothing_else(store, history):
-    store.add(_tenant("a"))
-    store.add(_tenant("x"))
+    store.create(_customer("a"))
+    store.create(_customer("x"))
     history.append(_result("a", T0))
     history.append(_result("x", T0))
     for hostile in ("a' or 'x' eq 'x", "a' or PartitionKey ne '", "x' or RowKey ne '"):
         assert store.get(hostile) is None
-        assert history.latest(hostile, limit=10) == []
+        assert history.list_latest(hostile, limit=10) == []
         history.delete_all(hostile)
     # ...and nothing was deleted by those deletes.
     assert store.get("a") is not None and store.get("x") is not None
-    assert len(history.latest("a", limit=10)) == 1 and len(history.latest("x", limit=10)) == 1
+    assert len(history.list_latest("a", limit=10)) == 1 and len(history.list_latest("x", limit=10)) == 1
 
 
 # --- counts --------------------------------------------------------------------------------------
 
 
 def test_count_by_status_lists_every_status_even_at_zero(store):
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 0}
-    store.add(_tenant("one", last_verification_status=Status.FAILED))
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 0}
+    store.create(_customer("one", last_verification_status=Status.FAILED))
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
 
 
 def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, tables):
@@ -474,46 +469,38 @@ def test_a_recount_counts_beyond_one_page_and_corrects_the_kept_counts(store, ta
     # and behind the store's back, so the kept counts are wrong until the recount corrects them.
     statuses = [Status.SUCCEEDED] * 700 + [Status.FAILED] * 250 + [Status.NOT_VERIFIED] * 57
     client = tables.get_table_client(store._name)
-    assert sum(store.count_by_status().values()) == 0  # creates the table and starts keeping counts
+    assert sum(store.get_status_counts().values()) == 0  # creates the table and starts keeping counts
     operations = [
-        ("create", tenant_to_entity(_tenant(f"c{n:05d}", last_verification_status=status)))
+        ("create", customer_to_entity(_customer(f"c{n:05d}", last_verification_status=status)))
         for n, status in enumerate(statuses)
     ]
     for start in range(0, len(operations), 100):
         client.submit_transaction(operations[start:start + 100])
-    assert sum(store.count_by_status().values()) == 0  # kept, not scanned
+    assert sum(store.get_status_counts().values()) == 0  # kept, not scanned
     expected = {Status.SUCCEEDED: 700, Status.FAILED: 250, Status.NOT_VERIFIED: 57}
-    assert store.recount_by_status() == expected
-    assert store.count_by_status() == expected
-
-
-def test_a_table_from_before_kept_counts_is_counted_once(store, tables):
-    client = tables.create_table(store._name)
-    client.create_entity(tenant_to_entity(_tenant("old", last_verification_status=Status.FAILED)))
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
-    store.add(_tenant("new"))
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 1, Status.SUCCEEDED: 0, Status.FAILED: 1}
+    assert store.recount_status_counts() == expected
+    assert store.get_status_counts() == expected
 
 
 def test_counts_follow_every_write_and_stay_out_of_listings(store):
-    a = store.add(_tenant("a"))
-    b = store.add(_tenant("b", last_verification_status=Status.FAILED))
-    a = store.update(a, _tenant("a", last_verification_status=Status.SUCCEEDED))
-    store.update(a, _tenant("a", last_verification_status=Status.SUCCEEDED, hint="same status"))
+    a = store.create(_customer("a"))
+    b = store.create(_customer("b", last_verification_status=Status.FAILED))
+    a = store.replace(a, _customer("a", last_verification_status=Status.SUCCEEDED))
+    store.replace(a, _customer("a", last_verification_status=Status.SUCCEEDED, hint="same status"))
     store.delete(b)
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 1, Status.FAILED: 0}
-    assert _ids(store.list(TenantFilter(), top=1000, after=None).tenants) == ["a"]
-    assert store.recount_by_status() == store.count_by_status()
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 1, Status.FAILED: 0}
+    assert _ids(store.list(CustomerFilter(), top=1000, after=None).customers) == ["a"]
+    assert store.recount_status_counts() == store.get_status_counts()
 
 
 def test_a_failed_write_changes_no_count(store):
-    read = store.add(_tenant("x"))
-    store.update(read, _tenant("x", last_verification_status=Status.FAILED))
+    read = store.create(_customer("x"))
+    store.replace(read, _customer("x", last_verification_status=Status.FAILED))
     with pytest.raises(Conflict):
-        store.update(read, _tenant("x", last_verification_status=Status.SUCCEEDED))  # stale etag
+        store.replace(read, _customer("x", last_verification_status=Status.SUCCEEDED))  # stale etag
     with pytest.raises(Conflict):
-        store.add(_tenant("x"))
-    assert store.count_by_status() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
+        store.create(_customer("x"))
+    assert store.get_status_counts() == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 0, Status.FAILED: 1}
 
 
 class CountingReads:
@@ -557,9 +544,9 @@ def test_counts_stay_exact_under_concurrent_writers(store):
 
     def writer(worker: int) -> None:
         for n in range(15):
-            tenant = store.add(_tenant(f"w{worker}-{n}"))
+            customer = store.create(_customer(f"w{worker}-{n}"))
             if n % 3 == 0:
-                store.update(tenant, _tenant(f"w{worker}-{n}", last_verification_status=Status.FAILED))
+                store.replace(customer, _customer(f"w{worker}-{n}", last_verification_status=Status.FAILED))
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
     for thread in threads:
@@ -567,8 +554,8 @@ def test_counts_stay_exact_under_concurrent_writers(store):
     for thread in threads:
         thread.join(timeout=120)
     expected = {Status.NOT_VERIFIED: 8 * 10, Status.SUCCEEDED: 0, Status.FAILED: 8 * 5}
-    assert store.count_by_status() == expected
-    assert store.recount_by_status() == expected
+    assert store.get_status_counts() == expected
+    assert store.recount_status_counts() == expected
 
 
 # --- history -------------------------------------------------------------------------------------
@@ -581,10 +568,10 @@ def test_history_is_newest_first_and_limited(history):
         history.append(_result("cust", T0 + timedelta(minutes=n), message=f"run {n}"))
     history.append(_result("other", T0 + timedelta(days=1)))
 
-    latest = history.latest("cust", limit=5)
+    latest = history.list_latest("cust", limit=5)
     assert [result.message for result in latest] == [f"run {n}" for n in (11, 10, 9, 8, 7)]
     assert [result.verified_at for result in latest] == [T0 + timedelta(minutes=n) for n in (11, 10, 9, 8, 7)]
-    assert len(history.latest("cust", limit=1000)) == 12
+    assert len(history.list_latest("cust", limit=1000)) == 12
 
 
 def test_history_rows_keep_every_field(history):
@@ -601,7 +588,7 @@ def test_history_rows_keep_every_field(history):
     bare = _result("cust", T0 - timedelta(hours=1))
     history.append(bare)
     history.append(failed)
-    got = history.latest("cust", limit=20)
+    got = history.list_latest("cust", limit=20)
     assert got == [failed, bare]
     assert type(got[0].verified_at) is datetime and got[0].verified_at.tzinfo is UTC
 
@@ -609,28 +596,28 @@ def test_history_rows_keep_every_field(history):
 def test_results_of_the_same_instant_are_all_kept(history):
     for _ in range(3):
         history.append(_result("same", T0))
-    assert len(history.latest("same", limit=20)) == 3
+    assert len(history.list_latest("same", limit=20)) == 3
 
 
 # --- storage unreachable -------------------------------------------------------------------------
 
 
 @pytest.fixture
-def unreachable_store(unreachable_storage) -> tuple[TableTenantStore, TableHistoryStore]:
+def unreachable_store(unreachable_storage) -> tuple[TableCustomerStore, TableHistoryStore]:
     service = table_service_from_config(unreachable_storage, retry_total=0, connection_timeout=5)
-    return TableTenantStore(service, table="Unreachable1"), TableHistoryStore(service, table="Unreachable2")
+    return TableCustomerStore(service, table="Unreachable1"), TableHistoryStore(service, table="Unreachable2")
 
 
 @pytest.mark.parametrize(
     "call",
     [
         lambda store, _: store.get("a"),
-        lambda store, _: store.add(_tenant("a")),
-        lambda store, _: store.list(TenantFilter(), top=10, after=None),
-        lambda store, _: store.count_by_status(),
-        lambda store, _: store.delete(_tenant("a", etag="W/\"x\"")),
+        lambda store, _: store.create(_customer("a")),
+        lambda store, _: store.list(CustomerFilter(), top=10, after=None),
+        lambda store, _: store.get_status_counts(),
+        lambda store, _: store.delete(_customer("a", etag="W/\"x\"")),
         lambda _, history: history.append(_result("a", T0)),
-        lambda _, history: history.latest("a", limit=5),
+        lambda _, history: history.list_latest("a", limit=5),
         lambda _, history: history.delete_all("a"),
     ],
 )

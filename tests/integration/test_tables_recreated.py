@@ -14,16 +14,16 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from shared.adapters.table_common import ensure_table, on_table, storage_call, table_missing
+from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_settings import TableProviderSettingsStore
-from shared.adapters.table_tenants import TableTenantStore
 from shared.domain.errors import Conflict, DependencyUnavailable
 from shared.domain.models import (
     AuthMethod,
+    Customer,
+    CustomerFilter,
     ProviderSettings,
     Status,
-    Tenant,
-    TenantFilter,
     VerificationResult,
 )
 
@@ -37,9 +37,9 @@ def table_name() -> str:
     return f"Wiped{uuid.uuid4().hex[:16]}"
 
 
-def _tenant(customer_id: str) -> Tenant:
-    return Tenant(customer_id=customer_id, tenant_id="contoso.onmicrosoft.com",
-                  authentication_method=AuthMethod.TOKEN)
+def _customer(customer_id: str) -> Customer:
+    return Customer(customer_id=customer_id, tenant_id="contoso.onmicrosoft.com",
+                    authentication_method=AuthMethod.TOKEN)
 
 
 def _settings(**fields) -> ProviderSettings:
@@ -143,23 +143,23 @@ def test_storage_call_forgets_the_tables_when_one_is_missing(tables, table_name)
 # --- the adapters --------------------------------------------------------------------------------
 
 
-def test_tenants_are_written_again_after_the_table_is_deleted(tables, table_name):
-    store = TableTenantStore(tables, table=table_name)
-    store.add(_tenant("before"))
+def test_customers_are_written_again_after_the_table_is_deleted(tables, table_name):
+    store = TableCustomerStore(tables, table=table_name)
+    store.create(_customer("before"))
     tables.delete_table(table_name)
 
     assert store.get("before") is None  # the data is gone with the table; reading it is not an error
-    _at_most_twice(lambda: store.add(_tenant("after")))
+    _at_most_twice(lambda: store.create(_customer("after")))
     assert store.get("after") is not None
-    assert [t.customer_id for t in store.list(TenantFilter(), top=10, after=None).tenants] == ["after"]
+    assert [t.customer_id for t in store.list(CustomerFilter(), top=10, after=None).customers] == ["after"]
 
 
 def test_a_listing_of_a_deleted_table_recovers(tables, table_name):
-    store = TableTenantStore(tables, table=table_name)
-    store.add(_tenant("before"))
+    store = TableCustomerStore(tables, table=table_name)
+    store.create(_customer("before"))
     tables.delete_table(table_name)
-    assert _at_most_twice(lambda: store.list(TenantFilter(), top=10, after=None)).tenants == []
-    assert _at_most_twice(store.count_by_status) == dict.fromkeys(Status, 0)
+    assert _at_most_twice(lambda: store.list(CustomerFilter(), top=10, after=None)).customers == []
+    assert _at_most_twice(store.get_status_counts) == dict.fromkeys(Status, 0)
 
 
 def test_history_is_appended_again_after_the_table_is_deleted(tables, table_name):
@@ -168,29 +168,29 @@ def test_history_is_appended_again_after_the_table_is_deleted(tables, table_name
     history.append(result)
     tables.delete_table(table_name)
     _at_most_twice(lambda: history.append(result))
-    assert history.latest("c", limit=5) == [result]
+    assert history.list_latest("c", limit=5) == [result]
 
 
 def test_a_settings_save_into_a_deleted_table_is_not_a_conflict(tables, table_name):
     store = TableProviderSettingsStore(tables, table=table_name)
-    store.save(_settings())
+    store.create(_settings())
     tables.delete_table(table_name)
 
     assert store.get() is None
     try:
-        saved = _at_most_twice(lambda: store.save(_settings()))
+        saved = _at_most_twice(lambda: store.create(_settings()))
     except Conflict:
         pytest.fail("a missing table was reported as a 409 conflict")
     assert store.get() == saved
 
 
 def test_the_first_write_after_the_tables_are_deleted_already_works(tables, table_name):
-    store = TableTenantStore(tables, table=table_name)
+    store = TableCustomerStore(tables, table=table_name)
     settings = TableProviderSettingsStore(tables, table=table_name + "s")
-    store.add(_tenant("before"))
-    settings.save(_settings())
+    store.create(_customer("before"))
+    settings.create(_settings())
     tables.delete_table(table_name)
     tables.delete_table(table_name + "s")
-    store.add(_tenant("after"))
-    settings.save(_settings())
+    store.create(_customer("after"))
+    settings.create(_settings())
     assert store.get("after") is not None and settings.get() is not None

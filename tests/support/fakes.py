@@ -5,87 +5,86 @@ import dataclasses
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
+from shared import bootstrap
 from shared.bootstrap import Services
+from shared.config import AppConfig, load_config
 from shared.domain.errors import Conflict
 from shared.domain.models import (
     Cursor,
+    Customer,
+    CustomerFilter,
+    CustomerListing,
     ProviderSettings,
     Status,
-    Tenant,
-    TenantFilter,
-    TenantPage,
     VerificationResult,
 )
-from shared.domain.secrets import CURRENT_VERSION, SecretVersion, StoredSecret
-from shared.usecases.consent import ConsentContext
-from shared.usecases.limiter import ConcurrencyLimiter
-from shared.usecases.token_key import TokenKey
-from shared.usecases.verify import VerifyContext
+from shared.domain.secrets import SecretVersion, StoredSecret
 
 
-class InMemoryTenantStore:
+class InMemoryCustomerStore:
     def __init__(self) -> None:
-        self.tenants: dict[str, Tenant] = {}
+        self.customers: dict[str, Customer] = {}
         self._etags = itertools.count(1)
 
-    def _stamp(self, tenant: Tenant) -> Tenant:
-        tenant = dataclasses.replace(tenant, etag=f"W/{next(self._etags)}")
-        self.tenants[tenant.customer_id] = tenant
-        return tenant
+    def _stamp(self, customer: Customer) -> Customer:
+        customer = dataclasses.replace(customer, etag=f"W/{next(self._etags)}")
+        self.customers[customer.customer_id] = customer
+        return customer
 
-    def get(self, customer_id: str) -> Tenant | None:
-        return self.tenants.get(customer_id)
+    def get(self, customer_id: str) -> Customer | None:
+        return self.customers.get(customer_id)
 
-    def get_many(self, customer_ids) -> dict[str, Tenant]:
-        return {c: self.tenants[c] for c in customer_ids if c in self.tenants}
+    def get_many(self, customer_ids) -> dict[str, Customer]:
+        return {c: self.customers[c] for c in customer_ids if c in self.customers}
 
-    def add(self, tenant: Tenant) -> Tenant:
-        if tenant.customer_id in self.tenants:
+    def create(self, customer: Customer) -> Customer:
+        if customer.customer_id in self.customers:
             raise Conflict("alreadyExists", "exists")
-        return self._stamp(tenant)
+        return self._stamp(customer)
 
-    def update(self, previous: Tenant, tenant: Tenant) -> Tenant:
-        current = self.tenants.get(tenant.customer_id)
+    def replace(self, previous: Customer, customer: Customer) -> Customer:
+        current = self.customers.get(customer.customer_id)
         if current is None or current.etag != previous.etag:
             raise Conflict("modifiedConcurrently", "changed")
-        return self._stamp(tenant)
+        return self._stamp(customer)
 
-    def update_many(self, changes) -> list[Tenant]:
-        for previous, tenant in changes:  # all or none, as the transaction
-            current = self.tenants.get(tenant.customer_id)
+    def replace_many(self, changes) -> list[Customer]:
+        for previous, customer in changes:  # all or none, as the transaction
+            current = self.customers.get(customer.customer_id)
             if current is None or current.etag != previous.etag:
                 raise Conflict("modifiedConcurrently", "changed")
-        return [self._stamp(tenant) for _, tenant in changes]
+        return [self._stamp(customer) for _, customer in changes]
 
-    def delete(self, tenant: Tenant) -> None:
-        current = self.tenants.get(tenant.customer_id)
-        if current is not None and current.etag != tenant.etag:
+    def delete(self, customer: Customer) -> None:
+        current = self.customers.get(customer.customer_id)
+        if current is not None and current.etag != customer.etag:
             raise Conflict("modifiedConcurrently", "changed")
-        self.tenants.pop(tenant.customer_id, None)
+        self.customers.pop(customer.customer_id, None)
 
-    def list(self, flt: TenantFilter, *, top: int, after: Cursor | None) -> TenantPage:
-        start = after.row or "" if after is not None else ""
+    def list(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
+        start = after or ""
         rows = [
-            t for key, t in sorted(self.tenants.items())
+            t for key, t in sorted(self.customers.items())
             if key >= start
             and (flt.status is None or t.last_verification_status == flt.status)
             and (flt.method is None or t.authentication_method == flt.method)
         ]
-        page, more = rows[:top], len(rows) > top
-        return TenantPage(page, Cursor("tenant", rows[top].customer_id) if more else None)
+        # The cursor of this fake: the customerId the next listing starts at.
+        return CustomerListing(rows[:top], rows[top].customer_id if len(rows) > top else None)
 
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
-        page = self.list(TenantFilter(), top=top, after=after)
-        return [t.customer_id for t in page.tenants], page.next
+        listing = self.list(CustomerFilter(), top=top, after=after)
+        return [t.customer_id for t in listing.customers], listing.next
 
-    def count_by_status(self) -> dict[Status, int]:
+    def get_status_counts(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}
-        for t in self.tenants.values():
+        for t in self.customers.values():
             counts[t.last_verification_status] += 1
         return counts
 
-    recount_by_status = count_by_status
+    recount_status_counts = get_status_counts
 
 
 class InMemoryHistoryStore:
@@ -95,7 +94,7 @@ class InMemoryHistoryStore:
     def append(self, result: VerificationResult) -> None:
         self.results.setdefault(result.customer_id, []).append(result)
 
-    def latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         rows = sorted(self.results.get(customer_id, []), key=lambda r: r.verified_at, reverse=True)
         return rows[:limit]
 
@@ -111,10 +110,17 @@ class InMemoryProviderSettingsStore:
     def get(self) -> ProviderSettings | None:
         return self.settings
 
-    def save(self, settings: ProviderSettings) -> ProviderSettings:
-        current_etag = self.settings.etag if self.settings else None
-        if settings.etag != current_etag:
+    def create(self, settings: ProviderSettings) -> ProviderSettings:
+        if self.settings is not None:
             raise Conflict("modifiedConcurrently", "changed")
+        return self._stamp(settings)
+
+    def replace(self, previous: ProviderSettings, settings: ProviderSettings) -> ProviderSettings:
+        if self.settings is None or previous.etag != self.settings.etag:
+            raise Conflict("modifiedConcurrently", "changed")
+        return self._stamp(settings)
+
+    def _stamp(self, settings: ProviderSettings) -> ProviderSettings:
         self.settings = dataclasses.replace(settings, etag=f"W/{next(self._etags)}")
         return self.settings
 
@@ -132,7 +138,7 @@ class InMemorySecretStore:
         """The newest readable value of each secret."""
         return {key: list(found.values())[-1][0] for key, found in self.stored.items() if found}
 
-    def put(self, customer_id: str | None, name: str, value: str) -> str:
+    def create_version(self, customer_id: str | None, name: str, value: str) -> str:
         if self.fail_with:
             raise self.fail_with
         version = f"v{next(self._ids)}"
@@ -141,11 +147,9 @@ class InMemorySecretStore:
 
     def get(self, customer_id: str | None, name: str, version: str) -> str | None:
         found = self.stored.get((customer_id, name), {})
-        if version == CURRENT_VERSION and found:
-            version = list(found)[-1]
         return found[version][0] if version in found else None
 
-    def retire(self, customer_id: str | None, name: str, version: str) -> None:
+    def retire_version(self, customer_id: str | None, name: str, version: str) -> None:
         if self.fail_with:
             raise self.fail_with
         self.stored.get((customer_id, name), {}).pop(version, None)
@@ -155,16 +159,22 @@ class InMemorySecretStore:
             raise self.fail_with
         self.stored.pop((customer_id, name), None)
 
-    def versions(self, customer_id: str | None, name: str) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, name: str) -> tuple[SecretVersion, ...]:
         return tuple(SecretVersion(v, at) for v, (_, at) in self.stored.get((customer_id, name), {}).items())
 
-    def inventory(self) -> Iterator[StoredSecret]:
+    def list_secrets(self) -> Iterator[StoredSecret]:
         for (customer_id, name), found in list(self.stored.items()):
             yield StoredSecret(customer_id, str(name), tuple(SecretVersion(v, at) for v, (_, at) in found.items()))
 
 
-def fake_services() -> Services:
-    """Fresh fakes behind every port, ready for bootstrap.use()."""
+# The configuration of services over fakes: local Azurite storage (never reached: every port has a fake) and the
+# defaults, with four verifications in flight.
+FAKE_CONFIG = load_config({"AzureWebJobsStorage": "UseDevelopmentStorage=true", "VERIFY_CONCURRENCY": "4"})
+
+
+def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
+    """bootstrap.build() over fresh fakes behind every port, or what `given` names instead (real adapters in
+    integration tests). Close what it answers (`with`); the `services` fixture does."""
     from tests.support.verification_fakes import (
         InMemoryConsentStates,
         InMemoryRunStore,
@@ -173,23 +183,10 @@ def fake_services() -> Services:
         ScriptedPlatform,
     )
 
-    secrets, tenants, history = InMemorySecretStore(), InMemoryTenantStore(), InMemoryHistoryStore()
-    provider_settings = InMemoryProviderSettingsStore()
-    verification = VerifyContext(
-        tenants=tenants, history=history, secrets=secrets, provider_settings=provider_settings,
-        platform=ScriptedPlatform(), limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",),
-    )
-    return Services(
-        config=None,
-        tenants=tenants,
-        history=history,
-        secrets=secrets,
-        provider_settings=provider_settings,
-        token_keys=TokenKey(secrets),
-        verification=verification,
-        runs=InMemoryRunStore(),
-        work=InMemoryWorkQueue(),
-        consent=ConsentContext(verification=verification, states=InMemoryConsentStates(),
-                               platform=ScriptedConsentPlatform(), scopes=("https://graph.microsoft.com/.default",),
-                               application_scope="https://graph.microsoft.com/.default"),
-    )
+    fakes = {
+        "customers": InMemoryCustomerStore, "history": InMemoryHistoryStore, "secrets": InMemorySecretStore,
+        "provider_settings": InMemoryProviderSettingsStore, "runs": InMemoryRunStore, "work": InMemoryWorkQueue,
+        "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
+        "consent_platform": ScriptedConsentPlatform,
+    }
+    return bootstrap.build(config, **{name: fake() for name, fake in fakes.items() if name not in given}, **given)

@@ -10,7 +10,9 @@ from typing import Any
 from shared.domain.consent import AuthorizationRequest, ClaimedState
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
-from shared.domain.verification import AppCredential, RecoveryCause, Run, TokenAnswer, Work, is_running
+from shared.domain.runs import RecoveryCause, Run, is_running
+from shared.domain.verification import AppCredential, TokenAnswer
+from shared.domain.work import Work
 
 
 class ScriptedPlatform:
@@ -75,7 +77,7 @@ class InMemoryRunStore:
             self._progressed(run_id)
             return True
 
-    def fanned_out(self, run_id: str) -> None:
+    def mark_fanned_out(self, run_id: str) -> None:
         self.fanned.add(run_id)
 
     def complete(self, run_id: str, customer_id: str, status: Status | None) -> bool:
@@ -92,17 +94,17 @@ class InMemoryRunStore:
     def complete_many(self, run_id: str, outcomes) -> int:
         return sum(self.complete(run_id, customer_id, status) for customer_id, status in outcomes.items())
 
-    def pending(self, run_id: str, among=None) -> list[str]:
+    def list_pending(self, run_id: str, among=None) -> list[str]:
         with self._lock:
             members = self.members.get(run_id, {})
             return sorted(c for c, o in members.items() if o == "pending" and (among is None or c in among))
 
-    def alive(self, run_id: str) -> None:
+    def mark_alive(self, run_id: str) -> None:
         with self._lock:
             self._progressed(run_id)
 
     def give_up(self, run_id: str, customer_ids, *, cause: RecoveryCause) -> int:
-        self.recovering(run_id, cause=cause)
+        self.note_recovery(run_id, cause=cause)
         with self._lock:
             members = self.members[run_id]
             ids = [c for c in (members if customer_ids is None else customer_ids) if members.get(c) == "pending"]
@@ -111,7 +113,7 @@ class InMemoryRunStore:
             self._progressed(run_id)
             return len(ids)
 
-    def recovering(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
+    def note_recovery(self, run_id: str, *, cause: RecoveryCause, resent: int = 0, stall: int | None = None) -> bool:
         with self._lock:
             if run_id not in self.runs:
                 return False
@@ -144,7 +146,7 @@ class InMemoryRunStore:
         with self._lock:
             return self._view(run_id) if run_id in self.runs else None
 
-    def recent(self, *, top: int) -> list[Run]:
+    def list_recent(self, *, top: int) -> list[Run]:
         with self._lock:
             return sorted((self._view(r) for r in self.runs), key=lambda r: r.started_at, reverse=True)[:top]
 
@@ -182,14 +184,14 @@ class InMemoryConsentStates:
         self.rows: dict[str, ClaimedState] = {}
         self._lock = threading.Lock()
 
-    def add(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None:
+    def create(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None:
         self.rows[hashed] = ClaimedState(customer_id, expires_at)
 
     def claim(self, hashed: str) -> ClaimedState | None:
         with self._lock:
             return self.rows.pop(hashed, None)
 
-    def remove_expired(self, *, expired_before: datetime) -> int:
+    def delete_expired(self, *, expired_before: datetime) -> int:
         with self._lock:
             old = [hashed for hashed, row in self.rows.items() if row.expires_at < expired_before]
             for hashed in old:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from shared.domain.alerts.channel_urls import ChannelUrl, check_channel_url, refused_range
-from shared.domain.alerts.channels import FieldError
+from shared.domain.errors import InputError
 
 SECRET_PATH = "/workflows/0123abcd/triggers/manual/paths/invoke?api-version=1&sig=S3CRETsig"
 
 
-def _refused(url: str, *, local: bool = False) -> FieldError:
-    with pytest.raises(FieldError) as error:
+def _refused(url: str, *, local: bool = False) -> InputError:
+    with pytest.raises(InputError) as error:
         check_channel_url(url, local_development=local)
     assert error.value.target == "url"
     assert "S3CRET" not in error.value.message  # the URL's path and query may be its secret

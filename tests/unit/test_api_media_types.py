@@ -10,9 +10,8 @@ import azure.functions as func
 import pytest
 
 from functions import parsing
-from shared import bootstrap
+from functions.http import error_status
 from shared.domain.errors import InputError
-from tests.support.fakes import fake_services
 from tests.support.registry import registered_functions
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -38,16 +37,8 @@ def request(route: str, method: str, *, body: bytes = b"", content_type: str | N
                             headers={"Content-Type": content_type} if content_type else {})
 
 
-@pytest.fixture
-def services():
-    services = fake_services()
-    bootstrap.use(services)
-    yield services
-    bootstrap.use(None)
-
-
 def stored(services) -> tuple:
-    return (copy.deepcopy(services.tenants.tenants), copy.deepcopy(services.secrets.stored),
+    return (copy.deepcopy(services.customers.customers), copy.deepcopy(services.secrets.stored),
             services.provider_settings.get(), dict(services.runs.runs), list(services.work.messages))
 
 
@@ -109,7 +100,7 @@ def test_json_is_accepted_with_its_parameters(content_type, has_body):
 def test_anything_else_is_unsupported(content_type, has_body):
     with pytest.raises(InputError) as refused:
         parsing.json_content_type(content_type, has_body=has_body)
-    assert (refused.value.code, refused.value.status) == ("unsupportedMediaType", 415)
+    assert (refused.value.code, error_status(refused.value)) == ("unsupportedMediaType", 415)
 
 
 def test_openapi_documents_the_415_of_every_route_that_takes_a_body():

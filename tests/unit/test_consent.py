@@ -10,17 +10,17 @@ import azure.functions as func
 import pytest
 
 from functions import consent
-from shared import bootstrap
-from shared.domain.consent import tenant_in_issuer
-from shared.domain.errors import Conflict, InputError
-from shared.domain.inputs import ProviderSettingsInput, TenantInput
-from shared.domain.models import AuthMethod, ConsentResult, Status, Tenant
-from shared.domain.secrets import SecretName
+from functions.http import CONSENT_STATUS, error_status
+from shared.domain.consent import ConsentOutcome, tenant_in_issuer
+from shared.domain.errors import Conflict
+from shared.domain.inputs import CustomerInput, ProviderSettingsInput
+from shared.domain.models import AuthMethod, ConsentResult, Customer, Status
+from shared.domain.secrets import SecretKind
 from shared.domain.verification import TokenAnswer
 from shared.usecases.consent import complete_consent, start_consent
+from shared.usecases.customers import put_customer
 from shared.usecases.provider_settings import put_settings
-from shared.usecases.tenants import put_tenant
-from shared.usecases.verify import verify_tenant
+from shared.usecases.verify import verify_customer
 from shared.views import tenant_view
 from tests.support.fakes import fake_services
 
@@ -32,41 +32,43 @@ DOMAIN = "contoso.onmicrosoft.com"
 
 
 @pytest.fixture
-def services():
-    services = fake_services()
+def services(services):
     put_settings(services.provider_settings, services.secrets,
                  ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret="provider-secret"))
-    put_tenant(services.tenants, services.secrets, "c1", TenantInput(
+    put_customer(services.customers, services.secrets, "c1", CustomerInput(
         tenant_id=TENANT, authentication_method=AuthMethod.PASSWORD, m365_email="old@contoso.com", password="pw"))
     services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": TENANT}))
-    bootstrap.use(services)
-    yield services
-    bootstrap.use(None)
+    return services
+
+
+def answered(outcome: ConsentOutcome) -> int:
+    """The status code the callback page answers with."""
+    return CONSENT_STATUS[outcome.kind]
 
 
 def link_state(url: str) -> str:
     return parse_qs(urlsplit(url).query)["state"][0]
 
 
-def verified(services, customer_id: str) -> Tenant:
+def verified(services, customer_id: str) -> Customer:
     """The customer after a successful verification: a working connection a consent must not break."""
-    tenant = verify_tenant(services.verification, customer_id, in_run=False)
-    assert tenant.last_verification_status is Status.SUCCEEDED
-    return tenant
+    customer = verify_customer(services.verification, customer_id, in_run=False)
+    assert customer.last_verification_status is Status.SUCCEEDED
+    return customer
 
 
-def connection(tenant: Tenant) -> tuple:
+def connection(customer: Customer) -> tuple:
     """What a refused or failed consent must leave as it was: how the customer is reached, and its status."""
-    return (tenant.tenant_id, tenant.authentication_method, tenant.application_id, tenant.m365_email,
-            tenant.secret_versions, tenant.last_verification_status, tenant.when_last_verified,
-            tenant.last_verification_reason, tenant.last_verification_message)
+    return (customer.tenant_id, customer.authentication_method, customer.application_id, customer.m365_email,
+            customer.secret_versions, customer.last_verification_status, customer.when_last_verified,
+            customer.last_verification_reason, customer.last_verification_message)
 
 
 @pytest.fixture
 def by_domain(services):
     """c2: a customer whose tenantId is a domain, which the identity platform resolves to TENANT; it works."""
     services.consent.platform.domains[DOMAIN] = TENANT
-    put_tenant(services.tenants, services.secrets, "c2", TenantInput(
+    put_customer(services.customers, services.secrets, "c2", CustomerInput(
         tenant_id=DOMAIN, authentication_method=AuthMethod.PASSWORD, m365_email="old@contoso.com", password="pw"))
     services.verification.platform.script(DOMAIN, TokenAnswer(claims={"tid": TENANT}))
     return verified(services, "c2")
@@ -74,23 +76,23 @@ def by_domain(services):
 
 def test_a_token_consent_switches_the_customer_stores_the_refresh_token_and_verifies(services):
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    pending = services.tenants.get("c1").pending_consent
+    pending = services.customers.get("c1").pending_consent
     assert pending.method is AuthMethod.TOKEN and pending.expires_at == link.expires_at
     services.consent.platform.redeemed = TokenAnswer(
         claims={}, identity={"tid": TENANT, "preferred_username": "admin@contoso.com"}, refresh_token="rt-1")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c0de"})
-    assert outcome.status == 200 and outcome.title == "Consent granted"
-    tenant = services.tenants.get("c1")
-    assert (tenant.authentication_method, tenant.m365_email, tenant.pending_consent) == (
+    assert answered(outcome) == 200 and outcome.title == "Consent granted"
+    customer = services.customers.get("c1")
+    assert (customer.authentication_method, customer.m365_email, customer.pending_consent) == (
         AuthMethod.TOKEN, "admin@contoso.com", None)
-    assert services.secrets.get("c1", SecretName.REFRESH_TOKEN, tenant.secret_versions[SecretName.REFRESH_TOKEN]) \
+    assert services.secrets.get("c1", SecretKind.REFRESH_TOKEN, customer.secret_versions[SecretKind.REFRESH_TOKEN]) \
         == "rt-1"
-    assert tenant.last_verification_status is Status.SUCCEEDED  # verified at once
-    assert (tenant.last_consent.outcome, tenant.last_consent.method) == (ConsentResult.GRANTED, AuthMethod.TOKEN)
-    assert "admin@contoso.com" in tenant.last_consent.message
-    assert not any(name == SecretName.CONSENT_FLOW for (_, name), v in services.secrets.stored.items() if v)
+    assert customer.last_verification_status is Status.SUCCEEDED  # verified at once
+    assert (customer.last_consent.outcome, customer.last_consent.method) == (ConsentResult.GRANTED, AuthMethod.TOKEN)
+    assert "admin@contoso.com" in customer.last_consent.message
+    assert not any(name == SecretKind.CONSENT_FLOW for (_, name), v in services.secrets.stored.items() if v)
     again = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c0de"})
-    assert again.status == 400  # single use
+    assert answered(again) == 400  # single use
 
 
 def test_a_tid_that_is_not_the_customers_tenant_stores_nothing_and_uses_up_the_link(services):
@@ -98,8 +100,8 @@ def test_a_tid_that_is_not_the_customers_tenant_stores_nothing_and_uses_up_the_l
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint="admin@contoso.com")
     services.consent.platform.redeemed = TokenAnswer(claims={}, identity={"tid": OTHER}, refresh_token="rt-x")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
-    assert outcome.status == 400 and OTHER in " ".join(outcome.lines)
-    after = services.tenants.get("c1")
+    assert answered(outcome) == 400 and OTHER in " ".join(outcome.lines)
+    after = services.customers.get("c1")
     assert connection(after) == connection(before)
     assert "rt-x" not in services.secrets.values.values()
     assert after.pending_consent is None and tenant_view(after)["pendingConsent"] is None  # the link is used up
@@ -111,10 +113,10 @@ def test_admin_consent_checks_the_returned_tenant_with_a_token_then_switches_to_
     state = link_state(link.authorization_url)
     services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}))
     outcome = complete_consent(services.consent, {"state": state, "admin_consent": "True", "tenant": TENANT})
-    assert outcome.status == 200
-    tenant = services.tenants.get("c1")
-    assert (tenant.authentication_method, tenant.application_id) == (AuthMethod.APPLICATION, PROVIDER)
-    assert tenant.last_verification_status is Status.SUCCEEDED
+    assert answered(outcome) == 200
+    customer = services.customers.get("c1")
+    assert (customer.authentication_method, customer.application_id) == (AuthMethod.APPLICATION, PROVIDER)
+    assert customer.last_verification_status is Status.SUCCEEDED
 
 
 def test_admin_consent_for_a_tenant_whose_token_says_otherwise_is_refused(services):
@@ -122,8 +124,8 @@ def test_admin_consent_for_a_tenant_whose_token_says_otherwise_is_refused(servic
     services.verification.platform.script(OTHER, TokenAnswer(claims={"tid": TENANT}))
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": OTHER})
-    assert outcome.status == 400 and services.tenants.get("c1").authentication_method is AuthMethod.PASSWORD
-    assert services.tenants.get("c1").pending_consent is None
+    assert answered(outcome) == 400 and services.customers.get("c1").authentication_method is AuthMethod.PASSWORD
+    assert services.customers.get("c1").pending_consent is None
 
 
 def test_admin_consent_naming_the_right_tenant_is_still_checked_with_a_token(services):
@@ -131,29 +133,30 @@ def test_admin_consent_naming_the_right_tenant_is_still_checked_with_a_token(ser
     services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": OTHER}))  # not the tenant named
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": TENANT})
-    assert outcome.status == 400 and services.tenants.get("c1").authentication_method is AuthMethod.PASSWORD
+    assert answered(outcome) == 400 and services.customers.get("c1").authentication_method is AuthMethod.PASSWORD
     assert ("client_credentials", TENANT, PROVIDER) in services.verification.platform.calls
 
 
 @pytest.mark.parametrize("params", [{}, {"state": "forged"}, {"code": "c"}])
 def test_missing_or_unknown_states_answer_400_and_change_nothing(services, params):
-    before = services.tenants.get("c1")
-    assert complete_consent(services.consent, params).status == 400
-    assert services.tenants.get("c1") == before
+    before = services.customers.get("c1")
+    assert answered(complete_consent(services.consent, params)) == 400
+    assert services.customers.get("c1") == before
 
 
 def test_an_expired_state_answers_400(services):
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None,
                          now=datetime.now(UTC) - timedelta(minutes=16))
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
-    assert outcome.status == 400 and "expired" in outcome.lines[0]
-    assert services.tenants.get("c1").authentication_method is AuthMethod.PASSWORD
+    assert answered(outcome) == 400 and "expired" in outcome.lines[0]
+    assert services.customers.get("c1").authentication_method is AuthMethod.PASSWORD
 
 
 def test_a_newer_link_makes_the_older_one_useless(services):
     old = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
     start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    assert complete_consent(services.consent, {"state": link_state(old.authorization_url), "code": "c"}).status == 400
+    outcome = complete_consent(services.consent, {"state": link_state(old.authorization_url), "code": "c"})
+    assert answered(outcome) == 400
 
 
 @pytest.mark.parametrize("missing, code", [
@@ -161,19 +164,19 @@ def test_a_newer_link_makes_the_older_one_useless(services):
     ("redirectUrl", "redirectUrlNotConfigured"),
 ])
 def test_links_need_complete_settings(missing, code):
-    services = fake_services()
-    put_tenant(services.tenants, services.secrets, "c1", TenantInput(
-        tenant_id=TENANT, authentication_method=AuthMethod.TOKEN, m365_email=None))
-    if missing == "clientSecret":
-        put_settings(services.provider_settings, services.secrets,
-                     ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret=None))
-    if missing == "redirectUrl":  # the API cannot store settings without one; a record from elsewhere can
-        saved = put_settings(services.provider_settings, services.secrets,
-                             ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret="s"))
-        services.provider_settings.settings = dataclasses.replace(saved, redirect_url=None)
-    with pytest.raises(Conflict) as err:
-        start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    assert err.value.code == code and "Settings" in err.value.message
+    with fake_services() as services:
+        put_customer(services.customers, services.secrets, "c1", CustomerInput(
+            tenant_id=TENANT, authentication_method=AuthMethod.TOKEN, m365_email=None))
+        if missing == "clientSecret":
+            put_settings(services.provider_settings, services.secrets,
+                         ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret=None))
+        if missing == "redirectUrl":  # the API cannot store settings without one; a record from elsewhere can
+            saved = put_settings(services.provider_settings, services.secrets,
+                                 ProviderSettingsInput(client_id=PROVIDER, redirect_url=CALLBACK, client_secret="s"))
+            services.provider_settings.settings = dataclasses.replace(saved, redirect_url=None)
+        with pytest.raises(Conflict) as err:
+            start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
+        assert err.value.code == code and "Settings" in err.value.message
 
 
 def test_the_link_route_and_the_callback_page(services):
@@ -205,8 +208,8 @@ def test_a_domain_customer_is_not_moved_to_another_tenant_by_admin_consent(servi
     link = start_consent(services.consent, "c2", method=AuthMethod.APPLICATION, login_hint=None)
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": OTHER})
-    after = services.tenants.get("c2")
-    assert outcome.status == 400 and "Nothing was stored" in " ".join(outcome.lines)
+    after = services.customers.get("c2")
+    assert answered(outcome) == 400 and "Nothing was stored" in " ".join(outcome.lines)
     assert connection(after) == connection(by_domain) and after.tenant_id == DOMAIN
     assert after.pending_consent is None and after.last_consent.outcome is ConsentResult.FAILED
     assert services.consent.platform.lookups[-1] == DOMAIN  # resolved before the callback was accepted
@@ -217,8 +220,8 @@ def test_a_domain_customer_is_not_moved_to_another_tenant_by_an_id_token(service
     services.consent.platform.redeemed = TokenAnswer(
         claims={}, identity={"tid": OTHER, "preferred_username": "admin@other.example"}, refresh_token="rt-other")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
-    after = services.tenants.get("c2")
-    assert outcome.status == 400 and OTHER in " ".join(outcome.lines)
+    after = services.customers.get("c2")
+    assert answered(outcome) == 400 and OTHER in " ".join(outcome.lines)
     assert connection(after) == connection(by_domain)
     assert "rt-other" not in services.secrets.values.values() and after.pending_consent is None
 
@@ -231,8 +234,8 @@ def test_a_domain_customer_consenting_in_its_own_tenant_is_bound_to_that_tenant_
     services.verification.platform.script(TENANT, TokenAnswer(claims={"tid": TENANT, "roles": ["User.Read.All"]}))
     params = {"code": "c"} if method is AuthMethod.TOKEN else {"admin_consent": "True", "tenant": TENANT.upper()}
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), **params})
-    after = services.tenants.get("c2")
-    assert outcome.status == 200, outcome.lines
+    after = services.customers.get("c2")
+    assert answered(outcome) == 200, outcome.lines
     assert (after.tenant_id, after.authentication_method, after.last_consent.outcome) == (
         TENANT, method, ConsentResult.GRANTED)
 
@@ -245,8 +248,8 @@ def test_a_domain_the_platform_does_not_know_is_refused_not_trusted(services, by
     params = {"code": "c"} if method is AuthMethod.TOKEN else {"admin_consent": "True", "tenant": OTHER}
     calls = len(services.verification.platform.calls)
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), **params})
-    after = services.tenants.get("c2")
-    assert outcome.status == 400 and f"does not know the domain {DOMAIN}" in " ".join(outcome.lines)
+    after = services.customers.get("c2")
+    assert answered(outcome) == 400 and f"does not know the domain {DOMAIN}" in " ".join(outcome.lines)
     assert connection(after) == connection(by_domain) and after.pending_consent is None
     assert "rt-x" not in services.secrets.values.values()
     assert len(services.verification.platform.calls) == calls  # no token was asked for the tenant named
@@ -258,19 +261,19 @@ def test_a_domain_that_cannot_be_looked_up_now_is_refused_with_503(services, by_
     services.consent.platform.unreachable = True
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url),
                                                   "admin_consent": "True", "tenant": TENANT})
-    after = services.tenants.get("c2")
-    assert outcome.status == 503 and "could not be reached" in " ".join(outcome.lines)
+    after = services.customers.get("c2")
+    assert answered(outcome) == 503 and "could not be reached" in " ".join(outcome.lines)
     assert connection(after) == connection(by_domain) and after.pending_consent is None
 
 
 @pytest.mark.parametrize("method", [AuthMethod.TOKEN, AuthMethod.APPLICATION])
 def test_no_link_is_handed_out_for_a_domain_the_platform_does_not_know(services, method):
-    put_tenant(services.tenants, services.secrets, "c3", TenantInput(
+    put_customer(services.customers, services.secrets, "c3", CustomerInput(
         tenant_id="nosuch.example", authentication_method=AuthMethod.TOKEN, m365_email=None))
-    with pytest.raises(InputError) as err:
+    with pytest.raises(Conflict) as err:
         start_consent(services.consent, "c3", method=method, login_hint=None)
-    assert (err.value.code, err.value.status) == ("invalidTenantId", 409)
-    assert services.tenants.get("c3").pending_consent is None
+    assert (err.value.code, error_status(err.value)) == ("invalidTenantId", 409)
+    assert services.customers.get("c3").pending_consent is None
 
 
 LONG = "AADSTS65004: User declined to consent to access the app. " + "x" * 600
@@ -292,10 +295,10 @@ def test_a_declined_or_failed_consent_keeps_the_connection_and_is_recorded_as_la
     if description is not None:
         params["error_description"] = description
     page = complete_consent(services.consent, params, now=link.expires_at - timedelta(minutes=10))
-    after = services.tenants.get("c1")
+    after = services.customers.get("c1")
     assert connection(after) == connection(before)  # still succeeded, still by password
     assert len(services.history.results["c1"]) == rows  # the history holds verification results only
-    assert after.pending_consent is None and page.status == page_status
+    assert after.pending_consent is None and answered(page) == page_status
     last = after.last_consent
     assert (last.outcome, last.method, last.at) == (outcome, AuthMethod.TOKEN, link.expires_at - timedelta(minutes=10))
     shown = (description or error).splitlines()[0][:500]
@@ -311,8 +314,8 @@ def test_a_code_that_cannot_be_redeemed_keeps_the_connection(services):
         error="invalid_grant", error_codes=(70000,),
         description="AADSTS70000: Provided grant is invalid or malformed.\r\nTrace ID: t")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
-    after = services.tenants.get("c1")
-    assert outcome.status == 400 and connection(after) == connection(before)
+    after = services.customers.get("c1")
+    assert answered(outcome) == 400 and connection(after) == connection(before)
     assert (after.last_consent.outcome, after.last_consent.message) == (
         ConsentResult.FAILED, "AADSTS70000: Provided grant is invalid or malformed.")
 
@@ -321,29 +324,42 @@ def test_control_characters_of_a_description_are_not_kept(services):
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
     complete_consent(services.consent, {"state": link_state(link.authorization_url), "error": "access_denied",
                                         "error_description": "no\x00thanks\x1b[31m\x7f"})
-    assert services.tenants.get("c1").last_consent.message == "no thanks [31m"
+    assert services.customers.get("c1").last_consent.message == "no thanks [31m"
+
+
+def test_the_callback_page_carries_every_security_header_whatever_it_says(services):
+    expected = {
+        "Content-Security-Policy": "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    }
+    for params in ({}, {"state": "unknown"}):
+        page = consent.consent_callback(
+            func.HttpRequest("GET", "/authenticate/OAuth2Callback", body=b"", params=params))
+        assert page.status_code == 400
+        assert {name: page.headers.get(name) for name in expected} == expected
 
 
 def test_last_consent_is_null_until_a_callback_and_survives_an_edit(services):
-    assert tenant_view(services.tenants.get("c1"))["lastConsent"] is None
+    assert tenant_view(services.customers.get("c1"))["lastConsent"] is None
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    assert tenant_view(services.tenants.get("c1"))["lastConsent"] is None  # a link alone is no consent
+    assert tenant_view(services.customers.get("c1"))["lastConsent"] is None  # a link alone is no consent
     complete_consent(services.consent, {"state": link_state(link.authorization_url), "error": "access_denied"})
-    put_tenant(services.tenants, services.secrets, "c1", TenantInput(
+    put_customer(services.customers, services.secrets, "c1", CustomerInput(
         tenant_id=TENANT, authentication_method=AuthMethod.PASSWORD, m365_email="new@contoso.com", password=None))
-    assert services.tenants.get("c1").last_consent.outcome is ConsentResult.DECLINED
+    assert services.customers.get("c1").last_consent.outcome is ConsentResult.DECLINED
 
 
 def test_a_consent_answer_is_recorded_even_when_the_record_changed_meanwhile(services):
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    store, real_update, raced = services.tenants, services.tenants.update, []
+    store, real_update, raced = services.customers, services.customers.replace, []
 
-    def update(previous, tenant):
+    def update(previous, customer):
         if not raced:  # a verification writes its result between our read and our write
             raced.append(real_update(previous, dataclasses.replace(previous, hint="written meanwhile")))
-        return real_update(previous, tenant)
+        return real_update(previous, customer)
 
-    store.update = update
+    store.replace = update
     complete_consent(services.consent, {"state": link_state(link.authorization_url), "error": "access_denied"})
     after = store.get("c1")
     assert (after.hint, after.last_consent.outcome, after.pending_consent) == (
@@ -357,8 +373,8 @@ def test_an_id_token_email_that_is_not_an_email_is_not_stored(services, username
     services.consent.platform.redeemed = TokenAnswer(
         claims={}, identity={"tid": TENANT, "preferred_username": username}, refresh_token="rt-1")
     outcome = complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
-    after = services.tenants.get("c1")
-    assert outcome.status == 200 and after.authentication_method is AuthMethod.TOKEN  # the consent succeeds
+    after = services.customers.get("c1")
+    assert answered(outcome) == 200 and after.authentication_method is AuthMethod.TOKEN  # the consent succeeds
     assert after.m365_email == "old@contoso.com"
     assert outcome.lines[0] == "The admin granted consent for customer c1."
 
@@ -368,7 +384,7 @@ def test_an_id_token_email_is_trimmed_then_stored(services):
     services.consent.platform.redeemed = TokenAnswer(
         claims={}, identity={"tid": TENANT, "preferred_username": " new@contoso.com "}, refresh_token="rt-1")
     complete_consent(services.consent, {"state": link_state(link.authorization_url), "code": "c"})
-    assert services.tenants.get("c1").m365_email == "new@contoso.com"
+    assert services.customers.get("c1").m365_email == "new@contoso.com"
 
 
 @pytest.mark.parametrize("issuer, tenant", [
@@ -392,17 +408,17 @@ def redeemed_for(services, customer_id: str = "c1", token: str = "rt-new"):
 
 
 def racing(services, change):
-    """The tenant store's next update first lets `change` write the record (another request, between the
+    """The customer store's next update first lets `change` write the record (another request, between the
     callback's read and its write) through the store's own methods."""
-    store, real_update, raced = services.tenants, services.tenants.update, []
+    store, real_update, raced = services.customers, services.customers.replace, []
 
-    def update(previous, tenant):
+    def update(previous, customer):
         if not raced:
             raced.append(True)
             change(real_update, store, previous)
-        return real_update(previous, tenant)
+        return real_update(previous, customer)
 
-    store.update = update
+    store.replace = update
     return raced
 
 
@@ -411,11 +427,11 @@ def test_a_granted_consent_is_kept_when_a_verification_wrote_the_record_meanwhil
     raced = racing(services, lambda update, store, previous: update(previous, dataclasses.replace(
         previous, hint="a result written meanwhile")))
     outcome = complete_consent(services.consent, params)
-    assert raced and outcome.status == 200 and outcome.title == "Consent granted"
-    after = services.tenants.get("c1")
+    assert raced and answered(outcome) == 200 and outcome.title == "Consent granted"
+    after = services.customers.get("c1")
     assert (after.authentication_method, after.pending_consent, after.last_consent.outcome) == (
         AuthMethod.TOKEN, None, ConsentResult.GRANTED)
-    assert services.secrets.get("c1", SecretName.REFRESH_TOKEN, after.secret_versions[SecretName.REFRESH_TOKEN]) \
+    assert services.secrets.get("c1", SecretKind.REFRESH_TOKEN, after.secret_versions[SecretKind.REFRESH_TOKEN]) \
         == "rt-new"
 
 
@@ -423,10 +439,10 @@ def test_a_consent_for_a_customer_whose_tenant_changed_meanwhile_stores_nothing(
     params = redeemed_for(services, token="rt-stale")
     racing(services, lambda update, store, previous: update(previous, dataclasses.replace(previous, tenant_id=OTHER)))
     outcome = complete_consent(services.consent, params)
-    assert outcome.status == 400
-    after = services.tenants.get("c1")
+    assert answered(outcome) == 400
+    after = services.customers.get("c1")
     assert (after.tenant_id, after.authentication_method) == (OTHER, AuthMethod.PASSWORD)
-    assert SecretName.REFRESH_TOKEN not in after.secret_versions
+    assert SecretKind.REFRESH_TOKEN not in after.secret_versions
     assert "rt-stale" not in [value for found in services.secrets.stored.values() for value, _ in found.values()]
     assert after.pending_consent is None and after.last_consent.outcome is ConsentResult.FAILED
 
@@ -435,15 +451,15 @@ def test_a_consent_for_a_customer_deleted_meanwhile_stores_nothing(services):
     params = redeemed_for(services, token="rt-gone")
     racing(services, lambda update, store, previous: store.delete(previous))
     outcome = complete_consent(services.consent, params)
-    assert outcome.status == 400 and services.tenants.get("c1") is None
+    assert answered(outcome) == 400 and services.customers.get("c1") is None
     assert "rt-gone" not in [value for found in services.secrets.stored.values() for value, _ in found.values()]
 
 
 def test_the_refresh_token_a_consent_replaces_is_left_to_the_sweep(services):
     complete_consent(services.consent, redeemed_for(services, token="rt-first"))
-    first = services.tenants.get("c1").secret_versions[SecretName.REFRESH_TOKEN]
+    first = services.customers.get("c1").secret_versions[SecretKind.REFRESH_TOKEN]
     complete_consent(services.consent, redeemed_for(services, token="rt-second"))
-    after = services.tenants.get("c1")
-    assert after.secret_versions[SecretName.REFRESH_TOKEN] != first
+    after = services.customers.get("c1")
+    assert after.secret_versions[SecretKind.REFRESH_TOKEN] != first
     # Storage may yet lose the record's move back to `first`: it stays readable until the sweep's grace passes.
-    assert services.secrets.get("c1", SecretName.REFRESH_TOKEN, first) is not None
+    assert services.secrets.get("c1", SecretKind.REFRESH_TOKEN, first) is not None

@@ -4,22 +4,17 @@ import json
 import azure.functions as func
 import pytest
 
-from functions import health, status, tenants
-from shared import bootstrap
+from functions import customers, health, status
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
-from shared.domain.secrets import SecretName
-from tests.support.fakes import fake_services
+from shared.domain.secrets import SecretKind
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
 @pytest.fixture
-def stores():
-    services = fake_services()
-    bootstrap.use(services)
-    yield services.tenants, services.secrets, services.history
-    bootstrap.use(None)
+def stores(services):
+    return services.customers, services.secrets, services.history
 
 
 def request(method, url, *, route_params=None, body=b"", params=None):
@@ -30,8 +25,8 @@ def request(method, url, *, route_params=None, body=b"", params=None):
 
 
 def put(customer_id, body):
-    return tenants.tenants_put(request("PUT", f"/api/tenants/{customer_id}",
-                                       route_params={"customerId": customer_id}, body=body))
+    return customers.tenants_put(request("PUT", f"/api/tenants/{customer_id}",
+                                         route_params={"customerId": customer_id}, body=body))
 
 
 def read(response):
@@ -57,10 +52,10 @@ def test_put_creates_then_updates_and_never_echoes_the_password(stores):
         "secretsConfigured": ["password"], "pendingConsent": None, "lastConsent": None,
     }
     assert b"Pa55-word-X" not in created.get_body()
-    assert secrets.values[("contoso", SecretName.PASSWORD)] == "Pa55-word-X"
+    assert secrets.values[("contoso", SecretKind.PASSWORD)] == "Pa55-word-X"
     updated = put("contoso", {**body, "password": None})
     assert updated.status_code == 200
-    assert secrets.values[("contoso", SecretName.PASSWORD)] == "Pa55-word-X"
+    assert secrets.values[("contoso", SecretKind.PASSWORD)] == "Pa55-word-X"
     assert created.mimetype == "application/json"
 
 
@@ -69,7 +64,7 @@ def test_application_method_requires_id_and_secret_on_create(stores):
                                 "applicationId": GUID})
     assert response.status_code == 400
     assert read(response)["error"]["code"] == "missingField"
-    assert stores[0].tenants == {}
+    assert stores[0].customers == {}
 
 
 def test_changing_the_method_resets_status_but_keeps_history(stores):
@@ -80,7 +75,7 @@ def test_changing_the_method_resets_status_but_keeps_history(stores):
 
     from shared.domain.models import AuthMethod, VerificationResult
 
-    store.tenants["c1"] = dataclasses.replace(store.tenants["c1"], last_verification_status=Status.FAILED)
+    store.customers["c1"] = dataclasses.replace(store.customers["c1"], last_verification_status=Status.FAILED)
     history.append(VerificationResult("c1", Status.FAILED, datetime.now(UTC), AuthMethod.TOKEN))
     unchanged = put("c1", {"tenantId": GUID, "authenticationMethod": "token"})
     assert read(unchanged)["lastVerificationStatus"] == "failed"
@@ -92,7 +87,7 @@ def test_changing_the_method_resets_status_but_keeps_history(stores):
 
 
 def test_get_and_delete_answer_404_for_unknown_customers(stores):
-    for handler, method in ((tenants.tenants_get, "GET"), (tenants.tenants_delete, "DELETE")):
+    for handler, method in ((customers.tenants_get, "GET"), (customers.tenants_delete, "DELETE")):
         response = handler(request(method, "/api/tenants/nobody", route_params={"customerId": "nobody"}))
         assert response.status_code == 404
         assert read(response)["error"]["code"] == "notFound"
@@ -102,9 +97,9 @@ def test_delete_removes_the_record_and_every_secret(stores):
     store, secrets, _ = stores
     put("gone", {"tenantId": GUID, "authenticationMethod": "application", "applicationId": GUID,
                  "applicationSecret": "app-secret-value"})
-    response = tenants.tenants_delete(request("DELETE", "/api/tenants/gone", route_params={"customerId": "gone"}))
+    response = customers.tenants_delete(request("DELETE", "/api/tenants/gone", route_params={"customerId": "gone"}))
     assert response.status_code == 204
-    assert store.tenants == {} and secrets.values == {}
+    assert store.customers == {} and secrets.values == {}
 
 
 def test_key_vault_outage_is_a_503_and_stores_nothing(stores):
@@ -114,18 +109,18 @@ def test_key_vault_outage_is_a_503_and_stores_nothing(stores):
                           "password": "x-Y-z-1234"})
     assert response.status_code == 503
     assert read(response)["error"]["code"] == "secretStoreUnavailable"
-    assert store.tenants == {}
+    assert store.customers == {}
 
 
 def test_unexpected_failure_is_a_500_without_detail(stores, monkeypatch):
     store, _, _ = stores
     monkeypatch.setattr(store, "get", lambda _cid: (_ for _ in ()).throw(RuntimeError("boom at /secret/path")))
-    response = tenants.tenants_get(request("GET", "/api/tenants/x", route_params={"customerId": "x"}))
+    response = customers.tenants_get(request("GET", "/api/tenants/x", route_params={"customerId": "x"}))
     assert response.status_code == 500
     assert b"boom" not in response.get_body() and b"Traceback" not in response.get_body()
 
 
-def test_status_list_pages_and_counts_every_tenant(stores):
+def test_status_list_pages_and_counts_every_customer(stores):
     for i in range(5):
         put(f"cust-{i}", {"tenantId": GUID, "authenticationMethod": "token"})
     seen, token = [], None
@@ -148,39 +143,39 @@ def test_status_list_refuses_unknown_filter_values(stores):
 
 
 def test_invalid_customer_id_in_route_is_400(stores):
-    response = tenants.tenants_get(request("GET", "/api/tenants/x", route_params={"customerId": "a' or 'x' eq 'x"}))
+    response = customers.tenants_get(request("GET", "/api/tenants/x", route_params={"customerId": "a' or 'x' eq 'x"}))
     assert response.status_code == 400
     assert read(response)["error"]["code"] == "invalidCustomerId"
 
 
-def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(stores, caplog):
+def test_maintenance_retires_orphan_versions_recounts_and_prunes_old_runs(services, stores, caplog):
     import logging
     from datetime import UTC, datetime, timedelta
 
     from azure.functions.timer import TimerRequest
 
     from functions import maintenance
-    from shared.domain.verification import Run, Trigger
+    from shared.domain.runs import Run, Trigger
 
     store, secrets, _ = stores
     put("c1", {"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@contoso.com",
                "password": "x-Y-z-1234"})
-    stray = secrets.put("c1", SecretName.PASSWORD, "stray")
-    versions = secrets.stored[("c1", SecretName.PASSWORD)]
+    stray = secrets.create_version("c1", SecretKind.PASSWORD, "stray")
+    versions = secrets.stored[("c1", SecretKind.PASSWORD)]
     for key, (value, _) in versions.items():  # both written long enough ago for the sweep
         versions[key] = (value, datetime(2000, 1, 1, tzinfo=UTC))
-    runs = bootstrap.services().runs
+    runs = services.runs
     for days in (8, 1):  # a run from last week loses its markers; yesterday's keeps them
         started = datetime.now(UTC) - timedelta(days=days)
         runs.start(Run(f"{started:%Y%m%d%H%M%S}-{days:016x}", Trigger.TIMER, started, None, 0, 0, {}),
                    stale_after=timedelta(0))
-    states = bootstrap.services().consent.states
-    states.add("expired-unused", customer_id="c1", expires_at=datetime.now(UTC) - timedelta(days=2))
-    states.add("still-valid", customer_id="c1", expires_at=datetime.now(UTC) + timedelta(minutes=5))
+    states = services.consent.states
+    states.create("expired-unused", customer_id="c1", expires_at=datetime.now(UTC) - timedelta(days=2))
+    states.create("still-valid", customer_id="c1", expires_at=datetime.now(UTC) + timedelta(minutes=5))
     with caplog.at_level(logging.INFO):
         maintenance.maintenance(TimerRequest())
     assert "Markers of 1 old runs deleted." in caplog.text
     assert "1 expired consent states removed." in caplog.text and list(states.rows) == ["still-valid"]
-    assert stray not in secrets.stored[("c1", SecretName.PASSWORD)]
-    assert len(secrets.stored[("c1", SecretName.PASSWORD)]) == 1
+    assert stray not in secrets.stored[("c1", SecretKind.PASSWORD)]
+    assert len(secrets.stored[("c1", SecretKind.PASSWORD)]) == 1
     assert "notVerified 1" in caplog.text

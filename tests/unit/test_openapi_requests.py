@@ -118,7 +118,7 @@ SETTINGS_BODIES = [
 @pytest.mark.parametrize("body", TENANT_BODIES)
 def test_tenant_body_schema_and_server_agree(body):
     schema = request_schema("/api/tenants/{customerId}", "put")
-    assert schema_accepts(schema, body) == server_accepts(parsing.tenant_input, body)
+    assert schema_accepts(schema, body) == server_accepts(parsing.customer_input, body)
 
 
 @pytest.mark.parametrize("body", SETTINGS_BODIES)
@@ -128,10 +128,10 @@ def test_settings_body_schema_and_server_agree(body):
 
 
 @pytest.mark.parametrize("parse, path, body, field", [
-    (parsing.tenant_input, "/api/tenants/{customerId}", TOKEN, "tenantId"),
-    (parsing.tenant_input, "/api/tenants/{customerId}", {**TOKEN, "tenantId": "contoso"}, "tenantId"),
-    (parsing.tenant_input, "/api/tenants/{customerId}", PASSWORD, "m365Email"),
-    (parsing.tenant_input, "/api/tenants/{customerId}", APPLICATION, "applicationId"),
+    (parsing.customer_input, "/api/tenants/{customerId}", TOKEN, "tenantId"),
+    (parsing.customer_input, "/api/tenants/{customerId}", {**TOKEN, "tenantId": "contoso"}, "tenantId"),
+    (parsing.customer_input, "/api/tenants/{customerId}", PASSWORD, "m365Email"),
+    (parsing.customer_input, "/api/tenants/{customerId}", APPLICATION, "applicationId"),
     (parsing.provider_settings_input, "/api/settings", SETTINGS, "clientId"),
     (parsing.provider_settings_input, "/api/settings", SETTINGS, "redirectUrl"),
     (parsing.provider_settings_input, "/api/settings",
@@ -145,13 +145,13 @@ def test_surrounding_whitespace_is_trimmed_then_judged_as_the_schema_does(parse,
 
 def test_the_corpora_hold_both_verdicts():
     # Guards the two tests above against a corpus that only ever agrees on "accepted".
-    for parse, bodies in ((parsing.tenant_input, TENANT_BODIES), (parsing.provider_settings_input, SETTINGS_BODIES)):
+    for parse, bodies in ((parsing.customer_input, TENANT_BODIES), (parsing.provider_settings_input, SETTINGS_BODIES)):
         verdicts = [server_accepts(parse, body) for body in bodies]
         assert verdicts.count(True) >= 12 and verdicts.count(False) >= 20
 
 
 @pytest.mark.parametrize("name, fields, read_only", [
-    ("TenantBody", parsing._TENANT_FIELDS, parsing._READ_ONLY_VIEW_FIELDS),
+    ("TenantBody", parsing._CUSTOMER_FIELDS, parsing._READ_ONLY_VIEW_FIELDS),
     ("SettingsBody", parsing._SETTINGS_FIELDS, parsing._READ_ONLY_SETTINGS_FIELDS),
 ])
 def test_request_bodies_list_exactly_the_fields_the_server_takes(name, fields, read_only):

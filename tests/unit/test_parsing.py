@@ -4,6 +4,7 @@ import json
 import pytest
 
 from functions import parsing
+from functions.http import error_status
 from shared.domain.errors import InputError
 from shared.domain.models import AuthMethod, Status
 
@@ -24,7 +25,7 @@ def test_other_customer_ids_are_refused(value):
 
 @pytest.mark.parametrize("value", [GUID, GUID.upper(), "contoso.onmicrosoft.com", "Fabrikam.com", "a-b.co.uk"])
 def test_tenant_id_is_a_guid_or_a_domain(value):
-    data = parsing.tenant_input({"tenantId": value, "authenticationMethod": "token"})
+    data = parsing.customer_input({"tenantId": value, "authenticationMethod": "token"})
     assert data.tenant_id == value.lower()
 
 
@@ -33,49 +34,80 @@ def test_tenant_id_is_a_guid_or_a_domain(value):
 )
 def test_tenant_id_that_is_neither_is_refused(value):
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": value, "authenticationMethod": "token"})
+        parsing.customer_input({"tenantId": value, "authenticationMethod": "token"})
     assert err.value.code == "invalidTenantId"
 
 
 def test_password_method_needs_an_email_and_refuses_a_bad_one():
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "password"})
+        parsing.customer_input({"tenantId": GUID, "authenticationMethod": "password"})
     assert (err.value.code, "m365Email" in err.value.message) == ("missingField", True)
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin"})
+        parsing.customer_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin"})
     assert err.value.code == "invalidEmail"
 
 
-@pytest.mark.parametrize("body, code", [
-    ({"tenantId": GUID}, "missingField"),
-    ({"tenantId": GUID, "authenticationMethod": "saml"}, "invalidAuthenticationMethod"),
-    ({"tenantId": GUID, "authenticationMethod": 3}, "invalidField"),
-    ({"tenantId": 12, "authenticationMethod": "token"}, "invalidField"),
-    ({"tenantId": GUID, "authenticationMethod": "token", "colour": "red"}, "unknownField"),
-    ({"tenantId": GUID, "authenticationMethod": "token", "password": "pw"}, "invalidField"),
-    ({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@b.com", "password": ""}, "invalidField"),
+@pytest.mark.parametrize("body, code, target", [
+    ({"tenantId": GUID}, "missingField", "authenticationMethod"),
+    ({"tenantId": GUID, "authenticationMethod": "saml"}, "invalidAuthenticationMethod", "authenticationMethod"),
+    ({"tenantId": GUID, "authenticationMethod": 3}, "invalidField", "authenticationMethod"),
+    ({"tenantId": 12, "authenticationMethod": "token"}, "invalidField", "tenantId"),
+    ({"tenantId": "not a tenant", "authenticationMethod": "token"}, "invalidTenantId", "tenantId"),
+    ({"tenantId": GUID, "authenticationMethod": "token", "colour": "red"}, "unknownField", "colour"),
+    ({"tenantId": GUID, "authenticationMethod": "token", "c\u00f6lour": "red"}, "unknownField", None),  # not echoed
+    ({"tenantId": GUID, "authenticationMethod": "token", "password": "pw"}, "invalidField", "password"),
+    ({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@b.com", "password": ""}, "invalidField",
+     "password"),
     ({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@b.com", "password": "p" * 257},
-     "invalidField"),
-    ({"tenantId": GUID, "authenticationMethod": "application", "applicationId": "nope"}, "invalidField"),
-    ({"tenantId": GUID, "authenticationMethod": "token", "applicationSecret": "s"}, "invalidField"),
+     "invalidField", "password"),
+    ({"tenantId": GUID, "authenticationMethod": "password", "m365Email": "admin"}, "invalidEmail", "m365Email"),
+    ({"tenantId": GUID, "authenticationMethod": "application", "applicationId": "nope"}, "invalidField",
+     "applicationId"),
+    ({"tenantId": GUID, "authenticationMethod": "token", "applicationSecret": "s"}, "invalidField",
+     "applicationSecret"),
+    ({"tenantId": GUID, "authenticationMethod": "token", "applicationId": GUID, "applicationSecret": "s"},
+     "invalidField", "applicationId"),
 ])
-def test_malformed_tenant_bodies_name_the_problem(body, code):
+def test_malformed_customer_bodies_name_the_problem_and_the_field(body, code, target):
     with pytest.raises(InputError) as err:
-        parsing.tenant_input(body)
-    assert err.value.code == code
-    assert err.value.status == 400
+        parsing.customer_input(body)
+    assert (err.value.code, err.value.target) == (code, target)
+    assert error_status(err.value) == 400
+
+
+CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
+
+
+@pytest.mark.parametrize("parse, value, code, target", [
+    (parsing.provider_settings_input, {"clientId": "app", "redirectUrl": CALLBACK}, "invalidClientId", "clientId"),
+    (parsing.provider_settings_input, {"redirectUrl": CALLBACK}, "missingField", "clientId"),
+    (parsing.provider_settings_input, {"clientId": GUID, "redirectUrl": "http://tas.example.com/"},
+     "invalidRedirectUrl", "redirectUrl"),
+    (parsing.provider_settings_input, {"clientId": GUID, "redirectUrl": CALLBACK, "clientSecret": ""},
+     "invalidField", "clientSecret"),
+    (parsing.consent_input, {"method": "password"}, "invalidField", "method"),
+    (parsing.consent_input, {"loginHint": "admin"}, "invalidField", "loginHint"),
+    (parsing.consent_input, {"prompt": "none"}, "unknownField", "prompt"),
+    (parsing.customer_id, "..", "invalidCustomerId", "customerId"),
+    (parsing.run_id, "a/b", "invalidRunId", "runId"),
+    (parsing.runs_top, {"top": "101"}, "invalidQueryParameter", "top"),
+])
+def test_every_validation_error_names_its_field_or_parameter(parse, value, code, target):
+    with pytest.raises(InputError) as err:
+        parse(value)
+    assert (err.value.code, err.value.target, error_status(err.value)) == (code, target, 400)
 
 
 def test_read_only_view_fields_sent_back_are_ignored():
-    data = parsing.tenant_input({
+    data = parsing.customer_input({
         "tenantId": GUID, "authenticationMethod": "token", "customerId": "x",
         "lastVerificationStatus": "succeeded", "secretsConfigured": [],
     })
     assert data.authentication_method is AuthMethod.TOKEN
 
 
-def test_tenant_input_repr_hides_secrets():
-    data = parsing.tenant_input({
+def test_customer_input_repr_hides_secrets():
+    data = parsing.customer_input({
         "tenantId": GUID, "authenticationMethod": "password", "m365Email": "a@b.com", "password": "Sup3r-S3cret!",
     })
     assert "Sup3r-S3cret!" not in repr(data)
@@ -94,7 +126,7 @@ def test_tenant_input_repr_hides_secrets():
 def test_json_object_refuses_what_is_not_one_small_object(body, code, status):
     with pytest.raises(InputError) as err:
         parsing.json_object(body)
-    assert (err.value.code, err.value.status) == (code, status)
+    assert (err.value.code, error_status(err.value), err.value.target) == (code, status, None)  # the whole body
 
 
 def test_list_query_defaults_and_values():
@@ -113,3 +145,4 @@ def test_list_query_refuses_unknown_values(params):
     with pytest.raises(InputError) as err:
         parsing.status_query(params)
     assert err.value.code in {"invalidQueryParameter", "invalidContinuationToken"}
+    assert [err.value.target] == list(params)

@@ -8,14 +8,12 @@ import json
 import azure.functions as func
 import pytest
 
+from functions import customers as customer_functions
 from functions import parsing
 from functions import provider_settings as settings_functions
 from functions import status as status_functions
-from functions import tenants as tenant_functions
 from functions.http import error_response, json_response
-from shared import bootstrap
 from shared.domain.errors import InputError
-from tests.support.fakes import fake_services
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
@@ -27,14 +25,6 @@ APPLICATION_TENANT = {"tenantId": GUID, "authenticationMethod": "application", "
 SETTINGS = {"clientId": GUID, "redirectUrl": CALLBACK, "clientSecret": "Prov~Secret.1"}
 
 
-@pytest.fixture
-def services():
-    fakes = fake_services()
-    bootstrap.use(fakes)
-    yield fakes
-    bootstrap.use(None)
-
-
 def with_lone_surrogate(body: dict, field: str) -> bytes:
     """The JSON text of `body` with `field`'s value ending in a lone surrogate escape."""
     text = json.dumps({**body, field: "x"})
@@ -44,8 +34,8 @@ def with_lone_surrogate(body: dict, field: str) -> bytes:
 JSON = {"Content-Type": "application/json"}
 
 
-def put_tenant(raw: bytes, customer_id: str = "contoso") -> func.HttpResponse:
-    return tenant_functions.tenants_put(func.HttpRequest(
+def put_customer(raw: bytes, customer_id: str = "contoso") -> func.HttpResponse:
+    return customer_functions.tenants_put(func.HttpRequest(
         "PUT", f"/api/tenants/{customer_id}", body=raw, route_params={"customerId": customer_id}, headers=JSON))
 
 
@@ -54,9 +44,12 @@ def put_settings(raw: bytes) -> func.HttpResponse:
 
 
 def error_of(response: func.HttpResponse) -> tuple[int, str, str]:
-    """Status, code and message of an error answer, checking it is the contract's JSON in valid UTF-8."""
+    """Status, code and message of an error answer, checking it is the contract's JSON in valid UTF-8 (a target,
+    when named, is one of ours: printable ASCII)."""
     body = json.loads(response.get_body().decode("utf-8"))
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert set(body) == {"error"} and set(body["error"]) - {"target"} == {"code", "message"}, body
+    target = body["error"].get("target", "")
+    assert isinstance(target, str) and target.isascii() and target.isprintable(), body
     return response.status_code, body["error"]["code"], body["error"]["message"]
 
 
@@ -69,10 +62,10 @@ def error_of(response: func.HttpResponse) -> tuple[int, str, str]:
     b'{"x\\udc00y":1}',
 ])
 def test_a_field_name_holding_a_lone_surrogate_answers_400_on_tenant_put(services, raw):
-    status, code, message = error_of(put_tenant(raw))
+    status, code, message = error_of(put_customer(raw))
     assert status == 400 and code in {"invalidJson", "unknownField"}
     assert message.isascii() and message.isprintable()
-    assert services.tenants.get("contoso") is None and services.secrets.values == {}
+    assert services.customers.get("contoso") is None and services.secrets.values == {}
 
 
 @pytest.mark.parametrize("raw", [b'{"\\ud800":1}', b'{"clientId":"x","\\udbff":1}'])
@@ -88,10 +81,10 @@ def test_a_field_name_holding_a_lone_surrogate_answers_400_on_settings_put(servi
     (PASSWORD_TENANT, "authenticationMethod"), (APPLICATION_TENANT, "applicationId"),
     (APPLICATION_TENANT, "applicationSecret"), (PASSWORD_TENANT, "hint"),  # read-only, still not text
 ])
-def test_a_tenant_value_holding_a_lone_surrogate_is_refused_and_stores_nothing(services, body, field):
-    status, code, _ = error_of(put_tenant(with_lone_surrogate(body, field)))
+def test_a_customer_value_holding_a_lone_surrogate_is_refused_and_stores_nothing(services, body, field):
+    status, code, _ = error_of(put_customer(with_lone_surrogate(body, field)))
     assert (status, code) in {(400, "invalidJson"), (400, "invalidField")}
-    assert services.tenants.get("contoso") is None
+    assert services.customers.get("contoso") is None
     assert services.secrets.values == {}
 
 
@@ -112,14 +105,14 @@ def test_a_lone_surrogate_nested_deep_in_the_body_is_refused():
 def test_an_escaped_surrogate_pair_is_a_real_character_and_is_kept(services):
     # "\ud83d\ude00" is one emoji written as a pair of escapes: valid text, a legitimate password.
     raw = json.dumps(PASSWORD_TENANT).replace("Pa55-word-X", "Pa55-\\ud83d\\ude00").encode()
-    assert put_tenant(raw).status_code == 201
+    assert put_customer(raw).status_code == 201
     assert list(services.secrets.values.values()) == ["Pa55-\U0001F600"]
 
 
 def test_parsed_dicts_with_surrogates_are_refused_even_without_json_object():
     # The field parsers guard themselves too: a secret with a surrogate never gets past them.
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({**PASSWORD_TENANT, "password": "pw\ud800"})
+        parsing.customer_input({**PASSWORD_TENANT, "password": "pw\ud800"})
     assert err.value.code == "invalidField"
     with pytest.raises(InputError) as err:
         parsing.provider_settings_input({**SETTINGS, "clientSecret": "\udfff"})
@@ -129,7 +122,7 @@ def test_parsed_dicts_with_surrogates_are_refused_even_without_json_object():
 @pytest.mark.parametrize("name", ["\ud800", "a\x00b", "caf\u00e9", "new\nline", "\u202eevil", "x" * 65])
 def test_an_unknown_field_name_is_echoed_only_when_it_is_short_printable_ascii(name):
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "token", name: 1})
+        parsing.customer_input({"tenantId": GUID, "authenticationMethod": "token", name: 1})
     assert err.value.code == "unknownField"
     assert err.value.message.isascii() and err.value.message.isprintable()
     assert name not in err.value.message
@@ -143,7 +136,7 @@ def test_a_printable_ascii_unknown_field_name_is_named():
 
 def test_json_responses_always_encode_even_when_given_a_lone_surrogate():
     # Defence in depth: a response body that cannot be UTF-8 must not turn an answer into a 500.
-    response = error_response("unknownField", "Unknown field: \ud800.", status=400)
+    response = error_response(InputError("unknownField", "Unknown field: \ud800.", target="\ud800"))
     assert response.status_code == 400
     assert json.loads(response.get_body().decode("utf-8"))["error"]["code"] == "unknownField"
     assert json.loads(json_response({"x": "caf\u00e9"}).get_body().decode("utf-8")) == {"x": "caf\u00e9"}
@@ -160,7 +153,7 @@ def test_query_parameters_holding_lone_surrogates_answer_400(services, params):
 
 
 def test_a_customer_id_holding_a_lone_surrogate_answers_400(services):
-    status, code, _ = error_of(put_tenant(json.dumps(PASSWORD_TENANT).encode(), customer_id="a\ud800"))
+    status, code, _ = error_of(put_customer(json.dumps(PASSWORD_TENANT).encode(), customer_id="a\ud800"))
     assert (status, code) == (400, "invalidCustomerId")
     assert services.secrets.values == {}
 
@@ -264,7 +257,7 @@ KELVIN = "\u212a"  # "K".lower() is the ASCII "k"
                                        "contoso.co\u0130", GUID.replace("1", "\u0661")])
 def test_a_tenant_id_must_be_ascii_before_it_is_lower_cased(tenant_id):
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": tenant_id, "authenticationMethod": "token"})
+        parsing.customer_input({"tenantId": tenant_id, "authenticationMethod": "token"})
     assert err.value.code == "invalidTenantId"
 
 
@@ -272,15 +265,15 @@ def test_a_tenant_id_must_be_ascii_before_it_is_lower_cased(tenant_id):
                                    f"{KELVIN}@contoso.com"])
 def test_an_email_must_be_ascii(email):
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": email})
+        parsing.customer_input({"tenantId": GUID, "authenticationMethod": "password", "m365Email": email})
     assert err.value.code == "invalidEmail"
 
 
 @pytest.mark.parametrize("guid", [GUID.replace("1", "\u0661"), GUID.replace("1", "\uff11"), GUID + KELVIN])
 def test_application_and_client_ids_must_be_ascii(guid):
     with pytest.raises(InputError) as err:
-        parsing.tenant_input({"tenantId": GUID, "authenticationMethod": "application", "applicationId": guid,
-                              "applicationSecret": "s"})
+        parsing.customer_input({"tenantId": GUID, "authenticationMethod": "application", "applicationId": guid,
+                                "applicationSecret": "s"})
     assert err.value.code == "invalidField"
     with pytest.raises(InputError) as err:
         parsing.provider_settings_input({**SETTINGS, "clientId": guid})
@@ -289,7 +282,7 @@ def test_application_and_client_ids_must_be_ascii(guid):
 
 def test_kelvin_sign_through_the_handler_stores_nothing(services):
     body = {**PASSWORD_TENANT, "tenantId": f"contoso{KELVIN}.com"}
-    assert error_of(put_tenant(json.dumps(body).encode()))[:2] == (400, "invalidTenantId")
+    assert error_of(put_customer(json.dumps(body).encode()))[:2] == (400, "invalidTenantId")
     body = {**PASSWORD_TENANT, "m365Email": f"admin@contoso{KELVIN}.com"}
-    assert error_of(put_tenant(json.dumps(body).encode()))[:2] == (400, "invalidEmail")
-    assert services.tenants.get("contoso") is None and services.secrets.values == {}
+    assert error_of(put_customer(json.dumps(body).encode()))[:2] == (400, "invalidEmail")
+    assert services.customers.get("contoso") is None and services.secrets.values == {}

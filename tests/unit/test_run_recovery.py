@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.models import Cursor, Status
-from shared.domain.verification import Chunk, FanOut, RecoveryCause, TokenAnswer, Trigger, Watch
-from shared.domain.work_messages import decode, encode
+from shared.domain.models import Status
+from shared.domain.runs import RecoveryCause, Trigger
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import Chunk, FanOut, Watch, decode, encode
 from shared.usecases.runs import (
     CHUNK_SIZE,
     MAX_STALLS,
@@ -26,8 +27,8 @@ from tests.unit.test_runs import add, drain, new_world
 
 
 @pytest.fixture
-def world():
-    return new_world()
+def world(services):
+    return new_world(services)
 
 
 def started(world, customers: int):
@@ -52,11 +53,12 @@ def test_a_run_starts_with_a_watch_sent_for_later(world):
 
 
 def test_work_messages_round_trip_with_resent_and_watch():
-    for work in (Watch("r1"), FanOut("r1", Cursor("tenant", "c9"), resent=True), Chunk("r1", ("a",), resent=True),
+    for work in (Watch("r1"), FanOut("r1", '["tenant","c9"]', resent=True), Chunk("r1", ("a",), resent=True),
                  Chunk("r1", ("a", "b"))):
         assert decode(encode(work)) == work
     assert "resent" not in encode(Chunk("r1", ("a",)))  # a first sending reads as it always did
-    for text in ('{"watch": "r1", "resent": true}', '{"run": "r", "customers": [], "resent": 1}', '{"watch": 5}'):
+    for text in ('{"watch": "r1", "resent": true}', '{"run": "r", "customers": [], "resent": 1}', '{"watch": 5}',
+                 '{"fanOut": "r1", "after": ["tenant", "c9"]}', '{"fanOut": "r1", "after": ""}'):
         with pytest.raises(ValueError):
             decode(text)
 
@@ -92,7 +94,7 @@ def test_a_poisoned_chunk_is_sent_once_more_then_given_up_and_the_run_finishes(w
     }
     assert "25 given up" in next(r.getMessage() for r in caplog.records if "finished" in r.getMessage())
     # Given up means not verified by this run: their records keep what they had.
-    assert services.tenants.get(first.customer_ids[0]).last_verification_status is Status.NOT_VERIFIED
+    assert services.customers.get(first.customer_ids[0]).last_verification_status is Status.NOT_VERIFIED
 
 
 def test_a_poisoned_chunk_sends_again_only_its_customers_still_pending(world):
@@ -250,8 +252,8 @@ def test_a_slow_chunk_says_its_worker_is_alive_so_it_is_not_taken_for_a_lost_one
     handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))
     chunk = encode(queue.messages.pop(0))
     said = threading.Event()
-    alive = runs.alive
-    runs.alive = lambda run_id: (alive(run_id), said.set())
+    alive = runs.mark_alive
+    runs.mark_alive = lambda run_id: (alive(run_id), said.set())
     quiet_for(runs, run.run_id, STALL_AFTER.total_seconds() + 1)
     worker = threading.Thread(target=handle_work, args=(ctx, runs, queue, chunk))
     worker.start()
@@ -277,6 +279,6 @@ def test_a_worker_that_cannot_say_it_is_alive_still_finishes_its_chunk(world, mo
     def unreachable(run_id):
         raise OSError("storage down")
 
-    runs.alive = unreachable
+    runs.mark_alive = unreachable
     drain(ctx, runs, queue)
     assert runs.get(run.run_id).completed == 1 and "could not say this worker is alive" in caplog.text

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.domain.models import Status
-from shared.domain.verification import STALE_AFTER, Run, Trigger, is_running
+from shared.domain.runs import STALE_AFTER, Run, Trigger, is_running
 from shared.views import run_view, runs_view
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

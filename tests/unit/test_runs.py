@@ -1,4 +1,4 @@
-"""Runs over fakes: one at a time, fan-out in chunks, exact counts with redelivery and deleted tenants."""
+"""Runs over fakes: one at a time, fan-out in chunks, exact counts with redelivery and deleted customers."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,42 +8,35 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.inputs import TenantInput
-from shared.domain.models import AuthMethod, Status, Tenant
+from shared.domain.inputs import CustomerInput
+from shared.domain.models import AuthMethod, Customer, Status
 from shared.domain.reasons import Reason
-from shared.domain.verification import Chunk, FanOut, TokenAnswer, Trigger
-from shared.domain.work_messages import decode, encode
-from shared.usecases.limiter import ConcurrencyLimiter
+from shared.domain.runs import Trigger
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import Chunk, FanOut, decode, encode
+from shared.usecases.customers import put_customer
 from shared.usecases.runs import CHUNK_SIZE, handle_work, start_run
-from shared.usecases.tenants import put_tenant
-from shared.usecases.verify import VerifyContext
 from tests.support.devserver_process import eventually
-from tests.support.fakes import fake_services
-from tests.support.verification_fakes import InMemoryRunStore, InMemoryWorkQueue, ScriptedPlatform
 
 GOOD, BAD = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
 APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 
 @pytest.fixture
-def world():
-    return new_world()
+def world(services):
+    return new_world(services)
 
 
-def new_world():
+def new_world(services):
     """(services, verify context, run store, work queue), all in memory; GOOD verifies, BAD fails."""
-    services = fake_services()
-    platform = ScriptedPlatform()
+    platform = services.verification.platform
     platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
     platform.script(BAD, TokenAnswer(error="invalid_client", error_codes=(7000222,), description="AADSTS7000222: x"))
-    ctx = VerifyContext(tenants=services.tenants, history=services.history, secrets=services.secrets,
-                        provider_settings=services.provider_settings, platform=platform,
-                        limiter=ConcurrencyLimiter(4), required_roles=("User.Read.All",))
-    return services, ctx, InMemoryRunStore(), InMemoryWorkQueue()
+    return services, services.verification, services.runs, services.work
 
 
 def add(services, n, tenant_id=GOOD):
-    put_tenant(services.tenants, services.secrets, f"c{n:03d}", TenantInput(
+    put_customer(services.customers, services.secrets, f"c{n:03d}", CustomerInput(
         tenant_id=tenant_id, authentication_method=AuthMethod.APPLICATION, m365_email=None,
         application_id=APP, application_secret="s"))
 
@@ -57,7 +50,7 @@ def drain(ctx, runs, queue, *, twice=False):
             handle_work(ctx, runs, queue, message)
 
 
-def test_a_run_verifies_every_tenant_and_counts_exactly(world, caplog):
+def test_a_run_verifies_every_customer_and_counts_exactly(world, caplog):
     services, ctx, runs, queue = world
     for n in range(60):
         add(services, n, GOOD if n % 3 else BAD)
@@ -68,7 +61,7 @@ def test_a_run_verifies_every_tenant_and_counts_exactly(world, caplog):
     done = runs.get(run.run_id)
     assert (done.total, done.completed) == (60, 60) and done.finished_at is not None
     assert done.by_status == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 40, Status.FAILED: 20}
-    assert services.tenants.get("c000").last_verification_reason is Reason.CLIENT_SECRET_EXPIRED
+    assert services.customers.get("c000").last_verification_reason is Reason.CLIENT_SECRET_EXPIRED
     summaries = [r.message for r in caplog.records if "finished" in r.message]
     assert len(summaries) == 1 and "60 tenants" in summaries[0] and "failed 20" in summaries[0]
 
@@ -122,15 +115,15 @@ def test_one_run_at_a_time_and_a_stale_run_no_longer_counts(world):
     assert started_fresh and fresh.run_id != first.run_id
 
 
-def test_messages_delivered_twice_and_tenants_deleted_mid_run_keep_the_counts_exact(world):
+def test_messages_delivered_twice_and_customers_deleted_mid_run_keep_the_counts_exact(world):
     services, ctx, runs, queue = world
     for n in range(30):
         add(services, n)
     run, _ = start_run(runs, queue, trigger=Trigger.HTTP)
     handle_work(ctx, runs, queue, encode(queue.messages.pop(0)))  # fan-out: 30 enrolled
     for n in range(5):  # deleted after enrolment, before their chunk
-        tenant: Tenant = services.tenants.get(f"c{n:03d}")
-        services.tenants.delete(tenant)
+        customer: Customer = services.customers.get(f"c{n:03d}")
+        services.customers.delete(customer)
     add(services, 99)  # added mid-run: not part of it
     drain(ctx, runs, queue, twice=True)
     done = runs.get(run.run_id)
@@ -146,8 +139,7 @@ def test_a_message_this_app_did_not_send_is_dropped(world, caplog):
 
 
 def test_work_messages_round_trip():
-    from shared.domain.models import Cursor
-    for work in (FanOut("r1"), FanOut("r1", Cursor("tenant", "c9")), Chunk("r1", ("a", "b.c"))):
+    for work in (FanOut("r1"), FanOut("r1", '["tenant","c9"]'), Chunk("r1", ("a", "b.c"))):
         assert decode(encode(work)) == work
 
 
@@ -167,7 +159,7 @@ def test_a_slow_customer_holds_up_only_itself_the_others_are_recorded_meanwhile(
     try:
         recorded = eventually(lambda: runs.get(run.run_id).completed == 9 or None, timeout=10,
                               what="the nine fast customers recorded while the slow one still waits")
-        assert recorded and services.tenants.get("c004").last_verification_status is Status.NOT_VERIFIED
+        assert recorded and services.customers.get("c004").last_verification_status is Status.NOT_VERIFIED
         assert runs.get(run.run_id).finished_at is None
     finally:
         released.set()

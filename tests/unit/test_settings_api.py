@@ -6,10 +6,8 @@ import pytest
 
 from functions import parsing
 from functions import provider_settings as settings_functions
-from shared import bootstrap
 from shared.domain.errors import InputError
 from shared.domain.models import ProviderSecret
-from tests.support.fakes import fake_services
 
 GUID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
 CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"
@@ -58,11 +56,8 @@ def test_malformed_settings_bodies_name_the_problem(body, code):
 
 
 @pytest.fixture
-def stores():
-    services = fake_services()
-    bootstrap.use(services)
-    yield services.provider_settings, services.secrets
-    bootstrap.use(None)
+def stores(services):
+    return services.provider_settings, services.secrets
 
 
 def call(handler, method, body=None):

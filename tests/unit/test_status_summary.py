@@ -1,4 +1,4 @@
-"""GET /api/status as a use case: counts from the store's kept counts on every page, and signed tokens."""
+"""GET /api/status as a use case: counts from the store's kept counts on every listing, and signed tokens."""
 import base64
 import hashlib
 import hmac
@@ -9,30 +9,30 @@ import pytest
 
 from shared.domain.errors import InputError
 from shared.domain.inputs import StatusQuery
-from shared.domain.models import AuthMethod, ProviderSecret, Status, Tenant
+from shared.domain.models import AuthMethod, Customer, ProviderSecret, Status
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
-from tests.support.fakes import InMemorySecretStore, InMemoryTenantStore
+from tests.support.fakes import InMemoryCustomerStore, InMemorySecretStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-class CountingStore(InMemoryTenantStore):
+class CountingStore(InMemoryCustomerStore):
     def __init__(self):
         super().__init__()
         self.counts = 0
 
-    def count_by_status(self):
+    def get_status_counts(self):
         self.counts += 1
-        return super().count_by_status()
+        return super().get_status_counts()
 
 
 @pytest.fixture
 def store():
     store = CountingStore()
     for i in range(7):
-        store.add(Tenant(customer_id=f"c{i}", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN,
-                         last_verification_status=[Status.SUCCEEDED, Status.FAILED][i % 2]))
+        store.create(Customer(customer_id=f"c{i}", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN,
+                              last_verification_status=[Status.SUCCEEDED, Status.FAILED][i % 2]))
     return store
 
 
@@ -42,59 +42,59 @@ def keys():
 
 
 def walk(store, keys):
-    token, pages = None, []
+    token, listings = None, []
     while True:
-        page = list_status(store, StatusQuery(None, None, 2, token), keys=keys, now=NOW)
-        pages.append(page)
-        token = page.continuation_token
+        listing = list_status(store, StatusQuery(None, None, 2, token), keys=keys, now=NOW)
+        listings.append(listing)
+        token = listing.continuation_token
         if token is None:
-            return pages
+            return listings
 
 
-def test_every_page_carries_the_kept_counts_and_the_walk_sees_every_tenant_once(store, keys):
-    pages = walk(store, keys)
-    assert len(pages) == 4 and store.counts == 4  # one cheap read of the kept counts per page
-    assert {sum(p.counts.values()) for p in pages} == {7}
-    assert pages[0].counts == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 4, Status.FAILED: 3}
-    assert [t.customer_id for p in pages for t in p.tenants] == [f"c{i}" for i in range(7)]
+def test_every_listing_carries_the_kept_counts_and_the_walk_sees_every_customer_once(store, keys):
+    listings = walk(store, keys)
+    assert len(listings) == 4 and store.counts == 4  # one cheap read of the kept counts per listing
+    assert {sum(p.counts.values()) for p in listings} == {7}
+    assert listings[0].counts == {Status.NOT_VERIFIED: 0, Status.SUCCEEDED: 4, Status.FAILED: 3}
+    assert [t.customer_id for p in listings for t in p.customers] == [f"c{i}" for i in range(7)]
 
 
 def test_counts_reflect_a_change_made_during_the_walk(store, keys):
     first = list_status(store, StatusQuery(None, None, 2, None), keys=keys)
-    store.add(Tenant(customer_id="c9", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
+    store.create(Customer(customer_id="c9", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
     second = list_status(store, StatusQuery(None, None, 2, first.continuation_token), keys=keys)
     assert sum(second.counts.values()) == 8
 
 
 def signed(body: dict, key: bytes) -> str:
     raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-    head = "c2." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    head = "c3." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
     mac = hmac.new(key, head.encode(), hashlib.sha256).digest()
     return head + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-GOOD = {"p": "tenant", "r": "c2", "s": None, "m": None}
+GOOD = {"c": "c2", "s": None, "m": None}  # the fake store's cursor: the next customerId
 
 
 def test_the_forging_helper_makes_tokens_the_api_accepts_with_the_right_key(store, keys):
-    page = list_status(store, StatusQuery(None, None, 2, signed(GOOD, keys.current())), keys=keys)
-    assert [t.customer_id for t in page.tenants] == ["c2", "c3"]
+    listing = list_status(store, StatusQuery(None, None, 2, signed(GOOD, keys.current())), keys=keys)
+    assert [t.customer_id for t in listing.customers] == ["c2", "c3"]
 
 
 @pytest.mark.parametrize("make", [
     lambda key: "garbage",
-    lambda key: "c2.",
-    lambda key: "c2.!!!.x",
+    lambda key: "c3.",
+    lambda key: "c3.!!!.x",
     lambda key: "x" * 5000,
     lambda key: signed(GOOD, b"not-the-key"),                                 # forged: another key
     lambda key: signed(GOOD, key)[:-2] + "AA",                               # signature altered
-    lambda key: signed({**GOOD, "r": "c5"}, key).split(".")[0] + "." + signed(GOOD, key).split(".")[-1],
+    lambda key: signed({**GOOD, "c": "c5"}, key).split(".")[0] + "." + signed(GOOD, key).split(".")[-1],
     lambda key: signed({**GOOD, "s": "failed"}, key),                        # issued for another filter
-    lambda key: signed({**GOOD, "p": ""}, key),
-    lambda key: signed({**GOOD, "r": "c\ud800"}, key),                       # a key no store can hold
-    lambda key: signed({**GOOD, "c": {"succeeded": 1424248}}, key),         # a carried summary: not ours
+    lambda key: signed({**GOOD, "c": ""}, key),
+    lambda key: signed({**GOOD, "c": "c\ud800"}, key),                       # no cursor a store makes
+    lambda key: signed({**GOOD, "n": {"succeeded": 1424248}}, key),         # a carried summary: not ours
     lambda key: signed([[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]], key),
-    lambda key: "c2." + base64.urlsafe_b64encode(b"[" * 1400 + b"]" * 1400).decode() + ".AAAA",
+    lambda key: "c3." + base64.urlsafe_b64encode(b"[" * 1400 + b"]" * 1400).decode() + ".AAAA",
 ])
 def test_tokens_we_did_not_issue_are_refused(store, keys, make):
     token = make(keys.current())
@@ -108,8 +108,8 @@ def test_instances_that_make_the_key_at_once_agree_on_the_oldest(store):
     first = TokenKey(secrets)
     first.current()
     # A second instance made its own version at the same moment: both settle on the oldest.
-    secrets.put(None, ProviderSecret.TOKEN_KEY, "made-by-another-instance")
+    secrets.create_version(None, ProviderSecret.TOKEN_KEY, "made-by-another-instance")
     second = TokenKey(secrets)
     assert second.current() == first.current()
     token = list_status(store, StatusQuery(None, None, 2, None), keys=first).continuation_token
-    assert list_status(store, StatusQuery(None, None, 2, token), keys=second).tenants
+    assert list_status(store, StatusQuery(None, None, 2, token), keys=second).customers

@@ -103,7 +103,7 @@ def test_unusable_settings_raise_configuration_error_without_the_key(storage):
 
 def test_importing_the_storage_modules_does_not_import_azure_identity():
     # A fresh interpreter: this test process has already imported azure.identity.
-    code = ("import sys, shared.adapters.storage_clients, shared.adapters.table_tenants; "
+    code = ("import sys, shared.adapters.storage_clients, shared.adapters.table_customers; "
             "print('azure.identity' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -6,29 +6,24 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 from functions import verification
-from shared import bootstrap
-from shared.domain.inputs import TenantInput
+from shared.domain.inputs import CustomerInput
 from shared.domain.models import AuthMethod
-from shared.domain.verification import FanOut, TokenAnswer
-from shared.domain.work_messages import encode
-from shared.usecases.tenants import put_tenant
-from tests.support.fakes import fake_services
+from shared.domain.verification import TokenAnswer
+from shared.domain.work import FanOut, encode
+from shared.usecases.customers import put_customer
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 APP = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 
 @pytest.fixture
-def services():
-    services = fake_services()
+def services(services):
     services.verification.platform.script(GUID, TokenAnswer(claims={"tid": GUID, "roles": ["User.Read.All"]}))
     for n in range(3):
-        put_tenant(services.tenants, services.secrets, f"c{n}", TenantInput(
+        put_customer(services.customers, services.secrets, f"c{n}", CustomerInput(
             tenant_id=GUID, authentication_method=AuthMethod.APPLICATION, m365_email=None,
             application_id=APP, application_secret="s"))
-    bootstrap.use(services)
-    yield services
-    bootstrap.use(None)
+    return services
 
 
 def call(handler, method, url, *, route_params=None, params=None):

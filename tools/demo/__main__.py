@@ -20,9 +20,9 @@ import requests
 
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.storage_clients import table_service_from_config
-from shared.adapters.table_tenants import TableTenantStore
+from shared.adapters.table_customers import TableCustomerStore
 from shared.config import StorageConfig
-from shared.domain.secrets import SecretName
+from shared.domain.secrets import SecretKind
 from tools.azurite import start_azurite
 from tools.demo.table import print_status_table
 from tools.processes import stop_process
@@ -124,12 +124,12 @@ def seed(base: str, connection_string: str, secrets_file: Path) -> None:
                                        "redirectUrl": base + "/authenticate/OAuth2Callback"})
     for customer_id, body in CUSTOMERS.items():
         api(base, "PUT", f"/api/tenants/{customer_id}", body)
-    tenants = TableTenantStore(table_service_from_config(StorageConfig(connection_string=connection_string)))
+    customers = TableCustomerStore(table_service_from_config(StorageConfig(connection_string=connection_string)))
     store = LocalFileSecretStore(secrets_file)
     for customer_id, value in REFRESH_TOKENS.items():
-        read = tenants.get(customer_id)
-        version = store.put(customer_id, SecretName.REFRESH_TOKEN, value)
-        tenants.update(read, dataclasses.replace(read, secret_versions={SecretName.REFRESH_TOKEN: version}))
+        read = customers.get(customer_id)
+        version = store.create_version(customer_id, SecretKind.REFRESH_TOKEN, value)
+        customers.replace(read, dataclasses.replace(read, secret_versions={SecretKind.REFRESH_TOKEN: version}))
     methods = {m: sum(b["authenticationMethod"] == m for b in CUSTOMERS.values()) for m in ("password", "token",
                                                                                           "application")}
     print(f"{len(CUSTOMERS)} customers added: " + ", ".join(f"{n} by {m}" for m, n in methods.items()))

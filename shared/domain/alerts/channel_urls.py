@@ -12,8 +12,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..errors import InputError
 from ..rules import is_url_host
-from .channels import FieldError
 
 MAX_URL_CHARS = 2048
 INVALID_CHANNEL_URL = "invalidChannelUrl"
@@ -55,16 +55,16 @@ class ChannelUrl:
             return None
 
 
-def invalid_url(message: str) -> FieldError:
-    return FieldError(INVALID_CHANNEL_URL, message, target="url")
+def invalid_url(message: str) -> InputError:
+    return InputError(INVALID_CHANNEL_URL, message, target="url")
 
 
-def not_allowed(message: str) -> FieldError:
-    return FieldError(CHANNEL_URL_NOT_ALLOWED, message, target="url")
+def not_allowed(message: str) -> InputError:
+    return InputError(CHANNEL_URL_NOT_ALLOWED, message, target="url")
 
 
 def check_channel_url(url: object, *, local_development: bool) -> ChannelUrl:
-    """`url` taken apart, or FieldError (target `url`); messages name the host at most, never the path or query,
+    """`url` taken apart, or InputError (target `url`); messages name the host at most, never the path or query,
     which may carry the URL's own secret. `local_development` (storage is the local emulator) allows loopback."""
     if not isinstance(url, str) or not url:
         raise invalid_url("url must be an absolute https URL.")

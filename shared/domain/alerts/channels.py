@@ -26,14 +26,6 @@ class ChannelSecret(enum.StrEnum):
     SIGNING_SECRET = "signingSecret"
 
 
-class FieldError(InputError):
-    """An InputError about one field of the request (`target` in the error JSON)."""
-
-    def __init__(self, code: str, message: str, *, target: str, status: int = 400) -> None:
-        super().__init__(code, message, status=status)
-        self.target = target
-
-
 @dataclass(frozen=True, slots=True)
 class AlertChannel:
     channel_id: str
@@ -63,7 +55,7 @@ def is_channel_id(value: str | None) -> bool:
 
 def check_channel_id(value: str | None) -> str:
     if not is_channel_id(value):
-        raise FieldError("invalidChannelId", "channelId must be 1 to 64 characters of letters, digits, '.', '_' "
+        raise InputError("invalidChannelId", "channelId must be 1 to 64 characters of letters, digits, '.', '_' "
                          "or '-', and not only dots.", target="channelId")
     assert value is not None
     return value
@@ -71,7 +63,7 @@ def check_channel_id(value: str | None) -> str:
 
 def check_kind(value: object) -> ChannelKind:
     if not isinstance(value, str) or value not in {kind.value for kind in ChannelKind}:
-        raise FieldError("invalidChannelKind", "kind must be \"webhook\" or \"teams\".", target="kind")
+        raise InputError("invalidChannelKind", "kind must be \"webhook\" or \"teams\".", target="kind")
     return ChannelKind(value)
 
 
@@ -79,9 +71,9 @@ def check_events(values: object) -> frozenset[EventType]:
     """A non-empty list of event types, each named once or more (repeats are one)."""
     known = ", ".join(t.value for t in EventType)
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise FieldError("invalidEvents", f"events must be a non-empty list of event types ({known}).",
+        raise InputError("invalidEvents", f"events must be a non-empty list of event types ({known}).",
                          target="events")
     if not set(values) <= {t.value for t in EventType}:
-        raise FieldError("invalidEvents", f"events holds unknown types; known: {known}.", target="events")
+        raise InputError("invalidEvents", f"events holds unknown types; known: {known}.", target="events")
     return frozenset(EventType(v) for v in values)
 

@@ -6,14 +6,14 @@ import base64
 from ..domain.errors import invalid_customer_id
 from ..domain.models import ProviderSecret
 from ..domain.rules import is_customer_id
-from ..domain.secrets import SecretName
+from ..domain.secrets import SecretKind
 
-# Fixed per kind; never derived from the enum value, so renaming a SecretName cannot orphan stored secrets.
-_KIND_TOKEN: dict[SecretName, str] = {
-    SecretName.PASSWORD: "password",
-    SecretName.REFRESH_TOKEN: "refresh-token",
-    SecretName.APPLICATION_SECRET: "app-secret",
-    SecretName.CONSENT_FLOW: "consent-flow",
+# Fixed per kind; never derived from the enum value, so renaming a SecretKind cannot orphan stored secrets.
+_KIND_TOKEN: dict[SecretKind, str] = {
+    SecretKind.PASSWORD: "password",
+    SecretKind.REFRESH_TOKEN: "refresh-token",
+    SecretKind.APPLICATION_SECRET: "app-secret",
+    SecretKind.CONSENT_FLOW: "consent-flow",
 }
 _PROVIDER_KIND_TOKEN: dict[ProviderSecret, str] = {
     ProviderSecret.CLIENT_SECRET: "client-secret",
@@ -21,7 +21,7 @@ _PROVIDER_KIND_TOKEN: dict[ProviderSecret, str] = {
 }
 
 
-def secret_name(customer_id: str | None, name: SecretName | ProviderSecret) -> str:
+def store_name(customer_id: str | None, kind: SecretKind | ProviderSecret) -> str:
     """The vault name of a secret: `provider-<kind>` for the provider's own (customer_id None), else
     `tenant-<base32 of the customerId>-<kind>`; the two prefixes can never meet.
 
@@ -30,11 +30,11 @@ def secret_name(customer_id: str | None, name: SecretName | ProviderSecret) -> s
     so distinct (customerId, kind) pairs can never share a name; a 64-character id gives 124 characters.
     """
     if customer_id is None:
-        return f"provider-{_PROVIDER_KIND_TOKEN[ProviderSecret(name)]}"
+        return f"provider-{_PROVIDER_KIND_TOKEN[ProviderSecret(kind)]}"
     if not is_customer_id(customer_id):
         raise invalid_customer_id()
     encoded = base64.b32encode(customer_id.encode("utf-8")).decode("ascii").rstrip("=").lower()
-    return f"tenant-{encoded}-{_KIND_TOKEN[SecretName(name)]}"
+    return f"tenant-{encoded}-{_KIND_TOKEN[SecretKind(kind)]}"
 
 
 def owner_of(key: str) -> tuple[str | None, str] | None:
@@ -54,6 +54,6 @@ def owner_of(key: str) -> tuple[str | None, str] | None:
         customer_id = base64.b32decode(encoded.upper() + "=" * (-len(encoded) % 8)).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
-    if not is_customer_id(customer_id) or secret_name(customer_id, kinds[token]) != key.lower():
+    if not is_customer_id(customer_id) or store_name(customer_id, kinds[token]) != key.lower():
         return None
     return customer_id, kinds[token].value

@@ -15,13 +15,13 @@ _PARTITION = "state"
 
 
 class TableConsentStates:
-    """Implements domain.consent.ConsentStates."""
+    """Implements ports.ConsentStates."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "ConsentStates") -> None:
         self._name = table
         self._on_table = TableAccess(service, table)
 
-    def add(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None:
+    def create(self, hashed: str, *, customer_id: str, expires_at: datetime) -> None:
         entity = {"PartitionKey": _PARTITION, "RowKey": hashed, "customerId": customer_id,
                   "expiresAt": expires_at.astimezone(UTC)}
         with storage_call("keep a consent state"):
@@ -31,7 +31,7 @@ class TableConsentStates:
         with storage_call("claim a consent state"):
             return self._on_table(lambda table: _claim(table, hashed))
 
-    def remove_expired(self, *, expired_before: datetime) -> int:
+    def delete_expired(self, *, expired_before: datetime) -> int:
         parameters = {"pk": _PARTITION, "before": expired_before.astimezone(UTC)}
         with storage_call("remove expired consent states"):
             return self._on_table(lambda table: delete_rows(table, "PartitionKey eq @pk and expiresAt lt @before",

@@ -2,7 +2,7 @@
 import azure.functions as func
 
 from shared import bootstrap
-from shared.usecases.tenants import delete_tenant, get_tenant, put_tenant
+from shared.usecases.customers import delete_customer, get_customer, put_customer
 from shared.views import tenant_view
 
 from . import parsing
@@ -14,21 +14,21 @@ bp = func.Blueprint()
 @endpoint(bp, "tenants_put", "api/tenants/{customerId}", methods=["PUT"])
 def tenants_put(req: func.HttpRequest) -> func.HttpResponse:
     customer_id = parsing.customer_id(req.route_params.get("customerId"))
-    data = parsing.tenant_input(parsing.json_object(body_of(req)))
+    data = parsing.customer_input(parsing.json_object(body_of(req)))
     services = bootstrap.services()
-    tenant, created = put_tenant(services.tenants, services.secrets, customer_id, data)
-    return json_response(tenant_view(tenant), status=201 if created else 200)
+    customer, created = put_customer(services.customers, services.secrets, customer_id, data)
+    return json_response(tenant_view(customer), status=201 if created else 200)
 
 
 @endpoint(bp, "tenants_get", "api/tenants/{customerId}", methods=["GET"])
 def tenants_get(req: func.HttpRequest) -> func.HttpResponse:
     customer_id = parsing.customer_id(req.route_params.get("customerId"))
-    return json_response(tenant_view(get_tenant(bootstrap.services().tenants, customer_id)))
+    return json_response(tenant_view(get_customer(bootstrap.services().customers, customer_id)))
 
 
 @endpoint(bp, "tenants_delete", "api/tenants/{customerId}", methods=["DELETE"])
 def tenants_delete(req: func.HttpRequest) -> func.HttpResponse:
     customer_id = parsing.customer_id(req.route_params.get("customerId"))
     services = bootstrap.services()
-    delete_tenant(services.tenants, services.history, services.secrets, customer_id)
+    delete_customer(services.customers, services.history, services.secrets, customer_id)
     return func.HttpResponse(status_code=204, headers=NO_STORE)

@@ -1,12 +1,12 @@
-"""Counts kept beside the rows they count, exact however many writers report at once.
+"""A sharded counter kept beside the rows it counts, exact however many writers report at once.
 
 The counts live in the counted rows' own partition as a few shard rows (RowKey "~count-NN": "~" sorts after
 every customerId character, so listings stop before them). Every write that changes a count changes one shard
 in the same entity-group transaction, guarded by the ETags of both: rows and counts can never disagree.
 Shards spread concurrent writers; a writer that loses a shard's ETag race retries on another.
 
-`ShardedCounts` does this for any partition and columns: the tenants' status counts below (partition
-"tenant"), and each verification run's total and outcomes (table_runs).
+`ShardedCounts` does this for any partition and columns: the customers' status counts (table_customers) and
+each verification run's total and outcomes (table_runs).
 """
 from __future__ import annotations
 
@@ -23,13 +23,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from ..domain.errors import Conflict
-from ..domain.models import Status
 from .table_common import TRANSACTION_LIMIT
-from .table_entities import TENANT_PARTITION, status_of
 
 SHARDS = 16
 COUNT_PREFIX = "~count-"  # every customerId character sorts before "~"
-_ATTEMPTS = 12
+ATTEMPTS = 12  # writes tried before giving up with Conflict
 # Another writer created (409) or changed (412) the shard first, or it is gone (404: the table was recreated).
 _SHARD_RACE = (404, 409, 412)
 KNOWN_FOR = 30.0  # seconds a shard's state this process wrote or read is used without reading it again
@@ -105,7 +103,7 @@ class ShardedCounts:
             raise ValueError(f"At most {TRANSACTION_LIMIT - 1} operations go with a count change.")
         shard_index = len(operations)
         scope = (table.url, f"{table.table_name}/{partition}")
-        for _ in range(_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             key, shard = self.known.take(scope, self.shards)
             after: _Shard | None = None
             try:
@@ -167,53 +165,3 @@ class ShardedCounts:
             return ("create", entity)
         guard = {"mode": UpdateMode.REPLACE, "etag": shard.etag, "match_condition": MatchConditions.IfNotModified}
         return ("update", entity, guard)
-
-
-# --- the tenants' status counts (partition "tenant", one column per Status) ----------------------------------
-
-STATUS_COUNTS = ShardedCounts(tuple(status.value for status in Status))
-
-
-def counted_write(table: TableClient, operation: tuple[Any, ...], delta: Mapping[Status, int]) -> Mapping[str, Any]:
-    """Submit one tenant operation together with the change it makes to the counts; returns the tenant
-    operation's metadata. The tenant's own failure (TableTransactionError with index 0) is raised as is."""
-    values = {Status(status).value: change for status, change in delta.items()}
-    return STATUS_COUNTS.write(table, TENANT_PARTITION, [operation], values)[0]
-
-
-def read_counts(table: TableClient) -> dict[Status, int] | None:
-    """The kept counts; None when none were ever kept (a table from before counts)."""
-    shards = STATUS_COUNTS.rows(table, TENANT_PARTITION)
-    if not shards:
-        return None
-    return _by_status(STATUS_COUNTS.sums(shards.values()))
-
-
-def recount(table: TableClient) -> dict[Status, int]:
-    """Count every tenant and correct the kept counts to match. Exact despite concurrent writers: the scan
-    counts only if no shard changed while it ran (every status change changes a shard)."""
-    for _ in range(_ATTEMPTS):
-        before = STATUS_COUNTS.rows(table, TENANT_PARTITION)
-        counted = dict.fromkeys(Status, 0)
-        rows = table.query_entities(
-            "PartitionKey eq @pk and RowKey lt @end",
-            parameters={"pk": TENANT_PARTITION, "end": "~"},
-            select=["lastVerificationStatus"],  # projection: a few bytes per tenant
-        )
-        for row in rows:
-            counted[status_of(row.get("lastVerificationStatus"))] += 1
-        after = STATUS_COUNTS.rows(table, TENANT_PARTITION)
-        if {k: v.metadata["etag"] for k, v in after.items()} != {k: v.metadata["etag"] for k, v in before.items()}:
-            continue
-        kept = _by_status(STATUS_COUNTS.sums(before.values()))
-        correction = {status.value: counted[status] - kept[status] for status in Status}
-        if not any(correction.values()) and before:
-            return counted
-        if STATUS_COUNTS.correct(table, TENANT_PARTITION, before, correction):
-            return counted
-        # a writer came in between: count again
-    raise Conflict("modifiedConcurrently", "Tenants kept changing while they were counted; retry later.")
-
-
-def _by_status(sums: Mapping[str, int]) -> dict[Status, int]:
-    return {status: sums[status.value] for status in Status}

@@ -1,41 +1,42 @@
-"""Use cases for tenant records: create or update, read, delete. Secrets go to the SecretStore only."""
+"""Use cases for customer records: create or update, read, delete. Secrets go to the SecretStore only."""
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
 
 from ..domain.errors import Conflict, InputError, NotFound
-from ..domain.inputs import TenantInput
-from ..domain.models import AuthMethod, Status, Tenant
-from ..domain.ports import HistoryStore, SecretStore, TenantStore
-from ..domain.secrets import SecretName
-from ..domain.verification import verification_inputs
+from ..domain.inputs import CustomerInput
+from ..domain.models import AuthMethod, Customer, Status
+from ..domain.ports import CustomerStore, HistoryStore, SecretStore
+from ..domain.secrets import SecretKind
+from ..domain.verification import same_verification_inputs
 from .secret_writes import new_versions, retire_quietly
 
 logger = logging.getLogger(__name__)
 
 
-def get_tenant(store: TenantStore, customer_id: str) -> Tenant:
-    tenant = store.get(customer_id)
-    if tenant is None:
+def get_customer(store: CustomerStore, customer_id: str) -> Customer:
+    customer = store.get(customer_id)
+    if customer is None:
         raise NotFound(f"No customer with customerId {customer_id}.")
-    return tenant
+    return customer
 
 
 def _require(condition: bool, field: str, method: AuthMethod) -> None:
     if not condition:
-        raise InputError("missingField", f"{field} is required for authenticationMethod {method.value}.")
+        raise InputError("missingField", f"{field} is required for authenticationMethod {method.value}.",
+                         target=field)
 
 
-def put_tenant(
-    store: TenantStore,
+def put_customer(
+    store: CustomerStore,
     secrets: SecretStore,
     customer_id: str,
-    data: TenantInput,
+    data: CustomerInput,
     *,
     now: datetime | None = None,
-) -> tuple[Tenant, bool]:
-    """Create or replace a customer; returns (tenant, created). Validates fully before writing anything;
+) -> tuple[Customer, bool]:
+    """Create or replace a customer; returns (customer, created). Validates fully before writing anything;
     new secrets become new versions that the record then points at (usecases/secret_writes.py); the versions
     they replace are left to the sweep."""
     now = now or datetime.now(UTC)
@@ -45,18 +46,18 @@ def put_tenant(
 
     method = data.authentication_method
     if method is AuthMethod.PASSWORD:
-        _require(data.password is not None or SecretName.PASSWORD in kept, "password", method)
+        _require(data.password is not None or SecretKind.PASSWORD in kept, "password", method)
     elif method is AuthMethod.APPLICATION:
         _require(application_id is not None, "applicationId", method)
         _require(
-            data.application_secret is not None or SecretName.APPLICATION_SECRET in kept,
+            data.application_secret is not None or SecretKind.APPLICATION_SECRET in kept,
             "applicationSecret",
             method,
         )
 
-    values = {SecretName.PASSWORD: data.password, SecretName.APPLICATION_SECRET: data.application_secret}
+    values = {SecretKind.PASSWORD: data.password, SecretKind.APPLICATION_SECRET: data.application_secret}
     with new_versions(secrets, customer_id, values) as written:
-        tenant = Tenant(
+        customer = Customer(
             customer_id=customer_id,
             tenant_id=data.tenant_id,
             authentication_method=method,
@@ -68,31 +69,31 @@ def put_tenant(
             pending_consent=existing.pending_consent if existing else None,
             last_consent=existing.last_consent if existing else None,
         )
-        return _save(store, existing, tenant)
+        return _save(store, existing, customer)
 
 
-def _save(store: TenantStore, existing: Tenant | None, tenant: Tenant) -> tuple[Tenant, bool]:
+def _save(store: CustomerStore, existing: Customer | None, customer: Customer) -> tuple[Customer, bool]:
     if existing is None:
         try:
-            return store.add(tenant), True
+            return store.create(customer), True
         except Conflict:
             # Another request created it between our read and write: the caller may retry as an update.
             raise Conflict("modifiedConcurrently", "The customer was created by another request; retry.") from None
 
-    if verification_inputs(existing) == verification_inputs(tenant):
+    if same_verification_inputs(existing, customer):
         # The last verification still describes this configuration (a new secret is a new version): keep it.
-        tenant = tenant.with_outcome_of(existing)
+        customer = customer.with_outcome_of(existing)
     else:
         logger.info(
-            "customer %s changed how it is reached; its status is back to %s", tenant.customer_id, Status.NOT_VERIFIED
+            "customer %s changed how it is reached; its status is back to %s", customer.customer_id, Status.NOT_VERIFIED
         )
-    return store.update(existing, tenant), False
+    return store.replace(existing, customer), False
 
 
-def delete_tenant(store: TenantStore, history: HistoryStore, secrets: SecretStore, customer_id: str) -> None:
+def delete_customer(store: CustomerStore, history: HistoryStore, secrets: SecretStore, customer_id: str) -> None:
     """The record goes first, under its ETag, so no write that read it can bring its secrets back; then its
     history and the secret versions it named. What a failure leaves behind, the sweep removes."""
-    tenant = get_tenant(store, customer_id)
-    store.delete(tenant)
+    customer = get_customer(store, customer_id)
+    store.delete(customer)
     history.delete_all(customer_id)
-    retire_quietly(secrets, customer_id, tenant.secret_versions)
+    retire_quietly(secrets, customer_id, customer.secret_versions)

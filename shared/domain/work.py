@@ -1,24 +1,52 @@
-"""The queue messages of `verify-requests` as JSON: what the fan-out sends and the worker reads.
+"""The work of a run sent over the queue `verify-requests`, and its messages as JSON.
 
 A message the host gave up on reaches `verify-requests-poison` as it was sent, so the same decoding reads it
-there. `resent` is written only when true, so a first sending reads as it always did.
+there. `resent` is written only when true.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from .models import Cursor
+from .models import Cursor, is_cursor
 from .rules import is_customer_id
-from .verification import Chunk, FanOut, Watch, Work
+
+
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """Enrol the customers listed next (after `after`) in a run and send their chunks. `resent`: sent again
+    after it failed on every delivery (it is not sent a third time)."""
+
+    run_id: str
+    after: Cursor | None = None
+    resent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Verify these customers for a run. `resent`: sent again after their work was lost."""
+
+    run_id: str
+    customer_ids: tuple[str, ...]
+    resent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Sent with a delay: look whether a run still makes progress, and recover it if not."""
+
+    run_id: str
+
+
+Work = FanOut | Chunk | Watch
 
 
 def encode(work: Work) -> str:
     if isinstance(work, Watch):
         body: dict[str, Any] = {"watch": work.run_id}
     elif isinstance(work, FanOut):
-        after = [work.after.partition, work.after.row] if work.after is not None else None
-        body = {"fanOut": work.run_id, "after": after}
+        body = {"fanOut": work.run_id, "after": work.after}
     else:
         body = {"run": work.run_id, "customers": list(work.customer_ids)}
     if getattr(work, "resent", False):
@@ -38,11 +66,8 @@ def decode(text: str) -> Work:
         return Watch(body["watch"])
     if set(body) == {"fanOut", "after"} and isinstance(body["fanOut"], str):
         after = body["after"]
-        if after is None:
-            return FanOut(body["fanOut"], resent=resent)
-        if (isinstance(after, list) and len(after) == 2 and isinstance(after[0], str)
-                and (after[1] is None or isinstance(after[1], str))):
-            return FanOut(body["fanOut"], Cursor(after[0], after[1]), resent=resent)
+        if after is None or is_cursor(after):
+            return FanOut(body["fanOut"], after, resent=resent)
     if set(body) == {"run", "customers"} and isinstance(body["run"], str) and isinstance(body["customers"], list):
         customers = body["customers"]
         if all(isinstance(c, str) and is_customer_id(c) for c in customers):

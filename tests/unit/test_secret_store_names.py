@@ -8,9 +8,10 @@ import string
 
 import pytest
 
-from shared.adapters.secret_names import secret_name
+from shared.adapters.secret_store_names import store_name
 from shared.domain.errors import InputError
-from shared.domain.secrets import SecretName
+from shared.domain.models import ProviderSecret
+from shared.domain.secrets import SecretKind
 
 VAULT_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
 ID_ALPHABET = string.ascii_letters + string.digits + "._-"
@@ -26,22 +27,28 @@ def decode(name: str) -> tuple[str, str]:
 
 def test_name_is_the_documented_scheme() -> None:
     # A literal: changing the scheme would orphan every secret already stored under the old names.
-    assert secret_name("Contoso", SecretName.PASSWORD) == "tenant-inxw45dponxq-password"
-    assert secret_name("Contoso", SecretName.REFRESH_TOKEN) == "tenant-inxw45dponxq-refresh-token"
-    assert secret_name("Contoso", SecretName.APPLICATION_SECRET) == "tenant-inxw45dponxq-app-secret"
+    assert store_name("Contoso", SecretKind.PASSWORD) == "tenant-inxw45dponxq-password"
+    assert store_name("Contoso", SecretKind.REFRESH_TOKEN) == "tenant-inxw45dponxq-refresh-token"
+    assert store_name("Contoso", SecretKind.APPLICATION_SECRET) == "tenant-inxw45dponxq-app-secret"
 
 
-@pytest.mark.parametrize("kind", list(SecretName))
+def test_the_consent_flow_and_the_providers_secrets_have_the_documented_names() -> None:
+    assert store_name("Contoso", SecretKind.CONSENT_FLOW) == "tenant-inxw45dponxq-consent-flow"
+    assert store_name(None, ProviderSecret.CLIENT_SECRET) == "provider-client-secret"
+    assert store_name(None, ProviderSecret.TOKEN_KEY) == "provider-token-key"
+
+
+@pytest.mark.parametrize("kind", list(SecretKind))
 @pytest.mark.parametrize("customer_id", ["a" * 64, "Z" * 64, "." * 63 + "x", "-_." * 21 + "x", "9" * 64])
-def test_longest_ids_fit_the_vault_limit(customer_id: str, kind: SecretName) -> None:
-    name = secret_name(customer_id, kind)
+def test_longest_ids_fit_the_vault_limit(customer_id: str, kind: SecretKind) -> None:
+    name = store_name(customer_id, kind)
     assert VAULT_NAME.fullmatch(name), name
     assert len(name) <= 127
 
 
 def test_every_kind_has_its_own_token() -> None:
-    kinds = {decode(secret_name("c", kind))[1] for kind in SecretName}
-    assert len(kinds) == len(SecretName)
+    kinds = {decode(store_name("c", kind))[1] for kind in SecretKind}
+    assert len(kinds) == len(SecretKind)
 
 
 @pytest.mark.parametrize(
@@ -57,8 +64,8 @@ def test_every_kind_has_its_own_token() -> None:
     ],
 )
 def test_ids_the_vault_would_confuse_get_different_names(first: str, second: str) -> None:
-    for kind in SecretName:
-        assert secret_name(first, kind).lower() != secret_name(second, kind).lower()
+    for kind in SecretKind:
+        assert store_name(first, kind).lower() != store_name(second, kind).lower()
 
 
 def test_names_decode_back_to_their_customer_and_kind() -> None:
@@ -67,18 +74,18 @@ def test_names_decode_back_to_their_customer_and_kind() -> None:
     ids |= {"".join(rng.choice(ID_ALPHABET) for _ in range(rng.randint(1, 64))) for _ in range(500)}
     # Case variants of the same letters, the case the vault folds away.
     ids |= {cid.swapcase() for cid in list(ids)}
-    tokens = {kind: decode(secret_name("c", kind))[1] for kind in SecretName}
+    tokens = {kind: decode(store_name("c", kind))[1] for kind in SecretKind}
     folded = set()
     for cid in ids:
-        for kind in SecretName:
-            name = secret_name(cid, kind)
+        for kind in SecretKind:
+            name = store_name(cid, kind)
             assert decode(name) == (cid, tokens[kind])
             folded.add(name.lower())
-    assert len(folded) == len(ids) * len(SecretName)
+    assert len(folded) == len(ids) * len(SecretKind)
 
 
 @pytest.mark.parametrize("customer_id", ["", "x" * 65, "a b", "a/b", "ü", "a\nb", "a+b"])
 def test_ids_outside_the_contract_are_refused(customer_id: str) -> None:
     with pytest.raises(InputError) as caught:
-        secret_name(customer_id, SecretName.PASSWORD)
+        store_name(customer_id, SecretKind.PASSWORD)
     assert caught.value.code == "invalidCustomerId"
