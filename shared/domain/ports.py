@@ -266,3 +266,9 @@ class GraphReader(Protocol):
         """`GET {GRAPH}/v1.0/tenantRelationships/delegatedAdminRelationships`, every page, in the provider's tenant
         (DelegatedAdminRelationship.Read.All)."""
 
+
+class ExpiryIndex(Protocol):
+    """The customers' known times to failure (the CustomerStore keeps one per record: expiry_record.record_outlook)."""
+
+    def expiring_by(self, moment: datetime) -> list[datetime]:
+        """Every known time to failure at or before `moment` (summary.expiring counts them)."""

@@ -25,18 +25,20 @@ _PART = re.compile(r"[A-Za-z0-9_-]+")
 _KEYS = frozenset({"c", "s", "m"})
 
 
-def encode(cursor: Cursor, flt: CustomerFilter, key: bytes) -> str:
-    body = {
+def encode(cursor: Cursor, flt: CustomerFilter, key: bytes, *, expiring_within_days: int | None = None) -> str:
+    body: dict[str, Any] = {
         "c": cursor,
         "s": flt.status.value if flt.status is not None else None,
         "m": flt.method.value if flt.method is not None else None,
     }
+    if expiring_within_days is not None:  # only then, so tokens of other listings stay as they were
+        body["e"] = expiring_within_days
     compact = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
     signed = _PREFIX + _b64(compact.encode("ascii"))
     return signed + "." + _b64(_signature(signed, key))
 
 
-def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
+def decode(token: str, flt: CustomerFilter, key: bytes, *, expiring_within_days: int | None = None) -> Cursor:
     """The cursor a token carries; raises InputError for any token this API did not issue for this filter."""
     signed, _, signature = token.rpartition(".")
     payload = signed[len(_PREFIX):]
@@ -50,7 +52,8 @@ def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
     except (binascii.Error, ValueError, RecursionError):
         raise invalid_continuation_token() from None
     cursor = _cursor(body)
-    if cursor is None or encode(cursor, flt, key) != token:  # not canonical, or issued for another filter
+    # Not canonical, or issued for another filter:
+    if cursor is None or encode(cursor, flt, key, expiring_within_days=expiring_within_days) != token:
         raise invalid_continuation_token()
     return cursor
 
@@ -61,7 +64,7 @@ def is_signed_with(token: str, key: bytes) -> bool:
 
 
 def _cursor(body: Any) -> Cursor | None:
-    if not isinstance(body, dict) or set(body) != _KEYS or not is_cursor(body["c"]):
+    if not isinstance(body, dict) or set(body) - {"e"} != _KEYS or not is_cursor(body["c"]):
         return None
     return body["c"]
 

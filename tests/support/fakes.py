@@ -11,6 +11,7 @@ from shared import bootstrap
 from shared.bootstrap import Services
 from shared.config import AppConfig, load_config
 from shared.domain.errors import Conflict
+from shared.domain.expiry_record import record_outlook
 from shared.domain.models import (
     Cursor,
     Customer,
@@ -70,6 +71,7 @@ class InMemoryCustomerStore:
             if key >= start
             and (flt.status is None or t.last_verification_status == flt.status)
             and (flt.method is None or t.authentication_method == flt.method)
+            and (flt.expires_before is None or _expires_by(t, flt.expires_before))
         ]
         # The cursor of this fake: the customerId the next listing starts at.
         return CustomerListing(rows[:top], rows[top].customer_id if len(rows) > top else None)
@@ -85,6 +87,14 @@ class InMemoryCustomerStore:
         return counts
 
     recount_status_counts = get_status_counts
+
+    def expiring_by(self, moment: datetime) -> list[datetime]:
+        return sorted(at for t in self.customers.values() if (at := record_outlook(t).expires_at) and at <= moment)
+
+
+def _expires_by(customer: Customer, moment: datetime) -> bool:
+    at = record_outlook(customer).expires_at
+    return at is not None and at <= moment
 
 
 class InMemoryHistoryStore:
