@@ -54,6 +54,9 @@ class HttpGraphReader:
         self._session = pooled_session(pool_size)
         use_environment_proxies(self._session, self._graph)
 
+    def close(self) -> None:
+        self._session.close()
+
     def application_credentials(
         self, *, access_token: str, application_id: str, deadline: float,
     ) -> AppCredentials | ReadUnknown:

@@ -138,7 +138,8 @@ class MsalIdentityPlatform:
                 continue
             if "access_token" in result:
                 return TokenAnswer(claims=_claims(result["access_token"]), identity=result.get("id_token_claims"),
-                                   refresh_token=result.get("refresh_token"), throttled=throttled)
+                                   refresh_token=result.get("refresh_token"), throttled=throttled,
+                                   access_token=result["access_token"])
             return _error_answer(result, throttled)
         reason = Reason.THROTTLED if throttled and "429" in problem else Reason.UNREACHABLE
         return TokenAnswer(transport=reason, description=problem, throttled=throttled)

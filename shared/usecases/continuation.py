@@ -38,7 +38,7 @@ def _status_scope(flt: CustomerFilter, expiring_within_days: int | None) -> dict
     scope = {"s": flt.status.value if flt.status is not None else None,
              "m": flt.method.value if flt.method is not None else None}
     if expiring_within_days is not None:  # only then, so tokens of other listings stay as they were
-        scope["e"] = str(expiring_within_days)
+        scope["x"] = str(expiring_within_days)
     return scope
 
 
