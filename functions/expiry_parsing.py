@@ -49,3 +49,39 @@ def expiring_within_days(params: Mapping[str, str]) -> int | None:
         raise InputError("invalidQueryParameter", f"expiringWithinDays must be a whole number from 0 to "
                          f"{MAX_WITHIN_DAYS}.", target="expiringWithinDays")
     return int(significant)
+
+
+_BULK_FIELDS = frozenset({"customerIds", "allPasswordCustomers"})
+
+
+def bulk_consent_input(body: Mapping[str, Any], *, limit: int) -> list[str] | None:
+    """Body of POST /api/consent: `{"customerIds": [...]}` (1 to `limit` ids, duplicates answered once, in the
+    order given) or `{"allPasswordCustomers": true}` (None)."""
+    from .parsing import _unknown_field, customer_id  # parsing imports this module
+
+    unknown = sorted(set(body) - _BULK_FIELDS)
+    if unknown:
+        raise _unknown_field(unknown[0])
+    ids, everyone = body.get("customerIds"), body.get("allPasswordCustomers")
+    if everyone is not None and everyone is not True:
+        raise InputError("invalidField", "allPasswordCustomers must be true when given.", target="allPasswordCustomers")
+    if (ids is None) == (everyone is None):
+        raise InputError("invalidField", "Give either customerIds (a list) or allPasswordCustomers: true.",
+                         target="customerIds")
+    if everyone:
+        return None
+    if not isinstance(ids, list) or not ids:
+        raise InputError("invalidField", "customerIds must be a list of 1 or more customerIds.", target="customerIds")
+    if len(ids) > limit:
+        raise InputError("tooManyCustomers", f"customerIds holds more than {limit} ids: ask in batches.",
+                         target="customerIds")
+    seen: dict[str, None] = {}
+    for raw in ids:
+        if not isinstance(raw, str):
+            raise InputError("invalidCustomerId", "Each of customerIds must be a customerId.", target="customerIds")
+        try:
+            seen[customer_id(raw)] = None
+        except InputError:
+            raise InputError("invalidCustomerId", "Each of customerIds must be 1 to 64 of A-Z a-z 0-9 . _ -.",
+                             target="customerIds") from None
+    return list(seen)

@@ -1,12 +1,14 @@
 """Foresight's parts of the contract's JSON bodies: the tenant view's expiry fields, the settings' client secret
-expiry, and the status summary's `expiring` counts and provider secret line."""
+expiry, the status summary's `expiring` counts and provider secret line, and the bulk consent links (JSON, CSV)."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from typing import Any
 
 from .domain.expiry import Expiry, ExpiryUnknown, Part
-from .domain.expiry_consent import retirement
+from .domain.expiry_consent import BulkLink, retirement
 from .domain.expiry_record import provider_secret_part, record_outlook
 from .domain.models import Customer, ProviderSettings, StatusListing
 
@@ -64,3 +66,37 @@ def expiring_summary(listing: StatusListing) -> dict[str, Any]:
         "expiring": {f"within{days}Days": count for days, count in sorted(listing.expiring.items())},
         "providerClientSecret": part_view(listing.provider_secret),
     }
+
+
+def bulk_links_view(links: list[BulkLink]) -> dict[str, Any]:
+    """POST /api/consent as JSON: a link per customer, or why there is none."""
+    return {"links": [{
+        "customerId": item.customer_id, "tenantId": item.tenant_id, "m365Email": item.m365_email,
+        "authorizationUrl": item.link.authorization_url if item.link else None,
+        "expiresAt": _iso(item.link.expires_at) if item.link else None,
+        "error": {"code": item.error_code, "message": item.error_message} if item.error_code else None,
+    } for item in links]}
+
+
+CSV_COLUMNS = ("customerId", "tenantId", "m365Email", "authorizationUrl", "expiresAt", "error")
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): shown as text by a leading apostrophe.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def bulk_links_csv(links: list[BulkLink]) -> str:
+    """POST /api/consent as CSV (RFC 4180, CRLF), every cell safe to open in a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in bulk_links_view(links)["links"]:
+        error = row["error"]
+        cells = [row["customerId"], row["tenantId"], row["m365Email"], row["authorizationUrl"], row["expiresAt"],
+                 f"{error['code']}: {error['message']}" if error else None]
+        writer.writerow([_cell(value) for value in cells])
+    return out.getvalue()
+
+
+def _cell(value: str | None) -> str:
+    if value is None:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_START) else value

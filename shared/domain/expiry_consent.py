@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .classification import Failure, failure
+from .consent import ConsentLink
 from .models import AuthMethod
 from .reasons import Reason
 
@@ -88,3 +89,15 @@ def retirement(method: AuthMethod) -> Retirement | None:
     """The notice for a method Microsoft is retiring: `password` (mandatory MFA for admin sign-ins, which the
     username/password (ROPC) flow cannot pass; MSAL and azure-identity deprecated that flow); None otherwise."""
     return PASSWORD_RETIREMENT if method is AuthMethod.PASSWORD else None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkLink:
+    """One row of the bulk consent export (POST /api/consent): a customer's Grant Consent link, or why it has none."""
+
+    customer_id: str
+    tenant_id: str | None = None
+    m365_email: str | None = None
+    link: ConsentLink | None = None
+    error_code: str | None = None
+    error_message: str | None = None
