@@ -210,6 +210,11 @@ def test_graph_accepts_only_its_own_audience_and_the_simulators_signature(sim, t
     assert "audience" in answers["vault"].json()["error"]["message"]
 
 
+def test_graph_takes_a_token_for_its_own_uri_as_the_app_asks_with_graph_endpoint_set_to_the_simulator(sim):
+    token = app_token(sim, CONTOSO.id, scope=f"{sim.graph_endpoint}/.default")
+    assert graph(sim, CREDENTIALS.format(CUSTOMER_APP), token).status_code == 200
+
+
 # --- delegatedAdminRelationships ------------------------------------------------------------------------------
 
 def add_relationships(sim: IdentitySimulator, count: int, **fields: Any) -> list[DelegatedAdminRelationship]:

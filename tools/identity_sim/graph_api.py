@@ -120,7 +120,8 @@ def _caller(
     if claims is None:
         return _unauthenticated("Access token validation failure. Invalid signature or malformed token.",
                                 correlation_id)
-    if claims.get("aud") not in GRAPH_AUDIENCES:
+    # Graph's own URI: when the app's GRAPH_ENDPOINT is this simulator, its `<endpoint>/.default` names it.
+    if claims.get("aud") not in GRAPH_AUDIENCES | {state.authority_host, state.authority_host + "/"}:
         return _unauthenticated("Access token validation failure. Invalid audience.", correlation_id)
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
         return _unauthenticated("Lifetime validation failed, the token is expired.", correlation_id)
