@@ -7,8 +7,9 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from .domain.expiry import Expiry, ExpiryUnknown, Part
+from .domain.expiry import Expiry, ExpiryKind, ExpiryUnknown, Part
 from .domain.expiry_consent import BulkLink, retirement
+from .domain.expiry_gdap import HINTS, GdapReason
 from .domain.expiry_record import provider_secret_part, record_outlook
 from .domain.models import Customer, ProviderSettings, StatusListing
 
@@ -17,11 +18,15 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
-def expiry_view(expiry: Expiry | None) -> dict[str, Any] | None:
-    """`{"what", "source", "at"}`, or None."""
+def expiry_view(expiry: Expiry | None, *, gdap_reason: str | None = None) -> dict[str, Any] | None:
+    """`{"what", "source", "at"}`, or None; a delegated admin relationship also says why it ends (`reason`,
+    `hint`: it will not auto-extend, or holds Global Administrator)."""
     if expiry is None:
         return None
-    return {"what": expiry.what.value, "source": expiry.source.value, "at": _iso(expiry.at)}
+    view = {"what": expiry.what.value, "source": expiry.source.value, "at": _iso(expiry.at)}
+    if expiry.what is ExpiryKind.GDAP_RELATIONSHIP and gdap_reason in set(GdapReason):
+        view.update(reason=gdap_reason, hint=HINTS[GdapReason(gdap_reason)])
+    return view
 
 
 def unknown_view(unknown: ExpiryUnknown) -> dict[str, Any]:
@@ -40,9 +45,10 @@ def foresight_fields(customer: Customer) -> dict[str, Any]:
     known, and why: a failed read is never "no expiry"), and `retirement` (the method's retirement notice)."""
     view = record_outlook(customer)
     notice = retirement(customer.authentication_method)
+    gdap_reason = customer.foresight.gdap_reason if customer.foresight is not None else None
     return {
         "expiresAt": _iso(view.expiry.at) if view.expiry is not None else None,
-        "expiry": expiry_view(view.expiry),
+        "expiry": expiry_view(view.expiry, gdap_reason=gdap_reason),
         "expiryUnknown": [unknown_view(item) for item in view.unknown],
         "retirement": ({"message": notice.text, "hint": notice.hint, "reference": notice.reference}
                        if notice is not None else None),
