@@ -172,3 +172,19 @@ def test_gdap_relationships_are_listed_once_and_one_holding_global_admin_warns()
         assert first.foresight.gdap.at == ends and first.foresight.gdap_reason == "holdsGlobalAdministrator"
         assert second.foresight.gdap is None  # no relationship with that tenant: nothing to say
         assert graph(services).reads.count("relationships") == 1
+
+
+def test_a_runs_group_write_keeps_what_each_verification_learnt_and_its_warnings(world):
+    from shared.usecases.verify import check, record_many
+
+    world.verification.platform.script(TENANT, ok(TENANT))
+    ends = in_days(12)
+    graph(world).credentials = AppCredentials(passwords=(PasswordCredential("k", SECRET[:3], ends),))
+    add_app_customer(world, "g1")
+    add_app_customer(world, "g2")
+    done = [check(world.verification, world.customers.get(cid), in_run=True) for cid in ("g1", "g2")]
+    saved = record_many(world.verification, done, run_id="run-1")
+    assert [customer.foresight.client_secret.at for customer in saved] == [ends, ends]
+    assert [(event.customer_id, event.run_id) for event in expiring_events(world)] == [("g1", "run-1"),
+                                                                                        ("g2", "run-1")]
+    assert all(customer.foresight.warned for customer in saved)
