@@ -12,7 +12,7 @@ Microsoft enforces), else the operator's, else the unknown with its reason.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .expiry import (
@@ -97,3 +97,19 @@ def provider_secret_part(settings: ProviderSettings | None) -> Part:
     return operator_or_graph(settings.client_secret_graph, settings.client_secret_read,
                              what=ExpiryKind.PROVIDER_CLIENT_SECRET, operator_at=settings.client_secret_expires_at,
                              credential_id=settings.client_secret_version or "")
+
+
+def kept_through_edit(existing: Customer | None, customer: Customer) -> Foresight | None:
+    """What an edit (PUT /api/tenants) keeps of the record's Foresight: nothing learnt about a sign-in that changed
+    (another method, tenant or app), and nothing Graph said of a secret that was replaced; the bands warned stay
+    (they are keyed by credential, so a new one warns afresh)."""
+    kept = existing.foresight if existing is not None else None
+    if existing is None or kept is None:
+        return None
+    if (customer.authentication_method, customer.tenant_id, customer.application_id) != (
+            existing.authentication_method, existing.tenant_id, existing.application_id):
+        return Foresight(warned=kept.warned)
+    if customer.secret_versions.get(SecretKind.APPLICATION_SECRET) != existing.secret_versions.get(
+            SecretKind.APPLICATION_SECRET):
+        return replace(kept, client_secret=None, client_secret_read=None)
+    return kept

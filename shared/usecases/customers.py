@@ -1,10 +1,12 @@
 """Use cases for customer records: create or update, read, delete. Secrets go to the SecretStore only."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime
 
 from ..domain.errors import Conflict, InputError, NotFound
+from ..domain.expiry_record import kept_through_edit
 from ..domain.inputs import CustomerInput
 from ..domain.models import AuthMethod, Customer, Status
 from ..domain.ports import CustomerStore, HistoryStore, SecretStore
@@ -72,8 +74,8 @@ def put_customer(
             application_secret_expires_at=kept_expiry(
                 existing.application_secret_expires_at if existing else None, given=data.expiry_given,
                 value=data.application_secret_expires_at, secret_changed=data.application_secret is not None),
-            foresight=existing.foresight if existing else None,
         )
+        customer = dataclasses.replace(customer, foresight=kept_through_edit(existing, customer))
         return _save(store, existing, customer)
 
 

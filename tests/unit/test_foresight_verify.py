@@ -188,3 +188,16 @@ def test_a_runs_group_write_keeps_what_each_verification_learnt_and_its_warnings
     assert [(event.customer_id, event.run_id) for event in expiring_events(world)] == [("g1", "run-1"),
                                                                                         ("g2", "run-1")]
     assert all(customer.foresight.warned for customer in saved)
+
+
+def test_a_new_secret_forgets_what_graph_said_of_the_old_one(world):
+    world.verification.platform.script(TENANT, ok(TENANT))
+    graph(world).credentials = AppCredentials(passwords=(PasswordCredential("k", SECRET[:3], in_days(3)),))
+    add_app_customer(world)
+    assert foresight_fields(verify_customer(world.verification, "c1", in_run=True))["expiry"]["source"] == "graph"
+    put_customer(world.customers, world.secrets, "c1", CustomerInput(
+        tenant_id=TENANT, authentication_method=AuthMethod.APPLICATION, m365_email=None, application_id=APP,
+        application_secret="Xyz-rotated-secret"))
+    view = foresight_fields(world.customers.get("c1"))
+    assert view["expiry"] is None and [item["reason"] for item in view["expiryUnknown"]] == ["notReadYet"]
+    assert world.customers.get("c1").foresight.warned  # the old credential's bands are kept, keyed by it
