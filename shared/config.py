@@ -155,9 +155,10 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
 
 
 def _tenant(env: Mapping[str, str], name: str) -> str | None:
-    value = (env.get(name) or "").strip().lower()
-    if value and not (value.isascii() and (is_guid(value) or is_domain(value))):
-        raise ConfigurationError(f"{name} must be a tenant id (a GUID) or its domain name, not {value!r}.")
+    raw = (env.get(name) or "").strip()
+    value = raw.lower()  # lower() folds some letters into ASCII ones: judge what was given, not what it folds to
+    if raw and not (raw.isascii() and (is_guid(value) or is_domain(value))):
+        raise ConfigurationError(f"{name} must be a tenant id (a GUID) or its domain name, not {raw!r}.")
     return value or None
 
 
