@@ -33,7 +33,8 @@ export function expiresCell(view) {
   const cell = el("td", { className: "expires", attrs: { "data-label": "Expires" } });
   if (view.expiry) {
     const band = bandOf(view.expiry.at);
-    cell.append(el("span", { className: `expiry ${band}`.trim(), text: fromNow(view.expiry.at),
+    const when = band === "expired" ? `expired ${fromNow(view.expiry.at)}` : fromNow(view.expiry.at);
+    cell.append(el("span", { className: `expiry ${band}`.trim(), text: when,
       attrs: { title: expiryText(view.expiry), "data-band": band || "none" } }));
   } else {
     cell.append(el("span", { className: "expiry", text: view.expiryUnknown && view.expiryUnknown.length
