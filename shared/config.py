@@ -35,6 +35,8 @@ DEFAULTS: dict[str, str] = {
     "CONSENT_SCOPES": "https://graph.microsoft.com/.default",
     "LOCAL_SECRETS_FILE": ".local/dev-secrets.json",
     "REMINDER_INTERVAL": "24:00:00",
+    "GDAP_CHECK": "false",
+    "PROVIDER_TENANT_ID": "",  # none: the provider's own Graph reads are off
 }
 
 # A TimeSpan as the design writes it: "hh:mm:ss" (any number of hours) or "d.hh:mm:ss"; "0" alone turns it off.
@@ -155,7 +157,7 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
 
 
 def _tenant(env: Mapping[str, str], name: str) -> str | None:
-    raw = (env.get(name) or "").strip()
+    raw = (env.get(name) or DEFAULTS[name]).strip()
     value = raw.lower()  # lower() folds some letters into ASCII ones: judge what was given, not what it folds to
     if raw and not (raw.isascii() and (is_guid(value) or is_domain(value))):
         raise ConfigurationError(f"{name} must be a tenant id (a GUID) or its domain name, not {raw!r}.")
@@ -163,7 +165,7 @@ def _tenant(env: Mapping[str, str], name: str) -> str | None:
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = (env.get(name) or "false").strip().lower()
+    value = _get(env, name).lower()
     if value not in ("true", "false"):
         raise ConfigurationError(f"{name} must be true or false, not {value!r}.")
     return value == "true"

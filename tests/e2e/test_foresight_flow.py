@@ -74,7 +74,10 @@ def test_each_view_says_what_fails_first_and_from_where(world):
     assert views["app-5d"]["expiresAt"] == iso(ends["app"])
     blind = views["app-blind"]  # its app may not read itself in Graph: the operator's date, and why
     assert blind["expiry"]["source"] == "operator"
-    assert views["pw-gdap"]["expiry"] == {"what": "gdapRelationship", "source": "graph", "at": iso(ends["gdap"])}
+    gdap = views["pw-gdap"]["expiry"]  # it holds Global Administrator: it ends, whatever its autoExtendDuration
+    assert (gdap["what"], gdap["source"], gdap["at"], gdap["reason"]) == (
+        "gdapRelationship", "graph", iso(ends["gdap"]), "holdsGlobalAdministrator")
+    assert gdap["hint"].startswith("The delegated admin relationship holds Global Administrator")
     assert views["pw-gdap"]["retirement"]["hint"].startswith("Move this customer to token authentication")
 
 
