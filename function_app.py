@@ -4,7 +4,18 @@ No I/O here: the host imports this module on every cold start.
 """
 import azure.functions as func
 
-from functions import consent, customers, events, health, maintenance, page, provider_settings, status, verification
+from functions import (
+    consent,
+    consent_bulk,
+    customers,
+    events,
+    health,
+    maintenance,
+    page,
+    provider_settings,
+    status,
+    verification,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health.bp)
@@ -16,3 +27,4 @@ app.register_functions(consent.bp)
 app.register_functions(maintenance.bp)
 app.register_functions(events.bp)
 app.register_functions(page.bp)
+app.register_functions(consent_bulk.bp)

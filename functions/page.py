@@ -30,7 +30,7 @@ STATIC_FILES = frozenset({
     "app.css", "favicon.svg", "icon-succeeded.svg", "icon-failed.svg", "icon-notverified.svg",
     "app.js", "api.js", "format.js", "dom.js", "summary.js", "table.js", "customer.js", "tenant-form.js",
     "settings.js", "dialogs.js", "render.js", "form-fields.js",
-    "events.js",
+    "events.js", "expiry.js",
 })
 INDEX = "index.html"
 

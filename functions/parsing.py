@@ -26,15 +26,19 @@ from shared.domain.rules import (
 )
 from shared.domain.runs import is_run_id
 
+from .expiry_parsing import expiring_within_days, expiry_date
+
 MAX_BODY_BYTES = 64 * 1024
 
 # Fields of the tenant view a portal may send back unchanged on PUT; they are read-only and ignored.
 _READ_ONLY_VIEW_FIELDS = frozenset({
     "customerId", "whenLastVerified", "lastVerificationStatus", "lastVerificationReason",
     "lastVerificationMessage", "aadstsCode", "hint", "secretsConfigured", "history", "pendingConsent", "lastConsent",
+    "expiresAt", "expiry", "expiryUnknown", "retirement",
 })
 _CUSTOMER_FIELDS = frozenset({
     "tenantId", "authenticationMethod", "m365Email", "password", "applicationId", "applicationSecret",
+    "applicationSecretExpiresAt",
 })
 # Longest secret values we accept: Entra passwords are at most 256 characters; client secrets are ~40.
 _MAX_PASSWORD = 256
@@ -190,6 +194,10 @@ def customer_input(body: Mapping[str, Any]) -> CustomerInput:
             "applicationId and applicationSecret are accepted only with authenticationMethod application.",
             target="applicationId" if application_id is not None else "applicationSecret",
         )
+    expires_at = expiry_date(body, "applicationSecretExpiresAt")
+    if expires_at is not None and method is not AuthMethod.APPLICATION:
+        raise InputError("invalidField", "applicationSecretExpiresAt is accepted only with authenticationMethod "
+                         "application.", target="applicationSecretExpiresAt")
     return CustomerInput(
         tenant_id=tenant_id,
         authentication_method=method,
@@ -197,6 +205,8 @@ def customer_input(body: Mapping[str, Any]) -> CustomerInput:
         password=password,
         application_id=application_id,
         application_secret=application_secret,
+        application_secret_expires_at=expires_at,
+        expiry_given=expires_at is not None,
     )
 
 
@@ -231,7 +241,8 @@ def status_query(params: Mapping[str, str]) -> StatusQuery:
     status = _enum_param(params, "status", Status)
     method = _enum_param(params, "method", AuthMethod)
     top, token = _top_and_token(params, default=MAX_PAGE_SIZE)
-    return StatusQuery(status=status, method=method, top=top, continuation_token=token)
+    return StatusQuery(status=status, method=method, top=top, continuation_token=token,
+                       expiring_within_days=expiring_within_days(params))
 
 
 def _top_and_token(params: Mapping[str, str], *, default: int) -> tuple[int, str | None]:
@@ -259,8 +270,8 @@ def events_query(params: Mapping[str, str]) -> tuple[EventFilter, int, str | Non
 
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
-_SETTINGS_FIELDS = frozenset({"clientId", "redirectUrl", "clientSecret"})
-_READ_ONLY_SETTINGS_FIELDS = frozenset({"clientSecretConfigured", "updatedAt"})
+_SETTINGS_FIELDS = frozenset({"clientId", "redirectUrl", "clientSecret", "clientSecretExpiresAt"})
+_READ_ONLY_SETTINGS_FIELDS = frozenset({"clientSecretConfigured", "updatedAt", "clientSecretExpiry"})
 
 
 _PORT = re.compile(r"[1-9][0-9]{0,4}")
@@ -312,7 +323,9 @@ def provider_settings_input(body: Mapping[str, Any]) -> ProviderSettingsInput:
                          target="clientId")
     url = redirect_url((_string(body, "redirectUrl", required=True) or "").strip())
     secret = _secret(body, "clientSecret", limit=_MAX_APPLICATION_SECRET)
-    return ProviderSettingsInput(client_id=client_id, redirect_url=url, client_secret=secret)
+    expires_at = expiry_date(body, "clientSecretExpiresAt")
+    return ProviderSettingsInput(client_id=client_id, redirect_url=url, client_secret=secret,
+                                 client_secret_expires_at=expires_at, expiry_given=expires_at is not None)
 
 
 MAX_RUNS = 100

@@ -35,9 +35,10 @@ async function functionKey(refused) {
   }
 }
 
-export async function api(method, path, body) {
+// `accept`: another type to ask for (text/csv); its answer comes back as text.
+export async function api(method, path, body, { accept = "application/json" } = {}) {
   for (let attempt = 0; ; attempt++) {
-    const headers = { Accept: "application/json" };
+    const headers = { Accept: accept };
     const key = sessionStorage.getItem(KEY);
     if (key) headers["x-functions-key"] = key;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -56,6 +57,7 @@ export async function api(method, path, body) {
       continue;
     }
     if (response.status === 204) return null;
+    if (response.ok && accept !== "application/json") return response.text();
     const data = await response.json().catch(() => null);
     if (!response.ok) {
       const error = data && data.error;

@@ -9,6 +9,7 @@ import { followRun, loadLastRun, renderSummary } from "./summary.js";
 import { createTable } from "./table.js";
 import { createSettings } from "./settings.js";
 import { createTenantForm } from "./tenant-form.js";
+import { exportConsentLinks, renderForesight } from "./expiry.js";
 
 const report = (error) => showText($("notice"), error.message);
 
@@ -35,14 +36,19 @@ async function update() {
   $("customers").setAttribute("aria-busy", "true");
   try {
     const summary = await table.reload();
-    if (summary) renderSummary(summary);
+    if (summary) {
+      renderSummary(summary);
+      renderForesight(summary);
+    }
   } finally {
     $("customers").removeAttribute("aria-busy");
   }
 }
 
 async function refreshCounts() {
-  renderSummary((await api("GET", "/api/status?top=1")).summary);
+  const { summary } = await api("GET", "/api/status?top=1");
+  renderSummary(summary);
+  renderForesight(summary);
 }
 
 function changed(view) {
@@ -79,11 +85,14 @@ $("reload-all").addEventListener("click", (event) => whileBusy(event.currentTarg
 $("verify-all").addEventListener("click", () => follow(() => api("POST", "/api/runs")));
 $("load-more").addEventListener("click", (event) => whileBusy(event.currentTarget, () => table.more()).catch(report));
 $("add-customer").addEventListener("click", () => tenantForm.open(null));
+$("export-consent").addEventListener("click",
+  (event) => whileBusy(event.currentTarget, exportConsentLinks).catch(report));
 
 $("filters").addEventListener("submit", (event) => event.preventDefault());
-for (const select of [$("filter-status"), $("filter-method")]) {
+for (const select of [$("filter-status"), $("filter-method"), $("filter-expiring")]) {
   select.addEventListener("change", () => {
-    table.setFilters({ status: $("filter-status").value, method: $("filter-method").value });
+    table.setFilters({ status: $("filter-status").value, method: $("filter-method").value,
+      expiring: $("filter-expiring").value });
     update().catch(report);
   });
 }

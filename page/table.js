@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { $, el } from "./dom.js";
 import { CONSENT_OUTCOMES, METHODS, STATUSES, count, label, localTime } from "./format.js";
+import { expiresCell } from "./expiry.js";
 import { verdict, whenCell } from "./render.js";
 
 const PAGE_SIZE = 1000; // the API's largest page
@@ -31,13 +32,14 @@ function row(view) {
   }
   const verify = el("button", { text: "Verify now", attrs: { type: "button", "data-action": "verify" } },
     el("span", { className: "visually-hidden", text: ` ${view.customerId}` }));
-  tr.append(el("td", { attrs: { "data-label": "Status" } }, status), el("td", { className: "row-actions" }, verify));
+  tr.append(el("td", { attrs: { "data-label": "Status" } }, status), expiresCell(view),
+    el("td", { className: "row-actions" }, verify));
   return tr;
 }
 
 export function createTable({ onOpen, onVerify }) {
   const body = $("rows");
-  const state = { filters: { status: "", method: "" }, token: null, loaded: 0, search: "", generation: 0 };
+  const state = { filters: { status: "", method: "", expiring: "" }, token: null, loaded: 0, search: "", generation: 0 };
 
   body.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-action]");
@@ -50,6 +52,7 @@ export function createTable({ onOpen, onVerify }) {
     const params = new URLSearchParams({ top: String(PAGE_SIZE) });
     if (state.filters.status) params.set("status", state.filters.status);
     if (state.filters.method) params.set("method", state.filters.method);
+    if (state.filters.expiring) params.set("expiringWithinDays", state.filters.expiring);
     if (state.token) params.set("continuationToken", state.token);
     return `/api/status?${params}`;
   }
@@ -61,7 +64,9 @@ export function createTable({ onOpen, onVerify }) {
   function describe() {
     const shown = [...body.rows].filter((tr) => !tr.hidden).length;
     const filtered = [state.filters.status && label(STATUSES, state.filters.status),
-      state.filters.method && label(METHODS, state.filters.method)].filter(Boolean);
+      state.filters.method && label(METHODS, state.filters.method),
+      state.filters.expiring && `expiring within ${count(Number(state.filters.expiring), "day", "days")}`]
+      .filter(Boolean);
     $("table-caption").textContent = filtered.length ? `Customers (${filtered.join(", ")})` : "All customers";
     let text = state.search ? `${shown} of ${count(state.loaded, "customer", "customers")} loaded match`
       : `Showing ${count(state.loaded, "customer", "customers")}`;

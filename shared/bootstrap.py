@@ -23,6 +23,7 @@ from .domain.ports import (
     CustomerStore,
     EventLog,
     EventOutbox,
+    GraphReader,
     HistoryStore,
     IdentityPlatform,
     ProviderSettingsStore,
@@ -31,6 +32,7 @@ from .domain.ports import (
     WorkQueue,
 )
 from .usecases.consent import ConsentContext
+from .usecases.foresight import ForesightReads
 from .usecases.limiter import ConcurrencyLimiter
 from .usecases.token_key import TokenKey
 from .usecases.verify import VerifyContext
@@ -198,6 +200,11 @@ class _Production:
 
         return MsalConsentPlatform(self.msal)
 
+    def graph(self) -> GraphReader:
+        from .adapters.graph_reader import HttpGraphReader
+
+        return self._owns(HttpGraphReader(self.config.graph_endpoint, pool_size=self.config.verify_concurrency))
+
 
 def build(
     config: AppConfig,
@@ -213,8 +220,11 @@ def build(
     consent_platform: ConsentPlatform | None = None,
     event_log: EventLog | None = None,
     outbox: EventOutbox | None = None,
+    graph: GraphReader | None = None,
+    foresight: bool = True,
 ) -> Services:
-    """The services over the dependencies given; None builds the production adapter from `config`."""
+    """The services over the dependencies given; None builds the production adapter from `config`. `foresight`
+    False verifies without foresight's Graph reads (the bench compares both)."""
     owned = ExitStack()
     made = _Production(config, owned)
     try:
@@ -223,9 +233,13 @@ def build(
         provider_settings = _given(provider_settings, made.provider_settings)
         # The outbox is rows of the customers' own table, written in their transactions: the store is the outbox.
         events, outbox = _given(event_log, made.event_log), outbox or cast(EventOutbox, customers)
+        platform = _given(platform, lambda: made.msal)
+        reads = ForesightReads(
+            graph=_given(graph, made.graph), platform=platform, consent_scopes=config.consent_scopes,
+            provider_tenant_id=config.provider_tenant_id, gdap_check=config.gdap_check) if foresight else None
         verification = VerifyContext(
             customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
-            platform=_given(platform, lambda: made.msal), limiter=ConcurrencyLimiter(config.verify_concurrency),
+            platform=platform, limiter=ConcurrencyLimiter(config.verify_concurrency), foresight=reads,
             # One pool of verification threads, shared by every chunk a worker handles at once: threads are
             # reused, and never more than VERIFY_CONCURRENCY of them exist. It starts them on first use.
             pool=ThreadPoolExecutor(max_workers=config.verify_concurrency, thread_name_prefix="verify"),

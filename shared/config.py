@@ -13,6 +13,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from .domain.errors import ConfigurationError
+from .domain.rules import is_domain, is_guid
 
 # azure-data-tables does not accept the UseDevelopmentStorage=true shorthand: this is what it means.
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -34,6 +35,8 @@ DEFAULTS: dict[str, str] = {
     "CONSENT_SCOPES": "https://graph.microsoft.com/.default",
     "LOCAL_SECRETS_FILE": ".local/dev-secrets.json",
     "REMINDER_INTERVAL": "24:00:00",
+    "GDAP_CHECK": "false",
+    "PROVIDER_TENANT_ID": "",  # none: the provider's own Graph reads are off
 }
 
 # A TimeSpan as the design writes it: "hh:mm:ss" (any number of hours) or "d.hh:mm:ss"; "0" alone turns it off.
@@ -71,6 +74,8 @@ class AppConfig:
     consent_scopes: tuple[str, ...]
     local_secrets_file: str
     reminder_interval: timedelta = timedelta(hours=24)  # timedelta(0): reminders are off
+    gdap_check: bool = False  # GDAP_CHECK: read the provider's delegated admin relationships for expiry warnings
+    provider_tenant_id: str | None = None  # PROVIDER_TENANT_ID: where the provider's app lives (its Graph reads)
 
 
 def connection_string(value: str) -> str:
@@ -146,4 +151,21 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         consent_scopes=_csv(_get(env, "CONSENT_SCOPES")),
         local_secrets_file=_get(env, "LOCAL_SECRETS_FILE"),
         reminder_interval=parse_timespan("REMINDER_INTERVAL", _get(env, "REMINDER_INTERVAL")),
+        gdap_check=_flag(env, "GDAP_CHECK"),
+        provider_tenant_id=_tenant(env, "PROVIDER_TENANT_ID"),
     )
+
+
+def _tenant(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or DEFAULTS[name]).strip()
+    value = raw.lower()  # lower() folds some letters into ASCII ones: judge what was given, not what it folds to
+    if raw and not (raw.isascii() and (is_guid(value) or is_domain(value))):
+        raise ConfigurationError(f"{name} must be a tenant id (a GUID) or its domain name, not {raw!r}.")
+    return value or None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = _get(env, name).lower()
+    if value not in ("true", "false"):
+        raise ConfigurationError(f"{name} must be true or false, not {value!r}.")
+    return value == "true"

@@ -18,6 +18,7 @@ from .domain.models import (
     VerificationResult,
 )
 from .domain.runs import RecoveryCause, Run, is_running
+from .expiry_views import expiring_summary, foresight_fields, provider_secret_fields
 
 
 def iso(value: datetime | None) -> str | None:
@@ -51,6 +52,7 @@ def tenant_view(customer: Customer) -> dict[str, Any]:
         "secretsConfigured": sorted(name.value for name in customer.secrets_configured),
         "pendingConsent": _pending_consent(customer.pending_consent),
         "lastConsent": _last_consent(customer.last_consent),
+        **foresight_fields(customer),
     }
 
 
@@ -88,7 +90,7 @@ def summary_view(counts: dict[Status, int]) -> dict[str, Any]:
 def status_list_view(listing: StatusListing) -> dict[str, Any]:
     return {
         "generatedAt": iso(listing.generated_at),
-        "summary": summary_view(listing.counts),
+        "summary": {**summary_view(listing.counts), **expiring_summary(listing)},
         "tenants": [tenant_view(customer) for customer in listing.customers],
         "continuationToken": listing.continuation_token,
     }
@@ -104,6 +106,7 @@ def provider_settings_view(settings: ProviderSettings) -> dict[str, Any]:
         "redirectUrl": settings.redirect_url,
         "clientSecretConfigured": settings.client_secret_configured,
         "updatedAt": iso(settings.updated_at),
+        **provider_secret_fields(settings),
     }
 
 

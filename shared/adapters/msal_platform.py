@@ -7,12 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -23,20 +21,13 @@ from msal.exceptions import MsalServiceError
 from ..domain.reasons import Reason
 from ..domain.verification import AppCredential, TokenAnswer
 from .http_sessions import pooled_session, use_environment_proxies
+from .retries import DEFAULT_POLICY, Retrying, RetryPolicy, retry_after
 
 logger = logging.getLogger(__name__)
 
 DISCOVERY_TTL = 3600.0
 DISCOVERY_ENTRIES = 4096  # documents kept: memory stays bounded
 _DISCOVERY_PATHS = ("/.well-known/openid-configuration", "/common/userrealm/")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 4  # token requests per verification, at most
-    retry_after_cap: float = 30.0  # the longest a Retry-After is honoured
-    backoff: float = 0.5  # first back-off after a 5xx, reset or time-out; doubles, with full jitter
-    request_timeout: float = 20.0  # seconds for one HTTP request (also bounded by the deadline)
 
 
 class MsalIdentityPlatform:
@@ -49,14 +40,14 @@ class MsalIdentityPlatform:
         delegated_scopes: tuple[str, ...],
         application_scope: str,
         pool_size: int,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._host = authority_host.rstrip("/")
         self._delegated = list(delegated_scopes)
         self._application = [application_scope]
         self._policy = policy
-        self._sleep = sleep
+        self._retrying = Retrying(policy, sleep=sleep)
         self._session = pooled_session(max(pool_size, 4))
         use_environment_proxies(self._session, self._host)
         self._discovery = _DiscoveryCache()
@@ -147,7 +138,8 @@ class MsalIdentityPlatform:
                 continue
             if "access_token" in result:
                 return TokenAnswer(claims=_claims(result["access_token"]), identity=result.get("id_token_claims"),
-                                   refresh_token=result.get("refresh_token"), throttled=throttled)
+                                   refresh_token=result.get("refresh_token"), throttled=throttled,
+                                   access_token=result["access_token"])
             return _error_answer(result, throttled)
         reason = Reason.THROTTLED if throttled and "429" in problem else Reason.UNREACHABLE
         return TokenAnswer(transport=reason, description=problem, throttled=throttled)
@@ -155,25 +147,12 @@ class MsalIdentityPlatform:
     def _attempts(self, deadline: float, attempts: int | None = None) -> Iterator[tuple[int, _AttemptClient]]:
         """Each attempt's number and HTTP client (its time-out bounded by what is left), while attempts and time
         remain."""
-        for attempt in range(attempts or self._policy.attempts):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            yield attempt, _AttemptClient(self._session, self._discovery, self._host,
-                                          timeout=min(self._policy.request_timeout, remaining))
+        for attempt, timeout in self._retrying.attempts(deadline, attempts):
+            yield attempt, _AttemptClient(self._session, self._discovery, self._host, timeout=timeout)
 
     def _wait(self, retry_after: float | None, deadline: float, attempt: int, *, throttled: bool) -> bool:
         """Sleep before the next attempt; False when there is no next attempt (or no time for it)."""
-        if attempt + 1 >= self._policy.attempts:
-            return False
-        if throttled:
-            delay = min(retry_after if retry_after is not None else self._policy.backoff, self._policy.retry_after_cap)
-        else:
-            delay = random.uniform(0, self._policy.backoff * 2 ** attempt)  # full jitter
-        if time.monotonic() + delay >= deadline:
-            return False
-        self._sleep(delay)
-        return True
+        return self._retrying.wait(retry_after, deadline, attempt, throttled=throttled)
 
 
 def _error_answer(body: Mapping[str, Any], throttled: int) -> TokenAnswer:
@@ -282,10 +261,7 @@ class _AttemptClient:
 
     def _note(self, raw: requests.Response) -> None:
         self.last_status = raw.status_code
-        try:
-            self.retry_after = float(raw.headers["Retry-After"])
-        except (KeyError, ValueError):
-            self.retry_after = None
+        self.retry_after = retry_after(raw.headers)
 
     def _same_port(self, url: str) -> str:
         """MSAL builds the user-realm URL from the authority's host without its port; send it to that port."""

@@ -26,6 +26,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 
 from ..domain.alerts.events import StatusEvent
 from ..domain.errors import Conflict, invalid_continuation_token
+from ..domain.expiry_record import record_outlook
 from ..domain.models import (
     AuthMethod,
     ConsentResult,
@@ -44,6 +45,7 @@ from .table_columns import int_or_none, plain_datetime, reason_of, status_of, ut
 from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, first_non_empty_page, storage_call
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 from .table_events import event_from_record, event_to_record
+from .table_foresight import foresight_of, foresight_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +219,15 @@ class TableCustomerStore:
         with storage_call("count customers"):
             return self._on_table(read_counts)
 
+    def expiring_by(self, moment: datetime) -> list[datetime]:
+        """The known times to failure at or before `moment` (a projection of one column, of those customers only)."""
+        with storage_call("count the expiring customers"):
+            rows = self._on_table(lambda table: list(table.query_entities(
+                "PartitionKey eq @pk and RowKey lt @counts and expiresAt le @moment",
+                parameters={"pk": CUSTOMER_PARTITION, "counts": COUNT_PREFIX, "moment": utc(moment)},
+                select=["expiresAt"])))
+        return sorted(at for row in rows if (at := plain_datetime(row.get("expiresAt"))) is not None)
+
     def recount_status_counts(self) -> dict[Status, int]:
         with storage_call("count customers"):
             return self._on_table(recount)
@@ -253,6 +264,9 @@ def _customer_query(flt: CustomerFilter) -> tuple[str, dict[str, str]]:
     if flt.method is not None:
         clauses.append("authenticationMethod eq @method")
         parameters["method"] = AuthMethod(flt.method).value
+    if flt.expires_before is not None:
+        clauses.append("expiresAt le @expiresBefore")
+        parameters["expiresBefore"] = utc(flt.expires_before)
     return " and ".join(clauses), parameters
 
 
@@ -388,6 +402,10 @@ def customer_to_entity(customer: Customer) -> dict[str, Any]:
             "updatedAt": utc(customer.updated_at),
             "pendingConsent": _pending_to_json(customer.pending_consent),
             "lastConsent": _last_consent_to_json(customer.last_consent),
+            "applicationSecretExpiresAt": utc(customer.application_secret_expires_at),
+            "foresight": foresight_to_json(customer.foresight),
+            # Worked out from the two above on every write, so the expiringWithinDays filter can read it.
+            "expiresAt": utc(record_outlook(customer).expires_at),
         }
     )
 
@@ -411,6 +429,8 @@ def customer_from_entity(entity: Any) -> Customer:
         updated_at=plain_datetime(entity.get("updatedAt")),
         pending_consent=_json_column(entity, "pendingConsent", _pending_of),
         last_consent=_json_column(entity, "lastConsent", _last_consent_of),
+        application_secret_expires_at=plain_datetime(entity.get("applicationSecretExpiresAt")),
+        foresight=_json_column(entity, "foresight", foresight_of),
         etag=entity.metadata.get("etag"),
     )
 

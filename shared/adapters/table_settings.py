@@ -2,6 +2,7 @@
 Settings table with the provider's consent settings (never the secret, only the version of it in use)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -12,9 +13,11 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from ..domain.errors import Conflict
+from ..domain.expiry import ExpiryKind
 from ..domain.models import ProviderSettings
 from .table_columns import plain_datetime, utc, without_none
 from .table_common import TableAccess, storage_call
+from .table_foresight import part_of, part_to_data, read_of, read_to_data
 
 _KEYS = ("provider", "consent")  # (PartitionKey, RowKey) of the one entity
 
@@ -69,7 +72,21 @@ def settings_to_entity(settings: ProviderSettings) -> dict[str, Any]:
         "redirectUrl": settings.redirect_url,
         "clientSecretVersion": settings.client_secret_version,
         "updatedAt": utc(settings.updated_at),
+        "clientSecretExpiresAt": utc(settings.client_secret_expires_at),
+        "clientSecretGraph": _json(part_to_data(settings.client_secret_graph)),
+        "clientSecretRead": _json(read_to_data(settings.client_secret_read)),
     })
+
+
+def _json(data: Any) -> str | None:
+    return json.dumps(data, sort_keys=True) if data is not None else None
+
+
+def _loaded(entity: Any, column: str) -> Any:
+    try:
+        return json.loads(entity.get(column) or "null")
+    except ValueError:
+        return None
 
 
 def settings_from_entity(entity: Any) -> ProviderSettings:
@@ -78,5 +95,8 @@ def settings_from_entity(entity: Any) -> ProviderSettings:
         redirect_url=entity.get("redirectUrl"),
         client_secret_version=entity.get("clientSecretVersion"),
         updated_at=plain_datetime(entity.get("updatedAt")),
+        client_secret_expires_at=plain_datetime(entity.get("clientSecretExpiresAt")),
+        client_secret_graph=part_of(_loaded(entity, "clientSecretGraph"), ExpiryKind.PROVIDER_CLIENT_SECRET),
+        client_secret_read=read_of(_loaded(entity, "clientSecretRead")),
         etag=entity.metadata["etag"],
     )

@@ -5,6 +5,7 @@ Secret fields are write-only: their reprs say whether one is set, never what it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from .models import AuthMethod, Status
 
@@ -19,6 +20,9 @@ class CustomerInput:
     password: str | None = None
     application_id: str | None = None
     application_secret: str | None = None
+    # applicationSecretExpiresAt: absent or null keeps the date while the secret stays (a new secret drops it)
+    application_secret_expires_at: datetime | None = None
+    expiry_given: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -37,6 +41,7 @@ class StatusQuery:
     method: AuthMethod | None
     top: int
     continuation_token: str | None
+    expiring_within_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,9 @@ class ProviderSettingsInput:
     client_id: str
     redirect_url: str
     client_secret: str | None
+    # clientSecretExpiresAt: absent or null keeps the date while the secret stays (a new secret drops it)
+    client_secret_expires_at: datetime | None = None
+    expiry_given: bool = False
 
     def __repr__(self) -> str:
         return (f"ProviderSettingsInput(client_id={self.client_id!r}, redirect_url={self.redirect_url!r}, "

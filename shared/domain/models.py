@@ -4,9 +4,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .reasons import Reason
 from .secrets import SecretKind
+
+if TYPE_CHECKING:  # expiry_record imports this module
+    from .expiry import Part
+    from .expiry_reads import KeptRead
+    from .expiry_record import Foresight
 
 
 class AuthMethod(enum.StrEnum):
@@ -92,6 +98,8 @@ class Customer:
     updated_at: datetime | None = None
     pending_consent: PendingConsent | None = None
     last_consent: LastConsent | None = None
+    application_secret_expires_at: datetime | None = None  # the operator's date (applicationSecretExpiresAt)
+    foresight: Foresight | None = None  # what verification learnt of its expiries (expiry_record.py)
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -124,6 +132,7 @@ class CustomerFilter:
 
     status: Status | None = None
     method: AuthMethod | None = None
+    expires_before: datetime | None = None  # a known time to failure at or before this (expiringWithinDays)
 
 
 # Where the next listing starts: printable ASCII that the store which made it reads back, and that
@@ -152,6 +161,8 @@ class StatusListing:
     counts: dict[Status, int]
     customers: list[Customer]
     continuation_token: str | None
+    expiring: dict[int, int] | None = None  # summary.expiring: customers failing within 7 and 30 days
+    provider_secret: Part = None  # the provider's client secret's expiry (summary.providerClientSecret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +179,9 @@ class ProviderSettings:
     redirect_url: str | None = None
     client_secret_version: str | None = None  # the version of the client secret this record uses
     updated_at: datetime | None = None
+    client_secret_expires_at: datetime | None = None  # the operator's date (clientSecretExpiresAt)
+    client_secret_graph: Part = None  # what Graph said of the client secret (expiry_record.operator_or_graph)
+    client_secret_read: KeptRead | None = None  # when Graph was last asked, under which key
     etag: str | None = field(default=None, compare=False)
 
     @property

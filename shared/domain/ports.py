@@ -10,6 +10,9 @@ from .alerts.delivery_retry import SendOutcome
 from .alerts.events import EventFilter, EventListing, StatusEvent
 from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
+from .expiry_credentials import AppCredentials
+from .expiry_gdap import DelegatedAdminRelationship
+from .expiry_reads import ReadUnknown
 from .models import (
     Cursor,
     Customer,
@@ -273,3 +276,28 @@ class EventLog(Protocol):
         """Up to `top` events appended after `mark` (None: from the first), oldest first in the order they were
         appended, and the mark to read on from (the same mark when there is nothing new). An event appended late
         (relayed after a newer one) comes after every event a reader was already given: none is ever skipped."""
+
+
+class GraphReader(Protocol):
+    """Reads what Microsoft Graph knows of expiries, with an access token the caller claimed; answers the data or
+    why there is none (never raises for what Graph answered or for the network). 429 waits for its Retry-After
+    and 5xx, resets and time-outs back off, within the retry policy and `deadline` (a time.monotonic() value)."""
+
+    def application_credentials(
+        self, *, access_token: str, application_id: str, deadline: float,
+    ) -> AppCredentials | ReadUnknown:
+        """`GET {GRAPH}/v1.0/applications(appId='{application_id}')?$select=passwordCredentials,keyCredentials` in
+        the token's tenant (its roles must hold Application.Read.All)."""
+
+    def delegated_admin_relationships(
+        self, *, access_token: str, deadline: float,
+    ) -> tuple[DelegatedAdminRelationship, ...] | ReadUnknown:
+        """`GET {GRAPH}/v1.0/tenantRelationships/delegatedAdminRelationships`, every page, in the provider's tenant
+        (DelegatedAdminRelationship.Read.All)."""
+
+
+class ExpiryIndex(Protocol):
+    """The customers' known times to failure (the CustomerStore keeps one per record: expiry_record.record_outlook)."""
+
+    def expiring_by(self, moment: datetime) -> list[datetime]:
+        """Every known time to failure at or before `moment` (summary.expiring counts them)."""

@@ -30,6 +30,7 @@ class TokenAnswer:
     claims: Mapping[str, Any] | None = None
     identity: Mapping[str, Any] | None = None  # the ID token's claims (tid, preferred_username), for user grants
     refresh_token: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)  # for foresight's Graph reads; never kept
     error: str | None = None
     error_codes: tuple[int, ...] = ()
     description: str | None = None

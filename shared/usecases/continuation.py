@@ -25,18 +25,21 @@ _MAX_CHARS = 4096
 _PART = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def encode(cursor: Cursor, flt: CustomerFilter, key: bytes) -> str:
-    return encode_scoped(cursor, _status_scope(flt), key)
+def encode(cursor: Cursor, flt: CustomerFilter, key: bytes, *, expiring_within_days: int | None = None) -> str:
+    return encode_scoped(cursor, _status_scope(flt, expiring_within_days), key)
 
 
-def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
+def decode(token: str, flt: CustomerFilter, key: bytes, *, expiring_within_days: int | None = None) -> Cursor:
     """The cursor a token carries; raises InputError for any token this API did not issue for this filter."""
-    return decode_scoped(token, _status_scope(flt), key)
+    return decode_scoped(token, _status_scope(flt, expiring_within_days), key)
 
 
-def _status_scope(flt: CustomerFilter) -> dict[str, str | None]:
-    return {"s": flt.status.value if flt.status is not None else None,
-            "m": flt.method.value if flt.method is not None else None}
+def _status_scope(flt: CustomerFilter, expiring_within_days: int | None) -> dict[str, str | None]:
+    scope = {"s": flt.status.value if flt.status is not None else None,
+             "m": flt.method.value if flt.method is not None else None}
+    if expiring_within_days is not None:  # only then, so tokens of other listings stay as they were
+        scope["x"] = str(expiring_within_days)
+    return scope
 
 
 def encode_scoped(cursor: Cursor, scope: Mapping[str, str | None], key: bytes) -> str:

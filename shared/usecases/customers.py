@@ -1,15 +1,18 @@
 """Use cases for customer records: create or update, read, delete. Secrets go to the SecretStore only."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime
 
 from ..domain.errors import Conflict, InputError, NotFound
+from ..domain.expiry_record import kept_through_edit
 from ..domain.inputs import CustomerInput
 from ..domain.models import AuthMethod, Customer, Status
 from ..domain.ports import CustomerStore, HistoryStore, SecretStore
 from ..domain.secrets import SecretKind
 from ..domain.verification import same_verification_inputs
+from .expiry_dates import kept_expiry
 from .secret_writes import new_versions, retire_quietly
 
 logger = logging.getLogger(__name__)
@@ -68,7 +71,11 @@ def put_customer(
             updated_at=now,
             pending_consent=existing.pending_consent if existing else None,
             last_consent=existing.last_consent if existing else None,
+            application_secret_expires_at=kept_expiry(
+                existing.application_secret_expires_at if existing else None, given=data.expiry_given,
+                value=data.application_secret_expires_at, secret_changed=data.application_secret is not None),
         )
+        customer = dataclasses.replace(customer, foresight=kept_through_edit(existing, customer))
         return _save(store, existing, customer)
 
 

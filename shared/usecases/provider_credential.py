@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from ..domain.models import ProviderSecret
+from ..domain.models import ProviderSecret, ProviderSettings
 from ..domain.ports import ProviderSettingsStore, SecretStore
 from ..domain.verification import AppCredential
 
@@ -18,13 +18,14 @@ class ProviderCredential:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._kept: tuple[str, str, str] | None = None  # (client id, secret version, secret)
+        self.settings: ProviderSettings | None = None  # as the latest get() read them (foresight reads its dates)
 
     def __repr__(self) -> str:
         return "ProviderCredential(<not shown>)"
 
     def get(self, settings_store: ProviderSettingsStore, secrets: SecretStore) -> AppCredential | None:
         """The credential, or None while the settings lack a Client Id or a readable Client Secret."""
-        settings = settings_store.get()
+        settings = self.settings = settings_store.get()
         if settings is None or not settings.client_id or settings.client_secret_version is None:
             return None
         with self._lock:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from ..domain.inputs import ProviderSettingsInput
 from ..domain.models import ProviderSecret, ProviderSettings
 from ..domain.ports import ProviderSettingsStore, SecretStore
+from .expiry_dates import kept_expiry
 from .secret_writes import new_versions
 
 
@@ -21,6 +22,14 @@ def put_settings(
     existing = store.get()
     with new_versions(secrets, None, {ProviderSecret.CLIENT_SECRET: data.client_secret}) as written:
         version = written.get(ProviderSecret.CLIENT_SECRET, existing.client_secret_version if existing else None)
-        settings = ProviderSettings(client_id=data.client_id, redirect_url=data.redirect_url,
-                                    client_secret_version=version, updated_at=now or datetime.now(UTC))
+        renewed = data.client_secret is not None
+        settings = ProviderSettings(
+            client_id=data.client_id, redirect_url=data.redirect_url, client_secret_version=version,
+            updated_at=now or datetime.now(UTC),
+            client_secret_expires_at=kept_expiry(existing.client_secret_expires_at if existing else None,
+                                                 given=data.expiry_given, value=data.client_secret_expires_at,
+                                                 secret_changed=renewed),
+            # What Graph said is about the secret it was read for: a new secret (or app) is read again.
+            client_secret_graph=existing.client_secret_graph if existing and not renewed else None,
+            client_secret_read=existing.client_secret_read if existing and not renewed else None)
         return store.replace(existing, settings) if existing else store.create(settings)

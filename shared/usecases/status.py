@@ -1,30 +1,37 @@
 """Read side of verification status: the list with its summary, and one customer with its history."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..domain.errors import invalid_continuation_token
 from ..domain.inputs import StatusQuery
 from ..domain.models import Cursor, CustomerFilter, StatusDetail, StatusListing
-from ..domain.ports import CustomerStore, HistoryStore
+from ..domain.ports import CustomerStore, HistoryStore, ProviderSettingsStore
 from . import continuation
 from .customers import get_customer
+from .expiry_status import with_expiring_summary
 from .token_key import TokenKey
 
 HISTORY_LENGTH = 20
 
 
 def list_status(
-    store: CustomerStore, query: StatusQuery, *, keys: TokenKey, now: datetime | None = None
+    store: CustomerStore, query: StatusQuery, *, keys: TokenKey, now: datetime | None = None,
+    settings: ProviderSettingsStore | None = None,
 ) -> StatusListing:
-    """One listing, with the counts over every customer (kept by the store as customers change: no scan)."""
-    flt = CustomerFilter(status=query.status, method=query.method)
-    after = _cursor(query.continuation_token, flt, keys) if query.continuation_token is not None else None
+    """One listing, with the counts over every customer (kept by the store as customers change: no scan). With
+    `settings`, also foresight's summary (usecases/expiry_status.py)."""
+    now = now or datetime.now(UTC)
+    within = query.expiring_within_days
+    flt = CustomerFilter(status=query.status, method=query.method,
+                         expires_before=now + timedelta(days=within) if within is not None else None)
+    after = _cursor(query.continuation_token, flt, keys, within) if query.continuation_token is not None else None
     counts = store.get_status_counts()
     listing = store.list(flt, top=query.top, after=after)
-    token = continuation.encode(listing.next, flt, keys.current()) if listing.next is not None else None
-    return StatusListing(generated_at=now or datetime.now(UTC), counts=counts, customers=listing.customers,
-                         continuation_token=token)
+    token = (continuation.encode(listing.next, flt, keys.current(), expiring_within_days=within)
+             if listing.next is not None else None)
+    answer = StatusListing(generated_at=now, counts=counts, customers=listing.customers, continuation_token=token)
+    return with_expiring_summary(answer, store, settings, now=now) if settings is not None else answer
 
 
 def status_detail(store: CustomerStore, history: HistoryStore, customer_id: str) -> StatusDetail:
@@ -32,11 +39,11 @@ def status_detail(store: CustomerStore, history: HistoryStore, customer_id: str)
     return StatusDetail(customer=customer, history=history.list_latest(customer_id, limit=HISTORY_LENGTH))
 
 
-def _cursor(token: str, flt: CustomerFilter, keys: TokenKey) -> Cursor:
+def _cursor(token: str, flt: CustomerFilter, keys: TokenKey, within: int | None) -> Cursor:
     key = keys.to_check()
     if key is not None and not continuation.is_signed_with(token, key):
         # Another instance may have made the key everybody agrees on after this one read its own.
         key = keys.to_check(again=True)
     if key is None:
         raise invalid_continuation_token()  # no key was ever made: no token was ever issued
-    return continuation.decode(token, flt, key)
+    return continuation.decode(token, flt, key, expiring_within_days=within)

@@ -17,6 +17,8 @@ from typing import Any
 from ..domain.alerts.events import StatusEvent
 from ..domain.classification import Failure, classify, failure
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, Conflict, DependencyUnavailable
+from ..domain.expiry_credentials import secret_hint
+from ..domain.expiry_record import Foresight
 from ..domain.models import AuthMethod, Customer, Status, VerificationResult
 from ..domain.ports import (
     CustomerStore,
@@ -32,6 +34,7 @@ from ..domain.rules import MAX_BATCH, is_guid
 from ..domain.secrets import SecretKind
 from ..domain.verification import AppCredential, TokenAnswer, same_verification_inputs
 from .events import event_of_result, relay
+from .foresight import ForesightReads, Seen, with_foresight
 from .limiter import ConcurrencyLimiter
 from .provider_credential import ProviderCredential
 from .secret_writes import new_versions, read_named
@@ -64,6 +67,7 @@ class VerifyContext:
     # Where the status events written with results go next (usecases/events.py); None leaves them in the outbox.
     outbox: EventOutbox | None = None
     event_log: EventLog | None = None
+    foresight: ForesightReads | None = None  # None: no expiry reads, no consent drift check (usecases/foresight.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ class _Attempt:
     failure: Failure | None
     refresh_token: str | None = dataclasses.field(default=None, repr=False)
     pointers: Pointers = dataclasses.field(default_factory=dict)
+    seen: Seen = dataclasses.field(default_factory=Seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class ResultToRecord:
     result: VerificationResult
     refresh_token: str | None = dataclasses.field(default=None, repr=False)  # renewed by the platform
     pointers: Pointers = dataclasses.field(default_factory=dict)
+    foresight: Foresight | None = None  # what this verification learnt of the customer's expiries
 
 
 def verify_customer(ctx: VerifyContext, customer_id: str, *, in_run: bool) -> Customer | None:
@@ -100,6 +106,7 @@ def check(ctx: VerifyContext, customer: Customer, *, in_run: bool) -> ResultToRe
     pointers: dict[SecretKind, str | None] = {}
     with ctx.limiter.slot():
         attempt = _attempt(ctx, customer, pointers)
+        learnt = _learn(ctx, customer, attempt.seen, in_run=in_run)
     result = VerificationResult(
         customer_id=customer.customer_id,
         status=Status.FAILED if attempt.failure else Status.SUCCEEDED,
@@ -110,7 +117,19 @@ def check(ctx: VerifyContext, customer: Customer, *, in_run: bool) -> ResultToRe
         aadsts_code=attempt.failure.aadsts_code if attempt.failure else None,
         hint=attempt.failure.hint if attempt.failure else None,
     )
-    return ResultToRecord(customer, _noted(result, pointers), attempt.refresh_token, pointers)
+    return ResultToRecord(customer, _noted(result, pointers), attempt.refresh_token, pointers, learnt)
+
+
+def _learn(ctx: VerifyContext, customer: Customer, seen: Seen, *, in_run: bool) -> Foresight | None:
+    """Foresight's reads after a verification (an operator's verify one reads Graph again; a run reads once a
+    day); the provider's app is fetched for them only when GDAP_CHECK needs it and the sign-in did not use it."""
+    if ctx.foresight is None:
+        return None
+    if ctx.foresight.gdap_check and seen.provider is None:
+        seen = dataclasses.replace(seen, provider_app=ctx.provider.get(ctx.provider_settings, ctx.secrets),
+                                   settings=ctx.provider.settings)
+    return ctx.foresight.learn(customer, seen, force=not in_run, settings_store=ctx.provider_settings,
+                               deadline=time.monotonic() + ctx.deadline_seconds)
 
 
 def _noted(result: VerificationResult, pointers: Pointers) -> VerificationResult:
@@ -153,7 +172,11 @@ def _attempt(ctx: VerifyContext, customer: Customer, pointers: MutableMapping[Se
         if isinstance(app, Failure):
             return _Attempt(app)
         answer = ctx.platform.with_client_credentials(tenant=customer.tenant_id, app=app, deadline=deadline)
-        return _Attempt(_judge(ctx, answer, customer) or _roles_and_tenant(ctx, answer.claims or {}, customer))
+        own = customer.application_id == app.client_id and SecretKind.APPLICATION_SECRET in customer.secret_versions
+        seen = (Seen(answer=answer, hint=secret_hint(app.secret)) if own
+                else Seen(answer=answer, provider=app, settings=ctx.provider.settings))
+        return _Attempt(_judge(ctx, answer, customer) or _roles_and_tenant(ctx, answer.claims or {}, customer),
+                        seen=seen)
 
     provider = ctx.provider.get(ctx.provider_settings, ctx.secrets)
     if provider is None:
@@ -179,7 +202,11 @@ def _attempt(ctx: VerifyContext, customer: Customer, pointers: MutableMapping[Se
         answer = ctx.platform.with_refresh_token(
             tenant=customer.tenant_id, app=provider, refresh_token=refresh_token, deadline=deadline
         )
-    return _Attempt(_judge(ctx, answer, customer), answer.refresh_token if answer.ok else None)
+    problem = _judge(ctx, answer, customer)
+    if problem is None and method is AuthMethod.TOKEN and ctx.foresight is not None:
+        problem = ctx.foresight.drift(answer)
+    return _Attempt(problem, answer.refresh_token if answer.ok else None,
+                    seen=Seen(answer=answer, provider=provider, settings=ctx.provider.settings))
 
 
 def _customer_app(
@@ -253,7 +280,8 @@ def record(ctx: VerifyContext, done: ResultToRecord, *, run_id: str | None = Non
     try:
         try:
             with new_versions(ctx.secrets, read.customer_id, {SecretKind.REFRESH_TOKEN: refresh_token}) as written:
-                return _write_result(ctx, read, result, {**done.pointers, **written}, run_id, held)
+                return _write_result(ctx, read, result, {**done.pointers, **written}, run_id, held,
+                                     done.foresight)
         except DependencyUnavailable as err:
             if refresh_token is None or err.code != SECRET_STORE_UNAVAILABLE:
                 raise
@@ -265,7 +293,7 @@ def record(ctx: VerifyContext, done: ResultToRecord, *, run_id: str | None = Non
                 message="Verified, but the renewed refresh token could not be stored; the previous one is kept.",
                 hint="Check the app's access to the secret store (Key Vault).",
             )
-            return _write_result(ctx, read, result, done.pointers, run_id, held)
+            return _write_result(ctx, read, result, done.pointers, run_id, held, done.foresight)
     except Conflict:
         # The customer's inputs changed while it was verified: that change wins and this result is dropped
         # (the new refresh token version, if any, was retired on the way out).
@@ -284,12 +312,16 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: s
     if len(done) > 1:
         try:
             with ExitStack() as stack:
-                changes = []
+                changes, expiring = [], []
                 for one in done:
                     renewed = {SecretKind.REFRESH_TOKEN: one.refresh_token}
                     written = stack.enter_context(new_versions(ctx.secrets, one.read.customer_id, renewed))
-                    changes.append((one.read, _with_result(one.read, one.result, {**one.pointers, **written})))
+                    updated, warnings = with_foresight(one.read, _with_result(one.read, one.result, {
+                        **one.pointers, **written}), one.foresight, now=one.result.verified_at, run_id=run_id)
+                    changes.append((one.read, updated))
+                    expiring.extend(warnings)
                 events = [e for one in done if (e := event_of_result(one.read, one.result, run_id=run_id))]
+                events.extend(warning.event for warning in expiring)
                 saved = ctx.customers.replace_many(changes, events=events)
         except Conflict:
             pass  # its new versions were retired on the way out; each again on its own, below
@@ -305,14 +337,17 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: s
 
 
 def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult, pointers: Pointers,
-                  run_id: str | None, held: list[list[StatusEvent]] | None) -> Customer:
+                  run_id: str | None, held: list[list[StatusEvent]] | None,
+                  learnt: Foresight | None = None) -> Customer:
     """Write the result (and the record's new secret pointers) onto the record, and append it to the history,
     if the record's verification inputs are still those read; Conflict otherwise."""
     current = read
     for _ in range(_WRITE_ATTEMPTS):
-        updated = _with_result(current, result, pointers)
+        updated, warnings = with_foresight(current, _with_result(current, result, pointers), learnt,
+                                           now=result.verified_at, run_id=run_id)
         event = event_of_result(current, result, run_id=run_id)
         events = [event] if event is not None else []
+        events.extend(warning.event for warning in warnings)
         try:
             saved = ctx.customers.replace(current, updated, events=events)
         except Conflict:

@@ -87,7 +87,7 @@ def test_the_table_shows_customers_of_every_status_in_words(world, open_page):
     assert badge.text == "Failed" and "icon-failed.svg" in badge.value_of_css_property("background-image")
     # A semantic table: a caption, column headers and a row header per customer.
     assert page.by_id("table-caption").text == "All customers"
-    assert len(page.css("#customers thead th[scope=col]")) == 6
+    assert len(page.css("#customers thead th[scope=col]")) == 7
     assert len(page.css("#rows th[scope=row]")) == 6
     assert "Last run: none yet." in page.by_id("last-run").text
     page.screenshot("page-status-table")

@@ -19,4 +19,8 @@ def test_the_demo_verifies_its_customers_and_prints_their_status():
     for reason in ("mfaRequired", "invalidCredentials", "accountLocked", "blockedByPolicy", "tokenRevoked",
                    "tokenExpired", "missingPermissions", "clientSecretExpired", "tenantNotFound", "notConfigured"):
         assert reason in out
+    # Foresight: a secret that ends in 5 days, a relationship that cannot auto-extend, the provider's secret line.
+    assert "woodgrove: client secret ends in 5 days" in out
+    assert "contoso: delegated admin relationship ends in 12 days" in out and "holds Global Administrator" in out
+    assert "provider's client secret expires in 45 days" in out
     assert "Demo-Contoso-Pass-1" not in out and "demo-rt-litware" not in out  # no secret in what it prints

@@ -81,6 +81,10 @@ def test_every_documented_operation_answers_as_documented(app):
     call("POST", "/api/consent/{customerId}", status=400, customer="bad%20id")
     refused = call("POST", "/api/consent/{customerId}", status=409)  # no client secret, or a tenant the platform
     assert refused.json()["error"]["code"] in {"clientSecretNotConfigured", "invalidTenantId"}  # does not know
+    rows = call("POST", "/api/consent", status=200, json_body={"customerIds": ["nobody-" + cid]}).json()["links"]
+    assert rows[0]["error"]["code"] == "notFound"
+    call("POST", "/api/consent", status=400, json_body={"customerIds": []})
+    call("GET", "/api/status", status=200, params={"expiringWithinDays": "30", "top": "1"})
     page = call("GET", "/authenticate/OAuth2Callback", status=400, params={"state": "forged"})
     assert page.headers["Content-Type"].startswith("text/html")
     call("POST", "/authenticate/OAuth2Callback", status=400, data={"state": "forged"})

@@ -12,6 +12,11 @@ from shared.bootstrap import Services
 from shared.config import AppConfig, load_config
 from shared.domain.alerts.events import EventFilter, EventListing, StatusEvent
 from shared.domain.errors import Conflict
+from shared.domain.expiry import UnknownReason
+from shared.domain.expiry_credentials import AppCredentials
+from shared.domain.expiry_gdap import DelegatedAdminRelationship
+from shared.domain.expiry_reads import ReadUnknown
+from shared.domain.expiry_record import record_outlook
 from shared.domain.models import (
     Cursor,
     Customer,
@@ -90,6 +95,7 @@ class InMemoryCustomerStore:
             if key >= start
             and (flt.status is None or t.last_verification_status == flt.status)
             and (flt.method is None or t.authentication_method == flt.method)
+            and (flt.expires_before is None or _expires_by(t, flt.expires_before))
         ]
         # The cursor of this fake: the customerId the next listing starts at.
         return CustomerListing(rows[:top], rows[top].customer_id if len(rows) > top else None)
@@ -105,6 +111,31 @@ class InMemoryCustomerStore:
         return counts
 
     recount_status_counts = get_status_counts
+
+    def expiring_by(self, moment: datetime) -> list[datetime]:
+        return sorted(at for t in self.customers.values() if (at := record_outlook(t).expires_at) and at <= moment)
+
+
+def _expires_by(customer: Customer, moment: datetime) -> bool:
+    at = record_outlook(customer).expires_at
+    return at is not None and at <= moment
+
+
+class ScriptedGraphReader:
+    """Answers what it is told (by default: unknown, permission missing); records each read (never the token)."""
+
+    def __init__(self) -> None:
+        self.credentials: AppCredentials | ReadUnknown = ReadUnknown(UnknownReason.PERMISSION_MISSING, "403")
+        self.relationships: tuple[DelegatedAdminRelationship, ...] | ReadUnknown = ()
+        self.reads: list[str] = []
+
+    def application_credentials(self, *, access_token, application_id, deadline):
+        self.reads.append(f"application:{application_id}")
+        return self.credentials
+
+    def delegated_admin_relationships(self, *, access_token, deadline):
+        self.reads.append("relationships")
+        return self.relationships
 
 
 class InMemoryEventLog:
@@ -230,6 +261,6 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
         "customers": InMemoryCustomerStore, "history": InMemoryHistoryStore, "secrets": InMemorySecretStore,
         "provider_settings": InMemoryProviderSettingsStore, "runs": InMemoryRunStore, "work": InMemoryWorkQueue,
         "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
-        "consent_platform": ScriptedConsentPlatform, "event_log": InMemoryEventLog,
+        "consent_platform": ScriptedConsentPlatform, "event_log": InMemoryEventLog, "graph": ScriptedGraphReader,
     }
     return bootstrap.build(config, **{name: fake() for name, fake in fakes.items() if name not in given}, **given)

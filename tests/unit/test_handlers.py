@@ -6,6 +6,7 @@ import pytest
 
 from functions import customers, health, status
 from shared.domain.errors import DependencyUnavailable
+from shared.domain.expiry_consent import PASSWORD_RETIREMENT
 from shared.domain.models import Status
 from shared.domain.secrets import SecretKind
 
@@ -50,6 +51,11 @@ def test_put_creates_then_updates_and_never_echoes_the_password(stores):
         "authenticationMethod": "password", "whenLastVerified": None, "lastVerificationStatus": "notVerified",
         "lastVerificationReason": None, "lastVerificationMessage": None, "aadstsCode": None, "hint": None,
         "secretsConfigured": ["password"], "pendingConsent": None, "lastConsent": None,
+        "expiresAt": None, "expiry": None,
+        "expiryUnknown": [{"what": "providerClientSecret", "reason": "notReadYet",
+                           "message": "Not known until the customer is verified."}],
+        "retirement": {"message": PASSWORD_RETIREMENT.text, "hint": PASSWORD_RETIREMENT.hint,
+                       "reference": PASSWORD_RETIREMENT.reference},
     }
     assert b"Pa55-word-X" not in created.get_body()
     assert secrets.values[("contoso", SecretKind.PASSWORD)] == "Pa55-word-X"
@@ -127,7 +133,8 @@ def test_status_list_pages_and_counts_every_customer(stores):
     while True:
         params = {"top": "2", **({"continuationToken": token} if token else {})}
         body = read(status.status_list(request("GET", "/api/status", params=params)))
-        assert body["summary"] == {"total": 5, "byStatus": {"notVerified": 5, "succeeded": 0, "failed": 0}}
+        assert body["summary"] == {"total": 5, "byStatus": {"notVerified": 5, "succeeded": 0, "failed": 0},
+                                   "expiring": {"within7Days": 0, "within30Days": 0}, "providerClientSecret": None}
         assert body["generatedAt"].endswith("Z")
         seen += [t["customerId"] for t in body["tenants"]]
         token = body["continuationToken"]

@@ -69,8 +69,10 @@ def call(handler, method, body=None):
 
 def test_get_before_any_change_shows_nothing_configured(stores):
     assert call(settings_functions.settings_get, "GET") == (
-        200, {"clientId": None, "redirectUrl": None, "clientSecretConfigured": False, "updatedAt": None},
-        b'{"clientId":null,"redirectUrl":null,"clientSecretConfigured":false,"updatedAt":null}')
+        200, {"clientId": None, "redirectUrl": None, "clientSecretConfigured": False, "updatedAt": None,
+              "clientSecretExpiresAt": None, "clientSecretExpiry": None},
+        b'{"clientId":null,"redirectUrl":null,"clientSecretConfigured":false,"updatedAt":null,'
+        b'"clientSecretExpiresAt":null,"clientSecretExpiry":null}')
 
 
 def test_apply_changes_stores_the_secret_only_in_the_secret_store_and_keeps_it(stores):

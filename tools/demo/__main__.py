@@ -27,6 +27,7 @@ from tools.azurite import start_azurite
 from tools.demo.table import print_status_table
 from tools.processes import stop_process
 
+from . import foresight
 from .processes import start_identity_simulator, start_local_host
 
 HERE = Path(__file__).resolve().parent
@@ -79,18 +80,24 @@ def main() -> int:
         print("Starting Azurite, the identity platform simulator and the local host...")
         azurite = start_azurite()
         stops.append(azurite.stop)
-        simulator, where = start_identity_simulator(work / "ca", HERE / "scenario.json", work / "identity.log")
+        scenario = work / "scenario.json"  # the demo's scenario with foresight's dates, relative to now
+        scenario.write_text(json.dumps(foresight.scenario(json.loads((HERE / "scenario.json").read_text()),
+                                                          provider=PROVIDER, woodgrove_app=WOODGROVE_APP)))
+        simulator, where = start_identity_simulator(work / "ca", scenario, work / "identity.log")
         stops.append(lambda: stop_process(simulator))
         env = {"AzureWebJobsStorage": azurite.connection_string, "KEY_VAULT_URL": "",
                "LOCAL_SECRETS_FILE": str(work / "secrets.json"), "ENTRA_AUTHORITY_HOST": where["authority_host"],
-               "REQUESTS_CA_BUNDLE": where["ca_bundle"], "VERIFY_SCHEDULE": "0 0 0 1 1 *"}
+               "REQUESTS_CA_BUNDLE": where["ca_bundle"], "VERIFY_SCHEDULE": "0 0 0 1 1 *",
+               "GRAPH_ENDPOINT": where["authority_host"], **foresight.ENV}
         host, base = start_local_host(env, work / "host.log")
         stops.append(lambda: stop_process(host))
         print(f"  local host {base}, identity platform {where['authority_host']} (150 ms a token)\n")
         seed(base, azurite.connection_string, work / "secrets.json")
         grant_consent(base, "relecloud", where["ca_bundle"])
         verify_all(base)
-        print_status_table(all_tenants(base))
+        tenants = all_tenants(base)
+        print_status_table(tenants)
+        foresight.print_foresight(api(base, "GET", "/api/status?top=1")["summary"], tenants)
         return 0
     finally:
         for stop in reversed(stops):

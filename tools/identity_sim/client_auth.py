@@ -7,6 +7,7 @@ import binascii
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import unquote_plus
 
 from tools.identity_sim.directory import AppRegistration
@@ -40,8 +41,10 @@ def read_client(form: Mapping[str, str], headers: Mapping[str, str]) -> ClientCr
     return ClientCredentials(client_id, secret, form.get("client_assertion"))
 
 
-def authentication_failure(app: AppRegistration, client: ClientCredentials) -> int | None:
-    """None when `client` holds a current secret of `app`; else the AADSTS code the service answers.
+def authentication_failure(
+    app: AppRegistration, client: ClientCredentials, *, now: datetime | None = None,
+) -> int | None:
+    """None when `client` holds a secret of `app` current at `now`; else the AADSTS code the service answers.
 
     A client_assertion is compared like a secret (the simulator does not check certificate signatures):
     register the assertion string the test will send as one of the app's secrets.
@@ -51,5 +54,5 @@ def authentication_failure(app: AppRegistration, client: ClientCredentials) -> i
         return 7000218
     for registered in app.secrets:
         if hmac.compare_digest(registered.value.encode(), presented.encode()):
-            return 7000222 if registered.expired() else None
+            return 7000222 if registered.expired(now) else None
     return 7000215 if client.secret else 700027

@@ -1,5 +1,10 @@
 """The registered data of the simulated identity platform: tenants, users and app registrations.
 
+An app registration's application object (what Microsoft Graph answers for `applications(appId=...)`) lives in
+its `home_tenant` only; elsewhere the app has at most a service principal, as in the service. Its secrets and
+certificates carry the metadata Graph shows (key id, display name, start and end); a secret's `hint` is its
+first three characters, as Graph gives it.
+
 Values are frozen dataclasses; the `Directory` holds them behind one lock taken only for short lookups and
 replacements (never while a request sleeps). Tenants are found by id or by any of their domains, case-blind.
 """
@@ -52,10 +57,28 @@ class User:
 @dataclass(frozen=True)
 class ClientSecret:
     value: str = field(repr=False)
-    expires_at: datetime | None = None  # None: never expires
+    expires_at: datetime | None = None  # None: never expires (Graph's endDateTime null)
+    key_id: str = field(default_factory=_new_id)
+    display_name: str = ""
+    starts_at: datetime | None = None
 
     def expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
+
+    @property
+    def hint(self) -> str:
+        """What Graph shows of the value: its first three characters."""
+        return self.value[:3]
+
+
+@dataclass(frozen=True)
+class CertificateCredential:
+    """A certificate registered on an app (Graph's keyCredential): metadata only, the simulator checks no key."""
+    expires_at: datetime
+    key_id: str = field(default_factory=_new_id)
+    display_name: str = "CN=simulated"
+    starts_at: datetime | None = None
+    thumbprint: str = ""  # Graph's customKeyIdentifier
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,8 @@ class AppRegistration:
     application_permissions: tuple[str, ...] = ()  # roles an admin consent grants in the consenting tenant
     tenants: tuple[str, ...] | None = None  # where it has a service principal; None: every tenant
     object_id: str = field(default_factory=_new_id)  # its service principal's oid, in app-only tokens
+    home_tenant: str | None = None  # where its application object lives (Graph answers it there); None: nowhere
+    certificates: tuple[CertificateCredential, ...] = ()
 
 
 class Directory:
@@ -79,6 +104,8 @@ class Directory:
         self._users: dict[str, User] = {}  # by UPN, casefolded
         self._apps: dict[str, AppRegistration] = {}  # by client id, casefolded
         self._sign_in: dict[str, str] = {}  # tenant id (or ANY_TENANT) -> UPN who signs in at /authorize
+        # (client id, tenant id, UPN or ANY_TENANT), casefolded -> the delegated scopes granted there
+        self._grants: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
     # Tenants
     def add_tenant(self, tenant: Tenant) -> Tenant:
@@ -190,6 +217,34 @@ class Directory:
         app = self.install(app, tenant)
         if app.application_permissions:
             self.set_roles(app.client_id, tenant.id, app.application_permissions)
+
+    def application_object(self, app_id: str | None, tenant: Tenant) -> AppRegistration | None:
+        """The app whose application object lives in `tenant` (what Graph's applications(appId=...) finds)."""
+        app = self.app(app_id)
+        if app is None or app.home_tenant is None or self._tenant_id(app.home_tenant) != tenant.id:
+            return None
+        return app
+
+    # Delegated permission grants (what an admin consented to for the whole tenant, or a user for themself)
+    def set_delegated_grant(
+        self, client_id: str, tenant: str, scopes: tuple[str, ...] | list[str], *, user: str | None = None,
+    ) -> None:
+        """The delegated scopes `client_id` holds in `tenant` (for `user` alone, or for everyone); they replace
+        the app's `delegated_scopes` there: a `.default` token's `scp` holds them, and a named scope outside
+        them answers 65001. Dropping one from the list is how a test makes consent drift."""
+        key = (client_id.casefold(), self._tenant_id(tenant), (user or ANY_TENANT).casefold())
+        with self._lock:
+            self._grants[key] = tuple(scopes)
+
+    def delegated_grant(self, app: AppRegistration, tenant: Tenant, user: User) -> tuple[str, ...]:
+        """The user's own grant, else the tenant-wide one, else the app's `delegated_scopes`."""
+        client_id = app.client_id.casefold()
+        with self._lock:
+            for who in (user.upn.casefold(), ANY_TENANT):
+                granted = self._grants.get((client_id, tenant.id, who))
+                if granted is not None:
+                    return granted
+        return app.delegated_scopes
 
     def _tenant_id(self, ref: str) -> str:
         tenant = self.tenant(ref)

@@ -17,6 +17,7 @@ class Endpoint(StrEnum):
     USERREALM = "userrealm"
     AUTHORIZE = "authorize"
     ADMINCONSENT = "adminconsent"
+    GRAPH = "graph"  # Microsoft Graph (/v1.0/...): the rule's tenant and user are the bearer token's tid and upn
     ANY = "any"
 
 
@@ -51,6 +52,14 @@ class ServerError:
 
 
 @dataclass(frozen=True)
+class GraphError:
+    """A Microsoft Graph error answer: `{"error": {"code", "message", "innerError"}}` with this status."""
+    status: int = 403
+    code: str = "Authorization_RequestDenied"
+    message: str = "Insufficient privileges to complete the operation."
+
+
+@dataclass(frozen=True)
 class Hang:
     """Hold the request without answering: for `seconds` and then answer normally, or (None) until the
     simulator stops, when the connection is closed unanswered."""
@@ -62,7 +71,7 @@ class Reset:
     """Close the TCP connection without an answer (a RST: SO_LINGER 0)."""
 
 
-Outcome = Success | AadstsError | Throttle | ServerError | Hang | Reset
+Outcome = Success | AadstsError | Throttle | ServerError | GraphError | Hang | Reset
 
 
 @dataclass(frozen=True)

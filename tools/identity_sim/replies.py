@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from tools.identity_sim import aadsts
 from tools.identity_sim.directory import Directory
 from tools.identity_sim.grants import IssuedGrants
+from tools.identity_sim.relationships import DelegatedAdminRelationships
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -18,6 +25,11 @@ class SimulatorState:
     grants: IssuedGrants
     signing_key: bytes = field(repr=False)
     authority_host: str = ""  # https://127.0.0.1:PORT, set once the port is known
+    relationships: DelegatedAdminRelationships = field(default_factory=DelegatedAdminRelationships)
+    # The date the registered data is judged by (secret expiry, a relationship's end); tests inject one. Tokens
+    # keep the real time: MSAL checks an ID token's iat and exp against its own clock.
+    clock: Callable[[], datetime] = _utc_now
+    graph_page_size: int = 100  # relationships per page when the client asks no $top
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from tools.identity_sim import aadsts, browser_endpoints, discovery
+from tools.identity_sim import aadsts, browser_endpoints, discovery, graph_api
 from tools.identity_sim.client_auth import read_client
 from tools.identity_sim.outcomes import AadstsError, Endpoint, Outcome, RequestFacts, ServerError, Success, Throttle
 from tools.identity_sim.replies import Reply, SimulatorState, aadsts_reply, html_page, json_reply
@@ -25,6 +25,8 @@ class Route:
 
 def route_for(path: str) -> Route:
     parts = [unquote(part) for part in path.split("/") if part]
+    if parts[:1] == ["v1.0"]:  # Microsoft Graph; its tenant is the bearer token's
+        return Route(Endpoint.GRAPH, "", "/".join(parts[1:]))
     if len(parts) >= 2 and parts[-2:] == [".well-known", "openid-configuration"]:
         if parts[1:-2] == ["v2.0"]:
             return Route(Endpoint.DISCOVERY, parts[0], "v2.0")
@@ -52,6 +54,12 @@ def facts_for(
 ) -> RequestFacts:
     """What a rule can match on; the user of a refresh token or code is looked up by fingerprint."""
     endpoint = route.endpoint if isinstance(route.endpoint, Endpoint) else Endpoint.ANY
+    if route.endpoint == Endpoint.GRAPH:
+        claims = graph_api.bearer_claims(headers)
+        tid = str(claims.get("tid") or "")
+        known = state.directory.tenant(tid)
+        return RequestFacts(endpoint=endpoint, tenant=tid, tenant_id=known.id if known else None,
+                            user=claims.get("upn"), client_id=claims.get("appid"))
     user = None
     if route.endpoint == Endpoint.USERREALM:
         user = route.detail
@@ -75,6 +83,9 @@ def answer(
     form: Mapping[str, str], headers: Mapping[str, str], outcome: Outcome | None, correlation_id: str | None,
 ) -> Reply:
     """The reply to a request: a scripted 429 / 5xx / AADSTS error, or the endpoint's own (shaped by a Success)."""
+    if route.endpoint == Endpoint.GRAPH:
+        return graph_api.answer(state, route.detail, method=method, query=query, headers=headers, outcome=outcome,
+                                correlation_id=correlation_id)
     if isinstance(outcome, Throttle):
         return _throttled(outcome, correlation_id)
     if isinstance(outcome, ServerError):

@@ -4,9 +4,17 @@
      "users": [{"upn": "admin@contoso.onmicrosoft.com", "password": "...", "mfa_required": false,
                 "locked": false, "disabled": false, "password_expired": false}],
      "apps": [{"client_id": "<guid>", "name": "...",
-               "secrets": [{"value": "...", "expires_at": "2030-01-01T00:00:00Z"}],
+               "secrets": [{"value": "...", "expires_at": "2030-01-01T00:00:00Z", "key_id": "<guid>",
+                            "display_name": "...", "starts_at": "2028-01-01T00:00:00Z"}],
+               "certificates": [{"expires_at": "...", "key_id": "...", "display_name": "CN=...", "thumbprint": "..."}],
                "redirect_uris": [...], "roles": {"*": ["User.Read.All"]}, "delegated_scopes": [...],
-               "application_permissions": [...], "tenants": null}],
+               "application_permissions": [...], "tenants": null, "home_tenant": "contoso.onmicrosoft.com"}],
+     "delegated_grants": [{"client_id": "<guid>", "tenant": "contoso.onmicrosoft.com", "user": null,
+                           "scopes": ["User.Read", "openid"]}],
+     "relationships": [{"partner": "<partner tenant>", "customer_tenant_id": "<guid>", "ends_at": "...",
+                        "status": "active", "auto_extend": "PT0S", "roles": ["<role definition id>"],
+                        "customer_name": "Contoso"}],
+     "graph_page_size": 100,
      "refresh_tokens": [{"value": "...", "tenant": "...", "upn": "...", "client_id": "...", "state": "valid"}],
      "sign_in": {"*": "admin@contoso.onmicrosoft.com"},
      "latency_ms": 0, "tenant_latency_ms": {"contoso.onmicrosoft.com": 200},
@@ -14,7 +22,9 @@
                  "grant_type": null, "times": 2, "outcome": {"kind": "error", "code": 50126}}]}
 
 Outcome kinds: success (roles, scopes, tid), error (code, status, error, description), throttle (retry_after,
-json_body), server_error (status), hang (seconds), reset. Unknown keys are refused, so a typo cannot pass unseen.
+json_body), server_error (status), graph_error (status, code, message), hang (seconds), reset. A script entry's
+endpoint may be "graph" (its tenant and user are then the bearer token's tid and upn). Unknown keys are refused,
+so a typo cannot pass unseen.
 """
 from __future__ import annotations
 
@@ -26,10 +36,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tools.identity_sim.directory import AppRegistration, ClientSecret, Tenant, User
+from tools.identity_sim.directory import AppRegistration, CertificateCredential, ClientSecret, Tenant, User
 from tools.identity_sim.outcomes import (
     AadstsError,
     Endpoint,
+    GraphError,
     Hang,
     Outcome,
     Reset,
@@ -38,11 +49,12 @@ from tools.identity_sim.outcomes import (
     Success,
     Throttle,
 )
+from tools.identity_sim.relationships import DelegatedAdminRelationship
 
 _OUTCOMES: dict[str, type] = {"success": Success, "error": AadstsError, "throttle": Throttle,
-                              "server_error": ServerError, "hang": Hang, "reset": Reset}
+                              "server_error": ServerError, "graph_error": GraphError, "hang": Hang, "reset": Reset}
 _TUPLES = frozenset({"roles", "scopes", "domains", "redirect_uris", "delegated_scopes", "application_permissions",
-                     "tenants"})
+                     "tenants", "certificates"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,20 @@ class RefreshTokenEntry:
 
 
 @dataclass(frozen=True)
+class DelegatedGrantEntry:
+    client_id: str
+    tenant: str
+    scopes: tuple[str, ...]
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class RelationshipEntry:
+    partner: str  # the partner tenant that lists it
+    relationship: DelegatedAdminRelationship
+
+
+@dataclass(frozen=True)
 class Scenario:
     tenants: tuple[Tenant, ...] = ()
     users: tuple[User, ...] = ()
@@ -65,13 +91,16 @@ class Scenario:
     latency_ms: float | None = None  # None: the file names none, so the simulator keeps the latency it has
     tenant_latency_ms: Mapping[str, float] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
+    delegated_grants: tuple[DelegatedGrantEntry, ...] = ()
+    relationships: tuple[RelationshipEntry, ...] = ()
+    graph_page_size: int | None = None
 
 
 def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenario:
     """A Scenario from a JSON file path or an already-parsed mapping."""
     data = source if isinstance(source, Mapping) else json.loads(Path(source).read_text(encoding="utf-8"))
     _only(data, {"tenants", "users", "apps", "refresh_tokens", "sign_in", "latency_ms", "tenant_latency_ms",
-                 "script", "description"}, "scenario")
+                 "script", "description", "delegated_grants", "relationships", "graph_page_size"}, "scenario")
     return Scenario(
         tenants=tuple(_build(Tenant, item, "tenant") for item in data.get("tenants", [])),
         users=tuple(_build(User, item, "user") for item in data.get("users", [])),
@@ -82,6 +111,10 @@ def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> Scenari
         latency_ms=float(data["latency_ms"]) if data.get("latency_ms") is not None else None,
         tenant_latency_ms={ref: float(ms) for ref, ms in data.get("tenant_latency_ms", {}).items()},
         rules=tuple(_rule(item) for item in data.get("script", [])),
+        delegated_grants=tuple(_build(DelegatedGrantEntry, item, "delegated grant") for item in
+                               data.get("delegated_grants", [])),
+        relationships=tuple(_relationship(item) for item in data.get("relationships", [])),
+        graph_page_size=data.get("graph_page_size"),
     )
 
 
@@ -102,11 +135,27 @@ def _rule(data: Mapping[str, Any]) -> Rule:
 
 
 def _app(data: Mapping[str, Any]) -> AppRegistration:
-    secrets = tuple(
-        ClientSecret(value=item["value"], expires_at=_instant(item.get("expires_at"))) for item in
-        data.get("secrets", []))
+    secrets = tuple(_build(ClientSecret, _instants(item, "expires_at", "starts_at"), "secret")
+                    for item in data.get("secrets", []))
+    certificates = tuple(_build(CertificateCredential, _instants(item, "expires_at", "starts_at"), "certificate")
+                         for item in data.get("certificates", []))
     roles = {ref: tuple(held) for ref, held in data.get("roles", {}).items()}
-    return _build(AppRegistration, {**data, "secrets": secrets, "roles": roles}, "app")
+    return _build(AppRegistration, {**data, "secrets": secrets, "roles": roles, "certificates": certificates}, "app")
+
+
+def _relationship(data: Mapping[str, Any]) -> RelationshipEntry:
+    if not isinstance(data, Mapping) or "partner" not in data:
+        raise ValueError("a relationship needs its partner tenant")
+    fields = _instants({key: value for key, value in data.items() if key != "partner"}, "ends_at", "activated_at",
+                       "created_at")
+    fields.setdefault("ends_at", None)
+    return RelationshipEntry(data["partner"], _build(DelegatedAdminRelationship, fields, "relationship"))
+
+
+def _instants(data: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValueError("expected a JSON object")
+    return {key: _instant(value) if key in names else value for key, value in data.items()}
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -114,7 +163,7 @@ def _instant(text: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        raise ValueError(f"expires_at needs a time zone (e.g. a trailing Z): {text!r}")
+        raise ValueError(f"a date needs a time zone (e.g. a trailing Z): {text!r}")
     return moment
 
 

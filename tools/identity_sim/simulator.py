@@ -20,7 +20,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
@@ -30,6 +31,7 @@ from tools.identity_sim.directory import ANY_TENANT, AppRegistration, Directory,
 from tools.identity_sim.grants import GrantState, IssuedGrants
 from tools.identity_sim.outcomes import Endpoint, Hang, Outcome, RequestFacts, Reset, Rule, Script
 from tools.identity_sim.recording import RecordedRequest, Recorder
+from tools.identity_sim.relationships import DelegatedAdminRelationship
 from tools.identity_sim.replies import Reply, SimulatorState, json_reply
 from tools.identity_sim.routes import Route, answer, facts_for, route_for
 from tools.identity_sim.scenarios import Scenario, load_scenario
@@ -45,12 +47,16 @@ class IdentitySimulator:
     def __init__(
         self, *, ca_dir: str | os.PathLike[str] | None = None, host: str = "127.0.0.1", port: int = 0,
         latency_ms: float = 0.0, scenario: Scenario | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """`clock`: the date registered data is judged by (secret expiry, a relationship's end); default now."""
         self.directory = Directory()
         self.grants = IssuedGrants()
         self.recorder = Recorder()
         self._script = Script(tenant_id_of=self._tenant_id)
         self._state = SimulatorState(self.directory, self.grants, signing_key=secrets.token_bytes(32))
+        if clock is not None:
+            self._state.clock = clock
         self._latency: dict[str, float] = {ANY_TENANT: latency_ms / 1000}
         self._latency_lock = threading.Lock()
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
@@ -120,6 +126,11 @@ class IdentitySimulator:
         assert self.ca is not None, "start() the simulator first"
         return self.ca.bundle_path
 
+    @property
+    def graph_endpoint(self) -> str:
+        """Microsoft Graph is served on the same host (GRAPH_ENDPOINT for the app)."""
+        return self.authority_host
+
     def authority(self, tenant: str) -> str:
         return f"{self.authority_host}/{tenant}"
 
@@ -150,6 +161,29 @@ class IdentitySimulator:
 
     def sign_in_as(self, upn: str, *, tenant: str | None = None) -> None:
         self.directory.sign_in_as(upn, tenant=tenant)
+
+    def set_delegated_grant(
+        self, client_id: str, tenant: str, scopes: tuple[str, ...] | list[str], *, user: str | None = None,
+    ) -> None:
+        """The delegated scopes granted to `client_id` in `tenant` (to `user`, or tenant-wide): what `scp` holds."""
+        self.directory.set_delegated_grant(client_id, tenant, scopes, user=user)
+
+    # Microsoft Graph data
+    def add_relationship(self, partner_tenant: str, relationship: DelegatedAdminRelationship) -> None:
+        """A delegated admin relationship the partner tenant (id or domain) lists in Graph."""
+        partner_id = self._tenant_id(partner_tenant)
+        if partner_id is None:
+            raise KeyError(f"no tenant {partner_tenant!r}")
+        self._state.relationships.add(partner_id, relationship)
+
+    def clear_relationships(self) -> None:
+        self._state.relationships.clear()
+
+    def set_graph_page_size(self, size: int) -> None:
+        """Relationships per page when the client asks no `$top`."""
+        if not 1 <= size <= 300:
+            raise ValueError("a Graph page holds 1 to 300 items")
+        self._state.graph_page_size = size
 
     def issue_refresh_token(
         self, *, tenant: str, upn: str, client_id: str, single_use: bool = False,
@@ -201,6 +235,12 @@ class IdentitySimulator:
             self.grants.issue_refresh_token(
                 tenant_id=self._tenant_id(entry.tenant) or entry.tenant, upn=entry.upn, client_id=entry.client_id,
                 scopes=entry.scopes, value=entry.value, state=GrantState(entry.state))
+        for grant in scenario.delegated_grants:
+            self.set_delegated_grant(grant.client_id, grant.tenant, grant.scopes, user=grant.user)
+        for entry in scenario.relationships:
+            self.add_relationship(entry.partner, entry.relationship)
+        if scenario.graph_page_size is not None:
+            self.set_graph_page_size(scenario.graph_page_size)
         for ref, upn in scenario.sign_in.items():
             self.sign_in_as(upn, tenant=None if ref == ANY_TENANT else ref)
         if scenario.latency_ms is not None:  # a file that names no latency leaves the one given to the simulator
@@ -238,7 +278,7 @@ class IdentitySimulator:
         correlation_id = exchange.headers.get("client-request-id")
         token = route.endpoint == Endpoint.TOKEN
         number = self.recorder.arrived(RecordedRequest(
-            method=exchange.method, path=url.path, endpoint=str(route.endpoint), tenant=route.tenant,
+            method=exchange.method, path=url.path, endpoint=str(route.endpoint), tenant=facts.tenant,
             tenant_id=facts.tenant_id, received_at=time.time(), grant_type=facts.grant_type,
             client_id=facts.client_id, user=facts.user,
             client_auth=read_client(form, exchange.headers).kind if token else None,

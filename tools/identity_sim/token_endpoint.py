@@ -62,7 +62,7 @@ class TokenEndpoint:
         app = self._state.directory.app(client.client_id)
         if app is None or (grant_type == "client_credentials" and not self._state.directory.installed(app, tenant)):
             raise _Refused(700016, client_id=client.client_id, tenant=tenant.default_domain)
-        failure = authentication_failure(app, client)
+        failure = authentication_failure(app, client, now=self._state.clock())
         if failure is not None:
             raise _Refused(failure, client_id=app.client_id)
         scope = form.get("scope", "")
@@ -80,7 +80,7 @@ class TokenEndpoint:
             single_use = False
         if user.disabled:
             raise _Refused(50057)
-        granted = self._delegated_scopes(app, tenant, scope)
+        granted = self._delegated_scopes(app, tenant, user, scope)
         return user_tokens(self._state, app=app, tenant=tenant, user=user, scope=scope, granted=granted,
                            shaped=shaped, want_client_info=want_client_info, nonce=nonce, single_use=single_use)
 
@@ -154,16 +154,18 @@ class TokenEndpoint:
             raise _Refused(50034, tenant=tenant.default_domain)
         return user, code.nonce
 
-    def _delegated_scopes(self, app: AppRegistration, tenant: Tenant, scope: str) -> tuple[str, ...]:
-        """What the token's `scp` holds: with `<resource>/.default`, every consented scope; named scopes must
-        each be consented (else 65001, as when the app has no service principal in the tenant)."""
-        consented = tuple(item for item in app.delegated_scopes if item != "offline_access")
+    def _delegated_scopes(self, app: AppRegistration, tenant: Tenant, user: User, scope: str) -> tuple[str, ...]:
+        """What the token's `scp` holds: with `<resource>/.default`, every scope granted in the tenant (to the
+        user, else tenant-wide, else the app's `delegated_scopes`), never ".default" itself; named scopes must
+        each be granted (else 65001, as when the app has no service principal in the tenant)."""
+        granted = self._state.directory.delegated_grant(app, tenant, user)
+        consented = tuple(item for item in granted if item != "offline_access")
         if not self._state.directory.installed(app, tenant):
             raise _Refused(65001, client_id=app.client_id, app_name=app.name)
         asked = [item.rsplit("/", 1)[-1] for item in resource_scopes(scope)]
         if not asked or ".default" in asked:
             return consented
-        missing = [item for item in asked if item not in app.delegated_scopes]
+        missing = [item for item in asked if item not in granted]
         if missing:
             raise _Refused(65001, client_id=app.client_id, app_name=app.name)
         return tuple(asked)

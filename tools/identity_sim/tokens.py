@@ -28,6 +28,19 @@ def encode_jwt(claims: dict[str, Any], *, key: bytes) -> str:
     return f"{signing_input}.{b64url(signature)}"
 
 
+def verified_claims(token: str, *, key: bytes) -> dict[str, Any] | None:
+    """The claims of a JWT this simulator signed with `key`; None for anything else (bad shape or signature)."""
+    signing_input, _, signature = token.rpartition(".")
+    expected = b64url(hmac.new(key, signing_input.encode("ascii", "replace"), hashlib.sha256).digest())
+    if not signing_input or not hmac.compare_digest(expected.encode(), signature.encode("ascii", "replace")):
+        return None
+    try:
+        claims = decode_claims(signing_input + ".")
+    except (ValueError, IndexError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
 def decode_claims(token: str) -> dict[str, Any]:
     """The claims of a JWT, unverified (for tests and the app's own reading of a token it was just given)."""
     return json.loads(_b64url_decode(token.split(".")[1]))

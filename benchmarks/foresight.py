@@ -1,0 +1,140 @@
+"""What foresight costs a run: verification of many customers with foresight's Graph reads on vs off, in process,
+over a real Azurite, the real MSAL platform and Graph reader, and the identity simulator over HTTPS.
+
+Run: .venv/bin/python benchmarks/foresight.py [--customers 200] [--concurrency 16] [--latency-ms 100] [--rounds 3]
+Every customer is an `application` customer whose own app may read itself in Graph (the costliest case: one Graph
+read each); its secret ends in 200 days, so no warning band is crossed (a connectionExpiring event costs what any
+status event costs: an outbox row and its relay, once per band and credential). The simulator answers tokens
+after `--latency-ms`; Graph reads get the same latency (added around the reader, since the simulator delays only
+its token endpoint). Each round verifies a fresh set of customers twice
+with foresight on (the day's first run, which reads Graph, then a later run, which finds the reads kept) and twice
+with it off, alternating. Prints the median seconds of each and the ratios on/off: the day's first run, a later
+run, and a day of four runs (VERIFY_SCHEDULE every 6 hours). Target: a day of runs at most 1.10. Nothing is
+asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from azure.data.tables import TableServiceClient  # noqa: E402
+
+from shared.adapters.graph_reader import HttpGraphReader  # noqa: E402
+from shared.adapters.table_customers import TableCustomerStore  # noqa: E402
+from shared.bootstrap import build  # noqa: E402
+from shared.config import load_config  # noqa: E402
+from shared.domain.inputs import CustomerInput  # noqa: E402
+from shared.domain.models import AuthMethod  # noqa: E402
+from shared.usecases.customers import put_customer  # noqa: E402
+from shared.usecases.verify import verify_customer  # noqa: E402
+from tools.azurite import start_azurite  # noqa: E402
+from tools.identity_sim import AppRegistration, ClientSecret, IdentitySimulator, Tenant  # noqa: E402
+
+APP, SECRET = "b4a1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "Bench-foresight-secret"
+TARGET = 1.10
+
+
+class SlowGraph:
+    """The Graph reader with a latency per read, as Graph has one (the simulator delays only tokens)."""
+
+    def __init__(self, reader: HttpGraphReader, latency: float) -> None:
+        self._reader, self._latency = reader, latency
+
+    def application_credentials(self, **kwargs):
+        time.sleep(self._latency)
+        return self._reader.application_credentials(**kwargs)
+
+    def delegated_admin_relationships(self, **kwargs):
+        time.sleep(self._latency)
+        return self._reader.delegated_admin_relationships(**kwargs)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    latency = args.latency_ms / 1000
+    work = Path(tempfile.mkdtemp(prefix="tas-bench-foresight-"))
+    azurite = start_azurite()
+    try:
+        with IdentitySimulator(ca_dir=work / "ca", latency_ms=args.latency_ms) as sim:
+            tenant = Tenant.named("benchforesight")
+            sim.add_tenant(tenant)
+            ends = datetime.now(UTC) + timedelta(days=200)  # past every warning band: no connectionExpiring
+            sim.add_app(AppRegistration(client_id=APP, home_tenant=tenant.id,
+                                        secrets=(ClientSecret(SECRET, expires_at=ends),),
+                                        roles={"*": ("User.Read.All", "Application.Read.All")}))
+            os.environ["REQUESTS_CA_BUNDLE"] = str(sim.ca_bundle_path)
+            config = load_config({
+                "AzureWebJobsStorage": azurite.connection_string, "KEY_VAULT_URL": "",
+                "LOCAL_SECRETS_FILE": str(work / "secrets.json"), "ENTRA_AUTHORITY_HOST": sim.authority_host,
+                "GRAPH_ENDPOINT": sim.graph_endpoint, "VERIFY_CONCURRENCY": str(args.concurrency)})
+            tables = TableServiceClient.from_connection_string(azurite.connection_string)
+            times: dict[str, list[float]] = {"on-first": [], "on-later": [], "off-first": [], "off-later": []}
+            for round_ in range(args.rounds):
+                for mode in (("on", "off") if round_ % 2 == 0 else ("off", "on")):
+                    first, later = measure(config, tables, sim, tenant, args, latency, foresight=mode == "on")
+                    times[f"{mode}-first"].append(first)
+                    times[f"{mode}-later"].append(later)
+                    print(f"round {round_ + 1}, foresight {mode:>3}: first run {first:.2f} s, later run {later:.2f} s",
+                          flush=True)
+            report(times, args)
+    finally:
+        azurite.stop()
+
+
+def measure(config, tables, sim, tenant, args, latency: float, *, foresight: bool) -> tuple[float, float]:
+    """Seconds to verify a fresh set of customers twice (the day's first run, then a later one)."""
+    customers = TableCustomerStore(tables, table=f"Bench{uuid.uuid4().hex[:12]}")
+    graph = SlowGraph(HttpGraphReader(sim.graph_endpoint, pool_size=args.concurrency), latency)
+    with build(config, customers=customers, graph=graph, foresight=foresight) as services:
+        ids = [f"c{index:05d}" for index in range(args.customers)]
+        for customer_id in ids:
+            put_customer(customers, services.secrets, customer_id, CustomerInput(
+                tenant_id=tenant.id, authentication_method=AuthMethod.APPLICATION, m365_email=None,
+                application_id=APP, application_secret=SECRET))
+        return run(services, ids, args.concurrency), run(services, ids, args.concurrency)
+
+
+def run(services, ids: list[str], concurrency: int) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        verified = list(pool.map(lambda customer_id: verify_customer(services.verification, customer_id,
+                                                                     in_run=True), ids))
+    elapsed = time.perf_counter() - start
+    assert all(customer.last_verification_status.value == "succeeded" for customer in verified)
+    return elapsed
+
+
+def report(times: dict[str, list[float]], args) -> None:
+    median = {name: statistics.median(values) for name, values in times.items()}
+    day_on = median["on-first"] + 3 * median["on-later"]
+    day_off = median["off-first"] + 3 * median["off-later"]
+    print(f"\n{args.customers} customers, concurrency {args.concurrency}, {args.latency_ms} ms a token and a Graph "
+          f"read, median of {args.rounds} rounds")
+    print(f"  the day's first run  on {median['on-first']:.2f} s / off {median['off-first']:.2f} s = "
+          f"{median['on-first'] / median['off-first']:.2f}  (one Graph read a customer)")
+    print(f"  a later run          on {median['on-later']:.2f} s / off {median['off-later']:.2f} s = "
+          f"{median['on-later'] / median['off-later']:.2f}  (the reads kept: none)")
+    print(f"  a day of four runs   on {day_on:.2f} s / off {day_off:.2f} s = {day_on / day_off:.2f}  "
+          f"(target at most {TARGET:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+// Foresight on the page: the "Expires" cell of a customer (relative, coloured by warning band, or why it is not
+// known), the provider's client secret line and the expiring counts of the summary, and the bulk consent export
+// (CSV of Grant Consent links for every password customer). Text only, never HTML.
+import { api } from "./api.js";
+import { $, el, showText } from "./dom.js";
+import { fromNow, localTime } from "./format.js";
+
+export const BANDS = [1, 7, 14, 30]; // days, narrowest first: the API's warning bands
+const DAY_MS = 86400000;
+
+const WHAT = {
+  clientSecret: "Client secret",
+  providerClientSecret: "Provider's client secret",
+  refreshTokenInactivity: "Refresh token (90 days unused)",
+  gdapRelationship: "Delegated admin relationship",
+};
+const SOURCES = { graph: "from Microsoft Graph", operator: "as given", computed: "computed" };
+
+// The band a time to failure is in: "expired", "band-1" ... "band-30", or "" beyond 30 days.
+export function bandOf(iso, now = Date.now()) {
+  const left = new Date(iso).getTime() - now;
+  if (Number.isNaN(left)) return "";
+  if (left <= 0) return "expired";
+  const band = BANDS.find((days) => left <= days * DAY_MS);
+  return band ? `band-${band}` : "";
+}
+
+function expiryText(expiry) {
+  return `${WHAT[expiry.what] || expiry.what} ${SOURCES[expiry.source] || expiry.source}: ${localTime(expiry.at)}`;
+}
+
+export function expiresCell(view) {
+  const cell = el("td", { className: "expires", attrs: { "data-label": "Expires" } });
+  if (view.expiry) {
+    const band = bandOf(view.expiry.at);
+    const when = band === "expired" ? `expired ${fromNow(view.expiry.at)}` : fromNow(view.expiry.at);
+    cell.append(el("span", { className: `expiry ${band}`.trim(), text: when,
+      attrs: { title: expiryText(view.expiry), "data-band": band || "none" } }));
+  } else {
+    cell.append(el("span", { className: "expiry", text: view.expiryUnknown && view.expiryUnknown.length
+      ? "Unknown" : "No known expiry", attrs: { "data-band": "none" } }));
+  }
+  for (const unknown of view.expiryUnknown || []) {
+    cell.append(el("p", { className: "expiry-unknown",
+      text: `${WHAT[unknown.what] || unknown.what}: not known (${unknown.message})` }));
+  }
+  if (view.retirement) cell.append(el("p", { className: "retirement", text: view.retirement.message }));
+  return cell;
+}
+
+export function renderForesight(summary) {
+  const line = $("provider-secret");
+  const part = summary.providerClientSecret;
+  if (summary.expiring) {
+    $("count-expiring-7").textContent = String(summary.expiring.within7Days);
+    $("count-expiring-30").textContent = String(summary.expiring.within30Days);
+  }
+  line.hidden = part === undefined;
+  if (!part) {
+    line.textContent = "Provider's client secret: no expiry known (none configured, or it never expires).";
+    line.className = "provider-secret";
+  } else if (part.reason) {
+    line.textContent = `Provider's client secret: expiry not known (${part.message})`;
+    line.className = "provider-secret";
+  } else {
+    line.textContent = `Provider's client secret expires ${fromNow(part.at)} (${localTime(part.at)}, ` +
+      `${SOURCES[part.source] || part.source}); every password and token customer depends on it.`;
+    line.className = `provider-secret ${bandOf(part.at)}`.trim();
+  }
+}
+
+// Downloads the Grant Consent links of every password customer as CSV (the API makes the CSV safe to open).
+export async function exportConsentLinks() {
+  const csv = await api("POST", "/api/consent", { allPasswordCustomers: true }, { accept: "text/csv" });
+  const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+  const link = el("a", { attrs: { href: url, download: "consent-links.csv" } });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  const rows = Math.max(csv.trim().split("\r\n").length - 1, 0);
+  showText($("export-state"), `${rows} consent ${rows === 1 ? "link" : "links"} exported.`);
+}
