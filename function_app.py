@@ -4,7 +4,18 @@ No I/O here: the host imports this module on every cold start.
 """
 import azure.functions as func
 
-from functions import consent, customers, health, maintenance, page, provider_settings, status, verification
+from functions import (
+    audit,
+    consent,
+    customers,
+    health,
+    key_check,
+    maintenance,
+    page,
+    provider_settings,
+    status,
+    verification,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health.bp)
@@ -15,3 +26,5 @@ app.register_functions(verification.bp)
 app.register_functions(consent.bp)
 app.register_functions(maintenance.bp)
 app.register_functions(page.bp)
+app.register_functions(audit.bp)
+app.register_functions(key_check.bp)

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
 from .domain.ports import (
+    AuditLog,
     ConsentPlatform,
     ConsentStates,
     CustomerStore,
+    FunctionKeyCheck,
     HistoryStore,
     IdentityPlatform,
     ProviderSettingsStore,
@@ -57,6 +59,8 @@ class Services(AbstractContextManager):
     runs: RunStore
     work: WorkQueue
     consent: ConsentContext
+    audit: AuditLog
+    function_keys: FunctionKeyCheck
     _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     def close(self) -> None:
@@ -189,6 +193,16 @@ class _Production:
 
         return MsalConsentPlatform(self.msal)
 
+    def audit(self) -> AuditLog:
+        from .adapters.table_audit import TableAuditLog
+
+        return TableAuditLog(self.tables)
+
+    def function_keys(self) -> FunctionKeyCheck:
+        from .adapters.function_key_probe import FunctionKeyProbe, probe_url
+
+        return self._owns(FunctionKeyProbe(probe_url(self.config.website_hostname)))
+
 
 def build(
     config: AppConfig,
@@ -202,6 +216,8 @@ def build(
     platform: IdentityPlatform | None = None,
     consent_states: ConsentStates | None = None,
     consent_platform: ConsentPlatform | None = None,
+    audit: AuditLog | None = None,
+    function_keys: FunctionKeyCheck | None = None,
 ) -> Services:
     """The services over the dependencies given; None builds the production adapter from `config`."""
     owned = ExitStack()
@@ -224,6 +240,7 @@ def build(
             application_scope=f"{config.graph_endpoint}/.default",
         )
         runs, work = _given(runs, made.runs), _given(work, made.work)
+        audit, function_keys = _given(audit, made.audit), _given(function_keys, made.function_keys)
     except BaseException:
         owned.close()
         raise
@@ -231,7 +248,8 @@ def build(
     owned.callback(verification.pool.shutdown, wait=True, cancel_futures=True)
     return Services(
         config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
-        token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, _owned=owned,
+        token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, audit=audit,
+        function_keys=function_keys, _owned=owned,
     )
 
 

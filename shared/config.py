@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from .domain.access import SignIn, sign_in_from
 from .domain.errors import ConfigurationError
 
 # azure-data-tables does not accept the UseDevelopmentStorage=true shorthand: this is what it means.
@@ -71,6 +72,8 @@ class AppConfig:
     consent_scopes: tuple[str, ...]
     local_secrets_file: str
     reminder_interval: timedelta = timedelta(hours=24)  # timedelta(0): reminders are off
+    sign_in: SignIn = SignIn()  # operators' sign-in (shared/domain/access.py); off by default
+    website_hostname: str | None = None  # the platform's WEBSITE_HOSTNAME: where a function key is checked
 
 
 def connection_string(value: str) -> str:
@@ -146,4 +149,6 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         consent_scopes=_csv(_get(env, "CONSENT_SCOPES")),
         local_secrets_file=_get(env, "LOCAL_SECRETS_FILE"),
         reminder_interval=parse_timespan("REMINDER_INTERVAL", _get(env, "REMINDER_INTERVAL")),
+        sign_in=sign_in_from(env),
+        website_hostname=(env.get("WEBSITE_HOSTNAME") or "").strip() or None,
     )

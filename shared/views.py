@@ -155,3 +155,24 @@ def runs_view(runs: list[Run], *, now: datetime | None = None) -> dict[str, Any]
 
 def consent_link_view(link: ConsentLink) -> dict[str, Any]:
     return {"authorizationUrl": link.authorization_url, "expiresAt": iso(link.expires_at)}
+
+
+def audit_view(page: Any) -> dict[str, Any]:
+    """GET /api/audit: `page` is a usecases.audit.AuditPage."""
+    return {
+        "records": [
+            {
+                "at": iso(record.at),
+                "actor": {"kind": record.actor.kind.value, "id": record.actor.id, "name": record.actor.name},
+                "method": record.method,
+                "route": record.route,
+                "action": record.action,
+                "customerId": record.customer_id,
+                "parameters": dict(record.parameters),
+                "status": record.status,
+                "requestId": record.request_id,
+            }
+            for record in page.records
+        ],
+        "continuationToken": page.continuation_token,
+    }

@@ -242,3 +242,10 @@ class AuditLog(Protocol):
 
     def delete_older_than(self, moment: datetime) -> int:
         """Delete the records from before `moment` (maintenance: audit.expired_before); how many."""
+
+
+class FunctionKeyCheck(Protocol):
+    """Whether the Functions host takes a function key: the app never holds its keys, it asks the host."""
+
+    def is_valid(self, key: str) -> bool:
+        """True for a key the host accepts; raises DependencyUnavailable when the host cannot be asked."""

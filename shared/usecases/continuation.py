@@ -18,26 +18,39 @@ from typing import Any
 
 from ..domain.errors import invalid_continuation_token
 from ..domain.models import Cursor, CustomerFilter, is_cursor
+from .token_key import TokenKey
 
 _PREFIX = "c3."
 _MAX_CHARS = 4096
 _PART = re.compile(r"[A-Za-z0-9_-]+")
-_KEYS = frozenset({"c", "s", "m"})
 
 
 def encode(cursor: Cursor, flt: CustomerFilter, key: bytes) -> str:
-    body = {
-        "c": cursor,
+    return encode_scoped(cursor, _scope(flt), key)
+
+
+def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
+    """The cursor a token carries; raises InputError for any token this API did not issue for this filter."""
+    return decode_scoped(token, _scope(flt), key)
+
+
+def _scope(flt: CustomerFilter) -> dict[str, str | None]:
+    return {
         "s": flt.status.value if flt.status is not None else None,
         "m": flt.method.value if flt.method is not None else None,
     }
+
+
+def encode_scoped(cursor: Cursor, scope: dict[str, str | None], key: bytes) -> str:
+    """A token for `cursor` of a listing filtered by `scope` (short names -> the filter's values)."""
+    body = {"c": cursor, **scope}
     compact = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
     signed = _PREFIX + _b64(compact.encode("ascii"))
     return signed + "." + _b64(_signature(signed, key))
 
 
-def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
-    """The cursor a token carries; raises InputError for any token this API did not issue for this filter."""
+def decode_scoped(token: str, scope: dict[str, str | None], key: bytes) -> Cursor:
+    """The cursor of a token encode_scoped issued for this very scope; InputError for any other token."""
     signed, _, signature = token.rpartition(".")
     payload = signed[len(_PREFIX):]
     if (len(token) > _MAX_CHARS or not signed.startswith(_PREFIX)
@@ -49,10 +62,21 @@ def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
         body: Any = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (binascii.Error, ValueError, RecursionError):
         raise invalid_continuation_token() from None
-    cursor = _cursor(body)
-    if cursor is None or encode(cursor, flt, key) != token:  # not canonical, or issued for another filter
+    cursor = _cursor(body, {"c", *scope})
+    if cursor is None or encode_scoped(cursor, scope, key) != token:  # not canonical, or for another filter
         raise invalid_continuation_token()
     return cursor
+
+
+def key_to_check(token: str, keys: TokenKey) -> bytes:
+    """The key `token` is to be checked with; InputError when no key was ever made (no token was ever issued)."""
+    key = keys.to_check()
+    if key is not None and not is_signed_with(token, key):
+        # Another instance may have made the key everybody agrees on after this one read its own.
+        key = keys.to_check(again=True)
+    if key is None:
+        raise invalid_continuation_token()
+    return key
 
 
 def is_signed_with(token: str, key: bytes) -> bool:
@@ -60,8 +84,8 @@ def is_signed_with(token: str, key: bytes) -> bool:
     return bool(signed) and hmac.compare_digest(signature, _b64(_signature(signed, key)))
 
 
-def _cursor(body: Any) -> Cursor | None:
-    if not isinstance(body, dict) or set(body) != _KEYS or not is_cursor(body["c"]):
+def _cursor(body: Any, keys: set[str]) -> Cursor | None:
+    if not isinstance(body, dict) or set(body) != keys or not is_cursor(body["c"]):
         return None
     return body["c"]
 

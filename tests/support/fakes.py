@@ -175,6 +175,7 @@ FAKE_CONFIG = load_config({"AzureWebJobsStorage": "UseDevelopmentStorage=true", 
 def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
     """bootstrap.build() over fresh fakes behind every port, or what `given` names instead (real adapters in
     integration tests). Close what it answers (`with`); the `services` fixture does."""
+    from tests.support.access_fakes import FakeFunctionKeys, InMemoryAuditLog
     from tests.support.verification_fakes import (
         InMemoryConsentStates,
         InMemoryRunStore,
@@ -187,6 +188,6 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
         "customers": InMemoryCustomerStore, "history": InMemoryHistoryStore, "secrets": InMemorySecretStore,
         "provider_settings": InMemoryProviderSettingsStore, "runs": InMemoryRunStore, "work": InMemoryWorkQueue,
         "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
-        "consent_platform": ScriptedConsentPlatform,
+        "consent_platform": ScriptedConsentPlatform, "audit": InMemoryAuditLog, "function_keys": FakeFunctionKeys,
     }
     return bootstrap.build(config, **{name: fake() for name, fake in fakes.items() if name not in given}, **given)
