@@ -259,3 +259,16 @@ def _audit(services: bootstrap.Services, req: func.HttpRequest, *, actor: access
                       parameters=dict(req.route_params), status=status, request_id=request_id(req))
     except AppError as err:  # the change is made; its answer stands, and operators see the gap in the log
         logger.error("The change %s %s (%d) could not be audited: %s.", req.method, route, status, err.code)
+
+
+def sign_in_redirect(req: func.HttpRequest) -> func.HttpResponse | None:
+    """For the page: a 302 to the platform's sign-in when sign-in is on and nobody is signed in, else None (a
+    configuration that cannot work shows the page, whose API calls answer 503 with the reason)."""
+    try:
+        sign_in = access.sign_in_from(os.environ)
+    except ConfigurationError:
+        return None
+    principal = access.principal_from_header(req.headers.get(PRINCIPAL_HEADER), sign_in=sign_in)
+    if not access.page_needs_sign_in(sign_in=sign_in, principal=principal):
+        return None
+    return func.HttpResponse(status_code=302, headers={"Location": access.sign_in_url("/"), **NO_STORE, **NOSNIFF})

@@ -37,7 +37,8 @@ async function functionKey(refused) {
 
 export async function api(method, path, body) {
   for (let attempt = 0; ; attempt++) {
-    const headers = { Accept: "application/json" };
+    // X-Requested-With: a change a signed-in browser sends must show it is this page's (no other site can set it).
+    const headers = { Accept: "application/json", "X-Requested-With": "XMLHttpRequest" };
     const key = sessionStorage.getItem(KEY);
     if (key) headers["x-functions-key"] = key;
     if (body !== undefined) headers["Content-Type"] = "application/json";
