@@ -219,7 +219,8 @@ def admit(req: func.HttpRequest, *, route: str, sign_in: access.SignIn, key_chec
 
 def edge(req: func.HttpRequest, inner: Callable[[func.HttpRequest], func.HttpResponse], *, action: str, route: str,
          key_checked_by_host: bool) -> func.HttpResponse:
-    """Admit the request, run `inner` (a handles_errors handler), and record a change in the audit log."""
+    """Admit the request, run `inner` (a handles_errors handler), and record a change in the audit log: one
+    answered 2xx, or 5xx (it may have been made in part)."""
     actor: access.Actor | None = None
     try:
         services = bootstrap.services()
@@ -227,20 +228,15 @@ def edge(req: func.HttpRequest, inner: Callable[[func.HttpRequest], func.HttpRes
                          keys=services.function_keys)
         actor = decision.actor
         response = inner(req)
-    except Forbidden as refused:
-        if refused.code == "forbidden" and access.is_state_changing(req.method):
-            actor = _actor_of(req, services.config.sign_in)
-        response = error_response(refused)
     except AppError as err:
         response = error_response(err)
-    if actor is not None and access.is_state_changing(req.method):
+    except Exception as err:  # as handles_errors: never a stack trace to the client
+        logger.exception("unhandled %s at the edge of %s", type(err).__name__, action)
+        response = json_response(error_view("internalError", "The server failed to handle the request."), status=500)
+    # A request answered 4xx changed nothing (the contract: nothing stored changes), the audit log included.
+    if actor is not None and access.is_state_changing(req.method) and not 400 <= response.status_code < 500:
         _audit(services, req, actor=actor, action=action, route=route, status=response.status_code)
     return response
-
-
-def _actor_of(req: func.HttpRequest, sign_in: access.SignIn) -> access.Actor | None:
-    principal = access.principal_from_header(req.headers.get(PRINCIPAL_HEADER), sign_in=sign_in)
-    return access.actor_of(principal) if principal else None
 
 
 def request_id(req: func.HttpRequest) -> str:
@@ -257,8 +253,9 @@ def _audit(services: bootstrap.Services, req: func.HttpRequest, *, actor: access
     try:
         record_change(services.audit, actor=actor, method=req.method, route=route, action=action,
                       parameters=dict(req.route_params), status=status, request_id=request_id(req))
-    except AppError as err:  # the change is made; its answer stands, and operators see the gap in the log
-        logger.error("The change %s %s (%d) could not be audited: %s.", req.method, route, status, err.code)
+    except Exception as err:  # the change is made; its answer stands, and operators see the gap in the log
+        logger.error("The change %s %s (%d) could not be audited: %s.", req.method, route, status,
+                     getattr(err, "code", type(err).__name__))
 
 
 def sign_in_redirect(req: func.HttpRequest) -> func.HttpResponse | None:
