@@ -56,11 +56,11 @@ class Unauthenticated(AppError, PermissionError):
 
 
 class Forbidden(AppError, PermissionError):
-    """The signed-in principal's role is short of the one the route needs (`target`: that role), or the request
+    """The signed-in principal's role is short of the one the route needs (the message names it), or the request
     could have come from another site (crossSiteRequest)."""
 
-    def __init__(self, message: str, *, code: str = "forbidden", target: str | None = None) -> None:
-        super().__init__(code, message, target=target)
+    def __init__(self, message: str, *, code: str = "forbidden") -> None:
+        super().__init__(code, message)
 
 
 class ConfigurationError(AppError, RuntimeError):
