@@ -5,11 +5,13 @@ No I/O here: the host imports this module on every cold start.
 import azure.functions as func
 
 from functions import (
+    audit,
     consent,
     consent_bulk,
     customers,
     events,
     health,
+    key_check,
     maintenance,
     page,
     provider_settings,
@@ -28,3 +30,5 @@ app.register_functions(maintenance.bp)
 app.register_functions(events.bp)
 app.register_functions(page.bp)
 app.register_functions(consent_bulk.bp)
+app.register_functions(audit.bp)
+app.register_functions(key_check.bp)

@@ -13,7 +13,7 @@ import azure.functions as func
 
 from shared.domain.errors import NotFound
 
-from .http import error_response, page_headers
+from .http import error_response, page_headers, sign_in_redirect
 
 bp = func.Blueprint()
 
@@ -31,6 +31,7 @@ STATIC_FILES = frozenset({
     "app.js", "api.js", "format.js", "dom.js", "summary.js", "table.js", "customer.js", "tenant-form.js",
     "settings.js", "dialogs.js", "render.js", "form-fields.js",
     "events.js", "expiry.js",
+    "access.js", "activity.js",
 })
 INDEX = "index.html"
 
@@ -57,7 +58,7 @@ def _serve(req: func.HttpRequest, name: str) -> func.HttpResponse:
 @bp.function_name("page")
 @bp.route(route=ROOT_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def page(req: func.HttpRequest) -> func.HttpResponse:
-    return _serve(req, INDEX)
+    return sign_in_redirect(req) or _serve(req, INDEX)
 
 
 @bp.function_name("page_file")

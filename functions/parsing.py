@@ -236,6 +236,11 @@ def _page_size(raw: str, name: str, *, maximum: int) -> int:
     return int(significant)
 
 
+def page_size(raw: str | None, name: str, *, maximum: int, default: int) -> int:
+    """A query's page size: `default` when absent, else a whole number from 1 to `maximum`."""
+    return default if raw is None else _page_size(raw, name, maximum=maximum)
+
+
 def status_query(params: Mapping[str, str]) -> StatusQuery:
     """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
     status = _enum_param(params, "status", Status)

@@ -38,7 +38,8 @@ async function functionKey(refused) {
 // `accept`: another type to ask for (text/csv); its answer comes back as text.
 export async function api(method, path, body, { accept = "application/json" } = {}) {
   for (let attempt = 0; ; attempt++) {
-    const headers = { Accept: accept };
+    // X-Requested-With: a change a signed-in browser sends must show it is this page's (no other site can set it).
+    const headers = { Accept: accept, "X-Requested-With": "XMLHttpRequest" };
     const key = sessionStorage.getItem(KEY);
     if (key) headers["x-functions-key"] = key;
     if (body !== undefined) headers["Content-Type"] = "application/json";

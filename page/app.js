@@ -1,4 +1,6 @@
 // The Authentication Status page: wires the parts together. Every datum comes from the API (openapi.yaml).
+import { whoIsSignedIn, showWho } from "./access.js";
+import { createActivity } from "./activity.js";
 import { api, id, setKeyPrompt } from "./api.js";
 import { createCustomerDialog } from "./customer.js";
 import { askForKey, wireCloseButtons } from "./dialogs.js";
@@ -31,6 +33,7 @@ const tenantForm = createTenantForm({
 });
 const settings = createSettings({ report });
 const feed = createEventsFeed({ report, onOpen: (customerId) => customer.open(customerId) });
+createActivity({ report });
 
 async function update() {
   $("customers").setAttribute("aria-busy", "true");
@@ -105,4 +108,5 @@ $("search").addEventListener("input", () => {
 wireCloseButtons();
 setInterval(refreshAgo, 30000);
 
-reloadAll().then((run) => (run && run.running ? follow(() => run) : null)).catch(report);
+whoIsSignedIn().then(showWho).finally(() => reloadAll()
+  .then((run) => (run && run.running ? follow(() => run) : null)).catch(report));

@@ -30,7 +30,7 @@ function row(view) {
       text: `${label(CONSENT_OUTCOMES, view.lastConsent.outcome)} ${localTime(view.lastConsent.at)}; ` +
         "the connection is unchanged." }));
   }
-  const verify = el("button", { text: "Verify now", attrs: { type: "button", "data-action": "verify" } },
+  const verify = el("button", { text: "Verify now", attrs: { type: "button", "data-action": "verify", "data-needs": "Operator" } },
     el("span", { className: "visually-hidden", text: ` ${view.customerId}` }));
   tr.append(el("td", { attrs: { "data-label": "Status" } }, status), expiresCell(view),
     el("td", { className: "row-actions" }, verify));

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
 from .domain.ports import (
+    AuditLog,
     ConsentPlatform,
     ConsentStates,
     CustomerStore,
     EventLog,
     EventOutbox,
+    FunctionKeyCheck,
     GraphReader,
     HistoryStore,
     IdentityPlatform,
@@ -63,6 +65,8 @@ class Services(AbstractContextManager):
     consent: ConsentContext
     events: EventLog
     outbox: EventOutbox
+    audit: AuditLog
+    function_keys: FunctionKeyCheck
     _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     def close(self) -> None:
@@ -205,6 +209,16 @@ class _Production:
 
         return self._owns(HttpGraphReader(self.config.graph_endpoint, pool_size=self.config.verify_concurrency))
 
+    def audit(self) -> AuditLog:
+        from .adapters.table_audit import TableAuditLog
+
+        return TableAuditLog(self.tables)
+
+    def function_keys(self) -> FunctionKeyCheck:
+        from .adapters.function_key_probe import FunctionKeyProbe, probe_url
+
+        return self._owns(FunctionKeyProbe(probe_url(self.config.website_hostname)))
+
 
 def build(
     config: AppConfig,
@@ -222,6 +236,8 @@ def build(
     outbox: EventOutbox | None = None,
     graph: GraphReader | None = None,
     foresight: bool = True,
+    audit: AuditLog | None = None,
+    function_keys: FunctionKeyCheck | None = None,
 ) -> Services:
     """The services over the dependencies given; None builds the production adapter from `config`. `foresight`
     False verifies without foresight's Graph reads (the bench compares both)."""
@@ -251,6 +267,7 @@ def build(
             application_scope=f"{config.graph_endpoint}/.default",
         )
         runs, work = _given(runs, made.runs), _given(work, made.work)
+        audit, function_keys = _given(audit, made.audit), _given(function_keys, made.function_keys)
     except BaseException:
         owned.close()
         raise
@@ -259,7 +276,7 @@ def build(
     return Services(
         config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
         token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, events=events,
-        outbox=outbox, _owned=owned,
+        outbox=outbox, audit=audit, function_keys=function_keys, _owned=owned,
     )
 
 

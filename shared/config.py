@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from .domain.access import SignIn, sign_in_from
 from .domain.errors import ConfigurationError
 from .domain.rules import is_domain, is_guid
 
@@ -76,6 +77,8 @@ class AppConfig:
     reminder_interval: timedelta = timedelta(hours=24)  # timedelta(0): reminders are off
     gdap_check: bool = False  # GDAP_CHECK: read the provider's delegated admin relationships for expiry warnings
     provider_tenant_id: str | None = None  # PROVIDER_TENANT_ID: where the provider's app lives (its Graph reads)
+    sign_in: SignIn = SignIn()  # operators' sign-in (shared/domain/access.py); off by default
+    website_hostname: str | None = None  # the platform's WEBSITE_HOSTNAME: where a function key is checked
 
 
 def connection_string(value: str) -> str:
@@ -153,6 +156,8 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         reminder_interval=parse_timespan("REMINDER_INTERVAL", _get(env, "REMINDER_INTERVAL")),
         gdap_check=_flag(env, "GDAP_CHECK"),
         provider_tenant_id=_tenant(env, "PROVIDER_TENANT_ID"),
+        sign_in=sign_in_from(env),
+        website_hostname=(env.get("WEBSITE_HOSTNAME") or "").strip() or None,
     )
 
 

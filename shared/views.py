@@ -181,3 +181,24 @@ def _point_view(point: StatusPoint) -> dict[str, Any]:
 
 def events_view(events: list[StatusEvent], continuation_token: str | None) -> dict[str, Any]:
     return {"events": [event_view(event) for event in events], "continuationToken": continuation_token}
+
+
+def audit_view(page: Any) -> dict[str, Any]:
+    """GET /api/audit: `page` is a usecases.audit.AuditPage."""
+    return {
+        "records": [
+            {
+                "at": iso(record.at),
+                "actor": {"kind": record.actor.kind.value, "id": record.actor.id, "name": record.actor.name},
+                "method": record.method,
+                "route": record.route,
+                "action": record.action,
+                "customerId": record.customer_id,
+                "parameters": dict(record.parameters),
+                "status": record.status,
+                "requestId": record.request_id,
+            }
+            for record in page.records
+        ],
+        "continuationToken": page.continuation_token,
+    }

@@ -27,6 +27,7 @@ from shared.domain.errors import ConfigurationError
 from tools.hostconfig import HostConfig, HostConfigError, load_host_config, load_local_settings
 from tools.httpserver import MAX_BODY_BYTES, LocalHTTPServer
 from tools.invocation import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec
+from tools.local_signin import start as start_local_signin
 from tools.queues import QueuePoller, build_poller, invocation_threads
 from tools.routing import RouteTable
 from tools.scheduling import TimerRunner, parse_schedule
@@ -114,6 +115,7 @@ def serve(args: argparse.Namespace) -> int:
     if applied := load_local_settings(args.settings):
         logger.info("Loaded %d setting(s) from %s.", len(applied), args.settings)
     config = load_host_config(args.host_json)
+    signed_in = start_local_signin(os.environ)  # before the app reads its settings
     functions = _attribute(args.app, "app").get_functions()  # once: a second call raises
     if args.startup_check.lower() != "none":
         try:
@@ -121,6 +123,7 @@ def serve(args: argparse.Namespace) -> int:
         except ConfigurationError as exc:
             raise HostConfigError(str(exc)) from None
     plan = plan_functions(functions, config)
+    signed_in.attach(plan.routes)
     stop = threading.Event()
     # One pool for every queue function, as the Python worker runs all sync invocations on one pool.
     pool = ThreadPoolExecutor(invocation_threads(), thread_name_prefix="invocation")

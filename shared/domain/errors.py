@@ -48,6 +48,21 @@ class DependencyUnavailable(AppError, RuntimeError):
     """Table Storage, Key Vault or the identity platform could not be reached or refused us (retryable)."""
 
 
+class Unauthenticated(AppError, PermissionError):
+    """Operators' sign-in is configured and the request carries neither a signed-in principal nor a valid key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unauthenticated", message)
+
+
+class Forbidden(AppError, PermissionError):
+    """The signed-in principal's role is short of the one the route needs (the message names it), or the request
+    could have come from another site (crossSiteRequest)."""
+
+    def __init__(self, message: str, *, code: str = "forbidden") -> None:
+        super().__init__(code, message)
+
+
 class ConfigurationError(AppError, RuntimeError):
     """The app's settings cannot work (e.g. no Key Vault outside local development)."""
 

@@ -301,3 +301,10 @@ class ExpiryIndex(Protocol):
 
     def expiring_by(self, moment: datetime) -> list[datetime]:
         """Every known time to failure at or before `moment` (summary.expiring counts them)."""
+
+
+class FunctionKeyCheck(Protocol):
+    """Whether the Functions host takes a function key: the app never holds its keys, it asks the host."""
+
+    def is_valid(self, key: str) -> bool:
+        """True for a key the host accepts; raises DependencyUnavailable when the host cannot be asked."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..domain.errors import invalid_continuation_token
 from ..domain.models import Cursor, CustomerFilter, is_cursor
+from .token_key import TokenKey
 
 _PREFIX = "c3."
 _MAX_CHARS = 4096
@@ -86,3 +87,14 @@ def _signature(signed: str, key: bytes) -> bytes:
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def key_to_check(token: str, keys: TokenKey) -> bytes:
+    """The key `token` is to be checked with; InputError when no key was ever made (no token was ever issued)."""
+    key = keys.to_check()
+    if key is not None and not is_signed_with(token, key):
+        # Another instance may have made the key everybody agrees on after this one read its own.
+        key = keys.to_check(again=True)
+    if key is None:
+        raise invalid_continuation_token()
+    return key

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from ..domain.alerts.events import EventFilter, EventListing, StatusEvent, StatusPoint, status_event
-from ..domain.errors import invalid_continuation_token
 from ..domain.event_log import event_log_line
 from ..domain.models import Cursor, Customer, VerificationResult
 from ..domain.ports import EventLog, EventOutbox
@@ -112,9 +111,4 @@ def _scope(flt: EventFilter) -> dict[str, str | None]:
 
 
 def _cursor(token: str, scope: dict[str, str | None], keys: TokenKey) -> Cursor:
-    key = keys.to_check()
-    if key is not None and not continuation.is_signed_with(token, key):
-        key = keys.to_check(again=True)  # another instance may have made the key everybody agrees on
-    if key is None:
-        raise invalid_continuation_token()
-    return continuation.decode_scoped(token, scope, key)
+    return continuation.decode_scoped(token, scope, continuation.key_to_check(token, keys))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ..domain.errors import invalid_continuation_token
 from ..domain.inputs import StatusQuery
 from ..domain.models import Cursor, CustomerFilter, StatusDetail, StatusListing
 from ..domain.ports import CustomerStore, HistoryStore, ProviderSettingsStore
@@ -40,10 +39,5 @@ def status_detail(store: CustomerStore, history: HistoryStore, customer_id: str)
 
 
 def _cursor(token: str, flt: CustomerFilter, keys: TokenKey, within: int | None) -> Cursor:
-    key = keys.to_check()
-    if key is not None and not continuation.is_signed_with(token, key):
-        # Another instance may have made the key everybody agrees on after this one read its own.
-        key = keys.to_check(again=True)
-    if key is None:
-        raise invalid_continuation_token()  # no key was ever made: no token was ever issued
+    key = continuation.key_to_check(token, keys)
     return continuation.decode(token, flt, key, expiring_within_days=within)

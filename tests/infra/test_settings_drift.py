@@ -42,6 +42,10 @@ PLATFORM_SETTINGS = {
     "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID": "App Service Authentication: the identity it signs in with, "
                                               "instead of a client secret",
 }
+# Set by the platform on every site, never by the Bicep: what the app reads of them needs no default.
+PLATFORM_PROVIDED = {
+    "WEBSITE_HOSTNAME": "App Service: the site's default host name, where the app asks the host about a function key",
+}
 HOST_CONNECTIONS = {"AzureWebJobsStorage"}  # the host's own storage connection, always present
 # Values Azure computes at deployment (resource endpoints, identity ids), for the dynamic check.
 PLACEHOLDERS = {
@@ -153,8 +157,8 @@ def test_scanner_still_sees_the_reads_the_code_makes_today(code) -> None:
 # --- static drift ------------------------------------------------------------------------------
 
 def test_every_setting_the_app_reads_is_set_by_bicep_or_has_a_default(code, bicep_settings) -> None:
-    missing = sorted(name for name in code.reads
-                     if name not in code.defaults and not set_by_bicep(name, bicep_settings))
+    missing = sorted(name for name in code.reads if name not in code.defaults and name not in PLATFORM_PROVIDED
+                     and not set_by_bicep(name, bicep_settings))
     assert not missing, (
         "settings the app reads that the Bicep does not set and code gives no default: "
         + ", ".join(f"{n} ({code.where.get(n)})" for n in missing)
@@ -219,6 +223,6 @@ def test_the_bicep_settings_make_a_working_configuration(bicep_env, code, bicep_
     assert settings.key_vault_url == PLACEHOLDERS["KEY_VAULT_URL"]
 
     assert env.asked, "load_config asked the mapping for nothing: it no longer reads the mapping it is given"
-    missing = sorted(name for name in env.asked
-                     if name not in code.defaults and not set_by_bicep(name, bicep_settings))
+    missing = sorted(name for name in env.asked if name not in code.defaults and name not in PLATFORM_PROVIDED
+                     and not set_by_bicep(name, bicep_settings))
     assert not missing, f"load_config reads settings the Bicep does not set and code gives no default: {missing}"

@@ -249,6 +249,7 @@ FAKE_CONFIG = load_config({"AzureWebJobsStorage": "UseDevelopmentStorage=true", 
 def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
     """bootstrap.build() over fresh fakes behind every port, or what `given` names instead (real adapters in
     integration tests). Close what it answers (`with`); the `services` fixture does."""
+    from tests.support.access_fakes import FakeFunctionKeys, InMemoryAuditLog
     from tests.support.verification_fakes import (
         InMemoryConsentStates,
         InMemoryRunStore,
@@ -262,5 +263,6 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
         "provider_settings": InMemoryProviderSettingsStore, "runs": InMemoryRunStore, "work": InMemoryWorkQueue,
         "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
         "consent_platform": ScriptedConsentPlatform, "event_log": InMemoryEventLog, "graph": ScriptedGraphReader,
+        "audit": InMemoryAuditLog, "function_keys": FakeFunctionKeys,
     }
     return bootstrap.build(config, **{name: fake() for name, fake in fakes.items() if name not in given}, **given)

@@ -103,7 +103,7 @@ def test_roles_of_the_contract():
     assert all(method == "GET" for method, _ in by_role[Role.READER])
     assert {key for key, needed in ROUTE_ROLES.items() if key[0] == "GET" and needed is not Role.READER} == {
         ("GET", "/api/audit"), ("GET", "/api/health"), ("GET", "/"), ("GET", "/page/{file}"),
-        ("GET", "/authenticate/OAuth2Callback")}
+        ("GET", "/authenticate/OAuth2Callback"), ("GET", "/api/keycheck")}
     assert by_role[Role.OPERATOR] == sorted([
         ("PUT", "/api/tenants/{customerId}"), ("POST", "/api/status/{customerId}/verify"),
         ("POST", "/api/status/{customerId}/acknowledge"), ("POST", "/api/runs"),
@@ -115,9 +115,11 @@ def test_roles_of_the_contract():
 
 
 def test_only_the_health_the_callback_and_the_page_are_open():
+    """And the key check, which the host itself guards with a function key (test_edge.py checks its level)."""
     open_routes = {key for key, needed in ROUTE_ROLES.items() if needed is None}
     assert open_routes == {("GET", "/api/health"), ("GET", "/"), ("GET", "/page/{file}"),
-                           ("GET", "/authenticate/OAuth2Callback"), ("POST", "/authenticate/OAuth2Callback")}
+                           ("GET", "/authenticate/OAuth2Callback"), ("POST", "/authenticate/OAuth2Callback"),
+                           ("GET", "/api/keycheck")}
 
 
 def test_an_unknown_route_is_an_error_not_an_open_door():
