@@ -13,6 +13,7 @@ from functions import (
     health,
     key_check,
     maintenance,
+    me,
     page,
     provider_settings,
     status,
@@ -32,3 +33,4 @@ app.register_functions(page.bp)
 app.register_functions(consent_bulk.bp)
 app.register_functions(audit.bp)
 app.register_functions(key_check.bp)
+app.register_functions(me.bp)

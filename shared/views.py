@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from .domain.access import Principal
 from .domain.alerts.events import StatusEvent, StatusPoint
 from .domain.classification import first_line
 from .domain.consent import ConsentLink
@@ -201,4 +202,15 @@ def audit_view(page: Any) -> dict[str, Any]:
             for record in page.records
         ],
         "continuationToken": page.continuation_token,
+    }
+
+
+def me_view(principal: Principal | None, *, sign_in_configured: bool) -> dict[str, Any]:
+    """GET /api/me: the signed-in principal (name, object id, highest role), or nulls for a caller without one."""
+    return {
+        "signInConfigured": sign_in_configured,
+        "signedIn": principal is not None,
+        "name": principal.name if principal else None,
+        "objectId": principal.object_id if principal else None,
+        "role": principal.role.value if principal and principal.role else None,
     }

@@ -59,6 +59,7 @@ _R, _O, _A = Role.READER, Role.OPERATOR, Role.ADMINISTRATOR
 
 ROUTE_ROLES: Mapping[tuple[str, str], Role | None] = {
     ("GET", "/api/health"): None,
+    ("GET", "/api/me"): None,  # who the caller is, as the edge sees them (the page shows it)
     ("GET", "/"): None,  # the page: no data in it, every datum from the API
     ("GET", "/page/{file}"): None,  # its static files
     ("GET", "/authenticate/OAuth2Callback"): None,  # Microsoft redirects customers' admins here

@@ -84,6 +84,17 @@ def test_each_host_says_who_is_signed_in_at_auth_me(world):
         assert ("role", role) in claims and ("name", f"{role} Person") in claims
 
 
+def test_api_me_names_the_signed_in_person_and_their_role_and_nobody_without_one(world):
+    apps, _, _ = world
+    for role in ROLES:
+        me = call(apps[role], "GET", "/api/me").json()
+        assert me == {"signInConfigured": True, "signedIn": True, "name": f"{role} Person",
+                      "objectId": me["objectId"], "role": role}
+    nobody = call(apps["nobody"], "GET", "/api/me")
+    assert nobody.status_code == 200 and nobody.json() == {
+        "signInConfigured": True, "signedIn": False, "name": None, "objectId": None, "role": None}
+
+
 def test_nobody_signed_in_is_refused_and_a_key_opens_every_route(world):
     apps, key_host, _ = world
     app = apps["nobody"]
@@ -151,3 +162,5 @@ def test_with_sign_in_off_a_forged_principal_is_never_read(app):
     assert response.status_code == 201
     records = requests.get(app.url("/api/audit"), params={"customerId": customer}, timeout=30).json()["records"]
     assert [r["actor"] for r in records] == [{"kind": "functionKey", "id": "functionKey", "name": "function key"}]
+    me = requests.get(app.url("/api/me"), headers={"X-MS-CLIENT-PRINCIPAL": person("Administrator")}, timeout=30)
+    assert me.json() == {"signInConfigured": False, "signedIn": False, "name": None, "objectId": None, "role": None}

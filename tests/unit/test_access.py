@@ -103,7 +103,7 @@ def test_roles_of_the_contract():
     assert all(method == "GET" for method, _ in by_role[Role.READER])
     assert {key for key, needed in ROUTE_ROLES.items() if key[0] == "GET" and needed is not Role.READER} == {
         ("GET", "/api/audit"), ("GET", "/api/health"), ("GET", "/"), ("GET", "/page/{file}"),
-        ("GET", "/authenticate/OAuth2Callback"), ("GET", "/api/keycheck")}
+        ("GET", "/authenticate/OAuth2Callback"), ("GET", "/api/keycheck"), ("GET", "/api/me")}
     assert by_role[Role.OPERATOR] == sorted([
         ("PUT", "/api/tenants/{customerId}"), ("POST", "/api/status/{customerId}/verify"),
         ("POST", "/api/status/{customerId}/acknowledge"), ("POST", "/api/runs"),
@@ -119,7 +119,7 @@ def test_only_the_health_the_callback_and_the_page_are_open():
     open_routes = {key for key, needed in ROUTE_ROLES.items() if needed is None}
     assert open_routes == {("GET", "/api/health"), ("GET", "/"), ("GET", "/page/{file}"),
                            ("GET", "/authenticate/OAuth2Callback"), ("POST", "/authenticate/OAuth2Callback"),
-                           ("GET", "/api/keycheck")}
+                           ("GET", "/api/keycheck"), ("GET", "/api/me")}
 
 
 def test_an_unknown_route_is_an_error_not_an_open_door():
