@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
 from .domain.ports import (
+    AlertFollower,
+    AlertTransport,
+    ChannelStore,
     ConsentPlatform,
     ConsentStates,
     CustomerStore,
+    DeliveryStore,
     HistoryStore,
     IdentityPlatform,
     ProviderSettingsStore,
@@ -57,6 +61,10 @@ class Services(AbstractContextManager):
     runs: RunStore
     work: WorkQueue
     consent: ConsentContext
+    channels: ChannelStore
+    deliveries: DeliveryStore
+    alert_follower: AlertFollower
+    alert_transport: AlertTransport
     _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     def close(self) -> None:
@@ -189,6 +197,27 @@ class _Production:
 
         return MsalConsentPlatform(self.msal)
 
+    def channels(self) -> ChannelStore:
+        from .adapters.table_channels import TableChannelStore
+
+        return TableChannelStore(self.tables)
+
+    def deliveries(self) -> DeliveryStore:
+        from .adapters.table_deliveries import TableDeliveryStore
+
+        return TableDeliveryStore(self.tables)
+
+    def alert_follower(self) -> AlertFollower:
+        from .adapters.table_alert_follower import TableAlertFollower
+
+        return TableAlertFollower(self.tables)
+
+    def alert_transport(self) -> AlertTransport:
+        from .adapters.outbound_http import OutboundHttp
+
+        # Loopback (and plain http to it) only in local development, where storage is the local emulator.
+        return OutboundHttp(local_development=self.config.storage.is_local_emulator)
+
 
 def build(
     config: AppConfig,
@@ -202,6 +231,10 @@ def build(
     platform: IdentityPlatform | None = None,
     consent_states: ConsentStates | None = None,
     consent_platform: ConsentPlatform | None = None,
+    channels: ChannelStore | None = None,
+    deliveries: DeliveryStore | None = None,
+    alert_follower: AlertFollower | None = None,
+    alert_transport: AlertTransport | None = None,
 ) -> Services:
     """The services over the dependencies given; None builds the production adapter from `config`."""
     owned = ExitStack()
@@ -224,6 +257,9 @@ def build(
             application_scope=f"{config.graph_endpoint}/.default",
         )
         runs, work = _given(runs, made.runs), _given(work, made.work)
+        channels, deliveries = _given(channels, made.channels), _given(deliveries, made.deliveries)
+        alert_follower = _given(alert_follower, made.alert_follower)
+        alert_transport = _given(alert_transport, made.alert_transport)
     except BaseException:
         owned.close()
         raise
@@ -231,7 +267,9 @@ def build(
     owned.callback(verification.pool.shutdown, wait=True, cancel_futures=True)
     return Services(
         config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
-        token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, _owned=owned,
+        token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent,
+        channels=channels, deliveries=deliveries, alert_follower=alert_follower, alert_transport=alert_transport,
+        _owned=owned,
     )
 
 

@@ -59,6 +59,9 @@ class StorageConfig:
         return host in {"127.0.0.1", "localhost", "::1"}
 
 
+LOCAL_PAGE_URL = "http://localhost:7071/"
+
+
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     storage: StorageConfig
@@ -71,6 +74,7 @@ class AppConfig:
     consent_scopes: tuple[str, ...]
     local_secrets_file: str
     reminder_interval: timedelta = timedelta(hours=24)  # timedelta(0): reminders are off
+    page_url: str = LOCAL_PAGE_URL  # the status page, which alert messages link to
 
 
 def connection_string(value: str) -> str:
@@ -146,4 +150,14 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         consent_scopes=_csv(_get(env, "CONSENT_SCOPES")),
         local_secrets_file=_get(env, "LOCAL_SECRETS_FILE"),
         reminder_interval=parse_timespan("REMINDER_INTERVAL", _get(env, "REMINDER_INTERVAL")),
+        page_url=_page_url(env),
     )
+
+
+def _page_url(env: Mapping[str, str]) -> str:
+    """PAGE_URL, else the app's own host name (App Service and Functions set WEBSITE_HOSTNAME), else the local host."""
+    if explicit := (env.get("PAGE_URL") or "").strip():
+        return explicit
+    if host := (env.get("WEBSITE_HOSTNAME") or "").strip():
+        return f"https://{host}/"
+    return LOCAL_PAGE_URL

@@ -175,6 +175,12 @@ FAKE_CONFIG = load_config({"AzureWebJobsStorage": "UseDevelopmentStorage=true", 
 def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
     """bootstrap.build() over fresh fakes behind every port, or what `given` names instead (real adapters in
     integration tests). Close what it answers (`with`); the `services` fixture does."""
+    from tests.support.alert_fakes import (
+        InMemoryAlertFollower,
+        InMemoryChannelStore,
+        InMemoryDeliveryStore,
+        ScriptedTransport,
+    )
     from tests.support.verification_fakes import (
         InMemoryConsentStates,
         InMemoryRunStore,
@@ -188,5 +194,7 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
         "provider_settings": InMemoryProviderSettingsStore, "runs": InMemoryRunStore, "work": InMemoryWorkQueue,
         "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
         "consent_platform": ScriptedConsentPlatform,
+        "channels": InMemoryChannelStore, "deliveries": InMemoryDeliveryStore, "alert_follower": InMemoryAlertFollower,
+        "alert_transport": ScriptedTransport,
     }
     return bootstrap.build(config, **{name: fake() for name, fake in fakes.items() if name not in given}, **given)
