@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
@@ -25,6 +25,8 @@ from .domain.ports import (
     ConsentStates,
     CustomerStore,
     DeliveryStore,
+    EventLog,
+    EventOutbox,
     HistoryStore,
     IdentityPlatform,
     ProviderSettingsStore,
@@ -65,6 +67,8 @@ class Services(AbstractContextManager):
     deliveries: DeliveryStore
     alert_follower: AlertFollower
     alert_transport: AlertTransport
+    events: EventLog
+    outbox: EventOutbox
     _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     def close(self) -> None:
@@ -182,6 +186,11 @@ class _Production:
                                                   pool_size=config.verify_concurrency + 4))
         return LocalFileSecretStore(_local_secrets_path(config))
 
+    def event_log(self) -> EventLog:
+        from .adapters.table_events import TableEventLog
+
+        return TableEventLog(self.tables)
+
     def work(self) -> WorkQueue:
         from .adapters.queue_work import StorageWorkQueue
         from .adapters.storage_clients import queue_service_from_config
@@ -235,6 +244,8 @@ def build(
     deliveries: DeliveryStore | None = None,
     alert_follower: AlertFollower | None = None,
     alert_transport: AlertTransport | None = None,
+    event_log: EventLog | None = None,
+    outbox: EventOutbox | None = None,
 ) -> Services:
     """The services over the dependencies given; None builds the production adapter from `config`."""
     owned = ExitStack()
@@ -243,13 +254,15 @@ def build(
         secrets = _given(secrets, made.secrets)
         customers, history = _given(customers, made.customers), _given(history, made.history)
         provider_settings = _given(provider_settings, made.provider_settings)
+        # The outbox is rows of the customers' own table, written in their transactions: the store is the outbox.
+        events, outbox = _given(event_log, made.event_log), outbox or cast(EventOutbox, customers)
         verification = VerifyContext(
             customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
             platform=_given(platform, lambda: made.msal), limiter=ConcurrencyLimiter(config.verify_concurrency),
             # One pool of verification threads, shared by every chunk a worker handles at once: threads are
             # reused, and never more than VERIFY_CONCURRENCY of them exist. It starts them on first use.
             pool=ThreadPoolExecutor(max_workers=config.verify_concurrency, thread_name_prefix="verify"),
-            required_roles=config.required_application_roles,
+            required_roles=config.required_application_roles, outbox=outbox, event_log=events,
         )
         consent = ConsentContext(
             verification=verification, states=_given(consent_states, made.consent_states),
@@ -267,9 +280,9 @@ def build(
     owned.callback(verification.pool.shutdown, wait=True, cancel_futures=True)
     return Services(
         config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
-        token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent,
-        channels=channels, deliveries=deliveries, alert_follower=alert_follower, alert_transport=alert_transport,
-        _owned=owned,
+        token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, events=events,
+        outbox=outbox, channels=channels, deliveries=deliveries, alert_follower=alert_follower,
+        alert_transport=alert_transport, _owned=owned,
     )
 
 

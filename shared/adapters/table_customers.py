@@ -2,8 +2,10 @@
 
 Partition "tenant": one entity per customer (RowKey = customerId, one camelCase column per field), and the count
 shards of the customers' statuses ("~count-NN", table_counter.py: they sort after every customerId), changed in
-the same entity-group transaction as the customer whose status changes. Every filter goes through the SDK's
-`parameters` (it quotes and escapes values); none is built from input.
+the same entity-group transaction as the customer whose status changes; and the outbox ("~outbox-<eventId>",
+after the count shards), the status events written in the same transaction as the results that made them (at
+most OUTBOX_ROW_EVENTS a row, as JSON), until the relay has copied them to the Events table. Every filter goes
+through the SDK's `parameters` (it quotes and escapes values); none is built from input.
 """
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, TypeVar
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
+from ..domain.alerts.events import StatusEvent
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import (
     AuthMethod,
@@ -39,6 +43,7 @@ from ..domain.secrets import SecretKind
 from .table_columns import int_or_none, plain_datetime, reason_of, status_of, utc, without_none
 from .table_common import TableAccess, check_page_size, first_non_empty_page, storage_call
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
+from .table_events import event_from_record, event_to_record
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +52,11 @@ T = TypeVar("T")
 CUSTOMER_PARTITION = "tenant"
 _SECRET_NAMES = frozenset(name.value for name in SecretKind)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Outbox rows sort after the count shards ("~o" > "~count-~"), so no listing, count or recount reads them.
+OUTBOX_PREFIX = "~outbox-"
+# Events per outbox row: a group of 50 customers' events takes 2 rows (50 + 2 + a count shard in one transaction),
+# and 25 events of the longest ids stay far below a string column's 64 KiB.
+OUTBOX_ROW_EVENTS = 25
 
 
 class TableCustomerStore:
@@ -89,22 +99,27 @@ class TableCustomerStore:
                 ) from None
         return replace(customer, etag=metadata["etag"])
 
-    def replace(self, previous: Customer, customer: Customer) -> Customer:
-        operation = _replace_operation(previous, customer)
-        delta = _change(previous.last_verification_status, customer.last_verification_status)
+    def replace(self, previous: Customer, customer: Customer, *, events: Sequence[StatusEvent] = ()) -> Customer:
+        operations = [_replace_operation(previous, customer), *_outbox_operations(events)]
+        delta = {s.value: n for s, n in _change(previous.last_verification_status,
+                                                customer.last_verification_status).items()}
         with storage_call("update a customer"), _conflict_if_changed(previous):
-            metadata = self._on_table(lambda table: counted_write(table, operation, delta))
+            metadata = self._on_table(
+                lambda table: STATUS_COUNTS.write(table, CUSTOMER_PARTITION, operations, delta))[0]
         return replace(customer, etag=metadata["etag"])
 
-    def replace_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
-        """One entity-group transaction: every customer under its ETag, and one count shard for all of them."""
+    def replace_many(self, changes: Sequence[tuple[Customer, Customer]], *,
+                     events: Sequence[StatusEvent] = ()) -> list[Customer]:
+        """One entity-group transaction: every customer under its ETag, the outbox rows of `events`, and one count
+        shard for all of them."""
         if len(changes) > MAX_BATCH:
             raise ValueError(f"At most {MAX_BATCH} customers are updated at once.")
         if len({customer.customer_id for _, customer in changes}) != len(changes):
             raise ValueError("A customer appears twice among the changes.")
         if not changes:
             return []
-        operations = [_replace_operation(previous, customer) for previous, customer in changes]
+        operations = [*(_replace_operation(previous, customer) for previous, customer in changes),
+                      *_outbox_operations(events)]
         delta = Counter[str]()
         for previous, customer in changes:
             delta.update({status.value: n for status, n in _change(previous.last_verification_status,
@@ -117,7 +132,8 @@ class TableCustomerStore:
                 if err.status_code in (404, 412) and 0 <= err.index < len(changes):
                     raise _modified(changes[err.index][0].customer_id) from None
                 raise
-        return [replace(customer, etag=meta["etag"]) for (_, customer), meta in zip(changes, metadata, strict=True)]
+        return [replace(customer, etag=meta["etag"]) for (_, customer), meta in zip(changes, metadata[:len(changes)],
+                                                                                      strict=True)]
 
     def delete(self, customer: Customer) -> None:
         guard = _etag_guard(customer, "delete")
@@ -163,6 +179,39 @@ class TableCustomerStore:
                 raise
         return entities, _cursor_of(next_token)
 
+    def claim_unrelayed(self, *, written_before: datetime, top: int) -> list[tuple[StatusEvent, ...]]:
+        """Implements ports.EventOutbox: each row found is claimed by writing its `writtenAt` anew under its ETag;
+        a row another caller claimed or removed meanwhile is left out."""
+        check_page_size(top, "top")
+        parameters = {"pk": CUSTOMER_PARTITION, "first": OUTBOX_PREFIX, "end": OUTBOX_PREFIX + "~",
+                      "before": utc(written_before)}
+        with storage_call("read the outbox"):
+            rows = self._on_table(lambda table: list(islice(table.query_entities(
+                "PartitionKey eq @pk and RowKey ge @first and RowKey lt @end and writtenAt lt @before",
+                parameters=parameters, results_per_page=top), top)))
+            rows.sort(key=lambda row: row["writtenAt"])
+            return [events for row in rows if (events := self._claim(row)) is not None]
+
+    def _claim(self, row: Any) -> tuple[StatusEvent, ...] | None:
+        claimed = {**row, "writtenAt": datetime.now(UTC)}
+        try:
+            self._on_table(lambda table: table.update_entity(
+                claimed, mode=UpdateMode.REPLACE, etag=row.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified))
+        except (ResourceNotFoundError, ResourceModifiedError):
+            return None  # relayed, or claimed, by another caller since it was listed
+        try:
+            return tuple(event_from_record(record) for record in json.loads(row["events"]))
+        except (ValueError, KeyError, TypeError):
+            logger.error("Outbox row %s cannot be read; it is left in place.", row["RowKey"])
+            return None
+
+    def forget_relayed(self, events: Sequence[StatusEvent]) -> None:
+        """Implements ports.EventOutbox: the rows are named by their first event, so the same events name them."""
+        with storage_call("clear the outbox"):
+            for key in _outbox_keys(events):
+                self._on_table(lambda table, key=key: table.delete_entity(CUSTOMER_PARTITION, key))
+
     def get_status_counts(self) -> dict[Status, int]:
         with storage_call("count customers"):
             return self._on_table(read_counts)
@@ -204,6 +253,21 @@ def _customer_query(flt: CustomerFilter) -> tuple[str, dict[str, str]]:
         clauses.append("authenticationMethod eq @method")
         parameters["method"] = AuthMethod(flt.method).value
     return " and ".join(clauses), parameters
+
+
+def _outbox_rows(events: Sequence[StatusEvent]) -> list[list[StatusEvent]]:
+    return [list(events[i:i + OUTBOX_ROW_EVENTS]) for i in range(0, len(events), OUTBOX_ROW_EVENTS)]
+
+
+def _outbox_keys(events: Sequence[StatusEvent]) -> list[str]:
+    return [OUTBOX_PREFIX + row[0].event_id for row in _outbox_rows(events)]
+
+
+def _outbox_operations(events: Sequence[StatusEvent]) -> list[tuple[Any, ...]]:
+    written = datetime.now(UTC)
+    return [("create", {"PartitionKey": CUSTOMER_PARTITION, "RowKey": key, "writtenAt": written,
+                        "events": json.dumps([event_to_record(e) for e in row], separators=(",", ":"))})
+            for key, row in zip(_outbox_keys(events), _outbox_rows(events), strict=True)]
 
 
 def _replace_operation(previous: Customer, customer: Customer) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ from .alerts.channel_urls import ChannelUrl
 from .alerts.channels import AlertChannel, ChannelSecret
 from .alerts.deliveries import Delivery
 from .alerts.delivery_retry import SendOutcome
-from .alerts.events import StatusEvent
+from .alerts.events import EventFilter, EventListing, StatusEvent
 from .alerts.reminders import Acknowledgement, FailingCustomer
 from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
@@ -40,13 +40,14 @@ class CustomerStore(Protocol):
     def create(self, customer: Customer) -> Customer:
         """Insert a new customer; raises errors.Conflict when the customerId exists."""
 
-    def replace(self, previous: Customer, customer: Customer) -> Customer:
+    def replace(self, previous: Customer, customer: Customer, *, events: Sequence[StatusEvent] = ()) -> Customer:
         """Replace `previous`, as it was read (its etag must still match), with `customer`; raises
-        errors.Conflict otherwise."""
+        errors.Conflict otherwise. `events` (the change's, if any) go to the outbox in the same write (EventOutbox)."""
 
-    def replace_many(self, changes: Sequence[tuple[Customer, Customer]]) -> list[Customer]:
-        """Each (previous, customer) as `replace` does, all in one write: every one or none. Raises errors.Conflict
-        (and writes nothing) when any previous changed since it was read. At most MAX_BATCH changes."""
+    def replace_many(self, changes: Sequence[tuple[Customer, Customer]], *,
+                     events: Sequence[StatusEvent] = ()) -> list[Customer]:
+        """Each (previous, customer) as `replace` does, all in one write with `events`: every one or none. Raises
+        errors.Conflict (and writes nothing) when any previous changed since it was read. At most MAX_BATCH changes."""
 
     def delete(self, customer: Customer) -> None:
         """Remove a customer read before (its etag must still match); raises errors.Conflict otherwise."""
@@ -312,3 +313,31 @@ class AlertFollower(Protocol):
 
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         """Keep an operator's acknowledgement of the customer's failure."""
+
+
+class EventOutbox(Protocol):
+    """The status events written with the results that made them (CustomerStore.replace, replace_many) and not
+    yet relayed to the EventLog."""
+
+    def claim_unrelayed(self, *, written_before: datetime, top: int) -> list[tuple[StatusEvent, ...]]:
+        """Up to `top` groups of events written before that moment, oldest first, each claimed for this caller: a
+        group another caller claimed since it was listed is left out (the claim holds as long as a fresh write)."""
+
+    def forget_relayed(self, events: Sequence[StatusEvent]) -> None:
+        """Remove from the outbox the events of one write, or a group claim_unrelayed returned. Idempotent."""
+
+
+class EventLog(Protocol):
+    """Every status event relayed from the outbox, kept for listing and for followers (the alert dispatcher)."""
+
+    def append_many(self, events: Sequence[StatusEvent]) -> None:
+        """Keep the events; one appended before (same event_id) is kept once, so a relay can be run again."""
+
+    def list_events(self, flt: EventFilter, *, top: int, after: Cursor | None) -> EventListing:
+        """Newest first (by `at`), only those `flt` matches, from `after` (a cursor a listing of this filter
+        returned). Raises InputError (invalidContinuationToken) for a cursor it did not make."""
+
+    def read_since(self, mark: str | None, *, top: int) -> tuple[list[StatusEvent], str | None]:
+        """Up to `top` events appended after `mark` (None: from the first), oldest first in the order they were
+        appended, and the mark to read on from (the same mark when there is nothing new). An event appended late
+        (relayed after a newer one) comes after every event a reader was already given: none is ever skipped."""

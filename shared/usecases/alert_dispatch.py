@@ -13,7 +13,6 @@ import random as random_module
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from ..domain.alerts.channels import AlertChannel
 from ..domain.alerts.deliveries import Delivery, DeliveryState, after_attempt, new_delivery
@@ -38,6 +37,7 @@ from ..domain.ports import (
     ChannelStore,
     CustomerStore,
     DeliveryStore,
+    EventLog,
     RunStore,
     SecretStore,
 )
@@ -51,14 +51,9 @@ SEND_PER_TICK = 200  # deliveries attempted per tick
 CLAIM_FOR = timedelta(minutes=2)  # how long an instance holds a delivery it is sending
 
 
-class EventReader(Protocol):
-    def read_since(self, mark: str | None, *, top: int) -> tuple[list[StatusEvent], str | None]:
-        """Events after `mark`, oldest first in relay order, and the mark to store after them."""
-
-
 @dataclass(frozen=True, slots=True)
 class AlertContext:
-    events: EventReader
+    events: EventLog
     follower: AlertFollower
     channels: ChannelStore
     deliveries: DeliveryStore

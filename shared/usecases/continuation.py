@@ -1,10 +1,10 @@
-"""The one continuation-token format of GET /api/status.
+"""The one continuation-token format of GET /api/status and GET /api/events.
 
 Opaque to clients: "c3." + base64url (no padding) of compact JSON holding where the next listing starts (the
 store's cursor, opaque here too) and the filter it was issued for, then "." and an HMAC-SHA256 of all that under
 the token key (usecases/token_key.py). A token is accepted only with a valid signature, only if re-encoding what
-it decodes to gives back the very same string, and only for the filter it was issued for. The summary counts are
-not in it: they are read from the store's kept counts for every listing.
+it decodes to gives back the very same string, and only for the listing and filter it was issued for. The summary
+counts are not in it: they are read from the store's kept counts for every listing.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..domain.errors import invalid_continuation_token
@@ -22,22 +23,32 @@ from ..domain.models import Cursor, CustomerFilter, is_cursor
 _PREFIX = "c3."
 _MAX_CHARS = 4096
 _PART = re.compile(r"[A-Za-z0-9_-]+")
-_KEYS = frozenset({"c", "s", "m"})
 
 
 def encode(cursor: Cursor, flt: CustomerFilter, key: bytes) -> str:
-    body = {
-        "c": cursor,
-        "s": flt.status.value if flt.status is not None else None,
-        "m": flt.method.value if flt.method is not None else None,
-    }
+    return encode_scoped(cursor, _status_scope(flt), key)
+
+
+def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
+    """The cursor a token carries; raises InputError for any token this API did not issue for this filter."""
+    return decode_scoped(token, _status_scope(flt), key)
+
+
+def _status_scope(flt: CustomerFilter) -> dict[str, str | None]:
+    return {"s": flt.status.value if flt.status is not None else None,
+            "m": flt.method.value if flt.method is not None else None}
+
+
+def encode_scoped(cursor: Cursor, scope: Mapping[str, str | None], key: bytes) -> str:
+    """A token for the listing and filter `scope` names (short keys beside "c", the cursor)."""
+    body = {"c": cursor, **scope}
     compact = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
     signed = _PREFIX + _b64(compact.encode("ascii"))
     return signed + "." + _b64(_signature(signed, key))
 
 
-def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
-    """The cursor a token carries; raises InputError for any token this API did not issue for this filter."""
+def decode_scoped(token: str, scope: Mapping[str, str | None], key: bytes) -> Cursor:
+    """The cursor of a token encode_scoped made for this very scope; raises InputError for any other."""
     signed, _, signature = token.rpartition(".")
     payload = signed[len(_PREFIX):]
     if (len(token) > _MAX_CHARS or not signed.startswith(_PREFIX)
@@ -49,8 +60,8 @@ def decode(token: str, flt: CustomerFilter, key: bytes) -> Cursor:
         body: Any = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (binascii.Error, ValueError, RecursionError):
         raise invalid_continuation_token() from None
-    cursor = _cursor(body)
-    if cursor is None or encode(cursor, flt, key) != token:  # not canonical, or issued for another filter
+    cursor = _cursor(body, {"c", *scope})
+    if cursor is None or encode_scoped(cursor, scope, key) != token:  # not canonical, or for another scope
         raise invalid_continuation_token()
     return cursor
 
@@ -60,8 +71,8 @@ def is_signed_with(token: str, key: bytes) -> bool:
     return bool(signed) and hmac.compare_digest(signature, _b64(_signature(signed, key)))
 
 
-def _cursor(body: Any) -> Cursor | None:
-    if not isinstance(body, dict) or set(body) != _KEYS or not is_cursor(body["c"]):
+def _cursor(body: Any, keys: set[str]) -> Cursor | None:
+    if not isinstance(body, dict) or set(body) != keys or not is_cursor(body["c"]):
         return None
     return body["c"]
 

@@ -223,7 +223,7 @@ def _record_group(ctx: VerifyContext, runs: RunStore, run_id: str, checked: list
                   errors: list[BaseException]) -> None:
     stored = [one for one in checked if isinstance(one, Customer)]  # skipped, and said so on the record
     try:
-        stored += record_many(ctx, [one for one in checked if isinstance(one, ResultToRecord)])
+        stored += record_many(ctx, [one for one in checked if isinstance(one, ResultToRecord)], run_id=run_id)
     except Exception as err:  # noqa: BLE001 - the group stays pending; the message fails after the rest
         errors.append(err)
     if stored:

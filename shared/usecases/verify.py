@@ -14,14 +14,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..domain.alerts.events import StatusEvent
 from ..domain.classification import Failure, classify, failure
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, Conflict, DependencyUnavailable
 from ..domain.models import AuthMethod, Customer, Status, VerificationResult
-from ..domain.ports import CustomerStore, HistoryStore, IdentityPlatform, ProviderSettingsStore, SecretStore
+from ..domain.ports import (
+    CustomerStore,
+    EventLog,
+    EventOutbox,
+    HistoryStore,
+    IdentityPlatform,
+    ProviderSettingsStore,
+    SecretStore,
+)
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_BATCH, is_guid
 from ..domain.secrets import SecretKind
 from ..domain.verification import AppCredential, TokenAnswer, same_verification_inputs
+from .events import event_of_result, relay
 from .limiter import ConcurrencyLimiter
 from .provider_credential import ProviderCredential
 from .secret_writes import new_versions, read_named
@@ -51,6 +61,9 @@ class VerifyContext:
     required_roles: tuple[str, ...]
     deadline_seconds: float = DEADLINE_SECONDS
     provider: ProviderCredential = field(default_factory=ProviderCredential)
+    # Where the status events written with results go next (usecases/events.py); None leaves them in the outbox.
+    outbox: EventOutbox | None = None
+    event_log: EventLog | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,13 +245,14 @@ def _roles_and_tenant(ctx: VerifyContext, claims: Mapping[str, Any], customer: C
     return None
 
 
-def record(ctx: VerifyContext, done: ResultToRecord) -> Customer:
-    """Write a result onto its record and into the history; the record as stored afterwards."""
+def record(ctx: VerifyContext, done: ResultToRecord, *, run_id: str | None = None) -> Customer:
+    """Write a result onto its record (with the event it makes) and into the history; the record as stored
+    afterwards."""
     read, result, refresh_token = done.read, done.result, done.refresh_token
     try:
         try:
             with new_versions(ctx.secrets, read.customer_id, {SecretKind.REFRESH_TOKEN: refresh_token}) as written:
-                return _write_result(ctx, read, result, {**done.pointers, **written})
+                return _write_result(ctx, read, result, {**done.pointers, **written}, run_id)
         except DependencyUnavailable as err:
             if refresh_token is None or err.code != SECRET_STORE_UNAVAILABLE:
                 raise
@@ -250,7 +264,7 @@ def record(ctx: VerifyContext, done: ResultToRecord) -> Customer:
                 message="Verified, but the renewed refresh token could not be stored; the previous one is kept.",
                 hint="Check the app's access to the secret store (Key Vault).",
             )
-            return _write_result(ctx, read, result, done.pointers)
+            return _write_result(ctx, read, result, done.pointers, run_id)
     except Conflict:
         # The customer's inputs changed while it was verified: that change wins and this result is dropped
         # (the new refresh token version, if any, was retired on the way out).
@@ -258,12 +272,12 @@ def record(ctx: VerifyContext, done: ResultToRecord) -> Customer:
         return ctx.customers.get(read.customer_id) or read
 
 
-def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord]) -> list[Customer]:
+def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: str | None = None) -> list[Customer]:
     """`record` for several results, with one write for all their records when none changed since it was read
     (the usual case in a run: a few round trips per group instead of several per customer). Otherwise (one
     changed, or the secret store refused a renewed token) each is recorded on its own, as `record` does."""
     if len(done) > MAX_BATCH:
-        return [*record_many(ctx, done[:MAX_BATCH]), *record_many(ctx, done[MAX_BATCH:])]
+        return [*record_many(ctx, done[:MAX_BATCH], run_id=run_id), *record_many(ctx, done[MAX_BATCH:], run_id=run_id)]
     if len(done) > 1:
         try:
             with ExitStack() as stack:
@@ -272,36 +286,47 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord]) -> list[Cust
                     renewed = {SecretKind.REFRESH_TOKEN: one.refresh_token}
                     written = stack.enter_context(new_versions(ctx.secrets, one.read.customer_id, renewed))
                     changes.append((one.read, _with_result(one.read, one.result, {**one.pointers, **written})))
-                saved = ctx.customers.replace_many(changes)
+                events = [e for one in done if (e := event_of_result(one.read, one.result, run_id=run_id))]
+                saved = ctx.customers.replace_many(changes, events=events)
         except Conflict:
             pass  # its new versions were retired on the way out; each again on its own, below
         except DependencyUnavailable as err:
             if err.code != SECRET_STORE_UNAVAILABLE:
                 raise
         else:
+            _relay(ctx, events)
             for one in done:
                 ctx.history.append(one.result)
             return saved
-    return [record(ctx, one) for one in done]
+    return [record(ctx, one, run_id=run_id) for one in done]
 
 
-def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult, pointers: Pointers) -> Customer:
+def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult, pointers: Pointers,
+                  run_id: str | None) -> Customer:
     """Write the result (and the record's new secret pointers) onto the record, and append it to the history,
     if the record's verification inputs are still those read; Conflict otherwise."""
     current = read
     for _ in range(_WRITE_ATTEMPTS):
         updated = _with_result(current, result, pointers)
+        event = event_of_result(current, result, run_id=run_id)
+        events = [event] if event is not None else []
         try:
-            saved = ctx.customers.replace(current, updated)
+            saved = ctx.customers.replace(current, updated, events=events)
         except Conflict:
             fresh = ctx.customers.get(read.customer_id)
             if fresh is None or not same_verification_inputs(fresh, read):
                 raise
             current = fresh  # only the status fields changed (another verification): write over them
             continue
+        _relay(ctx, events)
         ctx.history.append(result)
         return saved
     raise Conflict("modifiedConcurrently", f"The customer {read.customer_id!r} kept changing; try again.")
+
+
+def _relay(ctx: VerifyContext, events: Sequence[StatusEvent]) -> None:
+    if events and ctx.outbox is not None and ctx.event_log is not None:
+        relay(ctx.outbox, ctx.event_log, events)
 
 
 def _with_result(customer: Customer, result: VerificationResult, pointers: Pointers) -> Customer:

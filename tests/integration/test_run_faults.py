@@ -43,13 +43,13 @@ class FlakyCustomers(TableCustomerStore):
         super().__init__(*args, **kwargs)
         self.flaky = set(flaky)
 
-    def replace(self, previous, customer):
+    def replace(self, previous, customer, *, events=()):
         self._hiccup([customer])
-        return super().replace(previous, customer)
+        return super().replace(previous, customer, events=events)
 
-    def replace_many(self, changes):
+    def replace_many(self, changes, *, events=()):
         self._hiccup([customer for _, customer in changes])
-        return super().replace_many(changes)
+        return super().replace_many(changes, events=events)
 
     def _hiccup(self, customers):
         hit = {c.customer_id for c in customers if c.customer_id in self.flaky and c.when_last_verified is not None}

@@ -1,5 +1,5 @@
-"""In-memory fakes of the alert ports (channels, deliveries, the dispatcher's follower state, the transport and the
-event log), for unit tests of use cases and handlers."""
+"""In-memory fakes of the alert ports (channels, deliveries, the dispatcher's follower state, the transport), for
+unit tests of use cases and handlers."""
 from __future__ import annotations
 
 import dataclasses
@@ -144,18 +144,3 @@ class ScriptedTransport:
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendOutcome:
         self.sent.append(Sent(url, body, dict(headers)))
         return self.outcomes.pop(0) if self.outcomes else SendOutcome(OutcomeKind.SENT, "HTTP 200", 200)
-
-
-class InMemoryEventLog:
-    """The EventLog port as the alert dispatcher follows it: read_since, oldest first, with a mark (the count read)."""
-
-    def __init__(self) -> None:
-        self.events: list[StatusEvent] = []
-
-    def append_many(self, events: Sequence[StatusEvent]) -> None:
-        self.events.extend(events)
-
-    def read_since(self, mark: str | None, *, top: int) -> tuple[list[StatusEvent], str | None]:
-        start = int(mark) if mark else 0
-        chunk = self.events[start:start + top]
-        return chunk, str(start + len(chunk)) if chunk else mark

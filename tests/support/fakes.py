@@ -10,6 +10,7 @@ from typing import Any
 from shared import bootstrap
 from shared.bootstrap import Services
 from shared.config import AppConfig, load_config
+from shared.domain.alerts.events import EventFilter, EventListing, StatusEvent
 from shared.domain.errors import Conflict
 from shared.domain.models import (
     Cursor,
@@ -26,6 +27,7 @@ from shared.domain.secrets import SecretVersion, StoredSecret
 class InMemoryCustomerStore:
     def __init__(self) -> None:
         self.customers: dict[str, Customer] = {}
+        self.outbox: dict[str, tuple[tuple[StatusEvent, ...], datetime]] = {}
         self._etags = itertools.count(1)
 
     def _stamp(self, customer: Customer) -> Customer:
@@ -44,18 +46,35 @@ class InMemoryCustomerStore:
             raise Conflict("alreadyExists", "exists")
         return self._stamp(customer)
 
-    def replace(self, previous: Customer, customer: Customer) -> Customer:
+    def replace(self, previous: Customer, customer: Customer, *, events=()) -> Customer:
         current = self.customers.get(customer.customer_id)
         if current is None or current.etag != previous.etag:
             raise Conflict("modifiedConcurrently", "changed")
+        self._outbox(events)
         return self._stamp(customer)
 
-    def replace_many(self, changes) -> list[Customer]:
+    def replace_many(self, changes, *, events=()) -> list[Customer]:
         for previous, customer in changes:  # all or none, as the transaction
             current = self.customers.get(customer.customer_id)
             if current is None or current.etag != previous.etag:
                 raise Conflict("modifiedConcurrently", "changed")
+        self._outbox(events)
         return [self._stamp(customer) for _, customer in changes]
+
+    # The outbox (ports.EventOutbox): each write's events as one group, until relayed.
+    def _outbox(self, events) -> None:
+        if events:
+            self.outbox[events[0].event_id] = (tuple(events), datetime.now(UTC))
+
+    def claim_unrelayed(self, *, written_before: datetime, top: int) -> list[tuple]:
+        groups = [(key, events) for key, (events, at) in self.outbox.items() if at < written_before][:top]
+        for key, events in groups:
+            self.outbox[key] = (events, datetime.now(UTC))
+        return [events for _, events in groups]
+
+    def forget_relayed(self, events) -> None:
+        if events:
+            self.outbox.pop(events[0].event_id, None)
 
     def delete(self, customer: Customer) -> None:
         current = self.customers.get(customer.customer_id)
@@ -85,6 +104,29 @@ class InMemoryCustomerStore:
         return counts
 
     recount_status_counts = get_status_counts
+
+
+class InMemoryEventLog:
+    """Events in the order appended, once each."""
+
+    def __init__(self) -> None:
+        self.appended: list[StatusEvent] = []
+
+    def append_many(self, events) -> None:
+        known = {event.event_id for event in self.appended}
+        self.appended += [event for event in events if event.event_id not in known]
+
+    def list_events(self, flt: EventFilter, *, top: int, after: Cursor | None) -> EventListing:
+        rows = sorted((e for e in self.appended if (flt.type is None or e.type == flt.type)
+                       and (flt.customer_id is None or e.customer_id == flt.customer_id)),
+                      key=lambda e: (e.at, e.event_id), reverse=True)
+        start = int(after) if after else 0
+        return EventListing(rows[start:start + top], str(start + top) if len(rows) > start + top else None)
+
+    def read_since(self, mark: str | None, *, top: int) -> tuple[list[StatusEvent], str | None]:
+        start = int(mark) if mark else 0
+        rows = self.appended[start:start + top]
+        return rows, str(start + len(rows)) if rows else mark
 
 
 class InMemoryHistoryStore:
@@ -193,7 +235,7 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
         "customers": InMemoryCustomerStore, "history": InMemoryHistoryStore, "secrets": InMemorySecretStore,
         "provider_settings": InMemoryProviderSettingsStore, "runs": InMemoryRunStore, "work": InMemoryWorkQueue,
         "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
-        "consent_platform": ScriptedConsentPlatform,
+        "consent_platform": ScriptedConsentPlatform, "event_log": InMemoryEventLog,
         "channels": InMemoryChannelStore, "deliveries": InMemoryDeliveryStore, "alert_follower": InMemoryAlertFollower,
         "alert_transport": ScriptedTransport,
     }

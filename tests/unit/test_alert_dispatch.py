@@ -23,10 +23,9 @@ from tests.support.alert_fakes import (
     InMemoryAlertFollower,
     InMemoryChannelStore,
     InMemoryDeliveryStore,
-    InMemoryEventLog,
     ScriptedTransport,
 )
-from tests.support.fakes import InMemoryCustomerStore, InMemorySecretStore
+from tests.support.fakes import InMemoryCustomerStore, InMemoryEventLog, InMemorySecretStore
 
 T0 = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -76,7 +75,7 @@ class World:
         kind = {(Status.FAILED, Status.SUCCEEDED): EventType.CONNECTION_RESTORED}.get(
             (before.status, after.status),
             EventType.REASON_CHANGED if before.status is Status.FAILED else EventType.CONNECTION_LOST)
-        event = StatusEvent(f"e{len(self.log.events):06d}", kind, customer_id, f"{customer_id}.onmicrosoft.com",
+        event = StatusEvent(f"e{len(self.log.appended):06d}", kind, customer_id, f"{customer_id}.onmicrosoft.com",
                             before, after, at, run_id)
         self.log.append_many([event])
         record = self.customers.get(customer_id) or Customer(customer_id, f"{customer_id}.onmicrosoft.com",

@@ -412,11 +412,11 @@ def racing(services, change):
     callback's read and its write) through the store's own methods."""
     store, real_update, raced = services.customers, services.customers.replace, []
 
-    def update(previous, customer):
+    def update(previous, customer, **events):
         if not raced:
             raced.append(True)
             change(real_update, store, previous)
-        return real_update(previous, customer)
+        return real_update(previous, customer, **events)
 
     store.replace = update
     return raced

@@ -61,3 +61,19 @@ def status_event(*, event_id: str, customer_id: str, tenant_id: str, before: Sta
         return None
     return StatusEvent(event_id=event_id, type=kind, customer_id=customer_id, tenant_id=tenant_id, before=before,
                        after=after, at=at, run_id=run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events a listing holds (`GET /api/events` query `type`, `customerId`); None matches every value."""
+
+    type: EventType | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventListing:
+    """Events newest first, and where the next listing starts (None at the end)."""
+
+    events: list[StatusEvent]
+    next: str | None
