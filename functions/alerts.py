@@ -12,6 +12,7 @@ from shared.usecases.alert_channels import (
     put_channel,
     send_test_message,
 )
+from shared.usecases.alert_dispatch import dispatch
 from shared.views import (
     acknowledgement_view,
     channel_saved_view,
@@ -64,3 +65,11 @@ def status_acknowledge(req: func.HttpRequest) -> func.HttpResponse:
     services = bootstrap.services()
     acknowledgement = acknowledge_failure(services.customers, services.alert_follower, customer_id)
     return json_response(acknowledgement_view(customer_id, acknowledgement))
+
+
+# Every minute (NCRONTAB, six fields): changes outside runs are gathered for at most a minute, and deliveries due are
+# retried. Without the schedule monitor: a missed minute is not worth a storage write per tick to catch up.
+@bp.function_name("alerts_dispatch")
+@bp.timer_trigger(arg_name="timer", schedule="0 * * * * *", run_on_startup=False, use_monitor=False)
+def alerts_dispatch(timer: func.TimerRequest) -> None:
+    dispatch(bootstrap.services().alerts)

@@ -34,6 +34,7 @@ from .domain.ports import (
     SecretStore,
     WorkQueue,
 )
+from .usecases.alert_dispatch import AlertContext
 from .usecases.consent import ConsentContext
 from .usecases.limiter import ConcurrencyLimiter
 from .usecases.token_key import TokenKey
@@ -67,6 +68,7 @@ class Services(AbstractContextManager):
     deliveries: DeliveryStore
     alert_follower: AlertFollower
     alert_transport: AlertTransport
+    alerts: AlertContext
     events: EventLog
     outbox: EventOutbox
     _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
@@ -282,7 +284,10 @@ def build(
         config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
         token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, events=events,
         outbox=outbox, channels=channels, deliveries=deliveries, alert_follower=alert_follower,
-        alert_transport=alert_transport, _owned=owned,
+        alert_transport=alert_transport, _owned=owned, alerts=AlertContext(
+            events=events, follower=alert_follower, channels=channels, deliveries=deliveries, customers=customers,
+            runs=runs, secrets=secrets, transport=alert_transport, page_url=config.page_url,
+            reminder_interval=config.reminder_interval),
     )
 
 

@@ -283,3 +283,24 @@ def test_a_deleted_channels_pending_delivery_fails_and_names_why(world):
     (delivery,) = world.deliveries.deliveries.values()
     assert (delivery.state, delivery.last_error) == (DeliveryState.FAILED, "the channel was deleted")
     assert world.transport.sent == []
+
+
+def test_the_work_that_ends_a_run_sends_its_digest_and_nothing_there_fails_the_work(world):
+    from shared.domain.work import Chunk, encode
+    from shared.usecases.alert_dispatch import dispatch_after_work
+
+    world.channel("ops")
+    world.runs.set("r1", finished=False)
+    world.event("a", OK, BAD, at=T0, run_id="r1")
+    message = encode(Chunk("r1", ("a",)))
+    assert dispatch_after_work(world.ctx, message) is None and world.transport.sent == []
+    world.runs.set("r1", finished=True)
+    assert dispatch_after_work(world.ctx, message).sent == 1
+    assert dispatch_after_work(world.ctx, "not work") is None
+
+    class Broken:
+        def get(self, run_id):
+            raise OSError("storage down")
+
+    object.__setattr__(world.ctx, "runs", Broken())
+    assert dispatch_after_work(world.ctx, message) is None
