@@ -1,5 +1,6 @@
 // The Authentication Status page: wires the parts together. Every datum comes from the API (openapi.yaml).
 import { api, id, setKeyPrompt } from "./api.js";
+import { createChannels } from "./channels.js";
 import { createCustomerDialog } from "./customer.js";
 import { askForKey, wireCloseButtons } from "./dialogs.js";
 import { $, showText, whileBusy } from "./dom.js";
@@ -28,6 +29,7 @@ const tenantForm = createTenantForm({
   },
 });
 const settings = createSettings({ report });
+const channels = createChannels({ report });
 
 async function update() {
   $("customers").setAttribute("aria-busy", "true");
@@ -59,7 +61,7 @@ async function verifyRow(customerId, button) {
 
 async function reloadAll() {
   showText($("notice"), "");
-  const [, run] = await Promise.all([update(), loadLastRun(), settings.load(), customer.refresh()]);
+  const [, run] = await Promise.all([update(), loadLastRun(), settings.load(), customer.refresh(), channels.load()]);
   return run;
 }
 
