@@ -20,3 +20,9 @@ def test_the_demo_verifies_its_customers_and_prints_their_status():
                    "tokenExpired", "missingPermissions", "clientSecretExpired", "tenantNotFound", "notConfigured"):
         assert reason in out
     assert "Demo-Contoso-Pass-1" not in out and "demo-rt-litware" not in out  # no secret in what it prints
+    # A lost and a restored connection reach the local alert receiver, on both channels, once each.
+    assert "-> ops (webhook, signed" in out and "1 lost: margie lost (blockedByPolicy)" in out
+    assert "1 restored: margie restored" in out
+    assert '-> team (Teams card): "Tenant Auth Status: 1 connection lost"' in out
+    assert '-> team (Teams card): "Tenant Auth Status: 1 connection restored"' in out
+    assert "whsec_" not in out
