@@ -286,7 +286,7 @@ def build(
         outbox=outbox, channels=channels, deliveries=deliveries, alert_follower=alert_follower,
         alert_transport=alert_transport, _owned=owned, alerts=AlertContext(
             events=events, follower=alert_follower, channels=channels, deliveries=deliveries, customers=customers,
-            runs=runs, secrets=secrets, transport=alert_transport, page_url=config.page_url,
+            history=history, runs=runs, secrets=secrets, transport=alert_transport, page_url=config.page_url,
             reminder_interval=config.reminder_interval),
     )
 

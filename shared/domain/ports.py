@@ -10,7 +10,7 @@ from .alerts.channels import AlertChannel, ChannelSecret
 from .alerts.deliveries import Delivery
 from .alerts.delivery_retry import SendOutcome
 from .alerts.events import EventFilter, EventListing, StatusEvent
-from .alerts.reminders import Acknowledgement, FailingCustomer
+from .alerts.reminders import Acknowledgement
 from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
 from .models import (
@@ -288,31 +288,18 @@ class DeliveryStore(Protocol):
 
 
 class AlertFollower(Protocol):
-    """What the dispatcher keeps between ticks: where it is in the event log, the events it read that wait for their
-    batch, the customers failing now (for reminders) and operators' acknowledgements."""
+    """What the alert dispatcher keeps between ticks: where it is in the event log, and operators'
+    acknowledgements of failures."""
 
     def get_mark(self) -> str | None: ...
 
     def set_mark(self, mark: str | None) -> None: ...
 
-    def held_events(self) -> list[StatusEvent]:
-        """Events read but not yet in a delivered batch."""
-
-    def hold(self, events: Sequence[StatusEvent]) -> None:
-        """Keep events until their batch goes out (the same event again is kept once)."""
-
-    def release(self, event_ids: Sequence[str]) -> None:
-        """Forget held events whose batch went out."""
-
-    def note_failures(self, failing: Sequence[FailingCustomer], restored: Sequence[str]) -> None:
-        """Customers failing now (their state and since when) and customers no longer failing; acknowledgements
-        kept beside them are left as they are."""
-
-    def list_failing(self) -> list[FailingCustomer]:
-        """Every customer failing, with its acknowledgement if any."""
-
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
-        """Keep an operator's acknowledgement of the customer's failure."""
+        """Keep an operator's acknowledgement of the customer's failure (replacing an earlier one)."""
+
+    def list_acknowledgements(self) -> dict[str, Acknowledgement]:
+        """Every acknowledgement kept, by customerId (one that no longer covers its customer's failure included)."""
 
 
 class EventOutbox(Protocol):

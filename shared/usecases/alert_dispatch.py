@@ -4,13 +4,14 @@ reminders when a channel's period is due), keeps each as a delivery before sendi
 
 At least once, never under a second id: a delivery's id comes from its channel and its batch (the same on every
 instance and every retry of this tick), and its row is written before the first attempt. The mark in the event log
-moves only once the deliveries of what was read are kept, and events whose batch is not ready yet are held.
+moves only past events whose deliveries are kept; events whose batch is not ready yet are read again next tick.
 """
 from __future__ import annotations
 
 import logging
 import random as random_module
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -26,11 +27,11 @@ from ..domain.alerts.digests import (
     ready_batches,
     reminder_entry,
 )
-from ..domain.alerts.events import EventType, StatusEvent
+from ..domain.alerts.events import StatusEvent, StatusPoint
 from ..domain.alerts.messages import outgoing_message
-from ..domain.alerts.reminders import FailingCustomer, period_due, to_remind
+from ..domain.alerts.reminders import FailingCustomer, acknowledged, period_due, to_remind
 from ..domain.errors import AppError, Conflict
-from ..domain.models import Status
+from ..domain.models import Customer, CustomerFilter, Status
 from ..domain.ports import (
     AlertFollower,
     AlertTransport,
@@ -38,9 +39,11 @@ from ..domain.ports import (
     CustomerStore,
     DeliveryStore,
     EventLog,
+    HistoryStore,
     RunStore,
     SecretStore,
 )
+from ..domain.rules import MAX_PAGE_SIZE
 from ..domain.work import decode
 from .alert_channels import channel_secrets
 
@@ -50,6 +53,7 @@ READ_PAGE = 1000  # events per read of the log
 MAX_READS = 100  # reads per tick; the rest waits for the next tick
 SEND_PER_TICK = 200  # deliveries attempted per tick
 CLAIM_FOR = timedelta(minutes=2)  # how long an instance holds a delivery it is sending
+HISTORY_LOOK = 20  # results of a failing customer read to find when its failure began
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,7 @@ class AlertContext:
     channels: ChannelStore
     deliveries: DeliveryStore
     customers: CustomerStore
+    history: HistoryStore
     runs: RunStore
     secrets: SecretStore
     transport: AlertTransport
@@ -78,12 +83,14 @@ class DispatchReport:
 
 def dispatch(ctx: AlertContext) -> DispatchReport:
     """One tick: gather what is ready into deliveries, then send those due."""
+    began = time.monotonic()
     read, made = gather(ctx)
     attempts, sent = send_due(ctx)
     report = DispatchReport(read, made, attempts, sent)
     if read or made or attempts:
-        logger.info("Alerts: %d events read, %d deliveries made, %d attempts, %d sent.", *(
-            report.events_read, report.deliveries_made, report.attempts, report.sent))
+        logger.info("Alerts: %d events read, %d deliveries made, %d attempts, %d sent, in %.2f s.",
+                    report.events_read, report.deliveries_made, report.attempts, report.sent,
+                    time.monotonic() - began)
     return report
 
 
@@ -103,33 +110,39 @@ def dispatch_after_work(ctx: AlertContext, message: str) -> DispatchReport | Non
 
 
 def gather(ctx: AlertContext) -> tuple[int, int]:
-    """Read new events, make the deliveries of the batches ready now (and of reminders due), hold the rest; the
-    number of events read and of deliveries made."""
+    """Read the events after the mark, make the deliveries of the batches ready now (and of reminders due), and
+    move the mark past the events read whose batches are all made: the others are read again next tick (a run
+    still running, a minute of changes not yet over), so nothing is written per event. The number of events read
+    and of deliveries made."""
     now = ctx.clock()
-    mark = ctx.follower.get_mark()
-    new, mark = _read_new(ctx, mark)
-    _note_failures(ctx.follower, new)
-    pending = {e.event_id: e for e in ctx.follower.held_events()}
-    pending.update((e.event_id, e) for e in new)
-    finished = _finished_runs(ctx.runs, {e.run_id for e in pending.values() if e.run_id is not None})
-    batches = ready_batches(pending.values(), now=now, finished_runs=finished)
+    start = ctx.follower.get_mark()
+    pages, finished = _read_pages(ctx, start)
+    events = [event for page, _ in pages for event in page]
+    batches = ready_batches(events, now=now, finished_runs=finished)
     channels = [c for c in ctx.channels.list() if c.enabled]
-    reminders = _reminders_due(ctx, channels, now=now)
+    periods = _reminders_due(ctx, channels, now=now)
+    reminders = periods.lines
     made = 0
     for batch in batches:
         entries = _event_entries(ctx.customers, batch.events)
         for channel in channels:
             made += _make_delivery(ctx, channel, batch, entries, reminders.pop(channel.channel_id, []), now=now)
-    for channel in channels:  # reminders of channels no batch carried them in: a digest of their own
-        if reminders.get(channel.channel_id):
-            key = f"reminders:{channel.reminded_at.isoformat() if channel.reminded_at else 'first'}"
+    for channel in periods.due:
+        if reminders.get(channel.channel_id):  # no batch carried them: a digest of their own
+            # The period it closes names it: built again (a crash before the period moved on) it is the same.
+            key = f"reminders:{channel.created_at}:{channel.reminded_at or 'first'}"
             made += _make_delivery(ctx, channel, Batch(key, None, ()), [], reminders[channel.channel_id], now=now)
+        elif channel.channel_id not in reminders:  # no one to remind yet: look again when one will be due
+            _start_reminder_period(ctx.channels, channel, now=periods.next_start)
     batched = {e.event_id for batch in batches for e in batch.events}
-    ctx.follower.hold([e for e in new if e.event_id not in batched])
-    ctx.follower.release(sorted(batched - {e.event_id for e in new}))
-    if new:
+    mark = start
+    for page, after in pages:
+        if not all(e.event_id in batched for e in page):
+            break
+        mark = after
+    if mark != start:
         ctx.follower.set_mark(mark)
-    return len(new), made
+    return len(events), made
 
 
 def send_due(ctx: AlertContext) -> tuple[int, int]:
@@ -171,38 +184,24 @@ def _attempt(ctx: AlertContext, delivery: Delivery) -> Delivery:
     return after_attempt(delivery, outcome, now=ctx.clock(), random=ctx.random)
 
 
-def _read_new(ctx: AlertContext, mark: str | None) -> tuple[list[StatusEvent], str | None]:
-    new: list[StatusEvent] = []
+def _read_pages(ctx: AlertContext, mark: str | None) -> tuple[list[tuple[list[StatusEvent], str | None]], set[str]]:
+    """The events after `mark`, page by page, each with the mark after it, and which of their runs have finished.
+    Reading stops after a page with an event of a run still running: the mark cannot pass it before the run ends,
+    so what follows would only be read again (changes outside runs recorded meanwhile wait for the run's end)."""
+    pages: list[tuple[list[StatusEvent], str | None]] = []
+    finished: set[str] = set()
+    running: set[str] = set()
     for _ in range(MAX_READS):
-        events, next_mark = ctx.events.read_since(mark, top=READ_PAGE)
-        new.extend(events)
-        mark = next_mark if events else mark
-        if len(events) < READ_PAGE:
+        events, mark = ctx.events.read_since(mark, top=READ_PAGE)
+        if not events:
             break
-    return new, mark
-
-
-def _note_failures(follower: AlertFollower, events: Sequence[StatusEvent]) -> None:
-    """The customers failing since, and those no longer failing, as these events (in order) leave them."""
-    failing: dict[str, FailingCustomer | None] = {}
-    for event in events:
-        if event.type in (EventType.CONNECTION_LOST, EventType.REASON_CHANGED):
-            failing[event.customer_id] = FailingCustomer(event.customer_id, event.tenant_id, event.after, event.at)
-        elif event.type is EventType.CONNECTION_RESTORED:
-            failing[event.customer_id] = None
-    if failing:
-        follower.note_failures([c for c in failing.values() if c is not None],
-                               sorted(cid for cid, c in failing.items() if c is None))
-
-
-def _finished_runs(runs: RunStore, run_ids: Iterable[str]) -> set[str]:
-    """The runs among these that have finished (a run no longer kept has too)."""
-    finished = set()
-    for run_id in run_ids:
-        run = runs.get(run_id)
-        if run is None or run.finished_at is not None:
-            finished.add(run_id)
-    return finished
+        pages.append((events, mark))
+        for run_id in {e.run_id for e in events if e.run_id is not None} - finished - running:
+            run = ctx.runs.get(run_id)
+            (finished if run is None or run.finished_at is not None else running).add(run_id)  # gone: finished
+        if running or len(events) < READ_PAGE:
+            break
+    return pages, finished
 
 
 def _event_entries(customers: CustomerStore, events: Sequence[StatusEvent]) -> list[DigestEntry]:
@@ -219,25 +218,58 @@ def _event_entries(customers: CustomerStore, events: Sequence[StatusEvent]) -> l
     return entries
 
 
-def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *,
-                   now: datetime) -> dict[str, list[DigestEntry]]:
-    """The reminder lines of each channel whose reminder period is due, by channelId (none when no one is)."""
+@dataclass(frozen=True, slots=True)
+class _Reminders:
+    """The channels whose reminder period is due; their reminder lines by channelId (none when there is no one to
+    remind); and, for a due channel with no one to remind, when its next period starts: when the failure that will
+    be due first began (so it is reminded an interval after, not later), or now."""
+
+    due: list[AlertChannel]
+    lines: dict[str, list[DigestEntry]]
+    next_start: datetime
+
+
+def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: datetime) -> _Reminders:
+    """Looked up once per period, not every tick: the customers failing now, since when (their history), and the
+    acknowledgements."""
     interval = ctx.reminder_interval
     due = [c for c in channels if period_due(c.reminded_at, now=now, interval=interval)]
     if not due:
-        return {}
-    candidates = to_remind(ctx.follower.list_failing(), now=now, interval=interval)
-    if not candidates:
-        return {}
-    records = ctx.customers.get_many(sorted(c.customer_id for c in candidates))
-    entries = []
-    for customer in candidates:
-        record = records.get(customer.customer_id)
-        if (record is None or record.last_verification_status is not Status.FAILED
-                or record.last_verification_reason != customer.state.reason):
-            continue  # the record moved on (its event is on its way) or the customer is gone
-        entries.append(reminder_entry(replace(customer, hint=record.hint, message=record.last_verification_message)))
-    return {c.channel_id: entries for c in due if entries}
+        return _Reminders([], {}, now)
+    acknowledgements = ctx.follower.list_acknowledgements()
+    failing = []
+    for customer in _failing_customers(ctx.customers):
+        since = _failing_since(ctx.history, customer)
+        if since is None:
+            continue  # its failing result is not in its history yet: the next period looks again
+        failing.append(FailingCustomer(
+            customer.customer_id, customer.tenant_id, StatusPoint(Status.FAILED, customer.last_verification_reason),
+            since, customer.hint, customer.last_verification_message, acknowledgements.get(customer.customer_id)))
+    reminded = to_remind(failing, now=now, interval=interval)
+    entries = [reminder_entry(c) for c in reminded]
+    waiting = [c.since for c in failing if c not in reminded and not acknowledged(c)]
+    return _Reminders(due, {c.channel_id: entries for c in due} if entries else {}, min(waiting, default=now))
+
+
+def _failing_customers(customers: CustomerStore) -> Iterator[Customer]:
+    after = None
+    while True:
+        listing = customers.list(CustomerFilter(status=Status.FAILED), top=MAX_PAGE_SIZE, after=after)
+        yield from listing.customers
+        if listing.next is None:
+            return
+        after = listing.next
+
+
+def _failing_since(history: HistoryStore, customer: Customer) -> datetime | None:
+    """When the customer's current failure began, as its latest results show: the oldest of the newest results
+    that all failed for its current reason (looking HISTORY_LOOK results back at most)."""
+    since = None
+    for result in history.list_latest(customer.customer_id, limit=HISTORY_LOOK):
+        if result.status is not Status.FAILED or result.reason != customer.last_verification_reason:
+            break
+        since = result.verified_at
+    return since
 
 
 def _make_delivery(ctx: AlertContext, channel: AlertChannel, batch: Batch, entries: list[DigestEntry],

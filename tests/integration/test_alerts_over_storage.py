@@ -16,12 +16,13 @@ from shared.adapters.table_channels import TableChannelStore
 from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_deliveries import PROPERTY_LIMIT, TableDeliveryStore
 from shared.adapters.table_events import TableEventLog
+from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
 from shared.domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind, ChannelSecret
 from shared.domain.alerts.deliveries import DeliveryState, delivery_id_for, new_delivery
 from shared.domain.alerts.digests import MAX_ENTRIES, Batch, DigestEntry, EntryKind, build_digest
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
-from shared.domain.alerts.reminders import Acknowledgement, FailingCustomer
+from shared.domain.alerts.reminders import Acknowledgement
 from shared.domain.errors import Conflict
 from shared.domain.models import AuthMethod, Customer, Status
 from shared.domain.reasons import Reason
@@ -86,30 +87,18 @@ def test_deliveries_are_kept_once_by_id_and_a_large_digest_round_trips(tables):
     assert store.list_recent("ops", top=5) == [sent] and store.list_recent("other", top=5) == []
 
 
-def test_the_followers_state_survives_and_acknowledgements_sit_beside_failures(tables):
+def test_the_followers_mark_and_acknowledgements_are_kept(tables):
     follower = TableAlertFollower(tables, table=_name("Fo"))
     now = datetime.now(UTC).replace(microsecond=0)
-    assert follower.get_mark() is None
+    assert follower.get_mark() is None and follower.list_acknowledgements() == {}
     follower.set_mark("m-1")
-    assert follower.get_mark() == "m-1"
-    events = [StatusEvent(f"e{i}", EventType.CONNECTION_LOST, f"c{i}", "contoso.com", OK, BAD, now, "r1")
-              for i in range(150)]
-    follower.hold(events)
-    follower.hold(events[:3])  # again: kept once
-    assert sorted(e.event_id for e in follower.held_events()) == sorted(e.event_id for e in events)
-    follower.release([e.event_id for e in events[:120]])
-    follower.release([e.event_id for e in events[:120]])  # again (a tick after a crash): nothing left to do
-    assert sorted(e.event_id for e in follower.held_events()) == sorted(e.event_id for e in events[120:])
-    assert follower.held_events()[0] in events
-
-    follower.acknowledge("early", Acknowledgement(now, BAD))  # before the dispatcher noted the failure
-    assert follower.list_failing() == []
-    follower.note_failures([FailingCustomer("early", "t", BAD, now - timedelta(seconds=1)),
-                            FailingCustomer("late", "t", BAD, now)], [])
-    failing = {c.customer_id: c for c in follower.list_failing()}
-    assert failing["early"].acknowledgement == Acknowledgement(now, BAD) and failing["late"].acknowledgement is None
-    follower.note_failures([], ["early"])
-    assert [c.customer_id for c in follower.list_failing()] == ["late"]
+    follower.set_mark("m-2")
+    assert follower.get_mark() == "m-2"
+    follower.acknowledge("contoso", Acknowledgement(now, BAD))
+    follower.acknowledge("contoso", Acknowledgement(now + timedelta(hours=1), OK))  # replaces the first
+    follower.acknowledge("fabrikam", Acknowledgement(now, StatusPoint(Status.FAILED)))
+    assert follower.list_acknowledgements() == {"contoso": Acknowledgement(now + timedelta(hours=1), OK),
+                                                "fabrikam": Acknowledgement(now, StatusPoint(Status.FAILED))}
 
 
 @pytest.fixture
@@ -128,13 +117,15 @@ class World:
         self.follower = TableAlertFollower(tables, table=_name("Fo"))
         self.log = TableEventLog(tables, table=_name("Ev"))
         self.customers = TableCustomerStore(tables, table=_name("Tn"))
+        self.history = TableHistoryStore(tables, table=_name("Hi"))
         self.runs = TableRunStore(tables, table=_name("Rn"))
         self.transport = OutboundHttp(local_development=True, verify=str(receiver.ca_bundle_path))
         self.now = datetime.now(UTC)
 
     def context(self) -> AlertContext:
         return AlertContext(events=self.log, follower=self.follower, channels=self.channels,
-                            deliveries=self.deliveries, customers=self.customers, runs=self.runs,
+                            deliveries=self.deliveries, customers=self.customers, history=self.history,
+                            runs=self.runs,
                             secrets=self.secrets, transport=self.transport, page_url="https://tas.example.com/",
                             reminder_interval=timedelta(hours=24), clock=lambda: self.now)
 
@@ -204,3 +195,29 @@ def test_two_instances_dispatching_at_once_send_each_delivery_under_one_id(table
     attempts = receiver.inbox.attempts()  # one attempt: each instance claims a delivery before sending it
     assert [(a.delivery_id, a.outcome) for a in attempts] == [(deliveries[0].delivery_id, "accepted")]
     assert [m.delivery_id for m in receiver.inbox.messages()] == [deliveries[0].delivery_id]
+
+
+def test_a_customer_failing_for_a_day_is_reminded_once_from_its_stored_history(tables, receiver):
+    from shared.domain.models import VerificationResult
+
+    world = World(tables, receiver)
+    saved = put_channel(world.channels, world.secrets, world.transport, "ops",
+                        ChannelInput(ChannelKind.WEBHOOK, frozenset(EventType), url=receiver.add_webhook("ops")))
+    receiver.add_webhook("ops", saved.signing_secret)
+    world.customers.create(Customer("old", "contoso.com", AuthMethod.PASSWORD, last_verification_status=Status.FAILED,
+                                    last_verification_reason=Reason.INVALID_CREDENTIALS, hint="Ask again."))
+    world.customers.create(Customer("new", "contoso.com", AuthMethod.PASSWORD, last_verification_status=Status.FAILED,
+                                    last_verification_reason=Reason.INVALID_CREDENTIALS))
+    for hours in (30, 6):
+        world.history.append(VerificationResult("old", Status.FAILED, world.now - timedelta(hours=hours),
+                                                AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
+    world.history.append(VerificationResult("old", Status.SUCCEEDED, world.now - timedelta(hours=40),
+                                            AuthMethod.PASSWORD))
+    world.history.append(VerificationResult("new", Status.FAILED, world.now - timedelta(hours=2),
+                                            AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
+    assert dispatch(world.context()).sent == 1
+    assert dispatch(world.context()).deliveries_made == 0  # once per interval
+    (message,) = receiver.inbox.messages()
+    assert message.payload["counts"]["stillFailing"] == 1
+    assert [(c["customerId"], c["type"], c["hint"]) for c in message.payload["customers"]] == [
+        ("old", "stillFailing", "Ask again.")]

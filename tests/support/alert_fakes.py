@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,8 +12,7 @@ from shared.domain.alerts.channel_urls import ChannelUrl, check_channel_url
 from shared.domain.alerts.channels import AlertChannel
 from shared.domain.alerts.deliveries import Delivery, DeliveryState
 from shared.domain.alerts.delivery_retry import OutcomeKind, SendOutcome
-from shared.domain.alerts.events import StatusEvent
-from shared.domain.alerts.reminders import Acknowledgement, FailingCustomer
+from shared.domain.alerts.reminders import Acknowledgement
 from shared.domain.errors import Conflict
 
 
@@ -83,8 +82,6 @@ class InMemoryDeliveryStore:
 class InMemoryAlertFollower:
     def __init__(self) -> None:
         self.mark: str | None = None
-        self.held: dict[str, StatusEvent] = {}
-        self.failing: dict[str, FailingCustomer] = {}
         self.acks: dict[str, Acknowledgement] = {}
 
     def get_mark(self) -> str | None:
@@ -93,28 +90,11 @@ class InMemoryAlertFollower:
     def set_mark(self, mark: str | None) -> None:
         self.mark = mark
 
-    def held_events(self) -> list[StatusEvent]:
-        return list(self.held.values())
-
-    def hold(self, events: Sequence[StatusEvent]) -> None:
-        self.held.update((e.event_id, e) for e in events)
-
-    def release(self, event_ids: Sequence[str]) -> None:
-        for event_id in event_ids:
-            self.held.pop(event_id, None)
-
-    def note_failures(self, failing: Sequence[FailingCustomer], restored: Sequence[str]) -> None:
-        for customer in failing:
-            self.failing[customer.customer_id] = dataclasses.replace(customer, acknowledgement=None)
-        for customer_id in restored:
-            self.failing.pop(customer_id, None)
-            self.acks.pop(customer_id, None)
-
-    def list_failing(self) -> list[FailingCustomer]:
-        return [dataclasses.replace(c, acknowledgement=self.acks.get(c.customer_id)) for c in self.failing.values()]
-
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         self.acks[customer_id] = acknowledgement
+
+    def list_acknowledgements(self) -> dict[str, Acknowledgement]:
+        return dict(self.acks)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from shared.domain.alerts.digests import MAX_ENTRIES, EntryKind
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
 from shared.domain.alerts.reminders import Acknowledgement
 from shared.domain.alerts.signing import DELIVERY_ID_HEADER
-from shared.domain.models import AuthMethod, Customer, Status
+from shared.domain.models import AuthMethod, Customer, Status, VerificationResult
 from shared.domain.reasons import Reason
 from shared.domain.runs import Run, Trigger
 from shared.usecases.alert_dispatch import AlertContext, dispatch, gather, send_due
@@ -25,7 +25,12 @@ from tests.support.alert_fakes import (
     InMemoryDeliveryStore,
     ScriptedTransport,
 )
-from tests.support.fakes import InMemoryCustomerStore, InMemoryEventLog, InMemorySecretStore
+from tests.support.fakes import (
+    InMemoryCustomerStore,
+    InMemoryEventLog,
+    InMemoryHistoryStore,
+    InMemorySecretStore,
+)
 
 T0 = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -52,6 +57,7 @@ class World:
     channels: InMemoryChannelStore
     deliveries: InMemoryDeliveryStore
     customers: InMemoryCustomerStore
+    history: InMemoryHistoryStore
     runs: Runs
     secrets: InMemorySecretStore
     transport: ScriptedTransport
@@ -84,6 +90,7 @@ class World:
             record, last_verification_status=after.status, last_verification_reason=after.reason,
             hint="Ask for a new password." if after.status is Status.FAILED else None,
             last_verification_message="AADSTS50126: Error validating credentials." if after.reason else None)
+        self.history.append(VerificationResult(customer_id, after.status, at, AuthMethod.PASSWORD, after.reason))
         return event
 
     def bodies(self, channel_id: str) -> list[dict]:
@@ -94,10 +101,12 @@ class World:
 def world() -> World:
     now = [T0]
     parts = dict(log=InMemoryEventLog(), follower=InMemoryAlertFollower(), channels=InMemoryChannelStore(),
-                 deliveries=InMemoryDeliveryStore(), customers=InMemoryCustomerStore(), runs=Runs(),
+                 deliveries=InMemoryDeliveryStore(), customers=InMemoryCustomerStore(),
+                 history=InMemoryHistoryStore(), runs=Runs(),
                  secrets=InMemorySecretStore(), transport=ScriptedTransport())
     ctx = AlertContext(events=parts["log"], follower=parts["follower"], channels=parts["channels"],
-                       deliveries=parts["deliveries"], customers=parts["customers"], runs=parts["runs"],
+                       deliveries=parts["deliveries"], customers=parts["customers"], history=parts["history"],
+                       runs=parts["runs"],
                        secrets=parts["secrets"], transport=parts["transport"], page_url="https://tas.example.com/",
                        reminder_interval=DAY, clock=lambda: now[0], random=lambda: 0.5)
     return World(ctx=ctx, now=now, **parts)
@@ -120,7 +129,7 @@ def test_a_finished_runs_events_make_one_digest_per_enabled_channel_sent_once(wo
     assert world.bodies("off") == []
     world.at(T0 + timedelta(minutes=1))
     assert dispatch(world.ctx) == type(report)()  # nothing new, nothing due
-    assert len(world.transport.sent) == 2 and world.follower.held == {}
+    assert len(world.transport.sent) == 2 and world.follower.mark == "3"
 
 
 def test_a_running_runs_events_wait_for_its_end(world):
@@ -128,13 +137,13 @@ def test_a_running_runs_events_wait_for_its_end(world):
     world.runs.set("r1", finished=False)
     world.event("a", OK, BAD, at=T0, run_id="r1")
     assert dispatch(world.ctx).deliveries_made == 0
-    assert list(world.follower.held) == ["e000000"] and world.follower.mark == "1"
+    assert world.follower.mark is None  # read again next tick: nothing is written per event
     world.event("b", OK, BAD, at=T0 + timedelta(seconds=5), run_id="r1")
     world.runs.set("r1", finished=True)
     world.at(T0 + timedelta(minutes=1))
     assert dispatch(world.ctx).sent == 1
     (body,) = world.bodies("ops")
-    assert body["counts"]["connectionLost"] == 2 and world.follower.held == {}
+    assert body["counts"]["connectionLost"] == 2 and world.follower.mark == "2"
 
 
 def test_changes_outside_runs_are_gathered_for_a_minute(world):
@@ -270,7 +279,6 @@ def test_a_restored_customer_is_no_longer_reminded(world):
     world.at(T0 + DAY)
     dispatch(world.ctx)
     assert [b["counts"][EntryKind.STILL_FAILING.value] for b in world.bodies("ops")] == [0]
-    assert world.follower.failing == {}
 
 
 def test_a_deleted_channels_pending_delivery_fails_and_names_why(world):
@@ -304,3 +312,39 @@ def test_the_work_that_ends_a_run_sends_its_digest_and_nothing_there_fails_the_w
 
     object.__setattr__(world.ctx, "runs", Broken())
     assert dispatch_after_work(world.ctx, message) is None
+
+
+def test_a_failure_that_begins_mid_period_is_reminded_an_interval_after_it_began(world):
+    world.channel("ops")
+    dispatch(world.ctx)  # no one failing: the channel's period starts now
+    world.runs.set("r1", finished=True)
+    world.at(T0 + timedelta(hours=6))
+    world.event("a", OK, BAD, at=world.now[0], run_id="r1")
+    dispatch(world.ctx)
+    world.at(T0 + DAY)  # the period is over, but "a" has failed for 18 hours only
+    assert dispatch(world.ctx).deliveries_made == 0
+    world.at(T0 + DAY + timedelta(hours=5))
+    assert dispatch(world.ctx).deliveries_made == 0
+    world.at(T0 + DAY + timedelta(hours=6))
+    assert dispatch(world.ctx).deliveries_made == 1
+    assert world.bodies("ops")[-1]["counts"][EntryKind.STILL_FAILING.value] == 1
+
+
+def test_reading_stops_at_a_page_with_a_run_still_running(world, monkeypatch):
+    import shared.usecases.alert_dispatch as alert_dispatch
+
+    monkeypatch.setattr(alert_dispatch, "READ_PAGE", 2)
+    world.channel("ops")
+    world.runs.set("r1", finished=False)
+    world.event("a", OK, BAD, at=T0, run_id="r1")
+    for name in ("b", "c", "d", "e"):
+        world.event(name, OK, BAD, at=T0)
+    reads = []
+    original = world.log.read_since
+    monkeypatch.setattr(world.log, "read_since", lambda mark, *, top: reads.append(mark) or original(mark, top=top))
+    world.at(T0 + timedelta(minutes=5))
+    assert dispatch(world.ctx).events_read == 2 and reads == [None]
+    world.runs.set("r1", finished=True)
+    reads.clear()
+    assert dispatch(world.ctx).sent == 2  # the run's digest, and the changes' (they waited for the run's end)
+    assert reads == [None, "2", "4"] and world.follower.mark == "5"
