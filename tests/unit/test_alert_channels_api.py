@@ -148,3 +148,15 @@ def test_acknowledge_of_an_unknown_customer_is_404_and_of_one_not_failing_409(se
     status, answer, _ = call(alerts.status_acknowledge, "POST", "/api/status/a b/acknowledge", customerId="a b")
     assert status == 400
     assert services.alert_follower.acks == {}
+
+
+def test_the_openapi_channel_body_lists_exactly_the_fields_the_server_takes(services):
+    from shared.domain.alerts.channels import CHANNEL_FIELDS, READ_ONLY_FIELDS
+    from tests.unit.test_openapi import SPEC
+
+    schema = SPEC["components"]["schemas"]["AlertChannelBody"]
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == CHANNEL_FIELDS | READ_ONLY_FIELDS
+    assert {f for f, value in schema["properties"].items() if value.get("readOnly")} == READ_ONLY_FIELDS
+    view = put({"kind": "webhook", "url": URL})[1]  # a view sent back is a body the server takes
+    assert set(view) <= CHANNEL_FIELDS | READ_ONLY_FIELDS

@@ -81,7 +81,7 @@ def check_events(values: object) -> frozenset[EventType]:
 
 CHANNEL_FIELDS = frozenset({"kind", "url", "events", "enabled", "rotateSigningSecret"})
 READ_ONLY_FIELDS = frozenset({"channelId", "urlHost", "urlConfigured", "signingSecretConfigured", "createdAt",
-                              "updatedAt", "lastDelivery", "signingSecret"})
+                              "updatedAt", "lastDelivery", "lastFailure", "signingSecret"})
 
 
 @dataclass(frozen=True, slots=True)
