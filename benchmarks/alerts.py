@@ -18,7 +18,6 @@ import re
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,22 +26,13 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from azure.data.tables import TableServiceClient  # noqa: E402
-
 from benchmarks.verify_all import (  # noqa: E402
-    APP_ID,
-    HeldSecretFile,
-    customer_id,
+    seed,
     start_host,
     start_simulator,
     stopped_by_sigterm,
-    tenant_guid,
     verify_all,
 )
-from shared.adapters.table_customers import TableCustomerStore  # noqa: E402
-from shared.domain.inputs import CustomerInput  # noqa: E402
-from shared.domain.models import AuthMethod  # noqa: E402
-from shared.usecases.customers import put_customer  # noqa: E402
 from tools.alert_receiver import AlertReceiver  # noqa: E402
 from tools.azurite import start_azurite  # noqa: E402
 from tools.processes import stop_process  # noqa: E402
@@ -61,28 +51,13 @@ class Measurement:
     alerts_after_finish: float | None = None  # seconds from POST to the last digest taken, less the run's seconds
 
 
-def seed_refused(azurite, secrets_file: Path, count: int) -> None:
-    store = TableCustomerStore(TableServiceClient.from_connection_string(azurite.connection_string))
-    secrets = HeldSecretFile(secrets_file)
-
-    def create(index: int) -> None:
-        data = CustomerInput(tenant_id=tenant_guid(index), authentication_method=AuthMethod.APPLICATION,
-                             m365_email=None, application_id=APP_ID, application_secret=REFUSED_SECRET)
-        put_customer(store, secrets, customer_id(index), data)
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        for _ in pool.map(create, range(count)):
-            pass
-    secrets.flush()
-
-
 def measure(sim, *, tenants: int, concurrency: int, receiver: AlertReceiver | None) -> Measurement:
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="alerts-bench-")))
         azurite = start_azurite()
         stack.callback(azurite.stop)
         secrets_file = work / "dev-secrets.json"
-        seed_refused(azurite, secrets_file, tenants)
+        seed(azurite, secrets_file, tenants, secret=REFUSED_SECRET)
         host = start_host(work, azurite, sim, secrets_file, concurrency)
         stack.callback(stop_process, host.process)
         if receiver is not None:

@@ -1,7 +1,8 @@
 """Alerts end to end: the local host over its own Azurite, the identity platform simulator and the local alert
 receiver (tools/alert_receiver). A lost and a restored connection reach a webhook (whose signature the receiver
 verifies) and a Teams channel (whose card validates against the pinned Adaptive Card schema); a receiver that is
-down when a run ends gets the run's digest once it is back, under one delivery id; SSRF targets are refused."""
+down when a run ends gets the run's digest once it is back, under one delivery id, though the host that made the
+delivery was killed meanwhile; SSRF targets are refused."""
 from __future__ import annotations
 
 import json
@@ -29,6 +30,19 @@ PROVIDER, PROVIDER_SECRET, PASSWORD = "34343434-5656-4787-8989-0a0a0a0a0a0a", "A
 RETRY_WAIT = 120
 
 
+class Hosts:
+    """The app on the local host, which a test may kill (SIGKILL) and start again on the same storage and secrets."""
+
+    def __init__(self, tmp: Path, connection_string: str, env: dict[str, str]) -> None:
+        self._args = (tmp, connection_string, env)
+        self.app = start_app(*self._args)
+
+    def crash_and_restart(self) -> None:
+        self.app.process.kill()
+        self.app.process.wait(timeout=30)
+        self.app = start_app(*self._args)
+
+
 @pytest.fixture(scope="module")
 def world(identity, tmp_path_factory):
     azurite = start_azurite()
@@ -37,11 +51,11 @@ def world(identity, tmp_path_factory):
     identity.add_user(User(upn=upn, password=PASSWORD))
     identity.add_app(AppRegistration(client_id=PROVIDER, secrets=(ClientSecret(PROVIDER_SECRET),)))
     receiver = AlertReceiver(ca_dir=tmp_path_factory.mktemp("receiver")).start()
-    app = start_app(tmp_path_factory.mktemp("alerts"), azurite.connection_string, identity_env(identity))
+    hosts = Hosts(tmp_path_factory.mktemp("alerts"), azurite.connection_string, identity_env(identity))
     try:
-        yield app, identity, receiver, tenant, upn
+        yield hosts, identity, receiver, tenant, upn
     finally:
-        stop_process(app.process)
+        stop_process(hosts.app.process)
         receiver.stop()
         azurite.stop()
 
@@ -68,7 +82,8 @@ def arrived(receiver: AlertReceiver, count: int, *, timeout: float = 30) -> list
 
 
 def test_lost_and_restored_connections_reach_a_webhook_and_teams_signed_and_valid(world):
-    app, identity, receiver, tenant, upn = world
+    hosts, identity, receiver, tenant, upn = world
+    app = hosts.app
     assert api(app, "PUT", "/api/settings", {"clientId": PROVIDER, "clientSecret": PROVIDER_SECRET,
                                              "redirectUrl": "http://localhost:7071/authenticate/OAuth2Callback"}
                ).status_code == 200
@@ -115,8 +130,9 @@ def test_lost_and_restored_connections_reach_a_webhook_and_teams_signed_and_vali
     assert "whsec_" not in app.log_text() and "sig=" not in app.log_text()
 
 
-def test_a_receiver_down_when_a_run_ends_gets_its_digest_once_when_back(world):
-    app, identity, receiver, tenant, upn = world
+def test_a_receiver_down_when_a_run_ends_gets_its_digest_once_when_back_even_after_a_host_crash(world):
+    hosts, identity, receiver, tenant, upn = world
+    app = hosts.app
     before = len(receiver.inbox.messages())
     receiver.down()
     identity.update_user(upn, mfa_required=True)
@@ -126,6 +142,8 @@ def test_a_receiver_down_when_a_run_ends_gets_its_digest_once_when_back(world):
         assert time.monotonic() < deadline, pending
         time.sleep(0.3)
     assert "could not connect" in pending["lastError"]
+    hosts.crash_and_restart()  # the delivery is kept in storage: the host that made it is not needed
+    app = hosts.app
     receiver.up()
     messages = arrived(receiver, before + 2, timeout=RETRY_WAIT)
     ids = [m.delivery_id for m in messages[before:]]

@@ -228,10 +228,14 @@ def test_ten_thousand_failures_in_one_run_make_one_message_per_channel(world):
     assert (len(body["customers"]), body["more"]) == (MAX_ENTRIES, 10_000 - MAX_ENTRIES)
 
 
-def _failing_for_a_day(world):
+def _lost_in_a_run(world):
     world.channel("ops")
     world.runs.set("r1", finished=True)
     world.event("a", OK, BAD, at=T0, run_id="r1")
+
+
+def _failing_for_a_day(world):
+    _lost_in_a_run(world)
     dispatch(world.ctx)
     world.transport.sent.clear()
 
@@ -282,9 +286,7 @@ def test_a_restored_customer_is_no_longer_reminded(world):
 
 
 def test_a_deleted_channels_pending_delivery_fails_and_names_why(world):
-    world.channel("ops")
-    world.runs.set("r1", finished=True)
-    world.event("a", OK, BAD, at=T0, run_id="r1")
+    _lost_in_a_run(world)
     gather(world.ctx)
     world.channels.channels.clear()
     send_due(world.ctx)
