@@ -34,6 +34,7 @@ DEFAULTS: dict[str, str] = {
     "CONSENT_SCOPES": "https://graph.microsoft.com/.default",
     "LOCAL_SECRETS_FILE": ".local/dev-secrets.json",
     "REMINDER_INTERVAL": "24:00:00",
+    "PAGE_URL": "",  # empty: the app's own host name (WEBSITE_HOSTNAME), else the local host
 }
 
 # A TimeSpan as the design writes it: "hh:mm:ss" (any number of hours) or "d.hh:mm:ss"; "0" alone turns it off.
@@ -155,9 +156,8 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
 
 
 def _page_url(env: Mapping[str, str]) -> str:
-    """PAGE_URL, else the app's own host name (App Service and Functions set WEBSITE_HOSTNAME), else the local host."""
-    if explicit := (env.get("PAGE_URL") or "").strip():
+    """PAGE_URL, else the app's own host name (App Service sets WEBSITE_HOSTNAME, read-only), else the local host."""
+    if explicit := _get(env, "PAGE_URL").strip():
         return explicit
-    if host := (env.get("WEBSITE_HOSTNAME") or "").strip():
-        return f"https://{host}/"
-    return LOCAL_PAGE_URL
+    host = (env.get("WEBSITE_HOSTNAME") or "localhost").strip()
+    return LOCAL_PAGE_URL if host == "localhost" else f"https://{host}/"
