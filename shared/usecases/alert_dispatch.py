@@ -27,9 +27,9 @@ from ..domain.alerts.digests import (
     ready_batches,
     reminder_entry,
 )
-from ..domain.alerts.events import StatusEvent, StatusPoint
+from ..domain.alerts.events import EventFilter, EventType, StatusEvent, StatusPoint
 from ..domain.alerts.messages import outgoing_message
-from ..domain.alerts.reminders import FailingCustomer, acknowledged, period_due, to_remind
+from ..domain.alerts.reminders import FailingCustomer, period_due, slack, to_remind
 from ..domain.errors import AppError, Conflict
 from ..domain.models import Customer, CustomerFilter, Status
 from ..domain.ports import (
@@ -53,7 +53,9 @@ READ_PAGE = 1000  # events per read of the log
 MAX_READS = 100  # reads per tick; the rest waits for the next tick
 SEND_PER_TICK = 200  # deliveries attempted per tick
 CLAIM_FOR = timedelta(minutes=2)  # how long an instance holds a delivery it is sending
-HISTORY_LOOK = 20  # results of a failing customer read to find when its failure began
+HISTORY_LOOK = 20  # results of an acknowledged failing customer read to find when its failure began
+# The changes that end or begin a failure (an expiry warning changes no state).
+_STATE_CHANGES = frozenset({EventType.CONNECTION_LOST, EventType.REASON_CHANGED, EventType.CONNECTION_RESTORED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,25 +232,48 @@ class _Reminders:
 
 
 def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: datetime) -> _Reminders:
-    """Looked up once per period, not every tick: the customers failing now, since when (their history), and the
-    acknowledgements."""
+    """Looked up once per period, not every tick, and with no query per customer: the customers failing now (one
+    listing), less those whose failure began within the interval (the log's changes since then, read newest
+    first); only a customer an operator acknowledged has its history read, to tell whether the acknowledgement
+    covers the failure it has now."""
     interval = ctx.reminder_interval
     due = [c for c in channels if period_due(c.reminded_at, now=now, interval=interval)]
     if not due:
         return _Reminders([], {}, now)
+    oldest = now - interval + slack(interval)
+    recent = _changes_since(ctx.events, oldest)
     acknowledgements = ctx.follower.list_acknowledgements()
-    failing = []
+    failing, waiting = [], []
     for customer in _failing_customers(ctx.customers):
-        since = _failing_since(ctx.history, customer)
-        if since is None:
-            continue  # its failing result is not in its history yet: the next period looks again
-        failing.append(FailingCustomer(
-            customer.customer_id, customer.tenant_id, StatusPoint(Status.FAILED, customer.last_verification_reason),
-            since, customer.hint, customer.last_verification_message, acknowledgements.get(customer.customer_id)))
-    reminded = to_remind(failing, now=now, interval=interval)
-    entries = [reminder_entry(c) for c in reminded]
-    waiting = [c.since for c in failing if c not in reminded and not acknowledged(c)]
+        state = StatusPoint(Status.FAILED, customer.last_verification_reason)
+        acknowledgement = acknowledgements.get(customer.customer_id)
+        if customer.customer_id in recent:  # failing for less than an interval
+            if acknowledgement is None or acknowledgement.state != state:
+                waiting.append(recent[customer.customer_id])
+            continue
+        since = oldest  # at the latest: no change since
+        if acknowledgement is not None and acknowledgement.state == state:
+            since = _failing_since(ctx.history, customer) or oldest
+        failing.append(FailingCustomer(customer.customer_id, customer.tenant_id, state, since, customer.hint,
+                                       customer.last_verification_message, acknowledgement))
+    entries = [reminder_entry(c) for c in to_remind(failing, now=now, interval=interval)]
     return _Reminders(due, {c.channel_id: entries for c in due} if entries else {}, min(waiting, default=now))
+
+
+def _changes_since(events: EventLog, moment: datetime) -> dict[str, datetime]:
+    """When each customer's state last changed after `moment`, from the log's changes, newest first."""
+    changed: dict[str, datetime] = {}
+    after = None
+    while True:
+        listing = events.list_events(EventFilter(), top=MAX_PAGE_SIZE, after=after)
+        for event in listing.events:
+            if event.at <= moment:
+                return changed
+            if event.type in _STATE_CHANGES:
+                changed.setdefault(event.customer_id, event.at)
+        if listing.next is None:
+            return changed
+        after = listing.next
 
 
 def _failing_customers(customers: CustomerStore) -> Iterator[Customer]:

@@ -215,6 +215,12 @@ def test_a_customer_failing_for_a_day_is_reminded_once_from_its_stored_history(t
                                             AuthMethod.PASSWORD))
     world.history.append(VerificationResult("new", Status.FAILED, world.now - timedelta(hours=2),
                                             AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
+    # Their events, as verifications write them: "old" lost its connection 30 hours ago, "new" 2 hours ago.
+    world.log.append_many([
+        StatusEvent(uuid.uuid4().hex, EventType.CONNECTION_LOST, cid, "contoso.com", OK, BAD,
+                    world.now - timedelta(hours=hours), None)
+        for cid, hours in (("old", 30), ("new", 2))])
+    world.follower.set_mark(world.log.read_since(None, top=10)[1])  # their digests went out when they happened
     assert dispatch(world.context()).sent == 1
     assert dispatch(world.context()).deliveries_made == 0  # once per interval
     (message,) = receiver.inbox.messages()

@@ -350,3 +350,21 @@ def test_reading_stops_at_a_page_with_a_run_still_running(world, monkeypatch):
     reads.clear()
     assert dispatch(world.ctx).sent == 2  # the run's digest, and the changes' (they waited for the run's end)
     assert reads == [None, "2", "4"] and world.follower.mark == "5"
+
+
+def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers(world, monkeypatch):
+    world.channel("ops")
+    world.runs.set("r1", finished=True)
+    for i in range(100):
+        world.event(f"c{i:03d}", OK, BAD, at=T0, run_id="r1")
+    dispatch(world.ctx)
+    world.follower.acknowledge("c007", Acknowledgement(T0 + timedelta(hours=1), BAD))
+    reads = []
+    original = world.history.list_latest
+    monkeypatch.setattr(world.history, "list_latest",
+                        lambda customer_id, *, limit: reads.append(customer_id) or original(customer_id, limit=limit))
+    world.at(T0 + DAY)
+    dispatch(world.ctx)
+    assert reads == ["c007"]
+    (_, reminder) = world.bodies("ops")
+    assert reminder["counts"][EntryKind.STILL_FAILING.value] == 99
