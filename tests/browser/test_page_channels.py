@@ -59,3 +59,13 @@ def test_channels_are_added_tested_and_a_failure_acknowledged(world, open_page):
     page.wait_visible("customer-acknowledge").click()
     page.wait_text("customer-state", "Failure acknowledged")
     assert page.console_errors(expected_api_errors=("400",)) == []
+
+
+def test_the_channels_fit_a_phone_width(world, open_page):
+    app, receiver = world
+    requests.put(app.url("/api/alerts/channels/wide"), json={"kind": "teams", "url": receiver.add_teams(
+        "wide", scheme="http")}, timeout=30).raise_for_status()
+    page = open_page(app)
+    page.driver.set_window_size(390, 844)
+    page.wait_text("channel-rows", "wide")
+    assert page.driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
