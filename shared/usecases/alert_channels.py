@@ -49,7 +49,7 @@ def put_channel(channels: ChannelStore, secrets: SecretStore, transport: AlertTr
     if data.kind is ChannelKind.WEBHOOK and (data.rotate_signing_secret
                                              or ChannelSecret.SIGNING_SECRET not in versions):
         signing = new_signing_secret()
-    with new_versions(secrets, channel_id, {ChannelSecret.URL: data.url,  # type: ignore[dict-item]
+    with new_versions(secrets, channel_id, {ChannelSecret.URL: data.url,
                                             ChannelSecret.SIGNING_SECRET: signing}) as written:
         versions.update(written)
         channel = AlertChannel(
@@ -67,7 +67,7 @@ def delete_channel(channels: ChannelStore, secrets: SecretStore, channel_id: str
     channel = get_channel(channels, channel_id)
     channels.delete(channel)
     for kind in ChannelSecret:
-        secrets.delete(channel_id, kind)  # type: ignore[arg-type]
+        secrets.delete(channel_id, kind)
 
 
 def get_channel(channels: ChannelStore, channel_id: str) -> AlertChannel:
@@ -98,7 +98,7 @@ def channel_secrets(secrets: SecretStore, channel: AlertChannel) -> tuple[str, s
     values: dict[ChannelSecret, str | None] = {}
     for kind in ChannelSecret:
         version = channel.secret_versions.get(kind)
-        values[kind] = read_named(secrets, channel.channel_id, kind, version).value if version else None  # type: ignore[arg-type]
+        values[kind] = read_named(secrets, channel.channel_id, kind, version).value if version else None
     url = values[ChannelSecret.URL]
     if url is None:
         raise Conflict("channelUrlMissing", f"The URL of channel {channel.channel_id} is not in the secret store; "
