@@ -34,13 +34,15 @@ class Hosts:
     """The app on the local host, which a test may kill (SIGKILL) and start again on the same storage and secrets."""
 
     def __init__(self, tmp: Path, connection_string: str, env: dict[str, str]) -> None:
-        self._args = (tmp, connection_string, env)
-        self.app = start_app(*self._args)
+        self._tmp, self._connection_string = tmp, connection_string
+        self.app = start_app(tmp, connection_string, env)
+        # The next host reads the same secrets, and logs to a file of its own (where it says where it listens).
+        self._env = {**env, "LOCAL_SECRETS_FILE": str(self.app.secrets_file)}
 
     def crash_and_restart(self) -> None:
         self.app.process.kill()
         self.app.process.wait(timeout=30)
-        self.app = start_app(*self._args)
+        self.app = start_app(self._tmp / "after-crash", self._connection_string, self._env)
 
 
 @pytest.fixture(scope="module")
