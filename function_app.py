@@ -4,7 +4,18 @@ No I/O here: the host imports this module on every cold start.
 """
 import azure.functions as func
 
-from functions import alerts, consent, customers, health, maintenance, page, provider_settings, status, verification
+from functions import (
+    alerts,
+    consent,
+    customers,
+    events,
+    health,
+    maintenance,
+    page,
+    provider_settings,
+    status,
+    verification,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health.bp)
@@ -14,5 +25,6 @@ app.register_functions(provider_settings.bp)
 app.register_functions(verification.bp)
 app.register_functions(consent.bp)
 app.register_functions(maintenance.bp)
+app.register_functions(events.bp)
 app.register_functions(page.bp)
 app.register_functions(alerts.bp)

@@ -1,11 +1,13 @@
 """The daily maintenance timer: retire secret versions no record names, recount the kept status counts, drop
-the per-customer markers of runs older than a week and the states of consent links that expired unused."""
+the per-customer markers of runs older than a week and the states of consent links that expired unused, and relay
+the status events a host that died left in the outbox."""
 import logging
 
 import azure.functions as func
 
 from shared import bootstrap
 from shared.usecases.consent import forget_expired_states
+from shared.usecases.events import relay_quietly
 from shared.usecases.runs import prune_runs
 from shared.usecases.secret_sweep import sweep_secrets
 
@@ -22,3 +24,4 @@ def maintenance(timer: func.TimerRequest) -> None:
     logger.info("Status counts recounted: %s.", ", ".join(f"{s.value} {n}" for s, n in counts.items()))
     logger.info("Markers of %d old runs deleted.", prune_runs(services.runs))
     logger.info("%d expired consent states removed.", forget_expired_states(services.consent.states))
+    relay_quietly(services.outbox, services.events)

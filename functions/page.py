@@ -29,7 +29,8 @@ _TYPES = {".html": "text/html", ".css": "text/css", ".js": "application/javascri
 STATIC_FILES = frozenset({
     "app.css", "favicon.svg", "icon-succeeded.svg", "icon-failed.svg", "icon-notverified.svg",
     "app.js", "api.js", "format.js", "dom.js", "summary.js", "table.js", "customer.js", "tenant-form.js",
-    "settings.js", "dialogs.js", "render.js", "form-fields.js", "channels.js",
+    "settings.js", "dialogs.js", "render.js", "form-fields.js",
+    "events.js", "channels.js",
 })
 INDEX = "index.html"
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from shared.domain.alerts.events import EventFilter, EventType
 from shared.domain.errors import InputError, PayloadTooLarge, UnsupportedMediaType, invalid_customer_id
 from shared.domain.inputs import CustomerInput, ProviderSettingsInput, StatusQuery
 from shared.domain.models import AuthMethod, Status
@@ -199,7 +200,7 @@ def customer_input(body: Mapping[str, Any]) -> CustomerInput:
     )
 
 
-E = TypeVar("E", Status, AuthMethod)
+E = TypeVar("E", Status, AuthMethod, EventType)
 
 
 def _enum_param(params: Mapping[str, str], name: str, kind: type[E]) -> E | None:
@@ -229,13 +230,32 @@ def status_query(params: Mapping[str, str]) -> StatusQuery:
     """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
     status = _enum_param(params, "status", Status)
     method = _enum_param(params, "method", AuthMethod)
-    top = MAX_PAGE_SIZE
+    top, token = _top_and_token(params, default=MAX_PAGE_SIZE)
+    return StatusQuery(status=status, method=method, top=top, continuation_token=token)
+
+
+def _top_and_token(params: Mapping[str, str], *, default: int) -> tuple[int, str | None]:
+    """`top` (1 to MAX_PAGE_SIZE, `default` when absent) and `continuationToken` of a paged listing's query."""
+    top = default
     if (raw := params.get("top")) is not None:
         top = _page_size(raw, "top", maximum=MAX_PAGE_SIZE)
     token = params.get("continuationToken")
     if token is not None and not token:
         raise InputError("invalidContinuationToken", "continuationToken is empty.", target="continuationToken")
-    return StatusQuery(status=status, method=method, top=top, continuation_token=token)
+    return top, token
+
+
+EVENTS_TOP = 100  # events a listing holds unless `top` says otherwise
+
+
+def events_query(params: Mapping[str, str]) -> tuple[EventFilter, int, str | None]:
+    """Query of GET /api/events: the filter, top (1 to MAX_PAGE_SIZE) and the continuation token."""
+    event_type = _enum_param(params, "type", EventType)
+    customer = params.get("customerId")
+    if customer is not None:
+        customer = customer_id(customer)
+    top, token = _top_and_token(params, default=EVENTS_TOP)
+    return EventFilter(type=event_type, customer_id=customer), top, token
 
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})

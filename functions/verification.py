@@ -8,6 +8,7 @@ from shared import bootstrap
 from shared.domain.errors import NotFound
 from shared.domain.runs import Trigger
 from shared.usecases.alert_dispatch import dispatch_after_work
+from shared.usecases.events import relay_quietly
 from shared.usecases.runs import handle_poisoned, handle_work, start_run
 from shared.usecases.verify import verify_customer
 from shared.views import run_view, runs_view, tenant_view
@@ -53,6 +54,7 @@ def status_verify(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="%VERIFY_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def verify_schedule(timer: func.TimerRequest) -> None:
     services = bootstrap.services()
+    relay_quietly(services.outbox, services.events)  # status events a host that died left in the outbox
     start_run(services.runs, services.work, trigger=Trigger.TIMER)
 
 

@@ -3,6 +3,7 @@ import { api, id, setKeyPrompt } from "./api.js";
 import { createChannels } from "./channels.js";
 import { createCustomerDialog } from "./customer.js";
 import { askForKey, wireCloseButtons } from "./dialogs.js";
+import { createEventsFeed } from "./events.js";
 import { $, showText, whileBusy } from "./dom.js";
 import { refreshAgo } from "./render.js";
 import { followRun, loadLastRun, renderSummary } from "./summary.js";
@@ -30,6 +31,7 @@ const tenantForm = createTenantForm({
 });
 const settings = createSettings({ report });
 const channels = createChannels({ report });
+const feed = createEventsFeed({ report, onOpen: (customerId) => customer.open(customerId) });
 
 async function update() {
   $("customers").setAttribute("aria-busy", "true");
@@ -48,6 +50,7 @@ async function refreshCounts() {
 function changed(view) {
   table.update(view);
   refreshCounts().catch(report);
+  feed.load().catch(report); // a result may have made an event
 }
 
 async function verifyRow(customerId, button) {
@@ -61,7 +64,8 @@ async function verifyRow(customerId, button) {
 
 async function reloadAll() {
   showText($("notice"), "");
-  const [, run] = await Promise.all([update(), loadLastRun(), settings.load(), customer.refresh(), channels.load()]);
+  const [, run] = await Promise.all([update(), loadLastRun(), settings.load(), customer.refresh(), feed.load(),
+    channels.load()]);
   return run;
 }
 

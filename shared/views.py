@@ -8,6 +8,7 @@ from .domain.alerts.channel_results import ChannelSaved, ChannelState, ChannelTe
 from .domain.alerts.channels import AlertChannel, ChannelSecret
 from .domain.alerts.deliveries import Delivery
 from .domain.alerts.delivery_retry import OutcomeKind
+from .domain.alerts.events import StatusEvent, StatusPoint
 from .domain.alerts.reminders import Acknowledgement
 from .domain.classification import first_line
 from .domain.consent import ConsentLink
@@ -218,3 +219,23 @@ def channel_test_view(test: ChannelTest) -> dict[str, Any]:
 def acknowledgement_view(customer_id: str, acknowledgement: Acknowledgement) -> dict[str, Any]:
     return {"customerId": customer_id, "acknowledgedAt": iso(acknowledgement.at),
             "status": acknowledgement.state.status.value, "reason": acknowledgement.state.reason}
+def event_view(event: StatusEvent) -> dict[str, Any]:
+    """One status event of `GET /api/events` (`from` and `to`: the status and, when failed, why)."""
+    return {
+        "eventId": event.event_id,
+        "type": event.type.value,
+        "customerId": event.customer_id,
+        "tenantId": event.tenant_id,
+        "from": _point_view(event.before),
+        "to": _point_view(event.after),
+        "at": iso(event.at),
+        "runId": event.run_id,
+    }
+
+
+def _point_view(point: StatusPoint) -> dict[str, Any]:
+    return {"status": point.status.value, "reason": point.reason.value if point.reason else None}
+
+
+def events_view(events: list[StatusEvent], continuation_token: str | None) -> dict[str, Any]:
+    return {"events": [event_view(event) for event in events], "continuationToken": continuation_token}

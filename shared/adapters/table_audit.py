@@ -8,8 +8,6 @@ same record again finds its row already there.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -22,7 +20,15 @@ from azure.data.tables import TableServiceClient
 from ..domain.access import Actor, ActorKind
 from ..domain.audit import AuditListing, AuditRecord
 from ..domain.errors import invalid_continuation_token
-from .table_common import TableAccess, check_page_size, delete_rows, first_non_empty_page, storage_call
+from .table_common import (
+    TableAccess,
+    check_page_size,
+    delete_rows,
+    first_non_empty_page,
+    keys_cursor,
+    keys_of_cursor,
+    storage_call,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +37,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TICKS_DIGITS = 18  # microseconds until the year 9999 fit in 18 digits
 _LAST_TICK = 10**_TICKS_DIGITS - 1
 _CURSOR_PREFIX = "a1."
-_MAX_CURSOR = 1024
 
 
 class TableAuditLog:
@@ -138,29 +143,8 @@ def _inverted(moment: datetime) -> int:
 # usecases/continuation.py wraps the tenant store's), for the filter it was made for.
 
 def _encode_cursor(token: dict[str, Any]) -> str | None:
-    partition, row = token.get("PartitionKey"), token.get("RowKey")
-    if not partition:
-        return None
-    raw = json.dumps([partition, row], separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return keys_cursor(token, _CURSOR_PREFIX)
 
 
 def _decode_cursor(cursor: str) -> dict[str, str]:
-    payload = cursor[len(_CURSOR_PREFIX):]
-    if len(cursor) > _MAX_CURSOR or not cursor.startswith(_CURSOR_PREFIX) or not payload.isascii():
-        raise invalid_continuation_token()
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (binascii.Error, ValueError, RecursionError):
-        raise invalid_continuation_token() from None
-    # The keys are the service's own encoding of where it stopped: readable text, nothing more to check here.
-    if (not isinstance(decoded, list) or len(decoded) != 2
-            or not (isinstance(decoded[0], str) and _printable_ascii(decoded[0]))
-            or not (decoded[1] is None or (isinstance(decoded[1], str) and _printable_ascii(decoded[1])))
-            or _encode_cursor({"PartitionKey": decoded[0], "RowKey": decoded[1]}) != cursor):
-        raise invalid_continuation_token()
-    return {"PartitionKey": decoded[0], "RowKey": decoded[1]}
-
-
-def _printable_ascii(text: str) -> bool:
-    return text.isascii() and text.isprintable()
+    return keys_of_cursor(cursor, _CURSOR_PREFIX)

@@ -1,6 +1,8 @@
 """What every Table Storage adapter shares: error mapping, table creation, paging and batch deletes."""
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import threading
@@ -12,7 +14,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 from azure.core.paging import PageIterator
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
 
-from ..domain.errors import STORAGE_UNAVAILABLE, DependencyUnavailable
+from ..domain.errors import STORAGE_UNAVAILABLE, DependencyUnavailable, invalid_continuation_token
 from ..domain.rules import MAX_PAGE_SIZE
 
 logger = logging.getLogger(__name__)
@@ -193,3 +195,37 @@ class TableAccess:
 
     def __call__(self, operation: Callable[[TableClient], T]) -> T:
         return on_table(self._service, self._name, self._client, operation)
+
+
+# --- a cursor: the service's continuation keys as they are, opaque to the caller --------------------------------
+# Hand a client only a signed token that wraps one (usecases/continuation.py), for the filter it was made for.
+MAX_CURSOR = 1024
+
+
+def keys_cursor(token: dict[str, Any] | None, prefix: str) -> str | None:
+    """The SDK's continuation (the next partition and row key) as a cursor: `prefix` + base64url of JSON."""
+    if not token or not token.get("PartitionKey"):
+        return None
+    raw = json.dumps([token["PartitionKey"], token.get("RowKey")], separators=(",", ":"), ensure_ascii=True)
+    return prefix + base64.urlsafe_b64encode(raw.encode("ascii")).decode("ascii").rstrip("=")
+
+
+def keys_of_cursor(cursor: str, prefix: str) -> dict[str, Any]:
+    """The SDK's continuation a keys_cursor of this prefix names; anything else is the client's bad token."""
+    payload = cursor[len(prefix):]
+    if len(cursor) > MAX_CURSOR or not cursor.startswith(prefix) or not payload.isascii():
+        raise invalid_continuation_token()
+    try:
+        keys = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError, RecursionError):
+        raise invalid_continuation_token() from None
+    # The service's own encoding of where it stopped: readable text, nothing more to check here.
+    if (not isinstance(keys, list) or len(keys) != 2 or not _printable(keys[0])
+            or not (keys[1] is None or _printable(keys[1]))
+            or keys_cursor({"PartitionKey": keys[0], "RowKey": keys[1]}, prefix) != cursor):
+        raise invalid_continuation_token()
+    return {"PartitionKey": keys[0], "RowKey": keys[1]}
+
+
+def _printable(key: Any) -> bool:
+    return isinstance(key, str) and key.isascii() and key.isprintable()

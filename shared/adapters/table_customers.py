@@ -41,7 +41,7 @@ from ..domain.reasons import Reason
 from ..domain.rules import MAX_BATCH, is_customer_id
 from ..domain.secrets import SecretKind
 from .table_columns import int_or_none, plain_datetime, reason_of, status_of, utc, without_none
-from .table_common import TableAccess, check_page_size, first_non_empty_page, storage_call
+from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, first_non_empty_page, storage_call
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 from .table_events import event_from_record, event_to_record
 
@@ -206,11 +206,12 @@ class TableCustomerStore:
             logger.error("Outbox row %s cannot be read; it is left in place.", row["RowKey"])
             return None
 
-    def forget_relayed(self, events: Sequence[StatusEvent]) -> None:
-        """Implements ports.EventOutbox: the rows are named by their first event, so the same events name them."""
+    def forget_relayed(self, writes: Sequence[Sequence[StatusEvent]]) -> None:
+        """Implements ports.EventOutbox: a write's rows are named by their first events, so its events name them."""
+        keys = [key for events in writes for key in _outbox_keys(events)]
         with storage_call("clear the outbox"):
-            for key in _outbox_keys(events):
-                self._on_table(lambda table, key=key: table.delete_entity(CUSTOMER_PARTITION, key))
+            for start in range(0, len(keys), TRANSACTION_LIMIT):
+                self._on_table(lambda table, start=start: _delete_rows(table, keys[start:start + TRANSACTION_LIMIT]))
 
     def get_status_counts(self) -> dict[Status, int]:
         with storage_call("count customers"):
@@ -261,6 +262,15 @@ def _outbox_rows(events: Sequence[StatusEvent]) -> list[list[StatusEvent]]:
 
 def _outbox_keys(events: Sequence[StatusEvent]) -> list[str]:
     return [OUTBOX_PREFIX + row[0].event_id for row in _outbox_rows(events)]
+
+
+def _delete_rows(table: TableClient, keys: list[str]) -> None:
+    try:
+        table.submit_transaction([("delete", {"PartitionKey": CUSTOMER_PARTITION, "RowKey": key}) for key in keys])
+    except TableTransactionError:
+        # One row went already (a relay run again): that fails the whole transaction; delete_entity ignores a 404.
+        for key in keys:
+            table.delete_entity(CUSTOMER_PARTITION, key)
 
 
 def _outbox_operations(events: Sequence[StatusEvent]) -> list[tuple[Any, ...]]:

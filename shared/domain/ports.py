@@ -310,8 +310,9 @@ class EventOutbox(Protocol):
         """Up to `top` groups of events written before that moment, oldest first, each claimed for this caller: a
         group another caller claimed since it was listed is left out (the claim holds as long as a fresh write)."""
 
-    def forget_relayed(self, events: Sequence[StatusEvent]) -> None:
-        """Remove from the outbox the events of one write, or a group claim_unrelayed returned. Idempotent."""
+    def forget_relayed(self, writes: Sequence[Sequence[StatusEvent]]) -> None:
+        """Remove from the outbox the events of these writes (each write's events as it handed them to the store,
+        or a group claim_unrelayed returned). Idempotent."""
 
 
 class EventLog(Protocol):

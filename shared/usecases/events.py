@@ -1,9 +1,10 @@
 """Status events: the event a recorded result makes (written with it, in the customer store's outbox), the relay
 that copies the outbox to the event log, and the newest-first listing of `GET /api/events`.
 
-The relay runs right after the write that made the events, and again from the run watch and the maintenance
-timer for what a writer left behind (a host killed between its write and its relay). It logs the event line
-(shared/domain/event_log.py) of each event it relays, from the invocation that relays it.
+The relay runs in the invocation that wrote the events (right after the write, or once a run's chunk is
+recorded), and again from the run watch, the verification timer and maintenance for what a writer left behind
+(a host killed between its write and its relay). It logs the event line (shared/domain/event_log.py) of each
+event it relays, from the invocation that relays it.
 """
 from __future__ import annotations
 
@@ -38,9 +39,12 @@ def event_of_result(read: Customer, result: VerificationResult, *, run_id: str |
     )
 
 
-def relay(outbox: EventOutbox, log: EventLog, events: Sequence[StatusEvent]) -> bool:
-    """Copy the events one write put in the outbox to the log, log a line for each, and clear them from the
-    outbox. Never raises: on failure they stay in the outbox for a later relay (False)."""
+def relay(outbox: EventOutbox, log: EventLog, writes: Sequence[Sequence[StatusEvent]]) -> bool:
+    """Copy the events writes put in the outbox (each write's as it handed them to the store) to the log in one
+    append, log a line for each, and clear them from the outbox. Never raises: on failure they stay in the outbox
+    for a later relay (False)."""
+    writes = [write for write in writes if write]
+    events = [event for write in writes for event in write]
     if not events:
         return True
     try:
@@ -52,7 +56,7 @@ def relay(outbox: EventOutbox, log: EventLog, events: Sequence[StatusEvent]) -> 
     for event in events:
         logger.info("%s", _line(event))
     try:
-        outbox.forget_relayed(events)
+        outbox.forget_relayed(writes)
     except Exception as err:  # noqa: BLE001 - relayed; a later relay appends them again, which keeps them once
         logger.warning("%d relayed status events could not be cleared from the outbox (%s).",
                        len(events), type(err).__name__)
@@ -65,10 +69,9 @@ def relay_left_behind(outbox: EventOutbox, log: EventLog, *, now: datetime | Non
     relayed = 0
     while True:
         groups = outbox.claim_unrelayed(written_before=written_before, top=RELAY_ROWS)
-        for events in groups:
-            if not relay(outbox, log, events):
-                return relayed
-            relayed += len(events)
+        if not relay(outbox, log, groups):
+            return relayed
+        relayed += sum(len(events) for events in groups)
         if len(groups) < RELAY_ROWS:
             break
     if relayed:
@@ -76,8 +79,10 @@ def relay_left_behind(outbox: EventOutbox, log: EventLog, *, now: datetime | Non
     return relayed
 
 
-def relay_quietly(outbox: EventOutbox, log: EventLog) -> None:
-    """relay_left_behind for a step that has other work to do: a failure is logged, not raised."""
+def relay_quietly(outbox: EventOutbox | None, log: EventLog | None) -> None:
+    """relay_left_behind for a periodic step that has other work to do: a failure is logged, not raised."""
+    if outbox is None or log is None:
+        return
     try:
         relay_left_behind(outbox, log)
     except Exception as err:  # noqa: BLE001 - the outbox keeps them for the next periodic step

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import UTC, datetime, timedelta
 
+from ..domain.alerts.events import StatusEvent
 from ..domain.models import Customer, Status
 from ..domain.ports import CustomerStore, RunStore, WorkQueue
 from ..domain.rules import MAX_PAGE_SIZE
 from ..domain.runs import STALE_AFTER, RecoveryCause, Run, Trigger, new_run_id
 from ..domain.work import Chunk, FanOut, Watch, Work, decode
-from .verify import ResultToRecord, VerifyContext, check, record_many
+from .events import relay_quietly
+from .verify import ResultToRecord, VerifyContext, check, record_many, relay_written
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ def handle_work(ctx: VerifyContext, runs: RunStore, queue: WorkQueue, message: s
     if work is None:
         return
     if isinstance(work, Watch):
+        relay_quietly(ctx.outbox, ctx.event_log)  # what a worker that died after its write left in the outbox
         watch_run(runs, queue, work.run_id)
     elif isinstance(work, FanOut):
         fan_out(ctx.customers, runs, queue, work)
@@ -189,7 +192,7 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
     itself. While verifications are in flight and none has finished for ALIVE_EVERY, the run is told this
     worker is alive, so a slow chunk is not taken for a lost one. A group whose recording failed for a reason
     of our own (storage down) is left pending and the message fails, so the host delivers it again; those
-    already recorded are not counted twice."""
+    already recorded are not counted twice. The status events of every group are relayed together at the end."""
     todo = runs.list_pending(chunk.run_id, chunk.customer_ids)
     if not todo:
         return
@@ -199,10 +202,22 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
     if gone:
         _complete(runs, chunk.run_id, gone, errors)
     pending = {ctx.pool.submit(check, ctx, customer, in_run=True) for customer in read.values()}
+    held: list[list[StatusEvent]] = []  # the events of each group's write, relayed once the chunk is recorded
+    try:
+        _verify_pending(ctx, runs, chunk.run_id, pending, errors, held)
+    finally:
+        relay_written(ctx, held)
+    _finish(runs, chunk.run_id)
+    if errors:
+        raise errors[0]
+
+
+def _verify_pending(ctx: VerifyContext, runs: RunStore, run_id: str, pending: set[Future[ResultToRecord | Customer]],
+                    errors: list[BaseException], held: list[list[StatusEvent]]) -> None:
     while pending:
         finished, pending = wait(pending, timeout=ALIVE_EVERY, return_when=FIRST_COMPLETED)
         if not finished:
-            _alive(runs, chunk.run_id)
+            _alive(runs, run_id)
             continue
         if pending:  # those about to finish join this group
             more, pending = wait(pending, timeout=GROUP_WAIT)
@@ -213,17 +228,15 @@ def verify_chunk(ctx: VerifyContext, runs: RunStore, chunk: Chunk) -> None:
                 errors.append(future.exception())
             else:
                 checked.append(future.result())
-        _record_group(ctx, runs, chunk.run_id, checked, errors)
-    _finish(runs, chunk.run_id)
-    if errors:
-        raise errors[0]
+        _record_group(ctx, runs, run_id, checked, errors, held)
 
 
 def _record_group(ctx: VerifyContext, runs: RunStore, run_id: str, checked: list[ResultToRecord | Customer],
-                  errors: list[BaseException]) -> None:
+                  errors: list[BaseException], held: list[list[StatusEvent]]) -> None:
     stored = [one for one in checked if isinstance(one, Customer)]  # skipped, and said so on the record
     try:
-        stored += record_many(ctx, [one for one in checked if isinstance(one, ResultToRecord)], run_id=run_id)
+        stored += record_many(ctx, [one for one in checked if isinstance(one, ResultToRecord)], run_id=run_id,
+                              held=held)
     except Exception as err:  # noqa: BLE001 - the group stays pending; the message fails after the rest
         errors.append(err)
     if stored:

@@ -245,14 +245,15 @@ def _roles_and_tenant(ctx: VerifyContext, claims: Mapping[str, Any], customer: C
     return None
 
 
-def record(ctx: VerifyContext, done: ResultToRecord, *, run_id: str | None = None) -> Customer:
+def record(ctx: VerifyContext, done: ResultToRecord, *, run_id: str | None = None,
+           held: list[list[StatusEvent]] | None = None) -> Customer:
     """Write a result onto its record (with the event it makes) and into the history; the record as stored
-    afterwards."""
+    afterwards. The event is relayed at once, or its write added to `held` for the caller to relay."""
     read, result, refresh_token = done.read, done.result, done.refresh_token
     try:
         try:
             with new_versions(ctx.secrets, read.customer_id, {SecretKind.REFRESH_TOKEN: refresh_token}) as written:
-                return _write_result(ctx, read, result, {**done.pointers, **written}, run_id)
+                return _write_result(ctx, read, result, {**done.pointers, **written}, run_id, held)
         except DependencyUnavailable as err:
             if refresh_token is None or err.code != SECRET_STORE_UNAVAILABLE:
                 raise
@@ -264,7 +265,7 @@ def record(ctx: VerifyContext, done: ResultToRecord, *, run_id: str | None = Non
                 message="Verified, but the renewed refresh token could not be stored; the previous one is kept.",
                 hint="Check the app's access to the secret store (Key Vault).",
             )
-            return _write_result(ctx, read, result, done.pointers, run_id)
+            return _write_result(ctx, read, result, done.pointers, run_id, held)
     except Conflict:
         # The customer's inputs changed while it was verified: that change wins and this result is dropped
         # (the new refresh token version, if any, was retired on the way out).
@@ -272,12 +273,14 @@ def record(ctx: VerifyContext, done: ResultToRecord, *, run_id: str | None = Non
         return ctx.customers.get(read.customer_id) or read
 
 
-def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: str | None = None) -> list[Customer]:
+def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: str | None = None,
+                held: list[list[StatusEvent]] | None = None) -> list[Customer]:
     """`record` for several results, with one write for all their records when none changed since it was read
     (the usual case in a run: a few round trips per group instead of several per customer). Otherwise (one
     changed, or the secret store refused a renewed token) each is recorded on its own, as `record` does."""
     if len(done) > MAX_BATCH:
-        return [*record_many(ctx, done[:MAX_BATCH], run_id=run_id), *record_many(ctx, done[MAX_BATCH:], run_id=run_id)]
+        return [*record_many(ctx, done[:MAX_BATCH], run_id=run_id, held=held),
+                *record_many(ctx, done[MAX_BATCH:], run_id=run_id, held=held)]
     if len(done) > 1:
         try:
             with ExitStack() as stack:
@@ -294,15 +297,15 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: s
             if err.code != SECRET_STORE_UNAVAILABLE:
                 raise
         else:
-            _relay(ctx, events)
             for one in done:
                 ctx.history.append(one.result)
+            _relay(ctx, events, held)
             return saved
-    return [record(ctx, one, run_id=run_id) for one in done]
+    return [record(ctx, one, run_id=run_id, held=held) for one in done]
 
 
 def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult, pointers: Pointers,
-                  run_id: str | None) -> Customer:
+                  run_id: str | None, held: list[list[StatusEvent]] | None) -> Customer:
     """Write the result (and the record's new secret pointers) onto the record, and append it to the history,
     if the record's verification inputs are still those read; Conflict otherwise."""
     current = read
@@ -318,15 +321,25 @@ def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult
                 raise
             current = fresh  # only the status fields changed (another verification): write over them
             continue
-        _relay(ctx, events)
         ctx.history.append(result)
+        _relay(ctx, events, held)
         return saved
     raise Conflict("modifiedConcurrently", f"The customer {read.customer_id!r} kept changing; try again.")
 
 
-def _relay(ctx: VerifyContext, events: Sequence[StatusEvent]) -> None:
-    if events and ctx.outbox is not None and ctx.event_log is not None:
-        relay(ctx.outbox, ctx.event_log, events)
+def _relay(ctx: VerifyContext, events: Sequence[StatusEvent], held: list[list[StatusEvent]] | None) -> None:
+    if not events:
+        return
+    if held is not None:
+        held.append(list(events))
+    else:
+        relay_written(ctx, [events])
+
+
+def relay_written(ctx: VerifyContext, writes: Sequence[Sequence[StatusEvent]]) -> None:
+    """Relay the events of writes this invocation made, each write's as it handed them to the store (relay)."""
+    if writes and ctx.outbox is not None and ctx.event_log is not None:
+        relay(ctx.outbox, ctx.event_log, writes)
 
 
 def _with_result(customer: Customer, result: VerificationResult, pointers: Pointers) -> Customer:

@@ -66,6 +66,10 @@ def test_every_documented_operation_answers_as_documented(app):
     # notConfigured without a client secret, tenantNotFound with one another test applied (contoso.com is unknown)
     assert verified["lastVerificationReason"] in {"notConfigured", "tenantNotFound"}
     call("POST", status_one + "/verify", status=404, customer="nobody-" + cid)
+    # That result lost the connection (notVerified -> failed): its event's shape is checked too.
+    (event,) = call("GET", "/api/events", status=200, params={"customerId": cid}).json()["events"]
+    assert (event["type"], event["to"]["status"]) == ("connectionLost", "failed")
+    call("GET", "/api/events", status=400, params={"type": "bogus"})
     started = call("POST", "/api/runs", status=202)
     assert started.headers["Location"] == "/api/runs/" + started.json()["runId"]
     call("GET", "/api/runs/{runId}", status=200, run=started.json()["runId"])

@@ -72,9 +72,10 @@ class InMemoryCustomerStore:
             self.outbox[key] = (events, datetime.now(UTC))
         return [events for _, events in groups]
 
-    def forget_relayed(self, events) -> None:
-        if events:
-            self.outbox.pop(events[0].event_id, None)
+    def forget_relayed(self, writes) -> None:
+        for events in writes:
+            if events:
+                self.outbox.pop(events[0].event_id, None)
 
     def delete(self, customer: Customer) -> None:
         current = self.customers.get(customer.customer_id)
