@@ -5,6 +5,7 @@ No I/O here: the host imports this module on every cold start.
 import azure.functions as func
 
 from functions import (
+    alerts,
     audit,
     consent,
     consent_bulk,
@@ -34,3 +35,4 @@ app.register_functions(consent_bulk.bp)
 app.register_functions(audit.bp)
 app.register_functions(key_check.bp)
 app.register_functions(me.bp)
+app.register_functions(alerts.bp)

@@ -197,15 +197,16 @@ class HeldSecretFile(LocalFileSecretStore):
         LocalFileSecretStore._write(self, self._held)
 
 
-def seed(azurite: Azurite, secrets_file: Path, count: int) -> float:
-    """Create `count` application tenants with the app's own use case and adapters; seconds taken."""
+def seed(azurite: Azurite, secrets_file: Path, count: int, *, secret: str = APP_SECRET) -> float:
+    """Create `count` application tenants with the app's own use case and adapters, each with `secret` as its
+    application secret; seconds taken."""
     started = time.perf_counter()
     store = TableCustomerStore(TableServiceClient.from_connection_string(azurite.connection_string))
     secrets = HeldSecretFile(secrets_file)
 
     def create(index: int) -> None:
         data = CustomerInput(tenant_id=tenant_guid(index), authentication_method=AuthMethod.APPLICATION,
-                             m365_email=None, application_id=APP_ID, application_secret=APP_SECRET)
+                             m365_email=None, application_id=APP_ID, application_secret=secret)
         put_customer(store, secrets, customer_id(index), data)
 
     with ThreadPoolExecutor(max_workers=16) as pool:

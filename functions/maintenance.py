@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 @bp.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False, use_monitor=True)
 def maintenance(timer: func.TimerRequest) -> None:
     services = bootstrap.services()
-    sweep_secrets(services.customers, services.provider_settings, services.secrets)
+    sweep_secrets(services.customers, services.provider_settings, services.secrets, channels=services.channels)
     counts = services.customers.recount_status_counts()
     logger.info("Status counts recounted: %s.", ", ".join(f"{s.value} {n}" for s, n in counts.items()))
     logger.info("Markers of %d old runs deleted.", prune_runs(services.runs))

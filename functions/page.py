@@ -32,6 +32,7 @@ STATIC_FILES = frozenset({
     "settings.js", "dialogs.js", "render.js", "form-fields.js",
     "events.js", "expiry.js",
     "access.js", "activity.js",
+    "channels.js",
 })
 INDEX = "index.html"
 

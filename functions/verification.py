@@ -7,6 +7,7 @@ import azure.functions as func
 from shared import bootstrap
 from shared.domain.errors import NotFound
 from shared.domain.runs import Trigger
+from shared.usecases.alert_dispatch import dispatch_after_work
 from shared.usecases.events import relay_quietly
 from shared.usecases.runs import handle_poisoned, handle_work, start_run
 from shared.usecases.verify import verify_customer
@@ -61,7 +62,9 @@ def verify_schedule(timer: func.TimerRequest) -> None:
 @bp.queue_trigger(arg_name="message", queue_name="verify-requests", connection="AzureWebJobsStorage")
 def verify_worker(message: func.QueueMessage) -> None:
     services = bootstrap.services()
-    handle_work(services.verification, services.runs, services.work, message.get_body().decode("utf-8", "replace"))
+    text = message.get_body().decode("utf-8", "replace")
+    handle_work(services.verification, services.runs, services.work, text)
+    dispatch_after_work(services.alerts, text)  # a run that just ended sends its digest now
 
 
 @bp.function_name("verify_poisoned")

@@ -2,6 +2,7 @@
 import { whoIsSignedIn, showWho } from "./access.js";
 import { createActivity } from "./activity.js";
 import { api, id, setKeyPrompt } from "./api.js";
+import { createChannels } from "./channels.js";
 import { createCustomerDialog } from "./customer.js";
 import { askForKey, wireCloseButtons } from "./dialogs.js";
 import { createEventsFeed } from "./events.js";
@@ -32,6 +33,7 @@ const tenantForm = createTenantForm({
   },
 });
 const settings = createSettings({ report });
+const channels = createChannels({ report });
 const feed = createEventsFeed({ report, onOpen: (customerId) => customer.open(customerId) });
 createActivity({ report });
 
@@ -71,7 +73,8 @@ async function verifyRow(customerId, button) {
 
 async function reloadAll() {
   showText($("notice"), "");
-  const [, run] = await Promise.all([update(), loadLastRun(), settings.load(), customer.refresh(), feed.load()]);
+  const [, run] = await Promise.all([update(), loadLastRun(), settings.load(), customer.refresh(), feed.load(),
+    channels.load()]);
   return run;
 }
 

@@ -65,6 +65,7 @@ export function createCustomerDialog({ onChanged, onDeleted, onEdit, report }) {
     $("customer-title").textContent = detail.customerId;
     renderFacts(detail);
     renderHistory(detail.history);
+    $("customer-acknowledge").hidden = detail.lastVerificationStatus !== "failed";
     return detail;
   }
 
@@ -75,6 +76,14 @@ export function createCustomerDialog({ onChanged, onDeleted, onEdit, report }) {
       await show(view.customerId);
       showText($("customer-state"), `Verified ${fromNow(view.whenLastVerified)}.`);
       onChanged(view);
+    }).catch((error) => showText($("customer-state"), error.message));
+  });
+
+  // No reminders about this failure until the customer's state changes.
+  $("customer-acknowledge").addEventListener("click", (event) => {
+    whileBusy(event.currentTarget, async () => {
+      await api("POST", `/api/status/${id(current.customerId)}/acknowledge`);
+      showText($("customer-state"), "Failure acknowledged: no reminders about it until its state changes.");
     }).catch((error) => showText($("customer-state"), error.message));
   });
 

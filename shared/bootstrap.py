@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from .config import AppConfig, load_config
 from .domain.errors import ConfigurationError
 from .domain.ports import (
+    AlertFollower,
+    AlertTransport,
     AuditLog,
+    ChannelStore,
     ConsentPlatform,
     ConsentStates,
     CustomerStore,
+    DeliveryStore,
     EventLog,
     EventOutbox,
     FunctionKeyCheck,
@@ -33,6 +37,7 @@ from .domain.ports import (
     SecretStore,
     WorkQueue,
 )
+from .usecases.alert_dispatch import AlertContext
 from .usecases.consent import ConsentContext
 from .usecases.foresight import ForesightReads
 from .usecases.limiter import ConcurrencyLimiter
@@ -63,6 +68,11 @@ class Services(AbstractContextManager):
     runs: RunStore
     work: WorkQueue
     consent: ConsentContext
+    channels: ChannelStore
+    deliveries: DeliveryStore
+    alert_follower: AlertFollower
+    alert_transport: AlertTransport
+    alerts: AlertContext
     events: EventLog
     outbox: EventOutbox
     audit: AuditLog
@@ -218,6 +228,26 @@ class _Production:
         from .adapters.function_key_probe import FunctionKeyProbe, probe_url
 
         return self._owns(FunctionKeyProbe(probe_url(self.config.website_hostname)))
+    def channels(self) -> ChannelStore:
+        from .adapters.table_channels import TableChannelStore
+
+        return TableChannelStore(self.tables)
+
+    def deliveries(self) -> DeliveryStore:
+        from .adapters.table_deliveries import TableDeliveryStore
+
+        return TableDeliveryStore(self.tables)
+
+    def alert_follower(self) -> AlertFollower:
+        from .adapters.table_alert_follower import TableAlertFollower
+
+        return TableAlertFollower(self.tables)
+
+    def alert_transport(self) -> AlertTransport:
+        from .adapters.outbound_http import OutboundHttp
+
+        # Loopback (and plain http to it) only in local development, where storage is the local emulator.
+        return OutboundHttp(local_development=self.config.storage.is_local_emulator)
 
 
 def build(
@@ -232,6 +262,10 @@ def build(
     platform: IdentityPlatform | None = None,
     consent_states: ConsentStates | None = None,
     consent_platform: ConsentPlatform | None = None,
+    channels: ChannelStore | None = None,
+    deliveries: DeliveryStore | None = None,
+    alert_follower: AlertFollower | None = None,
+    alert_transport: AlertTransport | None = None,
     event_log: EventLog | None = None,
     outbox: EventOutbox | None = None,
     graph: GraphReader | None = None,
@@ -268,6 +302,9 @@ def build(
         )
         runs, work = _given(runs, made.runs), _given(work, made.work)
         audit, function_keys = _given(audit, made.audit), _given(function_keys, made.function_keys)
+        channels, deliveries = _given(channels, made.channels), _given(deliveries, made.deliveries)
+        alert_follower = _given(alert_follower, made.alert_follower)
+        alert_transport = _given(alert_transport, made.alert_transport)
     except BaseException:
         owned.close()
         raise
@@ -276,7 +313,11 @@ def build(
     return Services(
         config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
         token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, events=events,
-        outbox=outbox, audit=audit, function_keys=function_keys, _owned=owned,
+        outbox=outbox, channels=channels, deliveries=deliveries, alert_follower=alert_follower,
+        alert_transport=alert_transport, audit=audit, function_keys=function_keys, _owned=owned, alerts=AlertContext(
+            events=events, follower=alert_follower, channels=channels, deliveries=deliveries, customers=customers,
+            history=history, runs=runs, secrets=secrets, transport=alert_transport, page_url=config.page_url,
+            reminder_interval=config.reminder_interval),
     )
 
 

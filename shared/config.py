@@ -38,6 +38,7 @@ DEFAULTS: dict[str, str] = {
     "REMINDER_INTERVAL": "24:00:00",
     "GDAP_CHECK": "false",
     "PROVIDER_TENANT_ID": "",  # none: the provider's own Graph reads are off
+    "PAGE_URL": "",  # empty: the app's own host name (WEBSITE_HOSTNAME), else the local host
 }
 
 # A TimeSpan as the design writes it: "hh:mm:ss" (any number of hours) or "d.hh:mm:ss"; "0" alone turns it off.
@@ -63,6 +64,9 @@ class StorageConfig:
         return host in {"127.0.0.1", "localhost", "::1"}
 
 
+LOCAL_PAGE_URL = "http://localhost:7071/"
+
+
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     storage: StorageConfig
@@ -79,6 +83,7 @@ class AppConfig:
     provider_tenant_id: str | None = None  # PROVIDER_TENANT_ID: where the provider's app lives (its Graph reads)
     sign_in: SignIn = SignIn()  # operators' sign-in (shared/domain/access.py); off by default
     website_hostname: str | None = None  # the platform's WEBSITE_HOSTNAME: where a function key is checked
+    page_url: str = LOCAL_PAGE_URL  # the status page, which alert messages link to
 
 
 def connection_string(value: str) -> str:
@@ -158,6 +163,7 @@ def load_config(env: Mapping[str, str] | None = None) -> AppConfig:
         provider_tenant_id=_tenant(env, "PROVIDER_TENANT_ID"),
         sign_in=sign_in_from(env),
         website_hostname=(env.get("WEBSITE_HOSTNAME") or "").strip() or None,
+        page_url=_page_url(env),
     )
 
 
@@ -174,3 +180,11 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if value not in ("true", "false"):
         raise ConfigurationError(f"{name} must be true or false, not {value!r}.")
     return value == "true"
+
+
+def _page_url(env: Mapping[str, str]) -> str:
+    """PAGE_URL, else the app's own host name (App Service sets WEBSITE_HOSTNAME, read-only), else the local host."""
+    if explicit := _get(env, "PAGE_URL").strip():
+        return explicit
+    host = (env.get("WEBSITE_HOSTNAME") or "localhost").strip()
+    return LOCAL_PAGE_URL if host == "localhost" else f"https://{host}/"

@@ -5,7 +5,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .domain.access import Principal
+from .domain.alerts.channel_results import ChannelSaved, ChannelState, ChannelTest
+from .domain.alerts.channels import AlertChannel, ChannelSecret
+from .domain.alerts.deliveries import Delivery
+from .domain.alerts.delivery_retry import OutcomeKind
 from .domain.alerts.events import StatusEvent, StatusPoint
+from .domain.alerts.reminders import Acknowledgement
 from .domain.classification import first_line
 from .domain.consent import ConsentLink
 from .domain.models import (
@@ -162,6 +167,62 @@ def consent_link_view(link: ConsentLink) -> dict[str, Any]:
     return {"authorizationUrl": link.authorization_url, "expiresAt": iso(link.expires_at)}
 
 
+def channel_view(channel: AlertChannel, *, last_delivery: Delivery | None = None,
+                 last_failure: Delivery | None = None) -> dict[str, Any]:
+    """An alert channel: the URL's host and whether a URL is set, never the URL nor the signing secret."""
+    return {
+        "channelId": channel.channel_id,
+        "kind": channel.kind.value,
+        "urlHost": channel.url_host,
+        "urlConfigured": channel.url_configured,
+        "signingSecretConfigured": ChannelSecret.SIGNING_SECRET in channel.secret_versions,
+        "events": sorted(e.value for e in channel.events),
+        "enabled": channel.enabled,
+        "createdAt": iso(channel.created_at),
+        "updatedAt": iso(channel.updated_at),
+        "lastDelivery": delivery_view(last_delivery) if last_delivery else None,
+        "lastFailure": delivery_view(last_failure) if last_failure else None,
+    }
+
+
+def channels_view(states: list[ChannelState]) -> dict[str, Any]:
+    return {"channels": [channel_view(s.channel, last_delivery=s.last_delivery, last_failure=s.last_failure)
+                         for s in states]}
+
+
+def channel_saved_view(saved: ChannelSaved, state: ChannelState) -> dict[str, Any]:
+    """The channel, and its signing secret once: when it was made or rotated."""
+    view = channel_view(saved.channel, last_delivery=state.last_delivery, last_failure=state.last_failure)
+    if saved.signing_secret is not None:
+        view["signingSecret"] = saved.signing_secret
+    return view
+
+
+def delivery_view(delivery: Delivery) -> dict[str, Any]:
+    digest = delivery.digest
+    return {
+        "deliveryId": delivery.delivery_id,
+        "state": delivery.state.value,
+        "runId": digest.run_id,
+        "customers": sum(digest.counts.values()),
+        "createdAt": iso(delivery.created_at),
+        "sentAt": iso(delivery.sent_at),
+        "attempts": delivery.attempts,
+        "nextAttemptAt": iso(delivery.next_attempt_at),
+        "lastError": delivery.last_error,
+    }
+
+
+def channel_test_view(test: ChannelTest) -> dict[str, Any]:
+    """What came of a test message: delivered or not, in our words (never the receiver's body)."""
+    outcome = test.outcome
+    return {"deliveryId": test.delivery_id, "delivered": outcome.kind is OutcomeKind.SENT,
+            "outcome": outcome.kind.value, "detail": outcome.detail}
+
+
+def acknowledgement_view(customer_id: str, acknowledgement: Acknowledgement) -> dict[str, Any]:
+    return {"customerId": customer_id, "acknowledgedAt": iso(acknowledgement.at),
+            "status": acknowledgement.state.status.value, "reason": acknowledgement.state.reason}
 def event_view(event: StatusEvent) -> dict[str, Any]:
     """One status event of `GET /api/events` (`from` and `to`: the status and, when failed, why)."""
     return {

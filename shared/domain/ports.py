@@ -6,8 +6,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from .alerts.channel_urls import ChannelUrl
+from .alerts.channels import AlertChannel, ChannelSecret
+from .alerts.deliveries import Delivery
 from .alerts.delivery_retry import SendOutcome
 from .alerts.events import EventFilter, EventListing, StatusEvent
+from .alerts.reminders import Acknowledgement
 from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
 from .expiry_credentials import AppCredentials
@@ -27,6 +30,8 @@ from .runs import RecoveryCause, Run
 from .secrets import SecretKind, SecretVersion, StoredSecret
 from .verification import AppCredential, TokenAnswer
 from .work import Work
+
+AnySecret = SecretKind | ProviderSecret | ChannelSecret  # what the secret store holds: whose it is tells which
 
 
 class CustomerStore(Protocol):
@@ -87,26 +92,27 @@ class ProviderSettingsStore(Protocol):
 
 
 class SecretStore(Protocol):
-    """Versioned secrets. customer_id None addresses the provider's own secrets (ProviderSecret).
+    """Versioned secrets. customer_id None addresses the provider's own secrets (ProviderSecret); with a
+    ChannelSecret, customer_id is the alert channel's id.
 
     Records name the version they use: a write adds a version and then moves the record's pointer under
     its ETag, so concurrent writers never make a record point at a secret it did not write.
     """
 
-    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
+    def create_version(self, customer_id: str | None, kind: AnySecret, value: str) -> str:
         """Store the value as a new version and return its id; every other version stays as it was."""
 
-    def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
+    def get(self, customer_id: str | None, kind: AnySecret, version: str) -> str | None:
         """That version's value; None when it is missing or retired."""
 
-    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
+    def retire_version(self, customer_id: str | None, kind: AnySecret, version: str) -> None:
         """Make one version unreadable for good (Key Vault disables it; it cannot delete one version).
         Idempotent."""
 
-    def delete(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> None:
+    def delete(self, customer_id: str | None, kind: AnySecret) -> None:
         """Remove the secret with every version. Idempotent."""
 
-    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, kind: AnySecret) -> tuple[SecretVersion, ...]:
         """The readable versions of one secret."""
 
     def list_secrets(self) -> Iterator[StoredSecret]:
@@ -247,6 +253,56 @@ class AuditLog(Protocol):
 
     def delete_older_than(self, moment: datetime) -> int:
         """Delete the records from before `moment` (maintenance: audit.expired_before); how many."""
+
+
+class ChannelStore(Protocol):
+    """Alert channels (shared.domain.alerts.channels); never a URL or a signing secret, only their versions."""
+
+    def get(self, channel_id: str) -> AlertChannel | None: ...
+
+    def list(self) -> list[AlertChannel]:
+        """Every channel, by channelId (a handful: no paging)."""
+
+    def create(self, channel: AlertChannel) -> AlertChannel:
+        """Insert a new channel; raises errors.Conflict when the channelId exists."""
+
+    def replace(self, previous: AlertChannel, channel: AlertChannel) -> AlertChannel:
+        """Replace `previous`, as it was read (its etag must still match); raises errors.Conflict otherwise."""
+
+    def delete(self, channel: AlertChannel) -> None:
+        """Remove a channel read before (its etag must still match); raises errors.Conflict otherwise."""
+
+
+class DeliveryStore(Protocol):
+    """Deliveries (shared.domain.alerts.deliveries), each written before its first attempt."""
+
+    def add(self, delivery: Delivery) -> Delivery:
+        """Keep a new delivery; one with its id already kept (another instance, a redelivered message) is answered
+        instead and left as it is."""
+
+    def replace(self, previous: Delivery, delivery: Delivery) -> Delivery:
+        """Replace `previous`, as it was read (its etag must still match); raises errors.Conflict otherwise."""
+
+    def list_due(self, *, now: datetime, top: int) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due at `now`, the oldest due first."""
+
+    def list_recent(self, channel_id: str, *, top: int) -> list[Delivery]:
+        """A channel's latest deliveries, newest first."""
+
+
+class AlertFollower(Protocol):
+    """What the alert dispatcher keeps between ticks: where it is in the event log, and operators'
+    acknowledgements of failures."""
+
+    def get_mark(self) -> str | None: ...
+
+    def set_mark(self, mark: str | None) -> None: ...
+
+    def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
+        """Keep an operator's acknowledgement of the customer's failure (replacing an earlier one)."""
+
+    def list_acknowledgements(self) -> dict[str, Acknowledgement]:
+        """Every acknowledgement kept, by customerId (one that no longer covers its customer's failure included)."""
 
 
 class EventOutbox(Protocol):

@@ -7,8 +7,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ..domain.alerts.channels import ChannelSecret
 from ..domain.models import ProviderSecret
-from ..domain.ports import CustomerStore, ProviderSettingsStore, SecretStore
+from ..domain.ports import ChannelStore, CustomerStore, ProviderSettingsStore, SecretStore
 from ..domain.secrets import SecretKind, SecretVersion, StoredSecret, newest_first
 
 logger = logging.getLogger(__name__)
@@ -29,14 +30,18 @@ def sweep_secrets(
     *,
     now: datetime | None = None,
     grace: timedelta = GRACE,
+    channels: ChannelStore | None = None,
 ) -> SweepReport:
+    """`channels` None leaves alert channels' secrets alone."""
     cutoff = (now or datetime.now(UTC)) - grace
     seen = retired = 0
     for stored in secrets.list_secrets():
         seen += 1
         if stored.customer_id is None and stored.kind == ProviderSecret.TOKEN_KEY:
             continue  # no record names it; every instance uses its oldest version
-        named = _named_by_record(stored, customers, provider_settings)
+        if _is_channel_secret(stored) and channels is None:
+            continue
+        named = _named_by_record(stored, customers, provider_settings, channels)
         held = {version.version for version in stored.versions}
         if stored.versions and not named <= held:
             # A record whose version is gone reads the newest one.
@@ -56,15 +61,26 @@ def _out_of_use_since(versions: tuple[SecretVersion, ...]) -> list[tuple[SecretV
     return [(version, ordered[max(i - 1, 0)].created_at) for i, version in enumerate(ordered)]
 
 
-def _kind(stored: StoredSecret) -> SecretKind | ProviderSecret:
+def _is_channel_secret(stored: StoredSecret) -> bool:
+    return stored.customer_id is not None and stored.kind in {kind.value for kind in ChannelSecret}
+
+
+def _kind(stored: StoredSecret) -> SecretKind | ProviderSecret | ChannelSecret:
+    if _is_channel_secret(stored):
+        return ChannelSecret(stored.kind)
     return ProviderSecret(stored.kind) if stored.customer_id is None else SecretKind(stored.kind)
 
 
 def _named_by_record(
-    stored: StoredSecret, customers: CustomerStore, provider_settings: ProviderSettingsStore
+    stored: StoredSecret, customers: CustomerStore, provider_settings: ProviderSettingsStore,
+    channels: ChannelStore | None,
 ) -> set[str]:
     """The versions of this secret that its owner's record names (none when the record is gone)."""
-    if stored.customer_id is None:
+    if channels is not None and _is_channel_secret(stored):
+        assert stored.customer_id is not None
+        channel = channels.get(stored.customer_id)
+        version = channel.secret_versions.get(ChannelSecret(stored.kind)) if channel else None
+    elif stored.customer_id is None:
         settings = provider_settings.get()
         version = settings.client_secret_version if settings else None
     else:

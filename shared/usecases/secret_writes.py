@@ -10,13 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..domain.errors import DependencyUnavailable
-from ..domain.models import ProviderSecret
-from ..domain.ports import SecretStore
-from ..domain.secrets import SecretKind, newest_first
+from ..domain.ports import AnySecret, SecretStore
+from ..domain.secrets import newest_first
 
 logger = logging.getLogger(__name__)
 
-Kind = SecretKind | ProviderSecret
+Kind = AnySecret
 
 
 @contextmanager

@@ -24,3 +24,9 @@ def test_the_demo_verifies_its_customers_and_prints_their_status():
     assert "contoso: delegated admin relationship ends in 12 days" in out and "holds Global Administrator" in out
     assert "provider's client secret expires in 45 days" in out
     assert "Demo-Contoso-Pass-1" not in out and "demo-rt-litware" not in out  # no secret in what it prints
+    # A lost and a restored connection reach the local alert receiver, on both channels, once each.
+    assert "-> ops (webhook, signed" in out and "1 lost: margie lost (blockedByPolicy)" in out
+    assert "1 restored: margie restored" in out
+    assert '-> team (Teams card): "Tenant Auth Status: 1 connection lost"' in out
+    assert '-> team (Teams card): "Tenant Auth Status: 1 connection restored"' in out
+    assert "whsec_" not in out

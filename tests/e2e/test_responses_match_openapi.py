@@ -25,8 +25,9 @@ def test_every_documented_operation_answers_as_documented(app):
     exercised: set[tuple[str, str]] = set()
 
     def call(method, template, *, status, json_body=None, data=None, params=None, customer=cid, run="", file="",
-             headers=None):
+             headers=None, channel=""):
         path = template.replace("{customerId}", customer).replace("{runId}", run).replace("{file}", file)
+        path = path.replace("{channelId}", channel)
         response = requests.request(method, app.url(path), json=json_body, data=data, params=params, timeout=30,
                                     headers=headers)
         assert response.status_code == status, (method, path, response.status_code, response.text)
@@ -95,6 +96,22 @@ def test_every_documented_operation_answers_as_documented(app):
     call("GET", "/page/{file}", status=200, file="app.css")
     call("GET", "/page/{file}", status=200, file="favicon.svg")
     call("GET", "/page/{file}", status=404, file="nope.js")
+
+    # Alerts: a channel to a port nothing answers on (loopback is allowed in local development).
+    channel = "/api/alerts/channels/{channelId}"
+    call("PUT", channel, status=201, channel=cid, json_body={"kind": "webhook", "url": "http://127.0.0.1:9/hook"})
+    call("PUT", channel, status=200, channel=cid, json_body={"kind": "webhook", "enabled": False})
+    call("PUT", channel, status=400, channel=cid, json_body={"kind": "webhook", "url": "https://10.0.0.1/x"})
+    call("PUT", channel, status=415, channel=cid, data=b"{}", headers={"Content-Type": "text/plain"})
+    call("PUT", channel, status=413, channel=cid, data=b"{" + b" " * 70000 + b"}",
+         headers={"Content-Type": "application/json"})
+    call("GET", "/api/alerts/channels", status=200)
+    assert call("POST", channel + "/test", status=200, channel=cid).json()["delivered"] is False
+    call("POST", channel + "/test", status=404, channel="nobody-" + cid)
+    call("DELETE", channel, status=204, channel=cid)
+    call("DELETE", channel, status=404, channel=cid)
+    call("POST", status_one + "/acknowledge", status=200)  # failed above: notConfigured or tenantNotFound
+    call("POST", status_one + "/acknowledge", status=404, customer="nobody-" + cid)
 
     call("DELETE", tenant, status=204)
     call("DELETE", tenant, status=404)

@@ -250,6 +250,12 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
     """bootstrap.build() over fresh fakes behind every port, or what `given` names instead (real adapters in
     integration tests). Close what it answers (`with`); the `services` fixture does."""
     from tests.support.access_fakes import FakeFunctionKeys, InMemoryAuditLog
+    from tests.support.alert_fakes import (
+        InMemoryAlertFollower,
+        InMemoryChannelStore,
+        InMemoryDeliveryStore,
+        ScriptedTransport,
+    )
     from tests.support.verification_fakes import (
         InMemoryConsentStates,
         InMemoryRunStore,
@@ -264,5 +270,7 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
         "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
         "consent_platform": ScriptedConsentPlatform, "event_log": InMemoryEventLog, "graph": ScriptedGraphReader,
         "audit": InMemoryAuditLog, "function_keys": FakeFunctionKeys,
+        "channels": InMemoryChannelStore, "deliveries": InMemoryDeliveryStore, "alert_follower": InMemoryAlertFollower,
+        "alert_transport": ScriptedTransport,
     }
     return bootstrap.build(config, **{name: fake() for name, fake in fakes.items() if name not in given}, **given)

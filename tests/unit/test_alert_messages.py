@@ -149,7 +149,7 @@ def test_the_card_lists_customers_reasons_hints_and_counts():
     for entry in digest.entries:
         assert entry.customer_id in runs and entry.tenant_id in runs
     assert ": invalidCredentials" in runs and "Check it." in runs and "Connection restored" in runs
-    assert _texts(content, "TextBlock")[0] == "Tenant Auth Status: 2 connections lost, 1 connections restored"
+    assert _texts(content, "TextBlock")[0] == "Tenant Auth Status: 2 connections lost, 1 connection restored"
     assert content["body"][1] == {"type": "FactSet", "facts": [{"title": "Connection lost", "value": "2"},
                                                                {"title": "Connection restored", "value": "1"}]}
 

@@ -16,6 +16,11 @@ EXPECTED = {
     ("api/settings", "PUT"): func.AuthLevel.FUNCTION,
     ("{root:maxlength(0)?}", "GET"): func.AuthLevel.ANONYMOUS,
     ("page/{file}", "GET"): func.AuthLevel.ANONYMOUS,
+    ("api/alerts/channels", "GET"): func.AuthLevel.FUNCTION,
+    ("api/alerts/channels/{channelId}", "PUT"): func.AuthLevel.FUNCTION,
+    ("api/alerts/channels/{channelId}", "DELETE"): func.AuthLevel.FUNCTION,
+    ("api/alerts/channels/{channelId}/test", "POST"): func.AuthLevel.FUNCTION,
+    ("api/status/{customerId}/acknowledge", "POST"): func.AuthLevel.FUNCTION,
 }
 
 
@@ -60,3 +65,13 @@ def test_maintenance_is_a_daily_timer_that_does_not_run_at_start():
     assert trigger.get_binding_name() == "timerTrigger"
     assert trigger.schedule == "0 30 3 * * *"
     assert trigger.run_on_startup is False and trigger.use_monitor is True
+
+
+def test_alerts_are_dispatched_every_minute_by_a_timer_that_does_not_run_at_start():
+    from tests.support.registry import registered_functions
+
+    (timer,) = [f for f in registered_functions() if f.get_function_name() == "alerts_dispatch"]
+    trigger = timer.get_trigger()
+    assert trigger.get_binding_name() == "timerTrigger"
+    assert trigger.schedule == "0 * * * * *"
+    assert trigger.run_on_startup is False and trigger.use_monitor is False

@@ -1,5 +1,6 @@
 """`make demo` (python -m tools.demo): Azurite, the identity platform simulator and the local host; a dozen
-customers over the three methods; Verify All with its progress; then the status table as a person reads it.
+customers over the three methods; Verify All with its progress; then the status table as a person reads it; then
+a lost and a restored connection reaching the local alert receiver.
 
 Everything runs on loopback, on free ports, from this checkout; nothing is left running afterwards. The
 customers' secrets are demo values that exist nowhere else.
@@ -28,7 +29,8 @@ from tools.demo.table import print_status_table
 from tools.processes import stop_process
 
 from . import foresight
-from .processes import start_identity_simulator, start_local_host
+from .alerts import show_alerts
+from .processes import start_alert_receiver, start_identity_simulator, start_local_host
 
 HERE = Path(__file__).resolve().parent
 PROVIDER, PROVIDER_SECRET = "d0000000-0000-4000-8000-00000000000a", "Demo-Provider-Secret-1"
@@ -91,6 +93,8 @@ def main() -> int:
                "GRAPH_ENDPOINT": where["authority_host"], **foresight.ENV}
         host, base = start_local_host(env, work / "host.log")
         stops.append(lambda: stop_process(host))
+        receiver, receiving = start_alert_receiver(work / "receiver", work / "receiver.log")
+        stops.append(lambda: stop_process(receiver))
         print(f"  local host {base}, identity platform {where['authority_host']} (150 ms a token)\n")
         seed(base, azurite.connection_string, work / "secrets.json")
         grant_consent(base, "relecloud", where["ca_bundle"])
@@ -98,6 +102,8 @@ def main() -> int:
         tenants = all_tenants(base)
         print_status_table(tenants)
         foresight.print_foresight(api(base, "GET", "/api/status?top=1")["summary"], tenants)
+        print()
+        show_alerts(base, receiving, api, run_quietly)
         return 0
     finally:
         for stop in reversed(stops):
@@ -168,6 +174,14 @@ def verify_all(base: str) -> None:
             print(f"  finished at {run['finishedAt']}\n")
             return
         time.sleep(0.2)
+
+
+def run_quietly(base: str) -> str:
+    """Verify All, waiting for its end without printing progress; the run's id."""
+    run = api(base, "POST", "/api/runs")
+    while not api(base, "GET", f"/api/runs/{run['runId']}")["finishedAt"]:
+        time.sleep(0.2)
+    return run["runId"]
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The demo's processes: the identity platform simulator and the local host, each reporting where it listens."""
+"""The demo's processes: the identity platform simulator, the local host and the alert receiver, each reporting where
+it listens."""
 from __future__ import annotations
 
 import json
@@ -54,3 +55,10 @@ def start_local_host(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, 
         [sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", "0"],
         {**os.environ, "PYTHONUNBUFFERED": "1", **env}, log, re.compile(r"Listening on (http://\S+)"), "the local host")
     return process, match.group(1)
+
+
+def start_alert_receiver(ca_dir: Path, log: Path) -> tuple[subprocess.Popen, dict]:
+    process, match = _start([sys.executable, "-m", "tools.alert_receiver", "--ca-dir", str(ca_dir)],
+                            {**os.environ, "PYTHONUNBUFFERED": "1"}, log, re.compile(r'^\{"https_url".*\}$', re.M),
+                            "the alert receiver")
+    return process, json.loads(match.group(0))

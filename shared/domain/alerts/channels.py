@@ -77,3 +77,39 @@ def check_events(values: object) -> frozenset[EventType]:
         raise InputError("invalidEvents", f"events holds unknown types; known: {known}.", target="events")
     return frozenset(EventType(v) for v in values)
 
+
+
+CHANNEL_FIELDS = frozenset({"kind", "url", "events", "enabled", "rotateSigningSecret"})
+READ_ONLY_FIELDS = frozenset({"channelId", "urlHost", "urlConfigured", "signingSecretConfigured", "createdAt",
+                              "updatedAt", "lastDelivery", "lastFailure", "signingSecret"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInput:
+    """The body of `PUT /api/alerts/channels/{channelId}`. `url` None keeps the stored URL (it is write-only);
+    `rotate_signing_secret` makes a webhook channel a new signing secret, shown once in the answer."""
+
+    kind: ChannelKind
+    events: frozenset[EventType]
+    enabled: bool = True
+    url: str | None = field(default=None, repr=False)
+    rotate_signing_secret: bool = False
+
+
+def channel_input(body: dict[str, object]) -> ChannelInput:
+    """`body` checked field by field (not the URL's destination: that needs a lookup, done by the use case).
+    Fields a view shows are allowed and ignored, so a view can be sent back."""
+    unknown = sorted(set(body) - CHANNEL_FIELDS - READ_ONLY_FIELDS)
+    if unknown:
+        raise InputError("unknownField", f"Unknown field: {unknown[0][:64]}.", target=unknown[0][:64])
+    if "kind" not in body:
+        raise InputError("missingField", "kind is required.", target="kind")
+    url = body.get("url")
+    if url is not None and not isinstance(url, str):
+        raise InputError("invalidChannelUrl", "url must be an absolute https URL.", target="url")
+    events = check_events(body["events"]) if "events" in body else frozenset(EventType)
+    for name in ("enabled", "rotateSigningSecret"):
+        if name in body and not isinstance(body[name], bool):
+            raise InputError("invalidField", f"{name} must be true or false.", target=name)
+    return ChannelInput(kind=check_kind(body["kind"]), events=events, enabled=bool(body.get("enabled", True)),
+                        url=url, rotate_signing_secret=bool(body.get("rotateSigningSecret", False)))

@@ -7,6 +7,7 @@ counts by kind, then at most MAX_ENTRIES customers, the most urgent first, and h
 from __future__ import annotations
 
 import enum
+import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Container, Iterable
@@ -54,9 +55,10 @@ class DigestEntry:
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Events that go out together. `key` names the batch the same way on every instance that builds it, so the
-    delivery made from it has one id however often it is built: `run:<runId>:<first eventId>` or
-    `changes:<first eventId>`. (A run's event recorded after its batch went out makes a batch of its own, with
-    another key, rather than vanish under the id of a delivery already made.)"""
+    delivery made from it has one id however often it is built: `run:<runId>:<fingerprint>` or
+    `changes:<first eventId>:<fingerprint>`, the fingerprint a hash of the batch's event ids. (An event relayed
+    after its batch went out makes another batch, with another key, whether it is read alone or with the events
+    before it again: it never vanishes under the id of a delivery already made.)"""
 
     key: str
     run_id: str | None
@@ -104,7 +106,8 @@ def ready_batches(events: Iterable[StatusEvent], *, now: datetime, finished_runs
     for run_id, run_events in sorted(by_run.items()):
         if run_id in finished_runs:
             run_events.sort(key=_chronological)
-            batches.append(Batch(f"run:{run_id}:{run_events[0].event_id}", run_id, tuple(run_events)))
+            key = f"run:{run_id}:{_fingerprint(run_events)}"
+            batches.append(Batch(key, run_id, tuple(run_events)))
     outside.sort(key=_chronological)
     start = 0
     while start < len(outside):
@@ -114,7 +117,8 @@ def ready_batches(events: Iterable[StatusEvent], *, now: datetime, finished_runs
         end = start
         while end < len(outside) and outside[end].at < closes:
             end += 1
-        batches.append(Batch(f"changes:{outside[start].event_id}", None, tuple(outside[start:end])))
+        key = f"changes:{outside[start].event_id}:{_fingerprint(outside[start:end])}"
+        batches.append(Batch(key, None, tuple(outside[start:end])))
         start = end
     return batches
 
@@ -143,6 +147,11 @@ def channel_test_digest(channel_id: str, *, test_id: str, created_at: datetime) 
 def _wants(channel: AlertChannel, kind: EntryKind) -> bool:
     event_type = EventType.CONNECTION_LOST if kind is EntryKind.STILL_FAILING else EventType(kind.value)
     return channel.wants(event_type)
+
+
+def _fingerprint(events: Iterable[StatusEvent]) -> str:
+    """The same for the same set of events, in any order."""
+    return hashlib.sha256("\n".join(sorted(e.event_id for e in events)).encode("utf-8")).hexdigest()[:32]
 
 
 def _chronological(event: StatusEvent) -> tuple[datetime, str]:

@@ -78,7 +78,8 @@ def plain(text: str) -> str:
 def _title(digest: Digest) -> str:
     if digest.test:
         return "Tenant Auth Status: test message"
-    parts = [f"{count} {LABELS[kind][1]}" for kind, count in digest.counts.items() if count]
+    parts = [f"{count} {LABELS[kind][1] if count != 1 else LABELS[kind][0].lower()}"
+             for kind, count in digest.counts.items() if count]
     return "Tenant Auth Status: " + ", ".join(parts)
 
 

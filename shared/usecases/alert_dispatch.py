@@ -1,0 +1,321 @@
+"""The alert dispatcher: follows the event log, turns each ready batch of events into one digest per channel (with
+reminders when a channel's period is due), keeps each as a delivery before sending it, and sends the deliveries due
+(README, "Alerts").
+
+At least once, never under a second id: a delivery's id comes from its channel and its batch (the same on every
+instance and every retry of this tick), and its row is written before the first attempt. The mark in the event log
+moves only past events whose deliveries are kept; events whose batch is not ready yet are read again next tick.
+"""
+from __future__ import annotations
+
+import logging
+import random as random_module
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from ..domain.alerts.channels import AlertChannel
+from ..domain.alerts.deliveries import Delivery, DeliveryState, after_attempt, new_delivery
+from ..domain.alerts.delivery_retry import OutcomeKind, SendOutcome
+from ..domain.alerts.digests import (
+    Batch,
+    DigestEntry,
+    EntryKind,
+    build_digest,
+    event_entry,
+    ready_batches,
+    reminder_entry,
+)
+from ..domain.alerts.events import EventFilter, EventType, StatusEvent, StatusPoint
+from ..domain.alerts.messages import outgoing_message
+from ..domain.alerts.reminders import FailingCustomer, period_due, slack, to_remind
+from ..domain.errors import AppError, Conflict
+from ..domain.models import Customer, CustomerFilter, Status
+from ..domain.ports import (
+    AlertFollower,
+    AlertTransport,
+    ChannelStore,
+    CustomerStore,
+    DeliveryStore,
+    EventLog,
+    HistoryStore,
+    RunStore,
+    SecretStore,
+)
+from ..domain.rules import MAX_PAGE_SIZE
+from ..domain.work import decode
+from .alert_channels import channel_secrets
+
+logger = logging.getLogger(__name__)
+
+READ_PAGE = 1000  # events per read of the log
+MAX_READS = 100  # reads per tick; the rest waits for the next tick
+SEND_PER_TICK = 200  # deliveries attempted per tick
+CLAIM_FOR = timedelta(minutes=2)  # how long an instance holds a delivery it is sending
+HISTORY_LOOK = 20  # results of an acknowledged failing customer read to find when its failure began
+# The changes that end or begin a failure (an expiry warning changes no state).
+_STATE_CHANGES = frozenset({EventType.CONNECTION_LOST, EventType.REASON_CHANGED, EventType.CONNECTION_RESTORED})
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    events: EventLog
+    follower: AlertFollower
+    channels: ChannelStore
+    deliveries: DeliveryStore
+    customers: CustomerStore
+    history: HistoryStore
+    runs: RunStore
+    secrets: SecretStore
+    transport: AlertTransport
+    page_url: str
+    reminder_interval: timedelta
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    random: Callable[[], float] = random_module.random
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchReport:
+    events_read: int = 0
+    deliveries_made: int = 0
+    attempts: int = 0
+    sent: int = 0
+
+
+def dispatch(ctx: AlertContext) -> DispatchReport:
+    """One tick: gather what is ready into deliveries, then send those due."""
+    began = time.monotonic()
+    read, made = gather(ctx)
+    attempts, sent = send_due(ctx)
+    report = DispatchReport(read, made, attempts, sent)
+    if read or made or attempts:
+        logger.info("Alerts: %d events read, %d deliveries made, %d attempts, %d sent, in %.2f s.",
+                    report.events_read, report.deliveries_made, report.attempts, report.sent,
+                    time.monotonic() - began)
+    return report
+
+
+def dispatch_after_work(ctx: AlertContext, message: str) -> DispatchReport | None:
+    """After a worker handled `message` of the work queue: if its run has finished, dispatch now, so the run's
+    digest goes out when it ends rather than on the next minute's tick. Never raises: the verifications are
+    recorded whatever happens here, and the timer catches up."""
+    try:
+        run_id = decode(message).run_id
+        run = ctx.runs.get(run_id)
+        if run is None or run.finished_at is None:
+            return None
+        return dispatch(ctx)
+    except Exception as error:  # noqa: BLE001 - the queue message must not be retried for the alerts' sake
+        logger.warning("Alerts after a run's work were not dispatched (%s); the timer will.", type(error).__name__)
+        return None
+
+
+def gather(ctx: AlertContext) -> tuple[int, int]:
+    """Read the events after the mark, make the deliveries of the batches ready now (and of reminders due), and
+    move the mark past the events read whose batches are all made: the others are read again next tick (a run
+    still running, a minute of changes not yet over), so nothing is written per event. The number of events read
+    and of deliveries made."""
+    now = ctx.clock()
+    start = ctx.follower.get_mark()
+    pages, finished = _read_pages(ctx, start)
+    events = [event for page, _ in pages for event in page]
+    batches = ready_batches(events, now=now, finished_runs=finished)
+    channels = [c for c in ctx.channels.list() if c.enabled]
+    periods = _reminders_due(ctx, channels, now=now)
+    reminders = periods.lines
+    made = 0
+    for batch in batches:
+        entries = _event_entries(ctx.customers, batch.events)
+        for channel in channels:
+            made += _make_delivery(ctx, channel, batch, entries, reminders.pop(channel.channel_id, []), now=now)
+    for channel in periods.due:
+        if reminders.get(channel.channel_id):  # no batch carried them: a digest of their own
+            # The period it closes names it: built again (a crash before the period moved on) it is the same.
+            key = f"reminders:{channel.created_at}:{channel.reminded_at or 'first'}"
+            made += _make_delivery(ctx, channel, Batch(key, None, ()), [], reminders[channel.channel_id], now=now)
+        elif channel.channel_id not in reminders:  # no one to remind yet: look again when one will be due
+            _start_reminder_period(ctx.channels, channel, now=periods.next_start)
+    batched = {e.event_id for batch in batches for e in batch.events}
+    mark = start
+    for page, after in pages:
+        if not all(e.event_id in batched for e in page):
+            break
+        mark = after
+    if mark != start:
+        ctx.follower.set_mark(mark)
+    return len(events), made
+
+
+def send_due(ctx: AlertContext) -> tuple[int, int]:
+    """Attempt every delivery due, each claimed first so two instances do not send it at once; the number of
+    attempts and of deliveries sent."""
+    attempts = sent = 0
+    for due in ctx.deliveries.list_due(now=ctx.clock(), top=SEND_PER_TICK):
+        try:
+            claimed = ctx.deliveries.replace(due, replace(due, next_attempt_at=ctx.clock() + CLAIM_FOR))
+        except Conflict:
+            continue  # another instance has it
+        updated = _attempt(ctx, claimed)
+        attempts += 1
+        sent += updated.state is DeliveryState.SENT
+        try:
+            ctx.deliveries.replace(claimed, updated)
+        except Conflict:
+            logger.warning("Delivery %s was changed by another instance while it was sent.", due.delivery_id)
+    return attempts, sent
+
+
+def _attempt(ctx: AlertContext, delivery: Delivery) -> Delivery:
+    """One attempt of `delivery`: the delivery as it stands after it."""
+    channel = ctx.channels.get(delivery.channel_id)
+    if channel is None or not channel.enabled:
+        why = "the channel was deleted" if channel is None else "the channel is disabled"
+        return after_attempt(delivery, SendOutcome(OutcomeKind.REJECTED, why), now=ctx.clock(), random=ctx.random)
+    try:
+        url, signing = channel_secrets(ctx.secrets, channel)
+    except AppError as error:
+        return after_attempt(delivery, SendOutcome(OutcomeKind.REJECTED, error.message), now=ctx.clock(),
+                             random=ctx.random)
+    now = ctx.clock()
+    message = outgoing_message(channel.kind, delivery.digest, delivery_id=delivery.delivery_id,
+                               page_url=ctx.page_url, signing_secret=signing, timestamp=int(now.timestamp()))
+    outcome = ctx.transport.post(url, message.body, message.headers)
+    if outcome.kind is not OutcomeKind.SENT:
+        logger.warning("Delivery %s to channel %s: %s.", delivery.delivery_id, channel.channel_id, outcome.detail)
+    return after_attempt(delivery, outcome, now=ctx.clock(), random=ctx.random)
+
+
+def _read_pages(ctx: AlertContext, mark: str | None) -> tuple[list[tuple[list[StatusEvent], str | None]], set[str]]:
+    """The events after `mark`, page by page, each with the mark after it, and which of their runs have finished.
+    Reading stops after a page with an event of a run still running: the mark cannot pass it before the run ends,
+    so what follows would only be read again (changes outside runs recorded meanwhile wait for the run's end)."""
+    pages: list[tuple[list[StatusEvent], str | None]] = []
+    finished: set[str] = set()
+    running: set[str] = set()
+    for _ in range(MAX_READS):
+        events, mark = ctx.events.read_since(mark, top=READ_PAGE)
+        if not events:
+            break
+        pages.append((events, mark))
+        for run_id in {e.run_id for e in events if e.run_id is not None} - finished - running:
+            run = ctx.runs.get(run_id)
+            (finished if run is None or run.finished_at is not None else running).add(run_id)  # gone: finished
+        if running or len(events) < READ_PAGE:
+            break
+    return pages, finished
+
+
+def _event_entries(customers: CustomerStore, events: Sequence[StatusEvent]) -> list[DigestEntry]:
+    """Each event's line, with the hint and the provider's message of the customer's record while it still fails
+    for the reason the event names."""
+    records = customers.get_many(sorted({e.customer_id for e in events if e.after.status is Status.FAILED}))
+    entries = []
+    for event in events:
+        record = records.get(event.customer_id)
+        same = (record is not None and record.last_verification_status is Status.FAILED
+                and record.last_verification_reason == event.after.reason and event.after.status is Status.FAILED)
+        entries.append(event_entry(event, hint=record.hint if same and record else None,
+                                   message=record.last_verification_message if same and record else None))
+    return entries
+
+
+@dataclass(frozen=True, slots=True)
+class _Reminders:
+    """The channels whose reminder period is due; their reminder lines by channelId (none when there is no one to
+    remind); and, for a due channel with no one to remind, when its next period starts: when the failure that will
+    be due first began (so it is reminded an interval after, not later), or now."""
+
+    due: list[AlertChannel]
+    lines: dict[str, list[DigestEntry]]
+    next_start: datetime
+
+
+def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: datetime) -> _Reminders:
+    """Looked up once per period, not every tick, and with no query per customer: the customers failing now (one
+    listing), less those whose failure began within the interval (the log's changes since then, read newest
+    first); only a customer an operator acknowledged has its history read, to tell whether the acknowledgement
+    covers the failure it has now."""
+    interval = ctx.reminder_interval
+    due = [c for c in channels if period_due(c.reminded_at, now=now, interval=interval)]
+    if not due:
+        return _Reminders([], {}, now)
+    oldest = now - interval + slack(interval)
+    recent = _changes_since(ctx.events, oldest)
+    acknowledgements = ctx.follower.list_acknowledgements()
+    failing, waiting = [], []
+    for customer in _failing_customers(ctx.customers):
+        state = StatusPoint(Status.FAILED, customer.last_verification_reason)
+        acknowledgement = acknowledgements.get(customer.customer_id)
+        if customer.customer_id in recent:  # failing for less than an interval
+            if acknowledgement is None or acknowledgement.state != state:
+                waiting.append(recent[customer.customer_id])
+            continue
+        since = oldest  # at the latest: no change since
+        if acknowledgement is not None and acknowledgement.state == state:
+            since = _failing_since(ctx.history, customer) or oldest
+        failing.append(FailingCustomer(customer.customer_id, customer.tenant_id, state, since, customer.hint,
+                                       customer.last_verification_message, acknowledgement))
+    entries = [reminder_entry(c) for c in to_remind(failing, now=now, interval=interval)]
+    return _Reminders(due, {c.channel_id: entries for c in due} if entries else {}, min(waiting, default=now))
+
+
+def _changes_since(events: EventLog, moment: datetime) -> dict[str, datetime]:
+    """When each customer's state last changed after `moment`, from the log's changes, newest first."""
+    changed: dict[str, datetime] = {}
+    after = None
+    while True:
+        listing = events.list_events(EventFilter(), top=MAX_PAGE_SIZE, after=after)
+        for event in listing.events:
+            if event.at <= moment:
+                return changed
+            if event.type in _STATE_CHANGES:
+                changed.setdefault(event.customer_id, event.at)
+        if listing.next is None:
+            return changed
+        after = listing.next
+
+
+def _failing_customers(customers: CustomerStore) -> Iterator[Customer]:
+    after = None
+    while True:
+        listing = customers.list(CustomerFilter(status=Status.FAILED), top=MAX_PAGE_SIZE, after=after)
+        yield from listing.customers
+        if listing.next is None:
+            return
+        after = listing.next
+
+
+def _failing_since(history: HistoryStore, customer: Customer) -> datetime | None:
+    """When the customer's current failure began, as its latest results show: the oldest of the newest results
+    that all failed for its current reason (looking HISTORY_LOOK results back at most)."""
+    since = None
+    for result in history.list_latest(customer.customer_id, limit=HISTORY_LOOK):
+        if result.status is not Status.FAILED or result.reason != customer.last_verification_reason:
+            break
+        since = result.verified_at
+    return since
+
+
+def _make_delivery(ctx: AlertContext, channel: AlertChannel, batch: Batch, entries: list[DigestEntry],
+                   reminders: list[DigestEntry], *, now: datetime) -> int:
+    """Keep the delivery of this batch's digest for `channel` (1), or none (0) when the digest is empty. A digest
+    that carries reminders starts the channel's next reminder period."""
+    digest = build_digest(channel, batch, [*entries, *reminders], created_at=now)
+    if digest is None:
+        return 0
+    ctx.deliveries.add(new_delivery(digest, now=now))
+    if digest.counts[EntryKind.STILL_FAILING]:
+        _start_reminder_period(ctx.channels, channel, now=now)
+    return 1
+
+
+def _start_reminder_period(channels: ChannelStore, channel: AlertChannel, *, now: datetime) -> None:
+    current = channels.get(channel.channel_id)
+    if current is None:
+        return
+    try:
+        channels.replace(current, replace(current, reminded_at=now))
+    except Conflict:
+        logger.info("Channel %s changed while its reminder period was noted; the next tick notes it.",
+                    channel.channel_id)

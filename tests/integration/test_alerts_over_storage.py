@@ -1,0 +1,229 @@
+"""Alert channels, deliveries and the dispatcher's state over a real Azurite, and the dispatcher end to end: real
+tables, the real event log, the SSRF-safe sender over HTTPS to the local receiver (which verifies signatures and
+deduplicates), a receiver down then up, and two instances dispatching at once."""
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.adapters.outbound_http import OutboundHttp
+from shared.adapters.table_alert_follower import TableAlertFollower
+from shared.adapters.table_channels import TableChannelStore
+from shared.adapters.table_customers import TableCustomerStore
+from shared.adapters.table_deliveries import PROPERTY_LIMIT, TableDeliveryStore
+from shared.adapters.table_events import TableEventLog
+from shared.adapters.table_history import TableHistoryStore
+from shared.adapters.table_runs import TableRunStore
+from shared.domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind, ChannelSecret
+from shared.domain.alerts.deliveries import DeliveryState, delivery_id_for, new_delivery
+from shared.domain.alerts.digests import MAX_ENTRIES, Batch, DigestEntry, EntryKind, build_digest
+from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
+from shared.domain.alerts.reminders import Acknowledgement
+from shared.domain.errors import Conflict
+from shared.domain.models import AuthMethod, Customer, Status
+from shared.domain.reasons import Reason
+from shared.usecases.alert_channels import put_channel
+from shared.usecases.alert_dispatch import AlertContext, dispatch
+from tests.support.fakes import InMemorySecretStore
+from tools.alert_receiver import AlertReceiver
+
+pytestmark = pytest.mark.integration
+
+BAD = StatusPoint(Status.FAILED, Reason.INVALID_CREDENTIALS)
+OK = StatusPoint(Status.SUCCEEDED)
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def test_channels_are_kept_without_their_secrets_and_guarded_by_etag(tables):
+    store = TableChannelStore(tables, table=_name("Ch"))
+    channel = AlertChannel("ops", ChannelKind.WEBHOOK, frozenset({EventType.CONNECTION_LOST}), True,
+                           "hooks.example.com", {ChannelSecret.URL: "v1", ChannelSecret.SIGNING_SECRET: "v2"})
+    created = store.create(channel)
+    with pytest.raises(Conflict):
+        store.create(channel)
+    assert store.get("ops") == channel and store.list() == [channel]
+    changed = store.replace(created, replace(created, enabled=False, reminded_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    with pytest.raises(Conflict):
+        store.replace(created, channel)
+    assert store.get("ops").reminded_at == datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(Conflict):
+        store.delete(created)
+    store.delete(changed)
+    assert store.get("ops") is None and store.list() == []
+
+
+def _big_digest(channel_id: str = "ops"):
+    """50 lines, each with a long hint and message: well over one property's 64 KiB."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    channel = AlertChannel(channel_id, ChannelKind.WEBHOOK, frozenset(EventType))
+    entries = [DigestEntry(EntryKind.CONNECTION_LOST, f"c{i:03d}", "contoso.com", now, Reason.MFA_REQUIRED,
+                           hint="ü" * 700, message="AADSTS50076 " + "é" * 700, event_id=f"e{i}")
+               for i in range(MAX_ENTRIES + 5)]
+    return build_digest(channel, Batch("changes:e0", None, ()), entries, created_at=now)
+
+
+def test_deliveries_are_kept_once_by_id_and_a_large_digest_round_trips(tables):
+    store = TableDeliveryStore(tables, table=_name("Dl"))
+    digest = _big_digest()
+    assert len(str(digest).encode()) > PROPERTY_LIMIT
+    now = digest.created_at
+    kept = store.add(new_delivery(digest, now=now))
+    again = store.add(new_delivery(digest, now=now + timedelta(seconds=5)))  # another instance, later
+    assert again.delivery_id == kept.delivery_id == delivery_id_for("ops", "changes:e0")
+    assert again.created_at == now and again.digest == digest and again.digest.more == 5
+    assert [d.delivery_id for d in store.list_due(now=now, top=10)] == [kept.delivery_id]
+    assert store.list_due(now=now - timedelta(seconds=1), top=10) == []
+    sent = store.replace(again, replace(again, state=DeliveryState.SENT, next_attempt_at=None, sent_at=now))
+    with pytest.raises(Conflict):
+        store.replace(again, replace(again, attempts=9))
+    assert store.list_due(now=now + timedelta(days=1), top=10) == []
+    assert store.list_recent("ops", top=5) == [sent] and store.list_recent("other", top=5) == []
+
+
+def test_the_followers_mark_and_acknowledgements_are_kept(tables):
+    follower = TableAlertFollower(tables, table=_name("Fo"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    assert follower.get_mark() is None and follower.list_acknowledgements() == {}
+    follower.set_mark("m-1")
+    follower.set_mark("m-2")
+    assert follower.get_mark() == "m-2"
+    follower.acknowledge("contoso", Acknowledgement(now, BAD))
+    follower.acknowledge("contoso", Acknowledgement(now + timedelta(hours=1), OK))  # replaces the first
+    follower.acknowledge("fabrikam", Acknowledgement(now, StatusPoint(Status.FAILED)))
+    assert follower.list_acknowledgements() == {"contoso": Acknowledgement(now + timedelta(hours=1), OK),
+                                                "fabrikam": Acknowledgement(now, StatusPoint(Status.FAILED))}
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    with AlertReceiver(ca_dir=tmp_path / "ca") as instance:
+        yield instance
+
+
+class World:
+    """The dispatcher over real tables and the real sender; `now` is moved by the test."""
+
+    def __init__(self, tables, receiver: AlertReceiver) -> None:
+        self.secrets = InMemorySecretStore()
+        self.channels = TableChannelStore(tables, table=_name("Ch"))
+        self.deliveries = TableDeliveryStore(tables, table=_name("Dl"))
+        self.follower = TableAlertFollower(tables, table=_name("Fo"))
+        self.log = TableEventLog(tables, table=_name("Ev"))
+        self.customers = TableCustomerStore(tables, table=_name("Tn"))
+        self.history = TableHistoryStore(tables, table=_name("Hi"))
+        self.runs = TableRunStore(tables, table=_name("Rn"))
+        self.transport = OutboundHttp(local_development=True, verify=str(receiver.ca_bundle_path))
+        self.now = datetime.now(UTC)
+
+    def context(self) -> AlertContext:
+        return AlertContext(events=self.log, follower=self.follower, channels=self.channels,
+                            deliveries=self.deliveries, customers=self.customers, history=self.history,
+                            runs=self.runs,
+                            secrets=self.secrets, transport=self.transport, page_url="https://tas.example.com/",
+                            reminder_interval=timedelta(hours=24), clock=lambda: self.now)
+
+    def lose(self, customer_id: str) -> None:
+        self.customers.create(Customer(customer_id, "contoso.com", AuthMethod.PASSWORD,
+                                       last_verification_status=Status.FAILED,
+                                       last_verification_reason=Reason.INVALID_CREDENTIALS, hint="Ask again."))
+        self.log.append_many([StatusEvent(uuid.uuid4().hex, EventType.CONNECTION_LOST, customer_id, "contoso.com",
+                                          OK, BAD, self.now, None)])
+
+
+def test_a_receiver_down_then_up_gets_every_delivery_once_signed(tables, receiver):
+    world = World(tables, receiver)
+    url = receiver.add_webhook("ops")
+    saved = put_channel(world.channels, world.secrets, world.transport, "ops",
+                        ChannelInput(ChannelKind.WEBHOOK, frozenset(EventType), url=url))
+    receiver.add_webhook("ops", saved.signing_secret)
+    put_channel(world.channels, world.secrets, world.transport, "team",
+                ChannelInput(ChannelKind.TEAMS, frozenset(EventType), url=receiver.add_teams("team")))
+    world.lose("a")
+    world.lose("b")
+    receiver.down()
+    world.now += timedelta(seconds=61)
+    report = dispatch(world.context())
+    assert (report.deliveries_made, report.attempts, report.sent) == (2, 2, 0)
+    pending = world.deliveries.list_recent("ops", top=5)[0]
+    assert pending.state is DeliveryState.PENDING and "could not connect" in pending.last_error
+    receiver.up()
+    later = max(world.deliveries.list_recent(c, top=1)[0].next_attempt_at for c in ("ops", "team"))
+    world.now = later + timedelta(seconds=1)  # each waits its own jittered back-off
+    assert dispatch(world.context()).sent == 2
+    assert dispatch(world.context()).attempts == 0
+    messages = receiver.inbox.messages()
+    assert sorted(m.channel for m in messages) == ["ops", "team"]  # the receiver took each once, signed
+    (webhook,) = [m for m in messages if m.channel == "ops"]
+    assert webhook.delivery_id == pending.delivery_id and webhook.payload["counts"]["connectionLost"] == 2
+    assert [c["customerId"] for c in webhook.payload["customers"]] == ["a", "b"]
+    assert all(a.outcome == "accepted" for a in receiver.inbox.attempts())
+
+
+def test_two_instances_dispatching_at_once_send_each_delivery_under_one_id(tables, receiver):
+    world = World(tables, receiver)
+    saved = put_channel(world.channels, world.secrets, world.transport, "ops",
+                        ChannelInput(ChannelKind.WEBHOOK, frozenset(EventType), url=receiver.add_webhook("ops")))
+    receiver.add_webhook("ops", saved.signing_secret)
+    for name in ("a", "b", "c"):
+        world.lose(name)
+    world.now += timedelta(seconds=61)
+    barrier = threading.Barrier(3)
+    errors = []
+
+    def instance() -> None:
+        try:
+            barrier.wait()
+            dispatch(world.context())
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=instance) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    deliveries = world.deliveries.list_recent("ops", top=10)
+    assert len(deliveries) == 1 and deliveries[0].state is DeliveryState.SENT
+    attempts = receiver.inbox.attempts()  # one attempt: each instance claims a delivery before sending it
+    assert [(a.delivery_id, a.outcome) for a in attempts] == [(deliveries[0].delivery_id, "accepted")]
+    assert [m.delivery_id for m in receiver.inbox.messages()] == [deliveries[0].delivery_id]
+
+
+def test_a_customer_failing_for_a_day_is_reminded_once_from_its_stored_history(tables, receiver):
+    from shared.domain.models import VerificationResult
+
+    world = World(tables, receiver)
+    saved = put_channel(world.channels, world.secrets, world.transport, "ops",
+                        ChannelInput(ChannelKind.WEBHOOK, frozenset(EventType), url=receiver.add_webhook("ops")))
+    receiver.add_webhook("ops", saved.signing_secret)
+    world.customers.create(Customer("old", "contoso.com", AuthMethod.PASSWORD, last_verification_status=Status.FAILED,
+                                    last_verification_reason=Reason.INVALID_CREDENTIALS, hint="Ask again."))
+    world.customers.create(Customer("new", "contoso.com", AuthMethod.PASSWORD, last_verification_status=Status.FAILED,
+                                    last_verification_reason=Reason.INVALID_CREDENTIALS))
+    for hours in (30, 6):
+        world.history.append(VerificationResult("old", Status.FAILED, world.now - timedelta(hours=hours),
+                                                AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
+    world.history.append(VerificationResult("old", Status.SUCCEEDED, world.now - timedelta(hours=40),
+                                            AuthMethod.PASSWORD))
+    world.history.append(VerificationResult("new", Status.FAILED, world.now - timedelta(hours=2),
+                                            AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
+    # Their events, as verifications write them: "old" lost its connection 30 hours ago, "new" 2 hours ago.
+    world.log.append_many([
+        StatusEvent(uuid.uuid4().hex, EventType.CONNECTION_LOST, cid, "contoso.com", OK, BAD,
+                    world.now - timedelta(hours=hours), None)
+        for cid, hours in (("old", 30), ("new", 2))])
+    world.follower.set_mark(world.log.read_since(None, top=10)[1])  # their digests went out when they happened
+    assert dispatch(world.context()).sent == 1
+    assert dispatch(world.context()).deliveries_made == 0  # once per interval
+    (message,) = receiver.inbox.messages()
+    assert message.payload["counts"]["stillFailing"] == 1
+    assert [(c["customerId"], c["type"], c["hint"]) for c in message.payload["customers"]] == [
+        ("old", "stillFailing", "Ask again.")]
