@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { $ } from "./dom.js";
 
-const RANK = { Reader: 1, Operator: 2, Administrator: 3 };
+const ROLES = new Set(["Reader", "Operator", "Administrator"]);
 
 // { name, role } of the person signed in (role: their highest, or null), or null when nobody is.
 export async function whoIsSignedIn() {
@@ -16,11 +16,8 @@ export async function whoIsSignedIn() {
     return null;
   }
   if (!me || !me.signedIn) return null;
-  return { name: String(me.name || me.objectId || ""), role: me.role in RANK ? me.role : null };
+  return { name: String(me.name || me.objectId || ""), role: ROLES.has(me.role) ? me.role : null };
 }
-
-// Whether `who` (null: the function-key mode) may do what needs `role`.
-export const may = (who, role) => !who || (who.role !== null && RANK[who.role] >= RANK[role]);
 
 export function showWho(who) {
   if (!who) return;

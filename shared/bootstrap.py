@@ -228,6 +228,7 @@ class _Production:
         from .adapters.function_key_probe import FunctionKeyProbe, probe_url
 
         return self._owns(FunctionKeyProbe(probe_url(self.config.website_hostname)))
+
     def channels(self) -> ChannelStore:
         from .adapters.table_channels import TableChannelStore
 

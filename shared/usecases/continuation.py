@@ -70,7 +70,7 @@ def decode_scoped(token: str, scope: Mapping[str, str | None], key: bytes) -> Cu
     return cursor
 
 
-def is_signed_with(token: str, key: bytes) -> bool:
+def _is_signed_with(token: str, key: bytes) -> bool:
     signed, _, signature = token.rpartition(".")
     return bool(signed) and hmac.compare_digest(signature, _b64(_signature(signed, key)))
 
@@ -92,7 +92,7 @@ def _b64(raw: bytes) -> str:
 def key_to_check(token: str, keys: TokenKey) -> bytes:
     """The key `token` is to be checked with; InputError when no key was ever made (no token was ever issued)."""
     key = keys.to_check()
-    if key is not None and not is_signed_with(token, key):
+    if key is not None and not _is_signed_with(token, key):
         # Another instance may have made the key everybody agrees on after this one read its own.
         key = keys.to_check(again=True)
     if key is None:
