@@ -2,12 +2,18 @@
 (tools.devserver), Azurite's queue and tables, and the identity platform simulator with a token latency.
 
 Run: make bench
-  or .venv/bin/python benchmarks/verify_all.py [--tenants 2000] [--concurrency 1,16,64] [--latency-ms 100]
-                                                [--memory-tenants 10000] [--memory-concurrency 16]
-Every tenant uses the `application` method against one app registration that holds User.Read.All everywhere,
-so every verification succeeds. Each measurement gets a fresh Azurite, secret file and host, so the host's peak
-memory (VmHWM) is its own. Prints tenants/s, the ideal bound (concurrency / latency), their ratio (efficiency),
-the host's peak memory and the CPU each process spent. Nothing is asserted: the targets are printed beside.
+  or .venv/bin/python benchmarks/verify_all.py [--tenants 2000] [--concurrency 16,64] [--repeat 5]
+                                                [--latency-ms 100] [--memory-tenants 10000] [--busy]
+Every tenant uses the `application` method against one app registration that holds User.Read.All (and
+Application.Read.All, for foresight's daily Graph read) everywhere, so every verification succeeds. Each measurement
+gets a fresh Azurite, secret file and host, so the host's peak memory (VmHWM) is its own. Prints tenants/s, the
+ideal bound (concurrency / latency), their ratio (efficiency), the host's peak memory and the CPU each process
+spent; the host's CPU per verified customer against the client CPU of one bare keep-alive token POST made with
+requests against the same simulator (measured before and after); and, on the 10,000 customers of the memory run,
+the latency of `GET /api/status?top=1000`. Nothing is asserted: the targets are printed beside.
+
+CPU figures depend on the machine being quiet: the bench refuses to start when the load average is above
+MAX_LOAD, unless --busy, and then every figure is marked as measured on a busy machine.
 """
 from __future__ import annotations
 
@@ -18,13 +24,14 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,7 +62,13 @@ NEVER = "0 0 0 1 1 *"  # midnight on 1 January: the scheduled run stays out of t
 TENANT_NAMESPACE = uuid.UUID("6f1c9a52-1d0e-4c61-9a77-3b1f0f5d2e10")
 START_TIMEOUT = 120.0
 TICKS = os.sysconf("SC_CLK_TCK")
-EFFICIENCY_TARGET, EFFICIENCY_AT, MEMORY_TARGET_MB = 0.8, 16, 250.0
+EFFICIENCY_TARGETS = {16: 0.9, 64: 0.5}  # concurrency: the least efficiency wanted
+CPU_RATIO_TARGET = 2.5  # host CPU per verified customer, in bare token POSTs
+MEMORY_TARGET_MB = 150.0
+STATUS_P50_TARGET_MS = 100.0
+STATUS_SAMPLES = 21  # GET /api/status?top=1000 requests timed (the first one warms up and is not counted)
+MAX_LOAD = 0.5  # one-minute load average above which the machine is too busy for CPU figures
+BARE_THREADS, BARE_POSTS = 16, 20  # bare token POSTs: threads, and timed POSTs each
 
 
 def tenant_guid(index: int) -> str:
@@ -107,7 +120,8 @@ def start_simulator(work: Path, *, tenants: int, latency_ms: float) -> Simulator
     """The identity simulator in a process of its own, so its CPU is not the host's and it serves in parallel."""
     scenario = {
         "tenants": [{"id": tenant_guid(i), "domains": [f"bench{i}.onmicrosoft.com"]} for i in range(tenants)],
-        "apps": [{"client_id": APP_ID, "secrets": [{"value": APP_SECRET}], "roles": {"*": ["User.Read.All"]}}],
+        "apps": [{"client_id": APP_ID, "secrets": [{"value": APP_SECRET}],
+                  "roles": {"*": ["User.Read.All", "Application.Read.All"]}}],
     }
     scenario_path = work / "scenario.json"
     scenario_path.write_text(json.dumps(scenario))
@@ -137,6 +151,33 @@ def token_latency_ms(sim: Simulator) -> float:
         return (time.perf_counter() - started) * 1000
 
 
+def bare_post_cpu_ms(sim: Simulator) -> float:
+    """The client CPU (this process's user + system time) of one keep-alive client-credentials POST with requests,
+    BARE_THREADS at once like the host's verifications, each thread on its own session (connected first)."""
+    url = f"{sim.authority_host}/{tenant_guid(0)}/oauth2/v2.0/token"
+    form = {"grant_type": "client_credentials", "client_id": APP_ID, "client_secret": APP_SECRET,
+            "scope": "https://graph.microsoft.com/.default"}
+    sessions = [requests.Session() for _ in range(BARE_THREADS)]
+    try:
+        for session in sessions:
+            session.post(url, data=form, verify=sim.ca_bundle, timeout=30).raise_for_status()
+
+        def post_many(session: requests.Session) -> None:
+            for _ in range(BARE_POSTS):
+                session.post(url, data=form, verify=sim.ca_bundle, timeout=30).raise_for_status()
+
+        with ThreadPoolExecutor(max_workers=BARE_THREADS) as pool:
+            started = time.process_time()
+            done, _ = wait([pool.submit(post_many, session) for session in sessions])
+            spent = time.process_time() - started
+        for future in done:
+            future.result()
+    finally:
+        for session in sessions:
+            session.close()
+    return spent * 1000 / (BARE_THREADS * BARE_POSTS)
+
+
 @dataclass
 class Host:
     process: subprocess.Popen
@@ -151,6 +192,7 @@ def start_host(work: Path, azurite: Azurite, sim: Simulator, secrets_file: Path,
         "KEY_VAULT_URL": "",
         "LOCAL_SECRETS_FILE": str(secrets_file),
         "ENTRA_AUTHORITY_HOST": sim.authority_host,
+        "GRAPH_ENDPOINT": sim.authority_host,  # the simulator serves Graph too: foresight's reads reach it
         "REQUESTS_CA_BUNDLE": sim.ca_bundle,
         "VERIFY_CONCURRENCY": str(concurrency),
         "VERIFY_SCHEDULE": NEVER,
@@ -231,6 +273,12 @@ class Measurement:
     sim_cpu: float
     seed_seconds: float
     by_status: dict[str, int]
+    status_p50_ms: float | None = None
+
+    @property
+    def host_cpu_ms(self) -> float:
+        """The host's CPU per verified customer, in milliseconds."""
+        return self.host_cpu * 1000 / self.tenants
 
     @property
     def rate(self) -> float:
@@ -253,7 +301,7 @@ def verify_all(host: Host, azurite: Azurite, expected: int) -> tuple[float, floa
             break
         if time.perf_counter() > deadline:
             raise RuntimeError(f"the run did not finish in time: {run}")
-        time.sleep(0.25)  # the exact finish comes from the table below: a slower poll costs the host less
+        time.sleep(1.0)  # as often as the page polls a run; the exact finish comes from the table below
     polled = time.perf_counter() - began
     if run["total"] != expected or run["completed"] != expected:
         raise RuntimeError(f"the run covered {run['completed']} of {run['total']} tenants, not {expected}: {run}")
@@ -263,7 +311,22 @@ def verify_all(host: Host, azurite: Azurite, expected: int) -> tuple[float, floa
     return seconds, polled, run["byStatus"]
 
 
-def measure(sim: Simulator, *, tenants: int, concurrency: int, keep_logs: Path | None = None) -> Measurement:
+def status_p50_ms(host: Host) -> float:
+    """Median milliseconds of GET /api/status?top=1000 through the host, the first request not counted."""
+    samples = []
+    with requests.Session() as session:
+        for _ in range(STATUS_SAMPLES):
+            began = time.perf_counter()
+            answer = session.get(host.base_url + "/api/status", params={"top": "1000"}, timeout=60)
+            answer.raise_for_status()
+            if len(answer.json()["tenants"]) != 1000:
+                raise RuntimeError("GET /api/status?top=1000 did not answer 1,000 customers")
+            samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples[1:])
+
+
+def measure(sim: Simulator, *, tenants: int, concurrency: int, keep_logs: Path | None = None,
+            time_status: bool = False) -> Measurement:
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="verify-all-bench-")))
         if keep_logs is not None:  # runs after the host stopped (last in, first out): the copy ends with its last lines
@@ -281,12 +344,13 @@ def measure(sim: Simulator, *, tenants: int, concurrency: int, keep_logs: Path |
             seconds, polled, by_status = verify_all(host, azurite, tenants)
             spent = {pid: cpu_seconds(pid) - start for pid, start in before.items()}
             peak = peak_rss_mb(host.process.pid)
+            listing = status_p50_ms(host) if time_status else None
         except BaseException:
             print(f"--- last lines of the host's log ({host.log}) ---", file=sys.stderr)
             print(host.log.read_text(errors="replace")[-4000:], file=sys.stderr)
             raise
         return Measurement(tenants, concurrency, seconds, polled, peak, spent[host.process.pid],
-                           spent[azurite.process.pid], spent[sim.process.pid], seed_seconds, by_status)
+                           spent[azurite.process.pid], spent[sim.process.pid], seed_seconds, by_status, listing)
 
 
 # --- report -----------------------------------------------------------------------------------------------
@@ -328,45 +392,76 @@ def stopped_by_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def spread(values: list[float], fmt: str = ".2f") -> str:
+    """Median, and the range, of `values`."""
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{statistics.median(values):{fmt}} (from {min(values):{fmt}} to {max(values):{fmt}}, {len(values)} runs)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=2000)
-    parser.add_argument("--concurrency", type=_concurrencies, default=[1, 16, 64],
-                        help="comma list of VERIFY_CONCURRENCY values (default 1,16,64)")
+    parser.add_argument("--concurrency", type=_concurrencies, default=[16, 64],
+                        help="comma list of VERIFY_CONCURRENCY values (default 16,64)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs at concurrency 16 (default 5)")
     parser.add_argument("--latency-ms", type=float, default=100.0, help="token endpoint latency (default 100)")
     parser.add_argument("--memory-tenants", type=int, default=10000, help="tenants of the memory run; 0 skips it")
     parser.add_argument("--memory-concurrency", type=int, default=16)
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy each host's log into this folder")
+    parser.add_argument("--busy", action="store_true", help=f"measure even when the load is above {MAX_LOAD}")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
+    busy = load > MAX_LOAD
+    if busy and not args.busy:
+        sys.exit(f"The machine is busy (load average {load:.2f} over the last minute, above {MAX_LOAD}): CPU "
+                 "figures would not be comparable. Wait until it is quiet, or pass --busy to measure anyway.")
+    mark = f"  [BUSY: load {load:.2f} at start]" if busy else ""
     latency = args.latency_ms / 1000
     print(f"Verify All over application tenants, token latency {args.latency_ms:.0f} ms, "
-          f"{os.cpu_count()} CPUs; a fresh Azurite and host for each line", flush=True)
+          f"{os.cpu_count()} CPUs, load {load:.2f} at start; a fresh Azurite and host for each line{mark}", flush=True)
     with stopped_by_sigterm(), ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="verify-all-sim-")))
         sim = start_simulator(work, tenants=max(args.tenants, args.memory_tenants), latency_ms=args.latency_ms)
         stack.callback(stop_process, sim.process)
         print(f"one token answer of the simulator takes {token_latency_ms(sim):.0f} ms", flush=True)
+        bare = [bare_post_cpu_ms(sim)]
+        print(f"one bare keep-alive token POST with requests: {bare[0]:.2f} ms of client CPU", flush=True)
         print(HEADER, flush=True)
-        results = []
+        results: list[Measurement] = []
         for concurrency in args.concurrency:
-            result = measure(sim, tenants=args.tenants, concurrency=concurrency, keep_logs=args.keep_logs)
-            results.append(result)
-            print(row(result, latency), flush=True)
-            print(details(result), flush=True)
+            for _ in range(args.repeat if concurrency == 16 else 1):
+                result = measure(sim, tenants=args.tenants, concurrency=concurrency, keep_logs=args.keep_logs)
+                results.append(result)
+                print(row(result, latency), flush=True)
+                print(details(result), flush=True)
         memory = None
         if args.memory_tenants:
             memory = measure(sim, tenants=args.memory_tenants, concurrency=args.memory_concurrency,
-                             keep_logs=args.keep_logs)
+                             keep_logs=args.keep_logs, time_status=True)
             print(row(memory, latency), flush=True)
             print(details(memory), flush=True)
-    print()
-    for result in results:
-        if result.concurrency == EFFICIENCY_AT:
-            efficiency = result.rate / (result.concurrency / latency)
-            print(f"efficiency at concurrency {EFFICIENCY_AT}: {efficiency:.2f} (target at least {EFFICIENCY_TARGET})")
+        bare.append(bare_post_cpu_ms(sim))
+        print(f"one bare keep-alive token POST with requests, again: {bare[1]:.2f} ms of client CPU", flush=True)
+    post = statistics.mean(bare)
+    print(f"\nSummary{mark}")
+    for concurrency in args.concurrency:
+        these = [r for r in results if r.concurrency == concurrency]
+        ratios = [r.host_cpu_ms / post for r in these]
+        cpu = spread([r.host_cpu_ms for r in these], ".1f")
+        print(f"concurrency {concurrency}: host CPU per verified customer {cpu} ms = {spread(ratios)} bare token "
+              f"POSTs of {post:.2f} ms (target at most {CPU_RATIO_TARGET})")
+        efficiencies = [r.rate / (r.concurrency / latency) for r in these]
+        target = EFFICIENCY_TARGETS.get(concurrency)
+        print(f"concurrency {concurrency}: efficiency {spread(efficiencies)}"
+              + (f" (target at least {target})" if target else ""))
     if memory is not None:
         print(f"host peak memory at {memory.tenants} tenants: {memory.peak_mb:.1f} MB "
               f"(target under {MEMORY_TARGET_MB:.0f} MB; ratio {memory.peak_mb / MEMORY_TARGET_MB:.2f})")
+        assert memory.status_p50_ms is not None
+        print(f"GET /api/status?top=1000 at {memory.tenants} tenants: p50 {memory.status_p50_ms:.0f} ms over "
+              f"{STATUS_SAMPLES - 1} requests (target at most {STATUS_P50_TARGET_MS:.0f} ms; ratio "
+              f"{memory.status_p50_ms / STATUS_P50_TARGET_MS:.2f})")
 
 
 if __name__ == "__main__":

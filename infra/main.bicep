@@ -75,8 +75,7 @@ var queueNames = [
   'verify-requests-poison'
 ]
 var tableNames = [
-  'Tenants'
-  'VerificationHistory'
+  'Tenants'  // the customers, their status counts, histories and outbox
   'Settings'
   'VerificationRuns'
   'ConsentStates'

@@ -163,11 +163,6 @@ class _Production:
 
         return TableCustomerStore(self.tables)
 
-    def history(self) -> HistoryStore:
-        from .adapters.table_history import TableHistoryStore
-
-        return TableHistoryStore(self.tables)
-
     def provider_settings(self) -> ProviderSettingsStore:
         from .adapters.table_settings import TableProviderSettingsStore
 
@@ -280,17 +275,19 @@ def build(
     made = _Production(config, owned)
     try:
         secrets = _given(secrets, made.secrets)
-        customers, history = _given(customers, made.customers), _given(history, made.history)
+        customers = _given(customers, made.customers)
         provider_settings = _given(provider_settings, made.provider_settings)
-        # The outbox is rows of the customers' own table, written in their transactions: the store is the outbox.
+        # The histories and the outbox are rows of the customers' own table, written in their transactions: the
+        # store is the history and the outbox.
+        history = history or cast(HistoryStore, customers)
         events, outbox = _given(event_log, made.event_log), outbox or cast(EventOutbox, customers)
         platform = _given(platform, lambda: made.msal)
         reads = ForesightReads(
             graph=_given(graph, made.graph), platform=platform, consent_scopes=config.consent_scopes,
             provider_tenant_id=config.provider_tenant_id, gdap_check=config.gdap_check) if foresight else None
         verification = VerifyContext(
-            customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
-            platform=platform, limiter=ConcurrencyLimiter(config.verify_concurrency), foresight=reads,
+            customers=customers, secrets=secrets, provider_settings=provider_settings, platform=platform,
+            limiter=ConcurrencyLimiter(config.verify_concurrency), foresight=reads,
             # One pool of verification threads, shared by every chunk a worker handles at once: threads are
             # reused, and never more than VERIFY_CONCURRENCY of them exist. It starts them on first use.
             pool=ThreadPoolExecutor(max_workers=config.verify_concurrency, thread_name_prefix="verify"),

@@ -1,11 +1,13 @@
-"""CustomerStore on Azure Table Storage: the Tenants table, its entities, and the status counts kept in it.
+"""CustomerStore (and HistoryStore, EventOutbox) on Azure Table Storage: the Tenants table, its entities, and the
+status counts, histories and outbox kept in it.
 
 Partition "tenant": one entity per customer (RowKey = customerId, one camelCase column per field), and the count
 shards of the customers' statuses ("~count-NN", table_counter.py: they sort after every customerId), changed in
-the same entity-group transaction as the customer whose status changes; and the outbox ("~outbox-<eventId>",
-after the count shards), the status events written in the same transaction as the results that made them (at
-most OUTBOX_ROW_EVENTS a row, as JSON), until the relay has copied them to the Events table. Every filter goes
-through the SDK's `parameters` (it quotes and escapes values); none is built from input.
+the same entity-group transaction as the customer whose status changes; each customer's latest results
+("~history-<customerId>~NN", table_history.py), written with the record that counts them; and the outbox
+("~outbox-<eventId>", after the histories), the status events written in the same transaction as the results
+that made them (at most OUTBOX_ROW_EVENTS a row, as JSON), until the relay has copied them to the Events table.
+Every filter goes through the SDK's `parameters` (it quotes and escapes values); none is built from input.
 """
 from __future__ import annotations
 
@@ -37,15 +39,17 @@ from ..domain.models import (
     LastConsent,
     PendingConsent,
     Status,
+    VerificationResult,
 )
 from ..domain.reasons import Reason
-from ..domain.rules import MAX_BATCH, is_customer_id
+from ..domain.rules import RESULTS_PER_WRITE, is_customer_id
 from ..domain.secrets import SecretKind
 from .table_columns import int_or_none, plain_datetime, reason_of, status_of, utc, without_none
 from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, first_non_empty_page, storage_call
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 from .table_events import event_from_record, event_to_record
 from .table_foresight import foresight_of, foresight_to_json
+from .table_history import history_key, result_from_entity, result_to_entity, slots_of
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +66,8 @@ OUTBOX_ROW_EVENTS = 25
 
 
 class TableCustomerStore:
-    """Implements ports.CustomerStore. Creates its table on first use, once per process."""
+    """Implements ports.CustomerStore, ports.HistoryStore and ports.EventOutbox. Creates its table on first use, once
+    per process."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "Tenants") -> None:
         self._name = table
@@ -101,8 +106,11 @@ class TableCustomerStore:
                 ) from None
         return replace(customer, etag=metadata["etag"])
 
-    def replace(self, previous: Customer, customer: Customer, *, events: Sequence[StatusEvent] = ()) -> Customer:
-        operations = [_replace_operation(previous, customer), *_outbox_operations(events)]
+    def replace(self, previous: Customer, customer: Customer, *, events: Sequence[StatusEvent] = (),
+                result: VerificationResult | None = None) -> Customer:
+        operations = [_replace_operation(previous, customer),
+                      *_history_operations([customer], [result] if result is not None else []),
+                      *_outbox_operations(events)]
         delta = {s.value: n for s, n in _change(previous.last_verification_status,
                                                 customer.last_verification_status).items()}
         with storage_call("update a customer"), _conflict_if_changed(previous):
@@ -110,17 +118,18 @@ class TableCustomerStore:
                 lambda table: STATUS_COUNTS.write(table, CUSTOMER_PARTITION, operations, delta))[0]
         return replace(customer, etag=metadata["etag"])
 
-    def replace_many(self, changes: Sequence[tuple[Customer, Customer]], *,
-                     events: Sequence[StatusEvent] = ()) -> list[Customer]:
-        """One entity-group transaction: every customer under its ETag, the outbox rows of `events`, and one count
-        shard for all of them."""
-        if len(changes) > MAX_BATCH:
-            raise ValueError(f"At most {MAX_BATCH} customers are updated at once.")
+    def replace_many(self, changes: Sequence[tuple[Customer, Customer]], *, events: Sequence[StatusEvent] = (),
+                     results: Sequence[VerificationResult] = ()) -> list[Customer]:
+        """One entity-group transaction: every customer under its ETag, its result's history row, the outbox rows of
+        `events`, and one count shard for all of them."""
+        if len(changes) > RESULTS_PER_WRITE:
+            raise ValueError(f"At most {RESULTS_PER_WRITE} customers are updated at once.")
         if len({customer.customer_id for _, customer in changes}) != len(changes):
             raise ValueError("A customer appears twice among the changes.")
         if not changes:
             return []
         operations = [*(_replace_operation(previous, customer) for previous, customer in changes),
+                      *_history_operations([customer for _, customer in changes], results),
                       *_outbox_operations(events)]
         delta = Counter[str]()
         for previous, customer in changes:
@@ -149,6 +158,26 @@ class TableCustomerStore:
                 if err.status_code == 412:
                     raise _modified(customer.customer_id) from None
                 raise
+
+    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+        """Implements ports.HistoryStore: one range query of the customer's ring, sorted here."""
+        check_page_size(limit, "limit")
+        start, end = slots_of(customer_id)
+        with storage_call("read verification history"):
+            rows = self._on_table(lambda table: list(table.query_entities(
+                "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+                parameters={"pk": CUSTOMER_PARTITION, "start": start, "end": end})))
+        return sorted((result_from_entity(row) for row in rows), key=lambda r: r.verified_at, reverse=True)[:limit]
+
+    def delete_all(self, customer_id: str) -> None:
+        """Implements ports.HistoryStore: after the record is deleted, its ring (at most HISTORY_KEPT rows)."""
+        start, end = slots_of(customer_id)
+        with storage_call("delete verification history"):
+            keys = self._on_table(lambda table: [row["RowKey"] for row in table.query_entities(
+                "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+                parameters={"pk": CUSTOMER_PARTITION, "start": start, "end": end}, select=["RowKey"])])
+            for key in keys:
+                self._on_table(lambda table, key=key: table.delete_entity(CUSTOMER_PARTITION, key))  # 404: no error
 
     def list(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
         """One listing in customerId order.
@@ -294,6 +323,21 @@ def _outbox_operations(events: Sequence[StatusEvent]) -> list[tuple[Any, ...]]:
             for key, row in zip(_outbox_keys(events), _outbox_rows(events), strict=True)]
 
 
+def _history_operations(customers: Sequence[Customer], results: Sequence[VerificationResult]) -> list[tuple[Any, ...]]:
+    """Each result into the ring slot of the record (among `customers`) that counts it."""
+    by_id = {customer.customer_id: customer for customer in customers}
+    operations = []
+    for result in results:
+        customer = by_id.get(result.customer_id)
+        if customer is None:
+            raise ValueError(f"The result of {result.customer_id!r} comes without its record.")
+        entity = {"PartitionKey": CUSTOMER_PARTITION, "RowKey": history_key(customer.customer_id,
+                                                                            customer.results_recorded),
+                  **result_to_entity(result)}
+        operations.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+    return operations
+
+
 def _replace_operation(previous: Customer, customer: Customer) -> tuple[Any, ...]:
     return ("update", customer_to_entity(customer), {"mode": UpdateMode.REPLACE, **_etag_guard(previous, "update")})
 
@@ -406,6 +450,7 @@ def customer_to_entity(customer: Customer) -> dict[str, Any]:
             "foresight": foresight_to_json(customer.foresight),
             # Worked out from the two above on every write, so the expiringWithinDays filter can read it.
             "expiresAt": utc(record_outlook(customer).expires_at),
+            "resultsRecorded": customer.results_recorded or None,  # none yet: no column
         }
     )
 
@@ -431,6 +476,7 @@ def customer_from_entity(entity: Any) -> Customer:
         last_consent=_json_column(entity, "lastConsent", _last_consent_of),
         application_secret_expires_at=plain_datetime(entity.get("applicationSecretExpiresAt")),
         foresight=_json_column(entity, "foresight", foresight_of),
+        results_recorded=int_or_none(entity.get("resultsRecorded")) or 0,
         etag=entity.metadata.get("etag"),
     )
 

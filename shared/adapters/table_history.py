@@ -1,61 +1,42 @@
-"""HistoryStore on Azure Table Storage: the VerificationHistory table and its entities.
+"""Each customer's verification history in the Tenants table: its rows' keys and columns.
 
-One partition per customer (PartitionKey = customerId); RowKey = inverted time of the result plus a random suffix,
-so the newest sorts first.
+A customer's history is a ring of HISTORY_KEPT rows beside its record in the customers' partition, RowKey
+"~history-<customerId>~NN" (after the count shards, before the outbox: no listing, count or recount reads them).
+A result goes into slot (resultsRecorded - 1) mod HISTORY_KEPT, in the same entity-group transaction as the record
+that counts it (table_customers.py, which also reads them: TableCustomerStore is the HistoryStore). So a result
+costs one more operation in a transaction already sent rather than a request of its own, the record and its history
+never disagree, and the history stays bounded without a row ever deleted. "~" is no customerId character, so one
+customer's slots are a key range in which no other customer's fall.
 """
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from itertools import islice
 from typing import Any
 
-from azure.data.tables import TableClient, TableServiceClient
-
 from ..domain.models import AuthMethod, VerificationResult
-from .table_columns import int_or_none, newest_first_key, plain_datetime, reason_of, status_of, utc, without_none
-from .table_common import MAX_ROUND_TRIPS, TableAccess, check_page_size, delete_partition, storage_call
+from ..domain.rules import HISTORY_KEPT
+from .table_columns import int_or_none, plain_datetime, reason_of, status_of, utc, without_none
+
+HISTORY_PREFIX = "~history-"
 
 
-class TableHistoryStore:
-    """Implements ports.HistoryStore. Creates its table on first use, once per process."""
-
-    def __init__(self, service: TableServiceClient, *, table: str = "VerificationHistory") -> None:
-        self._name = table
-        self._on_table = TableAccess(service, table)
-
-    def append(self, result: VerificationResult) -> None:
-        with storage_call("record a verification result"):
-            self._on_table(lambda table: table.create_entity(result_to_entity(result)))
-
-    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
-        check_page_size(limit, "limit")
-        with storage_call("read verification history"):
-            found = self._on_table(lambda table: _first_rows(table, customer_id, limit))
-        return [result_from_entity(entity) for entity in found[:limit]]
-
-    def delete_all(self, customer_id: str) -> None:
-        with storage_call("delete verification history"):
-            self._on_table(lambda table: delete_partition(table, customer_id))
+def slots_of(customer_id: str) -> tuple[str, str]:
+    """The RowKey range (exclusive at both ends) of a customer's history rows."""
+    start = f"{HISTORY_PREFIX}{customer_id}~"
+    return start, start + "~"
 
 
-def _first_rows(table: TableClient, customer_id: str, limit: int) -> list[Any]:
-    found: list[Any] = []
-    pages = table.query_entities(
-        "PartitionKey eq @pk", parameters={"pk": customer_id}, results_per_page=limit
-    ).by_page()
-    for page in islice(pages, MAX_ROUND_TRIPS):
-        found.extend(page)
-        if len(found) >= limit:
-            break
-    return found
+def history_key(customer_id: str, results_recorded: int) -> str:
+    """The RowKey of the slot the `results_recorded`-th result of a customer goes into (counted from 1)."""
+    if results_recorded < 1:
+        raise ValueError("A result goes into the history of the record that counts it.")
+    return f"{slots_of(customer_id)[0]}{(results_recorded - 1) % HISTORY_KEPT:02d}"
 
 
 def result_to_entity(result: VerificationResult) -> dict[str, Any]:
+    """A result's columns (its keys: history_key)."""
     return without_none(
         {
-            "PartitionKey": result.customer_id,
-            "RowKey": _row_key(result.verified_at),
+            "customerId": result.customer_id,
             "status": result.status.value,
             "verifiedAt": utc(result.verified_at),
             "method": result.method.value,
@@ -72,7 +53,7 @@ def result_from_entity(entity: Any) -> VerificationResult:
     if verified_at is None:
         raise ValueError("A verification history row has no verifiedAt.")
     return VerificationResult(
-        customer_id=entity["PartitionKey"],
+        customer_id=entity["customerId"],
         status=status_of(entity.get("status")),
         verified_at=verified_at,
         method=AuthMethod(entity["method"]),
@@ -81,8 +62,3 @@ def result_from_entity(entity: Any) -> VerificationResult:
         aadsts_code=int_or_none(entity.get("aadstsCode")),
         hint=entity.get("hint"),
     )
-
-
-def _row_key(verified_at: datetime) -> str:
-    # The suffix keeps two results of the same microsecond apart.
-    return f"{newest_first_key(verified_at)}-{uuid.uuid4().hex[:8]}"

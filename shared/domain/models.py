@@ -100,6 +100,9 @@ class Customer:
     last_consent: LastConsent | None = None
     application_secret_expires_at: datetime | None = None  # the operator's date (applicationSecretExpiresAt)
     foresight: Foresight | None = None  # what verification learnt of its expiries (expiry_record.py)
+    # How many results were ever recorded for this customer: the history keeps the latest HISTORY_KEPT of them,
+    # in the slots this count turns over (adapters/table_history.py).
+    results_recorded: int = 0
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -107,9 +110,9 @@ class Customer:
         return frozenset(self.secret_versions)
 
     def with_result(self, result: VerificationResult) -> Customer:
-        """This record with `result` as its latest verification."""
-        return self._outcome(result.status, result.verified_at, result.reason, result.message, result.aadsts_code,
-                             result.hint)
+        """This record with `result` as its latest verification, one more result recorded."""
+        return replace(self._outcome(result.status, result.verified_at, result.reason, result.message,
+                                     result.aadsts_code, result.hint), results_recorded=self.results_recorded + 1)
 
     def not_verified(self) -> Customer:
         """This record as never verified (how it is reached changed)."""

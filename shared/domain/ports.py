@@ -43,14 +43,17 @@ class CustomerStore(Protocol):
     def create(self, customer: Customer) -> Customer:
         """Insert a new customer; raises errors.Conflict when the customerId exists."""
 
-    def replace(self, previous: Customer, customer: Customer, *, events: Sequence[StatusEvent] = ()) -> Customer:
+    def replace(self, previous: Customer, customer: Customer, *, events: Sequence[StatusEvent] = (),
+                result: VerificationResult | None = None) -> Customer:
         """Replace `previous`, as it was read (its etag must still match), with `customer`; raises
-        errors.Conflict otherwise. `events` (the change's, if any) go to the outbox in the same write (EventOutbox)."""
+        errors.Conflict otherwise. `events` (the change's, if any) go to the outbox in the same write (EventOutbox);
+        `result`, the verification `customer` records (Customer.with_result), to its history (HistoryStore)."""
 
-    def replace_many(self, changes: Sequence[tuple[Customer, Customer]], *,
-                     events: Sequence[StatusEvent] = ()) -> list[Customer]:
-        """Each (previous, customer) as `replace` does, all in one write with `events`: every one or none. Raises
-        errors.Conflict (and writes nothing) when any previous changed since it was read. At most MAX_BATCH changes."""
+    def replace_many(self, changes: Sequence[tuple[Customer, Customer]], *, events: Sequence[StatusEvent] = (),
+                     results: Sequence[VerificationResult] = ()) -> list[Customer]:
+        """Each (previous, customer) as `replace` does, all in one write with `events` and `results` (at most one a
+        customer): every one or none. Raises errors.Conflict (and writes nothing) when any previous changed since it
+        was read. At most RESULTS_PER_WRITE changes."""
 
     def delete(self, customer: Customer) -> None:
         """Remove a customer read before (its etag must still match); raises errors.Conflict otherwise."""
@@ -69,9 +72,8 @@ class CustomerStore(Protocol):
 
 
 class HistoryStore(Protocol):
-    """Every verification result of every customer."""
-
-    def append(self, result: VerificationResult) -> None: ...
+    """The latest HISTORY_KEPT verification results of each customer, written with its record
+    (CustomerStore.replace)."""
 
     def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         """Newest first."""

@@ -10,6 +10,11 @@ MAX_PAGE_SIZE = 1000
 # Records written together (CustomerStore.replace_many, RunStore.complete_many): one Table Storage transaction
 # holds at most 100 operations, and a count shard goes with them.
 MAX_BATCH = 50
+# Results recorded together (CustomerStore.replace_many): each takes its record and a history row in the
+# transaction, beside the outbox rows of their events and a count shard.
+RESULTS_PER_WRITE = 25
+# Results kept per customer (the contract's "history": the latest 20, newest first).
+HISTORY_KEPT = 20
 # The consent callback's path: the Redirect URL must end exactly so.
 CALLBACK_PATH = "/authenticate/OAuth2Callback"
 

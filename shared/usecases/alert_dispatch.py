@@ -43,7 +43,7 @@ from ..domain.ports import (
     RunStore,
     SecretStore,
 )
-from ..domain.rules import MAX_PAGE_SIZE
+from ..domain.rules import HISTORY_KEPT, MAX_PAGE_SIZE
 from ..domain.work import decode
 from .alert_channels import channel_secrets
 
@@ -53,7 +53,6 @@ READ_PAGE = 1000  # events per read of the log
 MAX_READS = 100  # reads per tick; the rest waits for the next tick
 SEND_PER_TICK = 200  # deliveries attempted per tick
 CLAIM_FOR = timedelta(minutes=2)  # how long an instance holds a delivery it is sending
-HISTORY_LOOK = 20  # results of an acknowledged failing customer read to find when its failure began
 # The changes that end or begin a failure (an expiry warning changes no state).
 _STATE_CHANGES = frozenset({EventType.CONNECTION_LOST, EventType.REASON_CHANGED, EventType.CONNECTION_RESTORED})
 
@@ -288,9 +287,9 @@ def _failing_customers(customers: CustomerStore) -> Iterator[Customer]:
 
 def _failing_since(history: HistoryStore, customer: Customer) -> datetime | None:
     """When the customer's current failure began, as its latest results show: the oldest of the newest results
-    that all failed for its current reason (looking HISTORY_LOOK results back at most)."""
+    that all failed for its current reason (looking back over the history kept, HISTORY_KEPT results)."""
     since = None
-    for result in history.list_latest(customer.customer_id, limit=HISTORY_LOOK):
+    for result in history.list_latest(customer.customer_id, limit=HISTORY_KEPT):
         if result.status is not Status.FAILED or result.reason != customer.last_verification_reason:
             break
         since = result.verified_at

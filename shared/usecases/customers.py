@@ -71,6 +71,7 @@ def put_customer(
             updated_at=now,
             pending_consent=existing.pending_consent if existing else None,
             last_consent=existing.last_consent if existing else None,
+            results_recorded=existing.results_recorded if existing else 0,  # its history stays (a method change too)
             application_secret_expires_at=kept_expiry(
                 existing.application_secret_expires_at if existing else None, given=data.expiry_given,
                 value=data.application_secret_expires_at, secret_changed=data.application_secret is not None),

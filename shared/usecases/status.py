@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 from ..domain.inputs import StatusQuery
 from ..domain.models import Cursor, CustomerFilter, StatusDetail, StatusListing
 from ..domain.ports import CustomerStore, HistoryStore, ProviderSettingsStore
+from ..domain.rules import HISTORY_KEPT
 from . import continuation
 from .customers import get_customer
 from .expiry_status import with_expiring_summary
 from .token_key import TokenKey
-
-HISTORY_LENGTH = 20
 
 
 def list_status(
@@ -35,7 +34,7 @@ def list_status(
 
 def status_detail(store: CustomerStore, history: HistoryStore, customer_id: str) -> StatusDetail:
     customer = get_customer(store, customer_id)
-    return StatusDetail(customer=customer, history=history.list_latest(customer_id, limit=HISTORY_LENGTH))
+    return StatusDetail(customer=customer, history=history.list_latest(customer_id, limit=HISTORY_KEPT))
 
 
 def _cursor(token: str, flt: CustomerFilter, keys: TokenKey, within: int | None) -> Cursor:

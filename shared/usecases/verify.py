@@ -24,13 +24,12 @@ from ..domain.ports import (
     CustomerStore,
     EventLog,
     EventOutbox,
-    HistoryStore,
     IdentityPlatform,
     ProviderSettingsStore,
     SecretStore,
 )
 from ..domain.reasons import Reason
-from ..domain.rules import MAX_BATCH, is_guid
+from ..domain.rules import RESULTS_PER_WRITE, is_guid
 from ..domain.secrets import SecretKind
 from ..domain.verification import AppCredential, TokenAnswer, same_verification_inputs
 from .events import event_of_result, relay
@@ -54,8 +53,7 @@ Pointers = Mapping[SecretKind, str | None]
 
 @dataclass(frozen=True, slots=True)
 class VerifyContext:
-    customers: CustomerStore
-    history: HistoryStore
+    customers: CustomerStore  # and, in the same writes, each customer's history
     secrets: SecretStore
     provider_settings: ProviderSettingsStore
     platform: IdentityPlatform
@@ -274,8 +272,8 @@ def _roles_and_tenant(ctx: VerifyContext, claims: Mapping[str, Any], customer: C
 
 def record(ctx: VerifyContext, done: ResultToRecord, *, run_id: str | None = None,
            held: list[list[StatusEvent]] | None = None) -> Customer:
-    """Write a result onto its record (with the event it makes) and into the history; the record as stored
-    afterwards. The event is relayed at once, or its write added to `held` for the caller to relay."""
+    """Write a result onto its record and into its history (with the event it makes), in one write; the record as
+    stored afterwards. The event is relayed at once, or its write added to `held` for the caller to relay."""
     read, result, refresh_token = done.read, done.result, done.refresh_token
     try:
         try:
@@ -306,9 +304,9 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: s
     """`record` for several results, with one write for all their records when none changed since it was read
     (the usual case in a run: a few round trips per group instead of several per customer). Otherwise (one
     changed, or the secret store refused a renewed token) each is recorded on its own, as `record` does."""
-    if len(done) > MAX_BATCH:
-        return [*record_many(ctx, done[:MAX_BATCH], run_id=run_id, held=held),
-                *record_many(ctx, done[MAX_BATCH:], run_id=run_id, held=held)]
+    if len(done) > RESULTS_PER_WRITE:
+        return [*record_many(ctx, done[:RESULTS_PER_WRITE], run_id=run_id, held=held),
+                *record_many(ctx, done[RESULTS_PER_WRITE:], run_id=run_id, held=held)]
     if len(done) > 1:
         try:
             with ExitStack() as stack:
@@ -322,15 +320,13 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: s
                     expiring.extend(warnings)
                 events = [e for one in done if (e := event_of_result(one.read, one.result, run_id=run_id))]
                 events.extend(warning.event for warning in expiring)
-                saved = ctx.customers.replace_many(changes, events=events)
+                saved = ctx.customers.replace_many(changes, events=events, results=[one.result for one in done])
         except Conflict:
             pass  # its new versions were retired on the way out; each again on its own, below
         except DependencyUnavailable as err:
             if err.code != SECRET_STORE_UNAVAILABLE:
                 raise
         else:
-            for one in done:
-                ctx.history.append(one.result)
             _relay(ctx, events, held)
             return saved
     return [record(ctx, one, run_id=run_id, held=held) for one in done]
@@ -339,8 +335,8 @@ def record_many(ctx: VerifyContext, done: Sequence[ResultToRecord], *, run_id: s
 def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult, pointers: Pointers,
                   run_id: str | None, held: list[list[StatusEvent]] | None,
                   learnt: Foresight | None = None) -> Customer:
-    """Write the result (and the record's new secret pointers) onto the record, and append it to the history,
-    if the record's verification inputs are still those read; Conflict otherwise."""
+    """Write the result (and the record's new secret pointers) onto the record and into its history, if the
+    record's verification inputs are still those read; Conflict otherwise."""
     current = read
     for _ in range(_WRITE_ATTEMPTS):
         updated, warnings = with_foresight(current, _with_result(current, result, pointers), learnt,
@@ -349,14 +345,13 @@ def _write_result(ctx: VerifyContext, read: Customer, result: VerificationResult
         events = [event] if event is not None else []
         events.extend(warning.event for warning in warnings)
         try:
-            saved = ctx.customers.replace(current, updated, events=events)
+            saved = ctx.customers.replace(current, updated, events=events, result=result)
         except Conflict:
             fresh = ctx.customers.get(read.customer_id)
             if fresh is None or not same_verification_inputs(fresh, read):
                 raise
             current = fresh  # only the status fields changed (another verification): write over them
             continue
-        ctx.history.append(result)
         _relay(ctx, events, held)
         return saved
     raise Conflict("modifiedConcurrently", f"The customer {read.customer_id!r} kept changing; try again.")

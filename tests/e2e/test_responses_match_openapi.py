@@ -8,9 +8,10 @@ import pytest
 import requests
 from azure.data.tables import TableServiceClient
 
-from shared.adapters.table_history import TableHistoryStore
+from shared.adapters.table_customers import TableCustomerStore
 from shared.domain.models import AuthMethod, Status, VerificationResult
 from shared.domain.reasons import Reason
+from tests.support.history import into_history
 from tests.support.openapi_check import check_response, spec
 
 pytestmark = pytest.mark.e2e
@@ -46,11 +47,11 @@ def test_every_documented_operation_answers_as_documented(app):
     call("GET", tenant, status=400, customer="bad%20id")
 
     # One recorded result, so the history entries' shape is checked too.
-    history = TableHistoryStore(TableServiceClient.from_connection_string(app.connection_string))
+    customers = TableCustomerStore(TableServiceClient.from_connection_string(app.connection_string))
     now = datetime.now(UTC)
-    history.append(VerificationResult(cid, Status.FAILED, now - timedelta(hours=1), AuthMethod.PASSWORD,
-                                        reason=Reason.MFA_REQUIRED, message="AADSTS50076: MFA required.",
-                                        aadsts_code=50076, hint="Switch this customer to token."))
+    into_history(customers, VerificationResult(cid, Status.FAILED, now - timedelta(hours=1), AuthMethod.PASSWORD,
+                                               reason=Reason.MFA_REQUIRED, message="AADSTS50076: MFA required.",
+                                               aadsts_code=50076, hint="Switch this customer to token."))
     detail = call("GET", status_one, status=200).json()
     assert detail["history"][0]["reason"] == "mfaRequired"
     call("GET", status_one, status=404, customer="nobody-" + cid)

@@ -30,7 +30,7 @@ EXPECTED_ROLES = {
     ("b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "Microsoft.KeyVault/vaults"): "Key Vault Secrets Officer",
     ("3913510d-42f4-4e42-8a64-420c390055eb", "Microsoft.Insights/components"): "Monitoring Metrics Publisher",
 }
-APP_TABLES = {"Tenants", "VerificationHistory", "Settings", "VerificationRuns", "ConsentStates", "AuditLog"}
+APP_TABLES = {"Tenants", "Settings", "VerificationRuns", "ConsentStates", "AuditLog"}
 APP_QUEUES = {"verify-requests", "verify-requests-poison"}  # the host moves what fails 5 times to the second
 CALLBACK_PATH = "/authenticate/OAuth2Callback"
 

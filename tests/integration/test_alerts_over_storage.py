@@ -16,7 +16,6 @@ from shared.adapters.table_channels import TableChannelStore
 from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_deliveries import PROPERTY_LIMIT, TableDeliveryStore
 from shared.adapters.table_events import TableEventLog
-from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
 from shared.domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind, ChannelSecret
 from shared.domain.alerts.deliveries import DeliveryState, delivery_id_for, new_delivery
@@ -29,6 +28,7 @@ from shared.domain.reasons import Reason
 from shared.usecases.alert_channels import put_channel
 from shared.usecases.alert_dispatch import AlertContext, dispatch
 from tests.support.fakes import InMemorySecretStore
+from tests.support.history import into_history
 from tools.alert_receiver import AlertReceiver
 
 pytestmark = pytest.mark.integration
@@ -117,7 +117,7 @@ class World:
         self.follower = TableAlertFollower(tables, table=_name("Fo"))
         self.log = TableEventLog(tables, table=_name("Ev"))
         self.customers = TableCustomerStore(tables, table=_name("Tn"))
-        self.history = TableHistoryStore(tables, table=_name("Hi"))
+        self.history = self.customers  # its table holds the histories
         self.runs = TableRunStore(tables, table=_name("Rn"))
         self.transport = OutboundHttp(local_development=True, verify=str(receiver.ca_bundle_path))
         self.now = datetime.now(UTC)
@@ -209,12 +209,12 @@ def test_a_customer_failing_for_a_day_is_reminded_once_from_its_stored_history(t
     world.customers.create(Customer("new", "contoso.com", AuthMethod.PASSWORD, last_verification_status=Status.FAILED,
                                     last_verification_reason=Reason.INVALID_CREDENTIALS))
     for hours in (30, 6):
-        world.history.append(VerificationResult("old", Status.FAILED, world.now - timedelta(hours=hours),
-                                                AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
-    world.history.append(VerificationResult("old", Status.SUCCEEDED, world.now - timedelta(hours=40),
-                                            AuthMethod.PASSWORD))
-    world.history.append(VerificationResult("new", Status.FAILED, world.now - timedelta(hours=2),
-                                            AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
+        into_history(world.customers, VerificationResult("old", Status.FAILED, world.now - timedelta(hours=hours),
+                                                         AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
+    into_history(world.customers, VerificationResult("old", Status.SUCCEEDED, world.now - timedelta(hours=40),
+                                                     AuthMethod.PASSWORD))
+    into_history(world.customers, VerificationResult("new", Status.FAILED, world.now - timedelta(hours=2),
+                                                     AuthMethod.PASSWORD, Reason.INVALID_CREDENTIALS))
     # Their events, as verifications write them: "old" lost its connection 30 hours ago, "new" 2 hours ago.
     world.log.append_many([
         StatusEvent(uuid.uuid4().hex, EventType.CONNECTION_LOST, cid, "contoso.com", OK, BAD,

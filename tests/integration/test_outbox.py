@@ -16,7 +16,7 @@ from shared.domain.errors import Conflict
 from shared.domain.inputs import CustomerInput
 from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status, VerificationResult
 from shared.domain.reasons import Reason
-from shared.domain.rules import MAX_BATCH
+from shared.domain.rules import RESULTS_PER_WRITE
 from shared.domain.verification import TokenAnswer
 from shared.usecases.customers import put_customer
 from shared.usecases.events import RELAY_GRACE, event_of_result, relay, relay_left_behind
@@ -109,18 +109,21 @@ def test_a_group_that_fails_writes_no_record_and_no_event(store, tables):
 
 
 def test_the_largest_group_with_an_event_for_every_customer_is_one_write(store, tables):
-    reads = [succeeded(store, f"c{n:02d}") for n in range(MAX_BATCH)]
-    changes, events = [], []
+    reads = [succeeded(store, f"c{n:02d}") for n in range(RESULTS_PER_WRITE)]
+    changes, events, results = [], [], []
     for read in reads:
         changed, made = lost(read, "run-1")
         changes.append((read, changed))
-        events += made
-    saved = store.replace_many(changes, events=events)
+        events += made * 3  # as many events as a record with expiry warnings makes: still one transaction
+        results.append(result(read.customer_id, Status.FAILED, T0 + timedelta(minutes=1)))
+    events = [dataclasses.replace(e, event_id=uuid.uuid4().hex) for e in events]
+    saved = store.replace_many(changes, events=events, results=results)
     assert [c.customer_id for c in saved] == [r.customer_id for r in reads]
     groups = claim_all(store)
-    assert sorted(len(group) for group in groups) == sorted([OUTBOX_ROW_EVENTS, MAX_BATCH - OUTBOX_ROW_EVENTS])
+    assert sorted(len(group) for group in groups) == [OUTBOX_ROW_EVENTS] * (3 * RESULTS_PER_WRITE // OUTBOX_ROW_EVENTS)
     assert sorted(e.event_id for group in groups for e in group) == sorted(e.event_id for e in events)
-    assert store.get_status_counts()[Status.FAILED] == MAX_BATCH
+    assert store.get_status_counts()[Status.FAILED] == RESULTS_PER_WRITE
+    assert all(store.list_latest(r.customer_id, limit=20) == [r] for r in results)
 
 
 def test_a_claimed_group_is_not_claimed_again_and_a_relayed_one_is_gone(store, tables):
@@ -151,13 +154,13 @@ def test_a_relay_run_again_keeps_every_event_once(store, log, tables):
 
 def test_the_writes_of_a_chunk_are_relayed_in_one_append_and_every_row_of_theirs_is_cleared(store, log, tables):
     writes = []
-    for n in range(3):  # three group writes, the last with two rows
-        reads = [succeeded(store, f"w{n}c{m:02d}") for m in range(OUTBOX_ROW_EVENTS + 1 if n == 2 else 2)]
+    for n in range(3):  # three group writes, the last with two rows (each of its customers with two events)
+        reads = [succeeded(store, f"w{n}c{m:02d}") for m in range(OUTBOX_ROW_EVENTS // 2 + 1 if n == 2 else 2)]
         changes, events = [], []
         for read in reads:
             changed, made = lost(read, "run-1")
             changes.append((read, changed))
-            events += made
+            events += made if n < 2 else [*made, dataclasses.replace(made[0], event_id=uuid.uuid4().hex)]
         store.replace_many(changes, events=events)
         writes.append(events)
     assert len(outbox_rows(tables, store)) == 4

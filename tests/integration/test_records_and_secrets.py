@@ -21,7 +21,6 @@ from azure.keyvault.secrets._shared import http_challenge_cache
 from shared.adapters.keyvault import KeyVaultSecretStore
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.table_customers import TableCustomerStore
-from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.inputs import CustomerInput, ProviderSettingsInput
@@ -68,8 +67,8 @@ def secrets(request, tmp_path: Path, ca: TestCA) -> Iterator:
 @pytest.fixture
 def stores(tables):
     suffix = uuid.uuid4().hex[:12]
-    return (TableCustomerStore(tables, table=f"Tenants{suffix}"), TableHistoryStore(tables, table=f"History{suffix}"),
-            TableProviderSettingsStore(tables, table=f"Settings{suffix}"))
+    customers = TableCustomerStore(tables, table=f"Tenants{suffix}")
+    return customers, customers, TableProviderSettingsStore(tables, table=f"Settings{suffix}")  # it holds the histories
 
 
 def race(calls: list[Callable[[], object]]) -> list[object]:

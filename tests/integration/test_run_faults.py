@@ -13,7 +13,6 @@ import pytest
 from shared.adapters.local_secrets import LocalFileSecretStore
 from shared.adapters.msal_platform import MsalIdentityPlatform, RetryPolicy
 from shared.adapters.table_customers import TableCustomerStore
-from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.inputs import CustomerInput
@@ -43,13 +42,13 @@ class FlakyCustomers(TableCustomerStore):
         super().__init__(*args, **kwargs)
         self.flaky = set(flaky)
 
-    def replace(self, previous, customer, *, events=()):
+    def replace(self, previous, customer, *, events=(), result=None):
         self._hiccup([customer])
-        return super().replace(previous, customer, events=events)
+        return super().replace(previous, customer, events=events, result=result)
 
-    def replace_many(self, changes, *, events=()):
+    def replace_many(self, changes, *, events=(), results=()):
         self._hiccup([customer for _, customer in changes])
-        return super().replace_many(changes, events=events)
+        return super().replace_many(changes, events=events, results=results)
 
     def _hiccup(self, customers):
         hit = {c.customer_id for c in customers if c.customer_id in self.flaky and c.when_last_verified is not None}
@@ -114,7 +113,7 @@ def test_a_run_under_faults_ends_with_every_customer_counted_once(world, tables,
     queue = InMemoryWorkQueue()
     config = dataclasses.replace(FAKE_CONFIG, verify_concurrency=16)
     with closing(platform), fake_services(config=config, customers=customers, secrets=secrets, platform=platform,
-                                          history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+                                          runs=runs,
                                           work=queue) as services:
         ctx = dataclasses.replace(services.verification, deadline_seconds=4.0)
         run, _ = start_run(runs, queue, trigger=Trigger.TIMER)

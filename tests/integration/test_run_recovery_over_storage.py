@@ -11,7 +11,6 @@ from azure.storage.queue import QueueClient
 from shared.adapters.queue_work import StorageWorkQueue
 from shared.adapters.storage_clients import queue_service_from_config
 from shared.adapters.table_customers import TableCustomerStore
-from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
 from shared.config import StorageConfig
 from shared.domain.inputs import CustomerInput
@@ -96,7 +95,7 @@ def test_a_worker_that_dies_holding_a_chunk_of_the_real_queue_is_recovered_by_th
     customers = TableCustomerStore(tables, table=f"Tenants{suffix}")
     runs = TableRunStore(tables, table=f"Runs{suffix}")
     queue = StorageWorkQueue(queue_service_from_config(storage, retry_total=0), queue=f"verify-{suffix}")
-    with fake_services(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+    with fake_services(customers=customers, runs=runs,
                        work=queue) as fakes:
         ctx, platform = fakes.verification, fakes.verification.platform
         platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))
@@ -140,7 +139,7 @@ def test_a_chunk_that_keeps_failing_ends_given_up_through_the_poison_queue(azuri
     customers = TableCustomerStore(tables, table=f"Tenants{suffix}")
     runs = TableRunStore(tables, table=f"Runs{suffix}")
     queue = StorageWorkQueue(queue_service_from_config(storage, retry_total=0), queue=f"verify-{suffix}")
-    with fake_services(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+    with fake_services(customers=customers, runs=runs,
                        work=queue) as fakes:
         ctx = fakes.verification
         for n in range(3):

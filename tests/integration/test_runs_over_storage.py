@@ -11,7 +11,6 @@ from azure.storage.queue import QueueClient
 from shared.adapters.queue_work import StorageWorkQueue
 from shared.adapters.storage_clients import queue_service_from_config, table_service_from_config
 from shared.adapters.table_customers import TableCustomerStore
-from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
 from shared.config import StorageConfig
 from shared.domain.inputs import CustomerInput
@@ -38,7 +37,7 @@ def test_a_run_over_real_storage_counts_every_customer_once(azurite, caplog):
     runs = TableRunStore(tables, table=f"Runs{suffix}")
     queue_name = f"verify-{suffix}"
     queue = StorageWorkQueue(queue_service_from_config(storage, retry_total=0), queue=queue_name)
-    with fake_services(customers=customers, history=TableHistoryStore(tables, table=f"History{suffix}"), runs=runs,
+    with fake_services(customers=customers, runs=runs,
                        work=queue) as fakes:  # secrets and provider settings stay in memory
         ctx = fakes.verification
         ctx.platform.script(GOOD, TokenAnswer(claims={"tid": GOOD, "roles": ["User.Read.All"]}))

@@ -10,7 +10,6 @@ import pytest
 
 from shared.adapters.table_consent_states import TableConsentStates
 from shared.adapters.table_customers import TableCustomerStore
-from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_runs import TableRunStore
 from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.domain.models import (
@@ -112,21 +111,22 @@ def test_status_counts_in_the_stored_format_are_summed(tables):
 
 
 def test_a_history_row_in_the_stored_format_is_read_and_written(tables):
-    table = _name("History")
+    table = _name("Tenants")
     result = VerificationResult(customer_id="contoso", status=Status.FAILED, verified_at=T0,
                                 method=AuthMethod.PASSWORD, reason=Reason.ACCOUNT_LOCKED, message="AADSTS50053: locked",
                                 aadsts_code=50053, hint="Unlock it.")
-    entity = {"PartitionKey": "contoso", "status": "failed", "verifiedAt": T0, "method": "password",
-              "reason": "accountLocked", "message": "AADSTS50053: locked", "aadstsCode": 50053, "hint": "Unlock it."}
-    tables.create_table(table).create_entity({**entity, "RowKey": f"{T0_INVERTED}-0000abcd"})
-    store = TableHistoryStore(tables, table=table)
+    entity = {"PartitionKey": "tenant", "customerId": "contoso", "status": "failed", "verifiedAt": T0,
+              "method": "password", "reason": "accountLocked", "message": "AADSTS50053: locked", "aadstsCode": 50053,
+              "hint": "Unlock it."}
+    tables.create_table(table).create_entity({**entity, "RowKey": "~history-contoso~04"})
+    store = TableCustomerStore(tables, table=table)
     assert store.list_latest("contoso", limit=5) == [result]
 
-    store.append(result)
-    (written,) = [row for key, row in _rows(tables, table, "contoso").items() if key != f"{T0_INVERTED}-0000abcd"]
-    key = written.pop("RowKey")
-    assert key.startswith(f"{T0_INVERTED}-") and len(key) == len(T0_INVERTED) + 9
-    assert written == entity
+    read = store.create(Customer("contoso", "contoso.com", AuthMethod.PASSWORD, results_recorded=25))
+    store.replace(read, read.with_result(result), result=result)  # the 26th result goes into slot 25 mod 20
+    rows = _rows(tables, table, "tenant")
+    assert rows["~history-contoso~05"] == {**entity, "RowKey": "~history-contoso~05"}
+    assert rows["contoso"]["resultsRecorded"] == 26
 
 
 def test_the_provider_settings_entity_in_the_stored_format_is_read_and_written(tables):

@@ -1,4 +1,5 @@
-"""TableCustomerStore and TableHistoryStore against a real Azurite; each test gets tables of its own."""
+"""TableCustomerStore (the customers, their counts and their histories) against a real Azurite; each test gets
+tables of its own."""
 from __future__ import annotations
 
 import base64
@@ -16,16 +17,17 @@ from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_common import first_non_empty_page
 from shared.adapters.table_counter import COUNT_PREFIX, ShardedCounts
 from shared.adapters.table_customers import CUSTOMER_PARTITION, TableCustomerStore, customer_to_entity
-from shared.adapters.table_history import TableHistoryStore
+from shared.adapters.table_history import HISTORY_PREFIX
 from shared.domain.errors import Conflict, DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
 from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status, VerificationResult
 from shared.domain.reasons import Reason
-from shared.domain.rules import MAX_BATCH
+from shared.domain.rules import HISTORY_KEPT, MAX_BATCH
 from shared.domain.secrets import SecretKind
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
 from tests.support.fakes import InMemorySecretStore
+from tests.support.history import into_history
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +40,23 @@ def store(tables) -> TableCustomerStore:
 
 
 @pytest.fixture
-def history(tables) -> TableHistoryStore:
-    return TableHistoryStore(tables, table=f"History{uuid.uuid4().hex[:16]}")
+def history(store) -> TableCustomerStore:
+    """The customers' store is the history store: the histories are rows of its table."""
+    return store
+
+
+def _append(store: TableCustomerStore, result: VerificationResult) -> None:
+    """`result` into its customer's history (the customer made first if need be), by the write verification uses."""
+    if store.get(result.customer_id) is None:
+        store.create(_customer(result.customer_id))
+    into_history(store, result)
+
+
+def _history_rows(tables: TableServiceClient, store: TableCustomerStore, customer_id: str) -> list[dict]:
+    client = tables.get_table_client(store._name)
+    start = f"{HISTORY_PREFIX}{customer_id}~"
+    return list(client.query_entities("PartitionKey eq 'tenant' and RowKey gt @start and RowKey lt @end",
+                                      parameters={"start": start, "end": start + "~"}))
 
 
 def _customer(customer_id: str, **fields) -> Customer:
@@ -96,6 +113,7 @@ def test_every_field_round_trips(store, tables):
         hint="Create a new client secret and store it.",
         created_at=T0 - timedelta(days=3),
         updated_at=T0 + timedelta(seconds=1),
+        results_recorded=7,
     )
     added = store.create(customer)
     assert added.etag
@@ -116,6 +134,7 @@ def test_every_field_round_trips(store, tables):
         "PartitionKey", "RowKey", "customerId", "tenantId", "m365Email", "authenticationMethod",
         "applicationId", "lastVerificationStatus", "whenLastVerified", "lastVerificationReason",
         "lastVerificationMessage", "aadstsCode", "hint", "secretVersions", "createdAt", "updatedAt",
+        "resultsRecorded",
     }
 
 
@@ -247,16 +266,18 @@ def test_delete_of_a_customer_changed_since_it_was_read_conflicts_and_keeps_it(s
     assert store.get("busy").tenant_id == "newer.example"
 
 
-def test_delete_all_removes_a_customers_whole_history_in_batches(history, tables):
-    for n in range(230):  # more than two transactions of 100
-        history.append(_result("doomed", T0 + timedelta(seconds=n)))
-    history.append(_result("kept", T0))
-    assert len(_raw(tables, history._name, "doomed")) == 230
+def test_delete_all_removes_a_customers_whole_history_and_nothing_else(history, tables):
+    for n in range(HISTORY_KEPT + 5):  # the ring turned over: every slot written
+        _append(history, _result("doomed", T0 + timedelta(seconds=n)))
+    _append(history, _result("kept", T0))
+    _append(history, _result("doomed-too", T0))  # its id starts with the other's: its rows are not in its range
+    assert len(_history_rows(tables, history, "doomed")) == HISTORY_KEPT
 
     history.delete_all("doomed")
-    assert _raw(tables, history._name, "doomed") == []
+    assert _history_rows(tables, history, "doomed") == []
     assert history.list_latest("doomed", limit=20) == []
     assert len(history.list_latest("kept", limit=20)) == 1  # nothing else went with it
+    assert len(history.list_latest("doomed-too", limit=20)) == 1
     history.delete_all("doomed")  # nothing left to remove is not an error
 
 
@@ -444,8 +465,8 @@ def test_a_forged_cursor_never_becomes_a_server_error(mixed):
 def test_quote_characters_in_keys_match_nothing_else(store, history):
     store.create(_customer("a"))
     store.create(_customer("x"))
-    history.append(_result("a", T0))
-    history.append(_result("x", T0))
+    _append(history, _result("a", T0))
+    _append(history, _result("x", T0))
     for hostile in ("a' or 'x' eq 'x", "a' or PartitionKey ne '", "x' or RowKey ne '"):
         assert store.get(hostile) is None
         assert history.list_latest(hostile, limit=10) == []
@@ -565,8 +586,8 @@ def test_history_is_newest_first_and_limited(history):
     offsets = list(range(12))
     random.shuffle(offsets)  # written out of order: the RowKey, not insertion order, sorts them
     for n in offsets:
-        history.append(_result("cust", T0 + timedelta(minutes=n), message=f"run {n}"))
-    history.append(_result("other", T0 + timedelta(days=1)))
+        _append(history, _result("cust", T0 + timedelta(minutes=n), message=f"run {n}"))
+    _append(history, _result("other", T0 + timedelta(days=1)))
 
     latest = history.list_latest("cust", limit=5)
     assert [result.message for result in latest] == [f"run {n}" for n in (11, 10, 9, 8, 7)]
@@ -586,8 +607,8 @@ def test_history_rows_keep_every_field(history):
         hint="Ask the customer's admin to grant consent again.",
     )
     bare = _result("cust", T0 - timedelta(hours=1))
-    history.append(bare)
-    history.append(failed)
+    _append(history, bare)
+    _append(history, failed)
     got = history.list_latest("cust", limit=20)
     assert got == [failed, bare]
     assert type(got[0].verified_at) is datetime and got[0].verified_at.tzinfo is UTC
@@ -595,17 +616,39 @@ def test_history_rows_keep_every_field(history):
 
 def test_results_of_the_same_instant_are_all_kept(history):
     for _ in range(3):
-        history.append(_result("same", T0))
+        _append(history, _result("same", T0))
     assert len(history.list_latest("same", limit=20)) == 3
+
+
+def test_the_history_keeps_the_latest_results_in_a_bounded_ring(history, tables):
+    for n in range(HISTORY_KEPT * 2 + 3):
+        _append(history, _result("busy", T0 + timedelta(minutes=n), message=f"run {n}"))
+    latest = history.list_latest("busy", limit=HISTORY_KEPT)
+    newest = HISTORY_KEPT * 2 + 2
+    assert [r.message for r in latest] == [f"run {n}" for n in range(newest, newest - HISTORY_KEPT, -1)]
+    assert len(_history_rows(tables, history, "busy")) == HISTORY_KEPT  # never more rows than it keeps
+    assert history.get("busy").results_recorded == HISTORY_KEPT * 2 + 3
+
+
+def test_a_result_and_its_record_are_one_write(store, tables):
+    read = store.create(_customer("one"))
+    result = _result("one", T0, status=Status.FAILED, reason=Reason.INVALID_CREDENTIALS)
+    store.replace(read, read.with_result(result), result=result)
+    with pytest.raises(Conflict):  # the record changed since `read`: neither it nor the history row is written
+        store.replace(read, read.with_result(_result("one", T0 + timedelta(hours=1))),
+                      result=_result("one", T0 + timedelta(hours=1)))
+    assert store.list_latest("one", limit=20) == [result]
+    assert store.get("one").last_verification_status is Status.FAILED
 
 
 # --- storage unreachable -------------------------------------------------------------------------
 
 
 @pytest.fixture
-def unreachable_store(unreachable_storage) -> tuple[TableCustomerStore, TableHistoryStore]:
+def unreachable_store(unreachable_storage) -> tuple[TableCustomerStore, TableCustomerStore]:
     service = table_service_from_config(unreachable_storage, retry_total=0, connection_timeout=5)
-    return TableCustomerStore(service, table="Unreachable1"), TableHistoryStore(service, table="Unreachable2")
+    store = TableCustomerStore(service, table="Unreachable1")
+    return store, store
 
 
 @pytest.mark.parametrize(
@@ -616,7 +659,8 @@ def unreachable_store(unreachable_storage) -> tuple[TableCustomerStore, TableHis
         lambda store, _: store.list(CustomerFilter(), top=10, after=None),
         lambda store, _: store.get_status_counts(),
         lambda store, _: store.delete(_customer("a", etag="W/\"x\"")),
-        lambda _, history: history.append(_result("a", T0)),
+        lambda store, _: store.replace(_customer("a", etag="W/\"x\""), _customer("a", results_recorded=1),
+                                       result=_result("a", T0)),
         lambda _, history: history.list_latest("a", limit=5),
         lambda _, history: history.delete_all("a"),
     ],

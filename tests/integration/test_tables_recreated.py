@@ -15,7 +15,6 @@ from azure.data.tables import UpdateMode
 
 from shared.adapters.table_common import ensure_table, on_table, storage_call, table_missing
 from shared.adapters.table_customers import TableCustomerStore
-from shared.adapters.table_history import TableHistoryStore
 from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.domain.errors import Conflict, DependencyUnavailable
 from shared.domain.models import (
@@ -162,13 +161,16 @@ def test_a_listing_of_a_deleted_table_recovers(tables, table_name):
     assert _at_most_twice(store.get_status_counts) == dict.fromkeys(Status, 0)
 
 
-def test_history_is_appended_again_after_the_table_is_deleted(tables, table_name):
-    history = TableHistoryStore(tables, table=table_name)
+def test_history_is_read_again_after_the_table_is_deleted(tables, table_name):
+    store = TableCustomerStore(tables, table=table_name)
     result = VerificationResult("c", Status.SUCCEEDED, datetime(2026, 1, 1, tzinfo=UTC), AuthMethod.TOKEN)
-    history.append(result)
+    read = store.create(_customer("c"))
+    store.replace(read, read.with_result(result), result=result)
     tables.delete_table(table_name)
-    _at_most_twice(lambda: history.append(result))
-    assert history.list_latest("c", limit=5) == [result]
+    assert _at_most_twice(lambda: store.list_latest("c", limit=5)) == []  # gone with the table, and no error
+    read = _at_most_twice(lambda: store.create(_customer("c")))
+    store.replace(read, read.with_result(result), result=result)
+    assert store.list_latest("c", limit=5) == [result]
 
 
 def test_a_settings_save_into_a_deleted_table_is_not_a_conflict(tables, table_name):

@@ -29,8 +29,27 @@ from shared.domain.models import (
 from shared.domain.secrets import SecretVersion, StoredSecret
 
 
-class InMemoryCustomerStore:
+class InMemoryHistoryStore:
+    """ports.HistoryStore; the customers' fake below is one too, as the Table Storage store is."""
+
     def __init__(self) -> None:
+        self.results: dict[str, list[VerificationResult]] = {}
+
+    def append(self, result: VerificationResult) -> None:
+        """A result in the history (tests fill a history with it; the customers' fake, as it records one)."""
+        self.results.setdefault(result.customer_id, []).append(result)
+
+    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
+        rows = sorted(self.results.get(customer_id, []), key=lambda r: r.verified_at, reverse=True)
+        return rows[:limit]
+
+    def delete_all(self, customer_id: str) -> None:
+        self.results.pop(customer_id, None)
+
+
+class InMemoryCustomerStore(InMemoryHistoryStore):
+    def __init__(self) -> None:
+        super().__init__()
         self.customers: dict[str, Customer] = {}
         self.outbox: dict[str, tuple[tuple[StatusEvent, ...], datetime]] = {}
         self._etags = itertools.count(1)
@@ -51,19 +70,23 @@ class InMemoryCustomerStore:
             raise Conflict("alreadyExists", "exists")
         return self._stamp(customer)
 
-    def replace(self, previous: Customer, customer: Customer, *, events=()) -> Customer:
+    def replace(self, previous: Customer, customer: Customer, *, events=(), result=None) -> Customer:
         current = self.customers.get(customer.customer_id)
         if current is None or current.etag != previous.etag:
             raise Conflict("modifiedConcurrently", "changed")
         self._outbox(events)
+        if result is not None:
+            self.append(result)
         return self._stamp(customer)
 
-    def replace_many(self, changes, *, events=()) -> list[Customer]:
+    def replace_many(self, changes, *, events=(), results=()) -> list[Customer]:
         for previous, customer in changes:  # all or none, as the transaction
             current = self.customers.get(customer.customer_id)
             if current is None or current.etag != previous.etag:
                 raise Conflict("modifiedConcurrently", "changed")
         self._outbox(events)
+        for result in results:
+            self.append(result)
         return [self._stamp(customer) for _, customer in changes]
 
     # The outbox (ports.EventOutbox): each write's events as one group, until relayed.
@@ -161,21 +184,6 @@ class InMemoryEventLog:
         return rows, str(start + len(rows)) if rows else mark
 
 
-class InMemoryHistoryStore:
-    def __init__(self) -> None:
-        self.results: dict[str, list[VerificationResult]] = {}
-
-    def append(self, result: VerificationResult) -> None:
-        self.results.setdefault(result.customer_id, []).append(result)
-
-    def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
-        rows = sorted(self.results.get(customer_id, []), key=lambda r: r.verified_at, reverse=True)
-        return rows[:limit]
-
-    def delete_all(self, customer_id: str) -> None:
-        self.results.pop(customer_id, None)
-
-
 class InMemoryProviderSettingsStore:
     def __init__(self) -> None:
         self.settings: ProviderSettings | None = None
@@ -265,7 +273,7 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
     )
 
     fakes = {
-        "customers": InMemoryCustomerStore, "history": InMemoryHistoryStore, "secrets": InMemorySecretStore,
+        "customers": InMemoryCustomerStore, "secrets": InMemorySecretStore,
         "provider_settings": InMemoryProviderSettingsStore, "runs": InMemoryRunStore, "work": InMemoryWorkQueue,
         "platform": ScriptedPlatform, "consent_states": InMemoryConsentStates,
         "consent_platform": ScriptedConsentPlatform, "event_log": InMemoryEventLog, "graph": ScriptedGraphReader,

@@ -40,7 +40,6 @@ def test_with_key_vault_start_up_is_quiet(monkeypatch, caplog):
 def test_build_next_to_azurite_uses_tables_and_the_local_store(tmp_path):
     from shared.adapters.local_secrets import LocalFileSecretStore
     from shared.adapters.table_customers import TableCustomerStore
-    from shared.adapters.table_history import TableHistoryStore
     from shared.adapters.table_settings import TableProviderSettingsStore
     from shared.config import load_config
 
@@ -48,7 +47,7 @@ def test_build_next_to_azurite_uses_tables_and_the_local_store(tmp_path):
                           "LOCAL_SECRETS_FILE": str(tmp_path / "s.json")})
     with bootstrap.build(config) as services:
         assert isinstance(services.customers, TableCustomerStore)
-        assert isinstance(services.history, TableHistoryStore)
+        assert services.history is services.customers  # the histories are rows of the customers' table
         assert isinstance(services.provider_settings, TableProviderSettingsStore)
         assert isinstance(services.secrets, LocalFileSecretStore)
 
@@ -72,7 +71,7 @@ def test_build_in_azure_uses_one_identity_for_tables_and_key_vault():
 
 
 def test_build_uses_each_dependency_given_and_builds_the_others(tmp_path):
-    from shared.adapters.table_history import TableHistoryStore
+    from shared.adapters.table_settings import TableProviderSettingsStore
     from shared.config import load_config
     from tests.support.fakes import InMemoryCustomerStore
     from tests.support.verification_fakes import ScriptedPlatform
@@ -83,7 +82,8 @@ def test_build_uses_each_dependency_given_and_builds_the_others(tmp_path):
     with bootstrap.build(config, customers=customers, platform=platform) as services:
         assert services.customers is customers and services.verification.customers is customers
         assert services.verification.platform is platform and services.consent.verification is services.verification
-        assert isinstance(services.history, TableHistoryStore)  # not given: the production adapter
+        assert isinstance(services.provider_settings, TableProviderSettingsStore)  # not given: the production one
+        assert services.history is customers  # not given: the customers' store, whose table holds the histories
 
 
 class Closable:

@@ -93,9 +93,9 @@ def test_the_event_is_handed_to_the_store_with_the_record_and_the_outbox_is_empt
     handed = []
     real_replace = services.customers.replace
 
-    def replace(previous, customer, *, events=()):
+    def replace(previous, customer, *, events=(), result=None):
         handed.append((customer.last_verification_status, [e.type for e in events]))
-        saved = real_replace(previous, customer, events=events)
+        saved = real_replace(previous, customer, events=events, result=result)
         assert services.customers.outbox  # written with the record, relayed only after
         return saved
 
@@ -125,9 +125,9 @@ def test_a_group_recorded_in_one_write_hands_every_event_of_the_group_to_that_wr
     writes = []
     real = services.customers.replace_many
 
-    def replace_many(changes, *, events=()):
+    def replace_many(changes, *, events=(), results=()):
         writes.append(sorted(e.customer_id for e in events))
-        return real(changes, events=events)
+        return real(changes, events=events, results=results)
 
     services.customers.replace_many = replace_many
     done = [check(services.verification, services.customers.get(f"c{n}"), in_run=True) for n in range(1, 4)]

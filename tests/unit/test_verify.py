@@ -316,12 +316,12 @@ class CountingCustomers:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def replace_many(self, changes, *, events=()):
+    def replace_many(self, changes, *, events=(), results=()):
         self.batches.append([customer.customer_id for _, customer in changes])
         if self.fail_once is not None:
             error, self.fail_once = self.fail_once, None
             raise error
-        return self.inner.replace_many(changes, events=events)
+        return self.inner.replace_many(changes, events=events, results=results)
 
 
 def checked(ctx, *cids):
