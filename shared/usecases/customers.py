@@ -17,6 +17,8 @@ from .secret_writes import new_versions, retire_quietly
 
 logger = logging.getLogger(__name__)
 
+_DELETE_ATTEMPTS = 3  # deletes tried while only verification results change the record
+
 
 def get_customer(store: CustomerStore, customer_id: str) -> Customer:
     customer = store.get(customer_id)
@@ -100,8 +102,23 @@ def _save(store: CustomerStore, existing: Customer | None, customer: Customer) -
 
 def delete_customer(store: CustomerStore, history: HistoryStore, secrets: SecretStore, customer_id: str) -> None:
     """The record goes first, under its ETag, so no write that read it can bring its secrets back; then its
-    history and the secret versions it named. What a failure leaves behind, the sweep removes."""
+    history and the secret versions it named. What a failure leaves behind, the sweep removes.
+
+    A verification result recorded between the read and the delete is no reason to refuse it (the operator is
+    not told to retry because a run happened to reach the customer): the record is read again and deleted, as
+    long as nobody edited it meanwhile (an edit or a granted consent sets `updatedAt`; a result does not).
+    An edit is a conflict: the operator deleting sees it first."""
     customer = get_customer(store, customer_id)
-    store.delete(customer)
+    for _ in range(_DELETE_ATTEMPTS):
+        try:
+            store.delete(customer)
+            break
+        except Conflict:
+            fresh = get_customer(store, customer_id)
+            if fresh.updated_at != customer.updated_at:
+                raise
+            customer = fresh
+    else:
+        raise Conflict("modifiedConcurrently", f"The customer {customer_id!r} kept changing; try again.")
     history.delete_all(customer_id)
-    retire_quietly(secrets, customer_id, customer.secret_versions)
+    retire_quietly(secrets, customer.customer_id, customer.secret_versions)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,14 @@ class RunningApp:
 
     def log_text(self) -> str:
         return self.host.log_text()
+
+    def wait_for_log(self, text: str, *, timeout: float = 30) -> str:
+        """The host's log once it holds `text` (a line written just after what the API already shows)."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log_text()):
+            assert time.monotonic() < deadline, f"{text!r} never reached the host's log"
+            time.sleep(0.2)
+        return log
 
 
 def start_app(tmp: Path, connection_string: str, extra_env: dict[str, str] | None = None,
