@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 @endpoint(bp, "runs_start", "api/runs", methods=["POST"])
 def runs_start(req: func.HttpRequest) -> func.HttpResponse:
     services = bootstrap.services()
-    run, _ = start_run(services.runs, services.work, trigger=Trigger.HTTP)
+    run, _ = start_run(services.runs, services.work, trigger=Trigger.HTTP, customers=services.customers)
     return json_response(run_view(run), status=202, headers={"Location": f"/api/runs/{run.run_id}"})
 
 
@@ -55,7 +55,7 @@ def status_verify(req: func.HttpRequest) -> func.HttpResponse:
 def verify_schedule(timer: func.TimerRequest) -> None:
     services = bootstrap.services()
     relay_quietly(services.outbox, services.events)  # status events a host that died left in the outbox
-    start_run(services.runs, services.work, trigger=Trigger.TIMER)
+    start_run(services.runs, services.work, trigger=Trigger.TIMER, customers=services.customers)
 
 
 @bp.function_name("verify_worker")

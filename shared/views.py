@@ -23,7 +23,7 @@ from .domain.models import (
     StatusListing,
     VerificationResult,
 )
-from .domain.runs import RecoveryCause, Run, is_running
+from .domain.runs import RecoveryCause, Run, is_running, shown_total
 from .expiry_views import expiring_summary, foresight_fields, provider_secret_fields
 
 
@@ -124,7 +124,7 @@ def run_view(run: Run, *, now: datetime | None = None) -> dict[str, Any]:
         "startedAt": iso(run.started_at),
         "finishedAt": iso(run.finished_at),
         "running": is_running(run, now=now or datetime.now(UTC)),
-        "total": run.total,
+        "total": shown_total(run),
         "completed": run.completed,
         "byStatus": {status.value: run.by_status.get(status, 0) for status in Status},
         "recovery": _recovery_view(run),

@@ -1,6 +1,6 @@
 """RunStore on Azure Table Storage: the VerificationRuns table, exact however many workers report at once.
 
-Each run is a partition of its own (PartitionKey = run id): the run row ("!run": trigger, startedAt,
+Each run is a partition of its own (PartitionKey = run id): the run row ("!run": trigger, startedAt, expected,
 fannedOut, finishedAt, and what recovered it: resent, stalls, causes), one marker row per enrolled customer
 (RowKey = customerId, `outcome` "pending", a Status, "gone" or "givenUp"), the row a worker rewrites to say
 it is still verifying ("~alive"), and count shards ("~count-NN": total, one column per Status and givenUp,
@@ -445,6 +445,7 @@ def run_to_entity(run: Run) -> dict[str, Any]:
         "trigger": Trigger(run.trigger).value,
         "startedAt": utc(run.started_at),
         "fannedOut": False,
+        "expected": run.expected,
     }
 
 
@@ -489,6 +490,7 @@ def run_from_entities(head: Any, shards: list[Any], counts: dict[str, int], aliv
         resent=int(head.get("resent") or 0),
         stalls=int(head.get("stalls") or 0),
         causes=causes_of(head.get("causes")),
+        expected=int(head.get("expected") or 0),
     )
 
 

@@ -40,6 +40,13 @@ class Run:
     resent: int = 0  # customers whose work was sent again after it was lost
     stalls: int = 0  # times it was found without progress while customers were outstanding
     causes: frozenset[RecoveryCause] = frozenset()
+    expected: int = 0  # the customers there were when it started (the kept status counts)
+
+
+def shown_total(run: Run) -> int:
+    """The total a run's progress is shown against: exact once it is fanned out; before, the customers there were
+    when it started, so progress reads "n of N" from the first second (or those enrolled so far, if more)."""
+    return run.total if run.fanned_out else max(run.total, run.expected)
 
 
 STALE_AFTER = timedelta(minutes=30)  # a run without progress for this long no longer counts as running

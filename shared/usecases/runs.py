@@ -30,11 +30,14 @@ ALIVE_EVERY = 20.0  # seconds a worker with verifications in flight and no resul
 MAX_STALLS = 3  # stalls recovered by sending work again; at the next one the outstanding customers are given up
 
 
-def start_run(runs: RunStore, queue: WorkQueue, *, trigger: Trigger, now: datetime | None = None) -> tuple[Run, bool]:
-    """Start a run, or return the one running; (run, started now)."""
+def start_run(runs: RunStore, queue: WorkQueue, *, trigger: Trigger, customers: CustomerStore | None = None,
+              now: datetime | None = None) -> tuple[Run, bool]:
+    """Start a run, or return the one running; (run, started now). With `customers`, the run expects as many as
+    their kept counts say (one read of a few rows), and shows its progress against that until it is fanned out."""
     now = now or datetime.now(UTC)
+    expected = sum(customers.get_status_counts().values()) if customers is not None else 0
     proposed = Run(run_id=new_run_id(now), trigger=trigger, started_at=now, finished_at=None, total=0, completed=0,
-                   by_status=dict.fromkeys(Status, 0))
+                   by_status=dict.fromkeys(Status, 0), expected=expected)
     run, started = runs.start(proposed, stale_after=STALE_AFTER)
     if started:
         queue.send([FanOut(run.run_id)])

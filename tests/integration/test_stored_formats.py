@@ -178,11 +178,12 @@ def test_a_run_is_started_in_the_stored_format(tables):
     run_id = "20261127020000-fedcba9876543210"
     store = TableRunStore(tables, table=table, clock=lambda: T0)
     store.start(Run(run_id=run_id, trigger=Trigger.HTTP, started_at=T0, finished_at=None, total=0, completed=0,
-                    by_status=dict.fromkeys(Status, 0)), stale_after=timedelta(minutes=30))
+                    by_status=dict.fromkeys(Status, 0), expected=2), stale_after=timedelta(minutes=30))
     store.enrol(run_id, ["contoso"])
+    assert store.get(run_id).expected == 2
     rows = _rows(tables, table, run_id)
     assert rows.pop("!run") == {"PartitionKey": run_id, "RowKey": "!run", "trigger": "http", "startedAt": T0,
-                                "fannedOut": False}
+                                "fannedOut": False, "expected": 2}
     assert rows.pop("contoso") == {"PartitionKey": run_id, "RowKey": "contoso", "outcome": "pending"}
     ((shard_key, shard),) = rows.items()
     assert shard_key.startswith("~count-") and shard["total"] == 1

@@ -167,3 +167,28 @@ def test_a_slow_customer_holds_up_only_itself_the_others_are_recorded_meanwhile(
     done = runs.get(run.run_id)
     assert (done.total, done.completed, done.by_status[Status.SUCCEEDED]) == (10, 10, 10)
     assert done.finished_at is not None
+
+
+def test_a_run_shows_progress_against_the_customers_there_were_when_it_started(world):
+    from shared.views import run_view
+
+    services, ctx, runs, queue = world
+    for n in range(60):
+        add(services, n)
+    run, _ = start_run(runs, queue, trigger=Trigger.HTTP, customers=services.customers)
+    shown = run_view(runs.get(run.run_id))
+    assert (shown["total"], shown["completed"]) == (60, 0)  # "0 of 60" before a single customer is enrolled
+    for n in range(10):  # deleted before the fan-out reached them: the total becomes exact once it has
+        services.customers.delete(services.customers.get(f"c{n:03d}"))
+    drain(ctx, runs, queue)
+    shown = run_view(runs.get(run.run_id))
+    assert (shown["total"], shown["completed"]) == (50, 50) and shown["finishedAt"] is not None
+
+
+def test_without_the_customers_a_run_shows_what_it_has_enrolled(world):
+    from shared.views import run_view
+
+    services, ctx, runs, queue = world
+    add(services, 1)
+    run, _ = start_run(runs, queue, trigger=Trigger.HTTP)
+    assert run_view(runs.get(run.run_id))["total"] == 0
