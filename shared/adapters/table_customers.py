@@ -404,6 +404,9 @@ def customer_to_entity(customer: Customer) -> dict[str, Any]:
             "lastConsent": _last_consent_to_json(customer.last_consent),
             "applicationSecretExpiresAt": utc(customer.application_secret_expires_at),
             "foresight": foresight_to_json(customer.foresight),
+            # The state an edit or a consent reset the record from, for the event of its next result.
+            "statusBeforeReset": Status(customer.status_before_reset).value if customer.status_before_reset else None,
+            "reasonBeforeReset": Reason(customer.reason_before_reset).value if customer.reason_before_reset else None,
             # Worked out from the two above on every write, so the expiringWithinDays filter can read it.
             "expiresAt": utc(record_outlook(customer).expires_at),
         }
@@ -431,6 +434,8 @@ def customer_from_entity(entity: Any) -> Customer:
         last_consent=_json_column(entity, "lastConsent", _last_consent_of),
         application_secret_expires_at=plain_datetime(entity.get("applicationSecretExpiresAt")),
         foresight=_json_column(entity, "foresight", foresight_of),
+        status_before_reset=status_of(entity["statusBeforeReset"]) if entity.get("statusBeforeReset") else None,
+        reason_before_reset=reason_of(entity.get("reasonBeforeReset")),
         etag=entity.metadata.get("etag"),
     )
 
