@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from ..domain.alerts.channels import AlertChannel
-from ..domain.alerts.deliveries import Delivery, DeliveryState, after_attempt, new_delivery
+from ..domain.alerts.deliveries import Delivery, DeliveryState, after_attempt, expired_before, new_delivery
 from ..domain.alerts.delivery_retry import OutcomeKind, SendOutcome
 from ..domain.alerts.digests import (
     Batch,
@@ -164,6 +164,11 @@ def send_due(ctx: AlertContext) -> tuple[int, int]:
         except Conflict:
             logger.warning("Delivery %s was changed by another instance while it was sent.", due.delivery_id)
     return attempts, sent
+
+
+def forget_expired_deliveries(deliveries: DeliveryStore, *, now: datetime | None = None) -> int:
+    """Delete the sent and failed deliveries past their retention (30 days; the maintenance step); how many."""
+    return deliveries.delete_older_than(expired_before(now or datetime.now(UTC)))
 
 
 def _attempt(ctx: AlertContext, delivery: Delivery) -> Delivery:

@@ -227,3 +227,43 @@ def test_a_customer_failing_for_a_day_is_reminded_once_from_its_stored_history(t
     assert message.payload["counts"]["stillFailing"] == 1
     assert [(c["customerId"], c["type"], c["hint"]) for c in message.payload["customers"]] == [
         ("old", "stillFailing", "Ask again.")]
+
+
+def test_deliveries_past_their_retention_are_deleted_in_every_channels_partition_a_bounded_number_a_call(
+        tables, monkeypatch, caplog):
+    import logging
+
+    from shared.adapters import table_common, table_deliveries
+
+    store = TableDeliveryStore(tables, table=_name("Dl"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    old, young = now - timedelta(days=31), now - timedelta(days=29)
+
+    def keep(channel_id: str, key: str, made: datetime, state: DeliveryState) -> str:
+        channel = AlertChannel(channel_id, ChannelKind.WEBHOOK, frozenset(EventType))
+        digest = build_digest(channel, Batch(key, None, ()), [DigestEntry(EntryKind.CONNECTION_LOST, "c", "t", made)],
+                              created_at=made)
+        delivery = new_delivery(digest, now=made)
+        if state is not DeliveryState.PENDING:
+            delivery = replace(delivery, state=state, next_attempt_at=None)
+        return store.add(delivery).delivery_id
+
+    # More than one transaction in one partition; other channels' partitions, one of a deleted channel.
+    gone = [keep("ops", f"b{n}", old, DeliveryState.SENT) for n in range(130)]
+    gone += [keep("team", f"f{n}", old, DeliveryState.FAILED) for n in range(3)] + [
+        keep("deleted", "x", old, DeliveryState.SENT)]
+    kept = {keep("team", "p", old, DeliveryState.PENDING), keep("team", "y", young, DeliveryState.SENT),
+            keep("ops", "y", young, DeliveryState.FAILED)}
+    monkeypatch.setattr(table_deliveries, "PRUNE_LIMIT", 120)
+    monkeypatch.setattr(table_common, "PROGRESS_EVERY", 50)
+    with caplog.at_level(logging.INFO, logger="shared.adapters.table_common"):
+        assert store.delete_older_than(now - timedelta(days=30)) == 120
+    progress = [r.getMessage() for r in caplog.records]
+    # Partitions in key order: "c:deleted" (1 row), then "c:ops" (a transaction of 100 passes 50 and 100 at once).
+    assert [line for line in progress if "so far" in line] == [
+        f"Table {store._on_table._name}: 101 rows deleted so far."]
+    assert any("the rest is left for the next" in line for line in progress)
+    assert store.delete_older_than(now - timedelta(days=30)) == len(gone) - 120
+    assert store.delete_older_than(now - timedelta(days=30)) == 0
+    left = {d.delivery_id for channel in ("ops", "team", "deleted") for d in store.list_recent(channel, top=200)}
+    assert left == kept
