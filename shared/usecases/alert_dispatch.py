@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import logging
 import random as random_module
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..domain.alerts.channels import AlertChannel
 from ..domain.alerts.deliveries import Delivery, DeliveryState, after_attempt, expired_before, new_delivery
@@ -75,6 +78,10 @@ class AlertContext:
     reminder_interval: timedelta
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     random: Callable[[], float] = random_module.random
+    # One gathering at a time in a process (the one context bootstrap builds): the work that ends a run and the
+    # minute's tick, or two work messages that both see the run finished, would otherwise both read all its events;
+    # the second now starts from the mark the first moved. Instances still gather at once, which costs only time.
+    gathering: AbstractContextManager[Any] = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,8 @@ class DispatchReport:
 def dispatch(ctx: AlertContext) -> DispatchReport:
     """One tick: gather what is ready into deliveries, then send those due."""
     began = time.monotonic()
-    read, made = gather(ctx)
+    with ctx.gathering:
+        read, made = gather(ctx)
     attempts, sent = send_due(ctx)
     report = DispatchReport(read, made, attempts, sent)
     if read or made or attempts:

@@ -313,7 +313,9 @@ def test_the_after_run_dispatch_and_the_minute_timer_at_once_send_one_message_pe
     world.log.append_many([StatusEvent(uuid.uuid4().hex, EventType.CONNECTION_LOST, name, "contoso.com", OK, BAD,
                                        world.now, run.run_id) for name in ("a", "b", "c")])
     meeting = threading.Barrier(2, timeout=60)
-    shared = replace(world.context(), deliveries=MeetingDeliveries(world.deliveries, meeting))
+    # Two instances, each with its own services (one process gathers one at a time: see the unit tests).
+    worker, timer = (replace(world.context(), deliveries=MeetingDeliveries(world.deliveries, meeting))
+                     for _ in range(2))
     reports, errors = {}, []
 
     def instance(name, call) -> None:
@@ -323,8 +325,8 @@ def test_the_after_run_dispatch_and_the_minute_timer_at_once_send_one_message_pe
             errors.append(error)
 
     threads = [threading.Thread(target=instance, args=("worker", lambda: dispatch_after_work(
-                   shared, encode(Chunk(run.run_id, ("a", "b", "c")))))),
-               threading.Thread(target=instance, args=("timer", lambda: dispatch(shared)))]
+                   worker, encode(Chunk(run.run_id, ("a", "b", "c")))))),
+               threading.Thread(target=instance, args=("timer", lambda: dispatch(timer)))]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -393,3 +393,27 @@ def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers(world
     assert reads == ["c007"]
     (_, reminder) = world.bodies("ops")
     assert reminder["counts"][EntryKind.STILL_FAILING.value] == 99
+
+
+def test_two_dispatches_in_one_process_gather_one_after_the_other_and_the_second_reads_only_whats_new(world):
+    import threading
+
+    world.channel("ops")
+    world.runs.set("r1", finished=True)
+    for i in range(30):
+        world.event(f"c{i:02d}", OK, BAD, at=T0, run_id="r1")
+    reports, second = {}, threading.Thread(target=lambda: reports.setdefault("second", dispatch(world.ctx)))
+    read_since = world.log.read_since
+
+    def first_read(mark, *, top):
+        if not second.is_alive() and "second" not in reports:
+            second.start()  # the other dispatch starts while this one is gathering...
+            second.join(timeout=2)  # ...and waits for it: it has not read anything meanwhile
+            assert second.is_alive()
+        return read_since(mark, top=top)
+
+    world.log.read_since = first_read
+    reports["first"] = dispatch(world.ctx)
+    second.join()
+    assert (reports["first"].events_read, reports["second"].events_read) == (30, 0)
+    assert len(world.bodies("ops")) == 1
