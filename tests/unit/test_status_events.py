@@ -190,19 +190,28 @@ def test_relaying_nothing_is_nothing(services):
     assert services.events.appended == []
 
 
-@pytest.mark.parametrize("answer, expected", [(OK, []), (failing(700082), [EventType.CONNECTION_LOST])])
-def test_a_granted_consent_records_its_verification_with_its_event_outside_runs(services, answer, expected):
+def add_password_customer(services) -> None:
     put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
         client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
         client_secret="provider-secret"))
     put_customer(services.customers, services.secrets, "c1", CustomerInput(
         tenant_id=TENANT, authentication_method=AuthMethod.PASSWORD, m365_email="a@contoso.com", password="pw"))
+
+
+def consent_granted(services, answer: TokenAnswer) -> None:
+    """Grant Consent for c1 (method token); its verification then gets `answer`."""
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
     services.consent.platform.redeemed = TokenAnswer(
         claims={}, identity={"tid": TENANT, "preferred_username": "a@contoso.com"}, refresh_token="rt-1")
     services.verification.platform.script(TENANT, answer)
     state = parse_qs(urlsplit(link.authorization_url).query)["state"][0]
     complete_consent(services.consent, {"state": state, "code": "c0de"})
+
+
+@pytest.mark.parametrize("answer, expected", [(OK, []), (failing(700082), [EventType.CONNECTION_LOST])])
+def test_a_granted_consent_records_its_verification_with_its_event_outside_runs(services, answer, expected):
+    add_password_customer(services)
+    consent_granted(services, answer)
     # A granted consent makes the record never verified; its verification is a first result from there.
     assert [e.type for e in services.events.appended] == expected
     assert all(event.run_id is None for event in services.events.appended)
@@ -283,18 +292,8 @@ def test_a_failure_after_an_edit_of_a_failing_customer_is_compared_with_that_fai
 
 
 def test_a_failure_restored_after_a_consent_is_a_restored_connection(services):
-    put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
-        client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
-        client_secret="provider-secret"))
-    put_customer(services.customers, services.secrets, "c1", CustomerInput(
-        tenant_id=TENANT, authentication_method=AuthMethod.PASSWORD, m365_email="a@contoso.com", password="pw"))
-    services.verification.platform.script(TENANT, failing(50076))
-    verify_customer(services.verification, "c1", in_run=False)
-    link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
-    services.consent.platform.redeemed = TokenAnswer(
-        claims={}, identity={"tid": TENANT, "preferred_username": "a@contoso.com"}, refresh_token="rt-1")
-    services.verification.platform.script(TENANT, OK)
-    state = parse_qs(urlsplit(link.authorization_url).query)["state"][0]
-    complete_consent(services.consent, {"state": state, "code": "c0de"})
+    add_password_customer(services)
+    verified(services, "c1", failing(50076))
+    consent_granted(services, OK)
     assert kinds(services) == [(EventType.CONNECTION_LOST, "c1"), (EventType.CONNECTION_RESTORED, "c1")]
     assert services.events.appended[-1].before == StatusPoint(Status.FAILED, Reason.MFA_REQUIRED)
