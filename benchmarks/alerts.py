@@ -8,7 +8,8 @@ fails and every customer makes a `connectionLost` event. The same run is measure
 Azurite and host: without alert channels, then with a webhook and a Teams channel at the local alert receiver.
 Prints the messages each channel received (target 1), the run's seconds in both (POST /api/runs to finishedAt),
 the seconds the worker spent dispatching the run's digests after it ended (the host's "Alerts: ... in s" line),
-and the extra time as ratios of the run without channels (target under 0.05). Nothing is asserted.
+and the extra time as ratios of the run without channels (target under 0.05); and the CPU seconds the host and
+Azurite spent during each run (less swayed by other work on the machine than the wall time). Nothing is asserted.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.verify_all import (  # noqa: E402
+    cpu_seconds,
     seed,
     start_host,
     start_simulator,
@@ -50,6 +52,7 @@ class Measurement:
     messages: dict[str, int] | None = None
     alerts_after_finish: float | None = None  # seconds from POST to the last digest taken, less the run's seconds
     tick_seconds: float = 0.0  # the minute's dispatches during the run
+    cpu: dict[str, float] | None = None  # CPU seconds the host and Azurite spent from POST to finishedAt
 
 
 def measure(sim, *, tenants: int, concurrency: int, receiver: AlertReceiver | None) -> Measurement:
@@ -69,10 +72,13 @@ def measure(sim, *, tenants: int, concurrency: int, receiver: AlertReceiver | No
                 if "signingSecret" in answer.json():
                     receiver.add_webhook(name, answer.json()["signingSecret"])
         began = time.monotonic()
+        processes = {"host": host.process.pid, "Azurite": azurite.process.pid}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         seconds, _, by_status = verify_all(host, azurite, tenants)
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
         if by_status.get("failed") != tenants:
             raise RuntimeError(f"expected every verification to fail: {by_status}")
-        result = Measurement(seconds)
+        result = Measurement(seconds, cpu=cpu)
         if receiver is not None:
             if not receiver.inbox.wait_for(lambda inbox: len(inbox.messages()) >= 2, timeout=120):
                 raise RuntimeError(f"the digests did not arrive: {receiver.inbox.attempts()}")
@@ -132,6 +138,11 @@ def main() -> None:
     base = without.run_seconds
     print(f"run time with channels / without: {with_channels.run_seconds / base:.3f} "
           f"(extra {(with_channels.run_seconds - base) / base:+.3f}; target under {EXTRA_TARGET})")
+    if without.cpu and with_channels.cpu:
+        # CPU seconds follow the code more than the machine's load does (the run's wall time follows the load).
+        for name, spent in with_channels.cpu.items():
+            print(f"{name} CPU during the run with channels / without: {spent:.1f} s / {without.cpu[name]:.1f} s = "
+                  f"{spent / without.cpu[name]:.3f}")
     print(f"alerts' work after the run / run without channels: {with_channels.dispatch_seconds / base:.3f} "
           f"(target under {EXTRA_TARGET})")
     print(f"alerts' work during the run (the minute's ticks) / run without channels: "

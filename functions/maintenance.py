@@ -1,11 +1,13 @@
 """The daily maintenance timer: retire secret versions no record names, recount the kept status counts, drop
 the per-customer markers of runs older than a week and the states of consent links that expired unused, relay
-the status events a host that died left in the outbox, and delete audit records past their 400 days."""
+the status events a host that died left in the outbox, and delete audit records past their 400 days and sent or
+failed alert deliveries past their 30."""
 import logging
 
 import azure.functions as func
 
 from shared import bootstrap
+from shared.usecases.alert_dispatch import forget_expired_deliveries
 from shared.usecases.audit import forget_expired
 from shared.usecases.consent import forget_expired_states
 from shared.usecases.events import relay_quietly
@@ -27,3 +29,4 @@ def maintenance(timer: func.TimerRequest) -> None:
     logger.info("%d expired consent states removed.", forget_expired_states(services.consent.states))
     relay_quietly(services.outbox, services.events)
     logger.info("%d audit records past their retention deleted.", forget_expired(services.audit))
+    logger.info("%d alert deliveries past their retention deleted.", forget_expired_deliveries(services.deliveries))

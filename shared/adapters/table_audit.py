@@ -21,6 +21,7 @@ from ..domain.access import Actor, ActorKind
 from ..domain.audit import AuditListing, AuditRecord
 from ..domain.errors import invalid_continuation_token
 from .table_common import (
+    PRUNE_LIMIT,
     TableAccess,
     check_page_size,
     delete_rows,
@@ -79,7 +80,8 @@ class TableAuditLog:
         first_older = f"{_inverted(moment) + 1:0{_TICKS_DIGITS}d}"
         with storage_call("delete expired audit records"):
             return self._on_table(lambda table: delete_rows(
-                table, "PartitionKey eq @pk and RowKey ge @first", {"pk": PARTITION, "first": first_older}))
+                table, "PartitionKey eq @pk and RowKey ge @first", {"pk": PARTITION, "first": first_older},
+                limit=PRUNE_LIMIT))
 
 
 # --- the entity ---------------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from ..domain.rules import MAX_PAGE_SIZE
 logger = logging.getLogger(__name__)
 
 TRANSACTION_LIMIT = 100  # operations per transaction (the service's limit; Azurite enforces it)
+PRUNE_LIMIT = 50_000  # rows a maintenance prune deletes per call (delete_rows' limit)
+PROGRESS_EVERY = 5_000  # rows between the progress lines of a long delete
 # Azure may answer a filtered query with empty pages that still carry a continuation token; follow a few
 # before handing an empty page plus token back to the caller.
 MAX_ROUND_TRIPS = 5
@@ -160,24 +162,28 @@ def delete_partition(table: TableClient, partition: str, *, between: tuple[str, 
     return delete_rows(table, query, parameters)
 
 
-def delete_rows(table: TableClient, query: str, parameters: dict[str, Any]) -> int:
-    """Delete the rows the query finds (of one partition), in transactions of at most TRANSACTION_LIMIT rows;
-    how many rows were deleted."""
+def delete_rows(table: TableClient, query: str, parameters: dict[str, Any], *, limit: int | None = None) -> int:
+    """Delete the rows the query finds, in transactions of at most TRANSACTION_LIMIT rows of one partition (a query
+    across partitions yields each partition's rows together), and at most `limit` rows when given: a prune works a
+    backlog off over its next calls instead of running past the function's time-out. Logs its progress every
+    PROGRESS_EVERY rows; how many rows were deleted."""
     rows = table.query_entities(query, parameters=parameters, select=["PartitionKey", "RowKey"],
                                 results_per_page=MAX_PAGE_SIZE)
     batch: list[tuple[str, dict[str, str]]] = []
     deleted = 0
     for row in rows:
+        if batch and (len(batch) == TRANSACTION_LIMIT or batch[0][1]["PartitionKey"] != row["PartitionKey"]):
+            deleted, batch = _delete_batch(table, batch, deleted), []
+        if limit is not None and deleted + len(batch) >= limit:
+            logger.info("Table %s: %d rows deleted, the limit of one call; the rest is left for the next.",
+                        table.table_name, limit)
+            break
         batch.append(("delete", {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]}))
-        if len(batch) == TRANSACTION_LIMIT:
-            _delete_batch(table, batch)
-            deleted, batch = deleted + len(batch), []
-    if batch:
-        _delete_batch(table, batch)
-    return deleted + len(batch)
+    return _delete_batch(table, batch, deleted) if batch else deleted
 
 
-def _delete_batch(table: TableClient, batch: list[tuple[str, dict[str, str]]]) -> None:
+def _delete_batch(table: TableClient, batch: list[tuple[str, dict[str, str]]], deleted: int) -> int:
+    """Delete one transaction's rows, after `deleted` rows before them; the rows deleted so far."""
     try:
         table.submit_transaction(batch)
     except TableTransactionError:
@@ -185,6 +191,9 @@ def _delete_batch(table: TableClient, batch: list[tuple[str, dict[str, str]]]) -
         # delete_entity ignores a 404, so finish this batch one row at a time.
         for _, row in batch:
             table.delete_entity(row["PartitionKey"], row["RowKey"])
+    if (deleted + len(batch)) // PROGRESS_EVERY > deleted // PROGRESS_EVERY:
+        logger.info("Table %s: %d rows deleted so far.", table.table_name, deleted + len(batch))
+    return deleted + len(batch)
 
 
 class TableAccess:

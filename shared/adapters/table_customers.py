@@ -448,6 +448,9 @@ def customer_to_entity(customer: Customer) -> dict[str, Any]:
             "lastConsent": _last_consent_to_json(customer.last_consent),
             "applicationSecretExpiresAt": utc(customer.application_secret_expires_at),
             "foresight": foresight_to_json(customer.foresight),
+            # The state an edit or a consent reset the record from, for the event of its next result.
+            "statusBeforeReset": Status(customer.status_before_reset).value if customer.status_before_reset else None,
+            "reasonBeforeReset": Reason(customer.reason_before_reset).value if customer.reason_before_reset else None,
             # Worked out from the two above on every write, so the expiringWithinDays filter can read it.
             "expiresAt": utc(record_outlook(customer).expires_at),
             "resultsRecorded": customer.results_recorded or None,  # none yet: no column
@@ -477,6 +480,8 @@ def customer_from_entity(entity: Any) -> Customer:
         application_secret_expires_at=plain_datetime(entity.get("applicationSecretExpiresAt")),
         foresight=_json_column(entity, "foresight", foresight_of),
         results_recorded=int_or_none(entity.get("resultsRecorded")) or 0,
+        status_before_reset=status_of(entity["statusBeforeReset"]) if entity.get("statusBeforeReset") else None,
+        reason_before_reset=reason_of(entity.get("reasonBeforeReset")),
         etag=entity.metadata.get("etag"),
     )
 

@@ -22,7 +22,7 @@ from ..domain.alerts.digests import Digest, DigestEntry, EntryKind
 from ..domain.errors import Conflict
 from ..domain.reasons import Reason
 from .table_columns import int_or_none, plain_datetime, utc, without_none
-from .table_common import TableAccess, storage_call
+from .table_common import PRUNE_LIMIT, TableAccess, delete_rows, storage_call
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,12 @@ class TableDeliveryStore:
         recent = _readable(entities)
         recent.sort(key=lambda d: (d.created_at, d.delivery_id), reverse=True)
         return recent[:top]
+
+    def delete_older_than(self, moment: datetime) -> int:
+        query = "createdAt lt @before and state ne @pending"  # every channel's partition, and deleted channels'
+        with storage_call("delete expired alert deliveries"):
+            return self._on_table(lambda table: delete_rows(
+                table, query, {"before": utc(moment), "pending": DeliveryState.PENDING.value}, limit=PRUNE_LIMIT))
 
 
 def _readable(entities: list[Any]) -> list[Delivery]:

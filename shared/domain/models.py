@@ -103,6 +103,10 @@ class Customer:
     # How many results were ever recorded for this customer: the history keeps the latest HISTORY_KEPT of them,
     # in the slots this count turns over (adapters/table_history.py).
     results_recorded: int = 0
+    # The state of the latest result when an edit or a consent reset the record to notVerified (None otherwise):
+    # the state a new result is compared with for its event (alerts.events.compared_state).
+    status_before_reset: Status | None = None
+    reason_before_reset: Reason | None = None
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -115,18 +119,26 @@ class Customer:
                                      result.aadsts_code, result.hint), results_recorded=self.results_recorded + 1)
 
     def not_verified(self) -> Customer:
-        """This record as never verified (how it is reached changed)."""
-        return self._outcome(Status.NOT_VERIFIED, None, None, None, None, None)
+        """This record as never verified (how it is reached changed), remembering the state its latest result left
+        (through further resets, until the next result)."""
+        if self.last_verification_status is Status.NOT_VERIFIED:
+            before = self.status_before_reset, self.reason_before_reset
+        else:
+            before = self.last_verification_status, self.last_verification_reason
+        return self._outcome(Status.NOT_VERIFIED, None, None, None, None, None, before_reset=before)
 
     def with_outcome_of(self, other: Customer) -> Customer:
-        """This record with the latest verification `other` holds."""
+        """This record with the latest verification `other` holds (and the state it was reset from, if it was)."""
         return self._outcome(other.last_verification_status, other.when_last_verified, other.last_verification_reason,
-                             other.last_verification_message, other.aadsts_code, other.hint)
+                             other.last_verification_message, other.aadsts_code, other.hint,
+                             before_reset=(other.status_before_reset, other.reason_before_reset))
 
     def _outcome(self, status: Status, when: datetime | None, reason: Reason | None, message: str | None,
-                 code: int | None, hint: str | None) -> Customer:
+                 code: int | None, hint: str | None, *,
+                 before_reset: tuple[Status | None, Reason | None] = (None, None)) -> Customer:
         return replace(self, last_verification_status=status, when_last_verified=when, last_verification_reason=reason,
-                       last_verification_message=message, aadsts_code=code, hint=hint)
+                       last_verification_message=message, aadsts_code=code, hint=hint,
+                       status_before_reset=before_reset[0], reason_before_reset=before_reset[1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -291,6 +291,10 @@ class DeliveryStore(Protocol):
     def list_recent(self, channel_id: str, *, top: int) -> list[Delivery]:
         """A channel's latest deliveries, newest first."""
 
+    def delete_older_than(self, moment: datetime) -> int:
+        """Delete the sent and failed deliveries made before `moment` (maintenance: deliveries.expired_before), a
+        bounded number per call (the rest on the next); how many."""
+
 
 class AlertFollower(Protocol):
     """What the alert dispatcher keeps between ticks: where it is in the event log, and operators'

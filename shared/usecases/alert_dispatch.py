@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import logging
 import random as random_module
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..domain.alerts.channels import AlertChannel
-from ..domain.alerts.deliveries import Delivery, DeliveryState, after_attempt, new_delivery
+from ..domain.alerts.deliveries import Delivery, DeliveryState, after_attempt, expired_before, new_delivery
 from ..domain.alerts.delivery_retry import OutcomeKind, SendOutcome
 from ..domain.alerts.digests import (
     Batch,
+    Digest,
     DigestEntry,
     EntryKind,
     build_digest,
@@ -44,6 +48,7 @@ from ..domain.ports import (
     SecretStore,
 )
 from ..domain.rules import HISTORY_KEPT, MAX_PAGE_SIZE
+from ..domain.runs import is_running
 from ..domain.work import decode
 from .alert_channels import channel_secrets
 
@@ -72,6 +77,10 @@ class AlertContext:
     reminder_interval: timedelta
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     random: Callable[[], float] = random_module.random
+    # One gathering at a time in a process (the one context bootstrap builds): the work that ends a run and the
+    # minute's tick, or two work messages that both see the run finished, would otherwise both read all its events;
+    # the second now starts from the mark the first moved. Instances still gather at once, which costs only time.
+    gathering: AbstractContextManager[Any] = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,8 @@ class DispatchReport:
 def dispatch(ctx: AlertContext) -> DispatchReport:
     """One tick: gather what is ready into deliveries, then send those due."""
     began = time.monotonic()
-    read, made = gather(ctx)
+    with ctx.gathering:
+        read, made = gather(ctx)
     attempts, sent = send_due(ctx)
     report = DispatchReport(read, made, attempts, sent)
     if read or made or attempts:
@@ -125,14 +135,17 @@ def gather(ctx: AlertContext) -> tuple[int, int]:
     reminders = periods.lines
     made = 0
     for batch in batches:
-        entries = _event_entries(ctx.customers, batch.events)
-        for channel in channels:
-            made += _make_delivery(ctx, channel, batch, entries, reminders.pop(channel.channel_id, []), now=now)
+        entries = [event_entry(event) for event in batch.events]
+        digests = [(channel, build_digest(channel, batch, [*entries, *reminders.pop(channel.channel_id, [])],
+                                          created_at=now)) for channel in channels]
+        for channel, digest in _with_hints(ctx.customers, batch.events, digests):
+            made += _keep_delivery(ctx, channel, digest, now=now)
     for channel in periods.due:
         if reminders.get(channel.channel_id):  # no batch carried them: a digest of their own
             # The period it closes names it: built again (a crash before the period moved on) it is the same.
             key = f"reminders:{channel.created_at}:{channel.reminded_at or 'first'}"
-            made += _make_delivery(ctx, channel, Batch(key, None, ()), [], reminders[channel.channel_id], now=now)
+            digest = build_digest(channel, Batch(key, None, ()), reminders[channel.channel_id], created_at=now)
+            made += _keep_delivery(ctx, channel, digest, now=now)
         elif channel.channel_id not in reminders:  # no one to remind yet: look again when one will be due
             _start_reminder_period(ctx.channels, channel, now=periods.next_start)
     batched = {e.event_id for batch in batches for e in batch.events}
@@ -163,6 +176,11 @@ def send_due(ctx: AlertContext) -> tuple[int, int]:
         except Conflict:
             logger.warning("Delivery %s was changed by another instance while it was sent.", due.delivery_id)
     return attempts, sent
+
+
+def forget_expired_deliveries(deliveries: DeliveryStore, *, now: datetime | None = None) -> int:
+    """Delete the sent and failed deliveries past their retention (30 days; the maintenance step); how many."""
+    return deliveries.delete_older_than(expired_before(now or datetime.now(UTC)))
 
 
 def _attempt(ctx: AlertContext, delivery: Delivery) -> Delivery:
@@ -205,18 +223,25 @@ def _read_pages(ctx: AlertContext, mark: str | None) -> tuple[list[tuple[list[St
     return pages, finished
 
 
-def _event_entries(customers: CustomerStore, events: Sequence[StatusEvent]) -> list[DigestEntry]:
-    """Each event's line, with the hint and the provider's message of the customer's record while it still fails
-    for the reason the event names."""
-    records = customers.get_many(sorted({e.customer_id for e in events if e.after.status is Status.FAILED}))
-    entries = []
-    for event in events:
-        record = records.get(event.customer_id)
-        same = (record is not None and record.last_verification_status is Status.FAILED
-                and record.last_verification_reason == event.after.reason and event.after.status is Status.FAILED)
-        entries.append(event_entry(event, hint=record.hint if same and record else None,
-                                   message=record.last_verification_message if same and record else None))
-    return entries
+def _with_hints(customers: CustomerStore, events: Sequence[StatusEvent],
+                digests: list[tuple[AlertChannel, Digest | None]]) -> list[tuple[AlertChannel, Digest]]:
+    """The digests, each event line they list given the hint and the provider's message of the customer's record
+    while it still fails for the reason the event names. Only the lines listed are looked up (at most MAX_ENTRIES a
+    digest), not every customer of the batch: a run of 10,000 failures reads 50 records, not 10,000."""
+    failed = {e.event_id: e for e in events if e.after.status is Status.FAILED}
+    listed = {line.customer_id for _, digest in digests if digest is not None for line in digest.entries
+              if line.event_id in failed}
+    records = customers.get_many(sorted(listed)) if listed else {}
+
+    def hinted(line: DigestEntry) -> DigestEntry:
+        event, record = failed.get(line.event_id or ""), records.get(line.customer_id)
+        if (event is None or record is None or record.last_verification_status is not Status.FAILED
+                or record.last_verification_reason != event.after.reason):
+            return line
+        return replace(line, hint=record.hint, message=record.last_verification_message)
+
+    return [(channel, replace(digest, entries=tuple(map(hinted, digest.entries))))
+            for channel, digest in digests if digest is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +259,10 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
     """Looked up once per period, not every tick, and with no query per customer: the customers failing now (one
     listing), less those whose failure began within the interval (the log's changes since then, read newest
     first); only a customer an operator acknowledged has its history read, to tell whether the acknowledgement
-    covers the failure it has now."""
+    covers the failure it has now. Not while a run is going: its digest carries them when it ends."""
     interval = ctx.reminder_interval
     due = [c for c in channels if period_due(c.reminded_at, now=now, interval=interval)]
-    if not due:
+    if not due or _run_in_progress(ctx.runs, now=now):
         return _Reminders([], {}, now)
     oldest = now - interval + slack(interval)
     recent = _changes_since(ctx.events, oldest)
@@ -257,6 +282,13 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
                                        customer.last_verification_message, acknowledgement))
     entries = [reminder_entry(c) for c in to_remind(failing, now=now, interval=interval)]
     return _Reminders(due, {c.channel_id: entries for c in due} if entries else {}, min(waiting, default=now))
+
+
+def _run_in_progress(runs: RunStore, *, now: datetime) -> bool:
+    """Whether a run is going: the reminders wait for its end and ride its digest, rather than read every failing
+    customer while the run's verifications need the machine (and name customers the run is about to verify)."""
+    latest = runs.list_recent(top=1)
+    return bool(latest) and is_running(latest[0], now=now)
 
 
 def _changes_since(events: EventLog, moment: datetime) -> dict[str, datetime]:
@@ -296,11 +328,9 @@ def _failing_since(history: HistoryStore, customer: Customer) -> datetime | None
     return since
 
 
-def _make_delivery(ctx: AlertContext, channel: AlertChannel, batch: Batch, entries: list[DigestEntry],
-                   reminders: list[DigestEntry], *, now: datetime) -> int:
-    """Keep the delivery of this batch's digest for `channel` (1), or none (0) when the digest is empty. A digest
-    that carries reminders starts the channel's next reminder period."""
-    digest = build_digest(channel, batch, [*entries, *reminders], created_at=now)
+def _keep_delivery(ctx: AlertContext, channel: AlertChannel, digest: Digest | None, *, now: datetime) -> int:
+    """Keep the delivery of `digest` for `channel` (1), or none (0) when there is no digest (nothing the channel
+    hears of). A digest that carries reminders starts the channel's next reminder period."""
     if digest is None:
         return 0
     ctx.deliveries.add(new_delivery(digest, now=now))

@@ -94,6 +94,8 @@ def _save(store: CustomerStore, existing: Customer | None, customer: Customer) -
         # The last verification still describes this configuration (a new secret is a new version): keep it.
         customer = customer.with_outcome_of(existing)
     else:
+        # Reset, remembering the state its latest result left: a failure restored after the edit is still news.
+        customer = customer.with_outcome_of(existing).not_verified()
         logger.info(
             "customer %s changed how it is reached; its status is back to %s", customer.customer_id, Status.NOT_VERIFIED
         )

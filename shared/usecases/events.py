@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from ..domain.alerts.events import EventFilter, EventListing, StatusEvent, StatusPoint, status_event
+from ..domain.alerts.events import EventFilter, EventListing, StatusEvent, StatusPoint, compared_state, status_event
 from ..domain.event_log import event_log_line
 from ..domain.models import Cursor, Customer, VerificationResult
 from ..domain.ports import EventLog, EventOutbox
@@ -30,11 +30,12 @@ RELAY_ROWS = 100  # outbox rows a periodic relay takes at a time
 
 
 def event_of_result(read: Customer, result: VerificationResult, *, run_id: str | None) -> StatusEvent | None:
-    """The event `result` makes when it is written over `read` (the record as read), or None."""
+    """The event `result` makes when it is written over `read` (the record as read, seen through a reset), or
+    None."""
     return status_event(
         event_id=uuid.uuid4().hex, customer_id=read.customer_id, tenant_id=read.tenant_id,
-        before=StatusPoint(read.last_verification_status, read.last_verification_reason),
-        after=StatusPoint(result.status, result.reason), at=result.verified_at, run_id=run_id,
+        before=compared_state(read), after=StatusPoint(result.status, result.reason), at=result.verified_at,
+        run_id=run_id,
     )
 
 

@@ -175,3 +175,24 @@ def _failed_once(delivery: dict | None) -> bool:
 def _last_delivery(app, channel_id: str) -> dict | None:
     views = {c["channelId"]: c for c in api(app, "GET", "/api/alerts/channels").json()["channels"]}
     return views[channel_id]["lastDelivery"]
+
+
+def test_a_lost_connection_fixed_by_a_new_password_is_reported_restored(world):
+    """The edit resets the customer to notVerified; the success after it is still a restored connection, as the
+    operator who was told "lost" needs to hear."""
+    hosts, identity, receiver, tenant, upn = world
+    app = hosts.app
+    assert api(app, "GET", "/api/status/alpha").json()["lastVerificationStatus"] == "failed"  # lost, and told
+    before = len(receiver.inbox.messages())
+    identity.update_user(upn, mfa_required=False, password="Alert-Pass-3")
+    edited = api(app, "PUT", "/api/tenants/alpha", {"tenantId": tenant.id, "authenticationMethod": "password",
+                                                    "m365Email": upn, "password": "Alert-Pass-3"})
+    assert (edited.status_code, edited.json()["lastVerificationStatus"]) == (200, "notVerified")
+    assert verify_all(app)["byStatus"]["succeeded"] == 1
+    messages = arrived(receiver, before + 2)[before:]
+    assert sorted(m.channel for m in messages) == ["ops", "team"]
+    webhook = next(m.payload for m in messages if m.channel == "ops")
+    assert webhook["counts"]["connectionRestored"] == 1 and webhook["customers"][0]["customerId"] == "alpha"
+    (event,) = api(app, "GET", "/api/events?customerId=alpha&type=connectionRestored&top=1").json()["events"]
+    assert (event["from"]["status"], event["from"]["reason"], event["to"]["status"]) == (
+        "failed", "mfaRequired", "succeeded")

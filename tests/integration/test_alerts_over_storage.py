@@ -227,3 +227,120 @@ def test_a_customer_failing_for_a_day_is_reminded_once_from_its_stored_history(t
     assert message.payload["counts"]["stillFailing"] == 1
     assert [(c["customerId"], c["type"], c["hint"]) for c in message.payload["customers"]] == [
         ("old", "stillFailing", "Ask again.")]
+
+
+def test_deliveries_past_their_retention_are_deleted_in_every_channels_partition_a_bounded_number_a_call(
+        tables, monkeypatch, caplog):
+    import logging
+
+    from shared.adapters import table_common, table_deliveries
+
+    store = TableDeliveryStore(tables, table=_name("Dl"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    old, young = now - timedelta(days=31), now - timedelta(days=29)
+
+    def keep(channel_id: str, key: str, made: datetime, state: DeliveryState) -> str:
+        channel = AlertChannel(channel_id, ChannelKind.WEBHOOK, frozenset(EventType))
+        digest = build_digest(channel, Batch(key, None, ()), [DigestEntry(EntryKind.CONNECTION_LOST, "c", "t", made)],
+                              created_at=made)
+        delivery = new_delivery(digest, now=made)
+        if state is not DeliveryState.PENDING:
+            delivery = replace(delivery, state=state, next_attempt_at=None)
+        return store.add(delivery).delivery_id
+
+    # More than one transaction in one partition; other channels' partitions, one of a deleted channel.
+    gone = [keep("ops", f"b{n}", old, DeliveryState.SENT) for n in range(130)]
+    gone += [keep("team", f"f{n}", old, DeliveryState.FAILED) for n in range(3)] + [
+        keep("deleted", "x", old, DeliveryState.SENT)]
+    kept = {keep("team", "p", old, DeliveryState.PENDING), keep("team", "y", young, DeliveryState.SENT),
+            keep("ops", "y", young, DeliveryState.FAILED)}
+    monkeypatch.setattr(table_deliveries, "PRUNE_LIMIT", 120)
+    monkeypatch.setattr(table_common, "PROGRESS_EVERY", 50)
+    with caplog.at_level(logging.INFO, logger="shared.adapters.table_common"):
+        assert store.delete_older_than(now - timedelta(days=30)) == 120
+    progress = [r.getMessage() for r in caplog.records]
+    # Partitions in key order: "c:deleted" (1 row), then "c:ops" (a transaction of 100 passes 50 and 100 at once).
+    assert [line for line in progress if "so far" in line] == [
+        f"Table {store._on_table._name}: 101 rows deleted so far."]
+    assert any("the rest is left for the next" in line for line in progress)
+    assert store.delete_older_than(now - timedelta(days=30)) == len(gone) - 120
+    assert store.delete_older_than(now - timedelta(days=30)) == 0
+    left = {d.delivery_id for channel in ("ops", "team", "deleted") for d in store.list_recent(channel, top=200)}
+    assert left == kept
+
+
+class MeetingDeliveries:
+    """The real delivery store, where two instances meet before each of its calls: both make their deliveries
+    before either lists what is due, and both list before either claims, so every step of the two dispatches
+    races the other's same step (no timing luck). Only synchronises: every call goes to Azurite."""
+
+    def __init__(self, store: TableDeliveryStore, barrier: threading.Barrier) -> None:
+        self._store, self._barrier = store, barrier
+
+    def add(self, delivery):
+        self._barrier.wait()
+        return self._store.add(delivery)
+
+    def list_due(self, *, now, top):
+        self._barrier.wait()
+        return self._store.list_due(now=now, top=top)
+
+    def replace(self, previous, delivery):
+        return self._store.replace(previous, delivery)
+
+    def list_recent(self, channel_id, *, top):
+        return self._store.list_recent(channel_id, top=top)
+
+
+def test_the_after_run_dispatch_and_the_minute_timer_at_once_send_one_message_per_channel(tables, receiver):
+    from shared.domain.runs import Run, Trigger, new_run_id
+    from shared.domain.work import Chunk, encode
+    from shared.usecases.alert_dispatch import dispatch_after_work
+
+    world = World(tables, receiver)
+    saved = put_channel(world.channels, world.secrets, world.transport, "ops",
+                        ChannelInput(ChannelKind.WEBHOOK, frozenset(EventType), url=receiver.add_webhook("ops")))
+    receiver.add_webhook("ops", saved.signing_secret)
+    put_channel(world.channels, world.secrets, world.transport, "team",
+                ChannelInput(ChannelKind.TEAMS, frozenset(EventType), url=receiver.add_teams("team")))
+    run = Run(new_run_id(world.now), Trigger.HTTP, world.now, None, 0, 0, {})
+    world.runs.start(run, stale_after=timedelta(hours=1))
+    world.runs.mark_fanned_out(run.run_id)  # no customers enrolled: finished at once
+    for name in ("a", "b", "c"):
+        world.customers.create(Customer(name, "contoso.com", AuthMethod.PASSWORD,
+                                        last_verification_status=Status.FAILED,
+                                        last_verification_reason=Reason.INVALID_CREDENTIALS))
+    world.log.append_many([StatusEvent(uuid.uuid4().hex, EventType.CONNECTION_LOST, name, "contoso.com", OK, BAD,
+                                       world.now, run.run_id) for name in ("a", "b", "c")])
+    meeting = threading.Barrier(2, timeout=60)
+    # Two instances, each with its own services (one process gathers one at a time: see the unit tests).
+    worker, timer = (replace(world.context(), deliveries=MeetingDeliveries(world.deliveries, meeting))
+                     for _ in range(2))
+    reports, errors = {}, []
+
+    def instance(name, call) -> None:
+        try:
+            reports[name] = call()
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=instance, args=("worker", lambda: dispatch_after_work(
+                   worker, encode(Chunk(run.run_id, ("a", "b", "c")))))),
+               threading.Thread(target=instance, args=("timer", lambda: dispatch(timer)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and not meeting.broken
+    # Both built both deliveries; each delivery was sent by one of them.
+    assert [reports[n].deliveries_made for n in ("worker", "timer")] == [2, 2]
+    assert reports["worker"].sent + reports["timer"].sent == 2
+    assert receiver.inbox.wait_for(lambda inbox: len(inbox.attempts()) >= 2, timeout=10)
+    attempts = receiver.inbox.attempts()
+    kept = {c: world.deliveries.list_recent(c, top=5) for c in ("ops", "team")}
+    assert all(len(d) == 1 and d[0].state is DeliveryState.SENT for d in kept.values())
+    # Every request that reached the receiver, duplicates included: one per channel, each under its delivery's id.
+    assert sorted((a.delivery_id, a.outcome) for a in attempts) == sorted(
+        (d[0].delivery_id, "accepted") for d in kept.values())
+    assert sorted((m.channel, m.delivery_id) for m in receiver.inbox.messages()) == [
+        (c, kept[c][0].delivery_id) for c in ("ops", "team")]

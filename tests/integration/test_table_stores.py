@@ -150,6 +150,17 @@ def test_unset_fields_round_trip_as_none(store, tables):
     assert "m365Email" not in row and "lastVerificationReason" not in row
 
 
+def test_the_state_a_reset_remembers_round_trips(store, tables):
+    failing = _customer("reset", last_verification_status=Status.FAILED, last_verification_reason=Reason.MFA_REQUIRED,
+                        when_last_verified=T0)
+    store.create(failing.not_verified())
+    got = store.get("reset")
+    assert (got.last_verification_status, got.status_before_reset, got.reason_before_reset) == (
+        Status.NOT_VERIFIED, Status.FAILED, Reason.MFA_REQUIRED)
+    (row,) = _raw(tables, store._name, CUSTOMER_PARTITION)
+    assert (row["statusBeforeReset"], row["reasonBeforeReset"]) == ("failed", "mfaRequired")
+
+
 def test_get_of_an_unknown_customer_is_none(store):
     store.create(_customer("known"))
     assert store.get("unknown") is None

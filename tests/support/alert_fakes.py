@@ -78,6 +78,13 @@ class InMemoryDeliveryStore:
         mine = [d for d in self.deliveries.values() if d.channel_id == channel_id]
         return sorted(mine, key=lambda d: (d.created_at, d.delivery_id), reverse=True)[:top]
 
+    def delete_older_than(self, moment: datetime) -> int:
+        gone = [key for key, d in self.deliveries.items()
+                if d.created_at < moment and d.state is not DeliveryState.PENDING]
+        for key in gone:
+            del self.deliveries[key]
+        return len(gone)
+
 
 class InMemoryAlertFollower:
     def __init__(self) -> None:

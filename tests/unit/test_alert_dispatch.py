@@ -45,8 +45,11 @@ class Runs:
     def get(self, run_id: str) -> Run | None:
         return self.runs.get(run_id)
 
-    def set(self, run_id: str, *, finished: bool) -> None:
-        self.runs[run_id] = Run(run_id, Trigger.TIMER, T0, T0 if finished else None, 0, 0, {})
+    def set(self, run_id: str, *, finished: bool, started: datetime = T0) -> None:
+        self.runs[run_id] = Run(run_id, Trigger.TIMER, started, started if finished else None, 0, 0, {})
+
+    def list_recent(self, *, top: int) -> list[Run]:
+        return sorted(self.runs.values(), key=lambda run: run.started_at, reverse=True)[:top]
 
 
 @dataclass
@@ -221,11 +224,33 @@ def test_ten_thousand_failures_in_one_run_make_one_message_per_channel(world):
     world.runs.set("r1", finished=True)
     for i in range(10_000):
         world.event(f"c{i:05d}", OK, BAD, at=T0, run_id="r1")
+    looked_up, get_many = [], world.customers.get_many
+    world.customers.get_many = lambda ids: looked_up.extend(ids) or get_many(ids)
     report = dispatch(world.ctx)
     assert (report.events_read, report.deliveries_made, report.sent) == (10_000, 2, 2)
     (body,) = world.bodies("ops")
     assert body["counts"]["connectionLost"] == 10_000
     assert (len(body["customers"]), body["more"]) == (MAX_ENTRIES, 10_000 - MAX_ENTRIES)
+    # Only the customers the digests list are read for their hints, once for both channels.
+    assert sorted(looked_up) == [c["customerId"] for c in body["customers"]]
+    assert all(c["hint"] == "Ask for a new password." for c in body["customers"])
+
+
+def test_reminders_wait_for_a_run_going_and_ride_its_digest(world):
+    _failing_for_a_day(world)
+    world.at(T0 + DAY)
+    world.runs.set("r2", finished=False, started=T0 + DAY - timedelta(minutes=1))
+    listings, list_customers = [], world.customers.list
+    world.customers.list = lambda *a, **k: listings.append(a) or list_customers(*a, **k)
+    assert dispatch(world.ctx).deliveries_made == 0 and listings == []  # no failing customer read during the run
+    world.event("b", OK, BAD, at=T0 + DAY, run_id="r2")
+    world.runs.set("r2", finished=True, started=T0 + DAY - timedelta(minutes=1))
+    world.at(T0 + DAY + timedelta(minutes=5))
+    assert dispatch(world.ctx).sent == 1
+    (body,) = world.bodies("ops")
+    assert (body["counts"]["connectionLost"], body["counts"][EntryKind.STILL_FAILING.value]) == (1, 1)
+    assert [(c["customerId"], c["type"]) for c in body["customers"]] == [("b", "connectionLost"),
+                                                                          ("a", "stillFailing")]
 
 
 def _lost_in_a_run(world):
@@ -368,3 +393,27 @@ def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers(world
     assert reads == ["c007"]
     (_, reminder) = world.bodies("ops")
     assert reminder["counts"][EntryKind.STILL_FAILING.value] == 99
+
+
+def test_two_dispatches_in_one_process_gather_one_after_the_other_and_the_second_reads_only_whats_new(world):
+    import threading
+
+    world.channel("ops")
+    world.runs.set("r1", finished=True)
+    for i in range(30):
+        world.event(f"c{i:02d}", OK, BAD, at=T0, run_id="r1")
+    reports, second = {}, threading.Thread(target=lambda: reports.setdefault("second", dispatch(world.ctx)))
+    read_since = world.log.read_since
+
+    def first_read(mark, *, top):
+        if not second.is_alive() and "second" not in reports:
+            second.start()  # the other dispatch starts while this one is gathering...
+            second.join(timeout=2)  # ...and waits for it: it has not read anything meanwhile
+            assert second.is_alive()
+        return read_since(mark, top=top)
+
+    world.log.read_since = first_read
+    reports["first"] = dispatch(world.ctx)
+    second.join()
+    assert (reports["first"].events_read, reports["second"].events_read) == (30, 0)
+    assert len(world.bodies("ops")) == 1

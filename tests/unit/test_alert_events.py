@@ -65,3 +65,15 @@ def test_a_repeat_makes_no_event_value():
 def test_event_types_are_spelled_as_the_contract():
     assert [t.value for t in EventType] == ["connectionLost", "connectionRestored", "reasonChanged",
                                             "connectionExpiring"]
+
+
+def test_a_result_after_a_reset_is_compared_with_the_state_before_the_reset():
+    from shared.domain.alerts.events import compared_state
+    from shared.domain.models import AuthMethod, Customer
+
+    never = Customer("c1", "t-1", AuthMethod.PASSWORD)
+    failing = Customer("c1", "t-1", AuthMethod.PASSWORD, last_verification_status=Status.FAILED,
+                       last_verification_reason=Reason.INVALID_CREDENTIALS)
+    assert compared_state(never) == compared_state(never.not_verified()) == NOT_VERIFIED
+    assert compared_state(failing) == compared_state(failing.not_verified().not_verified()) == FAILED_A
+    assert change_type(compared_state(failing.not_verified()), SUCCEEDED) is RESTORED

@@ -190,19 +190,28 @@ def test_relaying_nothing_is_nothing(services):
     assert services.events.appended == []
 
 
-@pytest.mark.parametrize("answer, expected", [(OK, []), (failing(700082), [EventType.CONNECTION_LOST])])
-def test_a_granted_consent_records_its_verification_with_its_event_outside_runs(services, answer, expected):
+def add_password_customer(services) -> None:
     put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
         client_id=PROVIDER, redirect_url="https://tas.example.com/authenticate/OAuth2Callback",
         client_secret="provider-secret"))
     put_customer(services.customers, services.secrets, "c1", CustomerInput(
         tenant_id=TENANT, authentication_method=AuthMethod.PASSWORD, m365_email="a@contoso.com", password="pw"))
+
+
+def consent_granted(services, answer: TokenAnswer) -> None:
+    """Grant Consent for c1 (method token); its verification then gets `answer`."""
     link = start_consent(services.consent, "c1", method=AuthMethod.TOKEN, login_hint=None)
     services.consent.platform.redeemed = TokenAnswer(
         claims={}, identity={"tid": TENANT, "preferred_username": "a@contoso.com"}, refresh_token="rt-1")
     services.verification.platform.script(TENANT, answer)
     state = parse_qs(urlsplit(link.authorization_url).query)["state"][0]
     complete_consent(services.consent, {"state": state, "code": "c0de"})
+
+
+@pytest.mark.parametrize("answer, expected", [(OK, []), (failing(700082), [EventType.CONNECTION_LOST])])
+def test_a_granted_consent_records_its_verification_with_its_event_outside_runs(services, answer, expected):
+    add_password_customer(services)
+    consent_granted(services, answer)
     # A granted consent makes the record never verified; its verification is a first result from there.
     assert [e.type for e in services.events.appended] == expected
     assert all(event.run_id is None for event in services.events.appended)
@@ -237,3 +246,54 @@ def test_a_chunk_relays_the_events_of_all_its_groups_in_one_append_before_its_ru
         handle_work(services.verification, services.runs, services.work, encode(services.work.messages.pop(0)))
     assert appends == [6] and services.customers.outbox == {}
     assert services.runs.get(run.run_id).finished_at is not None
+
+
+def edit(services, cid: str, secret: str):
+    """A PUT that changes the customer's verification inputs (a new secret): its status is back to notVerified."""
+    data = CustomerInput(tenant_id=TENANT, authentication_method=AuthMethod.APPLICATION, application_id=APP,
+                         application_secret=secret, m365_email=None)
+    customer = put_customer(services.customers, services.secrets, cid, data)[0]
+    assert customer.last_verification_status is Status.NOT_VERIFIED
+    return customer
+
+
+def test_a_failure_restored_after_an_edit_is_a_restored_connection_from_the_failure(services):
+    add(services, "c1")
+    verified(services, "c1", failing(7000222))
+    edit(services, "c1", "new-secret")
+    edit(services, "c1", "newer-secret")  # a second edit still remembers the failure
+    verified(services, "c1", OK)
+    assert kinds(services) == [(EventType.CONNECTION_LOST, "c1"), (EventType.CONNECTION_RESTORED, "c1")]
+    restored = services.events.appended[-1]
+    assert (restored.before, restored.after) == (StatusPoint(Status.FAILED, Reason.CLIENT_SECRET_EXPIRED),
+                                                 StatusPoint(Status.SUCCEEDED))
+    verified(services, "c1", OK)  # the result cleared what the reset remembered: a repeat again
+    assert len(services.events.appended) == 2
+
+
+@pytest.mark.parametrize("first", [None, OK], ids=["never verified", "succeeded"])
+def test_a_success_after_an_edit_of_a_customer_not_failing_makes_no_event(services, first):
+    add(services, "c1")
+    if first is not None:
+        verified(services, "c1", first)
+    edit(services, "c1", "new-secret")
+    verified(services, "c1", OK)
+    assert kinds(services) == []
+
+
+@pytest.mark.parametrize("answer, expected", [(failing(7000222), []), (failing(7000215), [EventType.REASON_CHANGED])],
+                         ids=["same reason", "another reason"])
+def test_a_failure_after_an_edit_of_a_failing_customer_is_compared_with_that_failure(services, answer, expected):
+    add(services, "c1")
+    verified(services, "c1", failing(7000222))
+    edit(services, "c1", "new-secret")
+    verified(services, "c1", answer)
+    assert [e.type for e in services.events.appended[1:]] == expected
+
+
+def test_a_failure_restored_after_a_consent_is_a_restored_connection(services):
+    add_password_customer(services)
+    verified(services, "c1", failing(50076))
+    consent_granted(services, OK)
+    assert kinds(services) == [(EventType.CONNECTION_LOST, "c1"), (EventType.CONNECTION_RESTORED, "c1")]
+    assert services.events.appended[-1].before == StatusPoint(Status.FAILED, Reason.MFA_REQUIRED)

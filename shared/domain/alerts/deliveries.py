@@ -8,11 +8,12 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from .delivery_retry import MAX_DELIVERY_AGE, RETRIED, OutcomeKind, SendOutcome, next_attempt
 from .digests import Digest
 
+RETENTION = timedelta(days=30)  # sent and failed deliveries are kept this long, then the maintenance step deletes them
 # Delivery ids are UUIDv5 in this namespace (a fixed random UUID) of "<channelId>\n<batch key>".
 _NAMESPACE = uuid.UUID("6f0e3c1e-5b0f-4d43-9a55-2f1d6f1f8a10")
 
@@ -66,3 +67,9 @@ def after_attempt(delivery: Delivery, outcome: SendOutcome, *, now: datetime,
         hours = int(MAX_DELIVERY_AGE.total_seconds() // 3600)
         error = f"{error}; given up after {attempts} attempts over {hours} hours"
     return replace(delivery, state=DeliveryState.FAILED, attempts=attempts, next_attempt_at=None, last_error=error)
+
+
+def expired_before(now: datetime) -> datetime:
+    """Sent and failed deliveries made before this moment are past their retention (pending ones never are: they
+    are given up MAX_DELIVERY_AGE after they were made, and then kept their retention as failed)."""
+    return now.astimezone(UTC) - RETENTION

@@ -8,7 +8,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..models import Status
+from ..models import Customer, Status
 from ..reasons import Reason
 
 
@@ -43,7 +43,8 @@ class StatusEvent:
 
 def change_type(before: StatusPoint, after: StatusPoint) -> EventType | None:
     """The event a change from `before` to `after` makes, or None for a change that tells no one anything new
-    (a repeat, a first success, a record reset to notVerified by an edit)."""
+    (a repeat, a first success, a record reset to notVerified by an edit). A result after a reset is compared with
+    the state before it (compared_state)."""
     if after.status is Status.FAILED:
         if before.status is not Status.FAILED:
             return EventType.CONNECTION_LOST
@@ -51,6 +52,16 @@ def change_type(before: StatusPoint, after: StatusPoint) -> EventType | None:
     if before.status is Status.FAILED and after.status is Status.SUCCEEDED:
         return EventType.CONNECTION_RESTORED
     return None
+
+
+def compared_state(customer: Customer) -> StatusPoint:
+    """The state a new result for `customer` is compared with: its record's, or, for a record an edit or a consent
+    reset to notVerified, the state its latest result left. The reset tells no one anything, so the operator who was
+    told "lost" hears "restored" when the edited customer succeeds, and a customer that succeeded or was never
+    verified before the edit makes no event on success."""
+    if customer.last_verification_status is Status.NOT_VERIFIED and customer.status_before_reset is not None:
+        return StatusPoint(customer.status_before_reset, customer.reason_before_reset)
+    return StatusPoint(customer.last_verification_status, customer.last_verification_reason)
 
 
 def status_event(*, event_id: str, customer_id: str, tenant_id: str, before: StatusPoint, after: StatusPoint,
