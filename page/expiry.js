@@ -25,6 +25,16 @@ export function bandOf(iso, now = Date.now()) {
   return band ? `band-${band}` : "";
 }
 
+// A connectionExpiring event in words: "Client secret expires within 7 days, on <local time> (from Microsoft Graph)";
+// null for an event recorded before events named their expiry.
+export function expiringText(event) {
+  if (!event.expiry) return null;
+  const what = WHAT[event.expiry.what] || event.expiry.what;
+  const days = event.withinDays ? ` within ${event.withinDays} ${event.withinDays === 1 ? "day" : "days"},` : "";
+  const source = SOURCES[event.expiry.source] || event.expiry.source;
+  return `${what} expires${days} on ${localTime(event.expiry.at)} (${source})`;
+}
+
 function expiryText(expiry) {
   return `${WHAT[expiry.what] || expiry.what} ${SOURCES[expiry.source] || expiry.source}: ${localTime(expiry.at)}`;
 }

@@ -24,7 +24,7 @@ from .domain.models import (
     VerificationResult,
 )
 from .domain.runs import RecoveryCause, Run, is_running
-from .expiry_views import expiring_summary, foresight_fields, provider_secret_fields
+from .expiry_views import expiring_summary, expiry_view, foresight_fields, provider_secret_fields
 
 
 def iso(value: datetime | None) -> str | None:
@@ -234,6 +234,8 @@ def event_view(event: StatusEvent) -> dict[str, Any]:
         "to": _point_view(event.after),
         "at": iso(event.at),
         "runId": event.run_id,
+        "expiry": expiry_view(event.expiry),
+        "withinDays": event.within_days,
     }
 
 

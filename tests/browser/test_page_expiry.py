@@ -96,3 +96,17 @@ def test_the_consent_links_of_password_customers_are_exported(world, open_page):
     view = requests.get(app.url("/api/tenants/pw"), timeout=30).json()
     assert view["pendingConsent"]["method"] == "token"  # the link the export made is the customer's pending one
     assert page.console_errors() == []
+
+
+def test_the_feed_says_which_expiry_comes_within_which_band(world, open_page):
+    app, _ = world
+    answer = requests.post(app.url("/api/status/in-5-days/verify"), timeout=60)  # its first result warns
+    assert answer.status_code == 200, answer.text
+    page = open_page(app)
+    page.select("events-type", "connectionExpiring")
+    page.wait(lambda: len(page.css("#events-list li.event-connectionExpiring")) == 1, "the expiring event")
+    [item] = page.css("#events-list li")
+    change = item.find_element(By.CSS_SELECTOR, ".event-change").text
+    assert change.startswith("Client secret expires within 7 days, on ") and change.endswith("(as given)"), change
+    assert "in-5-days" in item.text and "Connection expiring" in item.text
+    assert page.console_errors() == []
