@@ -106,13 +106,13 @@ def status_detail_view(detail: StatusDetail) -> dict[str, Any]:
     return {**tenant_view(detail.customer), "history": [history_view(result) for result in detail.history]}
 
 
-def provider_settings_view(settings: ProviderSettings) -> dict[str, Any]:
+def provider_settings_view(settings: ProviderSettings, *, graph_reads: bool = True) -> dict[str, Any]:
     return {
         "clientId": settings.client_id,
         "redirectUrl": settings.redirect_url,
         "clientSecretConfigured": settings.client_secret_configured,
         "updatedAt": iso(settings.updated_at),
-        **provider_secret_fields(settings),
+        **provider_secret_fields(settings, graph_reads=graph_reads),
     }
 
 
