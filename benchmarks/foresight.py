@@ -11,11 +11,18 @@ with foresight on (the day's first run, which reads Graph, then a later run, whi
 with it off, alternating. Prints the median seconds of each and the ratios on/off: the day's first run, a later
 run, and a day of four runs (VERIFY_SCHEDULE every 6 hours). Target: a day of runs at most 1.10. Nothing is
 asserted.
+
+With `--profile N`, no wall times: the day's first run is made one customer after another in this thread, twice with
+foresight on and twice off, and this thread's CPU time is measured (the simulator's threads and Azurite are not in it);
+then once each under cProfile, and foresight's entry points and the N functions whose own CPU foresight adds most
+(on minus off) are printed.
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import statistics
 import sys
 import tempfile
@@ -68,6 +75,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="profile the first run's CPU on vs off and print the N costliest differences")
     args = parser.parse_args()
     latency = args.latency_ms / 1000
     work = Path(tempfile.mkdtemp(prefix="tas-bench-foresight-"))
@@ -86,6 +95,9 @@ def main() -> None:
                 "LOCAL_SECRETS_FILE": str(work / "secrets.json"), "ENTRA_AUTHORITY_HOST": sim.authority_host,
                 "GRAPH_ENDPOINT": sim.graph_endpoint, "VERIFY_CONCURRENCY": str(args.concurrency)})
             tables = TableServiceClient.from_connection_string(azurite.connection_string)
+            if args.profile:
+                profile(config, tables, sim, tenant, args, latency)
+                return
             times: dict[str, list[float]] = {"on-first": [], "on-later": [], "off-first": [], "off-later": []}
             for round_ in range(args.rounds):
                 for mode in (("on", "off") if round_ % 2 == 0 else ("off", "on")):
@@ -110,6 +122,61 @@ def measure(config, tables, sim, tenant, args, latency: float, *, foresight: boo
                 tenant_id=tenant.id, authentication_method=AuthMethod.APPLICATION, m365_email=None,
                 application_id=APP, application_secret=SECRET))
         return run(services, ids, args.concurrency), run(services, ids, args.concurrency)
+
+
+def profile(config, tables, sim, tenant, args, latency: float) -> None:
+    """The first run's CPU in this thread, on and off, and where foresight adds to it (see the docstring)."""
+    cpu: dict[bool, list[float]] = {True: [], False: []}
+    for on in (True, False, True, False):  # without the profiler, whose overhead grows with the calls made
+        cpu[on].append(first_run_cpu(config, tables, sim, tenant, args, latency, foresight=on))
+    stats = {}
+    for on in (True, False):
+        profiler = cProfile.Profile(time.thread_time)
+        first_run_cpu(config, tables, sim, tenant, args, latency, foresight=on, profiler=profiler)
+        stats[on] = pstats.Stats(profiler).stats  # (file, line, name) -> (calls, ncalls, tottime, cumtime, callers)
+    each = {on: 1000 * min(values) / (args.customers - 1) for on, values in cpu.items()}
+    print(f"{args.customers - 1} customers verified one after another, the day's first run (one Graph read each): CPU of "
+          f"this thread a customer, least of {len(cpu[True])}: on {each[True]:.2f} ms, off {each[False]:.2f} ms "
+          f"(+{each[True] - each[False]:.2f} ms, ratio {each[True] / each[False]:.3f})")
+    print("\nforesight's entry points under cProfile (cumulative CPU s, calls):")
+    for name in ("learn", "with_foresight", "foresight_to_json", "foresight_of", "record_outlook"):
+        found = [(entry[3], entry[1]) for (_, _, function), entry in stats[True].items() if function == name]
+        if found:
+            print(f"  {name:<18} {sum(c for c, _ in found):7.3f} s {sum(n for _, n in found):6d}")
+    print(f"\nthe {args.profile} functions whose own CPU foresight adds most (on minus off, under cProfile):")
+    print(f"{'extra own s':>11} {'on calls':>9} {'off calls':>9}  function")
+    extra = {key: stats[True][key][2] - (stats[False].get(key) or (0, 0, 0.0))[2] for key in stats[True]}
+    for key in sorted(extra, key=extra.get, reverse=True)[:args.profile]:
+        file, line, name = key
+        off_calls = (stats[False].get(key) or (0, 0))[1]
+        print(f"{extra[key]:11.3f} {stats[True][key][1]:9d} {off_calls:9d}  {name} ({_short(file)}:{line})")
+
+
+def first_run_cpu(config, tables, sim, tenant, args, latency: float, *, foresight: bool,
+                  profiler: cProfile.Profile | None = None) -> float:
+    """This thread's CPU seconds to verify a fresh set of customers once, one after another."""
+    customers = TableCustomerStore(tables, table=f"Bench{uuid.uuid4().hex[:12]}")
+    graph = SlowGraph(HttpGraphReader(sim.graph_endpoint, pool_size=args.concurrency), latency)
+    with build(config, customers=customers, graph=graph, foresight=foresight) as services:
+        ids = [f"c{index:05d}" for index in range(args.customers)]
+        for customer_id in ids:
+            put_customer(customers, services.secrets, customer_id, CustomerInput(
+                tenant_id=tenant.id, authentication_method=AuthMethod.APPLICATION, m365_email=None,
+                application_id=APP, application_secret=SECRET))
+        verify_customer(services.verification, ids[0], in_run=True)  # the TLS contexts and sessions, made once
+        start = time.thread_time()
+        if profiler is not None:
+            profiler.enable()
+        for customer_id in ids[1:]:
+            verify_customer(services.verification, customer_id, in_run=True)
+        if profiler is not None:
+            profiler.disable()
+        return time.thread_time() - start
+
+
+def _short(file: str) -> str:
+    parts = Path(file).parts
+    return "/".join(parts[-3:]) if len(parts) > 3 else file
 
 
 def run(services, ids: list[str], concurrency: int) -> float:

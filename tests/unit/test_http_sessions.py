@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 import requests
+import urllib3
 
-from shared.adapters.http_sessions import pooled_session, use_environment_proxies
+from shared.adapters.graph_reader import HttpGraphReader
+from shared.adapters.http_sessions import pool_manager, pooled_session, use_environment_proxies
 from shared.adapters.msal_platform import MsalIdentityPlatform
 from shared.adapters.storage_clients import table_service_from_config
 from shared.config import StorageConfig
@@ -52,3 +54,24 @@ def test_the_storage_and_identity_clients_take_these_settings(monkeypatch):
                                     application_scope="s", pool_size=4)
     assert platform._session.proxies["https"] == "http://proxy.example:3128"
     assert platform._session.verify == "/etc/ssl/corporate.pem"
+
+
+def test_graphs_connections_take_the_proxy_and_the_bundle_the_environment_gives_once(monkeypatch, tmp_path):
+    bundle = tmp_path / "corporate.pem"
+    bundle.write_text("not read until a connection is made")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    reader = HttpGraphReader("https://graph.microsoft.com", pool_size=8)
+    monkeypatch.setenv("HTTPS_PROXY", "http://another.example:3128")  # read when the reader was made, not later
+    manager = reader._http
+    assert isinstance(manager, urllib3.ProxyManager) and manager.proxy.url == "http://proxy.example:3128"
+    options = manager.connection_pool_kw
+    assert (options["ca_certs"], options["cert_reqs"], options["maxsize"]) == (str(bundle), "CERT_REQUIRED", 8)
+
+
+def test_graphs_connections_honour_no_proxy_and_default_to_the_bundle_requests_uses(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "graph.microsoft.com")
+    manager = pool_manager("https://graph.microsoft.com", 2)
+    assert not isinstance(manager, urllib3.ProxyManager)
+    assert manager.connection_pool_kw["ca_certs"] == requests.utils.DEFAULT_CA_BUNDLE_PATH
