@@ -134,6 +134,11 @@ def main() -> None:
             if args.profile:
                 profile(config, tables, sim, args, latency)
                 return
+            # Untimed: what the first verifications of a process pay once (discovery, TLS contexts, pools) must not
+            # land on whichever mode is measured first.
+            warm_up = argparse.Namespace(**{**vars(args), "customers": min(args.customers, args.concurrency)})
+            for on in (True, False):
+                measure(config, tables, sim, warm_up, latency, foresight=on)
             times: dict[str, list[float]] = {"on-first": [], "on-later": [], "off-first": [], "off-later": []}
             for round_ in range(args.rounds):
                 for mode in (("on", "off") if round_ % 2 == 0 else ("off", "on")):

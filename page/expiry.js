@@ -80,7 +80,7 @@ export function renderForesight(summary) {
   }
 }
 
-export const BULK_LIMIT = 200; // customers per POST /api/consent
+const BULK_LIMIT = 200; // customers per POST /api/consent
 const FORMATS = { csv: "text/csv", json: "application/json" };
 
 function download(text, format) {

@@ -1,8 +1,11 @@
 """The pooled sessions read proxies and the CA bundle from the environment once, as requests would per request."""
 from __future__ import annotations
 
+import ssl
+
 import pytest
 import requests
+import trustme
 import urllib3
 
 from shared.adapters.graph_reader import HttpGraphReader
@@ -57,16 +60,22 @@ def test_the_storage_and_identity_clients_take_these_settings(monkeypatch):
 
 
 def test_graphs_connections_take_the_proxy_and_the_bundle_the_environment_gives_once(monkeypatch, tmp_path):
+    authority = trustme.CA()
     bundle = tmp_path / "corporate.pem"
-    bundle.write_text("not read until a connection is made")
+    authority.cert_pem.write_to_path(str(bundle))
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     reader = HttpGraphReader("https://graph.microsoft.com", pool_size=8)
     monkeypatch.setenv("HTTPS_PROXY", "http://another.example:3128")  # read when the reader was made, not later
+    bundle.write_text("")  # and so is the bundle: one TLS context, loaded once, for every connection
     manager = reader._http
     assert isinstance(manager, urllib3.ProxyManager) and manager.proxy.url == "http://proxy.example:3128"
     options = manager.connection_pool_kw
-    assert (options["ca_certs"], options["cert_reqs"], options["maxsize"]) == (str(bundle), "CERT_REQUIRED", 8)
+    context = options["ssl_context"]
+    assert "ca_certs" not in options and options["maxsize"] == 8
+    expected = ssl.create_default_context(cadata=authority.cert_pem.bytes().decode()).get_ca_certs()
+    assert context.get_ca_certs() == expected and expected
+    assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
 
 
 def test_graphs_connections_honour_no_proxy_and_default_to_the_bundle_requests_uses(monkeypatch):
@@ -74,4 +83,5 @@ def test_graphs_connections_honour_no_proxy_and_default_to_the_bundle_requests_u
     monkeypatch.setenv("NO_PROXY", "graph.microsoft.com")
     manager = pool_manager("https://graph.microsoft.com", 2)
     assert not isinstance(manager, urllib3.ProxyManager)
-    assert manager.connection_pool_kw["ca_certs"] == requests.utils.DEFAULT_CA_BUNDLE_PATH
+    expected = ssl.create_default_context(cafile=requests.utils.DEFAULT_CA_BUNDLE_PATH).get_ca_certs()
+    assert manager.connection_pool_kw["ssl_context"].get_ca_certs() == expected
