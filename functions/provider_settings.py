@@ -13,11 +13,14 @@ bp = func.Blueprint()
 
 @endpoint(bp, "settings_get", "api/settings", methods=["GET"])
 def settings_get(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(provider_settings_view(get_settings(bootstrap.services().provider_settings)))
+    services = bootstrap.services()
+    return json_response(provider_settings_view(get_settings(services.provider_settings),
+                                                graph_reads=services.config.provider_graph_reads))
 
 
 @endpoint(bp, "settings_put", "api/settings", methods=["PUT"])
 def settings_put(req: func.HttpRequest) -> func.HttpResponse:
     data = parsing.provider_settings_input(parsing.json_object(body_of(req)))
     services = bootstrap.services()
-    return json_response(provider_settings_view(put_settings(services.provider_settings, services.secrets, data)))
+    return json_response(provider_settings_view(put_settings(services.provider_settings, services.secrets, data),
+                                                graph_reads=services.config.provider_graph_reads))

@@ -15,8 +15,9 @@ bp = func.Blueprint()
 def status_list(req: func.HttpRequest) -> func.HttpResponse:
     query = parsing.status_query(req.params)
     services = bootstrap.services()
-    return json_response(status_list_view(list_status(services.customers, query, keys=services.token_keys,
-                                                      settings=services.provider_settings)))
+    return json_response(status_list_view(list_status(
+        services.customers, query, keys=services.token_keys, settings=services.provider_settings,
+        graph_reads=services.config.provider_graph_reads)))
 
 
 @endpoint(bp, "status_get", "api/status/{customerId}", methods=["GET"])

@@ -51,6 +51,17 @@ param requiredApplicationRoles string = 'User.Read.All'
 @description('CONSENT_SCOPES app setting: delegated scopes asked at consent.')
 param consentScopes string = 'https://graph.microsoft.com/.default'
 
+@description('PROVIDER_TENANT_ID app setting: the provider\'s own tenant (a GUID or its domain), where its app registration lives; foresight reads the provider\'s client secret and the delegated admin relationships there. Empty: those reads are off, and the views say why the expiries are unknown.')
+@maxLength(253)
+param providerTenantId string = ''
+
+@description('GDAP_CHECK app setting: read the provider\'s delegated admin relationships for expiry warnings (needs providerTenantId).')
+@allowed([
+  'true'
+  'false'
+])
+param gdapCheck string = 'false'
+
 @description('Email addresses that get an alert when a Microsoft 365 connection is lost, separated by commas; empty: the alert rule fires in the portal only.')
 param alertEmails string = ''
 
@@ -174,6 +185,8 @@ module functionApp 'modules/functionapp.bicep' = {
     verifyConcurrency: verifyConcurrency
     requiredApplicationRoles: requiredApplicationRoles
     consentScopes: consentScopes
+    providerTenantId: providerTenantId
+    gdapCheck: gdapCheck
     operatorsClientId: operatorsClientId
     operatorsTenantId: tenant().tenantId
   }

@@ -91,8 +91,8 @@ $("reload-all").addEventListener("click", (event) => whileBusy(event.currentTarg
 $("verify-all").addEventListener("click", () => follow(() => api("POST", "/api/runs")));
 $("load-more").addEventListener("click", (event) => whileBusy(event.currentTarget, () => table.more()).catch(report));
 $("add-customer").addEventListener("click", () => tenantForm.open(null));
-$("export-consent").addEventListener("click",
-  (event) => whileBusy(event.currentTarget, exportConsentLinks).catch(report));
+$("export-consent").addEventListener("click", (event) => whileBusy(event.currentTarget, () => exportConsentLinks({
+  scope: $("export-scope").value, format: $("export-format").value, shownIds: () => table.shownIds() })).catch(report));
 
 $("filters").addEventListener("submit", (event) => event.preventDefault());
 for (const select of [$("filter-status"), $("filter-method"), $("filter-expiring")]) {

@@ -1,7 +1,9 @@
-// The feed of recent changes: GET /api/events newest first (a customer's connection lost, restored, or failing for
-// another reason), filtered by type, paged over continuationToken. Text only.
+// The feed of recent changes: GET /api/events newest first (a customer's connection lost, restored, failing for
+// another reason, or expiring: which expiry, within which band), filtered by type, paged over continuationToken.
+// Text only.
 import { api } from "./api.js";
 import { $, el, showText } from "./dom.js";
+import { expiringText } from "./expiry.js";
 import { REASONS, STATUSES, fromNow, label, localTime } from "./format.js";
 
 export const EVENT_TYPES = {
@@ -24,7 +26,8 @@ function item(event, onOpen) {
   return el("li", { className: `event event-${event.type}`, attrs: { "data-event-id": event.eventId } },
     el("span", { className: "event-type", text: label(EVENT_TYPES, event.type) }),
     who,
-    el("span", { className: "event-change", text: `${point(event.from)} → ${point(event.to)}` }),
+    el("span", { className: "event-change",
+      text: expiringText(event) || `${point(event.from)} → ${point(event.to)}` }),
     el("span", { className: "event-when" },
       el("time", { text: localTime(event.at), attrs: { datetime: event.at } }),
       " ",

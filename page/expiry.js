@@ -1,6 +1,7 @@
 // Foresight on the page: the "Expires" cell of a customer (relative, coloured by warning band, or why it is not
-// known), the provider's client secret line and the expiring counts of the summary, and the bulk consent export
-// (CSV of Grant Consent links for every password customer). Text only, never HTML.
+// known), the provider's client secret line and the expiring counts of the summary, the connectionExpiring events in
+// words, and the bulk consent export (Grant Consent links for every password customer or for the customers the table
+// shows, as CSV or JSON). Text only, never HTML.
 import { api } from "./api.js";
 import { $, el, showText } from "./dom.js";
 import { fromNow, localTime } from "./format.js";
@@ -23,6 +24,16 @@ export function bandOf(iso, now = Date.now()) {
   if (left <= 0) return "expired";
   const band = BANDS.find((days) => left <= days * DAY_MS);
   return band ? `band-${band}` : "";
+}
+
+// A connectionExpiring event in words: "Client secret expires within 7 days, on <local time> (from Microsoft Graph)";
+// null for an event recorded before events named their expiry.
+export function expiringText(event) {
+  if (!event.expiry) return null;
+  const what = WHAT[event.expiry.what] || event.expiry.what;
+  const days = event.withinDays ? ` within ${event.withinDays} ${event.withinDays === 1 ? "day" : "days"},` : "";
+  const source = SOURCES[event.expiry.source] || event.expiry.source;
+  return `${what} expires${days} on ${localTime(event.expiry.at)} (${source})`;
 }
 
 function expiryText(expiry) {
@@ -69,15 +80,46 @@ export function renderForesight(summary) {
   }
 }
 
-// Downloads the Grant Consent links of every password customer as CSV (the API makes the CSV safe to open).
-export async function exportConsentLinks() {
-  const csv = await api("POST", "/api/consent", { allPasswordCustomers: true }, { accept: "text/csv" });
-  const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
-  const link = el("a", { attrs: { href: url, download: "consent-links.csv" } });
+const BULK_LIMIT = 200; // customers per POST /api/consent
+const FORMATS = { csv: "text/csv", json: "application/json" };
+
+function download(text, format) {
+  const url = URL.createObjectURL(new Blob([text], { type: FORMATS[format] }));
+  const link = el("a", { attrs: { href: url, download: `consent-links.${format}` } });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
-  const rows = Math.max(csv.trim().split("\r\n").length - 1, 0);
-  showText($("export-state"), `${rows} consent ${rows === 1 ? "link" : "links"} exported.`);
+}
+
+// The links of `ids`, BULK_LIMIT a request, as one CSV (one header) or one JSON document, in the order given.
+async function linksOf(ids, format) {
+  const parts = [];
+  for (let start = 0; start < ids.length; start += BULK_LIMIT) {
+    parts.push(await api("POST", "/api/consent", { customerIds: ids.slice(start, start + BULK_LIMIT) },
+      { accept: FORMATS[format] }));
+  }
+  if (format === "json") return JSON.stringify({ links: parts.flatMap((part) => part.links) }, null, 2);
+  // The header is the first line of each part (no cell of it is quoted): keep the first part's only.
+  return parts.map((csv, n) => (n ? csv.slice(csv.indexOf("\r\n") + 2) : csv)).join("");
+}
+
+// Downloads Grant Consent links (the API makes each CSV cell safe to open in a spreadsheet): for every password
+// customer, or for the customers `shownIds()` names (those the table shows: its filters and search).
+export async function exportConsentLinks({ scope, format, shownIds }) {
+  let answer;
+  if (scope === "shown") {
+    const ids = shownIds();
+    if (!ids.length) {
+      showText($("export-state"), "No customers are shown: nothing to export.");
+      return;
+    }
+    answer = { text: await linksOf(ids, format), rows: ids.length }; // a row per customer asked for
+  } else {
+    const body = await api("POST", "/api/consent", { allPasswordCustomers: true }, { accept: FORMATS[format] });
+    answer = format === "json" ? { text: JSON.stringify(body, null, 2), rows: body.links.length }
+      : { text: body, rows: Math.max(body.trim().split("\r\n").length - 1, 0) };
+  }
+  download(answer.text, format);
+  showText($("export-state"), `${answer.rows} consent ${answer.rows === 1 ? "link" : "links"} exported.`);
 }

@@ -127,6 +127,10 @@ export function createTable({ onOpen, onVerify }) {
       fresh.hidden = !matches(fresh);
       old.replaceWith(fresh);
     },
+    // The Customer Ids of the rows shown (loaded, and matching the search), in table order.
+    shownIds() {
+      return [...body.rows].filter((tr) => !tr.hidden).map((tr) => tr.dataset.id);
+    },
     remove(customerId) {
       const old = body.querySelector(`tr[data-id="${CSS.escape(customerId)}"]`);
       if (old) {

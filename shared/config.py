@@ -85,6 +85,11 @@ class AppConfig:
     website_hostname: str | None = None  # the platform's WEBSITE_HOSTNAME: where a function key is checked
     page_url: str = LOCAL_PAGE_URL  # the status page, which alert messages link to
 
+    @property
+    def provider_graph_reads(self) -> bool:
+        """Whether foresight reads the provider's client secret (and relationships) from Graph: a tenant is set."""
+        return self.provider_tenant_id is not None
+
 
 def connection_string(value: str) -> str:
     """The storage connection string a setting means: the UseDevelopmentStorage=true shorthand is local Azurite."""

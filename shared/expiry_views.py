@@ -55,12 +55,13 @@ def foresight_fields(customer: Customer) -> dict[str, Any]:
     }
 
 
-def provider_secret_fields(settings: ProviderSettings) -> dict[str, Any]:
-    """The settings' `clientSecretExpiresAt` (the operator's date) and `clientSecretExpiry` (what is known)."""
+def provider_secret_fields(settings: ProviderSettings, *, graph_reads: bool = True) -> dict[str, Any]:
+    """The settings' `clientSecretExpiresAt` (the operator's date) and `clientSecretExpiry` (what is known;
+    `graph_reads` False: PROVIDER_TENANT_ID is empty)."""
     return {
         "clientSecretExpiresAt": (_iso(settings.client_secret_expires_at)
                                   if settings.client_secret_expires_at is not None else None),
-        "clientSecretExpiry": part_view(provider_secret_part(settings)),
+        "clientSecretExpiry": part_view(provider_secret_part(settings, graph_reads=graph_reads)),
     }
 
 

@@ -24,7 +24,7 @@ from .domain.models import (
     VerificationResult,
 )
 from .domain.runs import RecoveryCause, Run, is_running, shown_total
-from .expiry_views import expiring_summary, foresight_fields, provider_secret_fields
+from .expiry_views import expiring_summary, expiry_view, foresight_fields, provider_secret_fields
 
 
 def iso(value: datetime | None) -> str | None:
@@ -106,13 +106,13 @@ def status_detail_view(detail: StatusDetail) -> dict[str, Any]:
     return {**tenant_view(detail.customer), "history": [history_view(result) for result in detail.history]}
 
 
-def provider_settings_view(settings: ProviderSettings) -> dict[str, Any]:
+def provider_settings_view(settings: ProviderSettings, *, graph_reads: bool = True) -> dict[str, Any]:
     return {
         "clientId": settings.client_id,
         "redirectUrl": settings.redirect_url,
         "clientSecretConfigured": settings.client_secret_configured,
         "updatedAt": iso(settings.updated_at),
-        **provider_secret_fields(settings),
+        **provider_secret_fields(settings, graph_reads=graph_reads),
     }
 
 
@@ -234,6 +234,8 @@ def event_view(event: StatusEvent) -> dict[str, Any]:
         "to": _point_view(event.after),
         "at": iso(event.at),
         "runId": event.run_id,
+        "expiry": expiry_view(event.expiry),
+        "withinDays": event.within_days,
     }
 
 

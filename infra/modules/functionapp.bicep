@@ -73,6 +73,17 @@ param requiredApplicationRoles string
 @description('CONSENT_SCOPES: delegated scopes asked at consent.')
 param consentScopes string
 
+@description('PROVIDER_TENANT_ID: the provider\'s own tenant, for foresight\'s Graph reads of its client secret and its delegated admin relationships; empty: those reads are off.')
+@maxLength(253)
+param providerTenantId string
+
+@description('GDAP_CHECK: read the provider\'s delegated admin relationships for expiry warnings.')
+@allowed([
+  'true'
+  'false'
+])
+param gdapCheck string
+
 @description('OPERATORS_CLIENT_ID: client id of the operators\' app registration; empty: sign-in is off.')
 @maxLength(36)
 param operatorsClientId string
@@ -195,6 +206,14 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'CONSENT_SCOPES'
           value: consentScopes
+        }
+        {
+          name: 'PROVIDER_TENANT_ID'
+          value: providerTenantId
+        }
+        {
+          name: 'GDAP_CHECK'
+          value: gdapCheck
         }
         {
           // Operators' sign-in (signin.bicep): the app requires a principal or a function key when this is set.

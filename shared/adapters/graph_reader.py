@@ -1,10 +1,10 @@
 """GraphReader over HTTPS: what Microsoft Graph knows of expiries, read with an access token the caller claimed.
 
-One pooled session for Graph (http_sessions), the retry policy of the design (retries.py: 429 waits for its
-Retry-After, 5xx, resets and time-outs back off, within the attempts and the caller's deadline). Every answer is
-data or a `ReadUnknown` with its reason: 401 tokenRejected, 403 permissionMissing, 404 notFound, 429 after retries
-throttled, 5xx or the network after retries unreachable, anything else unexpectedAnswer. Nothing is raised for
-what Graph or the network did, and no token or secret reaches a log line or a message.
+One pool of connections for Graph (http_sessions.pool_manager), the retry policy of the design (retries.py: 429
+waits for its Retry-After, 5xx, resets and time-outs back off, within the attempts and the caller's deadline).
+Every answer is data or a `ReadUnknown` with its reason: 401 tokenRejected, 403 permissionMissing, 404 notFound,
+429 after retries throttled, 5xx or the network after retries unreachable, anything else unexpectedAnswer. Nothing
+is raised for what Graph or the network did, and no token or secret reaches a log line or a message.
 
 The bearer token goes only to the configured Graph endpoint: a redirect is not followed, and an
 `@odata.nextLink` to another origin is refused.
@@ -19,13 +19,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import requests
+import urllib3
+from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.exceptions import TimeoutError as RequestTimeout
 
 from ..domain.expiry import UnknownReason
 from ..domain.expiry_credentials import AppCredentials, KeyCredential, PasswordCredential
 from ..domain.expiry_gdap import DelegatedAdminRelationship
 from ..domain.expiry_reads import ReadUnknown
-from .http_sessions import pooled_session, use_environment_proxies
+from .http_sessions import pool_manager
 from .retries import DEFAULT_POLICY, Retrying, RetryPolicy, retry_after
 
 logger = logging.getLogger(__name__)
@@ -51,11 +53,10 @@ class HttpGraphReader:
         self._page_size = page_size
         self._origin = _origin(self._graph)
         self._retrying = Retrying(policy, sleep=sleep)
-        self._session = pooled_session(pool_size)
-        use_environment_proxies(self._session, self._graph)
+        self._http = pool_manager(self._graph, pool_size)
 
     def close(self) -> None:
-        self._session.close()
+        self._http.clear()
 
     def application_credentials(
         self, *, access_token: str, application_id: str, deadline: float,
@@ -100,13 +101,14 @@ class HttpGraphReader:
         for attempt, timeout in self._retrying.attempts(deadline):
             wait_for: float | None = None
             try:
-                response = self._session.get(url, headers=headers, timeout=timeout, allow_redirects=False)
-            except requests.Timeout:
-                problem = ReadUnknown(UnknownReason.UNREACHABLE, "Microsoft Graph did not answer in time.")
-            except requests.RequestException:
-                problem = ReadUnknown(UnknownReason.UNREACHABLE, "Microsoft Graph could not be reached.")
+                response = self._http.request("GET", url, headers=headers, redirect=False, retries=False,
+                                              timeout=urllib3.Timeout(connect=timeout, read=timeout))
+            except HTTPError as err:
+                cause = err.reason if isinstance(err, MaxRetryError) else err
+                problem = ReadUnknown(UnknownReason.UNREACHABLE, "Microsoft Graph did not answer in time."
+                                      if isinstance(cause, RequestTimeout) else "Microsoft Graph could not be reached.")
             else:
-                status = response.status_code
+                status = response.status
                 if status == 200:
                     return _json_object(response)
                 if status == 429:
@@ -123,14 +125,14 @@ class HttpGraphReader:
         return problem
 
 
-def _refused(status: int, response: requests.Response) -> ReadUnknown:
+def _refused(status: int, response: urllib3.BaseHTTPResponse) -> ReadUnknown:
     reason, message = _ANSWERED.get(status, (UnknownReason.UNEXPECTED_ANSWER,
                                              f"Microsoft Graph answered HTTP {status}."))
     code = _error_code(response)
     return ReadUnknown(reason, f"{message[:-1]}: {code}." if code else message)
 
 
-def _error_code(response: requests.Response) -> str | None:
+def _error_code(response: urllib3.BaseHTTPResponse) -> str | None:
     """Graph's error code (`Authorization_RequestDenied`...): a word from Graph's catalogue, safe to show."""
     try:
         code = response.json()["error"]["code"]
@@ -139,7 +141,7 @@ def _error_code(response: requests.Response) -> str | None:
     return code if isinstance(code, str) and code.replace("_", "").isalnum() and len(code) <= 80 else None
 
 
-def _json_object(response: requests.Response) -> dict[str, Any] | ReadUnknown:
+def _json_object(response: urllib3.BaseHTTPResponse) -> dict[str, Any] | ReadUnknown:
     try:
         body = response.json()
     except ValueError:

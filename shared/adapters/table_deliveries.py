@@ -23,6 +23,7 @@ from ..domain.errors import Conflict
 from ..domain.reasons import Reason
 from .table_columns import int_or_none, plain_datetime, utc, without_none
 from .table_common import PRUNE_LIMIT, TableAccess, delete_rows, storage_call
+from .table_foresight import expiry_of, part_to_data
 
 logger = logging.getLogger(__name__)
 
@@ -141,16 +142,18 @@ def digest_to_json(digest: Digest) -> dict[str, Any]:
         "createdAt": digest.created_at.isoformat(), "test": digest.test, "more": digest.more,
         "counts": {kind.value: count for kind, count in digest.counts.items()},
         "entries": [[e.kind.value, e.customer_id, e.tenant_id, e.at.isoformat(), e.reason, e.previous_reason, e.hint,
-                     e.message, e.event_id] for e in digest.entries],
+                     e.message, e.event_id, part_to_data(e.expiry), e.within_days] for e in digest.entries],
     }
 
 
 def digest_from_json(data: dict[str, Any]) -> Digest:
+    # A digest kept before entries named their expiry has nine values a line.
     entries = tuple(
         DigestEntry(kind=EntryKind(kind), customer_id=customer_id, tenant_id=tenant_id, at=datetime.fromisoformat(at),
                     reason=_reason(reason), previous_reason=_reason(previous), hint=hint, message=message,
-                    event_id=event_id)
-        for kind, customer_id, tenant_id, at, reason, previous, hint, message, event_id in data["entries"])
+                    event_id=event_id, expiry=expiry_of(expiring[0] if expiring else None),
+                    within_days=expiring[1] if len(expiring) > 1 and isinstance(expiring[1], int) else None)
+        for kind, customer_id, tenant_id, at, reason, previous, hint, message, event_id, *expiring in data["entries"])
     return Digest(channel_id=data["channelId"], batch_key=data["batchKey"], run_id=data["runId"],
                   created_at=datetime.fromisoformat(data["createdAt"]),
                   counts={EntryKind(kind): int(count) for kind, count in data["counts"].items()},

@@ -42,6 +42,7 @@ from .table_common import (
     keys_of_cursor,
     storage_call,
 )
+from .table_foresight import expiry_of, part_to_data
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +211,7 @@ def event_to_record(event: StatusEvent) -> dict[str, Any]:
         "toStatus": Status(event.after.status).value,
         "toReason": Reason(event.after.reason).value if event.after.reason else None,
         "at": utc(event.at).isoformat(), "runId": event.run_id,
+        "expiry": part_to_data(event.expiry), "withinDays": event.within_days,
     })
 
 
@@ -222,6 +224,8 @@ def event_from_record(record: Any) -> StatusEvent:
         after=StatusPoint(Status(record["toStatus"]), _reason(record.get("toReason"))),
         at=datetime.fromisoformat(record["at"]),
         run_id=record.get("runId"),
+        expiry=expiry_of(record.get("expiry")),
+        within_days=record.get("withinDays") if isinstance(record.get("withinDays"), int) else None,
     )
 
 

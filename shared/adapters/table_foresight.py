@@ -66,6 +66,13 @@ def part_of(data: Any, what: ExpiryKind) -> Part:
         return ExpiryUnknown(what, UnknownReason.UNEXPECTED_ANSWER, "The stored expiry cannot be read.")
 
 
+def expiry_of(data: Any) -> Expiry | None:
+    """A known expiry kept beside something else (a connectionExpiring event, a digest's line): None when none was
+    kept (an older row) or it cannot be read, so the row still reads."""
+    part = part_of(data, ExpiryKind.CLIENT_SECRET)
+    return part if isinstance(part, Expiry) else None
+
+
 def read_to_data(read: KeptRead | None) -> dict[str, Any] | None:
     if read is None:
         return None

@@ -53,6 +53,7 @@ class UnknownReason(enum.StrEnum):
     NO_MATCHING_CREDENTIAL = "noMatchingCredential"  # Graph answered; none of the app's secrets is the stored one
     NOT_READ_YET = "notReadYet"  # no read has been made yet and the operator gave no date
     NO_REDEMPTION_RECORDED = "noRedemptionRecorded"  # no redemption of the refresh token is known
+    PROVIDER_TENANT_NOT_SET = "providerTenantNotSet"  # PROVIDER_TENANT_ID is empty: the provider's reads are off
 
 
 # Failures that may pass by themselves; the others change only when someone changes something.

@@ -90,10 +90,24 @@ def record_outlook(customer: Customer) -> Outlook:
 
 
 
-def provider_secret_part(settings: ProviderSettings | None) -> Part:
-    """The provider's client secret's expiry as its settings know it; None when no secret is configured."""
+PROVIDER_SECRET_NOT_READ = ("Not read from Microsoft Graph: PROVIDER_TENANT_ID (the provider's own tenant) is not set. "
+                            "Set it, or give clientSecretExpiresAt in the settings.")
+GDAP_NOT_READ = ("GDAP_CHECK is on, but PROVIDER_TENANT_ID (the provider's own tenant, where the relationships are "
+                 "read) is not set.")
+
+
+def provider_secret_part(settings: ProviderSettings | None, *, graph_reads: bool = True) -> Part:
+    """The provider's client secret's expiry as its settings know it; None when no secret is configured.
+    `graph_reads` False (PROVIDER_TENANT_ID is empty): never read from Graph, so only the operator's date is known,
+    or why none is."""
     if settings is None or not settings.client_secret_configured:
         return None
+    if not graph_reads:
+        if settings.client_secret_expires_at is None:
+            return ExpiryUnknown(ExpiryKind.PROVIDER_CLIENT_SECRET, UnknownReason.PROVIDER_TENANT_NOT_SET,
+                                 PROVIDER_SECRET_NOT_READ)
+        return Expiry(ExpiryKind.PROVIDER_CLIENT_SECRET, ExpirySource.OPERATOR, settings.client_secret_expires_at,
+                      settings.client_secret_version or "")
     return operator_or_graph(settings.client_secret_graph, settings.client_secret_read,
                              what=ExpiryKind.PROVIDER_CLIENT_SECRET, operator_at=settings.client_secret_expires_at,
                              credential_id=settings.client_secret_version or "")

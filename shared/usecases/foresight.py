@@ -23,7 +23,7 @@ from typing import Any
 
 from ..domain.classification import Failure
 from ..domain.errors import Conflict, DependencyUnavailable
-from ..domain.expiry import Expiry, ExpiryKind, Part, UnknownReason
+from ..domain.expiry import Expiry, ExpiryKind, ExpiryUnknown, Part, UnknownReason
 from ..domain.expiry_consent import consent_drift
 from ..domain.expiry_credentials import AppCredentials, client_secret_expiry, secret_hint
 from ..domain.expiry_events import ExpiringWarning, with_warnings
@@ -36,7 +36,7 @@ from ..domain.expiry_reads import (
     provider_read_key,
     relationships_read_key,
 )
-from ..domain.expiry_record import Foresight, provider_secret_part
+from ..domain.expiry_record import GDAP_NOT_READ, Foresight, provider_secret_part
 from ..domain.models import AuthMethod, Customer, ProviderSettings
 from ..domain.ports import GraphReader, IdentityPlatform, ProviderSettingsStore
 from ..domain.secrets import SecretKind
@@ -68,6 +68,7 @@ class ForesightReads:
         self.consent_scopes = consent_scopes
         self._provider_tenant = provider_tenant_id
         self.gdap_check = gdap_check and bool(provider_tenant_id)  # the listing is read in the provider's tenant
+        self._gdap_without_tenant = gdap_check and not provider_tenant_id  # asked for, but cannot be read
         self._lock = threading.Lock()  # one reader at a time for the shared reads: one request, not one per thread
         self._provider_read: tuple[KeptRead, Part] | None = None
         self._gdap_read: tuple[KeptRead, Relationships] | None = None
@@ -99,6 +100,9 @@ class ForesightReads:
             dated = [item.reason.value for item in gdap.findings
                      if isinstance(gdap.expiry, Expiry) and gdap.expiry.credential_id == item.relationship_id]
             learnt = dataclasses.replace(learnt, gdap=gdap.expiry, gdap_reason=dated[0] if dated else None)
+        elif self._gdap_without_tenant:
+            learnt = dataclasses.replace(learnt, gdap_reason=None, gdap=ExpiryUnknown(
+                ExpiryKind.GDAP_RELATIONSHIP, UnknownReason.PROVIDER_TENANT_NOT_SET, GDAP_NOT_READ))
         return learnt
 
     def _application(self, customer: Customer, learnt: Foresight, seen: Seen, *, force: bool, now: datetime,
@@ -120,7 +124,7 @@ class ForesightReads:
         """The provider's client secret's expiry: Graph's (read once a day for every customer), else the
         operator's date, else why it is unknown."""
         if settings is None or self._provider_tenant is None:
-            return provider_secret_part(settings)
+            return provider_secret_part(settings, graph_reads=self._provider_tenant is not None)
         key = provider_read_key(credential.client_id, settings.client_secret_version or "")
         with self._lock:
             kept = self._provider_read

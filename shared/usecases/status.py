@@ -15,10 +15,10 @@ from .token_key import TokenKey
 
 def list_status(
     store: CustomerStore, query: StatusQuery, *, keys: TokenKey, now: datetime | None = None,
-    settings: ProviderSettingsStore | None = None,
+    settings: ProviderSettingsStore | None = None, graph_reads: bool = True,
 ) -> StatusListing:
     """One listing, with the counts over every customer (kept by the store as customers change: no scan). With
-    `settings`, also foresight's summary (usecases/expiry_status.py)."""
+    `settings`, also foresight's summary (usecases/expiry_status.py; `graph_reads`: PROVIDER_TENANT_ID is set)."""
     now = now or datetime.now(UTC)
     within = query.expiring_within_days
     flt = CustomerFilter(status=query.status, method=query.method,
@@ -29,7 +29,9 @@ def list_status(
     token = (continuation.encode(listing.next, flt, keys.current(), expiring_within_days=within)
              if listing.next is not None else None)
     answer = StatusListing(generated_at=now, counts=counts, customers=listing.customers, continuation_token=token)
-    return with_expiring_summary(answer, store, settings, now=now) if settings is not None else answer
+    if settings is None:
+        return answer
+    return with_expiring_summary(answer, store, settings, now=now, graph_reads=graph_reads)
 
 
 def status_detail(store: CustomerStore, history: HistoryStore, customer_id: str) -> StatusDetail:

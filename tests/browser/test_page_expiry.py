@@ -2,6 +2,9 @@
 filter, the provider's client secret line and expiring counts in the summary, and the bulk consent export."""
 from __future__ import annotations
 
+import csv
+import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -95,4 +98,60 @@ def test_the_consent_links_of_password_customers_are_exported(world, open_page):
     page.wait_text("export-state", "1 consent link exported.")
     view = requests.get(app.url("/api/tenants/pw"), timeout=30).json()
     assert view["pendingConsent"]["method"] == "token"  # the link the export made is the customer's pending one
+    assert page.console_errors() == []
+
+
+def downloaded(page, folder, name):
+    """The text of the file the page downloaded into `folder` under `name`, once it is whole."""
+    path = folder / name
+    page.wait(lambda: path.exists() and not list(folder.glob("*.crdownload")), f"the download {name}")
+    return path.read_text(encoding="utf-8")
+
+
+def test_the_consent_links_of_the_customers_shown_are_exported_as_json_and_csv(world, open_page, tmp_path):
+    app, customers = world
+    page = open_page(app)
+    page.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    page.wait_rows(set(customers), "every customer")
+    page.select("filter-expiring", "30")
+    page.wait_rows({"in-5-days", "in-20-days"}, "those expiring within 30 days")
+    page.select("export-scope", "shown")
+    page.select("export-format", "json")
+    page.by_id("export-consent").click()
+    page.wait_text("export-state", "2 consent links exported.")
+    links = json.loads(downloaded(page, tmp_path, "consent-links.json"))["links"]
+    assert [link["customerId"] for link in links] == page.visible_ids() == ["in-20-days", "in-5-days"]
+    assert all("/oauth2/v2.0/authorize?" in link["authorizationUrl"] and link["error"] is None for link in links)
+
+    page.select("filter-expiring", "")
+    page.wait_rows(set(customers), "every customer again")
+    page.type_into("search", "in-200")
+    page.wait_rows({"in-200-days"}, "the customer the search finds")
+    page.select("export-format", "csv")
+    page.by_id("export-consent").click()
+    page.wait_text("export-state", "1 consent link exported.")
+    rows = list(csv.DictReader(io.StringIO(downloaded(page, tmp_path, "consent-links.csv"))))
+    assert [(row["customerId"], row["error"]) for row in rows] == [("in-200-days", "")]
+    assert "/oauth2/v2.0/authorize?" in rows[0]["authorizationUrl"]
+    assert requests.get(app.url("/api/tenants/in-200-days"), timeout=30).json()["pendingConsent"]["method"] == "token"
+
+    page.type_into("search", "nobody")
+    page.wait_rows(set(), "no customer")
+    page.by_id("export-consent").click()
+    page.wait_text("export-state", "No customers are shown: nothing to export.")
+    assert page.console_errors() == []
+
+
+def test_the_feed_says_which_expiry_comes_within_which_band(world, open_page):
+    app, _ = world
+    answer = requests.post(app.url("/api/status/in-5-days/verify"), timeout=60)  # its first result warns
+    assert answer.status_code == 200, answer.text
+    page = open_page(app)
+    page.select("events-type", "connectionExpiring")
+    page.wait(lambda: [li.get_attribute("class") for li in page.css("#events-list li")] == [
+        "event event-connectionExpiring"], "the expiring event alone in the filtered feed")
+    [item] = page.css("#events-list li")
+    change = item.find_element(By.CSS_SELECTOR, ".event-change").text
+    assert change.startswith("Client secret expires within 7 days, on ") and change.endswith("(as given)"), change
+    assert "in-5-days" in item.text and "Connection expiring" in item.text
     assert page.console_errors() == []

@@ -92,6 +92,14 @@ def test_the_filter_and_the_summary(world):
     assert (bad.status_code, bad.json()["error"]["target"]) == (400, "expiringWithinDays")
 
 
+def test_each_connection_expiring_event_names_the_expiry_and_band_that_made_it(world):
+    app, ends = world
+    events = requests.get(app.url("/api/events"), params={"type": "connectionExpiring"}, timeout=30).json()["events"]
+    assert sorted((e["customerId"], e["expiry"], e["withinDays"]) for e in events) == [
+        ("app-5d", {"what": "clientSecret", "source": "graph", "at": iso(ends["app"])}, 7),
+        ("pw-gdap", {"what": "gdapRelationship", "source": "graph", "at": iso(ends["gdap"])}, 30)]
+
+
 def test_bulk_consent_as_json_csv_and_errors(world):
     app, _ = world
     answer = requests.post(app.url("/api/consent"), json={"allPasswordCustomers": True}, timeout=30)

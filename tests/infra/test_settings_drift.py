@@ -26,7 +26,7 @@ from .support import ROOT, app_settings, function_app_bicep, resolve_default
 # The design's settings table: each one is an app setting in Azure, even where code has a default.
 DESIGN_SETTINGS = (
     "AzureWebJobsStorage", "KEY_VAULT_URL", "ENTRA_AUTHORITY_HOST", "GRAPH_ENDPOINT", "VERIFY_SCHEDULE",
-    "VERIFY_CONCURRENCY", "REQUIRED_APPLICATION_ROLES", "CONSENT_SCOPES",
+    "VERIFY_CONCURRENCY", "REQUIRED_APPLICATION_ROLES", "CONSENT_SCOPES", "GDAP_CHECK",
 )
 # Read today through the conventions settings_scan knows; if the scanner stops seeing one of these,
 # the code changed its way of reading settings and the scanner must learn the new way.

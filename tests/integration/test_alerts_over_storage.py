@@ -14,7 +14,7 @@ from shared.adapters.outbound_http import OutboundHttp
 from shared.adapters.table_alert_follower import TableAlertFollower
 from shared.adapters.table_channels import TableChannelStore
 from shared.adapters.table_customers import TableCustomerStore
-from shared.adapters.table_deliveries import PROPERTY_LIMIT, TableDeliveryStore
+from shared.adapters.table_deliveries import PROPERTY_LIMIT, TableDeliveryStore, digest_from_json, digest_to_json
 from shared.adapters.table_events import TableEventLog
 from shared.adapters.table_runs import TableRunStore
 from shared.domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind, ChannelSecret
@@ -23,6 +23,7 @@ from shared.domain.alerts.digests import MAX_ENTRIES, Batch, DigestEntry, EntryK
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
 from shared.domain.alerts.reminders import Acknowledgement
 from shared.domain.errors import Conflict
+from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
 from shared.domain.models import AuthMethod, Customer, Status
 from shared.domain.reasons import Reason
 from shared.usecases.alert_channels import put_channel
@@ -85,6 +86,26 @@ def test_deliveries_are_kept_once_by_id_and_a_large_digest_round_trips(tables):
         store.replace(again, replace(again, attempts=9))
     assert store.list_due(now=now + timedelta(days=1), top=10) == []
     assert store.list_recent("ops", top=5) == [sent] and store.list_recent("other", top=5) == []
+
+
+def test_a_digest_keeps_each_expiring_lines_expiry_and_band_and_reads_one_kept_without_them(tables):
+    store = TableDeliveryStore(tables, table=_name("Dl"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    ends = Expiry(ExpiryKind.PROVIDER_CLIENT_SECRET, ExpirySource.OPERATOR, now + timedelta(days=6))
+    entries = [DigestEntry(EntryKind.CONNECTION_EXPIRING, "c1", "contoso.com", now, event_id="e1", expiry=ends,
+                           within_days=7),
+               DigestEntry(EntryKind.CONNECTION_LOST, "c2", "contoso.com", now, Reason.MFA_REQUIRED, event_id="e2")]
+    digest = build_digest(AlertChannel("ops", ChannelKind.WEBHOOK, frozenset(EventType)), Batch("changes:e1", None, ()),
+                          entries, created_at=now)
+    store.add(new_delivery(digest, now=now))
+    [read] = store.list_due(now=now, top=5)
+    assert read.digest == digest
+    assert [(e.customer_id, e.expiry, e.within_days) for e in read.digest.entries] == [
+        ("c2", None, None), ("c1", ends, 7)]
+    older = digest_to_json(digest)  # as kept before lines named their expiry: nine values each
+    older["entries"] = [line[:9] for line in older["entries"]]
+    assert [(e.customer_id, e.expiry, e.within_days) for e in digest_from_json(older).entries] == [
+        ("c2", None, None), ("c1", None, None)]
 
 
 def test_the_followers_mark_and_acknowledgements_are_kept(tables):

@@ -291,3 +291,14 @@ def test_no_token_reaches_a_log_line_or_a_message(sim, world, caplog):
     signature = access_token.rsplit(".", 1)[1]
     assert signature not in caplog.text and signature not in read.message
     assert CUSTOMER_SECRET not in caplog.text
+
+
+def test_a_graph_whose_certificate_the_bundle_does_not_trust_is_not_read(sim, world, monkeypatch):
+    access_token = customer_token(sim)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")  # requests' own bundle, which does not hold the simulator's CA
+    untrusting = HttpGraphReader(sim.graph_endpoint, pool_size=2, policy=POLICY, sleep=lambda _: None)
+
+    read = read_credentials(untrusting, access_token)
+
+    assert read == ReadUnknown(UnknownReason.UNREACHABLE, "Microsoft Graph could not be reached.")
+    assert graph_requests(sim) == []  # no request, and so no token, went out

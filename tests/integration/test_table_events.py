@@ -2,6 +2,7 @@
 `read_since` in the order relayed, never skipping an event relayed late, however many relays append at once."""
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import pytest
 from shared.adapters.table_events import EVENTS_PER_APPEND, TableEventLog
 from shared.domain.alerts.events import EventFilter, EventType, StatusEvent, StatusPoint
 from shared.domain.errors import InputError
+from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
 from shared.domain.models import Status
 from shared.domain.reasons import Reason
 
@@ -74,6 +76,30 @@ def test_every_field_comes_back_as_it_went_in(log):
     log.append_many([event, outside])
     assert listed(log) == [event, outside]
     assert listed(log)[1].run_id is None and listed(log)[0].before.reason is Reason.INVALID_CREDENTIALS
+
+
+def test_a_connection_expiring_event_keeps_its_expiry_and_band(log):
+    ok = StatusPoint(Status.SUCCEEDED)
+    ends = Expiry(ExpiryKind.GDAP_RELATIONSHIP, ExpirySource.GRAPH, START + timedelta(days=12, microseconds=5))
+    expiring = StatusEvent(event_id=uuid.uuid4().hex, type=EventType.CONNECTION_EXPIRING, customer_id="contoso",
+                           tenant_id="contoso.onmicrosoft.com", before=ok, after=ok, at=START, run_id="run-1",
+                           expiry=ends, within_days=14)
+    log.append_many([expiring, lost("fabrikam", START - timedelta(seconds=1))])
+    assert listed(log)[0] == expiring and everything_since(log)[0][0] == expiring
+    assert (listed(log)[1].expiry, listed(log)[1].within_days) == (None, None)
+
+
+def test_an_expiring_event_stored_before_events_named_their_expiry_reads_with_neither(log, tables, table_name):
+    ok = {"eventId": "old-1", "type": "connectionExpiring", "customerId": "contoso", "tenantId": "t",
+          "fromStatus": "succeeded", "toStatus": "succeeded", "at": START.isoformat()}
+    table = tables.get_table_client(table_name)
+    log.append_many([lost("fabrikam", START - timedelta(seconds=1))])  # makes the table and the counter
+    table.create_entity({"PartitionKey": "log", "RowKey": "t0-old-1", "type": "connectionExpiring",
+                         "customerId": "contoso", "event": json.dumps(ok)})
+    table.create_entity({"PartitionKey": "log", "RowKey": "s000000000002", "events": json.dumps([ok])})
+    old = listed(log, EventFilter(type=EventType.CONNECTION_EXPIRING))
+    assert [(e.event_id, e.expiry, e.within_days) for e in old] == [("old-1", None, None)]
+    assert [(e.event_id, e.expiry) for e in everything_since(log)[0]][1:] == [("old-1", None)]
 
 
 def test_listings_filter_by_type_and_customer_and_page_through_every_match_once(log):

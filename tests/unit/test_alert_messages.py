@@ -17,6 +17,7 @@ from shared.domain.alerts.messages import outgoing_message
 from shared.domain.alerts.signing import check_signature
 from shared.domain.alerts.teams_card import MAX_CARD_BYTES, MAX_TEXT_CHARS, card, plain, teams_message
 from shared.domain.alerts.webhook_body import webhook_body, webhook_payload
+from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
 from shared.domain.reasons import Reason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +82,39 @@ def test_the_webhook_body_in_full():
                    "connectionRestored": 0},
         "customers": [{"type": "connectionLost", "customerId": "cust_00000_x", "tenantId": "t0.onmicrosoft.com",
                        "reason": "invalidCredentials", "previousReason": None, "hint": "Check it.",
-                       "message": HOSTILE, "at": "2025-03-01T06:00:05Z", "eventId": "e-0"}],
+                       "message": HOSTILE, "at": "2025-03-01T06:00:05Z", "eventId": "e-0", "expiry": None,
+                       "withinDays": None}],
         "more": 3, "pageUrl": PAGE}
+
+
+def _expiring(expiry: Expiry | None, within_days: int | None) -> DigestEntry:
+    return DigestEntry(kind=EntryKind.CONNECTION_EXPIRING, customer_id="woodgrove", tenant_id="t7.onmicrosoft.com",
+                       at=T0, event_id="e-7", expiry=expiry, within_days=within_days)
+
+
+SECRET_ENDS = Expiry(ExpiryKind.CLIENT_SECRET, ExpirySource.GRAPH, datetime(2025, 3, 6, 1, 2, 3, tzinfo=UTC))
+
+
+def test_a_connection_expiring_line_names_its_expiry_and_band_and_follows_the_schema():
+    payload = webhook_payload(_digest([_expiring(SECRET_ENDS, 7), _expiring(None, None)]), delivery_id="d-1",
+                              page_url=PAGE)
+    jsonschema.Draft202012Validator(WEBHOOK_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(payload)
+    assert [(line["expiry"], line["withinDays"]) for line in payload["customers"]] == [
+        ({"what": "clientSecret", "source": "graph", "at": "2025-03-06T01:02:03Z"}, 7), (None, None)]
+    line = payload["customers"][0]
+    validator = jsonschema.Draft202012Validator(WEBHOOK_SCHEMA)
+    for broken in ({**line, "withinDays": 5}, {**line, "expiry": {**line["expiry"], "what": "password"}},
+                   {**line, "expiry": {"what": "clientSecret", "source": "graph"}}):
+        assert not validator.is_valid({**payload, "customers": [broken]})
+
+
+def test_the_card_says_which_expiry_comes_within_which_band():
+    content = card(_digest([_expiring(SECRET_ENDS, 7)]), page_url=PAGE)
+    _validate_card(content)
+    assert _texts(content, "TextRun")[-2:] == [
+        "· Expiring soon", ": client secret expires within 7 days, on 2025-03-06 (from Microsoft Graph)"]
+    older = _texts(card(_digest([_expiring(None, None)]), page_url=PAGE), "TextRun")
+    assert older[-1] == "· Expiring soon"  # an event recorded before events named their expiry
 
 
 def test_the_webhook_schema_refuses_what_the_contract_does_not_say():

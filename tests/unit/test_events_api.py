@@ -11,6 +11,7 @@ import pytest
 
 from functions import events, status
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
+from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
 from shared.domain.inputs import CustomerInput
 from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
@@ -50,6 +51,7 @@ def test_events_come_newest_first_in_the_contracts_shape(logged):
         "eventId": first.event_id, "type": "connectionRestored", "customerId": first.customer_id,
         "tenantId": TENANT, "from": {"status": "failed", "reason": "tokenExpired"},
         "to": {"status": "succeeded", "reason": None}, "at": "2026-06-01T09:06:00Z", "runId": None,
+        "expiry": None, "withinDays": None,
     }
     assert body["events"][1]["runId"] == "20260601090000-abc"
 
@@ -104,3 +106,14 @@ def test_a_token_of_another_filter_or_of_the_status_listing_is_refused(services,
 
 def test_no_events_is_an_empty_page(services):
     assert get() == (200, {"events": [], "continuationToken": None})
+
+
+def test_a_connection_expiring_event_names_its_expiry_and_band(services):
+    ok = StatusPoint(Status.SUCCEEDED)
+    services.events.append_many([StatusEvent(
+        event_id="x1", type=EventType.CONNECTION_EXPIRING, customer_id="woodgrove", tenant_id=TENANT, before=ok,
+        after=ok, at=START, run_id=None, within_days=7,
+        expiry=Expiry(ExpiryKind.CLIENT_SECRET, ExpirySource.GRAPH, START + timedelta(days=5, hours=2)))])
+    _, body = get({"type": "connectionExpiring"})
+    assert [(e["expiry"], e["withinDays"]) for e in body["events"]] == [
+        ({"what": "clientSecret", "source": "graph", "at": "2026-06-06T11:00:00Z"}, 7)]

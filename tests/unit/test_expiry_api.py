@@ -1,6 +1,7 @@
 """Foresight at the edge, over fakes: the operator's expiry dates (tenant body, settings), the view's expiry
 fields, GET /api/status?expiringWithinDays= and summary.expiring with the provider's secret line."""
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
@@ -8,8 +9,10 @@ import pytest
 
 from functions import customers, status
 from functions import provider_settings as settings_functions
+from shared import bootstrap
 from shared.domain.secrets import SecretKind
 from shared.views import iso
+from tests.support.fakes import FAKE_CONFIG, fake_services
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 APP = "11111111-2222-3333-4444-555555555555"
@@ -105,7 +108,31 @@ def test_settings_keep_the_client_secrets_date_and_show_it(services):
     assert again["clientSecretExpiresAt"] == iso(at)
     _, renewed = put_settings(clientSecret="another-secret")
     assert renewed["clientSecretExpiresAt"] is None
-    assert renewed["clientSecretExpiry"]["reason"] == "notReadYet"
+    # No PROVIDER_TENANT_ID here: Graph is never asked, and the view says so rather than "not read yet".
+    assert renewed["clientSecretExpiry"]["reason"] == "providerTenantNotSet"
+    assert "PROVIDER_TENANT_ID" in renewed["clientSecretExpiry"]["message"]
+
+
+def test_without_a_provider_tenant_the_settings_and_the_summary_say_why_the_providers_expiry_is_unknown(services):
+    put_settings(clientSecret="provider-secret")
+    _, view = call(settings_functions.settings_get, "GET", "/api/settings")
+    _, listing = list_status()
+    for part in (view["clientSecretExpiry"], listing["summary"]["providerClientSecret"]):
+        assert part == {"what": "providerClientSecret", "reason": "providerTenantNotSet",
+                        "message": "Not read from Microsoft Graph: PROVIDER_TENANT_ID (the provider's own tenant) is "
+                                   "not set. Set it, or give clientSecretExpiresAt in the settings."}
+
+
+def test_with_a_provider_tenant_the_providers_expiry_waits_for_its_first_read():
+    with fake_services(config=replace(FAKE_CONFIG, provider_tenant_id=GUID)) as services:
+        bootstrap.use(services)
+        try:
+            put_settings(clientSecret="provider-secret")
+            _, view = call(settings_functions.settings_get, "GET", "/api/settings")
+            _, listing = list_status()
+        finally:
+            bootstrap.use(None)
+    assert view["clientSecretExpiry"]["reason"] == listing["summary"]["providerClientSecret"]["reason"] == "notReadYet"
 
 
 def test_a_bad_settings_date_is_refused_and_nothing_is_stored(services):

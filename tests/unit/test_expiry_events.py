@@ -5,7 +5,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from shared.domain.alerts.events import EventType
-from shared.domain.expiry_events import with_warnings
+from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
+from shared.domain.expiry_events import warning_text, with_warnings
 from shared.domain.models import AuthMethod, Customer, Status
 from shared.domain.secrets import SecretKind
 
@@ -52,3 +53,23 @@ def test_first_look_inside_a_band_warns_once_for_that_band_only():
 def test_an_unknown_expiry_warns_nothing():
     record, bands = walk(customer(None), T0, 24 * 3)
     assert bands == [] and record.foresight is None
+
+
+def test_each_warning_event_names_its_expiry_and_band_without_the_credential_id():
+    ends = T0 + timedelta(days=40)
+    record = customer(ends, version="secret-version-7")
+    ids = (f"e{n}" for n in itertools.count())
+    events = []
+    for day in (10, 26, 33, 39):
+        record, warnings = with_warnings(record, now=T0 + timedelta(days=day), run_id="run-1", new_id=lambda: next(ids))
+        events += [warning.event for warning in warnings]
+    assert [event.within_days for event in events] == [30, 14, 7, 1]
+    assert {event.expiry for event in events} == {Expiry(ExpiryKind.CLIENT_SECRET, ExpirySource.OPERATOR, ends)}
+
+
+def test_a_warning_in_words_says_what_expires_within_which_band_and_when():
+    secret = Expiry(ExpiryKind.CLIENT_SECRET, ExpirySource.GRAPH, datetime(2026, 12, 2, 23, 30, tzinfo=UTC))
+    assert warning_text(secret, 7) == "client secret expires within 7 days, on 2026-12-02 (from Microsoft Graph)"
+    gdap = Expiry(ExpiryKind.GDAP_RELATIONSHIP, ExpirySource.GRAPH, datetime(2027, 1, 9, tzinfo=UTC))
+    assert warning_text(gdap, 1) == ("delegated admin relationship expires within 1 day, on 2027-01-09 "
+                                     "(from Microsoft Graph)")

@@ -112,10 +112,10 @@ def test_no_read_without_a_token(world):
     assert [item["reason"] for item in foresight_fields(verified)["expiryUnknown"]] == ["notReadYet"]
 
 
-def add_token_customer(services, cid="t1", tenant=TENANT):
+def add_token_customer(services, cid="t1", tenant=TENANT, *, provider_secret_ends=True):
     put_settings(services.provider_settings, services.secrets, ProviderSettingsInput(
         client_id=PROVIDER, redirect_url="https://x.example/authenticate/OAuth2Callback", client_secret="Prv-secret",
-        client_secret_expires_at=in_days(200), expiry_given=True))
+        client_secret_expires_at=in_days(200) if provider_secret_ends else None, expiry_given=True))
     put_customer(services.customers, services.secrets, cid, CustomerInput(
         tenant_id=tenant, authentication_method=AuthMethod.TOKEN, m365_email=None))
     customer = services.customers.get(cid)
@@ -155,6 +155,18 @@ def test_the_providers_secret_is_read_once_in_its_own_tenant_for_every_customer(
             assert view["expiry"]["what"] == "providerClientSecret" and view["expiry"]["source"] == "graph"
         assert graph(services).reads == [f"application:{PROVIDER}"]
         assert services.provider_settings.get().client_secret_graph.at == ends  # the summary line reads it
+
+
+def test_without_a_provider_tenant_the_view_says_why_the_providers_secret_and_relationship_are_unknown():
+    with fake_services(config=config(GDAP_CHECK="true")) as services:
+        services.verification.platform.script(TENANT, ok(TENANT))
+        add_token_customer(services, "t1", provider_secret_ends=False)
+        view = foresight_fields(verify_customer(services.verification, "t1", in_run=True))
+        assert view["expiry"]["what"] == "refreshTokenInactivity"
+        assert [(item["what"], item["reason"]) for item in view["expiryUnknown"]] == [
+            ("providerClientSecret", "providerTenantNotSet"), ("gdapRelationship", "providerTenantNotSet")]
+        assert all("PROVIDER_TENANT_ID" in item["message"] for item in view["expiryUnknown"])
+        assert graph(services).reads == []
 
 
 def test_gdap_relationships_are_listed_once_and_one_holding_global_admin_warns():

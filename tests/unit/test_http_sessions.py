@@ -1,10 +1,15 @@
 """The pooled sessions read proxies and the CA bundle from the environment once, as requests would per request."""
 from __future__ import annotations
 
+import ssl
+
 import pytest
 import requests
+import trustme
+import urllib3
 
-from shared.adapters.http_sessions import pooled_session, use_environment_proxies
+from shared.adapters.graph_reader import HttpGraphReader
+from shared.adapters.http_sessions import pool_manager, pooled_session, use_environment_proxies
 from shared.adapters.msal_platform import MsalIdentityPlatform
 from shared.adapters.storage_clients import table_service_from_config
 from shared.config import StorageConfig
@@ -52,3 +57,31 @@ def test_the_storage_and_identity_clients_take_these_settings(monkeypatch):
                                     application_scope="s", pool_size=4)
     assert platform._session.proxies["https"] == "http://proxy.example:3128"
     assert platform._session.verify == "/etc/ssl/corporate.pem"
+
+
+def test_graphs_connections_take_the_proxy_and_the_bundle_the_environment_gives_once(monkeypatch, tmp_path):
+    authority = trustme.CA()
+    bundle = tmp_path / "corporate.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    reader = HttpGraphReader("https://graph.microsoft.com", pool_size=8)
+    monkeypatch.setenv("HTTPS_PROXY", "http://another.example:3128")  # read when the reader was made, not later
+    bundle.write_text("")  # and so is the bundle: one TLS context, loaded once, for every connection
+    manager = reader._http
+    assert isinstance(manager, urllib3.ProxyManager) and manager.proxy.url == "http://proxy.example:3128"
+    options = manager.connection_pool_kw
+    context = options["ssl_context"]
+    assert "ca_certs" not in options and options["maxsize"] == 8
+    expected = ssl.create_default_context(cadata=authority.cert_pem.bytes().decode()).get_ca_certs()
+    assert context.get_ca_certs() == expected and expected
+    assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
+
+
+def test_graphs_connections_honour_no_proxy_and_default_to_the_bundle_requests_uses(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "graph.microsoft.com")
+    manager = pool_manager("https://graph.microsoft.com", 2)
+    assert not isinstance(manager, urllib3.ProxyManager)
+    expected = ssl.create_default_context(cafile=requests.utils.DEFAULT_CA_BUNDLE_PATH).get_ca_certs()
+    assert manager.connection_pool_kw["ssl_context"].get_ca_certs() == expected

@@ -14,6 +14,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..expiry import Expiry
 from ..reasons import Reason
 from .channels import AlertChannel
 from .events import EventType, StatusEvent
@@ -39,7 +40,8 @@ _URGENCY = {kind: rank for rank, kind in enumerate(EntryKind)}
 @dataclass(frozen=True, slots=True)
 class DigestEntry:
     """One customer's line: why it fails now (`reason`, `hint`, the provider's `message`) and, for a change, the
-    reason it had before. `event_id` is None for a reminder."""
+    reason it had before; for connectionExpiring, which expiry and band (`expiry`, `within_days`). `event_id` is
+    None for a reminder."""
 
     kind: EntryKind
     customer_id: str
@@ -50,6 +52,8 @@ class DigestEntry:
     hint: str | None = None
     message: str | None = None
     event_id: str | None = None
+    expiry: Expiry | None = None
+    within_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,8 @@ def event_entry(event: StatusEvent, *, hint: str | None = None, message: str | N
     """An event's line; `hint` and `message` from the record the result went to (none for a restored connection)."""
     return DigestEntry(kind=EntryKind(event.type.value), customer_id=event.customer_id, tenant_id=event.tenant_id,
                        at=event.at, reason=event.after.reason, previous_reason=event.before.reason,
-                       hint=hint, message=message, event_id=event.event_id)
+                       hint=hint, message=message, event_id=event.event_id, expiry=event.expiry,
+                       within_days=event.within_days)
 
 
 def reminder_entry(customer: FailingCustomer) -> DigestEntry:

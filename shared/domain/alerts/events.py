@@ -8,6 +8,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..expiry import Expiry
 from ..models import Customer, Status
 from ..reasons import Reason
 
@@ -29,7 +30,9 @@ class StatusPoint:
 
 @dataclass(frozen=True, slots=True)
 class StatusEvent:
-    """One change of a customer's state (`GET /api/events`). `run_id` is None outside runs (verify one, consent)."""
+    """One change of a customer's state (`GET /api/events`). `run_id` is None outside runs (verify one, consent).
+    A connectionExpiring event also names the expiry (what, source, at) and the band (`within_days`: 30, 14, 7, 1)
+    that made it; every other event, and one stored before they were kept, has neither."""
 
     event_id: str
     type: EventType
@@ -39,6 +42,8 @@ class StatusEvent:
     after: StatusPoint  # `to` in JSON
     at: datetime
     run_id: str | None = None
+    expiry: Expiry | None = None
+    within_days: int | None = None
 
 
 def change_type(before: StatusPoint, after: StatusPoint) -> EventType | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..expiry_events import warning_text
 from .digests import Digest, DigestEntry, EntryKind
 
 CARD_VERSION = "1.4"
@@ -87,10 +88,14 @@ def _entry(entry: DigestEntry) -> dict[str, Any]:
     label, _ = LABELS[entry.kind]
     headline = [_run(entry.customer_id, weight="Bolder"), _run(f" ({entry.tenant_id})", is_subtle=True),
                 _run(f" · {label}")]
-    if entry.reason is not None and entry.kind is not EntryKind.CONNECTION_RESTORED:
-        headline.append(_run(f": {entry.reason}"))
-    if entry.previous_reason is not None and entry.kind is not EntryKind.CONNECTION_LOST:
-        headline.append(_run(f" (was {entry.previous_reason})", is_subtle=True))
+    if entry.kind is EntryKind.CONNECTION_EXPIRING:
+        if entry.expiry is not None:  # None only for an event recorded before events named their expiry
+            headline.append(_run(f": {warning_text(entry.expiry, entry.within_days)}"))
+    else:
+        if entry.reason is not None and entry.kind is not EntryKind.CONNECTION_RESTORED:
+            headline.append(_run(f": {entry.reason}"))
+        if entry.previous_reason is not None and entry.kind is not EntryKind.CONNECTION_LOST:
+            headline.append(_run(f" (was {entry.previous_reason})", is_subtle=True))
     items: list[dict[str, Any]] = [{"type": "RichTextBlock", "inlines": headline}]
     for text, subtle in ((entry.hint, False), (entry.message, True)):
         if text:

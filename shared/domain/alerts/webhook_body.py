@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from ..expiry import Expiry
 from .digests import Digest, DigestEntry
 
 SCHEMA_VERSION = 1
@@ -50,4 +51,13 @@ def _entry(entry: DigestEntry) -> dict[str, Any]:
         "message": entry.message,
         "at": utc_text(entry.at),
         "eventId": entry.event_id,
+        "expiry": _expiry(entry.expiry),
+        "withinDays": entry.within_days,
     }
+
+
+def _expiry(expiry: Expiry | None) -> dict[str, Any] | None:
+    """As the tenant view's `expiry` (what, source, at)."""
+    if expiry is None:
+        return None
+    return {"what": expiry.what.value, "source": expiry.source.value, "at": utc_text(expiry.at)}
