@@ -39,8 +39,10 @@ test: setup
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
+# Verify All's throughput, CPU and memory, then what foresight's Graph reads add to a run (README, Tests).
 bench: setup
 	$(PY) benchmarks/verify_all.py
+	$(PY) benchmarks/foresight.py
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .local .pytest_cache
