@@ -162,22 +162,16 @@ class TableCustomerStore:
     def list_latest(self, customer_id: str, *, limit: int) -> list[VerificationResult]:
         """Implements ports.HistoryStore: one range query of the customer's ring, sorted here."""
         check_page_size(limit, "limit")
-        start, end = slots_of(customer_id)
         with storage_call("read verification history"):
-            rows = self._on_table(lambda table: list(table.query_entities(
-                "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
-                parameters={"pk": CUSTOMER_PARTITION, "start": start, "end": end})))
+            rows = self._on_table(lambda table: _history_rows(table, customer_id))
         return sorted((result_from_entity(row) for row in rows), key=lambda r: r.verified_at, reverse=True)[:limit]
 
     def delete_all(self, customer_id: str) -> None:
-        """Implements ports.HistoryStore: after the record is deleted, its ring (at most HISTORY_KEPT rows)."""
-        start, end = slots_of(customer_id)
+        """Implements ports.HistoryStore: after the record is deleted, its ring (at most HISTORY_KEPT rows, one
+        transaction)."""
         with storage_call("delete verification history"):
-            keys = self._on_table(lambda table: [row["RowKey"] for row in table.query_entities(
-                "PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
-                parameters={"pk": CUSTOMER_PARTITION, "start": start, "end": end}, select=["RowKey"])])
-            for key in keys:
-                self._on_table(lambda table, key=key: table.delete_entity(CUSTOMER_PARTITION, key))  # 404: no error
+            self._on_table(lambda table: _delete_rows(
+                table, [row["RowKey"] for row in _history_rows(table, customer_id, select=["RowKey"])]))
 
     def list(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
         """One listing in customerId order.
@@ -308,10 +302,15 @@ def _outbox_keys(events: Sequence[StatusEvent]) -> list[str]:
 
 
 def _delete_rows(table: TableClient, keys: list[str]) -> None:
+    """Delete these rows of the customers' partition (at most TRANSACTION_LIMIT), in one transaction when none
+    went already."""
+    if not keys:
+        return
     try:
         table.submit_transaction([("delete", {"PartitionKey": CUSTOMER_PARTITION, "RowKey": key}) for key in keys])
     except TableTransactionError:
-        # One row went already (a relay run again): that fails the whole transaction; delete_entity ignores a 404.
+        # One row went already (a relay run again, a delete repeated): that fails the whole transaction;
+        # delete_entity ignores a 404.
         for key in keys:
             table.delete_entity(CUSTOMER_PARTITION, key)
 
@@ -321,6 +320,14 @@ def _outbox_operations(events: Sequence[StatusEvent]) -> list[tuple[Any, ...]]:
     return [("create", {"PartitionKey": CUSTOMER_PARTITION, "RowKey": key, "writtenAt": written,
                         "events": json.dumps([event_to_record(e) for e in row], separators=(",", ":"))})
             for key, row in zip(_outbox_keys(events), _outbox_rows(events), strict=True)]
+
+
+def _history_rows(table: TableClient, customer_id: str, *, select: list[str] | None = None) -> list[Any]:
+    """The rows of a customer's history ring: one range query."""
+    start, end = slots_of(customer_id)
+    return list(table.query_entities("PartitionKey eq @pk and RowKey gt @start and RowKey lt @end",
+                                     parameters={"pk": CUSTOMER_PARTITION, "start": start, "end": end},
+                                     select=select))
 
 
 def _history_operations(customers: Sequence[Customer], results: Sequence[VerificationResult]) -> list[tuple[Any, ...]]:
