@@ -16,6 +16,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 
 from ..domain.errors import STORAGE_UNAVAILABLE, DependencyUnavailable, invalid_continuation_token
 from ..domain.rules import MAX_PAGE_SIZE
+from .table_transactions import lean_table_client
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ class TableAccess:
     """How an adapter reaches its table: `access(operation)` runs the operation through on_table."""
 
     def __init__(self, service: TableServiceClient, name: str) -> None:
-        self._service, self._name, self._client = service, name, service.get_table_client(name)
+        self._service, self._name, self._client = service, name, lean_table_client(service, name)
 
     def __call__(self, operation: Callable[[TableClient], T]) -> T:
         return on_table(self._service, self._name, self._client, operation)
