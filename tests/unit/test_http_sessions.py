@@ -1,7 +1,9 @@
 """The pooled sessions read proxies and the CA bundle from the environment once, as requests would per request."""
 from __future__ import annotations
 
+import http.server
 import ssl
+import threading
 
 import pytest
 import requests
@@ -85,3 +87,45 @@ def test_graphs_connections_honour_no_proxy_and_default_to_the_bundle_requests_u
     assert not isinstance(manager, urllib3.ProxyManager)
     expected = ssl.create_default_context(cafile=requests.utils.DEFAULT_CA_BUNDLE_PATH).get_ca_certs()
     assert manager.connection_pool_kw["ssl_context"].get_ca_certs() == expected
+
+
+@pytest.mark.parametrize("request_", [
+    requests.Request("POST", "https://login.example/tenant/oauth2/v2.0/token", data={"grant_type": "client_credentials",
+                     "scope": "https://graph.microsoft.com/.default"}, headers={"Accept": "application/json"}),
+    requests.Request("GET", "https://login.example/t/v2.0/.well-known/openid-configuration", params={"a": "b c"}),
+    requests.Request("PATCH", "https://acct.table.example/T(PartitionKey='p',RowKey='a')", json={"n": 1},
+                     headers={"If-Match": 'W/"x"', "User-Agent": "azsdk", "Accept-Encoding": None}),
+    requests.Request("POST", "https://acct.table.example/$batch", data=b"--batch\r\n", headers={"x-ms-version": "1"}),
+])
+def test_a_service_session_prepares_a_request_as_requests_does(request_):
+    ours, theirs = pooled_session(2), requests.Session()
+    ours_prepared, theirs_prepared = ours.prepare_request(request_), theirs.prepare_request(request_)
+    assert (ours_prepared.method, ours_prepared.url, ours_prepared.body) == (
+        theirs_prepared.method, theirs_prepared.url, theirs_prepared.body)
+    assert dict(ours_prepared.headers) == dict(theirs_prepared.headers)
+
+
+def test_a_service_session_keeps_and_sends_no_cookie():
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            seen.append(self.headers.get("Cookie"))
+            self.send_response(200)
+            self.send_header("Set-Cookie", "affinity=server-7; Path=/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        session, url = pooled_session(2), f"http://127.0.0.1:{server.server_address[1]}/"
+        assert session.get(url, timeout=5).cookies.get("affinity") == "server-7"  # the service did set one
+        session.get(url, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [None, None] and len(session.cookies) == 0
