@@ -1,12 +1,16 @@
 """RunStore on Azure Table Storage: the VerificationRuns table, exact however many workers report at once.
 
 Each run is a partition of its own (PartitionKey = run id): the run row ("!run": trigger, startedAt, expected,
-fannedOut, finishedAt, and what recovered it: resent, stalls, causes), one marker row per enrolled customer
-(RowKey = customerId, `outcome` "pending", a Status, "gone" or "givenUp"), the row a worker rewrites to say
-it is still verifying ("~alive"), and count shards ("~count-NN": total, one column per Status and givenUp,
-table_counter). Every marker change goes with its count change in one entity-group transaction guarded by
-ETags, so a marker changes once and counts once, whatever a queue redelivers; enrolments also guard the run
-row, so nobody joins a run once it is fanned out.
+enrolledThrough, fannedOut, finishedAt, and what recovered it: resent, stalls, causes), one slice row per group of
+customers enrolled together ("$<its last customerId>": the slice's ids), one marker row per customer completed
+(RowKey = customerId, `outcome` a Status, "gone" or "givenUp"), the row a worker rewrites to say it is still
+verifying ("~alive"), and count shards ("~count-NN": total, one column per Status and givenUp, table_counter).
+
+Customers are enrolled in id order: a slice goes in one entity-group transaction with its count change and the
+run row's `enrolledThrough` (the last id enrolled) under the run row's ETag, so each customer is enrolled and
+counted once whatever a queue redelivers, and nobody joins a run once it is fanned out. A customer is pending
+while it is in a slice and has no marker; a marker is created with its count change, so a customer completes and
+counts once (a second completion finds the marker and changes nothing).
 
 The partition "!runs" holds the pointer to the running run ("~current") and an index row per run (RowKey =
 inverted start time + run id), written together in one transaction when a run starts: the pointer moves
@@ -29,7 +33,7 @@ from ..domain.models import Status
 from ..domain.rules import MAX_BATCH, is_customer_id
 from ..domain.runs import RecoveryCause, Run, Trigger, is_run_id, is_running
 from .table_columns import newest_first_key, plain_datetime, utc
-from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, delete_partition, storage_call
+from .table_common import TableAccess, check_page_size, delete_partition, storage_call
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 
 logger = logging.getLogger(__name__)
@@ -39,7 +43,9 @@ RUNS_PARTITION = "!runs"  # "!" is no run id character: no run's partition can b
 CURRENT_RUN_ROW = "~current"  # in RUNS_PARTITION, after the index rows (which start with digits)
 PRUNED_ROW = "~pruned"  # in RUNS_PARTITION: the index key of the newest run whose markers were deleted
 ALIVE_ROW = "~alive"  # a worker's "still verifying" for the run; between the markers and the count shards
-PENDING = "pending"  # a marker's outcome until its customer completes
+SLICE_PREFIX = "$"  # slice rows: after the run row, before every customerId (whose characters all sort after "-")
+SLICE_END = "%"  # the character after "$": the end of the slice rows
+SLICE_MOST = 98  # customer ids a slice row holds (64 characters at most each: well within a column's 64 KiB)
 GONE = "gone"  # the customer was deleted during the run: it left the run
 GIVEN_UP = "givenUp"  # the run stopped trying to verify the customer (a marker's outcome, and its count)
 TOTAL = "total"
@@ -76,6 +82,8 @@ class TableRunStore:
             return self._on_table(lambda table: self._start(table, run, stale_after))
 
     def enrol(self, run_id: str, customer_ids: list[str]) -> bool:
+        """Enrol the customers after the last one enrolled, in id order (a fan-out lists them so); those at or
+        before it are taken as enrolled already, by an earlier delivery of the same work."""
         if not is_run_id(run_id):
             raise ValueError(f"{run_id!r} is not a run id.")
         wanted = sorted(set(customer_ids))
@@ -94,7 +102,7 @@ class TableRunStore:
         return self.complete_many(run_id, {customer_id: status}) == 1
 
     def complete_many(self, run_id: str, outcomes: Mapping[str, Status | None]) -> int:
-        """One range read of the markers and one transaction for all of them (a chunk's ids are adjacent)."""
+        """A read of the slices holding them and one transaction for all of them (a chunk's ids are adjacent)."""
         if len(outcomes) > MAX_BATCH:
             raise ValueError(f"At most {MAX_BATCH} customers are completed at once.")
         ids = sorted(c for c in outcomes if is_customer_id(c))
@@ -104,7 +112,8 @@ class TableRunStore:
             return self._on_table(lambda table: _complete(table, run_id, ids, outcomes))
 
     def list_pending(self, run_id: str, among: Sequence[str] | None = None) -> list[str]:
-        """One range query of the markers (a chunk's ids are adjacent), or of the whole run for `among` None."""
+        """A read of the slices and one of the markers over the ids' range (a chunk's ids are adjacent), or of the
+        whole run for `among` None."""
         ids = None if among is None else sorted({c for c in among if is_customer_id(c)})
         if not is_run_id(run_id) or ids == []:
             return []
@@ -212,15 +221,27 @@ def _recent(table: TableClient, top: int) -> list[Run]:
 
 
 def _enrol(table: TableClient, run_id: str, wanted: list[str]) -> bool:
-    missing = _not_enrolled(table, run_id, wanted) if wanted else []
-    size = TRANSACTION_LIMIT - 2  # and the run row's guard and a count shard
-    for start in range(0, max(len(missing), 1), size):
-        if not _enrol_batch(table, run_id, missing[start:start + size]):
-            # A fan-out message redelivered after the run was fanned out (or a run that is gone): by then
-            # every customer of the run was enrolled, or its enrolment was stopped, so nobody more joins it.
-            logger.warning("Run %s is fanned out or unknown: %d customers not enrolled.", run_id, len(missing) - start)
+    for _ in range(ATTEMPTS + len(wanted) // SLICE_MOST):
+        head = _get(table, run_id, RUN_ROW)
+        if head is None or head.get("fannedOut"):
+            # A fan-out message redelivered after the run was fanned out (or a run that is gone): by then every
+            # customer of the run was enrolled, or its enrolment was stopped, so nobody more joins it.
+            logger.warning("Run %s is fanned out or unknown: customers not enrolled.", run_id)
             return False
-    return True
+        through = str(head.get("enrolledThrough") or "")
+        fresh = [c for c in wanted if c > through][:SLICE_MOST]
+        if not fresh:
+            return True
+        enrolled = {"PartitionKey": run_id, "RowKey": SLICE_PREFIX + fresh[-1], "ids": ",".join(fresh)}
+        progress = {"PartitionKey": run_id, "RowKey": RUN_ROW, "enrolledThrough": fresh[-1]}
+        operations = [("create", enrolled), ("update", progress, _if_unchanged(head, UpdateMode.MERGE))]
+        try:
+            COUNTS.write(table, run_id, operations, {TOTAL: len(fresh)})
+        except TableTransactionError as err:
+            if err.index in (0, 1) and err.status_code in (409, 412):
+                continue  # another delivery enrolled them, or the run row changed (fanned out?): look again
+            raise
+    raise Conflict("modifiedConcurrently", "Customers kept being enrolled concurrently; retry in a moment.")
 
 
 def _fanned_out(table: TableClient, run_id: str) -> None:
@@ -241,47 +262,60 @@ def _fanned_out(table: TableClient, run_id: str) -> None:
 
 def _complete(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping[str, Status | None]) -> int:
     marks = {c: Status(status).value if status is not None else GONE for c, status in outcomes.items()}
-    return _mark(table, run_id, ids, marks)
+    enrolled = _enrolled(table, run_id, ids)
+    return _mark(table, run_id, [c for c in ids if c in enrolled], marks)
 
 
 def _mark(table: TableClient, run_id: str, ids: list[str], outcomes: Mapping[str, str]) -> int:
-    """Change the markers of these customers (sorted; at most MAX_BATCH) that are still pending to their outcome
-    (a Status, GONE or GIVEN_UP), with the counts, in one transaction; how many changed."""
-    for _ in range(ATTEMPTS):
-        markers = {row["RowKey"]: row for row in table.query_entities(
-            "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
-            parameters={"pk": run_id, "first": ids[0], "last": ids[-1]}, select=["RowKey", "outcome"])}
-        # Never enrolled, or recorded before (a message delivered twice): left alone.
-        pending = [c for c in ids if c in markers and markers[c].get("outcome") == PENDING]
-        if not pending:
+    """Create the markers of these enrolled customers (at most MAX_BATCH) with their outcome (a Status, GONE or
+    GIVEN_UP) and the counts, in one transaction; how many were created. A customer completed before (a message
+    delivered twice) has its marker already: it is left out and the rest written again."""
+    todo = list(ids)
+    for _ in range(len(todo) + ATTEMPTS):
+        if not todo:
             return 0
         operations, delta = [], Counter[str]()
-        for customer_id in pending:
+        for customer_id in todo:
             outcome = outcomes[customer_id]
-            operations.append(("update", {"PartitionKey": run_id, "RowKey": customer_id, "outcome": outcome},
-                               _if_unchanged(markers[customer_id], UpdateMode.MERGE)))
+            operations.append(("create", {"PartitionKey": run_id, "RowKey": customer_id, "outcome": outcome}))
             delta.update({outcome: 1} if outcome != GONE else {TOTAL: -1})
         try:
             COUNTS.write(table, run_id, operations, delta)
         except TableTransactionError as err:
-            if 0 <= err.index < len(operations) and err.status_code == 412:
-                continue  # another delivery recorded one of them in between: read the markers again
+            if 0 <= err.index < len(todo) and err.status_code == 409:
+                del todo[err.index]  # completed already
+                continue
             raise
-        return len(pending)
+        return len(todo)
     raise Conflict("modifiedConcurrently", "The run kept changing; retry in a moment.")
 
 
 def _pending(table: TableClient, run_id: str, ids: list[str] | None) -> list[str]:
-    if ids is None:  # every marker: customer ids sort between the run row ("!run") and "~"
-        first, last = RUN_ROW, "~"
-    else:
-        first, last = ids[0], ids[-1]
+    enrolled = _enrolled(table, run_id, ids)
+    if not enrolled:
+        return []
+    marked = {row["RowKey"] for row in table.query_entities(
+        "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
+        parameters={"pk": run_id, "first": min(enrolled), "last": max(enrolled)}, select=["RowKey"])}
+    return sorted(c for c in enrolled if c not in marked)
+
+
+def _enrolled(table: TableClient, run_id: str, ids: list[str] | None) -> set[str]:
+    """Those of `ids` (sorted; None: every customer) that the run enrolled, from its slice rows: slices hold
+    ascending, disjoint ranges, so the first slice that ends at or after an id is the one that may hold it."""
+    if ids == []:
+        return set()
     rows = table.query_entities(
-        "PartitionKey eq @pk and RowKey ge @first and RowKey le @last and outcome eq @pending",
-        parameters={"pk": run_id, "first": first, "last": last, "pending": PENDING}, select=["RowKey"],
-    )
-    found = sorted(row["RowKey"] for row in rows)
-    return found if ids is None else [c for c in found if c in set(ids)]
+        "PartitionKey eq @pk and RowKey ge @first and RowKey lt @end",
+        parameters={"pk": run_id, "first": SLICE_PREFIX + (ids[0] if ids else ""), "end": SLICE_END},
+        select=["RowKey", "ids"], results_per_page=4 if ids else None)
+    found: set[str] = set()
+    for row in rows:
+        found.update(str(row.get("ids") or "").split(","))
+        if ids is not None and row["RowKey"][len(SLICE_PREFIX):] >= ids[-1]:
+            break
+    found.discard("")
+    return found if ids is None else found & set(ids)
 
 
 def _give_up(table: TableClient, run_id: str, customer_ids: Sequence[str] | None, cause: RecoveryCause) -> int:
@@ -355,41 +389,6 @@ def _discard(table: TableClient, run_id: str) -> None:
         table.delete_entity(run_id, RUN_ROW)
     except AzureError as error:  # an orphan row nobody points to: harmless, not worth failing for
         logger.warning("Could not remove the row of run %s that lost its start: %s.", run_id, type(error).__name__)
-
-
-def _enrol_batch(table: TableClient, run_id: str, customer_ids: list[str]) -> bool:
-    """Enrol these customers (none enrolled a moment ago), unless the run is fanned out (False then). The run
-    row goes into the transaction under its ETag, so a run cannot be fanned out while customers join it."""
-    batch = customer_ids
-    for _ in range(ATTEMPTS):
-        head = _get(table, run_id, RUN_ROW)
-        if head is None or head.get("fannedOut"):
-            return False
-        if not batch:
-            return True
-        operations = [("create", {"PartitionKey": run_id, "RowKey": c, "outcome": PENDING}) for c in batch]
-        guard = _if_unchanged(head, UpdateMode.MERGE)  # merges nothing: fails if the run row changed
-        operations.append(("update", {"PartitionKey": run_id, "RowKey": RUN_ROW}, guard))
-        try:
-            COUNTS.write(table, run_id, operations, {TOTAL: len(batch)})
-            return True
-        except TableTransactionError as err:
-            if err.index == len(batch) and err.status_code == 412:
-                continue  # the run row changed (fanned out, or another delivery enrolled): look again
-            if err.status_code != 409 or not 0 <= err.index < len(batch):
-                raise
-        # A concurrent delivery of the same message enrolled some first: leave out every one it did.
-        batch = _not_enrolled(table, run_id, batch)
-    raise Conflict("modifiedConcurrently", "Customers kept being enrolled concurrently; retry in a moment.")
-
-
-def _not_enrolled(table: TableClient, run_id: str, customer_ids: list[str]) -> list[str]:
-    """Those of `customer_ids` (sorted) without a marker; one range query, as a page's ids are adjacent."""
-    known = {row["RowKey"] for row in table.query_entities(
-        "PartitionKey eq @pk and RowKey ge @first and RowKey le @last",
-        parameters={"pk": run_id, "first": customer_ids[0], "last": customer_ids[-1]}, select=["RowKey"],
-    )}
-    return [c for c in customer_ids if c not in known]
 
 
 def _run_rows(table: TableClient, run_id: str) -> tuple[Any | None, list[Any], Any | None]:

@@ -153,9 +153,10 @@ def test_a_run_in_the_stored_format_is_read(tables):
     run_id = "20261127020000-0123456789abcdef"
     for entity in (
         {"PartitionKey": run_id, "RowKey": "!run", "trigger": "timer", "startedAt": T0, "fannedOut": True,
-         "resent": 3, "stalls": 1, "causes": "workFailed,workerStalled"},
+         "resent": 3, "stalls": 1, "causes": "workFailed,workerStalled", "enrolledThrough": "globex"},
+        {"PartitionKey": run_id, "RowKey": "$globex", "ids": "contoso,fabrikam,globex"},
         {"PartitionKey": run_id, "RowKey": "contoso", "outcome": "succeeded"},
-        {"PartitionKey": run_id, "RowKey": "fabrikam", "outcome": "pending"},
+        {"PartitionKey": run_id, "RowKey": "globex", "outcome": "givenUp"},
         {"PartitionKey": run_id, "RowKey": "~count-05", "total": 3, "notVerified": 0, "succeeded": 1, "failed": 0,
          "givenUp": 1},
         {"PartitionKey": "!runs", "RowKey": f"{T0_INVERTED}-{run_id}", "runId": run_id},
@@ -179,15 +180,19 @@ def test_a_run_is_started_in_the_stored_format(tables):
     store = TableRunStore(tables, table=table, clock=lambda: T0)
     store.start(Run(run_id=run_id, trigger=Trigger.HTTP, started_at=T0, finished_at=None, total=0, completed=0,
                     by_status=dict.fromkeys(Status, 0), expected=2), stale_after=timedelta(minutes=30))
-    store.enrol(run_id, ["contoso"])
+    store.enrol(run_id, ["contoso", "fabrikam"])
+    store.complete(run_id, "fabrikam", Status.FAILED)
     assert store.get(run_id).expected == 2
     rows = _rows(tables, table, run_id)
     assert rows.pop("!run") == {"PartitionKey": run_id, "RowKey": "!run", "trigger": "http", "startedAt": T0,
-                                "fannedOut": False, "expected": 2}
-    assert rows.pop("contoso") == {"PartitionKey": run_id, "RowKey": "contoso", "outcome": "pending"}
-    ((shard_key, shard),) = rows.items()
-    assert shard_key.startswith("~count-") and shard["total"] == 1
-    assert set(shard) == {"PartitionKey", "RowKey", "total", "notVerified", "succeeded", "failed", "givenUp"}
+                                "fannedOut": False, "expected": 2, "enrolledThrough": "fabrikam"}
+    assert rows.pop("$fabrikam") == {"PartitionKey": run_id, "RowKey": "$fabrikam", "ids": "contoso,fabrikam"}
+    assert rows.pop("fabrikam") == {"PartitionKey": run_id, "RowKey": "fabrikam", "outcome": "failed"}
+    shards = list(rows.values())  # one, or two if the second write took another shard
+    assert all(key.startswith("~count-") for key in rows) and 1 <= len(shards) <= 2
+    assert (sum(s["total"] for s in shards), sum(s["failed"] for s in shards)) == (2, 1)
+    assert all(set(s) == {"PartitionKey", "RowKey", "total", "notVerified", "succeeded", "failed", "givenUp"}
+               for s in shards)
     assert _rows(tables, table, "!runs") == {
         f"{T0_INVERTED}-{run_id}": {"PartitionKey": "!runs", "RowKey": f"{T0_INVERTED}-{run_id}", "runId": run_id},
         "~current": {"PartitionKey": "!runs", "RowKey": "~current", "runId": run_id},

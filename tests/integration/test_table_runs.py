@@ -12,7 +12,7 @@ from azure.data.tables import TableServiceClient
 
 from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_counter import COUNT_PREFIX
-from shared.adapters.table_runs import RUN_ROW, RUNS_PARTITION, TableRunStore
+from shared.adapters.table_runs import RUN_ROW, RUNS_PARTITION, SLICE_PREFIX, TableRunStore
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
 from shared.domain.rules import MAX_BATCH
@@ -155,6 +155,17 @@ def test_enrolling_more_than_one_transaction_and_concurrent_redeliveries_stay_ex
         list(pool.map(deliver, range(4)))
     got = store.get(run.run_id)
     assert (got.total, got.completed) == (250, 0)
+    assert store.list_pending(run.run_id) == page
+    assert store.list_pending(run.run_id, [page[97], page[98], page[99], "nobody"]) == page[97:100]  # two slices
+
+
+def test_customers_are_enrolled_in_id_order_and_one_before_the_last_enrolled_is_taken_as_enrolled(store):
+    run = _started(store)
+    assert store.enrol(run.run_id, ["b", "d"])
+    assert store.enrol(run.run_id, ["a", "c", "e"])  # a fan-out sent again from the start, with two new customers
+    assert store.list_pending(run.run_id) == ["b", "d", "e"]
+    assert store.get(run.run_id).total == 3
+    assert store.complete(run.run_id, "e", Status.SUCCEEDED) and not store.complete(run.run_id, "c", Status.SUCCEEDED)
 
 
 def test_a_completion_is_recorded_once(store):
@@ -190,9 +201,11 @@ def test_completing_a_group_records_those_pending_and_counts_them_in_one_change(
     got = store.get(run.run_id)
     assert (got.total, got.completed) == (4, 3)
     assert got.by_status == {**ZERO, Status.SUCCEEDED: 1, Status.FAILED: 2}
-    markers = {r["RowKey"]: r["outcome"] for r in _rows(tables, table_name, run.run_id)
-               if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)}
-    assert markers == {"a": "succeeded", "b": "failed", "c": "gone", "d": "failed", "e": "pending"}
+    rows = _rows(tables, table_name, run.run_id)
+    markers = {r["RowKey"]: r["outcome"] for r in rows if _is_marker(r["RowKey"])}
+    assert markers == {"a": "succeeded", "b": "failed", "c": "gone", "d": "failed"}  # "e" is still pending
+    assert [r["ids"] for r in rows if r["RowKey"].startswith(SLICE_PREFIX)] == ["a,b,c,d,e"]  # one slice row
+    assert store.list_pending(run.run_id) == ["e"]
     assert store.complete_many(run.run_id, {"e": Status.SUCCEEDED}) == 1
     assert store.get(run.run_id).finished_at is not None
     with pytest.raises(ValueError):
@@ -264,8 +277,7 @@ def test_many_workers_completing_one_run_keep_exact_counts(store, tables, table_
     assert got.by_status == {status: expected[status] for status in Status}
     assert sum(got.by_status.values()) == got.total
     assert got.finished_at is not None
-    markers = [r for r in _rows(tables, table_name, run.run_id)
-               if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)]
+    markers = [r for r in _rows(tables, table_name, run.run_id) if _is_marker(r["RowKey"])]
     assert Counter(r["outcome"] for r in markers) == {s.value: n for s, n in expected.items()}
 
 
@@ -428,8 +440,13 @@ def _finished(store: TableRunStore, started_at: datetime, customers: list[str]) 
 
 
 def _markers(tables: TableServiceClient, table: str, run_id: str) -> list[str]:
+    """The rows a run keeps per customer: its slice rows and markers."""
     return [r["RowKey"] for r in _rows(tables, table, run_id)
             if r["RowKey"] != RUN_ROW and not r["RowKey"].startswith(COUNT_PREFIX)]
+
+
+def _is_marker(row_key: str) -> bool:
+    return row_key != RUN_ROW and not row_key.startswith((COUNT_PREFIX, SLICE_PREFIX))
 
 
 def test_old_runs_lose_their_markers_once_and_keep_their_figures(store, tables, table_name):
@@ -445,7 +462,7 @@ def test_old_runs_lose_their_markers_once_and_keep_their_figures(store, tables, 
         got = store.get(run.run_id)
         assert (got.total, got.completed, got.by_status, got.finished_at) == (
             run.total, run.completed, run.by_status, run.finished_at)
-    assert _markers(tables, table_name, recent.run_id) == customers[:3]
+    assert _markers(tables, table_name, recent.run_id) == [SLICE_PREFIX + customers[2], *customers[:3]]
     assert [(r.run_id, r.total, r.by_status) for r in store.list_recent(top=10)] == [
         (r.run_id, r.total, r.by_status) for r in listed_before]
     assert store.prune(started_before=now - timedelta(days=7)) == 0  # each run is pruned once
