@@ -5,11 +5,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from .alerts.batches import BatchHead
 from .alerts.channel_urls import ChannelUrl
 from .alerts.channels import AlertChannel, ChannelSecret
 from .alerts.deliveries import Delivery
 from .alerts.delivery_retry import SendOutcome
-from .alerts.events import EventFilter, EventListing, StatusEvent
+from .alerts.events import EventFilter, EventListing, LoggedEvent, StatusEvent
 from .alerts.reminders import Acknowledgement
 from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
@@ -304,6 +305,13 @@ class AlertFollower(Protocol):
 
     def set_mark(self, mark: str | None) -> None: ...
 
+    def get_batch_head(self, chain: str) -> BatchHead | None:
+        """The latest batch recorded for `chain` (batches.chain_of), or None."""
+
+    def put_batch_head(self, previous: BatchHead | None, head: BatchHead) -> BatchHead:
+        """Record `head` in place of `previous` as it was read (None: the chain has none yet); raises
+        errors.Conflict when another instance recorded one since."""
+
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         """Keep an operator's acknowledgement of the customer's failure (replacing an earlier one)."""
 
@@ -338,6 +346,11 @@ class EventLog(Protocol):
         """Up to `top` events appended after `mark` (None: from the first), oldest first in the order they were
         appended, and the mark to read on from (the same mark when there is nothing new). An event appended late
         (relayed after a newer one) comes after every event a reader was already given: none is ever skipped."""
+
+    def read_after(self, position: int, *, top: int) -> list[LoggedEvent]:
+        """Up to `top` events numbered after `position` (0: from the first), in the order appended, each with its
+        number: numbers follow one another without a gap, and a mark read_since returns is the last number read
+        (int(mark))."""
 
 
 class GraphReader(Protocol):

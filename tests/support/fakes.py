@@ -10,7 +10,7 @@ from typing import Any
 from shared import bootstrap
 from shared.bootstrap import Services
 from shared.config import AppConfig, load_config
-from shared.domain.alerts.events import EventFilter, EventListing, StatusEvent
+from shared.domain.alerts.events import EventFilter, EventListing, LoggedEvent, StatusEvent
 from shared.domain.errors import Conflict
 from shared.domain.expiry import UnknownReason
 from shared.domain.expiry_credentials import AppCredentials
@@ -182,6 +182,9 @@ class InMemoryEventLog:
         start = int(mark) if mark else 0
         rows = self.appended[start:start + top]
         return rows, str(start + len(rows)) if rows else mark
+
+    def read_after(self, position: int, *, top: int) -> list[LoggedEvent]:
+        return [LoggedEvent(position + 1 + i, event) for i, event in enumerate(self.appended[position:position + top])]
 
 
 class InMemoryProviderSettingsStore:

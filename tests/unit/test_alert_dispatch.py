@@ -171,12 +171,17 @@ def test_a_channel_gets_only_the_kinds_it_subscribes_to(world):
 
 
 def test_gathering_again_after_a_crash_keeps_one_delivery_under_one_id(world):
-    """A second instance, or a tick that crashed before moving the mark, builds the same deliveries again."""
+    """A tick that crashed before moving the mark reads the events again, and finds their batch recorded done; one
+    that crashed before recording it done builds the same deliveries again."""
     world.channel("ops")
     world.runs.set("r1", finished=True)
     world.event("a", OK, BAD, at=T0, run_id="r1")
     assert gather(world.ctx) == (1, 1)
     world.follower.mark = None  # the mark's write was lost
+    assert gather(world.ctx) == (1, 0)
+    head = world.follower.heads["run:r1"]
+    world.follower.heads["run:r1"] = replace(head, done=False)  # and the batch's "done" too
+    world.follower.mark = None
     assert gather(world.ctx) == (1, 1)
     assert len(world.deliveries.deliveries) == 1
     send_due(world.ctx)
@@ -367,14 +372,14 @@ def test_reading_stops_at_a_page_with_a_run_still_running(world, monkeypatch):
     for name in ("b", "c", "d", "e"):
         world.event(name, OK, BAD, at=T0)
     reads = []
-    original = world.log.read_since
-    monkeypatch.setattr(world.log, "read_since", lambda mark, *, top: reads.append(mark) or original(mark, top=top))
+    original = world.log.read_after
+    monkeypatch.setattr(world.log, "read_after", lambda after, *, top: reads.append(after) or original(after, top=top))
     world.at(T0 + timedelta(minutes=5))
-    assert dispatch(world.ctx).events_read == 2 and reads == [None]
+    assert dispatch(world.ctx).events_read == 2 and reads == [0]
     world.runs.set("r1", finished=True)
     reads.clear()
     assert dispatch(world.ctx).sent == 2  # the run's digest, and the changes' (they waited for the run's end)
-    assert reads == [None, "2", "4"] and world.follower.mark == "5"
+    assert reads == [0, 2, 4] and world.follower.mark == "5"
 
 
 def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers(world, monkeypatch):
@@ -403,16 +408,16 @@ def test_two_dispatches_in_one_process_gather_one_after_the_other_and_the_second
     for i in range(30):
         world.event(f"c{i:02d}", OK, BAD, at=T0, run_id="r1")
     reports, second = {}, threading.Thread(target=lambda: reports.setdefault("second", dispatch(world.ctx)))
-    read_since = world.log.read_since
+    read_after = world.log.read_after
 
-    def first_read(mark, *, top):
+    def first_read(after, *, top):
         if not second.is_alive() and "second" not in reports:
             second.start()  # the other dispatch starts while this one is gathering...
             second.join(timeout=2)  # ...and waits for it: it has not read anything meanwhile
             assert second.is_alive()
-        return read_since(mark, top=top)
+        return read_after(after, top=top)
 
-    world.log.read_since = first_read
+    world.log.read_after = first_read
     reports["first"] = dispatch(world.ctx)
     second.join()
     assert (reports["first"].events_read, reports["second"].events_read) == (30, 0)
