@@ -11,7 +11,7 @@ from .alerts.channels import AlertChannel, ChannelSecret
 from .alerts.deliveries import Delivery
 from .alerts.delivery_retry import SendOutcome
 from .alerts.events import EventFilter, EventListing, LoggedEvent, StatusEvent
-from .alerts.reminders import Acknowledgement
+from .alerts.reminders import Acknowledgement, FailureRecord
 from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
 from .expiry_credentials import AppCredentials
@@ -64,6 +64,10 @@ class CustomerStore(Protocol):
 
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
         """`list` of every customer, customerIds only; the cursor of the next listing (None at the end)."""
+
+    def list_failures(self) -> list[FailureRecord]:
+        """Every customer whose latest verification failed, in customerId order, with only the columns a reminder
+        shows (id, tenant, reason, hint, message)."""
 
     def get_status_counts(self) -> dict[Status, int]:
         """Counts over every customer (not a listing), kept as customers change: no scan."""

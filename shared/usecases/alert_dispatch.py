@@ -27,7 +27,7 @@ import logging
 import random as random_module
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -48,9 +48,9 @@ from ..domain.alerts.digests import (
 )
 from ..domain.alerts.events import EventFilter, EventType, LoggedEvent, StatusEvent, StatusPoint
 from ..domain.alerts.messages import outgoing_message
-from ..domain.alerts.reminders import FailingCustomer, period_due, slack, to_remind
+from ..domain.alerts.reminders import FailingCustomer, FailureRecord, period_due, slack, to_remind
 from ..domain.errors import AppError, Conflict
-from ..domain.models import Customer, CustomerFilter, Status
+from ..domain.models import Status
 from ..domain.ports import (
     AlertFollower,
     AlertTransport,
@@ -314,8 +314,8 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
     recent = _changes_since(ctx.events, oldest)
     acknowledgements = ctx.follower.list_acknowledgements()
     failing, waiting = [], []
-    for customer in _failing_customers(ctx.customers):
-        state = StatusPoint(Status.FAILED, customer.last_verification_reason)
+    for customer in ctx.customers.list_failures():
+        state = StatusPoint(Status.FAILED, customer.reason)
         acknowledgement = acknowledgements.get(customer.customer_id)
         if customer.customer_id in recent:  # failing for less than an interval
             if acknowledgement is None or acknowledgement.state != state:
@@ -325,7 +325,7 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
         if acknowledgement is not None and acknowledgement.state == state:
             since = _failing_since(ctx.history, customer) or oldest
         failing.append(FailingCustomer(customer.customer_id, customer.tenant_id, state, since, customer.hint,
-                                       customer.last_verification_message, acknowledgement))
+                                       customer.message, acknowledgement))
     entries = [reminder_entry(c) for c in to_remind(failing, now=now, interval=interval)]
     return _Reminders(due, {c.channel_id: entries for c in due} if entries else {}, min(waiting, default=now))
 
@@ -353,22 +353,12 @@ def _changes_since(events: EventLog, moment: datetime) -> dict[str, datetime]:
         after = listing.next
 
 
-def _failing_customers(customers: CustomerStore) -> Iterator[Customer]:
-    after = None
-    while True:
-        listing = customers.list(CustomerFilter(status=Status.FAILED), top=MAX_PAGE_SIZE, after=after)
-        yield from listing.customers
-        if listing.next is None:
-            return
-        after = listing.next
-
-
-def _failing_since(history: HistoryStore, customer: Customer) -> datetime | None:
+def _failing_since(history: HistoryStore, customer: FailureRecord) -> datetime | None:
     """When the customer's current failure began, as its latest results show: the oldest of the newest results
     that all failed for its current reason (looking back over the history kept, HISTORY_KEPT results)."""
     since = None
     for result in history.list_latest(customer.customer_id, limit=HISTORY_KEPT):
-        if result.status is not Status.FAILED or result.reason != customer.last_verification_reason:
+        if result.status is not Status.FAILED or result.reason != customer.reason:
             break
         since = result.verified_at
     return since

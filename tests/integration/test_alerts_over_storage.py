@@ -22,7 +22,7 @@ from shared.domain.alerts.channels import AlertChannel, ChannelInput, ChannelKin
 from shared.domain.alerts.deliveries import DeliveryState, delivery_id_for, new_delivery
 from shared.domain.alerts.digests import MAX_ENTRIES, Batch, DigestEntry, EntryKind, build_digest
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
-from shared.domain.alerts.reminders import Acknowledgement
+from shared.domain.alerts.reminders import Acknowledgement, FailureRecord
 from shared.domain.errors import Conflict
 from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
 from shared.domain.models import AuthMethod, Customer, Status
@@ -136,6 +136,21 @@ def test_a_chains_batch_head_is_created_once_and_replaced_only_under_its_etag(ta
         follower.put_batch_head(created, BatchHead("run:r1", 2, 7, 9))  # read before it was done
     following = follower.put_batch_head(done, BatchHead("run:r1", 2, 7, 3_000_000_000))
     assert follower.get_batch_head("run:r1") == following and follower.get_batch_head("changes") is None
+
+
+def test_the_failing_customers_are_listed_with_only_what_a_reminder_shows(tables):
+    store = TableCustomerStore(tables, table=_name("Tn"))
+    store.create(Customer("b-fails", "contoso.com", AuthMethod.PASSWORD, m365_email="ops@contoso.com",
+                          last_verification_status=Status.FAILED, last_verification_reason=Reason.MFA_REQUIRED,
+                          last_verification_message="AADSTS50076: MFA", hint="Exclude the account from MFA."))
+    store.create(Customer("a-fails", "fabrikam.com", AuthMethod.APPLICATION, application_id="app",
+                          last_verification_status=Status.FAILED))
+    store.create(Customer("c-works", "contoso.com", AuthMethod.PASSWORD, last_verification_status=Status.SUCCEEDED))
+    store.create(Customer("d-new", "contoso.com", AuthMethod.PASSWORD))
+    assert store.list_failures() == [
+        FailureRecord("a-fails", "fabrikam.com", None),
+        FailureRecord("b-fails", "contoso.com", Reason.MFA_REQUIRED, "Exclude the account from MFA.",
+                      "AADSTS50076: MFA")]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from shared import bootstrap
 from shared.bootstrap import Services
 from shared.config import AppConfig, load_config
 from shared.domain.alerts.events import EventFilter, EventListing, LoggedEvent, StatusEvent
+from shared.domain.alerts.reminders import FailureRecord
 from shared.domain.errors import Conflict
 from shared.domain.expiry import UnknownReason
 from shared.domain.expiry_credentials import AppCredentials
@@ -126,6 +127,11 @@ class InMemoryCustomerStore(InMemoryHistoryStore):
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
         listing = self.list(CustomerFilter(), top=top, after=after)
         return [t.customer_id for t in listing.customers], listing.next
+
+    def list_failures(self) -> list[FailureRecord]:
+        return [FailureRecord(c.customer_id, c.tenant_id, c.last_verification_reason, c.hint,
+                              c.last_verification_message)
+                for _, c in sorted(self.customers.items()) if c.last_verification_status is Status.FAILED]
 
     def get_status_counts(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}

@@ -382,7 +382,7 @@ def test_reading_stops_at_a_page_with_a_run_still_running(world, monkeypatch):
     assert reads == [0, 2, 4] and world.follower.mark == "5"
 
 
-def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers(world, monkeypatch):
+def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers_nor_whole_records(world, monkeypatch):
     world.channel("ops")
     world.runs.set("r1", finished=True)
     for i in range(100):
@@ -393,6 +393,11 @@ def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers(world
     original = world.history.list_latest
     monkeypatch.setattr(world.history, "list_latest",
                         lambda customer_id, *, limit: reads.append(customer_id) or original(customer_id, limit=limit))
+
+    def whole_records(*args, **kwargs):
+        raise AssertionError("the reminder look-up reads whole customer records")
+
+    monkeypatch.setattr(world.customers, "list", whole_records)  # list_failures: a projection of five columns
     world.at(T0 + DAY)
     dispatch(world.ctx)
     assert reads == ["c007"]
