@@ -18,7 +18,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import Cursor, Status
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_PAGE_SIZE
-from .table_columns import newest_first_key, utc, without_none
+from .table_columns import moment_of_newest_first_key, newest_first_key, utc, without_none
 from .table_common import (
     TRANSACTION_LIMIT,
     TableAccess,
@@ -50,6 +50,7 @@ LOG_PARTITION = "log"
 COUNTER = "~seq"
 _SEQ, _LISTED = "s", "t"  # row-key prefixes: relay order, newest first
 _SEQ_DIGITS = 12
+_KEY_DIGITS = 20  # newest_first_key's
 # Events per numbered row: 25 events of the longest ids stay far below a string column's 64 KiB. Every Table
 # operation costs the SDK about as much CPU as the next, so events share numbered rows.
 NUMBERED_ROW_EVENTS = 25
@@ -141,6 +142,25 @@ class TableEventLog:
                 raise
         return EventListing([event_from_record(json.loads(entity["event"])) for entity in entities],
                             _encode_cursor(next_token))
+
+    def changed_since(self, moment: datetime, types: Collection[EventType]) -> dict[str, datetime]:
+        # The listed rows of events after `moment` sort before newest_first_key(moment); `at` is in their key.
+        kinds = sorted(EventType(kind).value for kind in types)
+        if not kinds:
+            return {}
+        parameters = {"pk": LOG_PARTITION, "first": _LISTED, "end": f"{_LISTED}{newest_first_key(moment)}",
+                      **{f"type{i}": kind for i, kind in enumerate(kinds)}}
+        of_types = " or ".join(f"type eq @type{i}" for i in range(len(kinds)))
+        # Spaces around the brackets: the SDK takes a parameter name to run to the next space.
+        with storage_call("read the customers changed lately"):
+            rows = self._on_table(lambda table: list(table.query_entities(
+                f"PartitionKey eq @pk and RowKey ge @first and RowKey lt @end and ( {of_types} )",
+                parameters=parameters, select=["RowKey", "customerId"])))
+        changed: dict[str, datetime] = {}
+        for row in rows:  # newest first: the first row of a customer is its latest
+            at = moment_of_newest_first_key(row["RowKey"][len(_LISTED):len(_LISTED) + _KEY_DIGITS])
+            changed.setdefault(row["customerId"], at)
+        return changed
 
     def read_since(self, mark: str | None, *, top: int) -> tuple[list[StatusEvent], str | None]:
         if mark is not None and not (len(mark) == _SEQ_DIGITS and mark.isascii() and mark.isdigit()):

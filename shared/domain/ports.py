@@ -1,7 +1,7 @@
 """The ports the use cases depend on; shared/adapters implement them, unit tests pass fakes."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -10,7 +10,7 @@ from .alerts.channel_urls import ChannelUrl
 from .alerts.channels import AlertChannel, ChannelSecret
 from .alerts.deliveries import Delivery
 from .alerts.delivery_retry import SendOutcome
-from .alerts.events import EventFilter, EventListing, LoggedEvent, StatusEvent
+from .alerts.events import EventFilter, EventListing, EventType, LoggedEvent, StatusEvent
 from .alerts.reminders import Acknowledgement, FailureRecord
 from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
@@ -350,6 +350,10 @@ class EventLog(Protocol):
         """Up to `top` events appended after `mark` (None: from the first), oldest first in the order they were
         appended, and the mark to read on from (the same mark when there is nothing new). An event appended late
         (relayed after a newer one) comes after every event a reader was already given: none is ever skipped."""
+
+    def changed_since(self, moment: datetime, types: Collection[EventType]) -> dict[str, datetime]:
+        """Each customer with an event of `types` after `moment`, and the time of its latest one (a projection of
+        the few columns this needs, not the events)."""
 
     def read_after(self, position: int, *, top: int) -> list[LoggedEvent]:
         """Up to `top` events numbered after `position` (0: from the first), in the order appended, each with its

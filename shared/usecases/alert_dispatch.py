@@ -46,7 +46,7 @@ from ..domain.alerts.digests import (
     event_entry,
     reminder_entry,
 )
-from ..domain.alerts.events import EventFilter, EventType, LoggedEvent, StatusEvent, StatusPoint
+from ..domain.alerts.events import EventType, LoggedEvent, StatusEvent, StatusPoint
 from ..domain.alerts.messages import outgoing_message
 from ..domain.alerts.reminders import FailingCustomer, FailureRecord, period_due, slack, to_remind
 from ..domain.errors import AppError, Conflict
@@ -62,7 +62,7 @@ from ..domain.ports import (
     RunStore,
     SecretStore,
 )
-from ..domain.rules import HISTORY_KEPT, MAX_PAGE_SIZE
+from ..domain.rules import HISTORY_KEPT
 from ..domain.runs import is_running
 from ..domain.work import decode
 from .alert_channels import channel_secrets
@@ -311,7 +311,7 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
     if not due or _run_in_progress(ctx.runs, now=now):
         return _Reminders([], {}, now)
     oldest = now - interval + slack(interval)
-    recent = _changes_since(ctx.events, oldest)
+    recent = ctx.events.changed_since(oldest, _STATE_CHANGES)
     acknowledgements = ctx.follower.list_acknowledgements()
     failing, waiting = [], []
     for customer in ctx.customers.list_failures():
@@ -335,22 +335,6 @@ def _run_in_progress(runs: RunStore, *, now: datetime) -> bool:
     customer while the run's verifications need the machine (and name customers the run is about to verify)."""
     latest = runs.list_recent(top=1)
     return bool(latest) and is_running(latest[0], now=now)
-
-
-def _changes_since(events: EventLog, moment: datetime) -> dict[str, datetime]:
-    """When each customer's state last changed after `moment`, from the log's changes, newest first."""
-    changed: dict[str, datetime] = {}
-    after = None
-    while True:
-        listing = events.list_events(EventFilter(), top=MAX_PAGE_SIZE, after=after)
-        for event in listing.events:
-            if event.at <= moment:
-                return changed
-            if event.type in _STATE_CHANGES:
-                changed.setdefault(event.customer_id, event.at)
-        if listing.next is None:
-            return changed
-        after = listing.next
 
 
 def _failing_since(history: HistoryStore, customer: FailureRecord) -> datetime | None:

@@ -189,6 +189,13 @@ class InMemoryEventLog:
         rows = self.appended[start:start + top]
         return rows, str(start + len(rows)) if rows else mark
 
+    def changed_since(self, moment: datetime, types) -> dict[str, datetime]:
+        changed: dict[str, datetime] = {}
+        for event in sorted(self.appended, key=lambda e: (e.at, e.event_id), reverse=True):
+            if event.at > moment and event.type in types:
+                changed.setdefault(event.customer_id, event.at)
+        return changed
+
     def read_after(self, position: int, *, top: int) -> list[LoggedEvent]:
         return [LoggedEvent(position + 1 + i, event) for i, event in enumerate(self.appended[position:position + top])]
 

@@ -395,9 +395,10 @@ def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers_nor_w
                         lambda customer_id, *, limit: reads.append(customer_id) or original(customer_id, limit=limit))
 
     def whole_records(*args, **kwargs):
-        raise AssertionError("the reminder look-up reads whole customer records")
+        raise AssertionError("the reminder look-up reads whole records")
 
     monkeypatch.setattr(world.customers, "list", whole_records)  # list_failures: a projection of five columns
+    monkeypatch.setattr(world.log, "list_events", whole_records)  # changed_since: customers and times only
     world.at(T0 + DAY)
     dispatch(world.ctx)
     assert reads == ["c007"]
