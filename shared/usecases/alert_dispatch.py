@@ -172,7 +172,7 @@ def gather(ctx: AlertContext) -> tuple[int, int]:
             # The period it closes names it: built again (a crash before the period moved on) it is the same.
             key = f"reminders:{channel.created_at}:{channel.reminded_at or 'first'}"
             digest = build_digest(channel, Batch(key, None, ()), reminders[channel.channel_id], created_at=now)
-            made += _keep_delivery(ctx, channel, digest, now=now)
+            made += _keep_delivery(ctx, channel, digest, now=now) is not None
         elif channel.channel_id not in reminders:  # no one to remind yet: look again when one will be due
             _start_reminder_period(ctx.channels, channel, now=periods.next_start)
     passed = start
@@ -188,13 +188,18 @@ def gather(ctx: AlertContext) -> tuple[int, int]:
 
 def _make_batch(ctx: AlertContext, channels: Sequence[AlertChannel], batch: Batch,
                 reminders: dict[str, list[DigestEntry]], *, now: datetime) -> int:
-    """Keep the delivery of `batch` for each channel that hears of it (the first batch made also carries the
-    reminders due); how many."""
+    """Keep the delivery of `batch` for each channel that hears of it, with the reminders due until a delivery kept
+    carries them; how many."""
     entries = [event_entry(event) for event in batch.events]
-    digests = [(channel, build_digest(channel, batch, [*entries, *reminders.pop(channel.channel_id, [])],
+    digests = [(channel, build_digest(channel, batch, [*entries, *reminders.get(channel.channel_id, [])],
                                       created_at=now)) for channel in channels]
-    return sum(_keep_delivery(ctx, channel, digest, now=now)
-               for channel, digest in _with_hints(ctx.customers, batch.events, digests))
+    made = 0
+    for channel, digest in _with_hints(ctx.customers, batch.events, digests):
+        kept = _keep_delivery(ctx, channel, digest, now=now)
+        made += kept is not None
+        if kept is not None and kept.digest.counts[EntryKind.STILL_FAILING]:
+            reminders.pop(channel.channel_id, None)
+    return made
 
 
 def _record(follower: AlertFollower, previous: BatchHead | None, head: BatchHead) -> BatchHead | None:
@@ -307,7 +312,9 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
     first); only a customer an operator acknowledged has its history read, to tell whether the acknowledgement
     covers the failure it has now. Not while a run is going: its digest carries them when it ends."""
     interval = ctx.reminder_interval
-    due = [c for c in channels if period_due(c.reminded_at, now=now, interval=interval)]
+    # Only channels that hear of reminders (with connectionLost): another would be looked up for every tick.
+    due = [c for c in channels if c.wants(EventType.CONNECTION_LOST)
+           and period_due(c.reminded_at, now=now, interval=interval)]
     if not due or _run_in_progress(ctx.runs, now=now):
         return _Reminders([], {}, now)
     oldest = now - interval + slack(interval)
@@ -348,15 +355,17 @@ def _failing_since(history: HistoryStore, customer: FailureRecord) -> datetime |
     return since
 
 
-def _keep_delivery(ctx: AlertContext, channel: AlertChannel, digest: Digest | None, *, now: datetime) -> int:
-    """Keep the delivery of `digest` for `channel` (1), or none (0) when there is no digest (nothing the channel
-    hears of). A digest that carries reminders starts the channel's next reminder period."""
+def _keep_delivery(ctx: AlertContext, channel: AlertChannel, digest: Digest | None, *,
+                   now: datetime) -> Delivery | None:
+    """Keep the delivery of `digest` for `channel`: the delivery kept, or None when there is no digest (nothing the
+    channel hears of). A delivery kept with reminders starts the channel's next reminder period: the one kept, which
+    is another instance's or a crashed gathering's when it was made first, perhaps without them."""
     if digest is None:
-        return 0
-    ctx.deliveries.add(new_delivery(digest, now=now))
-    if digest.counts[EntryKind.STILL_FAILING]:
+        return None
+    kept = ctx.deliveries.add(new_delivery(digest, now=now))
+    if kept.digest.counts[EntryKind.STILL_FAILING]:
         _start_reminder_period(ctx.channels, channel, now=now)
-    return 1
+    return kept
 
 
 def _start_reminder_period(channels: ChannelStore, channel: AlertChannel, *, now: datetime) -> None:

@@ -245,8 +245,8 @@ def test_reminders_wait_for_a_run_going_and_ride_its_digest(world):
     _failing_for_a_day(world)
     world.at(T0 + DAY)
     world.runs.set("r2", finished=False, started=T0 + DAY - timedelta(minutes=1))
-    listings, list_customers = [], world.customers.list
-    world.customers.list = lambda *a, **k: listings.append(a) or list_customers(*a, **k)
+    listings, list_failures = [], world.customers.list_failures
+    world.customers.list_failures = lambda: listings.append(1) or list_failures()
     assert dispatch(world.ctx).deliveries_made == 0 and listings == []  # no failing customer read during the run
     world.event("b", OK, BAD, at=T0 + DAY, run_id="r2")
     world.runs.set("r2", finished=True, started=T0 + DAY - timedelta(minutes=1))
@@ -285,6 +285,46 @@ def test_a_customer_still_failing_is_reminded_once_a_day_per_channel(world):
     dispatch(world.ctx)
     (_, second) = world.bodies("ops")
     assert second["counts"][EntryKind.STILL_FAILING.value] == 0 and second["counts"]["connectionLost"] == 1
+
+
+def test_reminders_a_batch_rebuilt_after_a_crash_did_not_carry_go_out_in_a_digest_of_their_own(world, monkeypatch):
+    """The run's delivery was kept, without reminders, by a gathering that crashed before recording its batch done;
+    rebuilt a day later it would carry them, but the delivery kept is the first one: the period must not start as
+    if they went out."""
+    _failing_for_a_day(world)
+    world.at(T0 + timedelta(hours=22))  # "a" has not failed for a day yet: nothing to remind
+    world.runs.set("r2", finished=True)
+    world.event("b", OK, BAD, at=world.now[0], run_id="r2")
+    record = world.follower.put_batch_head
+
+    def crash_before_done(previous, head):
+        if head.done:
+            raise ConnectionError("the host went away")
+        return record(previous, head)
+
+    monkeypatch.setattr(world.follower, "put_batch_head", crash_before_done)
+    with pytest.raises(ConnectionError):
+        gather(world.ctx)
+    monkeypatch.undo()
+    world.at(T0 + DAY)
+    gather(world.ctx)
+    send_due(world.ctx)
+    bodies = world.bodies("ops")
+    assert [(b["counts"]["connectionLost"], b["counts"][EntryKind.STILL_FAILING.value]) for b in bodies] == [
+        (1, 0), (0, 1)]
+    assert [c["customerId"] for c in bodies[1]["customers"]] == ["a"]
+
+
+def test_a_channel_that_hears_of_no_lost_connection_is_never_looked_up_for_reminders(world):
+    world.channel("back", events={EventType.CONNECTION_RESTORED})
+    world.runs.set("r1", finished=True)
+    world.event("a", OK, BAD, at=T0, run_id="r1")
+    listings, list_failures = [], world.customers.list_failures
+    world.customers.list_failures = lambda: listings.append(1) or list_failures()
+    for minutes in range(3):
+        world.at(T0 + DAY + timedelta(minutes=minutes))
+        dispatch(world.ctx)
+    assert listings == [] and world.transport.sent == []
 
 
 def test_an_acknowledged_failure_is_not_reminded_until_its_state_changes(world):
