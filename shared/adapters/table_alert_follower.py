@@ -40,12 +40,8 @@ class TableAlertFollower:
         self._on_table = TableAccess(service, table)
 
     def get_mark(self) -> str | None:
-        with storage_call("read the alert dispatcher's mark"):
-            try:
-                entity = self._on_table(lambda table: table.get_entity(*_MARK))
-            except ResourceNotFoundError:
-                return None
-        return entity.get("mark") or None
+        entity = self._row(*_MARK, action="read the alert dispatcher's mark")
+        return (entity.get("mark") or None) if entity is not None else None
 
     def set_mark(self, mark: str | None) -> None:
         entity = {"PartitionKey": _MARK[0], "RowKey": _MARK[1], "mark": mark or ""}
@@ -53,11 +49,9 @@ class TableAlertFollower:
             self._on_table(lambda table: table.upsert_entity(entity, mode=UpdateMode.REPLACE))
 
     def get_batch_head(self, chain: str) -> BatchHead | None:
-        with storage_call("read a batch of alerts"):
-            try:
-                entity = self._on_table(lambda table: table.get_entity(_BATCH, chain))
-            except ResourceNotFoundError:
-                return None
+        entity = self._row(_BATCH, chain, action="read a batch of alerts")
+        if entity is None:
+            return None
         return BatchHead(chain, int(entity["number"]), int(entity["low"]), int(entity["high"]), bool(entity["done"]),
                          etag=entity.metadata["etag"])
 
@@ -76,6 +70,13 @@ class TableAlertFollower:
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 raise Conflict("modifiedConcurrently", "Another instance recorded this batch first.") from None
         return replace(head, etag=metadata["etag"])
+
+    def _row(self, partition: str, row: str, *, action: str) -> Any:
+        with storage_call(action):
+            try:
+                return self._on_table(lambda table: table.get_entity(partition, row))
+            except ResourceNotFoundError:
+                return None
 
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         entity = {"PartitionKey": _ACK, "RowKey": customer_id, "at": utc(acknowledgement.at),
