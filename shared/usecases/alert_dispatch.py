@@ -150,7 +150,7 @@ def gather(ctx: AlertContext) -> tuple[int, int]:
         chains.setdefault(chain_of(item), []).append(item)
     channels = [c for c in ctx.channels.list() if c.enabled]
     periods = _reminders_due(ctx, channels, now=now)
-    reminders = periods.lines
+    reminders = dict(periods.lines)  # a channel's lines leave once a delivery kept carries them
     made = 0
     heads: dict[str, BatchHead | None] = {}
     for chain, read in sorted(chains.items()):
@@ -173,7 +173,7 @@ def gather(ctx: AlertContext) -> tuple[int, int]:
             key = f"reminders:{channel.created_at}:{channel.reminded_at or 'first'}"
             digest = build_digest(channel, Batch(key, None, ()), reminders[channel.channel_id], created_at=now)
             made += _keep_delivery(ctx, channel, digest, now=now) is not None
-        elif channel.channel_id not in reminders:  # no one to remind yet: look again when one will be due
+        elif channel.channel_id not in periods.lines:  # no one to remind yet: look again when one will be due
             _start_reminder_period(ctx.channels, channel, now=periods.next_start)
     passed = start
     for item in logged:

@@ -315,6 +315,25 @@ def test_reminders_a_batch_rebuilt_after_a_crash_did_not_carry_go_out_in_a_diges
     assert [c["customerId"] for c in bodies[1]["customers"]] == ["a"]
 
 
+def test_reminders_that_ride_a_runs_digest_start_the_period_then_even_with_a_failure_still_waiting(world):
+    """Customer "c" failed two hours before the reminders went out: its reminder is due a day after that, but "a"
+    was just reminded, so the period starts now (not when "c" failed, which would remind "a" again within the
+    interval)."""
+    _failing_for_a_day(world)
+    world.runs.set("r2", finished=True)
+    world.event("c", OK, BAD, at=T0 + DAY - timedelta(hours=2), run_id="r2")
+    world.at(T0 + DAY - timedelta(hours=2) + timedelta(minutes=1))
+    dispatch(world.ctx)
+    world.at(T0 + DAY)
+    world.runs.set("r3", finished=True)
+    world.event("b", OK, BAD, at=T0 + DAY, run_id="r3")
+    dispatch(world.ctx)
+    body = world.bodies("ops")[-1]
+    assert [(c["customerId"], c["type"]) for c in body["customers"]] == [("b", "connectionLost"),
+                                                                          ("a", "stillFailing")]
+    assert world.channels.get("ops").reminded_at == T0 + DAY
+
+
 def test_a_channel_that_hears_of_no_lost_connection_is_never_looked_up_for_reminders(world):
     world.channel("back", events={EventType.CONNECTION_RESTORED})
     world.runs.set("r1", finished=True)
