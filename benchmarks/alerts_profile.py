@@ -6,7 +6,9 @@ Run: .venv/bin/python benchmarks/alerts_profile.py [--customers 10000] [--top 15
 Seeds the failing customers and their `connectionLost` events of one run straight into the tables, then profiles
 three dispatches as the host makes them: the minute's tick while the run still runs (the first one of a channel's
 day also looks for customers to remind), a second tick during the run, and the dispatch after the run ends (the
-digests). Prints each one's seconds and its top functions by cumulative time. Nothing is asserted.
+digests). Prints each one's seconds and its top functions by cumulative time, then the seconds (and this process's
+CPU seconds: Azurite's are not in them) of the look-up for customers to remind alone, as a channel's first digest
+of a day makes it, right after the run and a day later (--repeats times each). Nothing is asserted.
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ import argparse
 import cProfile
 import io
 import pstats
+import statistics
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +36,6 @@ from shared.adapters.table_channels import TableChannelStore  # noqa: E402
 from shared.adapters.table_customers import CUSTOMER_PARTITION, TableCustomerStore, customer_to_entity  # noqa: E402
 from shared.adapters.table_deliveries import TableDeliveryStore  # noqa: E402
 from shared.adapters.table_events import TableEventLog  # noqa: E402
-from shared.adapters.table_history import TableHistoryStore  # noqa: E402
 from shared.adapters.table_runs import TableRunStore  # noqa: E402
 from shared.domain.alerts.channels import ChannelInput, ChannelKind  # noqa: E402
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint  # noqa: E402
@@ -40,7 +43,7 @@ from shared.domain.models import AuthMethod, Customer, Status  # noqa: E402
 from shared.domain.reasons import Reason  # noqa: E402
 from shared.domain.runs import Run, Trigger, new_run_id  # noqa: E402
 from shared.usecases.alert_channels import put_channel  # noqa: E402
-from shared.usecases.alert_dispatch import AlertContext, dispatch  # noqa: E402
+from shared.usecases.alert_dispatch import AlertContext, _reminders_due, dispatch  # noqa: E402
 from tools.alert_receiver import AlertReceiver  # noqa: E402
 from tools.azurite import start_azurite  # noqa: E402
 
@@ -74,10 +77,31 @@ def profiled(label: str, ctx: AlertContext, top: int) -> None:
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip()), flush=True)
 
 
+def reminder_lookup(ctx: AlertContext, *, repeats: int) -> None:
+    """The look-up for customers to remind alone (what a channel's first digest of a day costs), as right after
+    the run (every failure is new: the day's events are read back) and a day later (every failure is due)."""
+    channels = [replace(c, reminded_at=None) for c in ctx.channels.list()]
+    now = ctx.clock()
+    for label, moment in (("right after the run", now),
+                          ("a day later", now + ctx.reminder_interval + timedelta(hours=1))):
+        at = replace(ctx, clock=lambda moment=moment: moment)
+        times, cpu = [], []
+        for _ in range(repeats):
+            began, began_cpu = time.perf_counter(), time.process_time()
+            found = _reminders_due(at, channels, now=moment)
+            times.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
+        reminded = max((len(lines) for lines in found.lines.values()), default=0)
+        print(f"the reminder look-up alone, {label} ({reminded} customers to remind): median "
+              f"{statistics.median(times):.2f} s of {', '.join(f'{t:.2f}' for t in times)} s; this process's CPU "
+              f"median {statistics.median(cpu):.2f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10000)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=3, help="times the reminder look-up alone is measured")
     args = parser.parse_args()
     azurite = start_azurite()
     try:
@@ -90,7 +114,7 @@ def main() -> None:
             ctx = AlertContext(
                 events=TableEventLog(service), follower=TableAlertFollower(service),
                 channels=TableChannelStore(service), deliveries=TableDeliveryStore(service),
-                customers=TableCustomerStore(service), history=TableHistoryStore(service),
+                customers=TableCustomerStore(service), history=TableCustomerStore(service),
                 runs=TableRunStore(service), secrets=secrets, transport=transport,
                 page_url="https://tas.example.com/", reminder_interval=timedelta(hours=24))
             saved = put_channel(ctx.channels, secrets, transport, "ops", ChannelInput(
@@ -109,6 +133,8 @@ def main() -> None:
             ctx.runs.mark_fanned_out(run.run_id)  # no customer enrolled: the run finishes
             profiled("the dispatch after the run", ctx, args.top)
             print(f"\nmessages received: {sorted(m.channel for m in receiver.inbox.messages())}")
+            print()
+            reminder_lookup(ctx, repeats=args.repeats)
     finally:
         azurite.stop()
 

@@ -1,19 +1,26 @@
 """AlertFollower on Azure Table Storage: the AlertFollower table, what the alert dispatcher keeps between ticks.
 
 - PartitionKey `mark`, RowKey `mark`: where the dispatcher is in the event log (the mark read_since returned);
+- PartitionKey `batch`, RowKey the chain (`run:<runId>` or `changes`): the chain's latest batch (batches.BatchHead:
+  `number`, `low`, `high`, `done`), created or replaced under its ETag, so instances agree on what goes out
+  together. One row a run: a few hundred bytes a day;
 - PartitionKey `ack`, RowKey the customerId: an operator's acknowledgement of the customer's failure (the state
   acknowledged and when). It is never deleted: once the failure changes or ends, it no longer covers it.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
 
+from ..domain.alerts.batches import BatchHead
 from ..domain.alerts.events import StatusPoint
 from ..domain.alerts.reminders import Acknowledgement
+from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.reasons import Reason
 from .table_columns import plain_datetime, utc
@@ -23,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 _MARK = ("mark", "mark")
 _ACK = "ack"
+_BATCH = "batch"
 
 
 class TableAlertFollower:
@@ -32,17 +40,43 @@ class TableAlertFollower:
         self._on_table = TableAccess(service, table)
 
     def get_mark(self) -> str | None:
-        with storage_call("read the alert dispatcher's mark"):
-            try:
-                entity = self._on_table(lambda table: table.get_entity(*_MARK))
-            except ResourceNotFoundError:
-                return None
-        return entity.get("mark") or None
+        entity = self._row(*_MARK, action="read the alert dispatcher's mark")
+        return (entity.get("mark") or None) if entity is not None else None
 
     def set_mark(self, mark: str | None) -> None:
         entity = {"PartitionKey": _MARK[0], "RowKey": _MARK[1], "mark": mark or ""}
         with storage_call("keep the alert dispatcher's mark"):
             self._on_table(lambda table: table.upsert_entity(entity, mode=UpdateMode.REPLACE))
+
+    def get_batch_head(self, chain: str) -> BatchHead | None:
+        entity = self._row(_BATCH, chain, action="read a batch of alerts")
+        if entity is None:
+            return None
+        return BatchHead(chain, int(entity["number"]), int(entity["low"]), int(entity["high"]), bool(entity["done"]),
+                         etag=entity.metadata["etag"])
+
+    def put_batch_head(self, previous: BatchHead | None, head: BatchHead) -> BatchHead:
+        # Positions as text: an Int32 column would overflow after two billion events.
+        entity = {"PartitionKey": _BATCH, "RowKey": head.chain, "number": str(head.number), "low": str(head.low),
+                  "high": str(head.high), "done": head.done}
+        with storage_call("record a batch of alerts"):
+            try:
+                if previous is None:
+                    metadata = self._on_table(lambda table: table.create_entity(entity))
+                else:
+                    metadata = self._on_table(lambda table: table.update_entity(
+                        entity, mode=UpdateMode.REPLACE, etag=previous.etag,
+                        match_condition=MatchConditions.IfNotModified))
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                raise Conflict("modifiedConcurrently", "Another instance recorded this batch first.") from None
+        return replace(head, etag=metadata["etag"])
+
+    def _row(self, partition: str, row: str, *, action: str) -> Any:
+        with storage_call(action):
+            try:
+                return self._on_table(lambda table: table.get_entity(partition, row))
+            except ResourceNotFoundError:
+                return None
 
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         entity = {"PartitionKey": _ACK, "RowKey": customer_id, "at": utc(acknowledgement.at),

@@ -23,6 +23,11 @@ def newest_first_key(moment: datetime) -> str:
     return f"{_INVERT_FROM - micros:020d}"
 
 
+def moment_of_newest_first_key(key: str) -> datetime:
+    """The moment newest_first_key(moment) was made from."""
+    return _EPOCH + timedelta(microseconds=_INVERT_FROM - int(key))
+
+
 def without_none(entity: dict[str, Any]) -> dict[str, Any]:
     # A missing column is how Table Storage says null; REPLACE then also clears a column set before.
     return {name: value for name, value in entity.items() if value is not None}

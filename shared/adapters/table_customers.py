@@ -27,6 +27,7 @@ from azure.core.exceptions import HttpResponseError, ResourceModifiedError, Reso
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from ..domain.alerts.events import StatusEvent
+from ..domain.alerts.reminders import FailureRecord
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.expiry_record import record_outlook
 from ..domain.models import (
@@ -250,6 +251,17 @@ class TableCustomerStore:
                 parameters={"pk": CUSTOMER_PARTITION, "counts": COUNT_PREFIX, "moment": utc(moment)},
                 select=["expiresAt"])))
         return sorted(at for row in rows if (at := plain_datetime(row.get("expiresAt"))) is not None)
+
+    def list_failures(self) -> list[FailureRecord]:
+        """A projection of the five columns a reminder shows, of the failing customers only: a few hundred bytes
+        per customer rather than its whole entity."""
+        with storage_call("list the failing customers"):
+            rows = self._on_table(lambda table: list(table.query_entities(
+                "PartitionKey eq @pk and RowKey lt @counts and lastVerificationStatus eq @failed",
+                parameters={"pk": CUSTOMER_PARTITION, "counts": COUNT_PREFIX, "failed": Status.FAILED.value},
+                select=["RowKey", "tenantId", "lastVerificationReason", "hint", "lastVerificationMessage"])))
+        return [FailureRecord(row["RowKey"], row["tenantId"], reason_of(row.get("lastVerificationReason")),
+                              row.get("hint"), row.get("lastVerificationMessage")) for row in rows]
 
     def recount_status_counts(self) -> dict[Status, int]:
         with storage_call("count customers"):

@@ -3,9 +3,9 @@
 One partition "log", three kinds of rows, written together in entity-group transactions:
 - "~seq": the counter of events appended so far (column `last`), changed under its ETag by every append;
 - "s<n>" (12 digits): up to NUMBERED_ROW_EVENTS events numbered n, n+1, ... in the order they were appended,
-  as JSON, for followers (`read_since`, whose mark is the number of the last event read). An append takes the
-  next numbers and writes their rows in the same transaction that moves the counter past them, so numbers
-  become visible in order: a reader that saw number n has already been able to see every number below;
+  as JSON, for followers (`read_after`; `read_since`, whose mark is the number of the last event read). An
+  append takes the next numbers and writes their rows in the same transaction that moves the counter past them,
+  so numbers become visible in order: a reader that saw number n has already been able to see every number below;
 - "t<newest-first at>-<eventId>": the same event (JSON) keyed for the newest-first listing (`list_events`),
   with the columns a listing filters on (`type`, `customerId`). Its key depends only on the event, so creating
   it again fails (409) and that event is left out: appends are idempotent by eventId however often a relay runs.
@@ -18,7 +18,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,12 +27,12 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
-from ..domain.alerts.events import EventFilter, EventListing, EventType, StatusEvent, StatusPoint
+from ..domain.alerts.events import EventFilter, EventListing, EventType, LoggedEvent, StatusEvent, StatusPoint
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import Cursor, Status
 from ..domain.reasons import Reason
 from ..domain.rules import MAX_PAGE_SIZE
-from .table_columns import newest_first_key, utc, without_none
+from .table_columns import moment_of_newest_first_key, newest_first_key, utc, without_none
 from .table_common import (
     TRANSACTION_LIMIT,
     TableAccess,
@@ -50,6 +50,7 @@ LOG_PARTITION = "log"
 COUNTER = "~seq"
 _SEQ, _LISTED = "s", "t"  # row-key prefixes: relay order, newest first
 _SEQ_DIGITS = 12
+_KEY_DIGITS = 20  # newest_first_key's
 # Events per numbered row: 25 events of the longest ids stay far below a string column's 64 KiB. Every Table
 # operation costs the SDK about as much CPU as the next, so events share numbered rows.
 NUMBERED_ROW_EVENTS = 25
@@ -142,15 +143,38 @@ class TableEventLog:
         return EventListing([event_from_record(json.loads(entity["event"])) for entity in entities],
                             _encode_cursor(next_token))
 
+    def changed_since(self, moment: datetime, types: Collection[EventType]) -> dict[str, datetime]:
+        # The listed rows of events after `moment` sort before newest_first_key(moment); `at` is in their key.
+        kinds = sorted(EventType(kind).value for kind in types)
+        if not kinds:
+            return {}
+        parameters = {"pk": LOG_PARTITION, "first": _LISTED, "end": f"{_LISTED}{newest_first_key(moment)}",
+                      **{f"type{i}": kind for i, kind in enumerate(kinds)}}
+        of_types = " or ".join(f"type eq @type{i}" for i in range(len(kinds)))
+        # Spaces around the brackets: the SDK takes a parameter name to run to the next space.
+        with storage_call("read the customers changed lately"):
+            rows = self._on_table(lambda table: list(table.query_entities(
+                f"PartitionKey eq @pk and RowKey ge @first and RowKey lt @end and ( {of_types} )",
+                parameters=parameters, select=["RowKey", "customerId"])))
+        changed: dict[str, datetime] = {}
+        for row in rows:  # newest first: the first row of a customer is its latest
+            at = moment_of_newest_first_key(row["RowKey"][len(_LISTED):len(_LISTED) + _KEY_DIGITS])
+            changed.setdefault(row["customerId"], at)
+        return changed
+
     def read_since(self, mark: str | None, *, top: int) -> tuple[list[StatusEvent], str | None]:
-        check_page_size(top, "top")
         if mark is not None and not (len(mark) == _SEQ_DIGITS and mark.isascii() and mark.isdigit()):
             raise ValueError("Not a mark this event log returned.")
-        last = int(mark) if mark is not None else 0
+        found = self.read_after(int(mark) if mark is not None else 0, top=top)
+        return [e.event for e in found], (f"{found[-1].position:0{_SEQ_DIGITS}d}" if found else mark)
+
+    def read_after(self, position: int, *, top: int) -> list[LoggedEvent]:
+        check_page_size(top, "top")
+        last = position
         # The numbered row that holds number last + 1 starts at most NUMBERED_ROW_EVENTS - 1 numbers before it.
         first = max(1, last + 2 - NUMBERED_ROW_EVENTS)
         parameters = {"pk": LOG_PARTITION, "first": _numbered_key(first), "end": chr(ord(_SEQ) + 1)}
-        found: list[StatusEvent] = []
+        found: list[LoggedEvent] = []
         with storage_call("read events"):
             rows = self._on_table(lambda table: table.query_entities(
                 "PartitionKey eq @pk and RowKey ge @first and RowKey lt @end", parameters=parameters,
@@ -159,12 +183,12 @@ class TableEventLog:
                 number = int(row["RowKey"][len(_SEQ):])
                 for record in json.loads(row["events"]):
                     if number > last:
-                        found.append(event_from_record(record))
+                        found.append(LoggedEvent(number, event_from_record(record)))
                         last = number
                         if len(found) == top:
-                            return found, f"{last:0{_SEQ_DIGITS}d}"
+                            return found
                     number += 1
-        return found, (f"{last:0{_SEQ_DIGITS}d}" if found else mark)
+        return found
 
 
 def _read_counter(table: TableClient) -> _Counter:

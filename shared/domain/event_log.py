@@ -21,35 +21,54 @@ from typing import Any
 # The rule matches this exact, case-sensitive prefix (KQL `startswith_cs`); the JSON object follows it.
 EVENT_LOG_PREFIX = "STATUS_EVENT "
 CONNECTION_LOST = "connectionLost"  # the event type the alert rule counts
+# `expiry` ({"what", "source", "at"}) and `withinDays` (30, 14, 7 or 1) name a connectionExpiring event's expiry and
+# band, as GET /api/events does; null for every other type.
 FIELDS = ("type", "eventId", "customerId", "tenantId", "fromStatus", "fromReason", "toStatus", "toReason",
-          "at", "runId")
+          "at", "runId", "expiry", "withinDays")
 _OPTIONAL = frozenset({"fromReason", "toReason", "runId"})
 
 
 def event_log_line(*, event_type: str, event_id: str, customer_id: str, tenant_id: str, from_status: str,
                    from_reason: str | None, to_status: str, to_reason: str | None, at: datetime,
-                   run_id: str | None) -> str:
+                   run_id: str | None, expiry_what: str | None = None, expiry_source: str | None = None,
+                   expiry_at: datetime | None = None, within_days: int | None = None) -> str:
     """The one line to log for an event. Log it as an argument (`logger.info("%s", line)`), never as the format.
 
-    Plain values in (enum members are strings and go in as their value); `at` must carry its time zone.
+    Plain values in (enum members are strings and go in as their value); `at` and `expiry_at` must carry their
+    time zone; the expiry's three values come together or not at all.
     The JSON is ASCII on one line: a value holding a line break or the prefix cannot start another record.
     """
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("at must be an aware datetime")
     values: dict[str, Any] = {
         "type": event_type, "eventId": event_id, "customerId": customer_id, "tenantId": tenant_id,
         "fromStatus": from_status, "fromReason": from_reason, "toStatus": to_status, "toReason": to_reason,
-        "at": at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"), "runId": run_id,
+        "at": _utc_text(at, "at"), "runId": run_id,
+        "expiry": _expiry(expiry_what, expiry_source, expiry_at), "withinDays": within_days,
     }
-    for name in FIELDS:
+    for name in FIELDS[:-2]:
         value = values[name]
         if value is None and name in _OPTIONAL:
             continue
         if not isinstance(value, str) or not value:
             raise ValueError(f"{name} must be a non-empty string")
         values[name] = str(value)  # a StrEnum member becomes its plain value
+    if within_days is not None and (type(within_days) is not int or within_days <= 0):
+        raise ValueError("withinDays must be a positive whole number")
     return EVENT_LOG_PREFIX + json.dumps({name: values[name] for name in FIELDS}, ensure_ascii=True,
                                          separators=(",", ":"))
+
+
+def _utc_text(moment: datetime, name: str) -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _expiry(what: str | None, source: str | None, at: datetime | None) -> dict[str, str] | None:
+    if what is None and source is None and at is None:
+        return None
+    if not (isinstance(what, str) and what and isinstance(source, str) and source and at is not None):
+        raise ValueError("expiry needs a what, a source and an at")
+    return {"what": str(what), "source": str(source), "at": _utc_text(at, "expiry at")}
 
 
 def parse_event_log_line(line: str) -> dict[str, Any] | None:

@@ -1,16 +1,17 @@
 """The ports the use cases depend on; shared/adapters implement them, unit tests pass fakes."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from .alerts.batches import BatchHead
 from .alerts.channel_urls import ChannelUrl
 from .alerts.channels import AlertChannel, ChannelSecret
 from .alerts.deliveries import Delivery
 from .alerts.delivery_retry import SendOutcome
-from .alerts.events import EventFilter, EventListing, StatusEvent
-from .alerts.reminders import Acknowledgement
+from .alerts.events import EventFilter, EventListing, EventType, LoggedEvent, StatusEvent
+from .alerts.reminders import Acknowledgement, FailureRecord
 from .audit import AuditListing, AuditRecord
 from .consent import AuthorizationRequest, ClaimedState
 from .expiry_credentials import AppCredentials
@@ -63,6 +64,10 @@ class CustomerStore(Protocol):
 
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
         """`list` of every customer, customerIds only; the cursor of the next listing (None at the end)."""
+
+    def list_failures(self) -> list[FailureRecord]:
+        """Every customer whose latest verification failed, in customerId order, with only the columns a reminder
+        shows (id, tenant, reason, hint, message)."""
 
     def get_status_counts(self) -> dict[Status, int]:
         """Counts over every customer (not a listing), kept as customers change: no scan."""
@@ -304,6 +309,13 @@ class AlertFollower(Protocol):
 
     def set_mark(self, mark: str | None) -> None: ...
 
+    def get_batch_head(self, chain: str) -> BatchHead | None:
+        """The latest batch recorded for `chain` (batches.chain_of), or None."""
+
+    def put_batch_head(self, previous: BatchHead | None, head: BatchHead) -> BatchHead:
+        """Record `head` in place of `previous` as it was read (None: the chain has none yet); raises
+        errors.Conflict when another instance recorded one since."""
+
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         """Keep an operator's acknowledgement of the customer's failure (replacing an earlier one)."""
 
@@ -338,6 +350,15 @@ class EventLog(Protocol):
         """Up to `top` events appended after `mark` (None: from the first), oldest first in the order they were
         appended, and the mark to read on from (the same mark when there is nothing new). An event appended late
         (relayed after a newer one) comes after every event a reader was already given: none is ever skipped."""
+
+    def changed_since(self, moment: datetime, types: Collection[EventType]) -> dict[str, datetime]:
+        """Each customer with an event of `types` after `moment`, and the time of its latest one (a projection of
+        the few columns this needs, not the events)."""
+
+    def read_after(self, position: int, *, top: int) -> list[LoggedEvent]:
+        """Up to `top` events numbered after `position` (0: from the first), in the order appended, each with its
+        number: numbers follow one another without a gap, and a mark read_since returns is the last number read
+        (int(mark))."""
 
 
 class GraphReader(Protocol):

@@ -2,9 +2,24 @@
 reminders when a channel's period is due), keeps each as a delivery before sending it, and sends the deliveries due
 (README, "Alerts").
 
-At least once, never under a second id: a delivery's id comes from its channel and its batch (the same on every
-instance and every retry of this tick), and its row is written before the first attempt. The mark in the event log
-moves only past events whose deliveries are kept; events whose batch is not ready yet are read again next tick.
+At least once, never under a second id: a delivery's id comes from its channel and its batch's key, and its row is
+written before the first attempt. What a batch holds is recorded before any of its deliveries is made
+(shared/domain/alerts/batches.py): a chain's next batch is the chain's events numbered in (low, high] of the event
+log, its head created or replaced under its ETag, so every instance, and a gathering that follows a crash, builds
+the same batch under the same key whatever it read, and an event relayed late goes into a later batch:
+
+- two instances gather at once: both read the head (or none); one's write wins; the other reads the winner's head
+  and makes that batch too (the same events by number, so the same ids: the second add finds the row), or, when
+  it has not read up to the head's `high`, leaves the chain to the winner and does not move the mark past it;
+- a gatherer crashes after some channels' deliveries: the head stays not done; the next gathering (any instance)
+  makes that batch again (the deliveries kept are found, the missing ones added), marks it done, and only then
+  starts the chain's next batch with the events numbered after it (a late event relayed meanwhile among them);
+- it crashes after recording a head and before any delivery: the same; after the deliveries and before `done`:
+  the adds all find their rows; after `done` and before the mark moved: the events are read again, every one
+  settled by its chain's head, and nothing is made.
+
+The mark moves only past events settled by their chain's head (their batch done); a mark moved back by a slower
+instance only makes events be read again.
 """
 from __future__ import annotations
 
@@ -12,12 +27,13 @@ import logging
 import random as random_module
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..domain.alerts.batches import BatchHead, batch_of, chain_of, next_head
 from ..domain.alerts.channels import AlertChannel
 from ..domain.alerts.deliveries import Delivery, DeliveryState, after_attempt, expired_before, new_delivery
 from ..domain.alerts.delivery_retry import OutcomeKind, SendOutcome
@@ -28,14 +44,13 @@ from ..domain.alerts.digests import (
     EntryKind,
     build_digest,
     event_entry,
-    ready_batches,
     reminder_entry,
 )
-from ..domain.alerts.events import EventFilter, EventType, StatusEvent, StatusPoint
+from ..domain.alerts.events import EventType, LoggedEvent, StatusEvent, StatusPoint
 from ..domain.alerts.messages import outgoing_message
-from ..domain.alerts.reminders import FailingCustomer, period_due, slack, to_remind
+from ..domain.alerts.reminders import FailingCustomer, FailureRecord, period_due, slack, to_remind
 from ..domain.errors import AppError, Conflict
-from ..domain.models import Customer, CustomerFilter, Status
+from ..domain.models import Status
 from ..domain.ports import (
     AlertFollower,
     AlertTransport,
@@ -47,7 +62,7 @@ from ..domain.ports import (
     RunStore,
     SecretStore,
 )
-from ..domain.rules import HISTORY_KEPT, MAX_PAGE_SIZE
+from ..domain.rules import HISTORY_KEPT
 from ..domain.runs import is_running
 from ..domain.work import decode
 from .alert_channels import channel_secrets
@@ -121,42 +136,78 @@ def dispatch_after_work(ctx: AlertContext, message: str) -> DispatchReport | Non
 
 
 def gather(ctx: AlertContext) -> tuple[int, int]:
-    """Read the events after the mark, make the deliveries of the batches ready now (and of reminders due), and
-    move the mark past the events read whose batches are all made: the others are read again next tick (a run
-    still running, a minute of changes not yet over), so nothing is written per event. The number of events read
-    and of deliveries made."""
+    """Read the events after the mark, make the deliveries of each chain's batches ready now (and of reminders
+    due), and move the mark past the events read whose batches are all made: the others are read again next tick
+    (a run still running, a minute of changes not yet over, a batch another instance is making), so nothing is
+    written per event. The number of events read and of deliveries made."""
     now = ctx.clock()
-    start = ctx.follower.get_mark()
-    pages, finished = _read_pages(ctx, start)
-    events = [event for page, _ in pages for event in page]
-    batches = ready_batches(events, now=now, finished_runs=finished)
+    mark = ctx.follower.get_mark()
+    start = int(mark) if mark else 0
+    logged, finished = _read(ctx, start)
+    end = logged[-1].position if logged else start
+    chains: dict[str, list[LoggedEvent]] = {}
+    for item in logged:
+        chains.setdefault(chain_of(item), []).append(item)
     channels = [c for c in ctx.channels.list() if c.enabled]
     periods = _reminders_due(ctx, channels, now=now)
-    reminders = periods.lines
+    reminders = dict(periods.lines)  # a channel's lines leave once a delivery kept carries them
     made = 0
-    for batch in batches:
-        entries = [event_entry(event) for event in batch.events]
-        digests = [(channel, build_digest(channel, batch, [*entries, *reminders.pop(channel.channel_id, [])],
-                                          created_at=now)) for channel in channels]
-        for channel, digest in _with_hints(ctx.customers, batch.events, digests):
-            made += _keep_delivery(ctx, channel, digest, now=now)
+    heads: dict[str, BatchHead | None] = {}
+    for chain, read in sorted(chains.items()):
+        head = ctx.follower.get_batch_head(chain)
+        while True:
+            if head is not None and not head.done:
+                if head.high > end:
+                    break  # recorded by an instance that read further: it makes it, or the next tick does
+                made += _make_batch(ctx, channels, batch_of(head, read), reminders, now=now)
+                head = _record(ctx.follower, head, replace(head, done=True))
+                continue
+            following = next_head(chain, head, read, now=now, finished_runs=finished)
+            if following is None:
+                break
+            head = _record(ctx.follower, head, following)
+        heads[chain] = head
     for channel in periods.due:
         if reminders.get(channel.channel_id):  # no batch carried them: a digest of their own
             # The period it closes names it: built again (a crash before the period moved on) it is the same.
             key = f"reminders:{channel.created_at}:{channel.reminded_at or 'first'}"
             digest = build_digest(channel, Batch(key, None, ()), reminders[channel.channel_id], created_at=now)
-            made += _keep_delivery(ctx, channel, digest, now=now)
-        elif channel.channel_id not in reminders:  # no one to remind yet: look again when one will be due
+            made += _keep_delivery(ctx, channel, digest, now=now) is not None
+        elif channel.channel_id not in periods.lines:  # no one to remind yet: look again when one will be due
             _start_reminder_period(ctx.channels, channel, now=periods.next_start)
-    batched = {e.event_id for batch in batches for e in batch.events}
-    mark = start
-    for page, after in pages:
-        if not all(e.event_id in batched for e in page):
+    passed = start
+    for item in logged:
+        head = heads[chain_of(item)]
+        if head is None or not head.settled(item.position):
             break
-        mark = after
-    if mark != start:
-        ctx.follower.set_mark(mark)
-    return len(events), made
+        passed = item.position
+    if passed != start:
+        ctx.follower.set_mark(str(passed))
+    return len(logged), made
+
+
+def _make_batch(ctx: AlertContext, channels: Sequence[AlertChannel], batch: Batch,
+                reminders: dict[str, list[DigestEntry]], *, now: datetime) -> int:
+    """Keep the delivery of `batch` for each channel that hears of it, with the reminders due until a delivery kept
+    carries them; how many."""
+    entries = [event_entry(event) for event in batch.events]
+    digests = [(channel, build_digest(channel, batch, [*entries, *reminders.get(channel.channel_id, [])],
+                                      created_at=now)) for channel in channels]
+    made = 0
+    for channel, digest in _with_hints(ctx.customers, batch.events, digests):
+        kept = _keep_delivery(ctx, channel, digest, now=now)
+        made += kept is not None
+        if kept is not None and kept.digest.counts[EntryKind.STILL_FAILING]:
+            reminders.pop(channel.channel_id, None)
+    return made
+
+
+def _record(follower: AlertFollower, previous: BatchHead | None, head: BatchHead) -> BatchHead | None:
+    """Record `head` in place of `previous`; when another instance recorded first, the chain's head it left."""
+    try:
+        return follower.put_batch_head(previous, head)
+    except Conflict:
+        return follower.get_batch_head(head.chain)
 
 
 def send_due(ctx: AlertContext) -> tuple[int, int]:
@@ -203,24 +254,24 @@ def _attempt(ctx: AlertContext, delivery: Delivery) -> Delivery:
     return after_attempt(delivery, outcome, now=ctx.clock(), random=ctx.random)
 
 
-def _read_pages(ctx: AlertContext, mark: str | None) -> tuple[list[tuple[list[StatusEvent], str | None]], set[str]]:
-    """The events after `mark`, page by page, each with the mark after it, and which of their runs have finished.
-    Reading stops after a page with an event of a run still running: the mark cannot pass it before the run ends,
-    so what follows would only be read again (changes outside runs recorded meanwhile wait for the run's end)."""
-    pages: list[tuple[list[StatusEvent], str | None]] = []
+def _read(ctx: AlertContext, start: int) -> tuple[list[LoggedEvent], set[str]]:
+    """The events numbered after `start`, and which of their runs have finished. Reading stops after a page with
+    an event of a run still running: the mark cannot pass it before the run ends, so what follows would only be
+    read again (changes outside runs recorded meanwhile wait for the run's end)."""
+    logged: list[LoggedEvent] = []
     finished: set[str] = set()
     running: set[str] = set()
     for _ in range(MAX_READS):
-        events, mark = ctx.events.read_since(mark, top=READ_PAGE)
-        if not events:
+        page = ctx.events.read_after(logged[-1].position if logged else start, top=READ_PAGE)
+        if not page:
             break
-        pages.append((events, mark))
-        for run_id in {e.run_id for e in events if e.run_id is not None} - finished - running:
+        logged += page
+        for run_id in {e.event.run_id for e in page if e.event.run_id is not None} - finished - running:
             run = ctx.runs.get(run_id)
             (finished if run is None or run.finished_at is not None else running).add(run_id)  # gone: finished
-        if running or len(events) < READ_PAGE:
+        if running or len(page) < READ_PAGE:
             break
-    return pages, finished
+    return logged, finished
 
 
 def _with_hints(customers: CustomerStore, events: Sequence[StatusEvent],
@@ -261,15 +312,17 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
     first); only a customer an operator acknowledged has its history read, to tell whether the acknowledgement
     covers the failure it has now. Not while a run is going: its digest carries them when it ends."""
     interval = ctx.reminder_interval
-    due = [c for c in channels if period_due(c.reminded_at, now=now, interval=interval)]
+    # Only channels that hear of reminders (with connectionLost): another would be looked up for every tick.
+    due = [c for c in channels if c.wants(EventType.CONNECTION_LOST)
+           and period_due(c.reminded_at, now=now, interval=interval)]
     if not due or _run_in_progress(ctx.runs, now=now):
         return _Reminders([], {}, now)
     oldest = now - interval + slack(interval)
-    recent = _changes_since(ctx.events, oldest)
+    recent = ctx.events.changed_since(oldest, _STATE_CHANGES)
     acknowledgements = ctx.follower.list_acknowledgements()
     failing, waiting = [], []
-    for customer in _failing_customers(ctx.customers):
-        state = StatusPoint(Status.FAILED, customer.last_verification_reason)
+    for customer in ctx.customers.list_failures():
+        state = StatusPoint(Status.FAILED, customer.reason)
         acknowledgement = acknowledgements.get(customer.customer_id)
         if customer.customer_id in recent:  # failing for less than an interval
             if acknowledgement is None or acknowledgement.state != state:
@@ -279,7 +332,7 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
         if acknowledgement is not None and acknowledgement.state == state:
             since = _failing_since(ctx.history, customer) or oldest
         failing.append(FailingCustomer(customer.customer_id, customer.tenant_id, state, since, customer.hint,
-                                       customer.last_verification_message, acknowledgement))
+                                       customer.message, acknowledgement))
     entries = [reminder_entry(c) for c in to_remind(failing, now=now, interval=interval)]
     return _Reminders(due, {c.channel_id: entries for c in due} if entries else {}, min(waiting, default=now))
 
@@ -291,52 +344,28 @@ def _run_in_progress(runs: RunStore, *, now: datetime) -> bool:
     return bool(latest) and is_running(latest[0], now=now)
 
 
-def _changes_since(events: EventLog, moment: datetime) -> dict[str, datetime]:
-    """When each customer's state last changed after `moment`, from the log's changes, newest first."""
-    changed: dict[str, datetime] = {}
-    after = None
-    while True:
-        listing = events.list_events(EventFilter(), top=MAX_PAGE_SIZE, after=after)
-        for event in listing.events:
-            if event.at <= moment:
-                return changed
-            if event.type in _STATE_CHANGES:
-                changed.setdefault(event.customer_id, event.at)
-        if listing.next is None:
-            return changed
-        after = listing.next
-
-
-def _failing_customers(customers: CustomerStore) -> Iterator[Customer]:
-    after = None
-    while True:
-        listing = customers.list(CustomerFilter(status=Status.FAILED), top=MAX_PAGE_SIZE, after=after)
-        yield from listing.customers
-        if listing.next is None:
-            return
-        after = listing.next
-
-
-def _failing_since(history: HistoryStore, customer: Customer) -> datetime | None:
+def _failing_since(history: HistoryStore, customer: FailureRecord) -> datetime | None:
     """When the customer's current failure began, as its latest results show: the oldest of the newest results
     that all failed for its current reason (looking back over the history kept, HISTORY_KEPT results)."""
     since = None
     for result in history.list_latest(customer.customer_id, limit=HISTORY_KEPT):
-        if result.status is not Status.FAILED or result.reason != customer.last_verification_reason:
+        if result.status is not Status.FAILED or result.reason != customer.reason:
             break
         since = result.verified_at
     return since
 
 
-def _keep_delivery(ctx: AlertContext, channel: AlertChannel, digest: Digest | None, *, now: datetime) -> int:
-    """Keep the delivery of `digest` for `channel` (1), or none (0) when there is no digest (nothing the channel
-    hears of). A digest that carries reminders starts the channel's next reminder period."""
+def _keep_delivery(ctx: AlertContext, channel: AlertChannel, digest: Digest | None, *,
+                   now: datetime) -> Delivery | None:
+    """Keep the delivery of `digest` for `channel`: the delivery kept, or None when there is no digest (nothing the
+    channel hears of). A delivery kept with reminders starts the channel's next reminder period: the one kept, which
+    is another instance's or a crashed gathering's when it was made first, perhaps without them."""
     if digest is None:
-        return 0
-    ctx.deliveries.add(new_delivery(digest, now=now))
-    if digest.counts[EntryKind.STILL_FAILING]:
+        return None
+    kept = ctx.deliveries.add(new_delivery(digest, now=now))
+    if kept.digest.counts[EntryKind.STILL_FAILING]:
         _start_reminder_period(ctx.channels, channel, now=now)
-    return 1
+    return kept
 
 
 def _start_reminder_period(channels: ChannelStore, channel: AlertChannel, *, now: datetime) -> None:

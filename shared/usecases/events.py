@@ -93,7 +93,10 @@ def _line(event: StatusEvent) -> str:
     return event_log_line(
         event_type=event.type, event_id=event.event_id, customer_id=event.customer_id, tenant_id=event.tenant_id,
         from_status=event.before.status, from_reason=event.before.reason, to_status=event.after.status,
-        to_reason=event.after.reason, at=event.at, run_id=event.run_id)
+        to_reason=event.after.reason, at=event.at, run_id=event.run_id,
+        expiry_what=event.expiry.what if event.expiry else None,
+        expiry_source=event.expiry.source if event.expiry else None,
+        expiry_at=event.expiry.at if event.expiry else None, within_days=event.within_days)
 
 
 def list_events(log: EventLog, flt: EventFilter, *, top: int, continuation_token: str | None,

@@ -17,11 +17,12 @@ from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_deliveries import PROPERTY_LIMIT, TableDeliveryStore, digest_from_json, digest_to_json
 from shared.adapters.table_events import TableEventLog
 from shared.adapters.table_runs import TableRunStore
+from shared.domain.alerts.batches import BatchHead
 from shared.domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind, ChannelSecret
 from shared.domain.alerts.deliveries import DeliveryState, delivery_id_for, new_delivery
 from shared.domain.alerts.digests import MAX_ENTRIES, Batch, DigestEntry, EntryKind, build_digest
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
-from shared.domain.alerts.reminders import Acknowledgement
+from shared.domain.alerts.reminders import Acknowledgement, FailureRecord
 from shared.domain.errors import Conflict
 from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
 from shared.domain.models import AuthMethod, Customer, Status
@@ -120,6 +121,36 @@ def test_the_followers_mark_and_acknowledgements_are_kept(tables):
     follower.acknowledge("fabrikam", Acknowledgement(now, StatusPoint(Status.FAILED)))
     assert follower.list_acknowledgements() == {"contoso": Acknowledgement(now + timedelta(hours=1), OK),
                                                 "fabrikam": Acknowledgement(now, StatusPoint(Status.FAILED))}
+
+
+def test_a_chains_batch_head_is_created_once_and_replaced_only_under_its_etag(tables):
+    follower = TableAlertFollower(tables, table=_name("Fo"))
+    first = BatchHead("run:r1", 1, 0, 7)
+    assert follower.get_batch_head("run:r1") is None
+    created = follower.put_batch_head(None, first)
+    with pytest.raises(Conflict):
+        follower.put_batch_head(None, BatchHead("run:r1", 1, 0, 9))  # another instance, which read further
+    assert follower.get_batch_head("run:r1") == first and created.etag
+    done = follower.put_batch_head(created, replace(created, done=True))
+    with pytest.raises(Conflict):
+        follower.put_batch_head(created, BatchHead("run:r1", 2, 7, 9))  # read before it was done
+    following = follower.put_batch_head(done, BatchHead("run:r1", 2, 7, 3_000_000_000))
+    assert follower.get_batch_head("run:r1") == following and follower.get_batch_head("changes") is None
+
+
+def test_the_failing_customers_are_listed_with_only_what_a_reminder_shows(tables):
+    store = TableCustomerStore(tables, table=_name("Tn"))
+    store.create(Customer("b-fails", "contoso.com", AuthMethod.PASSWORD, m365_email="ops@contoso.com",
+                          last_verification_status=Status.FAILED, last_verification_reason=Reason.MFA_REQUIRED,
+                          last_verification_message="AADSTS50076: MFA", hint="Exclude the account from MFA."))
+    store.create(Customer("a-fails", "fabrikam.com", AuthMethod.APPLICATION, application_id="app",
+                          last_verification_status=Status.FAILED))
+    store.create(Customer("c-works", "contoso.com", AuthMethod.PASSWORD, last_verification_status=Status.SUCCEEDED))
+    store.create(Customer("d-new", "contoso.com", AuthMethod.PASSWORD))
+    assert store.list_failures() == [
+        FailureRecord("a-fails", "fabrikam.com", None),
+        FailureRecord("b-fails", "contoso.com", Reason.MFA_REQUIRED, "Exclude the account from MFA.",
+                      "AADSTS50076: MFA")]
 
 
 @pytest.fixture
@@ -365,3 +396,86 @@ def test_the_after_run_dispatch_and_the_minute_timer_at_once_send_one_message_pe
         (d[0].delivery_id, "accepted") for d in kept.values())
     assert sorted((m.channel, m.delivery_id) for m in receiver.inbox.messages()) == [
         (c, kept[c][0].delivery_id) for c in ("ops", "team")]
+
+
+class Interleave:
+    """`inner`, with the `call`-th call of `method` followed by `then()` (another instance's whole gathering, an
+    event relayed late), or, with `crash`, replaced by a crash of this instance. Only orders the steps: every call
+    goes to Azurite."""
+
+    def __init__(self, inner, method: str, then=lambda: None, *, call: int = 1, crash: bool = False) -> None:
+        self._inner, self._method, self._then, self._call, self._crash = inner, method, then, call, crash
+        self._calls = 0
+
+    def __getattr__(self, name):
+        attribute = getattr(self._inner, name)
+        if name != self._method:
+            return attribute
+
+        def hooked(*args, **kwargs):
+            self._calls += 1
+            if self._calls != self._call:
+                return attribute(*args, **kwargs)
+            if self._crash:
+                raise HostCrashed
+            result = attribute(*args, **kwargs)
+            self._then()
+            return result
+
+        return hooked
+
+
+class HostCrashed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("in_run", [True, False], ids=["run", "changes"])
+@pytest.mark.parametrize("interleaving", ["between-read-and-record", "between-record-and-deliveries",
+                                          "crash-between-channels"])
+def test_two_gatherers_that_read_different_events_give_each_channel_each_event_once(tables, receiver, in_run,
+                                                                                     interleaving):
+    """Instance A reads a batch's first two events; a third, left in the outbox by a crashed host, is relayed late;
+    instance B reads all three. Whether B gathers between A's read and A's recording of the batch, between that
+    and A's deliveries, or after A crashed between its two channels, each channel gets each event in exactly one
+    delivery (before, the two views made two keys, and the shared events went out twice)."""
+    from shared.domain.runs import Run, Trigger, new_run_id
+    from shared.usecases.alert_dispatch import gather
+
+    world = World(tables, receiver)
+    for name in ("ops", "team"):
+        put_channel(world.channels, world.secrets, world.transport, name,
+                    ChannelInput(ChannelKind.WEBHOOK, frozenset(EventType), url=receiver.add_webhook(name)))
+    run_id = None
+    if in_run:
+        run = Run(new_run_id(world.now), Trigger.HTTP, world.now, None, 0, 0, {})
+        world.runs.start(run, stale_after=timedelta(hours=1))
+        world.runs.mark_fanned_out(run.run_id)  # finished
+        run_id = run.run_id
+    events = [StatusEvent(uuid.uuid4().hex, EventType.CONNECTION_LOST, name, "contoso.com", OK, BAD, world.now,
+                          run_id) for name in ("a", "b", "late")]
+    world.log.append_many(events[:2])
+    world.now += timedelta(seconds=61)
+
+    def relay_late_then_b_gathers() -> None:
+        world.log.append_many(events[2:])
+        gather(world.context())
+
+    a = world.context()
+    if interleaving == "between-read-and-record":
+        a = replace(a, events=Interleave(world.log, "read_after", relay_late_then_b_gathers))
+        gather(a)
+    elif interleaving == "between-record-and-deliveries":
+        a = replace(a, follower=Interleave(world.follower, "put_batch_head", relay_late_then_b_gathers))
+        gather(a)
+    else:
+        a = replace(a, deliveries=Interleave(world.deliveries, "add", call=2, crash=True))
+        with pytest.raises(HostCrashed):
+            gather(a)
+        relay_late_then_b_gathers()
+    for _ in range(2):  # and both again, until nothing is left
+        gather(world.context())
+        gather(a)
+    for channel in ("ops", "team"):
+        lines = [e.event_id for d in world.deliveries.list_recent(channel, top=10) for e in d.digest.entries]
+        assert sorted(lines) == sorted(e.event_id for e in events), channel
+    assert world.follower.get_mark() == "3"

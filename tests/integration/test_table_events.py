@@ -148,6 +148,31 @@ def test_a_follower_reads_in_the_order_relayed_and_an_event_relayed_late_still_r
     assert log.read_since(everything_since(log, mark)[1], top=10)[0] == []
 
 
+def test_the_customers_changed_since_a_moment_come_with_their_latest_change_of_the_types_asked(log):
+    expiring = StatusEvent(uuid.uuid4().hex, EventType.CONNECTION_EXPIRING, "c3", "contoso.com",
+                           StatusPoint(Status.SUCCEEDED), StatusPoint(Status.SUCCEEDED), START + timedelta(minutes=9))
+    log.append_many([lost("c1", START), lost("c2", START + timedelta(minutes=1, microseconds=7)),
+                     restored("c2", START + timedelta(minutes=3)), lost("c1", START + timedelta(minutes=2)),
+                     expiring])
+    changes = {EventType.CONNECTION_LOST, EventType.CONNECTION_RESTORED}
+    assert log.changed_since(START, changes) == {"c1": START + timedelta(minutes=2),
+                                                 "c2": START + timedelta(minutes=3)}  # not at START itself
+    assert log.changed_since(START - timedelta(microseconds=1), {EventType.CONNECTION_LOST}) == {
+        "c1": START + timedelta(minutes=2), "c2": START + timedelta(minutes=1, microseconds=7)}
+    assert log.changed_since(START + timedelta(minutes=3), changes) == {}
+    assert log.changed_since(START, ()) == {}
+
+
+def test_each_event_read_comes_with_its_number_the_same_for_every_reader(log, tables, table_name):
+    events = [lost(f"c{n}", START + timedelta(seconds=n)) for n in range(30)]  # more than one numbered row
+    log.append_many(events[:27])
+    log.append_many(events[27:])
+    other = TableEventLog(tables, table=table_name)
+    assert [(e.position, e.event) for e in other.read_after(0, top=100)] == list(enumerate(events, start=1))
+    assert [e.position for e in log.read_after(24, top=4)] == [25, 26, 27, 28]
+    assert log.read_since(None, top=28)[1] == "000000000028" and log.read_after(30, top=5) == []
+
+
 def test_another_process_appending_meanwhile_costs_a_retry_not_an_event(log, tables, table_name):
     other = TableEventLog(tables, table=table_name)
     first, second, third = (lost(f"c{n}", START + timedelta(seconds=n)) for n in range(3))

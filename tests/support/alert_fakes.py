@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.domain.alerts.batches import BatchHead
 from shared.domain.alerts.channel_urls import ChannelUrl, check_channel_url
 from shared.domain.alerts.channels import AlertChannel
 from shared.domain.alerts.deliveries import Delivery, DeliveryState
@@ -90,12 +91,24 @@ class InMemoryAlertFollower:
     def __init__(self) -> None:
         self.mark: str | None = None
         self.acks: dict[str, Acknowledgement] = {}
+        self.heads: dict[str, BatchHead] = {}
+        self._etags = itertools.count(1)
 
     def get_mark(self) -> str | None:
         return self.mark
 
     def set_mark(self, mark: str | None) -> None:
         self.mark = mark
+
+    def get_batch_head(self, chain: str) -> BatchHead | None:
+        return self.heads.get(chain)
+
+    def put_batch_head(self, previous: BatchHead | None, head: BatchHead) -> BatchHead:
+        current = self.heads.get(head.chain)
+        if (current and current.etag) != (previous and previous.etag):
+            raise Conflict("modifiedConcurrently", "changed")
+        self.heads[head.chain] = stored = dataclasses.replace(head, etag=str(next(self._etags)))
+        return stored
 
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         self.acks[customer_id] = acknowledgement

@@ -10,7 +10,8 @@ from typing import Any
 from shared import bootstrap
 from shared.bootstrap import Services
 from shared.config import AppConfig, load_config
-from shared.domain.alerts.events import EventFilter, EventListing, StatusEvent
+from shared.domain.alerts.events import EventFilter, EventListing, LoggedEvent, StatusEvent
+from shared.domain.alerts.reminders import FailureRecord
 from shared.domain.errors import Conflict
 from shared.domain.expiry import UnknownReason
 from shared.domain.expiry_credentials import AppCredentials
@@ -127,6 +128,11 @@ class InMemoryCustomerStore(InMemoryHistoryStore):
         listing = self.list(CustomerFilter(), top=top, after=after)
         return [t.customer_id for t in listing.customers], listing.next
 
+    def list_failures(self) -> list[FailureRecord]:
+        return [FailureRecord(c.customer_id, c.tenant_id, c.last_verification_reason, c.hint,
+                              c.last_verification_message)
+                for _, c in sorted(self.customers.items()) if c.last_verification_status is Status.FAILED]
+
     def get_status_counts(self) -> dict[Status, int]:
         counts = {s: 0 for s in Status}
         for t in self.customers.values():
@@ -182,6 +188,16 @@ class InMemoryEventLog:
         start = int(mark) if mark else 0
         rows = self.appended[start:start + top]
         return rows, str(start + len(rows)) if rows else mark
+
+    def changed_since(self, moment: datetime, types) -> dict[str, datetime]:
+        changed: dict[str, datetime] = {}
+        for event in sorted(self.appended, key=lambda e: (e.at, e.event_id), reverse=True):
+            if event.at > moment and event.type in types:
+                changed.setdefault(event.customer_id, event.at)
+        return changed
+
+    def read_after(self, position: int, *, top: int) -> list[LoggedEvent]:
+        return [LoggedEvent(position + 1 + i, event) for i, event in enumerate(self.appended[position:position + top])]
 
 
 class InMemoryProviderSettingsStore:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from shared.domain.alerts.batches import BatchHead, batch_of, next_head
 from shared.domain.alerts.channels import AlertChannel, ChannelKind
 from shared.domain.alerts.digests import (
-    GATHER_WINDOW,
     MAX_ENTRIES,
     Batch,
     EntryKind,
     build_digest,
     channel_test_digest,
     event_entry,
-    ready_batches,
     reminder_entry,
 )
-from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
+from shared.domain.alerts.events import EventType, LoggedEvent, StatusEvent, StatusPoint
 from shared.domain.alerts.messages import outgoing_message
 from shared.domain.alerts.reminders import FailingCustomer
 from shared.domain.models import Status
@@ -40,60 +39,6 @@ def _event(n: int, *, kind: EventType = EventType.CONNECTION_LOST, run_id: str |
 
 def _channel(channel_id: str = "ops", events: frozenset[EventType] = EVERYTHING, **kw) -> AlertChannel:
     return AlertChannel(channel_id, ChannelKind.WEBHOOK, events, **kw)
-
-
-def test_a_run_goes_out_once_it_has_finished():
-    events = [_event(1), _event(2, run_id="run-2")]
-    assert ready_batches(events, now=T0, finished_runs=set()) == []
-    batches = ready_batches(events, now=T0, finished_runs={"run-1"})
-    assert batches == [Batch(batches[0].key, "run-1", (events[0],))] and batches[0].key.startswith("run:run-1:")
-
-
-def test_a_runs_event_recorded_after_its_batch_went_out_makes_another_batch():
-    first, late = _event(1), _event(2, at=T0 + timedelta(minutes=5))
-    [main] = ready_batches([first], now=T0, finished_runs={"run-1"})
-    [after] = ready_batches([late], now=T0 + timedelta(minutes=6), finished_runs={"run-1"})
-    assert main.key != after.key and after.events == (late,)
-
-
-def _key(kind: str, first: str, ids: list[str]) -> str:
-    import hashlib
-
-    return f"{kind}:{first}:" + hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:32]
-
-
-KEY_12 = _key("changes", "e-00001", ["e-00001", "e-00002"])
-KEY_3 = _key("changes", "e-00003", ["e-00003"])
-
-
-def test_changes_outside_runs_are_gathered_for_at_most_a_minute_from_the_first():
-    first = _event(1, run_id=None, at=T0)
-    second = _event(2, run_id=None, at=T0 + GATHER_WINDOW - timedelta(seconds=1))
-    third = _event(3, run_id=None, at=T0 + GATHER_WINDOW)  # the first window has closed: the next one starts
-    events = [third, second, first]
-    assert ready_batches(events, now=T0 + GATHER_WINDOW - timedelta(microseconds=1), finished_runs=()) == []
-    assert ready_batches(events, now=T0 + GATHER_WINDOW, finished_runs=()) == [
-        Batch(KEY_12, None, (first, second))]
-    assert ready_batches(events, now=T0 + 2 * GATHER_WINDOW, finished_runs=()) == [
-        Batch(KEY_12, None, (first, second)), Batch(KEY_3, None, (third,))]
-
-
-def test_a_batch_has_the_same_key_on_every_instance_that_builds_it():
-    events = [_event(n, run_id=None, at=T0 + timedelta(seconds=n)) for n in range(5)]
-    keys = {tuple(b.key for b in ready_batches(order, now=T0 + timedelta(hours=1), finished_runs=()))
-            for order in (events, events[::-1], events[2:] + events[:2])}
-    (only,) = keys
-    assert len(only) == 1 and only[0].startswith("changes:e-00000:")
-
-
-def test_an_event_relayed_late_changes_the_key_when_read_again_with_its_batch():
-    """Read again with the events before it (the dispatcher re-reads what it could not yet pass), a late event
-    makes another key: a delivery with it is made, rather than the one already made being found."""
-    events = [_event(n, at=T0 + timedelta(seconds=n)) for n in range(3)]
-    late = _event(3, at=T0 + timedelta(seconds=1))
-    (before,) = ready_batches(events, now=T0 + timedelta(minutes=5), finished_runs={"run-1"})
-    (again,) = ready_batches([*events, late], now=T0 + timedelta(minutes=5), finished_runs={"run-1"})
-    assert before.key != again.key and len(again.events) == 4
 
 
 def test_counts_by_kind_then_the_most_urgent_lines_first():
@@ -152,8 +97,10 @@ def test_nothing_to_say_or_a_disabled_channel_makes_no_digest():
 def test_ten_thousand_failures_in_one_run_give_one_message_per_channel():
     events = [_event(n, at=T0 + timedelta(milliseconds=n)) for n in range(10_000)]
     channels = [_channel("ops"), _channel("noc"), AlertChannel("team", ChannelKind.TEAMS, EVERYTHING)]
-    batches = ready_batches(events, now=T0 + timedelta(hours=1), finished_runs={"run-1"})
-    assert len(batches) == 1
+    logged = [LoggedEvent(n + 1, e) for n, e in enumerate(events)]
+    head = next_head("run:run-1", None, logged, now=T0 + timedelta(hours=1), finished_runs={"run-1"})
+    batches = [batch_of(head, logged)]
+    assert head == BatchHead("run:run-1", 1, 0, 10_000) and len(batches[0].events) == 10_000
     entries = [event_entry(e, hint="check the password") for e in batches[0].events]
     messages = []
     for channel in channels:

@@ -171,12 +171,17 @@ def test_a_channel_gets_only_the_kinds_it_subscribes_to(world):
 
 
 def test_gathering_again_after_a_crash_keeps_one_delivery_under_one_id(world):
-    """A second instance, or a tick that crashed before moving the mark, builds the same deliveries again."""
+    """A tick that crashed before moving the mark reads the events again, and finds their batch recorded done; one
+    that crashed before recording it done builds the same deliveries again."""
     world.channel("ops")
     world.runs.set("r1", finished=True)
     world.event("a", OK, BAD, at=T0, run_id="r1")
     assert gather(world.ctx) == (1, 1)
     world.follower.mark = None  # the mark's write was lost
+    assert gather(world.ctx) == (1, 0)
+    head = world.follower.heads["run:r1"]
+    world.follower.heads["run:r1"] = replace(head, done=False)  # and the batch's "done" too
+    world.follower.mark = None
     assert gather(world.ctx) == (1, 1)
     assert len(world.deliveries.deliveries) == 1
     send_due(world.ctx)
@@ -240,8 +245,8 @@ def test_reminders_wait_for_a_run_going_and_ride_its_digest(world):
     _failing_for_a_day(world)
     world.at(T0 + DAY)
     world.runs.set("r2", finished=False, started=T0 + DAY - timedelta(minutes=1))
-    listings, list_customers = [], world.customers.list
-    world.customers.list = lambda *a, **k: listings.append(a) or list_customers(*a, **k)
+    listings, list_failures = [], world.customers.list_failures
+    world.customers.list_failures = lambda: listings.append(1) or list_failures()
     assert dispatch(world.ctx).deliveries_made == 0 and listings == []  # no failing customer read during the run
     world.event("b", OK, BAD, at=T0 + DAY, run_id="r2")
     world.runs.set("r2", finished=True, started=T0 + DAY - timedelta(minutes=1))
@@ -280,6 +285,65 @@ def test_a_customer_still_failing_is_reminded_once_a_day_per_channel(world):
     dispatch(world.ctx)
     (_, second) = world.bodies("ops")
     assert second["counts"][EntryKind.STILL_FAILING.value] == 0 and second["counts"]["connectionLost"] == 1
+
+
+def test_reminders_a_batch_rebuilt_after_a_crash_did_not_carry_go_out_in_a_digest_of_their_own(world, monkeypatch):
+    """The run's delivery was kept, without reminders, by a gathering that crashed before recording its batch done;
+    rebuilt a day later it would carry them, but the delivery kept is the first one: the period must not start as
+    if they went out."""
+    _failing_for_a_day(world)
+    world.at(T0 + timedelta(hours=22))  # "a" has not failed for a day yet: nothing to remind
+    world.runs.set("r2", finished=True)
+    world.event("b", OK, BAD, at=world.now[0], run_id="r2")
+    record = world.follower.put_batch_head
+
+    def crash_before_done(previous, head):
+        if head.done:
+            raise ConnectionError("the host went away")
+        return record(previous, head)
+
+    monkeypatch.setattr(world.follower, "put_batch_head", crash_before_done)
+    with pytest.raises(ConnectionError):
+        gather(world.ctx)
+    monkeypatch.undo()
+    world.at(T0 + DAY)
+    gather(world.ctx)
+    send_due(world.ctx)
+    bodies = world.bodies("ops")
+    assert [(b["counts"]["connectionLost"], b["counts"][EntryKind.STILL_FAILING.value]) for b in bodies] == [
+        (1, 0), (0, 1)]
+    assert [c["customerId"] for c in bodies[1]["customers"]] == ["a"]
+
+
+def test_reminders_that_ride_a_runs_digest_start_the_period_then_even_with_a_failure_still_waiting(world):
+    """Customer "c" failed two hours before the reminders went out: its reminder is due a day after that, but "a"
+    was just reminded, so the period starts now (not when "c" failed, which would remind "a" again within the
+    interval)."""
+    _failing_for_a_day(world)
+    world.runs.set("r2", finished=True)
+    world.event("c", OK, BAD, at=T0 + DAY - timedelta(hours=2), run_id="r2")
+    world.at(T0 + DAY - timedelta(hours=2) + timedelta(minutes=1))
+    dispatch(world.ctx)
+    world.at(T0 + DAY)
+    world.runs.set("r3", finished=True)
+    world.event("b", OK, BAD, at=T0 + DAY, run_id="r3")
+    dispatch(world.ctx)
+    body = world.bodies("ops")[-1]
+    assert [(c["customerId"], c["type"]) for c in body["customers"]] == [("b", "connectionLost"),
+                                                                          ("a", "stillFailing")]
+    assert world.channels.get("ops").reminded_at == T0 + DAY
+
+
+def test_a_channel_that_hears_of_no_lost_connection_is_never_looked_up_for_reminders(world):
+    world.channel("back", events={EventType.CONNECTION_RESTORED})
+    world.runs.set("r1", finished=True)
+    world.event("a", OK, BAD, at=T0, run_id="r1")
+    listings, list_failures = [], world.customers.list_failures
+    world.customers.list_failures = lambda: listings.append(1) or list_failures()
+    for minutes in range(3):
+        world.at(T0 + DAY + timedelta(minutes=minutes))
+        dispatch(world.ctx)
+    assert listings == [] and world.transport.sent == []
 
 
 def test_an_acknowledged_failure_is_not_reminded_until_its_state_changes(world):
@@ -367,17 +431,17 @@ def test_reading_stops_at_a_page_with_a_run_still_running(world, monkeypatch):
     for name in ("b", "c", "d", "e"):
         world.event(name, OK, BAD, at=T0)
     reads = []
-    original = world.log.read_since
-    monkeypatch.setattr(world.log, "read_since", lambda mark, *, top: reads.append(mark) or original(mark, top=top))
+    original = world.log.read_after
+    monkeypatch.setattr(world.log, "read_after", lambda after, *, top: reads.append(after) or original(after, top=top))
     world.at(T0 + timedelta(minutes=5))
-    assert dispatch(world.ctx).events_read == 2 and reads == [None]
+    assert dispatch(world.ctx).events_read == 2 and reads == [0]
     world.runs.set("r1", finished=True)
     reads.clear()
     assert dispatch(world.ctx).sent == 2  # the run's digest, and the changes' (they waited for the run's end)
-    assert reads == [None, "2", "4"] and world.follower.mark == "5"
+    assert reads == [0, 2, 4] and world.follower.mark == "5"
 
 
-def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers(world, monkeypatch):
+def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers_nor_whole_records(world, monkeypatch):
     world.channel("ops")
     world.runs.set("r1", finished=True)
     for i in range(100):
@@ -388,6 +452,12 @@ def test_the_reminder_check_reads_no_history_but_of_acknowledged_customers(world
     original = world.history.list_latest
     monkeypatch.setattr(world.history, "list_latest",
                         lambda customer_id, *, limit: reads.append(customer_id) or original(customer_id, limit=limit))
+
+    def whole_records(*args, **kwargs):
+        raise AssertionError("the reminder look-up reads whole records")
+
+    monkeypatch.setattr(world.customers, "list", whole_records)  # list_failures: a projection of five columns
+    monkeypatch.setattr(world.log, "list_events", whole_records)  # changed_since: customers and times only
     world.at(T0 + DAY)
     dispatch(world.ctx)
     assert reads == ["c007"]
@@ -403,16 +473,16 @@ def test_two_dispatches_in_one_process_gather_one_after_the_other_and_the_second
     for i in range(30):
         world.event(f"c{i:02d}", OK, BAD, at=T0, run_id="r1")
     reports, second = {}, threading.Thread(target=lambda: reports.setdefault("second", dispatch(world.ctx)))
-    read_since = world.log.read_since
+    read_after = world.log.read_after
 
-    def first_read(mark, *, top):
+    def first_read(after, *, top):
         if not second.is_alive() and "second" not in reports:
             second.start()  # the other dispatch starts while this one is gathering...
             second.join(timeout=2)  # ...and waits for it: it has not read anything meanwhile
             assert second.is_alive()
-        return read_since(mark, top=top)
+        return read_after(after, top=top)
 
-    world.log.read_since = first_read
+    world.log.read_after = first_read
     reports["first"] = dispatch(world.ctx)
     second.join()
     assert (reports["first"].events_read, reports["second"].events_read) == (30, 0)

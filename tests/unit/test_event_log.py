@@ -31,7 +31,7 @@ def test_the_line_is_the_prefix_then_one_json_object_with_the_fixed_fields() -> 
     assert json.loads(line[len(EVENT_LOG_PREFIX):]) == {
         "type": "connectionLost", "eventId": "evt-1", "customerId": "contoso", "tenantId": "contoso.com",
         "fromStatus": "succeeded", "fromReason": None, "toStatus": "failed", "toReason": "invalidCredentials",
-        "at": "2025-03-04T05:06:07Z", "runId": "run-9",
+        "at": "2025-03-04T05:06:07Z", "runId": "run-9", "expiry": None, "withinDays": None,
     }
 
 
@@ -56,6 +56,39 @@ def test_a_value_cannot_break_the_line_or_forge_another_record() -> None:
     assert line.splitlines() == [line] and line.isascii()  # \u2028 would split the line for some readers
     record = parse_event_log_line(line)
     assert record is not None and record["customerId"] == forged
+
+
+def test_an_expiring_connections_line_names_its_expiry_and_band_as_the_events_api_does(caplog) -> None:
+    """The relay logs a connectionExpiring event's expiry (what, source, at; never the credential's id) and band."""
+    import logging
+
+    from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
+    from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
+    from shared.usecases.events import relay
+    from tests.support.fakes import InMemoryCustomerStore, InMemoryEventLog
+
+    ends = Expiry(ExpiryKind.CLIENT_SECRET, ExpirySource.GRAPH, AT + timedelta(days=6, hours=1), "key-1")
+    point = StatusPoint(Status.SUCCEEDED)
+    event = StatusEvent("evt-7", EventType.CONNECTION_EXPIRING, "contoso", "contoso.com", point, point, AT,
+                        "run-9", expiry=ends, within_days=7)
+    with caplog.at_level(logging.INFO, logger="shared.usecases.events"):
+        relay(InMemoryCustomerStore(), InMemoryEventLog(), [[event]])
+    (record,) = [line for r in caplog.records if (line := parse_event_log_line(r.getMessage())) is not None]
+    assert tuple(record) == FIELDS and record["type"] == "connectionExpiring"
+    assert (record["expiry"], record["withinDays"]) == (
+        {"what": "clientSecret", "source": "graph", "at": "2025-03-10T06:06:07Z"}, 7)
+    assert "key-1" not in caplog.text
+
+
+@pytest.mark.parametrize("changes", [
+    {"within_days": 0}, {"within_days": "7"}, {"within_days": True},
+    {"expiry_what": "clientSecret"}, {"expiry_what": "clientSecret", "expiry_source": "graph"},
+    {"expiry_what": "", "expiry_source": "graph", "expiry_at": AT},
+    {"expiry_what": "clientSecret", "expiry_source": "graph", "expiry_at": datetime(2025, 3, 4)},
+])
+def test_an_expiry_or_band_that_is_not_whole_is_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        _line(event_type="connectionExpiring", **changes)
 
 
 def test_a_time_without_zone_is_refused() -> None:

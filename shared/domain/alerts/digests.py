@@ -1,18 +1,17 @@
 """Digests: one message per channel per run, never one per customer.
 
-Events are gathered into batches (a run's events once the run has finished; changes outside runs, such as verify
-one or consent, for at most GATHER_WINDOW from the first), and each batch makes at most one digest per channel:
+Events are gathered into batches (batches.py: a run's events once the run has finished; changes outside runs, such
+as verify one or consent, for at most a minute from the first), and each batch makes at most one digest per channel:
 counts by kind, then at most MAX_ENTRIES customers, the most urgent first, and how many more the page lists.
 """
 from __future__ import annotations
 
 import enum
-import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ..expiry import Expiry
 from ..reasons import Reason
@@ -20,7 +19,6 @@ from .channels import AlertChannel
 from .events import EventType, StatusEvent
 from .reminders import FailingCustomer
 
-GATHER_WINDOW = timedelta(minutes=1)
 MAX_ENTRIES = 50
 
 
@@ -59,10 +57,9 @@ class DigestEntry:
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Events that go out together. `key` names the batch the same way on every instance that builds it, so the
-    delivery made from it has one id however often it is built: `run:<runId>:<fingerprint>` or
-    `changes:<first eventId>:<fingerprint>`, the fingerprint a hash of the batch's event ids. (An event relayed
-    after its batch went out makes another batch, with another key, whether it is read alone or with the events
-    before it again: it never vanishes under the id of a delivery already made.)"""
+    delivery made from it has one id however often it is built: the key of the batch's recorded head
+    (batches.BatchHead), `run:<runId>:<low>-<high>` or `changes:<low>-<high>`, never a function of the events an
+    instance happened to read."""
 
     key: str
     run_id: str | None
@@ -97,37 +94,6 @@ def reminder_entry(customer: FailingCustomer) -> DigestEntry:
                        at=customer.since, reason=customer.state.reason, hint=customer.hint, message=customer.message)
 
 
-def ready_batches(events: Iterable[StatusEvent], *, now: datetime, finished_runs: Container[str]) -> list[Batch]:
-    """Undelivered `events` grouped into the batches that may go out at `now`: each finished run's events, and the
-    changes outside runs whose window (GATHER_WINDOW from its first change) has closed. The rest wait."""
-    by_run: dict[str, list[StatusEvent]] = {}
-    outside: list[StatusEvent] = []
-    for event in events:
-        if event.run_id is None:
-            outside.append(event)
-        else:
-            by_run.setdefault(event.run_id, []).append(event)
-    batches = []
-    for run_id, run_events in sorted(by_run.items()):
-        if run_id in finished_runs:
-            run_events.sort(key=_chronological)
-            key = f"run:{run_id}:{_fingerprint(run_events)}"
-            batches.append(Batch(key, run_id, tuple(run_events)))
-    outside.sort(key=_chronological)
-    start = 0
-    while start < len(outside):
-        closes = outside[start].at + GATHER_WINDOW
-        if now < closes:
-            break
-        end = start
-        while end < len(outside) and outside[end].at < closes:
-            end += 1
-        key = f"changes:{outside[start].event_id}:{_fingerprint(outside[start:end])}"
-        batches.append(Batch(key, None, tuple(outside[start:end])))
-        start = end
-    return batches
-
-
 def build_digest(channel: AlertChannel, batch: Batch, entries: Iterable[DigestEntry], *,
                  created_at: datetime) -> Digest | None:
     """The digest of `entries` (the batch's event lines, plus reminder lines when the channel's reminder period is
@@ -152,12 +118,3 @@ def channel_test_digest(channel_id: str, *, test_id: str, created_at: datetime) 
 def _wants(channel: AlertChannel, kind: EntryKind) -> bool:
     event_type = EventType.CONNECTION_LOST if kind is EntryKind.STILL_FAILING else EventType(kind.value)
     return channel.wants(event_type)
-
-
-def _fingerprint(events: Iterable[StatusEvent]) -> str:
-    """The same for the same set of events, in any order."""
-    return hashlib.sha256("\n".join(sorted(e.event_id for e in events)).encode("utf-8")).hexdigest()[:32]
-
-
-def _chronological(event: StatusEvent) -> tuple[datetime, str]:
-    return event.at, event.event_id

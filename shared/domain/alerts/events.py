@@ -46,6 +46,15 @@ class StatusEvent:
     within_days: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event as the event log holds it: `position` is its number in the order relayed (1, 2, ...), the same
+    for every reader, so what goes out together can be named by positions rather than by the events one read."""
+
+    position: int
+    event: StatusEvent
+
+
 def change_type(before: StatusPoint, after: StatusPoint) -> EventType | None:
     """The event a change from `before` to `after` makes, or None for a change that tells no one anything new
     (a repeat, a first success, a record reset to notVerified by an edit). A result after a reset is compared with

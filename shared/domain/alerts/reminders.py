@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..models import Status
+from ..reasons import Reason
 from .events import StatusPoint
 
 # Runs start on a schedule, but their digests go out when each run ends, seconds apart from one day to the next: a
@@ -27,6 +28,18 @@ class Acknowledgement:
 
     at: datetime
     state: StatusPoint
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """A failing customer's record, only what a reminder shows (CustomerStore.list_failures: a projection, not the
+    whole record)."""
+
+    customer_id: str
+    tenant_id: str
+    reason: Reason | None
+    hint: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
