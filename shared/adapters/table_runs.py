@@ -19,7 +19,9 @@ under its ETag, so of two concurrent starts exactly one makes a new run.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import threading
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -305,17 +307,64 @@ def _enrolled(table: TableClient, run_id: str, ids: list[str] | None) -> set[str
     ascending, disjoint ranges, so the first slice that ends at or after an id is the one that may hold it."""
     if ids == []:
         return set()
+    if ids is not None and (known := SLICES_SEEN.enrolled(table.url, run_id, ids)) is not None:
+        return known
     rows = table.query_entities(
         "PartitionKey eq @pk and RowKey ge @first and RowKey lt @end",
         parameters={"pk": run_id, "first": SLICE_PREFIX + (ids[0] if ids else ""), "end": SLICE_END},
         select=["RowKey", "ids"], results_per_page=4 if ids else None)
     found: set[str] = set()
     for row in rows:
-        found.update(str(row.get("ids") or "").split(","))
-        if ids is not None and row["RowKey"][len(SLICE_PREFIX):] >= ids[-1]:
+        members = [c for c in str(row.get("ids") or "").split(",") if c]
+        found.update(members)
+        last = row["RowKey"][len(SLICE_PREFIX):]
+        if members:
+            SLICES_SEEN.add(table.url, run_id, members[0], last, members)
+        if ids is not None and last >= ids[-1]:
             break
-    found.discard("")
     return found if ids is None else found & set(ids)
+
+
+class _SlicesSeen:
+    """The slice rows this process read lately. A slice never changes once written (it is created once and goes
+    only when its run is pruned, a week later), so a worker that read its chunk's slice to list what is pending
+    answers from here whether the customers of each group it completes are enrolled, without another request."""
+
+    def __init__(self, most: int = 256, keep_for: float = 600.0) -> None:
+        self._slices: OrderedDict[tuple[str, str, str], tuple[float, str, frozenset[str]]] = OrderedDict()
+        self._most, self._keep_for = most, keep_for
+        self._lock = threading.Lock()
+
+    def add(self, scope: str, run_id: str, first: str, last: str, members: list[str]) -> None:
+        with self._lock:
+            self._slices[(scope, run_id, last)] = (time.monotonic() + self._keep_for, first, frozenset(members))
+            self._slices.move_to_end((scope, run_id, last))
+            while len(self._slices) > self._most:
+                self._slices.popitem(last=False)
+
+    def forget(self, scope: str, run_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._slices if key[:2] == (scope, run_id)]:
+                del self._slices[key]
+
+    def enrolled(self, scope: str, run_id: str, ids: list[str]) -> set[str] | None:
+        """Those of `ids` enrolled, when slices seen cover every one of them (an id in a slice's range but not in
+        it was never enrolled); None when one is not covered."""
+        now = time.monotonic()
+        with self._lock:
+            spans = [(first, last, members) for (where, run, last), (until, first, members) in self._slices.items()
+                     if where == scope and run == run_id and until > now]
+        found: set[str] = set()
+        for customer_id in ids:
+            span = next((s for s in spans if s[0] <= customer_id <= s[1]), None)
+            if span is None:
+                return None
+            if customer_id in span[2]:
+                found.add(customer_id)
+        return found
+
+
+SLICES_SEEN = _SlicesSeen()
 
 
 def _give_up(table: TableClient, run_id: str, customer_ids: Sequence[str] | None, cause: RecoveryCause) -> int:
@@ -377,6 +426,7 @@ def _prune(table: TableClient, started_before: datetime) -> int:
     ))
     oldest_first = index[::-1][:PRUNE_AT_MOST]
     for row in oldest_first:
+        SLICES_SEEN.forget(table.url, row["runId"])
         deleted = delete_partition(table, row["runId"], between=(RUN_ROW, COUNT_PREFIX))
         # Marked run by run: a prune cut short (time-out, storage down) goes on from here next time.
         table.upsert_entity({"PartitionKey": RUNS_PARTITION, "RowKey": PRUNED_ROW, "through": row["RowKey"]})

@@ -13,6 +13,7 @@ from azure.data.tables import TableServiceClient
 from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_counter import COUNT_PREFIX
 from shared.adapters.table_runs import RUN_ROW, RUNS_PARTITION, SLICE_PREFIX, TableRunStore
+from shared.adapters.table_transactions import LeanTransactionClient
 from shared.domain.errors import DependencyUnavailable
 from shared.domain.models import Status
 from shared.domain.rules import MAX_BATCH
@@ -157,6 +158,29 @@ def test_enrolling_more_than_one_transaction_and_concurrent_redeliveries_stay_ex
     assert (got.total, got.completed) == (250, 0)
     assert store.list_pending(run.run_id) == page
     assert store.list_pending(run.run_id, [page[97], page[98], page[99], "nobody"]) == page[97:100]  # two slices
+
+
+def test_a_worker_completes_its_groups_with_the_slice_it_read_to_list_them(store, monkeypatch):
+    run = _started(store)
+    store.enrol(run.run_id, ["a", "b", "d", "e"])
+    store.enrol(run.run_id, ["f", "g"])
+    reads = []
+    query = LeanTransactionClient.query_entities
+
+    def counted(self, query_filter, **options):
+        reads.append(options.get("parameters", {}).get("first", ""))
+        return query(self, query_filter, **options)
+
+    monkeypatch.setattr(LeanTransactionClient, "query_entities", counted)
+    assert store.list_pending(run.run_id, ["a", "b", "c", "d"]) == ["a", "b", "d"]
+    slice_reads = sum(first.startswith(SLICE_PREFIX) for first in reads)
+    assert store.complete_many(run.run_id, {"a": Status.SUCCEEDED, "c": Status.FAILED}) == 1  # "c": never enrolled
+    assert store.complete_many(run.run_id, {"b": Status.FAILED, "d": None}) == 2
+    assert sum(first.startswith(SLICE_PREFIX) for first in reads) == slice_reads == 1  # read once, to list them
+    assert store.complete_many(run.run_id, {"e": Status.SUCCEEDED, "f": Status.SUCCEEDED}) == 2  # "f": next slice
+    assert sum(first.startswith(SLICE_PREFIX) for first in reads) == 2
+    got = store.get(run.run_id)
+    assert (got.total, got.completed) == (5, 4)
 
 
 def test_customers_are_enrolled_in_id_order_and_one_before_the_last_enrolled_is_taken_as_enrolled(store):
