@@ -25,6 +25,7 @@ from azure.functions.queue import QueueMessage as FunctionQueueMessage  # carrie
 from azure.storage.queue import LinearRetry, QueueClient
 from azure.storage.queue import QueueMessage as StorageMessage
 
+from shared.adapters.http_sessions import pooled_transport, use_environment_proxies
 from shared.config import connection_string
 from tools.hostconfig import HostConfigError, QueueOptions, resolve_settings
 from tools.invocation import FunctionSpec
@@ -54,9 +55,15 @@ def queue_client(connection: str, queue_name: str, environ: Mapping[str, str] | 
     if not value:
         raise HostConfigError(f"The queue connection '{connection}' is not set to a connection string (the local "
                               f"host polls queues with a connection string only, not {connection}__queueServiceUri).")
-    # The poll loop retries by itself: the SDK's own retries would stall it whenever Azurite is not up yet.
-    return QueueClient.from_connection_string(connection_string(value), queue_name, connection_timeout=5,
-                                              retry_policy=LinearRetry(backoff=1, retry_total=1, random_jitter_range=0))
+    # The poll loop retries by itself: the SDK's own retries would stall it whenever Azurite is not up yet. The
+    # environment's proxies are read once, as the app's clients do, not on every poll (the real host polls outside
+    # Python: the local host's polling should cost the app's process as little as it can).
+    transport = pooled_transport(invocation_threads(environ) + 2, connection_timeout=5)
+    retry = LinearRetry(backoff=1, retry_total=1, random_jitter_range=0)
+    client = QueueClient.from_connection_string(connection_string(value), queue_name, retry_policy=retry,
+                                                transport=transport)
+    use_environment_proxies(transport.session, client.url)
+    return client
 
 
 def decode_body(text: str, encoding: str) -> bytes:

@@ -53,13 +53,16 @@ def pooled_session(pool_size: int) -> requests.Session:
     return session
 
 
-def pooled_transport(pool_size: int, *, verify: bool | str | None = None) -> RequestsTransport:
+def pooled_transport(pool_size: int, *, verify: bool | str | None = None,
+                     connection_timeout: float | None = None) -> RequestsTransport:
     """An Azure SDK transport over a pooled session (the SDK's own keeps 10 connections per host): certificates
-    checked against `verify`, else the environment's CA bundle. Call `use_environment_proxies` on its session
-    once the service's URL is known."""
+    checked against `verify`, else the environment's CA bundle; `connection_timeout` as the SDK takes it (a client
+    given a transport no longer passes its own on). Call `use_environment_proxies` on its session once the
+    service's URL is known."""
     session = pooled_session(pool_size)
+    options = {} if connection_timeout is None else {"connection_timeout": connection_timeout}
     return RequestsTransport(session=session, session_owner=False,
-                             connection_verify=verify if verify is not None else session.verify)
+                             connection_verify=verify if verify is not None else session.verify, **options)
 
 
 def pool_manager(url: str, pool_size: int) -> urllib3.PoolManager:
