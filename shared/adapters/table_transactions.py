@@ -5,8 +5,9 @@ costs most of the CPU of a transaction (README, "Verify All throughput, CPU and 
 format is small and fixed (a changeset of HTTP requests inside a batch), so `LeanTransactionClient` writes the body
 itself from the SDK's own operation requests and reads a successful answer itself. Everything else stays the SDK's:
 the operations' requests and their entity serialisation, the pipeline (authentication, retries, logging) and the
-errors. A transaction that an operation refused changed nothing, so it is handed to the SDK's own `_batch_send`,
-which sends it again and raises as it always does (or succeeds, as if it had been sent once, a moment later).
+errors (a transaction refused whole is raised by the SDK's own error mapping). A transaction that an operation
+refused changed nothing, so it is handed to the SDK's own `_batch_send`, which sends it again and raises as it
+always does (or succeeds, as if it had been sent once, a moment later).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
-from azure.data.tables import TableClient, TableServiceClient
+from azure.data.tables import RequestTooLargeError, TableClient, TableServiceClient
+from azure.data.tables._error import _decode_error, _validate_tablename_error  # the SDK's own error mapping
 
 _CRLF = "\r\n"
 _DATED = ("x-ms-date", "date")  # written once for the whole transaction
@@ -46,9 +48,15 @@ class LeanTransactionClient(TableClient):
             content=transaction_body(reqs, batch=batch, changeset=f"changeset_{uuid.uuid4()}"),
         )
         response = self._client.send_request(request, stream=True)  # streamed: no decoding policy reads it
-        if response.status_code != 202:
-            return super()._batch_send(table_name, *reqs)  # refused whole: nothing changed; the SDK says why
-        answers = operation_answers(response.read())
+        body = response.read()
+        if response.status_code != 202:  # refused whole (or failed after the pipeline's retries): as the SDK raises
+            if response.status_code == 413:
+                raise _decode_error(response, error_message="The transaction request was too large",
+                                    error_type=RequestTooLargeError)
+            decoded = _decode_error(response)
+            _validate_tablename_error(decoded, table_name)
+            raise decoded
+        answers = operation_answers(body)
         if any(not 200 <= status < 300 for status, _ in answers):
             return super()._batch_send(table_name, *reqs)  # refused by an operation: nothing changed
         if len(answers) != len(reqs):

@@ -5,6 +5,7 @@ and compares what comes back and what is stored.
 """
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
 
@@ -14,8 +15,11 @@ from azure.core.exceptions import HttpResponseError
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableTransactionError, UpdateMode
 
 from shared.adapters import table_transactions
+from shared.adapters.storage_clients import table_service_from_config
 from shared.adapters.table_common import table_missing
 from shared.adapters.table_transactions import LeanTransactionClient, lean_table_client
+from shared.config import StorageConfig
+from tools.azurite import AZURITE_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +113,22 @@ def test_a_transaction_refused_whole_raises_as_the_sdk_does(tables):
         raised.append((type(caught.value), caught.value.status_code, caught.value.error_code))
     assert raised[0] == raised[1]
     assert table_missing(caught.value)
+
+
+def test_a_transaction_refused_before_any_operation_raises_as_the_sdk_does(azurite, tables):
+    name = f"Txn{uuid.uuid4().hex[:16]}"
+    tables.create_table(name)
+    wrong_key = base64.b64encode(b"not the account key").decode()
+    forged = azurite.connection_string.replace(f"AccountKey={AZURITE_KEY}", f"AccountKey={wrong_key}")
+    assert forged != azurite.connection_string
+    service = table_service_from_config(StorageConfig(connection_string=forged), retry_total=0)
+    raised = []
+    for table in (service.get_table_client(name), lean_table_client(service, name)):
+        with pytest.raises(HttpResponseError) as caught:  # 403: the signature does not match
+            table.submit_transaction([("upsert", {"PartitionKey": "p", "RowKey": "x"})])
+        raised.append((type(caught.value), caught.value.status_code, caught.value.error_code))
+    assert raised[0] == raised[1] and raised[0][1] == 403
+    assert list(tables.get_table_client(name).list_entities()) == []
 
 
 def test_the_lean_client_is_the_sdks_client_with_transactions_only_overridden(tables):
