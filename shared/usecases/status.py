@@ -25,7 +25,7 @@ def list_status(
                          expires_before=now + timedelta(days=within) if within is not None else None)
     after = _cursor(query.continuation_token, flt, keys, within) if query.continuation_token is not None else None
     counts = store.get_status_counts()
-    listing = store.list(flt, top=query.top, after=after)
+    listing = store.list_shown(flt, top=query.top, after=after)
     token = (continuation.encode(listing.next, flt, keys.current(), expiring_within_days=within)
              if listing.next is not None else None)
     answer = StatusListing(generated_at=now, counts=counts, customers=listing.customers, continuation_token=token)
