@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from shared.usecases.token_key import TokenKey  # noqa: E402
 from tools.azurite import Azurite, start_azurite  # noqa: E402
 from tools.processes import stop_process  # noqa: E402
 
-HOST_SAMPLES = 21  # requests timed through the host (the first one warms up and is not counted)
+HOST_SAMPLES = 21  # requests timed through each host (the first one warms up and is not counted)
 RESULTS_KEPT = 2  # results in each customer's history ring: the two Verify Alls of `make bench`
 
 
@@ -101,33 +102,44 @@ def seed_verified(service: TableServiceClient, table: str, count: int) -> None:
         client.submit_transaction(batch)
 
 
-def host_p50_ms(azurite: Azurite, repo: Path, top: int) -> float:
-    """Median milliseconds of GET /api/status?top=`top` through the local host run from `repo`."""
-    with tempfile.TemporaryDirectory(prefix="status-list-host-") as folder:
-        work = Path(folder)
-        env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string, "KEY_VAULT_URL": "",
-               "LOCAL_SECRETS_FILE": str(work / "dev-secrets.json"), "VERIFY_SCHEDULE": NEVER,
-               "AzureWebJobs.maintenance.Disabled": "true", "PYTHONUNBUFFERED": "1"}
-        log = work / "host.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", "0",
-                 "--settings", str(work / "no-local-settings.json"), "--grace", "1"],
-                cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            base_url = wait_for_line(process, log, r"Listening on (http://\S+)", "The local host").group(1)
-            samples = []
-            with requests.Session() as session:
-                for _ in range(HOST_SAMPLES):
-                    began = time.perf_counter()
-                    answer = session.get(base_url + "/api/status", params={"top": str(top)}, timeout=60)
-                    answer.raise_for_status()
-                    if len(answer.json()["tenants"]) != top:
-                        raise RuntimeError(f"GET /api/status?top={top} did not answer {top} customers")
-                    samples.append((time.perf_counter() - began) * 1000)
-        finally:
-            stop_process(process)
-    return statistics.median(samples[1:])
+def start_host(azurite: Azurite, repo: Path, work: Path) -> tuple[subprocess.Popen, str]:
+    """The local host run from `repo` over `azurite`; the process and its base URL."""
+    env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string, "KEY_VAULT_URL": "",
+           "LOCAL_SECRETS_FILE": str(work / "dev-secrets.json"), "VERIFY_SCHEDULE": NEVER,
+           "AzureWebJobs.maintenance.Disabled": "true", "PYTHONUNBUFFERED": "1"}
+    log = work / "host.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tools.devserver", "--host", "127.0.0.1", "--port", "0",
+             "--settings", str(work / "no-local-settings.json"), "--grace", "1"],
+            cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        return process, wait_for_line(process, log, r"Listening on (http://\S+)", "The local host").group(1)
+    except BaseException:
+        stop_process(process)
+        raise
+
+
+def host_p50_ms(azurite: Azurite, repos: list[Path], top: int) -> list[float]:
+    """Median milliseconds of GET /api/status?top=`top` through a local host run from each of `repos`, their
+    requests taken in turn so that whatever else loads the machine weighs on each alike."""
+    with ExitStack() as stack:
+        urls, samples = [], [[] for _ in repos]
+        for repo in repos:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="status-list-host-")))
+            process, url = start_host(azurite, repo, work)
+            stack.callback(stop_process, process)
+            urls.append(url)
+        session = stack.enter_context(requests.Session())
+        for _ in range(HOST_SAMPLES):
+            for url, taken in zip(urls, samples, strict=True):
+                began = time.perf_counter()
+                answer = session.get(url + "/api/status", params={"top": str(top)}, timeout=60)
+                answer.raise_for_status()
+                if len(answer.json()["tenants"]) != top:
+                    raise RuntimeError(f"GET /api/status?top={top} did not answer {top} customers")
+                taken.append((time.perf_counter() - began) * 1000)
+    return [statistics.median(taken[1:]) for taken in samples]
 
 
 def timed(fn, runs: int) -> float:
@@ -157,8 +169,8 @@ def main() -> None:
             TableCustomerStore(service).recount_status_counts()
             print(f"seeded {args.tenants} verified tenants, {RESULTS_KEPT} results each, in "
                   f"{time.perf_counter() - start:.1f} s; load {os.getloadavg()[0]:.2f}")
-            for repo in args.repo or [Path(__file__).resolve().parents[1]]:
-                p50 = host_p50_ms(azurite, repo.resolve(), args.top)
+            repos = [repo.resolve() for repo in args.repo or [Path(__file__).resolve().parents[1]]]
+            for repo, p50 in zip(repos, host_p50_ms(azurite, repos, args.top), strict=True):
                 print(f"GET /api/status?top={args.top} through the host of {repo}: p50 {p50:.0f} ms over "
                       f"{HOST_SAMPLES - 1} requests")
             return
