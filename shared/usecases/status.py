@@ -14,9 +14,10 @@ from .customers import get_customer
 from .expiry_status import expiring_summary
 from .token_key import TokenKey
 
-# The summary's reads (the kept counts, the customers expiring soon, the settings) go while the page is read: the
-# request waits for the longest read, not for their sum. Shared by every request of the process.
-_SUMMARY_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-summary")
+# The page is read on a thread of its own, asked for first, while the request's thread reads the summary (the kept
+# counts, the customers expiring soon, the settings): the service answers the page first, and turning it into
+# customers overlaps the summary's round trips instead of following them. Shared by every request of the process.
+_PAGE_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-page")
 
 
 def list_status(
@@ -30,17 +31,16 @@ def list_status(
     flt = CustomerFilter(status=query.status, method=query.method,
                          expires_before=now + timedelta(days=within) if within is not None else None)
     after = _cursor(query.continuation_token, flt, keys, within) if query.continuation_token is not None else None
-    counts = _SUMMARY_READS.submit(store.get_status_counts)
-    foresight = (_SUMMARY_READS.submit(expiring_summary, store, settings, now=now, graph_reads=graph_reads)
-                 if settings is not None else None)
-    listing = store.list_shown(flt, top=query.top, after=after)
+    page = _PAGE_READS.submit(store.list_shown, flt, top=query.top, after=after)
+    counts = store.get_status_counts()
+    foresight = expiring_summary(store, settings, now=now, graph_reads=graph_reads) if settings is not None else None
+    listing = page.result()
     token = (continuation.encode(listing.next, flt, keys.current(), expiring_within_days=within)
              if listing.next is not None else None)
-    answer = StatusListing(generated_at=now, counts=counts.result(), customers=listing.customers,
-                           continuation_token=token)
+    answer = StatusListing(generated_at=now, counts=counts, customers=listing.customers, continuation_token=token)
     if foresight is None:
         return answer
-    expiring, provider_secret = foresight.result()
+    expiring, provider_secret = foresight
     return dataclasses.replace(answer, expiring=expiring, provider_secret=provider_secret)
 
 
