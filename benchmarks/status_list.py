@@ -21,6 +21,7 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from azure.data.tables import TableServiceClient  # noqa: E402
 
-from benchmarks.verify_all import NEVER, wait_for_line  # noqa: E402
+from benchmarks.verify_all import NEVER, cpu_seconds, wait_for_line  # noqa: E402
 from shared.adapters.local_secrets import LocalFileSecretStore  # noqa: E402
 from shared.adapters.table_customers import CUSTOMER_PARTITION, TableCustomerStore, customer_to_entity  # noqa: E402
 from shared.adapters.table_history import history_key, result_to_entity  # noqa: E402
@@ -120,26 +121,40 @@ def start_host(azurite: Azurite, repo: Path, work: Path) -> tuple[subprocess.Pop
         raise
 
 
-def host_p50_ms(azurite: Azurite, repos: list[Path], top: int) -> list[float]:
-    """Median milliseconds of GET /api/status?top=`top` through a local host run from each of `repos`, their
-    requests taken in turn so that whatever else loads the machine weighs on each alike."""
+@dataclass
+class HostTimes:
+    """Over the timed requests through one host, in milliseconds: the median latency, and the mean CPU the host and
+    Azurite spent on a request (CPU hardly depends on what else runs; the latency does). /proc counts CPU in ticks
+    of 10 ms: the mean over the requests is finer than any one request's."""
+
+    p50: float
+    host_cpu: float
+    azurite_cpu: float
+
+
+def host_times(azurite: Azurite, repos: list[Path], top: int) -> list[HostTimes]:
+    """GET /api/status?top=`top` through a local host run from each of `repos`, their requests taken in turn so
+    that whatever else loads the machine weighs on each alike."""
     with ExitStack() as stack:
-        urls, samples = [], [[] for _ in repos]
+        hosts, samples = [], [[] for _ in repos]
         for repo in repos:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="status-list-host-")))
             process, url = start_host(azurite, repo, work)
             stack.callback(stop_process, process)
-            urls.append(url)
+            hosts.append((process.pid, url))
         session = stack.enter_context(requests.Session())
         for _ in range(HOST_SAMPLES):
-            for url, taken in zip(urls, samples, strict=True):
+            for (pid, url), taken in zip(hosts, samples, strict=True):
+                cpu = cpu_seconds(pid), cpu_seconds(azurite.process.pid)
                 began = time.perf_counter()
                 answer = session.get(url + "/api/status", params={"top": str(top)}, timeout=60)
                 answer.raise_for_status()
                 if len(answer.json()["tenants"]) != top:
                     raise RuntimeError(f"GET /api/status?top={top} did not answer {top} customers")
-                taken.append((time.perf_counter() - began) * 1000)
-    return [statistics.median(taken[1:]) for taken in samples]
+                taken.append(((time.perf_counter() - began) * 1000, (cpu_seconds(pid) - cpu[0]) * 1000,
+                              (cpu_seconds(azurite.process.pid) - cpu[1]) * 1000))
+    return [HostTimes(statistics.median(latency), statistics.mean(host), statistics.mean(storage))
+            for latency, host, storage in (zip(*taken[1:], strict=True) for taken in samples)]
 
 
 def timed(fn, runs: int) -> float:
@@ -170,9 +185,10 @@ def main() -> None:
             print(f"seeded {args.tenants} verified tenants, {RESULTS_KEPT} results each, in "
                   f"{time.perf_counter() - start:.1f} s; load {os.getloadavg()[0]:.2f}")
             repos = [repo.resolve() for repo in args.repo or [Path(__file__).resolve().parents[1]]]
-            for repo, p50 in zip(repos, host_p50_ms(azurite, repos, args.top), strict=True):
-                print(f"GET /api/status?top={args.top} through the host of {repo}: p50 {p50:.0f} ms over "
-                      f"{HOST_SAMPLES - 1} requests")
+            for repo, times in zip(repos, host_times(azurite, repos, args.top), strict=True):
+                print(f"GET /api/status?top={args.top} through the host of {repo}: p50 {times.p50:.0f} ms over "
+                      f"{HOST_SAMPLES - 1} requests; CPU a request: host {times.host_cpu:.0f} ms, Azurite "
+                      f"{times.azurite_cpu:.0f} ms")
             return
         start = time.perf_counter()
         seed(service, "Tenants", args.tenants)
