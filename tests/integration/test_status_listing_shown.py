@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.table_customers import CUSTOMER_PARTITION, SHOWN_COLUMNS, TableCustomerStore, customer_from_entity
+from shared.adapters.table_customers import (
+    CUSTOMER_PARTITION,
+    SHOWN_COLUMNS,
+    TableCustomerStore,
+    _with_shown_times,
+    customer_from_entity,
+)
 from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource, ExpiryUnknown, UnknownReason
 from shared.domain.expiry_reads import KeptRead
 from shared.domain.expiry_record import Foresight
@@ -154,7 +160,6 @@ def test_a_time_as_the_service_writes_it_without_metadata_is_read_to_the_microse
            "2024-05-01T12:00:00.1234567Z", "applicationSecretExpiresAt": "2024-06-01T00:00:00Z"}
     entity = type("Row", (dict,), {"metadata": {}})({"PartitionKey": CUSTOMER_PARTITION, **row})
     assert set(row) <= set(SHOWN_COLUMNS)
-    from shared.adapters.table_customers import _with_shown_times
     customer = customer_from_entity(_with_shown_times(entity))
     assert customer.when_last_verified == datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     assert customer.application_secret_expires_at == datetime(2024, 6, 1, tzinfo=UTC)
