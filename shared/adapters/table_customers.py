@@ -64,6 +64,15 @@ OUTBOX_PREFIX = "~outbox-"
 # Events per outbox row: a group of 50 customers' events takes 2 rows (50 + 2 + a count shard in one transaction),
 # and 25 events of the longest ids stay far below a string column's 64 KiB.
 OUTBOX_ROW_EVENTS = 25
+# What GET /api/status shows of a customer (views.tenant_view, with its foresight fields): its record's times, the
+# state before a reset and the derived expiresAt stay in the service.
+SHOWN_COLUMNS = ["RowKey", "tenantId", "m365Email", "authenticationMethod", "applicationSecretExpiresAt",
+                 "whenLastVerified", "lastVerificationStatus", "lastVerificationReason", "lastVerificationMessage",
+                 "aadstsCode", "hint", "secretVersions", "pendingConsent", "lastConsent", "foresight"]
+# The $format the generated query operation takes (Query Entities' `$format` option): no odata.type or etag a row,
+# so Edm.DateTime columns arrive as text, read by _with_shown_times.
+_NO_METADATA = "application/json;odata=nometadata"
+_SHOWN_TIMES = ("applicationSecretExpiresAt", "whenLastVerified")
 
 
 class TableCustomerStore:
@@ -183,20 +192,27 @@ class TableCustomerStore:
         entities, following = self._page(flt, top, after, select=None)
         return CustomerListing([customer_from_entity(entity) for entity in entities], following)
 
+    def list_shown(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
+        """`list` with only the columns GET /api/status shows (SHOWN_COLUMNS), without type annotations or etags:
+        the service sends about half the bytes and the SDK parses no time. Its customers carry no etag, so none can
+        be written back."""
+        entities, following = self._page(flt, top, after, select=SHOWN_COLUMNS, format=_NO_METADATA)
+        return CustomerListing([customer_from_entity(_with_shown_times(entity)) for entity in entities], following)
+
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
         """`list` of every customer, ids only: the service sends a few bytes per customer instead of the record."""
         entities, following = self._page(CustomerFilter(), top, after, select=["RowKey"])
         return [entity["RowKey"] for entity in entities], following
 
     def _page(self, flt: CustomerFilter, top: int, after: Cursor | None,
-              select: list[str] | None) -> tuple[list[Any], Cursor | None]:
+              select: list[str] | None, **options: str) -> tuple[list[Any], Cursor | None]:
         check_page_size(top, "top")
         start = _start_of(after) if after is not None else None
         query_filter, parameters = _customer_query(flt)
         with storage_call("list customers"):
             try:
                 entities, next_token = self._on_table(lambda table: first_non_empty_page(table.query_entities(
-                    query_filter, parameters=parameters, results_per_page=top, select=select
+                    query_filter, parameters=parameters, results_per_page=top, select=select, **options
                 ).by_page(continuation_token=start)))
             except HttpResponseError as error:
                 if start is not None and error.status_code == 400:
@@ -475,6 +491,14 @@ def customer_to_entity(customer: Customer) -> dict[str, Any]:
             "resultsRecorded": customer.results_recorded or None,  # none yet: no column
         }
     )
+
+
+def _with_shown_times(entity: Any) -> Any:
+    """A row read without metadata, its time columns (ISO 8601 text in UTC) as the aware datetimes the SDK makes."""
+    for column in _SHOWN_TIMES:
+        if isinstance(text := entity.get(column), str):
+            entity[column] = datetime.fromisoformat(text)
+    return entity
 
 
 def customer_from_entity(entity: Any) -> Customer:

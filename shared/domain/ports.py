@@ -62,6 +62,10 @@ class CustomerStore(Protocol):
     def list(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
         """One listing in customerId order, from `after` (a cursor a listing of this filter returned)."""
 
+    def list_shown(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
+        """`list` with only what GET /api/status shows of each customer (same cursors): no etag, so none of these
+        customers can be written back, and no record times."""
+
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
         """`list` of every customer, customerIds only; the cursor of the next listing (None at the end)."""
 

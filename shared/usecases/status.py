@@ -1,6 +1,8 @@
 """Read side of verification status: the list with its summary, and one customer with its history."""
 from __future__ import annotations
 
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from ..domain.inputs import StatusQuery
@@ -9,8 +11,13 @@ from ..domain.ports import CustomerStore, HistoryStore, ProviderSettingsStore
 from ..domain.rules import HISTORY_KEPT
 from . import continuation
 from .customers import get_customer
-from .expiry_status import with_expiring_summary
+from .expiry_status import expiring_summary
 from .token_key import TokenKey
+
+# The page is read on a thread of its own, asked for first, while the request's thread reads the summary (the kept
+# counts, the customers expiring soon, the settings): the service answers the page first, and turning it into
+# customers overlaps the summary's round trips instead of following them. Shared by every request of the process.
+_PAGE_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-page")
 
 
 def list_status(
@@ -24,14 +31,17 @@ def list_status(
     flt = CustomerFilter(status=query.status, method=query.method,
                          expires_before=now + timedelta(days=within) if within is not None else None)
     after = _cursor(query.continuation_token, flt, keys, within) if query.continuation_token is not None else None
+    page = _PAGE_READS.submit(store.list_shown, flt, top=query.top, after=after)
     counts = store.get_status_counts()
-    listing = store.list(flt, top=query.top, after=after)
+    foresight = expiring_summary(store, settings, now=now, graph_reads=graph_reads) if settings is not None else None
+    listing = page.result()
     token = (continuation.encode(listing.next, flt, keys.current(), expiring_within_days=within)
              if listing.next is not None else None)
     answer = StatusListing(generated_at=now, counts=counts, customers=listing.customers, continuation_token=token)
-    if settings is None:
+    if foresight is None:
         return answer
-    return with_expiring_summary(answer, store, settings, now=now, graph_reads=graph_reads)
+    expiring, provider_secret = foresight
+    return dataclasses.replace(answer, expiring=expiring, provider_secret=provider_secret)
 
 
 def status_detail(store: CustomerStore, history: HistoryStore, customer_id: str) -> StatusDetail:

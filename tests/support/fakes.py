@@ -124,6 +124,10 @@ class InMemoryCustomerStore(InMemoryHistoryStore):
         # The cursor of this fake: the customerId the next listing starts at.
         return CustomerListing(rows[:top], rows[top].customer_id if len(rows) > top else None)
 
+    def list_shown(self, flt: CustomerFilter, *, top: int, after: Cursor | None) -> CustomerListing:
+        listing = self.list(flt, top=top, after=after)
+        return CustomerListing([dataclasses.replace(c, etag=None) for c in listing.customers], listing.next)
+
     def list_ids(self, *, top: int, after: Cursor | None) -> tuple[list[str], Cursor | None]:
         listing = self.list(CustomerFilter(), top=top, after=after)
         return [t.customer_id for t in listing.customers], listing.next

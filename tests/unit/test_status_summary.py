@@ -3,16 +3,17 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from datetime import UTC, datetime
 
 import pytest
 
-from shared.domain.errors import InputError
+from shared.domain.errors import DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
 from shared.domain.models import AuthMethod, Customer, ProviderSecret, Status
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
-from tests.support.fakes import InMemoryCustomerStore, InMemorySecretStore
+from tests.support.fakes import InMemoryCustomerStore, InMemoryProviderSettingsStore, InMemorySecretStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -113,3 +114,41 @@ def test_instances_that_make_the_key_at_once_agree_on_the_oldest(store):
     assert second.current() == first.current()
     token = list_status(store, StatusQuery(None, None, 2, None), keys=first).continuation_token
     assert list_status(store, StatusQuery(None, None, 2, token), keys=second).customers
+
+
+class SummaryAfterPageStore(CountingStore):
+    """A listing that cannot finish before the summary's reads have begun (as while the service reads the page)."""
+
+    def __init__(self):
+        super().__init__()
+        self.summary_begun = threading.Event()
+
+    def expiring_by(self, moment):
+        self.summary_begun.set()
+        return super().expiring_by(moment)
+
+    def list_shown(self, flt, *, top, after):
+        if not self.summary_begun.wait(timeout=10):
+            raise AssertionError("the page was read before the summary's reads began")
+        return super().list_shown(flt, top=top, after=after)
+
+
+def test_the_summary_is_read_while_the_page_is(keys):
+    store = SummaryAfterPageStore()
+    store.create(Customer(customer_id="c0", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
+    listing = list_status(store, StatusQuery(None, None, 2, None), keys=keys, now=NOW,
+                          settings=InMemoryProviderSettingsStore())
+    assert [c.customer_id for c in listing.customers] == ["c0"]
+    assert listing.counts[Status.NOT_VERIFIED] == 1 and listing.expiring == {7: 0, 30: 0}
+
+
+class SummaryUnavailableStore(CountingStore):
+    def get_status_counts(self):
+        raise DependencyUnavailable("storageUnavailable", "Table Storage cannot be reached.")
+
+
+def test_a_summary_read_that_fails_fails_the_listing(keys):
+    store = SummaryUnavailableStore()
+    store.create(Customer(customer_id="c0", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
+    with pytest.raises(DependencyUnavailable):
+        list_status(store, StatusQuery(None, None, 2, None), keys=keys, settings=InMemoryProviderSettingsStore())
