@@ -17,7 +17,7 @@ def status_list(req: func.HttpRequest) -> func.HttpResponse:
     services = bootstrap.services()
     return json_response(status_list_view(list_status(
         services.customers, query, keys=services.token_keys, settings=services.provider_settings,
-        graph_reads=services.config.provider_graph_reads)))
+        graph_reads=services.config.provider_graph_reads, reads=services.status_reads)))
 
 
 @endpoint(bp, "status_get", "api/status/{customerId}", methods=["GET"])

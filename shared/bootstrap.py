@@ -9,7 +9,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +77,7 @@ class Services(AbstractContextManager):
     outbox: EventOutbox
     audit: AuditLog
     function_keys: FunctionKeyCheck
+    status_reads: Executor  # GET /api/status reads its page on one of these while it reads the summary
     _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     def close(self) -> None:
@@ -308,11 +309,14 @@ def build(
         raise
     # Closed first: the verifications in flight finish before the clients they use are closed.
     owned.callback(verification.pool.shutdown, wait=True, cancel_futures=True)
+    status_reads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-page")
+    owned.callback(status_reads.shutdown, wait=True, cancel_futures=True)
     return Services(
         config=config, customers=customers, history=history, secrets=secrets, provider_settings=provider_settings,
         token_keys=TokenKey(secrets), verification=verification, runs=runs, work=work, consent=consent, events=events,
         outbox=outbox, channels=channels, deliveries=deliveries, alert_follower=alert_follower,
-        alert_transport=alert_transport, audit=audit, function_keys=function_keys, _owned=owned, alerts=AlertContext(
+        alert_transport=alert_transport, audit=audit, function_keys=function_keys, status_reads=status_reads,
+        _owned=owned, alerts=AlertContext(
             events=events, follower=alert_follower, channels=channels, deliveries=deliveries, customers=customers,
             history=history, runs=runs, secrets=secrets, transport=alert_transport, page_url=config.page_url,
             reminder_interval=config.reminder_interval),

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -136,8 +137,9 @@ class SummaryAfterPageStore(CountingStore):
 def test_the_summary_is_read_while_the_page_is(keys):
     store = SummaryAfterPageStore()
     store.create(Customer(customer_id="c0", tenant_id="contoso.com", authentication_method=AuthMethod.TOKEN))
-    listing = list_status(store, StatusQuery(None, None, 2, None), keys=keys, now=NOW,
-                          settings=InMemoryProviderSettingsStore())
+    with ThreadPoolExecutor(max_workers=1) as reads:
+        listing = list_status(store, StatusQuery(None, None, 2, None), keys=keys, now=NOW,
+                              settings=InMemoryProviderSettingsStore(), reads=reads)
     assert [c.customer_id for c in listing.customers] == ["c0"]
     assert listing.counts[Status.NOT_VERIFIED] == 1 and listing.expiring == {7: 0, 30: 0}
 
