@@ -7,7 +7,7 @@ import logging
 import azure.functions as func
 
 from shared import bootstrap
-from shared.usecases.alert_dispatch import forget_expired_deliveries
+from shared.usecases.alert_dispatch import forget_expired_deliveries, forget_runs_batches
 from shared.usecases.audit import forget_expired
 from shared.usecases.consent import forget_expired_states
 from shared.usecases.events import relay_quietly
@@ -30,3 +30,4 @@ def maintenance(timer: func.TimerRequest) -> None:
     relay_quietly(services.outbox, services.events)
     logger.info("%d audit records past their retention deleted.", forget_expired(services.audit))
     logger.info("%d alert deliveries past their retention deleted.", forget_expired_deliveries(services.deliveries))
+    logger.info("%d alert batches of old runs deleted.", forget_runs_batches(services.alert_follower))

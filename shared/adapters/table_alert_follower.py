@@ -3,7 +3,7 @@
 - PartitionKey `mark`, RowKey `mark`: where the dispatcher is in the event log (the mark read_since returned);
 - PartitionKey `batch`, RowKey the chain (`run:<runId>` or `changes`): the chain's latest batch (batches.BatchHead:
   `number`, `low`, `high`, `done`), created or replaced under its ETag, so instances agree on what goes out
-  together. One row a run: a few hundred bytes a day;
+  together. One row a run, deleted by the maintenance step once done for 30 days;
 - PartitionKey `ack`, RowKey the customerId: an operator's acknowledgement of the customer's failure (the state
   acknowledged and when). It is never deleted: once the failure changes or ends, it no longer covers it.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -24,7 +25,7 @@ from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.reasons import Reason
 from .table_columns import plain_datetime, utc
-from .table_common import TableAccess, storage_call
+from .table_common import PRUNE_LIMIT, TableAccess, delete_rows, storage_call
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,15 @@ class TableAlertFollower:
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 raise Conflict("modifiedConcurrently", "Another instance recorded this batch first.") from None
         return replace(head, etag=metadata["etag"])
+
+    def forget_runs_batches(self, *, done_before: datetime) -> int:
+        # A late event of a run whose head is gone starts a new batch from 0, under a key never used: none is
+        # ever read again below the dispatcher's mark, so nothing is sent twice.
+        query = ("PartitionKey eq @pk and RowKey ge @first and RowKey lt @end and done eq true "
+                 "and Timestamp lt @before")
+        parameters = {"pk": _BATCH, "first": "run:", "end": "run;", "before": utc(done_before)}
+        with storage_call("delete done batches of alerts"):
+            return self._on_table(lambda table: delete_rows(table, query, parameters, limit=PRUNE_LIMIT))
 
     def _row(self, partition: str, row: str, *, action: str) -> Any:
         with storage_call(action):

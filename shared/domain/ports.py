@@ -320,6 +320,10 @@ class AlertFollower(Protocol):
         """Record `head` in place of `previous` as it was read (None: the chain has none yet); raises
         errors.Conflict when another instance recorded one since."""
 
+    def forget_runs_batches(self, *, done_before: datetime) -> int:
+        """Delete the done batch heads of runs' chains last recorded before `done_before` (a bounded number per
+        call); how many. The `changes` chain's head stays."""
+
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         """Keep an operator's acknowledgement of the customer's failure (replacing an earlier one)."""
 

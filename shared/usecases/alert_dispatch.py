@@ -234,6 +234,12 @@ def forget_expired_deliveries(deliveries: DeliveryStore, *, now: datetime | None
     return deliveries.delete_older_than(expired_before(now or datetime.now(UTC)))
 
 
+def forget_runs_batches(follower: AlertFollower, *, now: datetime | None = None) -> int:
+    """Delete the batch heads of runs whose deliveries were all made more than the deliveries' retention ago (the
+    maintenance step: one row a run otherwise stays for good); how many."""
+    return follower.forget_runs_batches(done_before=expired_before(now or datetime.now(UTC)))
+
+
 def _attempt(ctx: AlertContext, delivery: Delivery) -> Delivery:
     """One attempt of `delivery`: the delivery as it stands after it."""
     channel = ctx.channels.get(delivery.channel_id)

@@ -138,6 +138,21 @@ def test_a_chains_batch_head_is_created_once_and_replaced_only_under_its_etag(ta
     assert follower.get_batch_head("run:r1") == following and follower.get_batch_head("changes") is None
 
 
+def test_the_done_batches_of_runs_are_deleted_once_past_the_retention_and_nothing_else(tables):
+    follower = TableAlertFollower(tables, table=_name("Fo"))
+    follower.put_batch_head(None, BatchHead("run:old", 1, 0, 7, done=True))
+    follower.put_batch_head(None, BatchHead("run:sending", 1, 7, 9))  # a delivery still to make: kept
+    follower.put_batch_head(None, BatchHead("changes", 4, 9, 12, done=True))  # the one changes chain: kept
+    follower.set_mark("m-12")
+    now = datetime.now(UTC)
+    assert follower.forget_runs_batches(done_before=now - timedelta(days=30)) == 0  # recorded just now
+    assert follower.forget_runs_batches(done_before=now + timedelta(minutes=1)) == 1
+    assert follower.get_batch_head("run:old") is None
+    assert follower.get_batch_head("run:sending") is not None and follower.get_batch_head("changes") is not None
+    assert follower.get_mark() == "m-12"
+    assert follower.forget_runs_batches(done_before=now + timedelta(minutes=1)) == 0
+
+
 def test_the_failing_customers_are_listed_with_only_what_a_reminder_shows(tables):
     store = TableCustomerStore(tables, table=_name("Tn"))
     store.create(Customer("b-fails", "contoso.com", AuthMethod.PASSWORD, m365_email="ops@contoso.com",

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from shared.domain.alerts.batches import BatchHead
 from shared.domain.alerts.channel_urls import ChannelUrl, check_channel_url
@@ -92,6 +92,7 @@ class InMemoryAlertFollower:
         self.mark: str | None = None
         self.acks: dict[str, Acknowledgement] = {}
         self.heads: dict[str, BatchHead] = {}
+        self.recorded_at: dict[str, datetime] = {}
         self._etags = itertools.count(1)
 
     def get_mark(self) -> str | None:
@@ -108,7 +109,15 @@ class InMemoryAlertFollower:
         if (current and current.etag) != (previous and previous.etag):
             raise Conflict("modifiedConcurrently", "changed")
         self.heads[head.chain] = stored = dataclasses.replace(head, etag=str(next(self._etags)))
+        self.recorded_at[head.chain] = datetime.now(UTC)
         return stored
+
+    def forget_runs_batches(self, *, done_before: datetime) -> int:
+        old = [chain for chain, head in self.heads.items()
+               if chain.startswith("run:") and head.done and self.recorded_at[chain] < done_before]
+        for chain in old:
+            del self.heads[chain]
+        return len(old)
 
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         self.acks[customer_id] = acknowledgement

@@ -45,3 +45,17 @@ def test_the_maintenance_timer_deletes_them_and_says_how_many(services, caplog):
         maintenance.maintenance(TimerRequest())
     assert services.deliveries.deliveries == {}
     assert "1 alert deliveries past their retention deleted." in caplog.text
+
+
+def test_the_maintenance_timer_deletes_the_batches_of_runs_done_past_the_retention(services, caplog):
+    from functions import maintenance
+    from shared.domain.alerts.batches import BatchHead
+
+    follower = services.alert_follower
+    follower.put_batch_head(None, BatchHead("run:old", 1, 0, 7, done=True))
+    follower.put_batch_head(None, BatchHead("run:recent", 1, 7, 9, done=True))
+    follower.recorded_at["run:old"] = datetime.now(UTC) - RETENTION - timedelta(minutes=1)
+    with caplog.at_level(logging.INFO):
+        maintenance.maintenance(TimerRequest())
+    assert set(follower.heads) == {"run:recent"}
+    assert "1 alert batches of old runs deleted." in caplog.text
