@@ -202,8 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
             url=f"http://{self.headers['Host']}{target.path}" + (f"?{target.query}" if target.query else ""),
             headers=_joined(list(self.headers.items())),
             params={k: v for k, v in _joined(parse_qsl(target.query, keep_blank_values=True)).items() if v},
-            route_params=dict(matched.values),
-            body=body,
+            route_params=dict(matched.values), body=body,
         )
         return reply_from(matched.route.target(request))
 

@@ -25,8 +25,8 @@ from azure.functions.queue import QueueMessage as FunctionQueueMessage  # carrie
 from azure.storage.queue import LinearRetry, QueueClient
 from azure.storage.queue import QueueMessage as StorageMessage
 
-from shared.adapters.http_sessions import pooled_transport, use_environment_proxies
-from shared.config import connection_string
+from shared.adapters.storage_clients import queue_service_from_config
+from shared.config import StorageConfig, connection_string
 from tools.hostconfig import HostConfigError, QueueOptions, resolve_settings
 from tools.invocation import FunctionSpec
 
@@ -55,15 +55,10 @@ def queue_client(connection: str, queue_name: str, environ: Mapping[str, str] | 
     if not value:
         raise HostConfigError(f"The queue connection '{connection}' is not set to a connection string (the local "
                               f"host polls queues with a connection string only, not {connection}__queueServiceUri).")
-    # The poll loop retries by itself: the SDK's own retries would stall it whenever Azurite is not up yet. The
-    # environment's proxies are read once, as the app's clients do, not on every poll (the real host polls outside
-    # Python: the local host's polling should cost the app's process as little as it can).
-    transport = pooled_transport(invocation_threads(environ) + 2, connection_timeout=5)
-    retry = LinearRetry(backoff=1, retry_total=1, random_jitter_range=0)
-    client = QueueClient.from_connection_string(connection_string(value), queue_name, retry_policy=retry,
-                                                transport=transport)
-    use_environment_proxies(transport.session, client.url)
-    return client
+    # Retried by the poll loop (the SDK's own retries stall it while Azurite is down); pooled like the app's clients.
+    return queue_service_from_config(StorageConfig(connection_string=connection_string(value)), connection_timeout=5,
+                                     retry_policy=LinearRetry(backoff=1, retry_total=1, random_jitter_range=0),
+                                     pool_size=invocation_threads(environ) + 2).get_queue_client(queue_name)
 
 
 def decode_body(text: str, encoding: str) -> bytes:
@@ -161,8 +156,7 @@ class QueuePoller:
         try:
             self.spec(trigger)
         except Exception:
-            logger.exception("Function '%s' failed on message %s (dequeue count %d).", self.spec.name, message.id,
-                             count)
+            logger.exception("Function %r failed on message %s (dequeue count %d).", self.spec.name, message.id, count)
             succeeded = False
         else:
             succeeded = True

@@ -53,16 +53,13 @@ def pooled_session(pool_size: int) -> requests.Session:
     return session
 
 
-def pooled_transport(pool_size: int, *, verify: bool | str | None = None,
-                     connection_timeout: float | None = None) -> RequestsTransport:
+def pooled_transport(pool_size: int, *, verify: bool | str | None = None, **timeouts: float) -> RequestsTransport:
     """An Azure SDK transport over a pooled session (the SDK's own keeps 10 connections per host): certificates
-    checked against `verify`, else the environment's CA bundle; `connection_timeout` as the SDK takes it (a client
-    given a transport no longer passes its own on). Call `use_environment_proxies` on its session once the
-    service's URL is known."""
+    checked against `verify`, else the environment's CA bundle; `timeouts` (connection_timeout, read_timeout) as
+    the SDK's transport takes them. Call `use_environment_proxies` on its session once the service's URL is known."""
     session = pooled_session(pool_size)
-    options = {} if connection_timeout is None else {"connection_timeout": connection_timeout}
     return RequestsTransport(session=session, session_owner=False,
-                             connection_verify=verify if verify is not None else session.verify, **options)
+                             connection_verify=verify if verify is not None else session.verify, **timeouts)
 
 
 def pool_manager(url: str, pool_size: int) -> urllib3.PoolManager:

@@ -71,11 +71,16 @@ def _service_client(
     options = {name: value for name, value in pipeline.items() if value is not None}
     if pool_size is not None:
         # Verifications in flight beyond the SDK's 10 pooled connections would each open (and throw away) one.
-        options["transport"] = pooled_transport(pool_size)
+        # A client given a transport no longer hands it its time-outs: the transport takes them.
+        options["transport"] = pooled_transport(pool_size, **{name: options.pop(name) for name in _TIMEOUTS
+                                                              if name in options})
     client = _client(kind, storage, uri=uri, setting=setting, credential_factory=credential_factory, options=options)
     if pool_size is not None:
         use_environment_proxies(options["transport"].session, client.url)
     return client
+
+
+_TIMEOUTS = ("connection_timeout", "read_timeout")
 
 
 def _client(

@@ -53,7 +53,7 @@ def test_a_queue_connection_is_a_connection_string_and_the_development_shorthand
     assert client.url == "http://127.0.0.1:10001/devstoreaccount1/jobs"
     named = queue_client("Jobs", "jobs", {"AzureWebJobsJobs": "UseDevelopmentStorage=true"})
     assert named.account_name == "devstoreaccount1"
-    transport = client._client._client._pipeline._transport
+    transport = client._client._client._pipeline._transport._transport  # the service's, behind the queue's wrapper
     # A poll neither reads the environment again (proxies are read once) nor waits long on a storage that is down.
     assert transport.session.trust_env is False and transport.connection_config.timeout == 5
     with pytest.raises(HostConfigError, match="connection string only, not AzureWebJobsStorage__queueServiceUri"):

@@ -129,3 +129,10 @@ def test_a_service_session_keeps_and_sends_no_cookie():
         server.shutdown()
         server.server_close()
     assert seen == [None, None] and len(session.cookies) == 0
+
+
+def test_a_pooled_client_keeps_the_time_outs_it_was_given():
+    client = table_service_from_config(StorageConfig(connection_string=ACCOUNT), pool_size=4, connection_timeout=3,
+                                       read_timeout=7)
+    config = client._client._client._pipeline._transport.connection_config
+    assert (config.timeout, config.read_timeout) == (3, 7)  # not the SDK's 300 s: a transport given keeps its own
