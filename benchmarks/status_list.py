@@ -39,8 +39,9 @@ from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource  # noqa: E402
 from shared.domain.expiry_reads import KeptRead, application_read_key  # noqa: E402
 from shared.domain.expiry_record import Foresight  # noqa: E402
 from shared.domain.inputs import StatusQuery  # noqa: E402
-from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status, VerificationResult  # noqa: E402
+from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status  # noqa: E402
 from shared.domain.secrets import SecretKind  # noqa: E402
+from shared.domain.verification import VerificationResult  # noqa: E402
 from shared.usecases.status import list_status  # noqa: E402
 from shared.usecases.token_key import TokenKey  # noqa: E402
 from tools.azurite import Azurite, start_azurite  # noqa: E402

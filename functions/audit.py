@@ -9,7 +9,7 @@ from shared import bootstrap
 from shared.domain.access import FUNCTION_KEY
 from shared.domain.errors import InputError
 from shared.domain.rules import is_guid
-from shared.usecases.audit import DEFAULT_PAGE, MAX_PAGE, AuditQuery, list_changes
+from shared.usecases.audit import DEFAULT_AUDIT_TOP, MAX_AUDIT_TOP, AuditQuery, list_changes
 from shared.views import audit_view
 
 from . import parsing
@@ -30,7 +30,7 @@ def audit_query(params: Mapping[str, str]) -> AuditQuery:
             raise InputError("invalidQueryParameter", "actor must be an object id (a GUID) or functionKey.",
                              target="actor")
         actor = actor.lower() if actor != FUNCTION_KEY.id else actor
-    top = parsing.page_size(params.get("top"), "top", maximum=MAX_PAGE, default=DEFAULT_PAGE)
+    top = parsing.top_number(params.get("top"), "top", maximum=MAX_AUDIT_TOP, default=DEFAULT_AUDIT_TOP)
     token = params.get("continuationToken")
     return AuditQuery(customer_id=customer_id, actor=actor, top=top, continuation_token=token)
 

@@ -17,7 +17,7 @@ from shared.domain.inputs import CustomerInput, ProviderSettingsInput, StatusQue
 from shared.domain.models import AuthMethod, Status
 from shared.domain.rules import (
     CALLBACK_PATH,
-    MAX_PAGE_SIZE,
+    MAX_TOP,
     is_customer_id,
     is_domain,
     is_email,
@@ -227,7 +227,7 @@ def _enum_param(params: Mapping[str, str], name: str, kind: type[E]) -> E | None
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def _page_size(raw: str, name: str, *, maximum: int) -> int:
+def _top_number(raw: str, name: str, *, maximum: int) -> int:
     """A whole number from 1 to `maximum`, in ASCII digits. Leading zeros are dropped before int() sees the
     text, so no length of input reaches int()'s digit limit (a ValueError, hence a 500, past 4300 digits)."""
     significant = raw.lstrip("0") if _DIGITS.fullmatch(raw) else ""
@@ -236,25 +236,25 @@ def _page_size(raw: str, name: str, *, maximum: int) -> int:
     return int(significant)
 
 
-def page_size(raw: str | None, name: str, *, maximum: int, default: int) -> int:
-    """A query's page size: `default` when absent, else a whole number from 1 to `maximum`."""
-    return default if raw is None else _page_size(raw, name, maximum=maximum)
+def top_number(raw: str | None, name: str, *, maximum: int, default: int) -> int:
+    """A query's `top`: `default` when absent, else a whole number from 1 to `maximum`."""
+    return default if raw is None else _top_number(raw, name, maximum=maximum)
 
 
 def status_query(params: Mapping[str, str]) -> StatusQuery:
     """Query of GET /api/status. Unknown names are ignored (the host itself adds `code`)."""
     status = _enum_param(params, "status", Status)
     method = _enum_param(params, "method", AuthMethod)
-    top, token = _top_and_token(params, default=MAX_PAGE_SIZE)
+    top, token = _top_and_token(params, default=MAX_TOP)
     return StatusQuery(status=status, method=method, top=top, continuation_token=token,
                        expiring_within_days=expiring_within_days(params))
 
 
 def _top_and_token(params: Mapping[str, str], *, default: int) -> tuple[int, str | None]:
-    """`top` (1 to MAX_PAGE_SIZE, `default` when absent) and `continuationToken` of a paged listing's query."""
+    """`top` (1 to MAX_TOP, `default` when absent) and `continuationToken` of a listing's query."""
     top = default
     if (raw := params.get("top")) is not None:
-        top = _page_size(raw, "top", maximum=MAX_PAGE_SIZE)
+        top = _top_number(raw, "top", maximum=MAX_TOP)
     token = params.get("continuationToken")
     if token is not None and not token:
         raise InputError("invalidContinuationToken", "continuationToken is empty.", target="continuationToken")
@@ -265,7 +265,7 @@ EVENTS_TOP = 100  # events a listing holds unless `top` says otherwise
 
 
 def events_query(params: Mapping[str, str]) -> tuple[EventFilter, int, str | None]:
-    """Query of GET /api/events: the filter, top (1 to MAX_PAGE_SIZE) and the continuation token."""
+    """Query of GET /api/events: the filter, top (1 to MAX_TOP) and the continuation token."""
     event_type = _enum_param(params, "type", EventType)
     customer = params.get("customerId")
     if customer is not None:

@@ -1,7 +1,10 @@
-// The Activity view: the audit log (GET /api/audit, Administrator), newest first, by customer, page by page.
+// The Activity view: the audit log (GET /api/audit, Administrator), newest first, by customer, 50 at a time.
 import { api } from "./api.js";
 import { $, el, showText, whileBusy } from "./dom.js";
 import { localTime } from "./format.js";
+import { setColumns } from "./render.js";
+
+const COLUMNS = ["When", "Who", "What", "Customer Id", "Outcome"];
 
 function row(record) {
   const who = record.actor.kind === "functionKey" ? "function key" : record.actor.name;
@@ -14,6 +17,7 @@ function row(record) {
 }
 
 export function createActivity({ report }) {
+  setColumns($("activity-table"), COLUMNS);
   let token = null;
 
   async function load(more) {
@@ -21,10 +25,10 @@ export function createActivity({ report }) {
     const customer = $("activity-customer").value.trim();
     if (customer) query.set("customerId", customer);
     if (more && token) query.set("continuationToken", token);
-    const page = await api("GET", `/api/audit?${query}`);
+    const listing = await api("GET", `/api/audit?${query}`);
     if (!more) $("activity-rows").replaceChildren();
-    $("activity-rows").append(...page.records.map(row));
-    token = page.continuationToken;
+    $("activity-rows").append(...listing.records.map(row));
+    token = listing.continuationToken;
     $("activity-more").hidden = !token;
     showText($("activity-empty"), $("activity-rows").children.length ? "" : "No changes recorded.");
   }

@@ -5,8 +5,10 @@ import { confirmDialog } from "./dialogs.js";
 import { $, el, showText, whileBusy } from "./dom.js";
 import { formFields } from "./form-fields.js";
 import { fromNow, localTime } from "./format.js";
+import { emptyRow, setColumns } from "./render.js";
 
 const KINDS = { webhook: "Webhook", teams: "Teams" };
+const COLUMNS = ["Channel", "Kind", "Host", "Events", "Last delivery", "Last failure", { hidden: "Actions" }];
 
 function delivery(item) {
   if (!item) return el("span", { text: "None yet" });
@@ -19,6 +21,7 @@ function delivery(item) {
 }
 
 export function createChannels({ report }) {
+  setColumns($("channels"), COLUMNS);
   const form = $("channel-form");
   const errors = formFields(form, $("channel-error"));
 
@@ -66,7 +69,7 @@ export function createChannels({ report }) {
   async function load() {
     const { channels } = await api("GET", "/api/alerts/channels");
     const rows = channels.map(row);
-    if (!rows.length) rows.push(el("tr", {}, el("td", { text: "No alert channels yet.", attrs: { colspan: 7 } })));
+    if (!rows.length) rows.push(emptyRow(COLUMNS, "No alert channels yet."));
     $("channel-rows").replaceChildren(...rows);
   }
 

@@ -3,7 +3,9 @@ import { api, id } from "./api.js";
 import { confirmDialog, openModal } from "./dialogs.js";
 import { $, el, showText, whileBusy } from "./dom.js";
 import { CONSENT_CONFLICTS, CONSENT_OUTCOMES, METHODS, fromNow, label, localTime } from "./format.js";
-import { statusBadge, verdict, whenCell } from "./render.js";
+import { emptyRow, setColumns, statusBadge, verdict, whenCell } from "./render.js";
+
+const HISTORY_COLUMNS = ["Verified", "Method", "Status", "Why"];
 
 const SECRETS = { password: "Password", refreshToken: "Refresh token", applicationSecret: "Application secret" };
 
@@ -51,11 +53,12 @@ function renderHistory(history) {
       el("td", {}, statusBadge(entry.status)),
       el("td", {}, why)));
   }
-  if (!history.length) rows.append(el("tr", {}, el("td", { text: "Not verified yet.", attrs: { colspan: 4 } })));
+  if (!history.length) rows.append(emptyRow(HISTORY_COLUMNS, "Not verified yet."));
   $("history-rows").replaceChildren(rows);
 }
 
 export function createCustomerDialog({ onChanged, onDeleted, onEdit, report }) {
+  setColumns($("history"), HISTORY_COLUMNS);
   const dialog = $("customer-dialog");
   let current = null;
 

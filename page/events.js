@@ -12,7 +12,7 @@ export const EVENT_TYPES = {
   reasonChanged: "Reason changed",
   connectionExpiring: "Connection expiring",
 };
-const PAGE = 20;
+const TOP = 20;
 
 // A state as the feed shows it: the status, and why when it failed.
 function point(state) {
@@ -38,8 +38,8 @@ function item(event, onOpen) {
 export function createEventsFeed({ report, onOpen }) {
   const state = { token: null, type: "" };
 
-  async function page(token) {
-    const params = new URLSearchParams({ top: String(PAGE) });
+  async function list(token) {
+    const params = new URLSearchParams({ top: String(TOP) });
     if (state.type) params.set("type", state.type);
     if (token) params.set("continuationToken", token);
     return api("GET", `/api/events?${params}`);
@@ -62,10 +62,10 @@ export function createEventsFeed({ report, onOpen }) {
 
   const feed = {
     async load() {
-      show(await page(null), false);
+      show(await list(null), false);
     },
     async more() {
-      if (state.token) show(await page(state.token), true);
+      if (state.token) show(await list(state.token), true);
     },
   };
   return feed;

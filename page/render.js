@@ -14,6 +14,17 @@ export function whenCell(iso) {
     el("span", { className: "ago", text: fromNow(iso), attrs: { "data-ago": iso } }));
 }
 
+// A table's header row from its column labels, and the row that stands for no rows across all its columns: made
+// from one list, they cannot disagree. A label { hidden: text } is read to screen readers only.
+export function setColumns(table, labels) {
+  table.createTHead().replaceChildren(el("tr", {}, ...labels.map((label) => el("th", { attrs: { scope: "col" } },
+    typeof label === "string" ? label : el("span", { className: "visually-hidden", text: label.hidden })))));
+}
+
+export function emptyRow(labels, text) {
+  return el("tr", {}, el("td", { text, attrs: { colspan: labels.length } }));
+}
+
 // "5 minutes ago" goes stale: refresh every [data-ago] now and then.
 export function refreshAgo() {
   for (const span of document.querySelectorAll("[data-ago]")) span.textContent = fromNow(span.dataset.ago);

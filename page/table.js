@@ -4,9 +4,11 @@ import { api } from "./api.js";
 import { $, el } from "./dom.js";
 import { CONSENT_OUTCOMES, METHODS, STATUSES, count, label, localTime } from "./format.js";
 import { expiresCell } from "./expiry.js";
-import { verdict, whenCell } from "./render.js";
+import { setColumns, verdict, whenCell } from "./render.js";
 
-const PAGE_SIZE = 1000; // the API's largest page
+const TOP = 1000; // the most one listing holds (the API's maximum `top`)
+const COLUMNS = ["Customer Id", "M365 Email", "Authentication Method", "When Last Verified", "Last Verification Status",
+  "Expires", { hidden: "Actions" }];
 
 function row(view) {
   const tr = el("tr", { attrs: { "data-id": view.customerId } });
@@ -38,6 +40,7 @@ function row(view) {
 }
 
 export function createTable({ onOpen, onVerify }) {
+  setColumns($("customers"), COLUMNS);
   const body = $("rows");
   const state = { filters: { status: "", method: "", expiring: "" }, token: null, loaded: 0, search: "", generation: 0 };
 
@@ -49,7 +52,7 @@ export function createTable({ onOpen, onVerify }) {
   });
 
   function query() {
-    const params = new URLSearchParams({ top: String(PAGE_SIZE) });
+    const params = new URLSearchParams({ top: String(TOP) });
     if (state.filters.status) params.set("status", state.filters.status);
     if (state.filters.method) params.set("method", state.filters.method);
     if (state.filters.expiring) params.set("expiringWithinDays", state.filters.expiring);
@@ -87,7 +90,7 @@ export function createTable({ onOpen, onVerify }) {
     state.loaded += tenants.length;
   }
 
-  async function page(fresh) {
+  async function list(fresh) {
     const generation = fresh ? ++state.generation : state.generation;
     if (fresh) state.token = null;
     const answer = await api("GET", query());
@@ -103,13 +106,13 @@ export function createTable({ onOpen, onVerify }) {
   }
 
   return {
-    // The first page for the current filters; answers the summary over every customer.
+    // The first customers for the current filters; answers the summary over every customer.
     async reload() {
-      const answer = await page(true);
+      const answer = await list(true);
       return answer && answer.summary;
     },
     async more() {
-      if (state.token) await page(false);
+      if (state.token) await list(false);
     },
     setFilters(filters) {
       state.filters = filters;

@@ -6,6 +6,7 @@ The only module that imports shared.adapters: handlers reach every adapter throu
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -77,7 +78,7 @@ class Services(AbstractContextManager):
     outbox: EventOutbox
     audit: AuditLog
     function_keys: FunctionKeyCheck
-    status_reads: Executor  # GET /api/status reads its page on one of these while it reads the summary
+    status_reads: Executor  # GET /api/status lists its customers on one of these while it reads the summary
     _owned: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     def close(self) -> None:
@@ -118,6 +119,21 @@ def _local_secrets_path(config: AppConfig) -> Path:
     return path if path.is_absolute() else APP_ROOT / path
 
 
+# The stores kept in Table Storage, by build()'s keyword: (module of shared.adapters, class); each is made over
+# the one table service, its module imported when it is first made.
+_TABLE_STORES = {
+    "customers": ("table_customers", "TableCustomerStore"),
+    "provider_settings": ("table_settings", "TableProviderSettingsStore"),
+    "runs": ("table_runs", "TableRunStore"),
+    "consent_states": ("table_consent_states", "TableConsentStates"),
+    "event_log": ("table_events", "TableEventLog"),
+    "audit": ("table_audit", "TableAuditLog"),
+    "channels": ("table_channels", "TableChannelStore"),
+    "deliveries": ("table_deliveries", "TableDeliveryStore"),
+    "alert_follower": ("table_alert_follower", "TableAlertFollower"),
+}
+
+
 class _Production:
     """The production adapters, each made on first use from the configuration, its clients closed with `owned`.
     Adapters are imported here, not at module level: the host imports the app on every cold start."""
@@ -150,6 +166,11 @@ class _Production:
             self.config.storage, credential_factory=lambda _storage: self.credential,
             pool_size=self.config.verify_concurrency + 8))
 
+    def stored(self, keyword: str) -> Callable[[], Any]:
+        """What makes the table store of build()'s `keyword` (_TABLE_STORES)."""
+        module, store = _TABLE_STORES[keyword]
+        return lambda: getattr(importlib.import_module(f".adapters.{module}", __package__), store)(self.tables)
+
     @functools.cached_property
     def msal(self) -> MsalIdentityPlatform:
         from .adapters.msal_platform import MsalIdentityPlatform
@@ -158,26 +179,6 @@ class _Production:
         return self._owns(MsalIdentityPlatform(
             config.entra_authority_host, delegated_scopes=config.consent_scopes,
             application_scope=f"{config.graph_endpoint}/.default", pool_size=config.verify_concurrency))
-
-    def customers(self) -> CustomerStore:
-        from .adapters.table_customers import TableCustomerStore
-
-        return TableCustomerStore(self.tables)
-
-    def provider_settings(self) -> ProviderSettingsStore:
-        from .adapters.table_settings import TableProviderSettingsStore
-
-        return TableProviderSettingsStore(self.tables)
-
-    def runs(self) -> RunStore:
-        from .adapters.table_runs import TableRunStore
-
-        return TableRunStore(self.tables)
-
-    def consent_states(self) -> ConsentStates:
-        from .adapters.table_consent_states import TableConsentStates
-
-        return TableConsentStates(self.tables)
 
     def secrets(self) -> SecretStore:
         from .adapters.keyvault import KeyVaultSecretStore
@@ -189,11 +190,6 @@ class _Production:
             return self._owns(KeyVaultSecretStore(config.key_vault_url, credential=self.credential,
                                                   pool_size=config.verify_concurrency + 4))
         return LocalFileSecretStore(_local_secrets_path(config))
-
-    def event_log(self) -> EventLog:
-        from .adapters.table_events import TableEventLog
-
-        return TableEventLog(self.tables)
 
     def work(self) -> WorkQueue:
         from .adapters.queue_work import StorageWorkQueue
@@ -215,30 +211,10 @@ class _Production:
 
         return self._owns(HttpGraphReader(self.config.graph_endpoint, pool_size=self.config.verify_concurrency))
 
-    def audit(self) -> AuditLog:
-        from .adapters.table_audit import TableAuditLog
-
-        return TableAuditLog(self.tables)
-
     def function_keys(self) -> FunctionKeyCheck:
         from .adapters.function_key_probe import FunctionKeyProbe, probe_url
 
         return self._owns(FunctionKeyProbe(probe_url(self.config.website_hostname)))
-
-    def channels(self) -> ChannelStore:
-        from .adapters.table_channels import TableChannelStore
-
-        return TableChannelStore(self.tables)
-
-    def deliveries(self) -> DeliveryStore:
-        from .adapters.table_deliveries import TableDeliveryStore
-
-        return TableDeliveryStore(self.tables)
-
-    def alert_follower(self) -> AlertFollower:
-        from .adapters.table_alert_follower import TableAlertFollower
-
-        return TableAlertFollower(self.tables)
 
     def alert_transport(self) -> AlertTransport:
         from .adapters.outbound_http import OutboundHttp
@@ -276,12 +252,12 @@ def build(
     made = _Production(config, owned)
     try:
         secrets = _given(secrets, made.secrets)
-        customers = _given(customers, made.customers)
-        provider_settings = _given(provider_settings, made.provider_settings)
+        customers = _given(customers, made.stored("customers"))
+        provider_settings = _given(provider_settings, made.stored("provider_settings"))
         # The histories and the outbox are rows of the customers' own table, written in their transactions: the
         # store is the history and the outbox.
         history = history or cast(HistoryStore, customers)
-        events, outbox = _given(event_log, made.event_log), outbox or cast(EventOutbox, customers)
+        events, outbox = _given(event_log, made.stored("event_log")), outbox or cast(EventOutbox, customers)
         platform = _given(platform, lambda: made.msal)
         reads = ForesightReads(
             graph=_given(graph, made.graph), platform=platform, consent_scopes=config.consent_scopes,
@@ -295,14 +271,14 @@ def build(
             required_roles=config.required_application_roles, outbox=outbox, event_log=events,
         )
         consent = ConsentContext(
-            verification=verification, states=_given(consent_states, made.consent_states),
+            verification=verification, states=_given(consent_states, made.stored("consent_states")),
             platform=_given(consent_platform, made.consent_platform), scopes=config.consent_scopes,
             application_scope=f"{config.graph_endpoint}/.default",
         )
-        runs, work = _given(runs, made.runs), _given(work, made.work)
-        audit, function_keys = _given(audit, made.audit), _given(function_keys, made.function_keys)
-        channels, deliveries = _given(channels, made.channels), _given(deliveries, made.deliveries)
-        alert_follower = _given(alert_follower, made.alert_follower)
+        runs, work = _given(runs, made.stored("runs")), _given(work, made.work)
+        audit, function_keys = _given(audit, made.stored("audit")), _given(function_keys, made.function_keys)
+        channels, deliveries = _given(channels, made.stored("channels")), _given(deliveries, made.stored("deliveries"))
+        alert_follower = _given(alert_follower, made.stored("alert_follower"))
         alert_transport = _given(alert_transport, made.alert_transport)
     except BaseException:
         owned.close()

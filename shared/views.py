@@ -13,17 +13,9 @@ from .domain.alerts.events import StatusEvent, StatusPoint
 from .domain.alerts.reminders import Acknowledgement
 from .domain.classification import first_line
 from .domain.consent import ConsentLink
-from .domain.models import (
-    Customer,
-    LastConsent,
-    PendingConsent,
-    ProviderSettings,
-    Status,
-    StatusDetail,
-    StatusListing,
-    VerificationResult,
-)
+from .domain.models import Customer, LastConsent, PendingConsent, ProviderSettings, Status, StatusDetail, StatusListing
 from .domain.runs import RecoveryCause, Run, is_running, shown_total
+from .domain.verification import VerificationResult
 from .expiry_views import expiring_summary, expiry_view, foresight_fields, provider_secret_fields
 
 
@@ -247,8 +239,8 @@ def events_view(events: list[StatusEvent], continuation_token: str | None) -> di
     return {"events": [event_view(event) for event in events], "continuationToken": continuation_token}
 
 
-def audit_view(page: Any) -> dict[str, Any]:
-    """GET /api/audit: `page` is a usecases.audit.AuditPage."""
+def audit_view(changes: Any) -> dict[str, Any]:
+    """GET /api/audit: `changes` is a usecases.audit.AuditChanges."""
     return {
         "records": [
             {
@@ -262,9 +254,9 @@ def audit_view(page: Any) -> dict[str, Any]:
                 "status": record.status,
                 "requestId": record.request_id,
             }
-            for record in page.records
+            for record in changes.records
         ],
-        "continuationToken": page.continuation_token,
+        "continuationToken": changes.continuation_token,
     }
 
 

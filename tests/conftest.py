@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import bootstrap
-from tests.support.fakes import fake_services
+from tests.support.fakes import fake_services, serving
 from tools.azurite import Azurite, start_azurite
 
 
@@ -12,12 +11,8 @@ from tools.azurite import Azurite, start_azurite
 def services():
     """Services over fakes (tests/support/fakes.py), installed as the ones the handlers use for this test; then
     removed and closed."""
-    with fake_services() as built:
-        bootstrap.use(built)
-        try:
-            yield built
-        finally:
-            bootstrap.use(None)
+    with fake_services() as built, serving(built):
+        yield built
 
 
 @pytest.fixture(scope="session")

@@ -63,12 +63,12 @@ def pooled_transport(pool_size: int, *, verify: bool | str | None = None, **time
 
 
 def pool_manager(url: str, pool_size: int) -> urllib3.PoolManager:
-    """urllib3 connections to the service at `url`, without the requests layer (its hooks, cookies and adapters
-    cost a client that needs none of them about 1 ms of CPU a request): up to `pool_size` kept, certificates and
-    host names checked against the CA bundle requests would use, through the proxy the environment gives `url`.
+    """urllib3 connections to the service at `url`, without the requests layer (hooks, cookies and adapters a client
+    that needs none of them would pay for on every request): up to `pool_size` kept, certificates and host names
+    checked against the CA bundle requests would use, through the proxy the environment gives `url`.
 
     One TLS context, its CA bundle loaded once: given a bundle's path instead, urllib3 makes a context and loads the
-    bundle for every new connection (OpenSSL 3 takes tens of milliseconds of CPU for a system bundle)."""
+    bundle for every new connection, which OpenSSL 3 is slow to do (README, "Verify All throughput")."""
     verify = ca_bundle()
     bundle = verify if isinstance(verify, str) else DEFAULT_CA_BUNDLE_PATH
     context = create_urllib3_context()  # TLS 1.2 or later, certificate and host name required

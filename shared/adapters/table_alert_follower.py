@@ -14,18 +14,22 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from ..domain.alerts.batches import BatchHead
 from ..domain.alerts.events import StatusPoint
 from ..domain.alerts.reminders import Acknowledgement
-from ..domain.errors import Conflict
 from ..domain.models import Status
 from ..domain.reasons import Reason
 from .table_columns import plain_datetime, utc
-from .table_common import PRUNE_LIMIT, TableAccess, delete_rows, storage_call
+from .table_common import (
+    PRUNE_LIMIT,
+    TableAccess,
+    conflict_if_changed,
+    delete_rows,
+    if_unchanged,
+    storage_call,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +64,12 @@ class TableAlertFollower:
         # Positions as text: an Int32 column would overflow after two billion events.
         entity = {"PartitionKey": _BATCH, "RowKey": head.chain, "number": str(head.number), "low": str(head.low),
                   "high": str(head.high), "done": head.done}
-        with storage_call("record a batch of alerts"):
-            try:
-                if previous is None:
-                    metadata = self._on_table(lambda table: table.create_entity(entity))
-                else:
-                    metadata = self._on_table(lambda table: table.update_entity(
-                        entity, mode=UpdateMode.REPLACE, etag=previous.etag,
-                        match_condition=MatchConditions.IfNotModified))
-            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-                raise Conflict("modifiedConcurrently", "Another instance recorded this batch first.") from None
+        first = "Another instance recorded this batch first."
+        with storage_call("record a batch of alerts"), conflict_if_changed(first):
+            if previous is None:
+                metadata = self._on_table(lambda table: table.create_entity(entity))
+            else:
+                metadata = self._on_table(lambda table: table.update_entity(entity, **if_unchanged(previous.etag)))
         return replace(head, etag=metadata["etag"])
 
     def forget_runs_batches(self, *, done_before: datetime) -> int:
@@ -83,10 +83,7 @@ class TableAlertFollower:
 
     def _row(self, partition: str, row: str, *, action: str) -> Any:
         with storage_call(action):
-            try:
-                return self._on_table(lambda table: table.get_entity(partition, row))
-            except ResourceNotFoundError:
-                return None
+            return self._on_table.get_row(partition, row)
 
     def acknowledge(self, customer_id: str, acknowledgement: Acknowledgement) -> None:
         entity = {"PartitionKey": _ACK, "RowKey": customer_id, "at": utc(acknowledgement.at),

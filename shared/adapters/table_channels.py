@@ -4,20 +4,15 @@ their values."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.data.tables import TableServiceClient
 
 from ..domain.alerts.channels import AlertChannel, ChannelKind, ChannelSecret
 from ..domain.alerts.events import EventType
-from ..domain.errors import Conflict
 from .table_columns import plain_datetime, utc, without_none
-from .table_common import TableAccess, storage_call
+from .table_common import storage_call
+from .table_guarded_rows import GuardedRows
 
 logger = logging.getLogger(__name__)
 
@@ -25,19 +20,16 @@ PARTITION = "channel"
 _VERSION_COLUMNS = {ChannelSecret.URL: "urlVersion", ChannelSecret.SIGNING_SECRET: "signingSecretVersion"}
 
 
-class TableChannelStore:
-    """Implements ports.ChannelStore. Creates its table on first use, once per process."""
+class TableChannelStore(GuardedRows[AlertChannel]):
+    """Implements ports.ChannelStore."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "AlertChannels") -> None:
-        self._on_table = TableAccess(service, table)
+        super().__init__(service, table, to_entity=channel_to_entity, from_entity=channel_from_entity,
+                         what="an alert channel",
+                         changed="The channel was changed by another request; read it again and retry.")
 
     def get(self, channel_id: str) -> AlertChannel | None:
-        with storage_call("read an alert channel"):
-            try:
-                entity = self._on_table(lambda table: table.get_entity(PARTITION, channel_id))
-            except ResourceNotFoundError:
-                return None
-        return channel_from_entity(entity)
+        return self._get(PARTITION, channel_id)
 
     def list(self) -> list[AlertChannel]:
         with storage_call("list the alert channels"):
@@ -51,37 +43,8 @@ class TableChannelStore:
                 logger.warning("An alert channel row could not be read and is left out.")
         return sorted(channels, key=lambda c: c.channel_id)
 
-    def create(self, channel: AlertChannel) -> AlertChannel:
-        entity = channel_to_entity(channel)
-        with storage_call("save an alert channel"), _conflict_if_changed():
-            metadata = self._on_table(lambda table: table.create_entity(entity))
-        return replace(channel, etag=metadata["etag"])
-
-    def replace(self, previous: AlertChannel, channel: AlertChannel) -> AlertChannel:
-        if previous.etag is None:
-            raise ValueError("To replace a channel, read it from the store first: its etag guards the write.")
-        entity = channel_to_entity(channel)
-        with storage_call("save an alert channel"), _conflict_if_changed():
-            metadata = self._on_table(lambda table: table.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=previous.etag, match_condition=MatchConditions.IfNotModified))
-        return replace(channel, etag=metadata["etag"])
-
     def delete(self, channel: AlertChannel) -> None:
-        if channel.etag is None:
-            raise ValueError("To delete a channel, read it from the store first: its etag guards the write.")
-        with storage_call("delete an alert channel"), _conflict_if_changed():
-            self._on_table(lambda table: table.delete_entity(
-                PARTITION, channel.channel_id, etag=channel.etag, match_condition=MatchConditions.IfNotModified))
-
-
-@contextmanager
-def _conflict_if_changed() -> Iterator[None]:
-    """Created (409), changed (412) or deleted (404) by another request since it was read."""
-    try:
-        yield
-    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-        raise Conflict("modifiedConcurrently",
-                       "The channel was changed by another request; read it again and retry.") from None
+        self._delete(channel, PARTITION, channel.channel_id)
 
 
 def channel_to_entity(channel: AlertChannel) -> dict[str, Any]:

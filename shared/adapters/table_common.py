@@ -10,12 +10,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.core.paging import PageIterator
-from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
-from ..domain.errors import STORAGE_UNAVAILABLE, DependencyUnavailable, invalid_continuation_token
-from ..domain.rules import MAX_PAGE_SIZE
+from ..domain.errors import STORAGE_UNAVAILABLE, Conflict, DependencyUnavailable, invalid_continuation_token
+from ..domain.rules import MAX_TOP
 from .table_transactions import lean_table_client
 
 logger = logging.getLogger(__name__)
@@ -137,8 +144,8 @@ def storage_call(action: str) -> Iterator[None]:
 
 
 def check_page_size(value: int, name: str) -> None:
-    if not 1 <= value <= MAX_PAGE_SIZE:
-        raise ValueError(f"{name} must be between 1 and {MAX_PAGE_SIZE}, not {value}.")
+    if not 1 <= value <= MAX_TOP:
+        raise ValueError(f"{name} must be between 1 and {MAX_TOP}, not {value}.")
 
 
 def first_non_empty_page(pages: PageIterator) -> tuple[list[Any], dict[str, Any] | None]:
@@ -169,7 +176,7 @@ def delete_rows(table: TableClient, query: str, parameters: dict[str, Any], *, l
     backlog off over its next calls instead of running past the function's time-out. Logs its progress every
     PROGRESS_EVERY rows; how many rows were deleted."""
     rows = table.query_entities(query, parameters=parameters, select=["PartitionKey", "RowKey"],
-                                results_per_page=MAX_PAGE_SIZE)
+                                results_per_page=MAX_TOP)
     batch: list[tuple[str, dict[str, str]]] = []
     deleted = 0
     for row in rows:
@@ -197,6 +204,33 @@ def _delete_batch(table: TableClient, batch: list[tuple[str, dict[str, str]]], d
     return deleted + len(batch)
 
 
+# --- one row, read and written under its ETag -----------------------------------------------------------------------
+
+def get_row(table: TableClient, partition: str, row: str) -> Any | None:
+    """The row with these keys, or None where there is none."""
+    try:
+        return table.get_entity(partition, row)
+    except ResourceNotFoundError:
+        return None
+
+
+def if_unchanged(etag: str, mode: UpdateMode | None = UpdateMode.REPLACE) -> dict[str, Any]:
+    """The keyword arguments of a write (an update in `mode`; a delete with mode None) that fails with 412 when the
+    row changed since it was read with `etag`."""
+    guard: dict[str, Any] = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+    return guard if mode is None else {"mode": mode, **guard}
+
+
+@contextmanager
+def conflict_if_changed(message: str) -> Iterator[None]:
+    """A row created (409), changed (412) or deleted (404) by another request since it was read: Conflict
+    `modifiedConcurrently` with `message`, which tells the caller what to read again."""
+    try:
+        yield
+    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        raise Conflict("modifiedConcurrently", message) from None
+
+
 class TableAccess:
     """How an adapter reaches its table: `access(operation)` runs the operation through on_table."""
 
@@ -205,6 +239,9 @@ class TableAccess:
 
     def __call__(self, operation: Callable[[TableClient], T]) -> T:
         return on_table(self._service, self._name, self._client, operation)
+
+    def get_row(self, partition: str, row: str) -> Any | None:
+        return self(lambda table: get_row(table, partition, row))
 
 
 # --- a cursor: the service's continuation keys as they are, opaque to the caller --------------------------------

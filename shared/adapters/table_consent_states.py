@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
 
 from ..domain.consent import ClaimedState
-from .table_common import TableAccess, delete_rows, storage_call
+from .table_common import TableAccess, delete_rows, get_row, if_unchanged, storage_call
 
 _PARTITION = "state"
 
@@ -39,11 +37,10 @@ class TableConsentStates:
 
 
 def _claim(table: TableClient, hashed: str) -> ClaimedState | None:
-    try:
-        row = table.get_entity(_PARTITION, hashed)
-    except ResourceNotFoundError:
+    row = get_row(table, _PARTITION, hashed)
+    if row is None:
         return None
-    guard = {"etag": row.metadata["etag"], "match_condition": MatchConditions.IfNotModified}
+    guard = if_unchanged(row.metadata["etag"], mode=None)
     try:
         # In a transaction a delete that finds nothing fails (delete_entity alone would not say so).
         table.submit_transaction([("delete", {"PartitionKey": _PARTITION, "RowKey": hashed}, guard)])

@@ -18,12 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient, TableTransactionError
 
 from ..domain.errors import Conflict
-from .table_common import TRANSACTION_LIMIT
+from .table_common import TRANSACTION_LIMIT, get_row, if_unchanged
 
 SHARDS = 16
 COUNT_PREFIX = "~count-"  # every customerId character sorts before "~"
@@ -151,10 +149,8 @@ class ShardedCounts:
         return {c: (shard.values.get(c, 0) if shard else 0) + delta.get(c, 0) for c in self.columns}
 
     def _read(self, table: TableClient, partition: str, key: str) -> _Shard | None:
-        try:
-            return self._state_of(table.get_entity(partition, key))
-        except ResourceNotFoundError:
-            return None
+        row = get_row(table, partition, key)
+        return None if row is None else self._state_of(row)
 
     def _state_of(self, row: Any) -> _Shard:
         return _Shard({c: int(row.get(c, 0)) for c in self.columns}, row.metadata["etag"])
@@ -163,5 +159,4 @@ class ShardedCounts:
     def _shard_operation(entity: dict[str, Any], shard: _Shard | None) -> tuple[Any, ...]:
         if shard is None:
             return ("create", entity)
-        guard = {"mode": UpdateMode.REPLACE, "etag": shard.etag, "match_condition": MatchConditions.IfNotModified}
-        return ("update", entity, guard)
+        return ("update", entity, if_unchanged(shard.etag))

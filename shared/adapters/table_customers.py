@@ -40,13 +40,20 @@ from ..domain.models import (
     LastConsent,
     PendingConsent,
     Status,
-    VerificationResult,
 )
 from ..domain.reasons import Reason
 from ..domain.rules import RESULTS_PER_WRITE, is_customer_id
 from ..domain.secrets import SecretKind
+from ..domain.verification import VerificationResult
 from .table_columns import int_or_none, plain_datetime, reason_of, status_of, utc, without_none
-from .table_common import TRANSACTION_LIMIT, TableAccess, check_page_size, first_non_empty_page, storage_call
+from .table_common import (
+    TRANSACTION_LIMIT,
+    TableAccess,
+    check_page_size,
+    first_non_empty_page,
+    if_unchanged,
+    storage_call,
+)
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 from .table_events import event_from_record, event_to_record
 from .table_foresight import foresight_of, foresight_to_json
@@ -85,11 +92,8 @@ class TableCustomerStore:
 
     def get(self, customer_id: str) -> Customer | None:
         with storage_call("read a customer"):
-            try:
-                entity = self._on_table(lambda table: table.get_entity(CUSTOMER_PARTITION, customer_id))
-            except ResourceNotFoundError:
-                return None
-        return customer_from_entity(entity)
+            entity = self._on_table.get_row(CUSTOMER_PARTITION, customer_id)
+        return None if entity is None else customer_from_entity(entity)
 
     def get_many(self, customer_ids: Sequence[str]) -> dict[str, Customer]:
         """One range query from the first id to the last: a run's chunk is a run of adjacent ids."""
@@ -380,7 +384,7 @@ def _replace_operation(previous: Customer, customer: Customer) -> tuple[Any, ...
 def _etag_guard(customer: Customer, action: str) -> dict[str, object]:
     if customer.etag is None:
         raise ValueError(f"To {action} a customer, read it from the store first: its etag guards the write.")
-    return {"etag": customer.etag, "match_condition": MatchConditions.IfNotModified}
+    return if_unchanged(customer.etag, mode=None)
 
 
 def _change(before: Status, after: Status) -> dict[Status, int]:

@@ -13,16 +13,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableServiceClient
 
 from ..domain.alerts.deliveries import Delivery, DeliveryState
 from ..domain.alerts.digests import Digest, DigestEntry, EntryKind
-from ..domain.errors import Conflict
 from ..domain.reasons import Reason
 from .table_columns import int_or_none, plain_datetime, utc, without_none
-from .table_common import PRUNE_LIMIT, TableAccess, delete_rows, storage_call
+from .table_common import PRUNE_LIMIT, TableAccess, conflict_if_changed, delete_rows, if_unchanged, storage_call
 from .table_foresight import expiry_of, part_to_data
 
 logger = logging.getLogger(__name__)
@@ -53,12 +51,8 @@ class TableDeliveryStore:
             raise ValueError("To replace a delivery, read it from the store first: its etag guards the write.")
         entity = delivery_to_entity(delivery)
         with storage_call("update an alert delivery"):
-            try:
-                metadata = self._on_table(lambda table: table.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=previous.etag,
-                    match_condition=MatchConditions.IfNotModified))
-            except (ResourceModifiedError, ResourceNotFoundError):
-                raise Conflict("modifiedConcurrently", "The delivery was changed by another instance.") from None
+            with conflict_if_changed("The delivery was changed by another instance."):
+                metadata = self._on_table(lambda table: table.update_entity(entity, **if_unchanged(previous.etag)))
         return replace(delivery, etag=metadata["etag"])
 
     def list_due(self, *, now: datetime, top: int) -> list[Delivery]:

@@ -23,21 +23,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+from azure.core.exceptions import HttpResponseError
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
 
 from ..domain.alerts.events import EventFilter, EventListing, EventType, LoggedEvent, StatusEvent, StatusPoint
 from ..domain.errors import Conflict, invalid_continuation_token
 from ..domain.models import Cursor, Status
 from ..domain.reasons import Reason
-from ..domain.rules import MAX_PAGE_SIZE
+from ..domain.rules import MAX_TOP
 from .table_columns import moment_of_newest_first_key, newest_first_key, utc, without_none
 from .table_common import (
     TRANSACTION_LIMIT,
     TableAccess,
     check_page_size,
     first_non_empty_page,
+    get_row,
+    if_unchanged,
     keys_cursor,
     keys_of_cursor,
     storage_call,
@@ -178,7 +179,7 @@ class TableEventLog:
         with storage_call("read events"):
             rows = self._on_table(lambda table: table.query_entities(
                 "PartitionKey eq @pk and RowKey ge @first and RowKey lt @end", parameters=parameters,
-                results_per_page=min(MAX_PAGE_SIZE, top // NUMBERED_ROW_EVENTS + 2)))
+                results_per_page=min(MAX_TOP, top // NUMBERED_ROW_EVENTS + 2)))
             for row in rows:
                 number = int(row["RowKey"][len(_SEQ):])
                 for record in json.loads(row["events"]):
@@ -192,19 +193,15 @@ class TableEventLog:
 
 
 def _read_counter(table: TableClient) -> _Counter:
-    try:
-        row = table.get_entity(LOG_PARTITION, COUNTER)
-    except ResourceNotFoundError:
-        return _Counter(0, None)
-    return _Counter(int(row["last"]), row.metadata["etag"])
+    row = get_row(table, LOG_PARTITION, COUNTER)
+    return _Counter(0, None) if row is None else _Counter(int(row["last"]), row.metadata["etag"])
 
 
 def _counter_operation(counter: _Counter, last: int) -> tuple[Any, ...]:
     entity = {"PartitionKey": LOG_PARTITION, "RowKey": COUNTER, "last": last}
     if counter.etag is None:
         return ("create", entity)
-    return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": counter.etag,
-                               "match_condition": MatchConditions.IfNotModified})
+    return ("update", entity, if_unchanged(counter.etag))
 
 
 def _numbered_key(number: int) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.models import AuthMethod, VerificationResult
+from ..domain.models import AuthMethod
 from ..domain.rules import HISTORY_KEPT
+from ..domain.verification import VerificationResult
 from .table_columns import int_or_none, plain_datetime, reason_of, status_of, utc, without_none
 
 HISTORY_PREFIX = "~history-"

@@ -26,8 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from ..domain.errors import Conflict
@@ -35,7 +34,7 @@ from ..domain.models import Status
 from ..domain.rules import MAX_BATCH, is_customer_id
 from ..domain.runs import RecoveryCause, Run, Trigger, is_run_id, is_running
 from .table_columns import newest_first_key, plain_datetime, utc
-from .table_common import TableAccess, check_page_size, delete_partition, storage_call
+from .table_common import TableAccess, check_page_size, delete_partition, get_row, if_unchanged, storage_call
 from .table_counter import ATTEMPTS, COUNT_PREFIX, ShardedCounts
 
 logger = logging.getLogger(__name__)
@@ -173,7 +172,7 @@ class TableRunStore:
     def _start(self, table: TableClient, run: Run, stale_after: timedelta) -> tuple[Run, bool]:
         created = False
         for _ in range(ATTEMPTS):
-            pointer = _get(table, RUNS_PARTITION, CURRENT_RUN_ROW)
+            pointer = get_row(table, RUNS_PARTITION, CURRENT_RUN_ROW)
             running = _read(table, pointer["runId"]) if pointer is not None else None
             if running is not None and is_running(running, now=self._clock(), stale_after=stale_after):
                 if created:
@@ -224,7 +223,7 @@ def _recent(table: TableClient, top: int) -> list[Run]:
 
 def _enrol(table: TableClient, run_id: str, wanted: list[str]) -> bool:
     for _ in range(ATTEMPTS + len(wanted) // SLICE_MOST):
-        head = _get(table, run_id, RUN_ROW)
+        head = get_row(table, run_id, RUN_ROW)
         if head is None or head.get("fannedOut"):
             # A fan-out message redelivered after the run was fanned out (or a run that is gone): by then every
             # customer of the run was enrolled, or its enrolment was stopped, so nobody more joins it.
@@ -248,7 +247,7 @@ def _enrol(table: TableClient, run_id: str, wanted: list[str]) -> bool:
 
 def _fanned_out(table: TableClient, run_id: str) -> None:
     for _ in range(ATTEMPTS):
-        head = _get(table, run_id, RUN_ROW)
+        head = get_row(table, run_id, RUN_ROW)
         if head is None:
             logger.warning("Run %s is unknown: not marked fanned out.", run_id)
             return
@@ -381,7 +380,7 @@ def _give_up(table: TableClient, run_id: str, customer_ids: Sequence[str] | None
 
 def _recovering(table: TableClient, run_id: str, cause: RecoveryCause, resent: int, stall: int | None) -> bool:
     for _ in range(ATTEMPTS):
-        head = _get(table, run_id, RUN_ROW)
+        head = get_row(table, run_id, RUN_ROW)
         if head is None:
             return False
         stalls = int(head.get("stalls") or 0)
@@ -416,7 +415,7 @@ def _finish(table: TableClient, run_id: str) -> Run | None:
 
 
 def _prune(table: TableClient, started_before: datetime) -> int:
-    mark = _get(table, RUNS_PARTITION, PRUNED_ROW)
+    mark = get_row(table, RUNS_PARTITION, PRUNED_ROW)
     # Older runs have larger index keys: those started before the moment, and newer than the last one pruned.
     index = list(table.query_entities(
         "PartitionKey eq @pk and RowKey gt @older_than and RowKey lt @newer_than",
@@ -460,13 +459,6 @@ def _run_rows(table: TableClient, run_id: str) -> tuple[Any | None, list[Any], A
     return head, shards, alive
 
 
-def _get(table: TableClient, partition: str, row: str) -> Any | None:
-    try:
-        return table.get_entity(partition, row)
-    except ResourceNotFoundError:
-        return None
-
-
 def _merge(table: TableClient, entity: Any, values: dict[str, Any]) -> None:
     """Set `values` on a row unless it changed since `entity` was read (ResourceModifiedError then)."""
     table.update_entity({"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], **values},
@@ -481,7 +473,7 @@ def _pointer_operation(pointer: Any | None, run_id: str) -> tuple[Any, ...]:
 
 
 def _if_unchanged(entity: Any, mode: UpdateMode = UpdateMode.REPLACE) -> dict[str, Any]:
-    return {"mode": mode, "etag": entity.metadata["etag"], "match_condition": MatchConditions.IfNotModified}
+    return if_unchanged(entity.metadata["etag"], mode)
 
 
 # --- entities ------------------------------------------------------------------------------------------

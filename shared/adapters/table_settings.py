@@ -3,65 +3,29 @@ Settings table with the provider's consent settings (never the secret, only the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.data.tables import TableServiceClient
 
-from ..domain.errors import Conflict
 from ..domain.expiry import ExpiryKind
 from ..domain.models import ProviderSettings
 from .table_columns import plain_datetime, utc, without_none
-from .table_common import TableAccess, storage_call
 from .table_foresight import part_of, part_to_data, read_of, read_to_data
+from .table_guarded_rows import GuardedRows
 
 _KEYS = ("provider", "consent")  # (PartitionKey, RowKey) of the one entity
 
 
-class TableProviderSettingsStore:
+class TableProviderSettingsStore(GuardedRows[ProviderSettings]):
     """Implements ports.ProviderSettingsStore."""
 
     def __init__(self, service: TableServiceClient, *, table: str = "Settings") -> None:
-        self._name = table
-        self._on_table = TableAccess(service, table)
+        super().__init__(service, table, to_entity=settings_to_entity, from_entity=settings_from_entity,
+                         what="the settings",
+                         changed="The settings were changed by another request; read them again and retry.")
 
     def get(self) -> ProviderSettings | None:
-        with storage_call("read the settings"):
-            try:
-                entity = self._on_table(lambda table: table.get_entity(*_KEYS))
-            except ResourceNotFoundError:
-                return None
-        return settings_from_entity(entity)
-
-    def create(self, settings: ProviderSettings) -> ProviderSettings:
-        entity = settings_to_entity(settings)
-        with storage_call("save the settings"), _conflict_if_changed():
-            metadata = self._on_table(lambda table: table.create_entity(entity))
-        return replace(settings, etag=metadata["etag"])
-
-    def replace(self, previous: ProviderSettings, settings: ProviderSettings) -> ProviderSettings:
-        if previous.etag is None:
-            raise ValueError("To replace the settings, read them from the store first: their etag guards the write.")
-        entity = settings_to_entity(settings)
-        with storage_call("save the settings"), _conflict_if_changed():
-            metadata = self._on_table(lambda table: table.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=previous.etag, match_condition=MatchConditions.IfNotModified))
-        return replace(settings, etag=metadata["etag"])
-
-
-@contextmanager
-def _conflict_if_changed() -> Iterator[None]:
-    """Created (409), changed (412) or deleted (404) by another request since they were read."""
-    try:
-        yield
-    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
-        raise Conflict(
-            "modifiedConcurrently", "The settings were changed by another request; read them again and retry."
-        ) from None
+        return self._get(*_KEYS)
 
 
 def settings_to_entity(settings: ProviderSettings) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """The typed inputs the use cases take; functions/parsing.py builds them from HTTP requests.
 
-Secret fields are write-only: their reprs say whether one is set, never what it is.
+Secret fields are write-only: their reprs leave them out.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .models import AuthMethod, Status
@@ -17,20 +17,12 @@ class CustomerInput:
     tenant_id: str
     authentication_method: AuthMethod
     m365_email: str | None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     application_id: str | None = None
-    application_secret: str | None = None
+    application_secret: str | None = field(default=None, repr=False)
     # applicationSecretExpiresAt: absent or null keeps the date while the secret stays (a new secret drops it)
     application_secret_expires_at: datetime | None = None
     expiry_given: bool = False
-
-    def __repr__(self) -> str:
-        return (
-            f"CustomerInput(tenant_id={self.tenant_id!r}, authentication_method={self.authentication_method!r}, "
-            f"m365_email={self.m365_email!r}, application_id={self.application_id!r}, "
-            f"password={'<set>' if self.password else None}, "
-            f"application_secret={'<set>' if self.application_secret else None})"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +42,7 @@ class ProviderSettingsInput:
 
     client_id: str
     redirect_url: str
-    client_secret: str | None
+    client_secret: str | None = field(repr=False)
     # clientSecretExpiresAt: absent or null keeps the date while the secret stays (a new secret drops it)
     client_secret_expires_at: datetime | None = None
     expiry_given: bool = False
-
-    def __repr__(self) -> str:
-        return (f"ProviderSettingsInput(client_id={self.client_id!r}, redirect_url={self.redirect_url!r}, "
-                f"client_secret={'<set>' if self.client_secret else None})")

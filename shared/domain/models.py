@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from .reasons import Reason
 from .secrets import SecretKind
 
-if TYPE_CHECKING:  # expiry_record imports this module
+if TYPE_CHECKING:  # expiry_record and verification import this module
     from .expiry import Part
     from .expiry_reads import KeptRead
     from .expiry_record import Foresight
+    from .verification import VerificationResult
 
 
 class AuthMethod(enum.StrEnum):
@@ -29,20 +30,6 @@ class Status(enum.StrEnum):
     NOT_VERIFIED = "notVerified"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class VerificationResult:
-    """One verification's outcome, returned as data (never raised)."""
-
-    customer_id: str
-    status: Status
-    verified_at: datetime
-    method: AuthMethod
-    reason: Reason | None = None
-    message: str | None = None
-    aadsts_code: int | None = None
-    hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

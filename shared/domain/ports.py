@@ -17,19 +17,10 @@ from .consent import AuthorizationRequest, ClaimedState
 from .expiry_credentials import AppCredentials
 from .expiry_gdap import DelegatedAdminRelationship
 from .expiry_reads import ReadUnknown
-from .models import (
-    Cursor,
-    Customer,
-    CustomerFilter,
-    CustomerListing,
-    ProviderSecret,
-    ProviderSettings,
-    Status,
-    VerificationResult,
-)
+from .models import Cursor, Customer, CustomerFilter, CustomerListing, ProviderSecret, ProviderSettings, Status
 from .runs import RecoveryCause, Run
 from .secrets import SecretKind, SecretVersion, StoredSecret
-from .verification import AppCredential, TokenAnswer
+from .verification import AppCredential, TokenAnswer, VerificationResult
 from .work import Work
 
 AnySecret = SecretKind | ProviderSecret | ChannelSecret  # what the secret store holds: whose it is tells which
@@ -259,7 +250,7 @@ class AuditLog(Protocol):
 
     def list_records(self, *, customer_id: str | None, actor_id: str | None, top: int,
                      cursor: str | None) -> AuditListing:
-        """Newest first, only those of the customer and of the actor (Actor.id) given; `cursor` is one a page
+        """Newest first, only those of the customer and of the actor (Actor.id) given; `cursor` is one a listing
         returned. Raises InputError (invalidContinuationToken) for a cursor it did not make."""
 
     def delete_older_than(self, moment: datetime) -> int:

@@ -6,7 +6,7 @@ import re
 import uuid
 
 # The most customers one listing holds (also the most Table Storage returns for one request).
-MAX_PAGE_SIZE = 1000
+MAX_TOP = 1000
 # Records written together (CustomerStore.replace_many, RunStore.complete_many): one Table Storage transaction
 # holds at most 100 operations, and a count shard goes with them.
 MAX_BATCH = 50

@@ -1,13 +1,28 @@
-"""Verification: what the identity platform answers, and when two records are the same sign-in to it."""
+"""Verification: its outcome, what the identity platform answers, and when two records are the same sign-in to it."""
 from __future__ import annotations
 
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from .models import Customer
+from .models import AuthMethod, Customer, Status
 from .reasons import Reason
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """One verification's outcome, returned as data (never raised)."""
+
+    customer_id: str
+    status: Status
+    verified_at: datetime
+    method: AuthMethod
+    reason: Reason | None = None
+    message: str | None = None
+    aadsts_code: int | None = None
+    hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,7 @@ from .alert_channels import channel_secrets
 
 logger = logging.getLogger(__name__)
 
-READ_PAGE = 1000  # events per read of the log
+READ_TOP = 1000  # events per read of the log
 MAX_READS = 100  # reads per tick; the rest waits for the next tick
 SEND_PER_TICK = 200  # deliveries attempted per tick
 CLAIM_FOR = timedelta(minutes=2)  # how long an instance holds a delivery it is sending
@@ -261,21 +261,21 @@ def _attempt(ctx: AlertContext, delivery: Delivery) -> Delivery:
 
 
 def _read(ctx: AlertContext, start: int) -> tuple[list[LoggedEvent], set[str]]:
-    """The events numbered after `start`, and which of their runs have finished. Reading stops after a page with
+    """The events numbered after `start`, and which of their runs have finished. Reading stops after a read with
     an event of a run still running: the mark cannot pass it before the run ends, so what follows would only be
     read again (changes outside runs recorded meanwhile wait for the run's end)."""
     logged: list[LoggedEvent] = []
     finished: set[str] = set()
     running: set[str] = set()
     for _ in range(MAX_READS):
-        page = ctx.events.read_after(logged[-1].position if logged else start, top=READ_PAGE)
-        if not page:
+        read = ctx.events.read_after(logged[-1].position if logged else start, top=READ_TOP)
+        if not read:
             break
-        logged += page
-        for run_id in {e.event.run_id for e in page if e.event.run_id is not None} - finished - running:
+        logged += read
+        for run_id in {e.event.run_id for e in read if e.event.run_id is not None} - finished - running:
             run = ctx.runs.get(run_id)
             (finished if run is None or run.finished_at is not None else running).add(run_id)  # gone: finished
-        if running or len(page) < READ_PAGE:
+        if running or len(read) < READ_TOP:
             break
     return logged, finished
 
@@ -337,8 +337,7 @@ def _reminders_due(ctx: AlertContext, channels: Sequence[AlertChannel], *, now: 
         since = oldest  # at the latest: no change since
         if acknowledgement is not None and acknowledgement.state == state:
             since = _failing_since(ctx.history, customer) or oldest
-        failing.append(FailingCustomer(customer.customer_id, customer.tenant_id, state, since, customer.hint,
-                                       customer.message, acknowledgement))
+        failing.append(FailingCustomer(customer, since, acknowledgement))
     entries = [reminder_entry(c) for c in to_remind(failing, now=now, interval=interval)]
     return _Reminders(due, {c.channel_id: entries for c in due} if entries else {}, min(waiting, default=now))
 

@@ -15,20 +15,20 @@ from .token_key import TokenKey
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGE = 100
-DEFAULT_PAGE = 50
+MAX_AUDIT_TOP = 100
+DEFAULT_AUDIT_TOP = 50
 
 
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
     customer_id: str | None = None
     actor: str | None = None  # an actor's id: a principal's object id, or "functionKey"
-    top: int = DEFAULT_PAGE
+    top: int = DEFAULT_AUDIT_TOP
     continuation_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class AuditPage:
+class AuditChanges:
     records: list[AuditRecord]
     continuation_token: str | None
 
@@ -47,7 +47,7 @@ def record_change(log: AuditLog, *, actor: Actor, method: str, route: str, actio
     return True
 
 
-def list_changes(log: AuditLog, keys: TokenKey, query: AuditQuery) -> AuditPage:
+def list_changes(log: AuditLog, keys: TokenKey, query: AuditQuery) -> AuditChanges:
     """Newest first, filtered; the continuation token is signed and valid only for the same filter."""
     scope = {"cu": query.customer_id, "ac": query.actor}
     cursor = None
@@ -56,7 +56,7 @@ def list_changes(log: AuditLog, keys: TokenKey, query: AuditQuery) -> AuditPage:
         cursor = continuation.decode_scoped(query.continuation_token, scope, key)
     listing = log.list_records(customer_id=query.customer_id, actor_id=query.actor, top=query.top, cursor=cursor)
     token = continuation.encode_scoped(listing.cursor, scope, keys.current()) if listing.cursor else None
-    return AuditPage(listing.records, token)
+    return AuditChanges(listing.records, token)
 
 
 def forget_expired(log: AuditLog, *, now: datetime | None = None) -> int:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from ..domain.alerts.events import EventFilter, EventListing, StatusEvent, StatusPoint, compared_state, status_event
 from ..domain.event_log import event_log_line
-from ..domain.models import Cursor, Customer, VerificationResult
+from ..domain.models import Cursor, Customer
 from ..domain.ports import EventLog, EventOutbox
+from ..domain.verification import VerificationResult
 from . import continuation
 from .token_key import TokenKey
 
@@ -101,7 +102,7 @@ def _line(event: StatusEvent) -> str:
 
 def list_events(log: EventLog, flt: EventFilter, *, top: int, continuation_token: str | None,
                 keys: TokenKey) -> tuple[list[StatusEvent], str | None]:
-    """One page of `GET /api/events`, newest first, and the signed token of the next page (None at the end)."""
+    """What `GET /api/events` lists, newest first, and the signed token of what follows (None at the end)."""
     scope = _scope(flt)
     after = _cursor(continuation_token, scope, keys) if continuation_token is not None else None
     listing: EventListing = log.list_events(flt, top=top, after=after)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from ..domain.alerts.events import StatusEvent
 from ..domain.models import Customer, Status
 from ..domain.ports import CustomerStore, RunStore, WorkQueue
-from ..domain.rules import MAX_PAGE_SIZE
+from ..domain.rules import MAX_TOP
 from ..domain.runs import STALE_AFTER, RecoveryCause, Run, Trigger, new_run_id
 from ..domain.work import Chunk, FanOut, Watch, Work, decode
 from .events import relay_quietly
@@ -169,7 +169,7 @@ def fan_out(customers: CustomerStore, runs: RunStore, queue: WorkQueue, work: Fa
     deadline = time.monotonic() + FAN_OUT_SECONDS
     after = work.after
     while True:
-        ids, after = customers.list_ids(top=MAX_PAGE_SIZE, after=after)
+        ids, after = customers.list_ids(top=MAX_TOP, after=after)
         for start in range(0, len(ids), ENROL_SLICE):
             piece = ids[start:start + ENROL_SLICE]
             if not runs.enrol(work.run_id, piece):

@@ -29,10 +29,10 @@ def list_status(
     flt = CustomerFilter(status=query.status, method=query.method,
                          expires_before=now + timedelta(days=within) if within is not None else None)
     after = _cursor(query.continuation_token, flt, keys, within) if query.continuation_token is not None else None
-    page = reads.submit(store.list_shown, flt, top=query.top, after=after) if reads is not None else None
+    listed = reads.submit(store.list_shown, flt, top=query.top, after=after) if reads is not None else None
     counts = store.get_status_counts()
     foresight = expiring_summary(store, settings, now=now, graph_reads=graph_reads) if settings is not None else None
-    listing = page.result() if page is not None else store.list_shown(flt, top=query.top, after=after)
+    listing = listed.result() if listed is not None else store.list_shown(flt, top=query.top, after=after)
     token = (continuation.encode(listing.next, flt, keys.current(), expiring_within_days=within)
              if listing.next is not None else None)
     answer = StatusListing(generated_at=now, counts=counts, customers=listing.customers, continuation_token=token)

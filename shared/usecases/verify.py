@@ -19,7 +19,7 @@ from ..domain.classification import Failure, classify, failure
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, Conflict, DependencyUnavailable
 from ..domain.expiry_credentials import secret_hint
 from ..domain.expiry_record import Foresight
-from ..domain.models import AuthMethod, Customer, Status, VerificationResult
+from ..domain.models import AuthMethod, Customer, Status
 from ..domain.ports import (
     CustomerStore,
     EventLog,
@@ -31,7 +31,7 @@ from ..domain.ports import (
 from ..domain.reasons import Reason
 from ..domain.rules import RESULTS_PER_WRITE, is_guid
 from ..domain.secrets import SecretKind
-from ..domain.verification import AppCredential, TokenAnswer, same_verification_inputs
+from ..domain.verification import AppCredential, TokenAnswer, VerificationResult, same_verification_inputs
 from .events import event_of_result, relay
 from .foresight import ForesightReads, Seen, with_foresight
 from .limiter import ConcurrencyLimiter

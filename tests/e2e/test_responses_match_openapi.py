@@ -9,8 +9,9 @@ import requests
 from azure.data.tables import TableServiceClient
 
 from shared.adapters.table_customers import TableCustomerStore
-from shared.domain.models import AuthMethod, Status, VerificationResult
+from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
+from shared.domain.verification import VerificationResult
 from tests.support.history import into_history
 from tests.support.openapi_check import check_response, spec
 

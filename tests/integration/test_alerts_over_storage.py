@@ -265,7 +265,7 @@ def test_two_instances_dispatching_at_once_send_each_delivery_under_one_id(table
 
 
 def test_a_customer_failing_for_a_day_is_reminded_once_from_its_stored_history(tables, receiver):
-    from shared.domain.models import VerificationResult
+    from shared.domain.verification import VerificationResult
 
     world = World(tables, receiver)
     saved = put_channel(world.channels, world.secrets, world.transport, "ops",

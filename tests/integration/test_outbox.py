@@ -14,10 +14,10 @@ from shared.adapters.table_events import TableEventLog
 from shared.domain.alerts.events import EventFilter, EventType, StatusEvent, StatusPoint
 from shared.domain.errors import Conflict
 from shared.domain.inputs import CustomerInput
-from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status, VerificationResult
+from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status
 from shared.domain.reasons import Reason
 from shared.domain.rules import RESULTS_PER_WRITE
-from shared.domain.verification import TokenAnswer
+from shared.domain.verification import TokenAnswer, VerificationResult
 from shared.usecases.customers import put_customer
 from shared.usecases.events import RELAY_GRACE, event_of_result, relay, relay_left_behind
 from shared.usecases.verify import verify_customer

@@ -28,10 +28,10 @@ from shared.domain.models import (
     PendingConsent,
     Status,
     StatusListing,
-    VerificationResult,
 )
 from shared.domain.reasons import Reason
 from shared.domain.secrets import SecretKind
+from shared.domain.verification import VerificationResult
 from shared.views import status_list_view
 from tests.support.history import into_history
 

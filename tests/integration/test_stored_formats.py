@@ -20,11 +20,11 @@ from shared.domain.models import (
     PendingConsent,
     ProviderSettings,
     Status,
-    VerificationResult,
 )
 from shared.domain.reasons import Reason
 from shared.domain.runs import RecoveryCause, Run, Trigger
 from shared.domain.secrets import SecretKind
+from shared.domain.verification import VerificationResult
 
 pytestmark = pytest.mark.integration
 

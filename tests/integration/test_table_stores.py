@@ -20,10 +20,11 @@ from shared.adapters.table_customers import CUSTOMER_PARTITION, TableCustomerSto
 from shared.adapters.table_history import HISTORY_PREFIX
 from shared.domain.errors import Conflict, DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
-from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status, VerificationResult
+from shared.domain.models import AuthMethod, Customer, CustomerFilter, Status
 from shared.domain.reasons import Reason
 from shared.domain.rules import HISTORY_KEPT, MAX_BATCH
 from shared.domain.secrets import SecretKind
+from shared.domain.verification import VerificationResult
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
 from tests.support.fakes import InMemorySecretStore

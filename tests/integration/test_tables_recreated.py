@@ -17,14 +17,8 @@ from shared.adapters.table_common import ensure_table, on_table, storage_call, t
 from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.domain.errors import Conflict, DependencyUnavailable
-from shared.domain.models import (
-    AuthMethod,
-    Customer,
-    CustomerFilter,
-    ProviderSettings,
-    Status,
-    VerificationResult,
-)
+from shared.domain.models import AuthMethod, Customer, CustomerFilter, ProviderSettings, Status
+from shared.domain.verification import VerificationResult
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,7 @@
 """In-memory fakes of the ports, for unit tests of use cases and handlers (never of the adapters)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 from collections.abc import Iterator
@@ -18,16 +19,9 @@ from shared.domain.expiry_credentials import AppCredentials
 from shared.domain.expiry_gdap import DelegatedAdminRelationship
 from shared.domain.expiry_reads import ReadUnknown
 from shared.domain.expiry_record import record_outlook
-from shared.domain.models import (
-    Cursor,
-    Customer,
-    CustomerFilter,
-    CustomerListing,
-    ProviderSettings,
-    Status,
-    VerificationResult,
-)
+from shared.domain.models import Cursor, Customer, CustomerFilter, CustomerListing, ProviderSettings, Status
 from shared.domain.secrets import SecretVersion, StoredSecret
+from shared.domain.verification import VerificationResult
 
 
 class InMemoryHistoryStore:
@@ -302,3 +296,14 @@ def fake_services(*, config: AppConfig = FAKE_CONFIG, **given: Any) -> Services:
         "alert_transport": ScriptedTransport,
     }
     return bootstrap.build(config, **{name: fake() for name, fake in fakes.items() if name not in given}, **given)
+
+
+@contextlib.contextmanager
+def serving(built: Services) -> Iterator[Services]:
+    """`built` as the services the handlers use (bootstrap.services()) until the block ends: the `services` fixture
+    for fakes over FAKE_CONFIG, `with fake_services(config=...) as built, serving(built):` for another config."""
+    bootstrap.use(built)
+    try:
+        yield built
+    finally:
+        bootstrap.use(None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from shared.domain.models import Customer, VerificationResult
+from shared.domain.models import Customer
 from shared.domain.ports import CustomerStore
+from shared.domain.verification import VerificationResult
 
 
 def into_history(store: CustomerStore, result: VerificationResult) -> Customer:

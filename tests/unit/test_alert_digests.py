@@ -18,12 +18,13 @@ from shared.domain.alerts.digests import (
 )
 from shared.domain.alerts.events import EventType, LoggedEvent, StatusEvent, StatusPoint
 from shared.domain.alerts.messages import outgoing_message
-from shared.domain.alerts.reminders import FailingCustomer
+from shared.domain.alerts.reminders import FailingCustomer, FailureRecord
 from shared.domain.models import Status
 from shared.domain.reasons import Reason
 
 T0 = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
 OK = StatusPoint(Status.SUCCEEDED)
+DAY = timedelta(days=1)
 BAD = StatusPoint(Status.FAILED, Reason.INVALID_CREDENTIALS)
 WORSE = StatusPoint(Status.FAILED, Reason.ACCOUNT_LOCKED)
 EVERYTHING = frozenset(EventType)
@@ -45,7 +46,7 @@ def test_counts_by_kind_then_the_most_urgent_lines_first():
     entries = [event_entry(_event(1, kind=EventType.CONNECTION_RESTORED)),
                event_entry(_event(2, kind=EventType.REASON_CHANGED), hint="unlock it"),
                event_entry(_event(3), hint="check the password", message="AADSTS50126: bad"),
-               reminder_entry(FailingCustomer("customer-00000", "t-0", BAD, T0 - timedelta(days=2)))]
+               reminder_entry(FailingCustomer(FailureRecord("customer-00000", "t-0", BAD.reason), T0 - 2 * DAY))]
     digest = build_digest(_channel(), Batch("run:run-1", "run-1", ()), entries, created_at=T0)
     assert digest is not None
     assert digest.counts == {EntryKind.CONNECTION_LOST: 1, EntryKind.REASON_CHANGED: 1, EntryKind.STILL_FAILING: 1,
@@ -76,7 +77,7 @@ def test_exactly_fifty_lines_need_no_more():
 
 def test_a_channel_gets_only_the_kinds_it_subscribes_to_and_reminders_with_connection_lost():
     entries = [event_entry(_event(1)), event_entry(_event(2, kind=EventType.CONNECTION_RESTORED)),
-               reminder_entry(FailingCustomer("c-9", "t", BAD, T0 - timedelta(days=2)))]
+               reminder_entry(FailingCustomer(FailureRecord("c-9", "t", BAD.reason), T0 - timedelta(days=2)))]
     batch = Batch("run:run-1", "run-1", ())
     restored_only = build_digest(_channel(events=frozenset({EventType.CONNECTION_RESTORED})), batch, entries,
                                  created_at=T0)

@@ -15,9 +15,10 @@ from shared.domain.alerts.digests import MAX_ENTRIES, EntryKind
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
 from shared.domain.alerts.reminders import Acknowledgement
 from shared.domain.alerts.signing import DELIVERY_ID_HEADER
-from shared.domain.models import AuthMethod, Customer, Status, VerificationResult
+from shared.domain.models import AuthMethod, Customer, Status
 from shared.domain.reasons import Reason
 from shared.domain.runs import Run, Trigger
+from shared.domain.verification import VerificationResult
 from shared.usecases.alert_dispatch import AlertContext, dispatch, gather, send_due
 from tests.support.alert_fakes import (
     InMemoryAlertFollower,
@@ -424,7 +425,7 @@ def test_a_failure_that_begins_mid_period_is_reminded_an_interval_after_it_began
 def test_reading_stops_at_a_page_with_a_run_still_running(world, monkeypatch):
     import shared.usecases.alert_dispatch as alert_dispatch
 
-    monkeypatch.setattr(alert_dispatch, "READ_PAGE", 2)
+    monkeypatch.setattr(alert_dispatch, "READ_TOP", 2)
     world.channel("ops")
     world.runs.set("r1", finished=False)
     world.event("a", OK, BAD, at=T0, run_id="r1")

@@ -11,6 +11,7 @@ from shared.domain.alerts.events import StatusPoint
 from shared.domain.alerts.reminders import (
     Acknowledgement,
     FailingCustomer,
+    FailureRecord,
     acknowledged,
     period_due,
     slack,
@@ -26,7 +27,7 @@ LOCKED = StatusPoint(Status.FAILED, Reason.ACCOUNT_LOCKED)
 
 
 def _failing(since: datetime, *, state: StatusPoint = BAD, ack: Acknowledgement | None = None) -> FailingCustomer:
-    return FailingCustomer("contoso", "t-1", state, since, acknowledgement=ack)
+    return FailingCustomer(FailureRecord("contoso", "t-1", state.reason), since, acknowledgement=ack)
 
 
 def test_a_channel_never_reminded_is_due():
@@ -56,8 +57,8 @@ def test_only_customers_failing_for_an_interval_are_reminded():
     assert to_remind([old, recent], now=T0, interval=DAY) == [old]
 
 
-def test_a_customer_no_longer_failing_is_not_reminded():
-    assert to_remind([_failing(T0 - 2 * DAY, state=StatusPoint(Status.SUCCEEDED))], now=T0, interval=DAY) == []
+def test_a_failing_customer_is_in_the_state_its_record_says():
+    assert _failing(T0, state=LOCKED).state == LOCKED
 
 
 def test_an_acknowledged_failure_is_not_reminded():
@@ -96,5 +97,5 @@ def test_reminders_resume_for_the_new_failure_after_a_change():
     ack = Acknowledgement(T0, BAD)
     customer = _failing(T0 - timedelta(hours=1), ack=ack)
     assert to_remind([customer], now=T0 + 5 * DAY, interval=DAY) == []
-    changed = replace(customer, state=LOCKED, since=T0 + 5 * DAY)
+    changed = replace(customer, record=replace(customer.record, reason=LOCKED.reason), since=T0 + 5 * DAY)
     assert to_remind([changed], now=T0 + 6 * DAY, interval=DAY) == [changed]

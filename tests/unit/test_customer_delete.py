@@ -8,8 +8,9 @@ import pytest
 
 from shared.domain.errors import Conflict
 from shared.domain.inputs import CustomerInput
-from shared.domain.models import AuthMethod, Status, VerificationResult
+from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
+from shared.domain.verification import VerificationResult
 from shared.usecases.customers import delete_customer, put_customer
 
 

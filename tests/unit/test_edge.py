@@ -9,10 +9,9 @@ import azure.functions as func
 import pytest
 
 from functions import http
-from shared import bootstrap
 from shared.domain.access import ROUTE_ROLES, SignIn
 from tests.support.access_fakes import GOOD_KEY
-from tests.support.fakes import FAKE_CONFIG, fake_services
+from tests.support.fakes import FAKE_CONFIG, fake_services, serving
 from tests.support.registry import http_operations, registered_functions
 from tests.unit.test_access import CLIENT, OID, ON, PLATFORM_OFF, TENANT, person
 
@@ -50,12 +49,8 @@ PARAMETERS = {"customerId": "contoso", "runId": "run-1", "channelId": "ops"}
 @pytest.fixture
 def signed_in():
     """Services over fakes, with operators' sign-in configured and the platform's authentication on."""
-    with fake_services(config=dataclasses.replace(FAKE_CONFIG, sign_in=ON)) as built:
-        bootstrap.use(built)
-        try:
-            yield built
-        finally:
-            bootstrap.use(None)
+    with fake_services(config=dataclasses.replace(FAKE_CONFIG, sign_in=ON)) as built, serving(built):
+        yield built
 
 
 def request(method: str, route: str, caller: str = ANON, *, headers: dict | None = None, params: dict | None = None,
@@ -129,28 +124,20 @@ def test_a_key_is_asked_of_the_host_only_when_the_principal_falls_short(signed_i
 def test_a_principal_is_never_read_while_the_platforms_authentication_is_off(sign_in):
     """The host checked a key (FUNCTION level); a principal header anyone could have sent changes nothing: the
     actor is the function key, in the audit log too."""
-    with fake_services(config=dataclasses.replace(FAKE_CONFIG, sign_in=sign_in)) as built:
-        bootstrap.use(built)
-        try:
-            req = request("DELETE", "/api/tenants/{customerId}", ADMIN)
-            assert through_edge(req, "/api/tenants/{customerId}", host_checked=True).status_code == 200
-            [record] = built.audit.records
-            assert (record.actor.kind.value, record.actor.name) == ("functionKey", "function key")
-            assert OID not in repr(record)
-        finally:
-            bootstrap.use(None)
+    with fake_services(config=dataclasses.replace(FAKE_CONFIG, sign_in=sign_in)) as built, serving(built):
+        req = request("DELETE", "/api/tenants/{customerId}", ADMIN)
+        assert through_edge(req, "/api/tenants/{customerId}", host_checked=True).status_code == 200
+        [record] = built.audit.records
+        assert (record.actor.kind.value, record.actor.name) == ("functionKey", "function key")
+        assert OID not in repr(record)
 
 
 def test_with_the_platforms_authentication_off_a_forged_principal_alone_is_refused():
     """Sign-in configured, platform off, yet registered ANONYMOUS (the configuration changed under the app):
     refused, never believed."""
-    with fake_services(config=dataclasses.replace(FAKE_CONFIG, sign_in=PLATFORM_OFF)) as built:
-        bootstrap.use(built)
-        try:
-            response = through_edge(request("GET", "/api/status", ADMIN), "/api/status")
-            assert response.status_code == 503 and error_of(response)["code"] == "serviceMisconfigured"
-        finally:
-            bootstrap.use(None)
+    with fake_services(config=dataclasses.replace(FAKE_CONFIG, sign_in=PLATFORM_OFF)) as built, serving(built):
+        response = through_edge(request("GET", "/api/status", ADMIN), "/api/status")
+        assert response.status_code == 503 and error_of(response)["code"] == "serviceMisconfigured"
 
 
 @pytest.mark.parametrize(("env", "level"), [
@@ -291,7 +278,7 @@ def test_a_failure_at_the_edge_is_a_500_without_detail(signed_in):
         def is_valid(self, key):
             raise RuntimeError("secret detail")
 
-    bootstrap.use(dataclasses.replace(signed_in, function_keys=Broken()))
-    response = through_edge(request("GET", "/api/status", KEY), "/api/status")
+    with serving(dataclasses.replace(signed_in, function_keys=Broken())):
+        response = through_edge(request("GET", "/api/status", KEY), "/api/status")
     assert response.status_code == 500 and b"secret detail" not in response.get_body()
     assert error_of(response)["code"] == "internalError"

@@ -9,10 +9,9 @@ import pytest
 
 from functions import customers, status
 from functions import provider_settings as settings_functions
-from shared import bootstrap
 from shared.domain.secrets import SecretKind
 from shared.views import iso
-from tests.support.fakes import FAKE_CONFIG, fake_services
+from tests.support.fakes import FAKE_CONFIG, fake_services, serving
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 APP = "11111111-2222-3333-4444-555555555555"
@@ -124,14 +123,10 @@ def test_without_a_provider_tenant_the_settings_and_the_summary_say_why_the_prov
 
 
 def test_with_a_provider_tenant_the_providers_expiry_waits_for_its_first_read():
-    with fake_services(config=replace(FAKE_CONFIG, provider_tenant_id=GUID)) as services:
-        bootstrap.use(services)
-        try:
-            put_settings(clientSecret="provider-secret")
-            _, view = call(settings_functions.settings_get, "GET", "/api/settings")
-            _, listing = list_status()
-        finally:
-            bootstrap.use(None)
+    with fake_services(config=replace(FAKE_CONFIG, provider_tenant_id=GUID)) as services, serving(services):
+        put_settings(clientSecret="provider-secret")
+        _, view = call(settings_functions.settings_get, "GET", "/api/settings")
+        _, listing = list_status()
     assert view["clientSecretExpiry"]["reason"] == listing["summary"]["providerClientSecret"]["reason"] == "notReadYet"
 
 

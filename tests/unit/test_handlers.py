@@ -79,7 +79,8 @@ def test_changing_the_method_resets_status_but_keeps_history(stores):
     import dataclasses
     from datetime import UTC, datetime
 
-    from shared.domain.models import AuthMethod, VerificationResult
+    from shared.domain.models import AuthMethod
+    from shared.domain.verification import VerificationResult
 
     store.customers["c1"] = dataclasses.replace(store.customers["c1"], last_verification_status=Status.FAILED)
     history.append(VerificationResult("c1", Status.FAILED, datetime.now(UTC), AuthMethod.TOKEN))

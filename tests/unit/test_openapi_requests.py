@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from functions import parsing
 from shared.domain.errors import InputError
-from shared.domain.rules import MAX_PAGE_SIZE, is_customer_id
+from shared.domain.rules import MAX_TOP, is_customer_id
 from tests.support.openapi_check import spec
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -172,5 +172,5 @@ def test_customer_id_pattern_is_the_server_rule(value):
 
 def test_top_is_1_to_the_page_size():
     (top,) = [p for p in spec()["paths"]["/api/status"]["get"]["parameters"] if p["name"] == "top"]
-    assert (top["schema"]["minimum"], top["schema"]["maximum"], top["schema"]["default"]) == (1, MAX_PAGE_SIZE,
-                                                                                                MAX_PAGE_SIZE)
+    assert (top["schema"]["minimum"], top["schema"]["maximum"], top["schema"]["default"]) == (1, MAX_TOP,
+                                                                                                MAX_TOP)

@@ -125,7 +125,7 @@ def test_a_poisoned_chunk_of_a_finished_or_unknown_run_changes_nothing(world):
 
 def test_a_poisoned_fan_out_is_sent_once_more_then_enrolment_stops_and_the_run_finishes(world, monkeypatch):
     _, ctx, runs, queue = world
-    monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", CHUNK_SIZE)
+    monkeypatch.setattr("shared.usecases.runs.MAX_TOP", CHUNK_SIZE)
     monkeypatch.setattr("shared.usecases.runs.FAN_OUT_SECONDS", 0)  # one page per fan-out message
     run = started(world, 3 * CHUNK_SIZE)
     chunk, rest = queue.messages
@@ -227,7 +227,7 @@ def test_a_run_that_keeps_stalling_gives_up_its_outstanding_customers_and_finish
 
 def test_a_stalled_fan_out_starts_again_and_each_customer_is_enrolled_once(world, monkeypatch):
     _, ctx, runs, queue = world
-    monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", CHUNK_SIZE)
+    monkeypatch.setattr("shared.usecases.runs.MAX_TOP", CHUNK_SIZE)
     monkeypatch.setattr("shared.usecases.runs.FAN_OUT_SECONDS", 0)
     run = started(world, 2 * CHUNK_SIZE)
     queue.messages.pop()  # the fan-out for the second page died with its worker

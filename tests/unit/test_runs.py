@@ -68,7 +68,7 @@ def test_a_run_verifies_every_customer_and_counts_exactly(world, caplog):
 
 def test_chunks_are_small_and_fan_out_goes_page_by_page(world, monkeypatch):
     services, ctx, runs, queue = world
-    monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", 40)
+    monkeypatch.setattr("shared.usecases.runs.MAX_TOP", 40)
     monkeypatch.setattr("shared.usecases.runs.FAN_OUT_SECONDS", 0)  # one page per fan-out message
     for n in range(100):
         add(services, n)
@@ -84,7 +84,7 @@ def test_chunks_are_small_and_fan_out_goes_page_by_page(world, monkeypatch):
 
 def test_one_fan_out_enrols_page_after_page_sending_each_slice_as_it_is_enrolled(world, monkeypatch):
     services, ctx, runs, queue = world
-    monkeypatch.setattr("shared.usecases.runs.MAX_PAGE_SIZE", 5 * CHUNK_SIZE)
+    monkeypatch.setattr("shared.usecases.runs.MAX_TOP", 5 * CHUNK_SIZE)
     for n in range(12 * CHUNK_SIZE):
         add(services, n)
     run, _ = start_run(runs, queue, trigger=Trigger.TIMER)

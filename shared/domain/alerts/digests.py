@@ -90,8 +90,9 @@ def event_entry(event: StatusEvent, *, hint: str | None = None, message: str | N
 
 
 def reminder_entry(customer: FailingCustomer) -> DigestEntry:
-    return DigestEntry(kind=EntryKind.STILL_FAILING, customer_id=customer.customer_id, tenant_id=customer.tenant_id,
-                       at=customer.since, reason=customer.state.reason, hint=customer.hint, message=customer.message)
+    record = customer.record
+    return DigestEntry(kind=EntryKind.STILL_FAILING, customer_id=record.customer_id, tenant_id=record.tenant_id,
+                       at=customer.since, reason=record.reason, hint=record.hint, message=record.message)
 
 
 def build_digest(channel: AlertChannel, batch: Batch, entries: Iterable[DigestEntry], *,

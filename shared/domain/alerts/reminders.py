@@ -44,16 +44,16 @@ class FailureRecord:
 
 @dataclass(frozen=True, slots=True)
 class FailingCustomer:
-    """A customer failing now, as its record says: its state, since when (the time of its latest event), what the
-    operator should do, and any acknowledgement."""
+    """A customer failing now: its record, since when it fails as it does (the time of its latest event), and any
+    acknowledgement."""
 
-    customer_id: str
-    tenant_id: str
-    state: StatusPoint
+    record: FailureRecord
     since: datetime
-    hint: str | None = None
-    message: str | None = None
     acknowledgement: Acknowledgement | None = None
+
+    @property
+    def state(self) -> StatusPoint:
+        return StatusPoint(Status.FAILED, self.record.reason)
 
 
 def slack(interval: timedelta) -> timedelta:
@@ -80,5 +80,4 @@ def to_remind(customers: Iterable[FailingCustomer], *, now: datetime, interval: 
     if interval <= timedelta(0):
         return []
     oldest = now - interval + slack(interval)
-    return [c for c in customers
-            if c.state.status is Status.FAILED and c.since <= oldest and not acknowledged(c)]
+    return [c for c in customers if c.since <= oldest and not acknowledged(c)]
