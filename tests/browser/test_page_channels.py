@@ -29,6 +29,13 @@ def test_channels_are_added_tested_and_a_failure_acknowledged(world, open_page):
     app, receiver = world
     page = open_page(app)
     page.wait_text("channel-rows", "No alert channels yet.")
+    # Each part of the page is a card of its own (a section left open once swallowed the channels), and a table's
+    # empty row spans exactly its header's columns: both come from one list of columns.
+    assert len(page.css("main > section")) == len(page.css("main section")) == 6
+    [empty] = page.css("#channel-rows td")
+    headers = [th.get_attribute("textContent") for th in page.css("#channels thead th[scope=col]")]
+    assert headers == ["Channel", "Kind", "Host", "Events", "Last delivery", "Last failure", "Actions"]
+    assert empty.get_attribute("colspan") == str(len(headers))
 
     page.type_into("c-channelId", "ops")
     page.type_into("c-url", "https://169.254.169.254/latest/meta-data/")
