@@ -1,25 +1,9 @@
 """The alert dispatcher: follows the event log, turns each ready batch of events into one digest per channel (with
-reminders when a channel's period is due), keeps each as a delivery before sending it, and sends the deliveries due
-(README, "Alerts").
+reminders when a channel's period is due), keeps each as a delivery before sending it, and sends the deliveries due.
 
-At least once, never under a second id: a delivery's id comes from its channel and its batch's key, and its row is
-written before the first attempt. What a batch holds is recorded before any of its deliveries is made
-(shared/domain/alerts/batches.py): a chain's next batch is the chain's events numbered in (low, high] of the event
-log, its head created or replaced under its ETag, so every instance, and a gathering that follows a crash, builds
-the same batch under the same key whatever it read, and an event relayed late goes into a later batch:
-
-- two instances gather at once: both read the head (or none); one's write wins; the other reads the winner's head
-  and makes that batch too (the same events by number, so the same ids: the second add finds the row), or, when
-  it has not read up to the head's `high`, leaves the chain to the winner and does not move the mark past it;
-- a gatherer crashes after some channels' deliveries: the head stays not done; the next gathering (any instance)
-  makes that batch again (the deliveries kept are found, the missing ones added), marks it done, and only then
-  starts the chain's next batch with the events numbered after it (a late event relayed meanwhile among them);
-- it crashes after recording a head and before any delivery: the same; after the deliveries and before `done`:
-  the adds all find their rows; after `done` and before the mark moved: the events are read again, every one
-  settled by its chain's head, and nothing is made.
-
-The mark moves only past events settled by their chain's head (their batch done); a mark moved back by a slower
-instance only makes events be read again.
+A batch's head is recorded before any of its deliveries is made, and the mark moves only past events settled by
+their chain's head: why each event reaches each channel in exactly one delivery, whatever each instance reads and
+wherever one crashes, is in README, "Alerts".
 """
 from __future__ import annotations
 

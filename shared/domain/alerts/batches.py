@@ -1,21 +1,10 @@
 """Batches: which events go out together, decided once for every instance.
 
-Each event belongs to a chain: a run's events to `run:<runId>`, changes outside runs (verify one, consent) to
-`changes`. A chain's batches follow one another by the events' positions in the log (the numbers read_after
-gives, in the order relayed): batch n holds the chain's events numbered in (low, high], and its `BatchHead` is
-recorded (created or replaced under its ETag, in the AlertFollower table) before any of its deliveries is made.
-The delivery ids come from the head's key, `<chain>:<low>-<high>`, never from the set of events an instance
-happened to read, so:
-- two instances gathering at once agree through the head: the one whose write loses reads the winner's and makes
-  the same batch (the same events, the same ids), or leaves it to the winner when it has not read that far;
-- an event relayed late, after its batch was recorded, has a higher number: it is in a later batch, never a
-  second copy of the first under another id;
-- a gatherer that crashes after some channels' deliveries leaves the head not done: the next gathering rebuilds
-  the same batch from the numbers it names and makes the deliveries missing, before any later batch of the chain.
-
-A head is `done` once every channel's delivery is kept; the next batch of its chain starts only then. A run's
-events are ready once the run has finished; changes once GATHER_WINDOW has passed since the first of them that
-is not yet in a batch, and then every change numbered up to the last one of that window goes out together.
+A chain (`run:<runId>`, or `changes` outside runs) has batches that follow one another by the events' positions in
+the log: batch n holds the chain's events numbered in (low, high], and its `BatchHead`, recorded before any of its
+deliveries is made, gives the delivery ids their key, `<chain>:<low>-<high>` (README, "Alerts", says what that
+guarantees). A run's events are ready once the run has finished; changes once GATHER_WINDOW has passed since the
+first of them not yet in a batch.
 """
 from __future__ import annotations
 
