@@ -6,7 +6,7 @@ from typing import Any
 
 from .domain.access import Principal
 from .domain.alerts.channel_results import ChannelSaved, ChannelState, ChannelTest
-from .domain.alerts.channels import AlertChannel, ChannelSecret
+from .domain.alerts.channels import AlertChannel
 from .domain.alerts.deliveries import Delivery
 from .domain.alerts.delivery_retry import OutcomeKind
 from .domain.alerts.events import StatusEvent, StatusPoint
@@ -15,6 +15,7 @@ from .domain.classification import first_line
 from .domain.consent import ConsentLink
 from .domain.models import Customer, LastConsent, PendingConsent, ProviderSettings, Status, StatusDetail, StatusListing
 from .domain.runs import RecoveryCause, Run, is_running, shown_total
+from .domain.secrets import ChannelSecret
 from .domain.verification import VerificationResult
 from .expiry_views import expiring_summary, expiry_view, foresight_fields, provider_secret_fields
 

@@ -25,8 +25,7 @@ from azure.core.exceptions import (
 from azure.keyvault.secrets import SecretClient
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
-from ..domain.models import ProviderSecret
-from ..domain.secrets import SecretKind, SecretVersion, StoredSecret
+from ..domain.secrets import AnySecret, SecretVersion, StoredSecret
 from .http_sessions import pooled_transport, use_environment_proxies
 from .secret_store_names import owner_of, store_name
 
@@ -88,7 +87,7 @@ class KeyVaultSecretStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
+    def create_version(self, customer_id: str | None, kind: AnySecret, value: str) -> str:
         key = store_name(customer_id, kind)
         owner = {"owner": "provider"} if customer_id is None else {"customerId": customer_id}
         tags = {"kind": str(kind), **owner}
@@ -110,7 +109,7 @@ class KeyVaultSecretStore:
                             f"'{customer_id}' within {self._max_wait:g} seconds; try again later.",
                         ) from None
 
-    def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
+    def get(self, customer_id: str | None, kind: AnySecret, version: str) -> str | None:
         key = store_name(customer_id, kind)
         with self._mapped(_describe("read", customer_id, kind)):
             try:
@@ -122,7 +121,7 @@ class KeyVaultSecretStore:
                     return None  # a retired version
                 raise
 
-    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
+    def retire_version(self, customer_id: str | None, kind: AnySecret, version: str) -> None:
         key = store_name(customer_id, kind)
         with self._mapped(_describe("retire", customer_id, kind)):
             try:
@@ -131,7 +130,7 @@ class KeyVaultSecretStore:
             except ResourceNotFoundError:
                 return
 
-    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, kind: AnySecret) -> tuple[SecretVersion, ...]:
         key = store_name(customer_id, kind)
         with self._mapped(_describe("list", customer_id, kind)):
             try:
@@ -153,7 +152,7 @@ class KeyVaultSecretStore:
             if v.enabled
         )
 
-    def delete(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> None:
+    def delete(self, customer_id: str | None, kind: AnySecret) -> None:
         key = store_name(customer_id, kind)
         deadline = time.monotonic() + self._max_wait
         with self._mapped(_describe("delete", customer_id, kind)):
@@ -236,7 +235,7 @@ class KeyVaultSecretStore:
             ) from exc
 
 
-def _describe(action: str, customer_id: str | None, kind: SecretKind | ProviderSecret) -> str:
+def _describe(action: str, customer_id: str | None, kind: AnySecret) -> str:
     owner = "the provider" if customer_id is None else f"customer '{customer_id}'"
     return f"{action} the {kind} secret of {owner}"
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.errors import SECRET_STORE_UNAVAILABLE, DependencyUnavailable
-from ..domain.models import ProviderSecret
-from ..domain.secrets import SecretKind, SecretVersion, StoredSecret
+from ..domain.secrets import AnySecret, SecretVersion, StoredSecret
 from .secret_store_names import owner_of, store_name
 
 Versions = dict[str, dict[str, str]]
@@ -39,7 +38,7 @@ class LocalFileSecretStore:
     def __repr__(self) -> str:
         return f"LocalFileSecretStore({str(self._path)!r})"
 
-    def create_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, value: str) -> str:
+    def create_version(self, customer_id: str | None, kind: AnySecret, value: str) -> str:
         key = store_name(customer_id, kind)
         version = uuid.uuid4().hex
         with self._lock:
@@ -48,14 +47,14 @@ class LocalFileSecretStore:
             self._write(secrets)
         return version
 
-    def get(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> str | None:
+    def get(self, customer_id: str | None, kind: AnySecret, version: str) -> str | None:
         key = store_name(customer_id, kind)
         with self._lock:
             versions = self._read_shared().get(key, {})
         found = versions.get(version)
         return found["value"] if found else None
 
-    def retire_version(self, customer_id: str | None, kind: SecretKind | ProviderSecret, version: str) -> None:
+    def retire_version(self, customer_id: str | None, kind: AnySecret, version: str) -> None:
         key = store_name(customer_id, kind)
         with self._lock:
             secrets = self._read()
@@ -66,14 +65,14 @@ class LocalFileSecretStore:
                 del secrets[key]
             self._write(secrets)
 
-    def delete(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> None:
+    def delete(self, customer_id: str | None, kind: AnySecret) -> None:
         key = store_name(customer_id, kind)
         with self._lock:
             secrets = self._read()
             if secrets.pop(key, None) is not None:
                 self._write(secrets)
 
-    def list_versions(self, customer_id: str | None, kind: SecretKind | ProviderSecret) -> tuple[SecretVersion, ...]:
+    def list_versions(self, customer_id: str | None, kind: AnySecret) -> tuple[SecretVersion, ...]:
         key = store_name(customer_id, kind)
         with self._lock:
             return _listed(self._read().get(key, {}))

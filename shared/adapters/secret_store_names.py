@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import base64
 
-from ..domain.alerts.channels import ChannelSecret
 from ..domain.errors import invalid_customer_id
-from ..domain.models import ProviderSecret
 from ..domain.rules import is_customer_id
-from ..domain.secrets import SecretKind
+from ..domain.secrets import AnySecret, ChannelSecret, ProviderSecret, SecretKind
 
 # Fixed per kind; never derived from the enum value, so renaming a SecretKind cannot orphan stored secrets.
 _KIND_TOKEN: dict[SecretKind, str] = {
@@ -27,7 +25,7 @@ _CHANNEL_KIND_TOKEN: dict[ChannelSecret, str] = {
 _OWNER_TOKENS: dict[str, dict] = {"tenant": _KIND_TOKEN, "channel": _CHANNEL_KIND_TOKEN}
 
 
-def store_name(customer_id: str | None, kind: SecretKind | ProviderSecret | ChannelSecret) -> str:
+def store_name(customer_id: str | None, kind: AnySecret) -> str:
     """The vault name of a secret: `provider-<kind>` for the provider's own (customer_id None),
     `channel-<base32 of the channelId>-<kind>` for an alert channel's (a ChannelSecret), else
     `tenant-<base32 of the customerId>-<kind>`; the prefixes can never meet.

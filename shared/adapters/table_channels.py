@@ -8,8 +8,9 @@ from typing import Any
 
 from azure.data.tables import TableServiceClient
 
-from ..domain.alerts.channels import AlertChannel, ChannelKind, ChannelSecret
+from ..domain.alerts.channels import AlertChannel, ChannelKind
 from ..domain.alerts.events import EventType
+from ..domain.secrets import ChannelSecret
 from .table_columns import plain_datetime, utc, without_none
 from .table_common import storage_call
 from .table_guarded_rows import GuardedRows

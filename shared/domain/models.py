@@ -189,10 +189,3 @@ class ProviderSettings:
     @property
     def client_secret_configured(self) -> bool:
         return self.client_secret_version is not None
-
-
-class ProviderSecret(enum.StrEnum):
-    """Secrets of the service provider itself (not of a customer); their values live in the SecretStore."""
-
-    CLIENT_SECRET = "clientSecret"
-    TOKEN_KEY = "tokenKey"  # signs continuation tokens; no record names it

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from .alerts.batches import BatchHead
 from .alerts.channel_urls import ChannelUrl
-from .alerts.channels import AlertChannel, ChannelSecret
+from .alerts.channels import AlertChannel
 from .alerts.deliveries import Delivery
 from .alerts.delivery_retry import SendOutcome
 from .alerts.events import EventFilter, EventListing, EventType, LoggedEvent, StatusEvent
@@ -17,13 +17,11 @@ from .consent import AuthorizationRequest, ClaimedState
 from .expiry_credentials import AppCredentials
 from .expiry_gdap import DelegatedAdminRelationship
 from .expiry_reads import ReadUnknown
-from .models import Cursor, Customer, CustomerFilter, CustomerListing, ProviderSecret, ProviderSettings, Status
+from .models import Cursor, Customer, CustomerFilter, CustomerListing, ProviderSettings, Status
 from .runs import RecoveryCause, Run
-from .secrets import SecretKind, SecretVersion, StoredSecret
+from .secrets import AnySecret, SecretVersion, StoredSecret
 from .verification import AppCredential, TokenAnswer, VerificationResult
 from .work import Work
-
-AnySecret = SecretKind | ProviderSecret | ChannelSecret  # what the secret store holds: whose it is tells which
 
 
 class CustomerStore(Protocol):

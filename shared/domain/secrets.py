@@ -1,5 +1,5 @@
-"""The kinds of secret, and what the secret store holds of them. Only names and version ids live in tables;
-values live in the SecretStore."""
+"""The kinds of secret (a customer's, the provider's, a channel's), and what the secret store holds of them. Only
+names and version ids live in tables; values live in the SecretStore."""
 from __future__ import annotations
 
 import enum
@@ -14,7 +14,7 @@ class StoredSecret:
     versions. What the sweep compares with the versions the records name."""
 
     customer_id: str | None
-    kind: str  # a SecretKind's value, or a ProviderSecret's for the provider's own
+    kind: str  # an AnySecret's value
     versions: tuple[SecretVersion, ...]
 
 
@@ -33,6 +33,24 @@ class SecretKind(enum.StrEnum):
     REFRESH_TOKEN = "refreshToken"
     APPLICATION_SECRET = "applicationSecret"
     CONSENT_FLOW = "consentFlow"  # the MSAL flow (PKCE verifier, nonce) of a pending consent; never listed
+
+
+class ProviderSecret(enum.StrEnum):
+    """Secrets of the service provider itself (not of a customer); their values live in the SecretStore."""
+
+    CLIENT_SECRET = "clientSecret"
+    TOKEN_KEY = "tokenKey"  # signs continuation tokens; no record names it
+
+
+class ChannelSecret(enum.StrEnum):
+    """The secrets a channel holds in the secret store; its record names their versions."""
+
+    URL = "url"
+    SIGNING_SECRET = "signingSecret"
+
+
+# What the secret store holds: a customer's secrets, the provider's, a channel's (whose it is tells which).
+AnySecret = SecretKind | ProviderSecret | ChannelSecret
 
 
 def newest_first(versions: Iterable[SecretVersion]) -> list[SecretVersion]:

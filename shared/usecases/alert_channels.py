@@ -9,13 +9,14 @@ import uuid
 from datetime import UTC, datetime
 
 from ..domain.alerts.channel_results import ChannelSaved, ChannelState, ChannelTest
-from ..domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind, ChannelSecret
+from ..domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind
 from ..domain.alerts.deliveries import DeliveryState
 from ..domain.alerts.digests import channel_test_digest
 from ..domain.alerts.messages import outgoing_message
 from ..domain.alerts.signing import new_signing_secret
 from ..domain.errors import Conflict, InputError, NotFound
 from ..domain.ports import AlertTransport, ChannelStore, DeliveryStore, SecretStore
+from ..domain.secrets import ChannelSecret
 from .secret_writes import new_versions, read_named
 
 RECENT_DELIVERIES = 20  # what a channel's view looks through for its last failure

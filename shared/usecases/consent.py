@@ -21,10 +21,10 @@ from ..domain.consent import (
     state_hash,
 )
 from ..domain.errors import Conflict, DependencyUnavailable
-from ..domain.models import AuthMethod, ConsentResult, Customer, LastConsent, PendingConsent, ProviderSecret
+from ..domain.models import AuthMethod, ConsentResult, Customer, LastConsent, PendingConsent
 from ..domain.ports import ConsentPlatform, ConsentStates
 from ..domain.rules import is_email, is_guid
-from ..domain.secrets import SecretKind
+from ..domain.secrets import ProviderSecret, SecretKind
 from ..domain.verification import AppCredential, same_tenant
 from .customers import get_customer
 from .secret_writes import new_versions, retire_quietly

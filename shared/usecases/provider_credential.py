@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 
-from ..domain.models import ProviderSecret, ProviderSettings
+from ..domain.models import ProviderSettings
 from ..domain.ports import ProviderSettingsStore, SecretStore
+from ..domain.secrets import ProviderSecret
 from ..domain.verification import AppCredential
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ..domain.inputs import ProviderSettingsInput
-from ..domain.models import ProviderSecret, ProviderSettings
+from ..domain.models import ProviderSettings
 from ..domain.ports import ProviderSettingsStore, SecretStore
+from ..domain.secrets import ProviderSecret
 from .expiry_dates import kept_expiry
 from .secret_writes import new_versions
 

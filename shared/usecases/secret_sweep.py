@@ -7,10 +7,16 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ..domain.alerts.channels import ChannelSecret
-from ..domain.models import ProviderSecret
 from ..domain.ports import ChannelStore, CustomerStore, ProviderSettingsStore, SecretStore
-from ..domain.secrets import SecretKind, SecretVersion, StoredSecret, newest_first
+from ..domain.secrets import (
+    AnySecret,
+    ChannelSecret,
+    ProviderSecret,
+    SecretKind,
+    SecretVersion,
+    StoredSecret,
+    newest_first,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +71,7 @@ def _is_channel_secret(stored: StoredSecret) -> bool:
     return stored.customer_id is not None and stored.kind in {kind.value for kind in ChannelSecret}
 
 
-def _kind(stored: StoredSecret) -> SecretKind | ProviderSecret | ChannelSecret:
+def _kind(stored: StoredSecret) -> AnySecret:
     if _is_channel_secret(stored):
         return ChannelSecret(stored.kind)
     return ProviderSecret(stored.kind) if stored.customer_id is None else SecretKind(stored.kind)

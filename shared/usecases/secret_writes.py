@@ -10,21 +10,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..domain.errors import DependencyUnavailable
-from ..domain.ports import AnySecret, SecretStore
-from ..domain.secrets import newest_first
+from ..domain.ports import SecretStore
+from ..domain.secrets import AnySecret, newest_first
 
 logger = logging.getLogger(__name__)
-
-Kind = AnySecret
 
 
 @contextmanager
 def new_versions(
-    secrets: SecretStore, customer_id: str | None, values: Mapping[Kind, str | None]
-) -> Iterator[dict[Kind, str]]:
+    secrets: SecretStore, customer_id: str | None, values: Mapping[AnySecret, str | None]
+) -> Iterator[dict[AnySecret, str]]:
     """Writes each value that is not None as a new version and yields {kind: version}. If the block raises,
     the versions it wrote are retired before the exception goes on."""
-    written: dict[Kind, str] = {}
+    written: dict[AnySecret, str] = {}
     try:
         for kind, value in values.items():
             if value is not None:
@@ -35,7 +33,7 @@ def new_versions(
         raise
 
 
-def retire_quietly(secrets: SecretStore, customer_id: str | None, versions: Mapping[Kind, str]) -> None:
+def retire_quietly(secrets: SecretStore, customer_id: str | None, versions: Mapping[AnySecret, str]) -> None:
     """Retire versions no record names any more; a failure is left to the sweep, not to the caller."""
     for kind, version in versions.items():
         try:
@@ -54,7 +52,7 @@ class Read:
     version: str | None
 
 
-def read_named(secrets: SecretStore, customer_id: str | None, kind: Kind, version: str) -> Read:
+def read_named(secrets: SecretStore, customer_id: str | None, kind: AnySecret, version: str) -> Read:
     """The version a record names; if the store no longer holds it (storage lost the write that moved the
     record on, and the version was retired meanwhile), the newest version still stored, which is the latest
     one this owner wrote. The caller moves the record to the version read."""

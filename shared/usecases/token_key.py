@@ -9,8 +9,8 @@ import secrets as random_source
 import threading
 import time
 
-from ..domain.models import ProviderSecret
 from ..domain.ports import SecretStore
+from ..domain.secrets import ProviderSecret
 
 # A token that fails the check may be signed with a key another instance made; reading the key again is
 # worth it at most this often, so forged tokens cannot turn into a stream of secret-store reads.

@@ -18,7 +18,7 @@ from shared.adapters.table_deliveries import PROPERTY_LIMIT, TableDeliveryStore,
 from shared.adapters.table_events import TableEventLog
 from shared.adapters.table_runs import TableRunStore
 from shared.domain.alerts.batches import BatchHead
-from shared.domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind, ChannelSecret
+from shared.domain.alerts.channels import AlertChannel, ChannelInput, ChannelKind
 from shared.domain.alerts.deliveries import DeliveryState, delivery_id_for, new_delivery
 from shared.domain.alerts.digests import MAX_ENTRIES, Batch, DigestEntry, EntryKind, build_digest
 from shared.domain.alerts.events import EventType, StatusEvent, StatusPoint
@@ -27,6 +27,7 @@ from shared.domain.errors import Conflict
 from shared.domain.expiry import Expiry, ExpiryKind, ExpirySource
 from shared.domain.models import AuthMethod, Customer, Status
 from shared.domain.reasons import Reason
+from shared.domain.secrets import ChannelSecret
 from shared.usecases.alert_channels import put_channel
 from shared.usecases.alert_dispatch import AlertContext, dispatch
 from tests.support.fakes import InMemorySecretStore

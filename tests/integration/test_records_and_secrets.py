@@ -24,9 +24,9 @@ from shared.adapters.table_customers import TableCustomerStore
 from shared.adapters.table_settings import TableProviderSettingsStore
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.inputs import CustomerInput, ProviderSettingsInput
-from shared.domain.models import AuthMethod, ProviderSecret, Status
+from shared.domain.models import AuthMethod, Status
 from shared.domain.reasons import Reason
-from shared.domain.secrets import SecretKind
+from shared.domain.secrets import ProviderSecret, SecretKind
 from shared.domain.verification import TokenAnswer
 from shared.usecases.customers import delete_customer, put_customer
 from shared.usecases.provider_settings import put_settings

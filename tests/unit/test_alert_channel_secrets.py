@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.adapters.secret_store_names import owner_of, store_name
 from shared.config import load_config
-from shared.domain.alerts.channels import ChannelSecret
-from shared.domain.secrets import SecretKind
+from shared.domain.secrets import ChannelSecret, SecretKind
 from shared.usecases.secret_sweep import GRACE, sweep_secrets
 from tests.unit.test_alert_channels_api import URL, put
 

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.domain.alerts.channels import (
-    AlertChannel,
-    ChannelKind,
-    ChannelSecret,
-    check_channel_id,
-    check_events,
-    check_kind,
-)
+from shared.domain.alerts.channels import AlertChannel, ChannelKind, check_channel_id, check_events, check_kind
 from shared.domain.alerts.events import EventType
 from shared.domain.errors import InputError
+from shared.domain.secrets import ChannelSecret
 
 
 @pytest.mark.parametrize("value", ["ops", "Ops.Team_1-a", "a" * 64, "..a"])

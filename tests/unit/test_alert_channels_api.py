@@ -7,11 +7,11 @@ import azure.functions as func
 import pytest
 
 from functions import alerts
-from shared.domain.alerts.channels import ChannelSecret
 from shared.domain.alerts.delivery_retry import OutcomeKind, SendOutcome
 from shared.domain.alerts.signing import DELIVERY_ID_HEADER, SignatureProblem, check_signature
 from shared.domain.models import AuthMethod, Customer, Status
 from shared.domain.reasons import Reason
+from shared.domain.secrets import ChannelSecret
 
 URL = "https://hooks.example.com/alerts/abc?sig=TOPSECRET"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.alerts.channels import AlertChannel, ChannelKind, ChannelSecret
+from shared.domain.alerts.channels import AlertChannel, ChannelKind
 from shared.domain.alerts.deliveries import DeliveryState
 from shared.domain.alerts.delivery_retry import OutcomeKind, SendOutcome
 from shared.domain.alerts.digests import MAX_ENTRIES, EntryKind
@@ -18,6 +18,7 @@ from shared.domain.alerts.signing import DELIVERY_ID_HEADER
 from shared.domain.models import AuthMethod, Customer, Status
 from shared.domain.reasons import Reason
 from shared.domain.runs import Run, Trigger
+from shared.domain.secrets import ChannelSecret
 from shared.domain.verification import VerificationResult
 from shared.usecases.alert_dispatch import AlertContext, dispatch, gather, send_due
 from tests.support.alert_fakes import (

@@ -10,8 +10,7 @@ import pytest
 
 from shared.adapters.secret_store_names import store_name
 from shared.domain.errors import InputError
-from shared.domain.models import ProviderSecret
-from shared.domain.secrets import SecretKind
+from shared.domain.secrets import ProviderSecret, SecretKind
 
 VAULT_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
 ID_ALPHABET = string.ascii_letters + string.digits + "._-"

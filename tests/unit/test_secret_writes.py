@@ -8,8 +8,8 @@ import pytest
 
 from shared.domain.errors import Conflict, DependencyUnavailable
 from shared.domain.inputs import CustomerInput, ProviderSettingsInput
-from shared.domain.models import AuthMethod, ProviderSecret
-from shared.domain.secrets import SecretKind
+from shared.domain.models import AuthMethod
+from shared.domain.secrets import ProviderSecret, SecretKind
 from shared.usecases.customers import delete_customer, put_customer
 from shared.usecases.provider_settings import put_settings
 from shared.usecases.secret_sweep import GRACE, sweep_secrets

@@ -7,7 +7,7 @@ import pytest
 from functions import parsing
 from functions import provider_settings as settings_functions
 from shared.domain.errors import InputError
-from shared.domain.models import ProviderSecret
+from shared.domain.secrets import ProviderSecret
 
 GUID = "0f6a5d1c-3b7e-4f7a-9a51-6c1c2d3e4f50"
 CALLBACK = "https://tas.example.com/authenticate/OAuth2Callback"

@@ -11,7 +11,8 @@ import pytest
 
 from shared.domain.errors import DependencyUnavailable, InputError
 from shared.domain.inputs import StatusQuery
-from shared.domain.models import AuthMethod, Customer, ProviderSecret, Status
+from shared.domain.models import AuthMethod, Customer, Status
+from shared.domain.secrets import ProviderSecret
 from shared.usecases.status import list_status
 from shared.usecases.token_key import TokenKey
 from tests.support.fakes import InMemoryCustomerStore, InMemoryProviderSettingsStore, InMemorySecretStore

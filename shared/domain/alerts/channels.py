@@ -11,19 +11,13 @@ from datetime import datetime
 
 from ..errors import InputError
 from ..rules import is_customer_id
+from ..secrets import ChannelSecret
 from .events import EventType
 
 
 class ChannelKind(enum.StrEnum):
     WEBHOOK = "webhook"  # our JSON body, signed with the channel's signing secret
     TEAMS = "teams"  # an Adaptive Card in the message envelope of a Teams Workflows webhook
-
-
-class ChannelSecret(enum.StrEnum):
-    """The secrets a channel holds in the secret store; its record names their versions."""
-
-    URL = "url"
-    SIGNING_SECRET = "signingSecret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +70,6 @@ def check_events(values: object) -> frozenset[EventType]:
     if not set(values) <= {t.value for t in EventType}:
         raise InputError("invalidEvents", f"events holds unknown types; known: {known}.", target="events")
     return frozenset(EventType(v) for v in values)
-
 
 
 CHANNEL_FIELDS = frozenset({"kind", "url", "events", "enabled", "rotateSigningSecret"})
